@@ -1,0 +1,46 @@
+// Module entry: registers NativeModel and the runtime functions.
+#include <napi.h>
+
+#include "common/error.h"
+#include "model.h"
+#include "safetensors.h"
+#include "runtime/info.h"
+
+namespace alignkit::binding {
+namespace {
+
+Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
+  const runtime::RuntimeInfo r = runtime::runtimeInfo();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("torchVersion", r.torchVersion);
+  out.Set("builtWithCuda", r.builtWithCuda);
+  out.Set("cudaAvailable", r.cudaAvailable);
+  out.Set("cudaDeviceCount", r.cudaDeviceCount);
+  out.Set("threads", r.threads);
+  return out;
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "threads must be a number");
+  try {
+    runtime::setNumThreads(info[0].As<Napi::Number>().Int32Value());
+  } catch (const alignkit::Error& e) {
+    throw Napi::RangeError::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeModel", NativeModel::define(env));
+  exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
+  exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
+  exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace alignkit::binding
+
+// NODE_API_MODULE pastes its second argument into a symbol name, so it must be unqualified.
+static Napi::Object initAddon(Napi::Env env, Napi::Object exports) { return alignkit::binding::init(env, exports); }
+NODE_API_MODULE(alignkit, initAddon)

@@ -1,0 +1,206 @@
+#include "model.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include "promise_worker.h"
+#include "tensor_view.h"
+#include "train/causal_lm_loss.h"
+
+namespace alignkit::binding {
+namespace {
+
+struct Unit {};
+
+std::string stringOption(const Napi::Object& options, const char* key, const std::string& fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsString()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+int64_t positiveInt(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber() || v.As<Napi::Number>().Int64Value() <= 0)
+    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a positive integer");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+// Views of a batch's typed arrays: (inputIds, attentionMask?, [positionIds?,] batch, seqLen).
+struct Batch {
+  at::Tensor inputIds, attentionMask, positionIds;
+};
+
+Batch viewBatch(const Napi::CallbackInfo& info, bool withPositions, std::vector<Napi::Value>& keepAlive) {
+  const size_t n = withPositions ? 5 : 4;
+  const int64_t batch = positiveInt(info[n - 2], "batch"), seqLen = positiveInt(info[n - 1], "seqLen");
+  Batch b;
+  b.inputIds = viewBatchArray(info[0], batch, seqLen, "inputIds");
+  if (!b.inputIds.defined()) throw Napi::TypeError::New(info.Env(), "inputIds is required");
+  b.attentionMask = viewBatchArray(info[1], batch, seqLen, "attentionMask");
+  if (withPositions) b.positionIds = viewBatchArray(info[2], batch, seqLen, "positionIds");
+  for (size_t i = 0; i < n - 2; ++i)
+    if (info[i].IsObject()) keepAlive.push_back(info[i]);
+  return b;
+}
+
+}  // namespace
+
+Napi::Function NativeModel::define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {StaticMethod<&NativeModel::load>("load"), InstanceMethod<&NativeModel::config>("config"),
+                      InstanceMethod<&NativeModel::parameters>("parameters"),
+                      InstanceMethod<&NativeModel::logits>("logits"),
+                      InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
+                      InstanceMethod<&NativeModel::gradients>("gradients"),
+                      InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::save>("save")});
+}
+
+// Only `load` constructs instances, passing the loaded state as an External.
+NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "NativeModel is created by NativeModel.load(dir, options)");
+  state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
+}
+
+// load(dir: string, options: { dtype?, device? }) -> Promise<NativeModel>
+Napi::Value NativeModel::load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "dir must be a string");
+  const std::string dir = info[0].As<Napi::String>().Utf8Value();
+  const Napi::Object options = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+  models::LoadOptions opts{stringOption(options, "dtype", ""), stringOption(options, "device", "cpu")};
+  auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
+
+  return PromiseWorker<std::shared_ptr<ModelState>>::start(
+      env,
+      [dir, opts] {
+        auto state = std::make_shared<ModelState>();
+        state->model = models::loadPretrained(dir, opts);
+        return state;
+      },
+      [constructor](Napi::Env env, std::shared_ptr<ModelState>& state) -> Napi::Value {
+        Napi::External<std::shared_ptr<ModelState>> handle = Napi::External<std::shared_ptr<ModelState>>::New(
+            env, new std::shared_ptr<ModelState>(state),
+            [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
+        return constructor->New({handle});
+      });
+}
+
+Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const models::CausalLM& m = *state_->model.model;
+  const models::ModelConfig& c = m.config();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("modelType", c.modelType);
+  out.Set("vocabSize", c.vocabSize);
+  out.Set("hiddenSize", c.hiddenSize);
+  out.Set("numLayers", c.numLayers);
+  out.Set("numHeads", c.numHeads);
+  out.Set("numKvHeads", c.numKvHeads);
+  out.Set("headDim", c.headDim);
+  out.Set("tieWordEmbeddings", c.tieWordEmbeddings);
+  out.Set("ropeType", c.rope.type);
+  out.Set("dtype", models::dtypeName(m.dtype()));
+  out.Set("device", m.device().str());
+  out.Set("sourceDir", state_->model.sourceDir);
+  return out;
+}
+
+Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& params = state_->model.model->parameters();
+  Napi::Array out = Napi::Array::New(env, params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    Napi::Object p = Napi::Object::New(env);
+    p.Set("name", params[i].first);
+    Napi::Array shape = Napi::Array::New(env);
+    for (int64_t d : params[i].second.sizes()) shape.Set(shape.Length(), Napi::Number::New(env, d));
+    p.Set("shape", shape);
+    out.Set(static_cast<uint32_t>(i), p);
+  }
+  return out;
+}
+
+// logits(inputIds, attentionMask?, positionIds?, batch, seqLen) -> Promise<{ data: Float32Array, shape }>
+Napi::Value NativeModel::logits(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keepAlive;
+  const Batch b = viewBatch(info, /*withPositions=*/true, keepAlive);
+  auto state = state_;
+  return PromiseWorker<at::Tensor>::start(
+      info.Env(),
+      [state, b] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        at::NoGradGuard noGrad;
+        return state->model.model->logits(b.inputIds, b.attentionMask, b.positionIds)
+            .to(at::kCPU, at::kFloat)
+            .contiguous();
+      },
+      [](Napi::Env env, at::Tensor& t) -> Napi::Value { return toFloat32Result(env, t); }, keepAlive);
+}
+
+// forwardBackward(inputIds, attentionMask?, batch, seqLen) -> Promise<number>: causal LM loss, grads accumulated.
+Napi::Value NativeModel::forwardBackward(const Napi::CallbackInfo& info) {
+  std::vector<Napi::Value> keepAlive;
+  const Batch b = viewBatch(info, /*withPositions=*/false, keepAlive);
+  auto state = state_;
+  return PromiseWorker<double>::start(
+      info.Env(),
+      [state, b] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        return train::causalLmLossBackward(*state->model.model, b.inputIds, b.attentionMask);
+      },
+      [](Napi::Env env, double& loss) -> Napi::Value { return Napi::Number::New(env, loss); }, keepAlive);
+}
+
+// gradients() -> Promise<Array<{ name, data: Float32Array, shape }>>, parameters without a gradient omitted.
+Napi::Value NativeModel::gradients(const Napi::CallbackInfo& info) {
+  auto state = state_;
+  return PromiseWorker<models::NamedTensors>::start(
+      info.Env(),
+      [state] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        models::NamedTensors grads;
+        for (const auto& [name, p] : state->model.model->parameters())
+          if (p.grad().defined()) grads.emplace_back(name, p.grad().to(at::kCPU, at::kFloat, false, /*copy=*/true));
+        return grads;
+      },
+      [](Napi::Env env, models::NamedTensors& grads) -> Napi::Value {
+        Napi::Array out = Napi::Array::New(env, grads.size());
+        for (size_t i = 0; i < grads.size(); ++i) {
+          Napi::Object g = toFloat32Result(env, grads[i].second);
+          g.Set("name", grads[i].first);
+          out.Set(static_cast<uint32_t>(i), g);
+        }
+        return out;
+      });
+}
+
+Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        train::zeroGradients(*state->model.model);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// save(dir, maxShardBytes) -> Promise<void>
+Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "dir must be a string");
+  const std::string dir = info[0].As<Napi::String>().Utf8Value();
+  const uint64_t maxShardBytes = static_cast<uint64_t>(positiveInt(info[1], "maxShardBytes"));
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      env,
+      [state, dir, maxShardBytes] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        models::savePretrained(state->model, dir, maxShardBytes);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+}  // namespace alignkit::binding

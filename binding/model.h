@@ -1,0 +1,37 @@
+// NativeModel: the JS handle of a loaded causal LM. Every call that touches tensors runs off the JS thread,
+// one at a time per model (a mutex), and on a shared_ptr so a collected handle never frees in-flight work.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <mutex>
+
+#include "models/pretrained.h"
+
+namespace alignkit::binding {
+
+struct ModelState {
+  models::PretrainedModel model;
+  std::mutex mutex;
+};
+
+class NativeModel : public Napi::ObjectWrap<NativeModel> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit NativeModel(const Napi::CallbackInfo& info);
+
+ private:
+  static Napi::Value load(const Napi::CallbackInfo& info);
+  Napi::Value config(const Napi::CallbackInfo& info);
+  Napi::Value parameters(const Napi::CallbackInfo& info);
+  Napi::Value logits(const Napi::CallbackInfo& info);
+  Napi::Value forwardBackward(const Napi::CallbackInfo& info);
+  Napi::Value gradients(const Napi::CallbackInfo& info);
+  Napi::Value zeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value save(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<ModelState> state_;
+};
+
+}  // namespace alignkit::binding

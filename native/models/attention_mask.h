@@ -1,0 +1,19 @@
+// Which keys each query may attend to: causal, minus padded keys, optionally within a sliding window.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <optional>
+
+namespace alignkit::models {
+
+// Returns a boolean mask (B, 1, T, T), true = attend, or an undefined tensor when plain causal attention is
+// exact (no padding, no window) so attention can take its fastest path.
+// attentionMask is (B, T), 1 for real tokens, 0 for padding (either side), or undefined.
+// A padded query row would attend to nothing (NaN in softmax and its gradient), so every query also sees
+// itself; real tokens are unaffected because they always see themselves anyway.
+at::Tensor buildAttentionMask(const at::Tensor& attentionMask, int64_t batch, int64_t seqLen,
+                              std::optional<int64_t> slidingWindow, const at::Device& device);
+
+}  // namespace alignkit::models

@@ -1,0 +1,167 @@
+#include "models/causal_lm.h"
+
+#include <map>
+
+#include "common/error.h"
+#include "models/attention_mask.h"
+#include "models/rope.h"
+
+namespace alignkit::models {
+namespace {
+
+// transformers' RMSNorm: normalise in float32, cast back, then scale.
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  const at::Tensor x32 = x.to(at::kFloat);
+  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+// Expands (B, kvHeads, T, D) to (B, kvHeads * groups, T, D) as transformers' repeat_kv does.
+at::Tensor repeatKv(const at::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  const auto s = x.sizes();
+  return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(const ModelConfig& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  const int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+  out.push_back({"model.embed_tokens.weight", {c.vocabSize, c.hiddenSize}});
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    auto projection = [&](const std::string& name, int64_t outDim, int64_t inDim, bool bias) {
+      out.push_back({p + name + ".weight", {outDim, inDim}});
+      if (bias) out.push_back({p + name + ".bias", {outDim}});
+    };
+    out.push_back({p + "input_layernorm.weight", {c.hiddenSize}});
+    projection("self_attn.q_proj", qDim, c.hiddenSize, c.qkvBias);
+    projection("self_attn.k_proj", kvDim, c.hiddenSize, c.qkvBias);
+    projection("self_attn.v_proj", kvDim, c.hiddenSize, c.qkvBias);
+    projection("self_attn.o_proj", c.hiddenSize, qDim, c.outputBias);
+    if (c.qkNorm) {
+      out.push_back({p + "self_attn.q_norm.weight", {c.headDim}});
+      out.push_back({p + "self_attn.k_norm.weight", {c.headDim}});
+    }
+    out.push_back({p + "post_attention_layernorm.weight", {c.hiddenSize}});
+    projection("mlp.gate_proj", c.intermediateSize, c.hiddenSize, c.mlpBias);
+    projection("mlp.up_proj", c.intermediateSize, c.hiddenSize, c.mlpBias);
+    projection("mlp.down_proj", c.hiddenSize, c.intermediateSize, c.mlpBias);
+  }
+  out.push_back({"model.norm.weight", {c.hiddenSize}});
+  if (!c.tieWordEmbeddings) out.push_back({"lm_head.weight", {c.vocabSize, c.hiddenSize}});
+  return out;
+}
+
+CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
+    : config_(std::move(config)), parameters_(std::move(parameters)) {
+  std::map<std::string, at::Tensor> byName(parameters_.begin(), parameters_.end());
+  auto get = [&](const std::string& name) {
+    auto it = byName.find(name);
+    if (it == byName.end()) throw invalidArgument("CausalLM: parameter '" + name + "' was not provided");
+    return it->second;
+  };
+  auto optional = [&](const std::string& name) { return byName.count(name) ? byName[name] : at::Tensor(); };
+
+  embedTokens_ = get("model.embed_tokens.weight");
+  finalNorm_ = get("model.norm.weight");
+  lmHead_ = config_.tieWordEmbeddings ? embedTokens_ : get("lm_head.weight");
+  for (int64_t i = 0; i < config_.numLayers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    Layer l;
+    l.inputNorm = get(p + "input_layernorm.weight");
+    l.postAttentionNorm = get(p + "post_attention_layernorm.weight");
+    l.q = get(p + "self_attn.q_proj.weight");
+    l.k = get(p + "self_attn.k_proj.weight");
+    l.v = get(p + "self_attn.v_proj.weight");
+    l.o = get(p + "self_attn.o_proj.weight");
+    l.qBias = optional(p + "self_attn.q_proj.bias");
+    l.kBias = optional(p + "self_attn.k_proj.bias");
+    l.vBias = optional(p + "self_attn.v_proj.bias");
+    l.oBias = optional(p + "self_attn.o_proj.bias");
+    l.qNorm = optional(p + "self_attn.q_norm.weight");
+    l.kNorm = optional(p + "self_attn.k_norm.weight");
+    l.gate = get(p + "mlp.gate_proj.weight");
+    l.up = get(p + "mlp.up_proj.weight");
+    l.down = get(p + "mlp.down_proj.weight");
+    l.gateBias = optional(p + "mlp.gate_proj.bias");
+    l.upBias = optional(p + "mlp.up_proj.bias");
+    l.downBias = optional(p + "mlp.down_proj.bias");
+    layers_.push_back(std::move(l));
+  }
+  invFreq_ = ropeInverseFrequencies(config_.rope, config_.headDim).to(device());
+}
+
+at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
+                               const at::Tensor& mask) const {
+  const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
+  // (B, T, heads * D) -> (B, T, heads, D); Qwen3 normalises each head before RoPE.
+  at::Tensor q = linear(x, l.q, l.qBias).view({B, T, config_.numHeads, D});
+  at::Tensor k = linear(x, l.k, l.kBias).view({B, T, config_.numKvHeads, D});
+  at::Tensor v = linear(x, l.v, l.vBias).view({B, T, config_.numKvHeads, D});
+  if (l.qNorm.defined()) {
+    q = rmsNorm(q, l.qNorm, config_.rmsNormEps);
+    k = rmsNorm(k, l.kNorm, config_.rmsNormEps);
+  }
+  q = applyRope(q.transpose(1, 2), angles);
+  k = applyRope(k.transpose(1, 2), angles);
+  v = v.transpose(1, 2);
+
+  const int64_t groups = config_.numHeads / config_.numKvHeads;
+  const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+  const at::Tensor out = at::scaled_dot_product_attention(q, repeatKv(k, groups), repeatKv(v, groups), attnMask,
+                                                          /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(),
+                                                          /*scale=*/1.0 / std::sqrt(static_cast<double>(D)));
+  // (B, heads, T, D) -> (B, T, heads * D)
+  return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias);
+}
+
+at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x) const {
+  return linear(at::silu(linear(x, l.gate, l.gateBias)) * linear(x, l.up, l.upBias), l.down, l.downBias);
+}
+
+at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
+                                  const at::Tensor& positionIds) const {
+  if (inputIds.dim() != 2) throw invalidArgument("input_ids must be (batch, seq_len)");
+  const int64_t B = inputIds.size(0), T = inputIds.size(1);
+  for (const at::Tensor* t : {&attentionMask, &positionIds})
+    if (t->defined() && (t->dim() != 2 || t->size(0) != B || t->size(1) != T))
+      throw invalidArgument("attention_mask and position_ids must have the shape of input_ids (" + std::to_string(B) +
+                            ", " + std::to_string(T) + ")");
+
+  const at::Tensor ids = inputIds.to(device(), at::kLong);
+  const int64_t maxId = ids.numel() ? ids.max().item<int64_t>() : 0, minId = ids.numel() ? ids.min().item<int64_t>() : 0;
+  if (minId < 0 || maxId >= config_.vocabSize)
+    throw invalidArgument("input_ids hold token id " + std::to_string(minId < 0 ? minId : maxId) +
+                          " outside the vocabulary [0, " + std::to_string(config_.vocabSize) + ")");
+
+  const at::Tensor positions = positionIds.defined()
+                                   ? positionIds.to(device(), at::kLong)
+                                   : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
+  const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
+  const at::Tensor fullMask = buildAttentionMask(attentionMask, B, T, std::nullopt, device());
+  const at::Tensor slidingMask = config_.slidingWindow
+                                     ? buildAttentionMask(attentionMask, B, T, config_.slidingWindow, device())
+                                     : at::Tensor();
+
+  at::Tensor x = at::embedding(embedTokens_, ids);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    const at::Tensor& mask = config_.slidingLayers[i] ? slidingMask : fullMask;
+    x = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask);
+    x = x + mlp(l, rmsNorm(x, l.postAttentionNorm, config_.rmsNormEps));
+  }
+  return rmsNorm(x, finalNorm_, config_.rmsNormEps);
+}
+
+at::Tensor CausalLM::logits(const at::Tensor& inputIds, const at::Tensor& attentionMask,
+                            const at::Tensor& positionIds) const {
+  return at::linear(hiddenStates(inputIds, attentionMask, positionIds), lmHead_);
+}
+
+}  // namespace alignkit::models

@@ -1,0 +1,58 @@
+// The decoder-only transformer of the Llama family (Llama, Mistral, Qwen2, Qwen3), written with ATen ops so
+// autograd trains it. Parameters keep their Hugging Face names; the forward mirrors modeling_llama.py.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/config.h"
+#include "models/rope.h"
+
+namespace alignkit::models {
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// The parameter names and shapes a config implies, in state-dict order. Tied models have no lm_head.weight.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(const ModelConfig& config);
+
+class CausalLM {
+ public:
+  // `parameters` must hold exactly expectedParameters(config), already on their device and dtype.
+  CausalLM(ModelConfig config, NamedTensors parameters);
+
+  const ModelConfig& config() const { return config_; }
+  const NamedTensors& parameters() const { return parameters_; }
+  at::Device device() const { return embedTokens_.device(); }
+  at::ScalarType dtype() const { return embedTokens_.scalar_type(); }
+  const at::Tensor& lmHeadWeight() const { return lmHead_; }
+
+  // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
+  // means 0..T-1 for every row, as transformers does when none are passed (also with left padding).
+  // Returns the final-norm hidden states (B, T, hidden).
+  at::Tensor hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
+                          const at::Tensor& positionIds) const;
+
+  // (B, T, vocab) in the model's dtype.
+  at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
+
+ private:
+  struct Layer {
+    at::Tensor inputNorm, postAttentionNorm;
+    at::Tensor q, qBias, k, kBias, v, vBias, o, oBias, qNorm, kNorm;
+    at::Tensor gate, gateBias, up, upBias, down, downBias;
+  };
+
+  at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles,
+                       const at::Tensor& mask) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+
+  ModelConfig config_;
+  NamedTensors parameters_;
+  at::Tensor embedTokens_, finalNorm_, lmHead_, invFreq_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace alignkit::models

@@ -1,0 +1,28 @@
+// `alignkit info`: torch version, CUDA availability and device, threads, addon path, libtorch origin.
+import type { Command } from 'commander';
+import { info } from '../info.js';
+
+export function registerInfo(program: Command, version: string): void {
+  program
+    .command('info')
+    .description('print the torch version, CUDA availability and device, threads, and the addon in use')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      const i = info();
+      if (options.json) {
+        console.log(JSON.stringify(i, null, 2));
+        return;
+      }
+      const cuda = i.cudaAvailable ? `yes (${i.cudaDeviceCount} device${i.cudaDeviceCount === 1 ? '' : 's'})` : 'no';
+      const rows: [string, string][] = [
+        ['alignkit', version],
+        ['torch', `${i.torchVersion} (${i.builtWithCuda ? 'CUDA' : 'CPU'} build)`],
+        ['cuda', cuda],
+        ['device', i.device],
+        ['threads', String(i.threads)],
+        ['addon', i.addonPath],
+      ];
+      if (i.libtorch) rows.push(['libtorch', `${i.libtorch.version} from ${i.libtorch.source}${i.libtorch.root ? ` (${i.libtorch.root})` : ''}`]);
+      for (const [key, value] of rows) console.log(`${key.padEnd(10)} ${value}`);
+    });
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// `alignkit` command line. Each subcommand is a thin shell over the library API.
+import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import { AlignkitError } from '../errors.js';
+import { registerInfo } from './info-command.js';
+import { registerInspect } from './inspect-command.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+const program = new Command()
+  .name('alignkit')
+  .description('Preference alignment (DPO family) and SFT of Hugging Face models on libtorch')
+  .version(version);
+registerInfo(program, version);
+registerInspect(program);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  // Our errors already name the file and field: print them plainly, without a stack.
+  if (err instanceof AlignkitError) {
+    console.error(`alignkit: ${err.message} [${err.code}]`);
+    process.exit(1);
+  }
+  throw err;
+}

@@ -1,0 +1,27 @@
+/** Codes carried by errors from alignkit's native core (the `code` of an {@link AlignkitError}). */
+export type AlignkitErrorCode =
+  | 'ERR_INVALID_FILE' // a file's bytes do not describe what they claim (safetensors header, offsets, dtype)
+  | 'ERR_INVALID_MODEL' // a model folder or config.json alignkit cannot turn into a model
+  | 'ERR_INVALID_ARG' // arguments that do not fit (shapes, dtypes, devices)
+  | 'ERR_NOT_FOUND' // a file or folder that does not exist
+  | 'ERR_IO' // a write that failed
+  | 'ERR_TORCH' // libtorch itself refused (out of memory, unsupported op)
+  | 'ERR_NATIVE'; // any other native failure
+
+/** An error from alignkit; `code` says which kind, the message names the file, tensor or field. */
+export class AlignkitError extends Error {
+  readonly code: AlignkitErrorCode;
+
+  constructor(code: AlignkitErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AlignkitError';
+    this.code = code;
+  }
+}
+
+/** Re-raises a native rejection as an AlignkitError (keeping its code); other errors pass unchanged. */
+export function fromNative(err: unknown): never {
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  if (typeof code === 'string') throw new AlignkitError(code as AlignkitErrorCode, (err as Error).message);
+  throw err;
+}

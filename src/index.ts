@@ -1,0 +1,16 @@
+export { AlignkitError, type AlignkitErrorCode } from './errors.js';
+export { info, setNumThreads, type RuntimeInfo } from './info.js';
+export {
+  loadModel,
+  Model,
+  type BatchOptions,
+  type Device,
+  type Dtype,
+  type LoadModelOptions,
+  type MaskRows,
+  type ModelConfig,
+  type SaveOptions,
+  type Tensor,
+  type TokenRows,
+} from './model.js';
+export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';

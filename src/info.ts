@@ -1,0 +1,35 @@
+// What alignkit runs on: torch version, CUDA, threads, which addon file and which libtorch it was built with.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { addonPath, native } from './native.js';
+
+export interface RuntimeInfo {
+  torchVersion: string;
+  builtWithCuda: boolean;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  /** The device `train` and `loadModel` pick by default. */
+  device: string;
+  /** Intra-op threads libtorch uses. */
+  threads: number;
+  addonPath: string;
+  /** Where the libtorch came from, as recorded at build or install time. */
+  libtorch?: { source: string; root?: string; version: string };
+}
+
+export function info(): RuntimeInfo {
+  const runtime = native().runtimeInfo();
+  const path = addonPath();
+  const recorded = join(dirname(path), 'libtorch.json');
+  return {
+    ...runtime,
+    device: runtime.cudaAvailable ? 'cuda:0' : 'cpu',
+    addonPath: path,
+    libtorch: existsSync(recorded) ? JSON.parse(readFileSync(recorded, 'utf8')) : undefined,
+  };
+}
+
+/** Sets libtorch's intra-op thread count for this process. */
+export function setNumThreads(threads: number): void {
+  native().setNumThreads(threads);
+}

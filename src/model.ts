@@ -1,0 +1,142 @@
+// The public model handle: load a Hugging Face folder, run it, train it, save it back.
+import { fromNative } from './errors.js';
+import { native, type IndexArray, type NativeModel, type NativeModelConfig, type NativeTensor } from './native.js';
+
+export type Dtype = 'float32' | 'bfloat16' | 'float16' | 'auto';
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+
+export interface LoadModelOptions {
+  /** Parameter dtype. `auto` takes config.json's `dtype`/`torch_dtype`. Default: float32 on CPU, auto on CUDA. */
+  dtype?: Dtype;
+  /** Default `cpu`. */
+  device?: Device;
+}
+
+export interface SaveOptions {
+  /** Largest shard in bytes, or a size such as `"5GB"`/`"500MB"` as transformers takes it. Default `"50GB"`. */
+  maxShardSize?: number | string;
+}
+
+/** Token ids as rows of equal length, or a flat array with `seqLen` (one row when omitted). */
+export type TokenRows = Int32Array | number[][];
+export type MaskRows = IndexArray | number[][];
+
+export interface BatchOptions {
+  /** Row length when `inputIds` is a flat typed array holding several rows. */
+  seqLen?: number;
+  /** Explicit RoPE positions, (batch, seqLen); default 0..seqLen-1 for every row, as transformers does. */
+  positionIds?: TokenRows;
+}
+
+/** A dense float32 result and its shape, e.g. logits (batch, seqLen, vocab) in row-major order. */
+export type Tensor = NativeTensor;
+export type ModelConfig = NativeModelConfig;
+
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30 };
+
+function parseSize(size: number | string): number {
+  if (typeof size === 'number') return size;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMG]I?B|B)\s*$/i.exec(size);
+  if (!match) throw new TypeError(`maxShardSize: expected bytes or a size like "5GB", got ${JSON.stringify(size)}`);
+  return Math.floor(Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!);
+}
+
+interface Rows<T> {
+  data: T;
+  batch: number;
+  seqLen: number;
+}
+
+function toRows(name: string, rows: TokenRows | MaskRows, seqLen: number | undefined): Rows<Int32Array | IndexArray> {
+  if (!Array.isArray(rows)) {
+    const len = seqLen ?? rows.length;
+    if (len <= 0 || rows.length % len !== 0) {
+      throw new RangeError(`${name}: ${rows.length} values do not split into rows of seqLen ${len}`);
+    }
+    return { data: rows, batch: rows.length / len, seqLen: len };
+  }
+  const width = rows[0]?.length ?? 0;
+  if (rows.length === 0 || width === 0) throw new RangeError(`${name}: expected at least one non-empty row`);
+  const data = new Int32Array(rows.length * width);
+  rows.forEach((row, i) => {
+    if (row.length !== width) throw new RangeError(`${name}: row ${i} has ${row.length} values, row 0 has ${width}`);
+    data.set(row, i * width);
+  });
+  return { data, batch: rows.length, seqLen: width };
+}
+
+function matching(name: string, rows: TokenRows | MaskRows | undefined, shape: Rows<unknown>) {
+  if (rows === undefined) return null;
+  const r = toRows(name, rows, shape.seqLen);
+  if (r.batch !== shape.batch || r.seqLen !== shape.seqLen) {
+    throw new RangeError(`${name}: shape (${r.batch}, ${r.seqLen}) differs from inputIds (${shape.batch}, ${shape.seqLen})`);
+  }
+  return r.data;
+}
+
+/** A causal language model loaded from a Hugging Face folder into libtorch. */
+export class Model {
+  readonly #native: NativeModel;
+
+  /** @internal use {@link loadModel} */
+  constructor(handle: NativeModel) {
+    this.#native = handle;
+  }
+
+  /** Architecture, dtype and device as loaded. */
+  get config(): ModelConfig {
+    return this.#native.config();
+  }
+
+  /** Parameter names (Hugging Face state-dict names) and shapes, in state-dict order. */
+  parameters(): { name: string; shape: number[] }[] {
+    return this.#native.parameters();
+  }
+
+  /**
+   * Logits (batch, seqLen, vocab) for a batch of token ids, computed off the JS thread without autograd.
+   * `attentionMask` is 1 for real tokens and 0 for padding (left or right). Typed arrays are read in place:
+   * do not modify them until the promise settles.
+   */
+  async logits(inputIds: TokenRows, attentionMask?: MaskRows, options: BatchOptions = {}): Promise<Tensor> {
+    const ids = toRows('inputIds', inputIds, options.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', attentionMask, ids);
+    const positions = matching('positionIds', options.positionIds, ids) as Int32Array | null;
+    return this.#native.logits(ids.data, mask, positions, ids.batch, ids.seqLen).catch(fromNative);
+  }
+
+  /**
+   * Mean next-token cross-entropy over the real tokens (transformers' causal LM loss with padding ignored),
+   * with its gradients accumulated into the parameters. Returns the loss.
+   */
+  async forwardBackward(inputIds: TokenRows, attentionMask?: MaskRows, options: { seqLen?: number } = {}): Promise<number> {
+    const ids = toRows('inputIds', inputIds, options.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', attentionMask, ids);
+    return this.#native.forwardBackward(ids.data, mask, ids.batch, ids.seqLen).catch(fromNative);
+  }
+
+  /** Accumulated gradients as float32, by parameter name; parameters without one are left out. */
+  async gradients(): Promise<Map<string, Tensor>> {
+    const grads = await this.#native.gradients().catch(fromNative);
+    return new Map(grads.map(({ name, data, shape }) => [name, { data, shape }]));
+  }
+
+  /** Drops all accumulated gradients. */
+  async zeroGrad(): Promise<void> {
+    await this.#native.zeroGrad().catch(fromNative);
+  }
+
+  /**
+   * Writes a Hugging Face folder: config.json (dtype updated), safetensors weights, and the tokenizer and
+   * generation files of the folder the model came from. `AutoModelForCausalLM.from_pretrained(dir)` loads it.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    await this.#native.save(dir, parseSize(options.maxShardSize ?? '50GB')).catch(fromNative);
+  }
+}
+
+/** Loads a Hugging Face causal LM folder (Llama, Mistral, Qwen2, Qwen3) off the JS thread. */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
+  const handle = await native().NativeModel.load(dir, { dtype: options.dtype, device: options.device }).catch(fromNative);
+  return new Model(handle);
+}

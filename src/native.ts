@@ -1,0 +1,66 @@
+// Loads the addon (build/Release from a source build, else the matching prebuild) and types its surface.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type IndexArray = Int32Array | Uint8Array;
+
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface NativeModelConfig {
+  modelType: string;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  tieWordEmbeddings: boolean;
+  ropeType: string;
+  dtype: string;
+  device: string;
+  sourceDir: string;
+}
+
+export interface NativeModel {
+  config(): NativeModelConfig;
+  parameters(): { name: string; shape: number[] }[];
+  logits(ids: Int32Array, mask: IndexArray | null, positions: Int32Array | null, batch: number, seqLen: number): Promise<NativeTensor>;
+  forwardBackward(ids: Int32Array, mask: IndexArray | null, batch: number, seqLen: number): Promise<number>;
+  gradients(): Promise<(NativeTensor & { name: string })[]>;
+  zeroGrad(): Promise<void>;
+  save(dir: string, maxShardBytes: number): Promise<void>;
+}
+
+export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+
+export interface NativeAddon {
+  readSafetensors(path: string): Promise<{
+    tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsData }[];
+    metadata: Record<string, string>;
+  }>;
+  NativeModel: { load(dir: string, options: { dtype?: string; device?: string }): Promise<NativeModel> };
+  runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  setNumThreads(threads: number): void;
+}
+
+/** The package root: dist/ or src/ sit one level below it. */
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const require = createRequire(import.meta.url);
+const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  addon ??= nodeGypBuild(packageRoot) as NativeAddon;
+  return addon;
+}
+
+/** Path of the addon file node-gyp-build loads. */
+export function addonPath(): string {
+  return nodeGypBuild.resolve(packageRoot);
+}

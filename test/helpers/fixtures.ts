@@ -1,0 +1,44 @@
+// Paths of the committed fixtures (written by scripts/fixtures/) and small comparison helpers.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors, type SafetensorsTensor } from '../../src/index.js';
+
+export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+export const modelDir = (name: string) => join(fixturesDir, 'models', name);
+export const corruptFile = (name: string) => join(fixturesDir, 'corrupt', `${name}.safetensors`);
+
+/** The reference tensors transformers produced for fixture model `name`. */
+export async function reference(name: string): Promise<(key: string) => SafetensorsTensor> {
+  const { tensors } = await readSafetensors(join(fixturesDir, 'reference', `${name}.safetensors`));
+  return (key) => {
+    const t = tensors.get(key);
+    if (!t) throw new Error(`reference ${name} has no tensor ${key}`);
+    return t;
+  };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `alignkit-${prefix}-`));
+}
+
+/**
+ * Largest |a - b| over the rows of (batch, seqLen, width) arrays where mask is 1 (all rows without mask).
+ * Padded positions are left out: transformers itself gives them implementation-dependent values.
+ */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, width: number, mask?: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let worst = 0;
+  for (let row = 0; row < a.length / width; row++) {
+    if (mask && !mask[row]) continue;
+    for (let i = row * width; i < (row + 1) * width; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  }
+  return worst;
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]!));
+  return worst;
+}
