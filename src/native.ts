@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AlignkitError } from './errors.js';
 
 export type IndexArray = Int32Array | Uint8Array;
 
@@ -56,7 +57,15 @@ const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; reso
 let addon: NativeAddon | undefined;
 
 export function native(): NativeAddon {
-  addon ??= nodeGypBuild(packageRoot) as NativeAddon;
+  try {
+    addon ??= nodeGypBuild(packageRoot) as NativeAddon;
+  } catch (err) {
+    throw new AlignkitError('ERR_NATIVE',
+      `alignkit's native addon did not load: ${(err as Error).message}\n` +
+        'If npm skipped alignkit\'s install script (npm >= 11 runs it only once approved: ' +
+        '`npm install-scripts approve alignkit`), run `npx alignkit setup` to install libtorch and the addon.',
+      { cause: err });
+  }
   return addon;
 }
 

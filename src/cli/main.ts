@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { AlignkitError } from '../errors.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
+import { registerSetup } from './setup-command.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -14,6 +15,7 @@ const program = new Command()
   .version(version);
 registerInfo(program, version);
 registerInspect(program);
+registerSetup(program);
 
 try {
   await program.parseAsync();
