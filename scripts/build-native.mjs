@@ -2,29 +2,79 @@
 // Builds the addon from source with cmake-js against the libtorch resolve.mjs finds, and records that
 // libtorch beside the addon (build/Release/libtorch.json) for `alignkit info`.
 // Extra arguments (as prebuildify passes to a node-gyp stand-in) are ignored.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
-import { packageRoot, resolveLibtorch } from './libtorch/resolve.mjs';
+import { dirname, join } from 'node:path';
+import { nvidiaCudaDir, packageRoot, resolveLibtorch } from './libtorch/resolve.mjs';
+
+// H100. torch's CMake config turns TORCH_CUDA_ARCH_LIST into nvcc -gencode flags (it ignores
+// CMAKE_CUDA_ARCHITECTURES); unset, it probes for a GPU and, finding none, builds a dozen architectures.
+const DEFAULT_CUDA_ARCH_LIST = '9.0';
+
+// torch >= 2.14 needs C++20 CUDA sources, which CMake < 4 cannot compile with nvcc 13. CMAKE reaches cmake-js
+// as --cmake-path; without it cmake-js runs the cmake on PATH, the one checked here.
+function cmake4Args() {
+  const cmake = process.env.CMAKE || 'cmake';
+  const version = /cmake version (\S+)/.exec(spawnSync(cmake, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
+  if (Number(version?.split('.')[0]) >= 4) return process.env.CMAKE ? ['--cmake-path', cmake] : [];
+  throw new Error(`alignkit: a CUDA libtorch needs CMake >= 4; ${cmake} is ` +
+    `${version ? `CMake ${version}` : 'not runnable'}. Run \`pip install 'cmake>=4'\` (in a venv on PATH), ` +
+    'or set CMAKE to the path of a cmake >= 4.');
+}
+
+// nvcc from CUDACXX, else the default toolkit, then PATH. Its toolkit root is where nvcc really lives, which nvcc
+// reports itself (_HERE_ in its --dryrun plan, on stderr) even when the one found is a wrapper script.
+function findNvcc() {
+  for (const nvcc of process.env.CUDACXX ? [process.env.CUDACXX] : ['/usr/local/cuda/bin/nvcc', 'nvcc']) {
+    const plan = spawnSync(nvcc, ['--dryrun', '-x', 'cu', '-c', '/dev/null', '-o', '/dev/null'], { encoding: 'utf8' });
+    const bin = /^#\$ _HERE_=(.+)$/m.exec(plan.stderr ?? '')?.[1];
+    if (bin) return { nvcc: join(bin, 'nvcc'), toolkitRoot: dirname(bin) };
+  }
+  const tried = process.env.CUDACXX || '/usr/local/cuda/bin/nvcc, nvcc on PATH';
+  throw new Error(`alignkit: a CUDA libtorch needs nvcc and none ran (tried ${tried}). ` +
+    'Install the CUDA toolkit or set CUDACXX.');
+}
+
+// What cmake-js needs beyond the torch prefix to build CUDA sources: CMake >= 4, nvcc and its toolkit, and
+// for a pip torch its nvidia-* wheels (nvrtc, which torch's CMake config looks for in the toolkit; headers
+// such as cusparse.h the toolkit may lack; and their lib/, which CMakeLists.txt puts in RUNPATH).
+function cudaArgs(torch) {
+  const { nvcc, toolkitRoot } = findNvcc();
+  const defines = {
+    CMAKE_CUDA_COMPILER: nvcc,
+    CUDA_TOOLKIT_ROOT_DIR: toolkitRoot,
+    CUDAToolkit_ROOT: toolkitRoot,
+    TORCH_CUDA_ARCH_LIST: process.env.TORCH_CUDA_ARCH_LIST || DEFAULT_CUDA_ARCH_LIST,
+  };
+  const nvidia = nvidiaCudaDir(torch.root);
+  if (nvidia) {
+    defines.ALIGNKIT_NVIDIA_DIR = nvidia;
+    const nvrtc = readdirSync(join(nvidia, 'lib')).find((name) => /^libnvrtc\.so\.\d+$/.test(name));
+    if (nvrtc) defines.CUDA_nvrtc_LIBRARY = join(nvidia, 'lib', nvrtc);
+  }
+  return [...cmake4Args(), ...Object.entries(defines).map(([key, value]) => `--CD${key}=${value}`)];
+}
 
 export function buildNative({ log = console.log } = {}) {
   const torch = resolveLibtorch({ log });
   log(`alignkit: building against libtorch ${torch.version} from ${torch.source} (${torch.root})` +
     (torch.cuda ? ', with CUDA sources' : ', CPU only'));
   const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
-  // `compile` reuses an existing configuration; a different libtorch needs a fresh one.
+  const defines = [`--CDALIGNKIT_TORCH_PREFIX=${torch.cmakePrefix}`, ...(torch.cuda ? cudaArgs(torch) : [])];
+  // `compile` reuses an existing configuration; another libtorch or other CUDA settings need a fresh one.
   const recorded = join(packageRoot, 'build', 'Release', 'libtorch.json');
-  const sameTorch = existsSync(recorded) && JSON.parse(readFileSync(recorded, 'utf8')).root === torch.root;
+  const previous = existsSync(recorded) ? JSON.parse(readFileSync(recorded, 'utf8')) : null;
+  const reconfigure = previous?.root !== torch.root || JSON.stringify(previous?.defines) !== JSON.stringify(defines);
   try {
-    execFileSync(process.execPath, [cmakeJs, sameTorch ? 'compile' : 'rebuild', '--out', 'build', '--parallel', String(cpus().length),
-      `--CDALIGNKIT_TORCH_PREFIX=${torch.cmakePrefix}`], { cwd: packageRoot, stdio: 'inherit' });
+    execFileSync(process.execPath, [cmakeJs, reconfigure ? 'rebuild' : 'compile', '--out', 'build',
+      '--parallel', String(cpus().length), ...defines], { cwd: packageRoot, stdio: 'inherit' });
   } catch {
     throw new Error('alignkit: the native build failed (see the compiler output above). It needs cmake >= 3.18, ' +
       'a C++20 compiler (g++ >= 10 or clang >= 12) and ninja or make; CUDA libtorch also needs nvcc and cmake >= 4.');
   }
-  writeFileSync(join(packageRoot, 'build', 'Release', 'libtorch.json'), JSON.stringify(torch, null, 2) + '\n');
+  writeFileSync(recorded, JSON.stringify({ ...torch, defines }, null, 2) + '\n');
   return torch;
 }
 

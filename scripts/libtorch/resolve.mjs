@@ -3,7 +3,7 @@
 //   2. the `torch` package of python3 (or of ALIGNKIT_PYTHON), through its CMake prefix path;
 //   3. the pinned CPU wheel, installed with the machine's pip into <package>/.libtorch (no venv, no deps).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +25,17 @@ function describeRoot(root, source) {
     version: readVersion(root),
     cuda: existsSync(join(root, 'lib', 'libtorch_cuda.so')),
   };
+}
+
+/**
+ * The CUDA libraries and headers of the pip `nvidia-*` wheels a CUDA torch wheel depends on: they install
+ * beside torch/ as nvidia/cu<major>/{lib,include}. Null for a libtorch without them (e.g. the official zip).
+ */
+export function nvidiaCudaDir(root) {
+  const nvidia = join(root, '..', 'nvidia');
+  if (!existsSync(nvidia)) return null;
+  const cu = readdirSync(nvidia).filter((name) => /^cu\d+$/.test(name)).sort().pop();
+  return cu ? resolve(nvidia, cu) : null;
 }
 
 // The official zip has build-version; a pip torch/ dir has version.py.
