@@ -5,6 +5,8 @@ export type AlignkitErrorCode =
   | 'ERR_INVALID_ARG' // arguments that do not fit (shapes, dtypes, devices)
   | 'ERR_NOT_FOUND' // a file or folder that does not exist
   | 'ERR_IO' // a write that failed
+  | 'ERR_INVALID_DATA' // a dataset row or file that does not hold what was expected (names file, row, field)
+  | 'ERR_INVALID_CONFIG' // a config key that is unknown or has the wrong type (names the key)
   | 'ERR_TORCH' // libtorch itself refused (out of memory, unsupported op)
   | 'ERR_NATIVE'; // any other native failure
 

@@ -14,3 +14,4 @@ export {
   type TokenRows,
 } from './model.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
+export * from './tokenizer/index.js';

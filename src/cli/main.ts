@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { AlignkitError } from '../errors.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
+import { registerPreprocess } from './preprocess-command.js';
 import { registerSetup } from './setup-command.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -15,6 +16,7 @@ const program = new Command()
   .version(version);
 registerInfo(program, version);
 registerInspect(program);
+registerPreprocess(program);
 registerSetup(program);
 
 try {

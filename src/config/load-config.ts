@@ -1,0 +1,129 @@
+// Reads a training config (YAML or JSON, same keys as TRL's DPOConfig/SFTConfig) and checks every key
+// against the trainer's schema: an unknown key names the closest valid one, a wrong type says what was expected.
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { AlignkitError } from '../errors.js';
+import type { ConfigOf, Field, Schema } from './schema.js';
+import { dpoSchema, sftSchema } from './trainer-fields.js';
+
+export type DpoConfig = ConfigOf<typeof dpoSchema> & { trainer: 'dpo' };
+export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
+export type TrainConfig = DpoConfig | SftConfig;
+
+const schemas = { dpo: dpoSchema, sft: sftSchema } as const;
+
+function configError(where: string, message: string): AlignkitError {
+  return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The valid name nearest to `key`, when it is near enough to be a plausible typo. */
+export function closestName(key: string, names: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = editDistance(key, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? `list ${JSON.stringify(value)}` : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function checkValue(where: string, key: string, field: Field, value: unknown): unknown {
+  if (value === null) {
+    if (field.nullable) return null;
+    throw configError(where, `'${key}' cannot be null`);
+  }
+  const wrong = (expected: string) => configError(where, `'${key}' must be ${expected}, got ${describe(value)}`);
+  switch (field.kind) {
+    case 'number':
+    case 'int': {
+      // YAML 1.2 reads `1e-6` as a number but `5e-7`-style strings written with quotes stay strings; accept both.
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof n !== 'number' || Number.isNaN(n)) throw wrong(field.kind === 'int' ? 'an integer' : 'a number');
+      if (field.kind === 'int' && !Number.isInteger(n)) throw wrong('an integer');
+      const min = field.min;
+      const max = field.kind === 'number' ? field.max : undefined;
+      if (min !== undefined && n < min) throw wrong(`at least ${min}`);
+      if (max !== undefined && n > max) throw wrong(`at most ${max}`);
+      return n;
+    }
+    case 'string':
+      if (typeof value !== 'string') throw wrong('a string');
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw wrong('true or false');
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !field.values.includes(value)) throw wrong(`one of ${field.values.join(', ')}`);
+      return value;
+    case 'enumList': {
+      const list = Array.isArray(value) ? value : [value];
+      for (const v of list) {
+        if (typeof v !== 'string' || !field.values.includes(v)) throw wrong(`one or a list of ${field.values.join(', ')}`);
+      }
+      return list;
+    }
+    case 'numberList':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw wrong('a list of numbers');
+      return value;
+    case 'object':
+      if (typeof value !== 'object' || Array.isArray(value)) throw wrong('a mapping');
+      return value;
+  }
+}
+
+/** Validates a config object (as parsed from YAML/JSON or passed to `train`) and fills in TRL's defaults. */
+export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(where, 'expected a mapping of keys to values');
+  const values = raw as Record<string, unknown>;
+  const trainer = values.trainer;
+  if (trainer !== 'dpo' && trainer !== 'sft') {
+    throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
+  }
+  const schema: Schema = schemas[trainer];
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const field = schema[key];
+    if (!field) {
+      const hint = closestName(key, Object.keys(schema));
+      throw configError(where, `unknown key '${key}' for trainer ${trainer}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    }
+    config[key] = checkValue(where, key, field, value);
+  }
+  for (const [key, field] of Object.entries(schema)) {
+    if (!(key in config)) config[key] = structuredClone(field.default);
+  }
+  return config as TrainConfig;
+}
+
+/** Reads and validates a YAML or JSON config file. */
+export async function loadConfig(path: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new AlignkitError('ERR_NOT_FOUND', `${path}: cannot be read (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw configError(path, `not valid YAML or JSON (${(err as Error).message})`);
+  }
+  return resolveConfig(raw, path);
+}

@@ -1,0 +1,42 @@
+// A config field is data: its kind, TRL's default, and what values it takes. Validation, defaults and
+// "did you mean" suggestions all come from these tables, so no default hides elsewhere in the code.
+// `Field<T>` carries the value's TS type, so a schema also types the parsed config (ConfigOf).
+
+export type FieldKind =
+  | { kind: 'number'; min?: number; max?: number }
+  | { kind: 'int'; min?: number }
+  | { kind: 'string' }
+  | { kind: 'boolean' }
+  | { kind: 'enum'; values: readonly string[] }
+  /** A list of enum values; a single value is accepted and wrapped, as TRL does for `loss_type`. */
+  | { kind: 'enumList'; values: readonly string[] }
+  | { kind: 'numberList' }
+  | { kind: 'object' };
+
+export type Field<T = unknown> = FieldKind & {
+  default: T;
+  /** null is a valid value (TRL's `Optional[...]` fields). */
+  nullable: boolean;
+};
+
+export type Schema = Record<string, Field>;
+export type ConfigOf<S extends Schema> = { -readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never };
+
+type Nullable<T, D> = D extends null ? T | null : T;
+
+export const num = <D extends number | null>(def: D, range: { min?: number; max?: number } = {}): Field<Nullable<number, D>> =>
+  ({ kind: 'number', default: def as Nullable<number, D>, nullable: def === null, ...range });
+export const int = <D extends number | null>(def: D, min?: number): Field<Nullable<number, D>> =>
+  ({ kind: 'int', default: def as Nullable<number, D>, nullable: def === null, min });
+export const str = <D extends string | null>(def: D): Field<Nullable<string, D>> =>
+  ({ kind: 'string', default: def as Nullable<string, D>, nullable: def === null });
+export const bool = <D extends boolean | null>(def: D): Field<Nullable<boolean, D>> =>
+  ({ kind: 'boolean', default: def as Nullable<boolean, D>, nullable: def === null });
+export const oneOf = <const V extends readonly string[], D extends V[number] | null>(values: V, def: D): Field<Nullable<V[number], D>> =>
+  ({ kind: 'enum', values, default: def as Nullable<V[number], D>, nullable: def === null });
+export const listOf = <const V extends readonly string[]>(values: V, def: V[number][]): Field<V[number][]> =>
+  ({ kind: 'enumList', values, default: def, nullable: false });
+export const numbers = (def: null): Field<number[] | null> => ({ kind: 'numberList', default: def, nullable: true });
+export const obj = (def: null): Field<Record<string, unknown> | null> => ({ kind: 'object', default: def, nullable: true });
+/** A field whose TRL type is Optional although its default is not None (e.g. `max_length`). */
+export const orNull = <T>(field: Field<T>): Field<T | null> => ({ ...field, nullable: true });

@@ -1,0 +1,80 @@
+// The fields TRL 1.13's DPOConfig and SFTConfig define or re-default (../shared/reference/trl-1.13-configs.md),
+// plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
+import { bool, int, listOf, num, numbers, obj, oneOf, orNull, str, type Schema } from './schema.js';
+import { trainingFields } from './training-fields.js';
+
+export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard',
+  'aot', 'aot_unpaired', 'apo_zero', 'apo_down', 'discopop', 'sft', 'sigmoid_norm'] as const;
+export const F_DIVERGENCES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
+export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
+
+const alignkitFields = {
+  trainer: oneOf(['dpo', 'sft'], null),
+  model_name_or_path: str(null),
+  train_dataset: str(null),
+  eval_dataset: str(null),
+  /** Template for a tokenizer without one: chatml | zephyr | llama2 | llama3 | path/to/file.jinja. */
+  chat_template: str(null),
+  /** Maps the names our formats expect to the dataset's columns, e.g. { prompt: question }. */
+  dataset_columns: obj(null),
+  skip_invalid_rows: bool(false),
+  // Pre-1.0 TRL names kept for old configs (e.g. the Zephyr recipe): the prompt keeps its last tokens,
+  // the completion its first. TRL 1.13 has max_length alone.
+  max_prompt_length: int(null, 1),
+  max_completion_length: int(null, 1),
+} satisfies Schema;
+
+const sharedTrlFields = {
+  bf16: bool(null),
+  gradient_checkpointing: bool(true),
+  logging_steps: num(10, { min: 0 }),
+  model_init_kwargs: obj(null),
+  trust_remote_code: bool(false),
+  dataset_num_proc: int(null, 1),
+  max_length: orNull(int(1024, 1)),
+  truncation_mode: oneOf(TRUNCATION_MODES, 'keep_start'),
+  padding_free: bool(false),
+  pad_to_multiple_of: int(null, 1),
+  activation_offloading: bool(false),
+  pad_token: str(null),
+} satisfies Schema;
+
+export const dpoSchema = {
+  ...trainingFields,
+  ...alignkitFields,
+  ...sharedTrlFields,
+  learning_rate: num(1e-6, { min: 0 }),
+  disable_dropout: bool(true),
+  precompute_ref_log_probs: bool(false),
+  precompute_ref_batch_size: int(null, 1),
+  loss_type: listOf(DPO_LOSS_TYPES, ['sigmoid']),
+  loss_weights: numbers(null),
+  ld_alpha: num(null, { min: 0, max: 1 }),
+  f_divergence_type: oneOf(F_DIVERGENCES, 'reverse_kl'),
+  f_alpha_divergence_coef: num(0.5),
+  label_smoothing: num(0.0, { min: 0, max: 1 }),
+  beta: num(0.1),
+  use_weighting: bool(false),
+  discopop_tau: num(0.05),
+  sync_ref_model: bool(false),
+  ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
+  ref_model_sync_steps: int(512, 1),
+} satisfies Schema;
+
+export const sftSchema = {
+  ...trainingFields,
+  ...alignkitFields,
+  ...sharedTrlFields,
+  learning_rate: num(2e-5, { min: 0 }),
+  chat_template_path: str(null),
+  dataset_text_field: str('text'),
+  dataset_kwargs: obj(null),
+  eos_token: str(null),
+  shuffle_dataset: bool(false),
+  packing: bool(false),
+  packing_strategy: oneOf(['bfd', 'bfd_split', 'wrapped'], 'bfd'),
+  eval_packing: bool(null),
+  completion_only_loss: bool(null),
+  assistant_only_loss: bool(false),
+  loss_type: oneOf(['nll', 'dft', 'chunked_nll'], null),
+} satisfies Schema;

@@ -1,0 +1,102 @@
+// Preference rows → token table equals TRL 1.13's DPOTrainer._prepare_dataset element for element
+// (scripts/fixtures/make_trl_preference_tokens.py), for every layout, fixture tokenizer and truncation setting.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig, type DpoConfig } from '../../src/config/load-config.js';
+import { preprocessPreferences } from '../../src/data/preprocess-preference.js';
+import { idColumn, readArrowFile } from '../../src/data/token-table.js';
+import { fixturesDir, tempDir } from '../helpers/fixtures.js';
+
+interface Case {
+  layout: string;
+  tokenizer: string;
+  settings: { max_length: number | null; truncation_mode: 'keep_start' | 'keep_end' };
+  rows: Record<string, unknown>[];
+  expected: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
+}
+
+const cases: Case[] = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'preference-tokens.json'), 'utf8'));
+
+function configFor(c: Case, dir: string): DpoConfig {
+  const data = join(dir, 'train.jsonl');
+  writeFileSync(data, c.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return resolveConfig({
+    trainer: 'dpo',
+    model_name_or_path: join(fixturesDir, 'tokenizers', c.tokenizer),
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    ...c.settings,
+  }) as DpoConfig;
+}
+
+function column(table: Awaited<ReturnType<typeof readArrowFile>>, name: string): number[][] {
+  const { offsets, values } = idColumn(table, name);
+  return Array.from({ length: offsets.length - 1 }, (_, i) => Array.from(values.subarray(offsets[i], offsets[i + 1])));
+}
+
+describe('preprocessPreferences matches TRL', () => {
+  it.each(cases.map((c) => [`${c.layout} / ${c.tokenizer} / ${JSON.stringify(c.settings)}`, c] as const))('%s', async (_, c) => {
+    const summary = await preprocessPreferences(configFor(c, tempDir('prep')), { split: 'train' });
+    const table = await readArrowFile(summary.path);
+    expect(summary.rows).toBe(c.expected.length);
+    expect(summary.dropped).toBe(c.rows.length - c.expected.length);
+    expect(column(table, 'prompt_ids')).toEqual(c.expected.map((r) => r.prompt_ids));
+    expect(column(table, 'chosen_ids')).toEqual(c.expected.map((r) => r.chosen_ids));
+    expect(column(table, 'rejected_ids')).toEqual(c.expected.map((r) => r.rejected_ids));
+  });
+});
+
+describe('preprocess cache', () => {
+  it('reuses the table while data, tokenizer and settings are unchanged, and redoes it when one changes', async () => {
+    const c = cases.find((x) => x.layout === 'standard')!;
+    const dir = tempDir('cache');
+    const config = configFor(c, dir);
+    expect((await preprocessPreferences(config, { split: 'train' })).cached).toBe(false);
+    expect((await preprocessPreferences(config, { split: 'train' })).cached).toBe(true);
+    expect((await preprocessPreferences({ ...config, max_length: 64 }, { split: 'train' })).cached).toBe(false);
+    writeFileSync(config.train_dataset!, JSON.stringify(c.rows[0]) + '\n');
+    const changed = await preprocessPreferences({ ...config, max_length: 64 }, { split: 'train' });
+    expect(changed).toMatchObject({ cached: false, rows: 1 });
+  });
+});
+
+describe('invalid rows', () => {
+  const base = { trainer: 'dpo', model_name_or_path: join(fixturesDir, 'tokenizers', 'chatml-bytelevel') };
+
+  it('name the file, row and field, or are skipped and counted with skip_invalid_rows', async () => {
+    const dir = tempDir('invalid');
+    const data = join(dir, 'bad.jsonl');
+    writeFileSync(data, [
+      JSON.stringify({ prompt: 'a', chosen: 'b', rejected: 'c' }),
+      JSON.stringify({ prompt: 'a', chosen: '', rejected: 'c' }),
+      JSON.stringify({ prompt: 'a', chosen: 'b' }),
+      JSON.stringify({ prompt: 'a', chosen: 7, rejected: 'c' }),
+      '{not json',
+      JSON.stringify({ prompt: 'x', chosen: 'y', rejected: 'z' }),
+    ].join('\n') + '\n');
+    const config = resolveConfig({ ...base, train_dataset: data, output_dir: join(dir, 'out') }) as DpoConfig;
+    await expect(preprocessPreferences(config, { split: 'train' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_DATA', message: `${data}: row 1, field 'chosen': empty text`,
+    });
+    const logs: string[] = [];
+    const summary = await preprocessPreferences({ ...config, skip_invalid_rows: true }, { split: 'train', log: (m) => logs.push(m) });
+    expect(summary).toMatchObject({ rows: 2, skipped: 4 });
+    expect(logs.filter((l) => l.startsWith('skipped:'))).toHaveLength(4);
+    expect(logs.join('\n')).toMatch(/row 2: missing field 'rejected'/);
+    expect(logs.join('\n')).toMatch(/row 3, field 'chosen': expected text or a list of \{role, content\} messages, got number 7/);
+    expect(logs.join('\n')).toMatch(/skipped 4 invalid row\(s\)/);
+  });
+
+  it('maps other column names with dataset_columns', async () => {
+    const dir = tempDir('columns');
+    const data = join(dir, 'pairs.jsonl');
+    writeFileSync(data, JSON.stringify({ instruction: 'Say hi', good: 'Hi!', bad: 'No.' }) + '\n');
+    const config = resolveConfig({
+      ...base, train_dataset: data, output_dir: join(dir, 'out'),
+      dataset_columns: { prompt: 'instruction', chosen: 'good', rejected: 'bad' },
+    }) as DpoConfig;
+    expect((await preprocessPreferences(config, { split: 'train' })).rows).toBe(1);
+  });
+});

@@ -1,0 +1,64 @@
+// apply_chat_template parity with transformers 5.18: the folders' own templates, and templates loaded by path.
+import { describe, expect, it } from 'vitest';
+import { AlignkitError } from '../../src/errors.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { caseName, chatOptions, reference, templateFile, tokenizerDir, type ChatRef } from './reference.js';
+
+/** Renders `c` and compares text and ids (or the error transformers raised). */
+async function expectChat(tok: Tokenizer, c: ChatRef, ids = true) {
+  const messages = reference.conversations[c.conversation]!;
+  const options = chatOptions(c.options);
+  if (c.error !== undefined) {
+    expect(() => tok.applyChatTemplate(messages, options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(c.error) }),
+    );
+    return;
+  }
+  expect(tok.applyChatTemplate(messages, options)).toBe(c.text);
+  if (ids) expect(await tok.applyChatTemplateIds(messages, options)).toEqual(c.ids);
+}
+
+const withTemplates = Object.entries(reference.tokenizers).filter(([, ref]) => ref.chat);
+
+describe.each(withTemplates)("%s's own chat template", (name, ref) => {
+  it.each(ref.chat!.map((c) => [caseName(c), c] as const))('%s', async (_, c) => {
+    await expectChat(await Tokenizer.load(tokenizerDir(name)), c);
+  });
+});
+
+describe.each(Object.entries(reference.template_files))('template file %s', (file, cases) => {
+  it.each(cases.map((c) => [caseName(c), c] as const))('%s', async (_, c) => {
+    await expectChat(await Tokenizer.load(tokenizerDir('chatml-bytelevel'), { chatTemplate: templateFile(file) }), c, false);
+  });
+});
+
+describe('template errors', () => {
+  it("raise_exception gives ERR_INVALID_DATA with the template's message", async () => {
+    const tok = await Tokenizer.load(tokenizerDir('llama2-metaspace'));
+    const err = (() => {
+      try {
+        tok.applyChatTemplate(reference.conversations['bad-roles']!);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(AlignkitError);
+    expect(err).toMatchObject({
+      code: 'ERR_INVALID_DATA',
+      message: 'chat template: Conversation roles must alternate user/assistant/user/assistant/...',
+    });
+  });
+
+  it('an empty conversation is ERR_INVALID_DATA', async () => {
+    const tok = await Tokenizer.load(tokenizerDir('chatml-bytelevel'));
+    expect(() => tok.applyChatTemplate([])).toThrow(expect.objectContaining({ code: 'ERR_INVALID_DATA' }));
+  });
+
+  it('continueFinalMessage with addGenerationPrompt is ERR_INVALID_ARG', async () => {
+    const tok = await Tokenizer.load(tokenizerDir('chatml-bytelevel'));
+    const messages = reference.conversations['user-assistant']!;
+    expect(() => tok.applyChatTemplate(messages, { continueFinalMessage: true, addGenerationPrompt: true })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG' }),
+    );
+  });
+});
