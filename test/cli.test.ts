@@ -1,9 +1,10 @@
 // `alignkit info` from the built CLI (dist/, compiled by `npm run build`, which `npm test` runs first).
 import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info, loadModel } from '../src/index.js';
-import { modelDir } from './helpers/fixtures.js';
+import { fixturesDir, modelDir, tempDir } from './helpers/fixtures.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 
@@ -44,5 +45,28 @@ describe('alignkit inspect', () => {
     }
     expect(failure?.status).toBe(1);
     expect(failure?.stderr.trim()).toBe(`alignkit: ${join(import.meta.dirname, 'config.json')}: cannot be read (is this a Hugging Face model folder?) [ERR_NOT_FOUND]`);
+  });
+});
+
+describe('alignkit preprocess', () => {
+  it('tokenizes the train and eval datasets of a config and prints counts and length statistics', () => {
+    const dir = tempDir('cli-preprocess');
+    const config = join(dir, 'dpo.yaml');
+    writeFileSync(config, [
+      'trainer: dpo',
+      `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
+      `train_dataset: ${join(fixturesDir, 'data', 'conversational.jsonl')}`,
+      `eval_dataset: ${join(fixturesDir, 'data', 'standard.parquet')}`,
+      `output_dir: ${join(dir, 'out')}`,
+      'skip_invalid_rows: true',
+      'beta: 0.2',
+    ].join('\n'));
+    const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
+    expect(result).toContain(`train: 3 rows → ${join(dir, 'out', 'train.arrow')}`);
+    expect(result).toContain(`eval: 3 rows → ${join(dir, 'out', 'eval.arrow')}`);
+    expect(result).toMatch(/^  prompt tokens\s+min \d+  mean [\d.]+  p95 \d+  max \d+$/m);
+    expect(existsSync(join(dir, 'out', 'train.arrow'))).toBe(true);
+    const again = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
+    expect(again).toContain('(cached: data, tokenizer and settings unchanged)');
   });
 });

@@ -13,6 +13,8 @@ export interface PreferenceExample {
   conversational: boolean;
   tools?: unknown[];
   chatTemplateKwargs?: Record<string, unknown>;
+  /** Where the row came from, for errors raised later (e.g. by the chat template). */
+  at: RowLocation;
 }
 
 export interface RowLocation {
@@ -103,7 +105,7 @@ export function toPreferenceExample(values: Record<string, unknown>, at: RowLoca
       throw dataError(at, field, `is ${Array.isArray(v) ? 'a message list' : 'text'} but chosen is ${conversational ? 'a message list' : 'text'}`);
     }
   }
-  const example: PreferenceExample = { prompt, chosen, rejected, conversational };
+  const example: PreferenceExample = { prompt, chosen, rejected, conversational, at };
   if (values.tools !== undefined && values.tools !== null) {
     let tools: unknown = values.tools;
     if (typeof tools === 'string') {

@@ -2,6 +2,7 @@
 // completions, prompt ids from the prompt alone (generation prompt for conversations), completion ids as
 // tokenize(prompt + completion) minus the prompt's length, a warning count when those prefixes disagree,
 // and rows whose prompt fills max_length dropped under keep_start. Ids stay untruncated: the collator cuts.
+import { AlignkitError } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { Turn } from './extract-prompt.js';
 import type { PreferenceExample } from './preference-rows.js';
@@ -37,11 +38,17 @@ async function encodeTriples(examples: PreferenceExample[], tokenizer: Tokenizer
     if (ex.conversational) {
       const kwargs = { tools: ex.tools, ...ex.chatTemplateKwargs };
       const prompt = ex.prompt as Turn[];
-      texts.push(
-        tokenizer.applyChatTemplate(prompt, { ...kwargs, addGenerationPrompt: true }),
-        tokenizer.applyChatTemplate([...prompt, ...(ex.chosen as Turn[])], kwargs),
-        tokenizer.applyChatTemplate([...prompt, ...(ex.rejected as Turn[])], kwargs),
-      );
+      try {
+        texts.push(
+          tokenizer.applyChatTemplate(prompt, { ...kwargs, addGenerationPrompt: true }),
+          tokenizer.applyChatTemplate([...prompt, ...(ex.chosen as Turn[])], kwargs),
+          tokenizer.applyChatTemplate([...prompt, ...(ex.rejected as Turn[])], kwargs),
+        );
+      } catch (err) {
+        // The template's own message ("chat template: ...") with the row it failed on.
+        if (err instanceof AlignkitError) throw new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err });
+        throw err;
+      }
     } else {
       const eos = tokenizer.eosToken;
       const withEos = (s: string) => (s.endsWith(eos) ? s : s + eos);

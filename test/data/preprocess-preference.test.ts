@@ -99,4 +99,21 @@ describe('invalid rows', () => {
     }) as DpoConfig;
     expect((await preprocessPreferences(config, { split: 'train' })).rows).toBe(1);
   });
+
+  it('a chat template that fails names the row it failed on', async () => {
+    const dir = tempDir('template-error');
+    const data = join(dir, 'chat.jsonl');
+    const turn = (role: string, content: string) => ({ role, content });
+    writeFileSync(data, [
+      JSON.stringify({ prompt: [turn('user', 'hi')], chosen: [turn('assistant', 'a')], rejected: [turn('assistant', 'b')] }),
+      JSON.stringify({ prompt: [turn('user', 'hi')], chosen: [turn('assistant', 'a')], rejected: [turn('assistant', 'b')] }),
+    ].join('\n') + '\n');
+    const config = resolveConfig({
+      ...base, train_dataset: data, output_dir: join(dir, 'out'),
+      chat_template: join(fixturesDir, 'tokenizers', 'templates', 'raises.jinja'),
+    }) as DpoConfig;
+    await expect(preprocessPreferences(config, { split: 'train' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_DATA', message: expect.stringMatching(new RegExp(`^${data}: row 0: chat template: `)),
+    });
+  });
 });
