@@ -8,11 +8,13 @@ at::Tensor causalLmLoss(const models::CausalLM& model, const at::Tensor& inputId
   const at::Tensor logits = model.logits(inputIds, attentionMask, {});
   at::Tensor labels = inputIds.to(model.device(), at::kLong);
   if (attentionMask.defined()) labels = labels.masked_fill(attentionMask.to(model.device()).eq(0), kIgnoreIndex);
-  // Position t predicts token t + 1; the last position predicts nothing.
-  const int64_t T = labels.size(1), V = logits.size(-1);
-  const at::Tensor shiftedLogits = logits.narrow(1, 0, T - 1).to(at::kFloat).reshape({-1, V});
-  const at::Tensor shiftedLabels = labels.narrow(1, 1, T - 1).reshape({-1});
-  return at::cross_entropy_loss(shiftedLogits, shiftedLabels, /*weight=*/{}, at::Reduction::Mean, kIgnoreIndex);
+  // Position t predicts token t + 1: shift the labels, not the logits, so the (B, T, V) logits and their
+  // gradient are never copied (as transformers' ForCausalLMLoss does); the last position predicts nothing.
+  const int64_t V = logits.size(-1);
+  const at::Tensor shiftedLabels =
+      at::constant_pad_nd(labels.narrow(1, 1, labels.size(1) - 1), {0, 1}, kIgnoreIndex).reshape({-1});
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, V}), shiftedLabels, /*weight=*/{},
+                                at::Reduction::Mean, kIgnoreIndex);
 }
 
 double causalLmLossBackward(const models::CausalLM& model, const at::Tensor& inputIds,
