@@ -69,4 +69,21 @@ describe('alignkit preprocess', () => {
     const again = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
     expect(again).toContain('(cached: data, tokenizer and settings unchanged)');
   });
+
+  it('tokenizes SFT data for trainer: sft', () => {
+    const dir = tempDir('cli-preprocess-sft');
+    const config = join(dir, 'sft.yaml');
+    const data = join(dir, 'chat.jsonl');
+    const turn = (role: string, content: string) => ({ role, content });
+    writeFileSync(data, [1, 2, 3].map((i) => JSON.stringify({ messages: [turn('user', `Question ${i}?`), turn('assistant', `Answer ${i}.`)] })).join('\n'));
+    writeFileSync(config, [
+      'trainer: sft',
+      `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
+      `train_dataset: ${data}`,
+      `output_dir: ${join(dir, 'out')}`,
+    ].join('\n'));
+    const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
+    expect(result).toContain(`train: 3 rows → ${join(dir, 'out', 'train.arrow')}`);
+    expect(result).toMatch(/^  trained tokens\s+min \d+/m);
+  });
 });

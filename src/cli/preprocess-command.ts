@@ -1,16 +1,25 @@
 // `alignkit preprocess config.yaml`: tokenizes the train (and eval) dataset exactly as training will, writes
-// output_dir/train.arrow, and prints row counts and token-length statistics.
+// output_dir/train.arrow (and eval.arrow), and prints row counts and token-length statistics.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import type { LengthStats } from '../data/length-stats.js';
-import { preprocessPreferences, type PreprocessSummary } from '../data/preprocess-preference.js';
-import { AlignkitError } from '../errors.js';
+import { preprocessPreferences } from '../data/preprocess-preference.js';
+import { preprocessSft } from '../data/sft/preprocess-sft.js';
 
 const fmt = (s: LengthStats) => `min ${s.min}  mean ${s.mean.toFixed(1)}  p95 ${s.p95}  max ${s.max}`;
 
-function report(split: string, s: PreprocessSummary): void {
+interface Summary {
+  path: string;
+  rows: number;
+  dropped: number;
+  skipped: number;
+  cached: boolean;
+  lengths: Record<string, LengthStats>;
+}
+
+function report(split: string, s: Summary, dropReason: string): void {
   console.log(`${split}: ${s.rows} rows → ${s.path}${s.cached ? ' (cached: data, tokenizer and settings unchanged)' : ''}`);
-  if (s.dropped || s.skipped) console.log(`  dropped ${s.dropped} (prompt fills max_length), skipped ${s.skipped} invalid`);
+  if (s.dropped || s.skipped) console.log(`  dropped ${s.dropped} (${dropReason}), skipped ${s.skipped} invalid`);
   for (const [name, stats] of Object.entries(s.lengths)) console.log(`  ${`${name} tokens`.padEnd(16)} ${fmt(stats)}`);
 }
 
@@ -21,11 +30,14 @@ export function registerPreprocess(program: Command): void {
     .argument('<config>', 'training config (YAML or JSON)')
     .action(async (path: string) => {
       const config = await loadConfig(path);
-      if (config.trainer !== 'dpo') {
-        throw new AlignkitError('ERR_INVALID_CONFIG', `${path}: preprocess supports trainer dpo so far, got ${config.trainer}`);
-      }
       const log = (message: string) => console.error(message);
-      report('train', await preprocessPreferences(config, { split: 'train', log }));
-      if (config.eval_dataset) report('eval', await preprocessPreferences(config, { split: 'eval', log }));
+      const splits = config.eval_dataset ? (['train', 'eval'] as const) : (['train'] as const);
+      for (const split of splits) {
+        if (config.trainer === 'dpo') {
+          report(split, await preprocessPreferences(config, { split, log }), 'prompt fills max_length');
+        } else {
+          report(split, await preprocessSft(config, { split, log }), 'no trained token left within max_length');
+        }
+      }
     });
 }

@@ -159,6 +159,15 @@ export class Tokenizer {
     return encodings.map((e) => e.getIds());
   }
 
+  /**
+   * Encodes many texts with each token's `[start, end)` span in its text, counted in code points as Python
+   * indexes strings (transformers' `offset_mapping`); tokens the post-processor adds span `[0, 0)`.
+   */
+  async encodeBatchWithOffsets(texts: string[], options: EncodeOptions = {}): Promise<{ ids: number[]; offsets: [number, number][] }[]> {
+    const encodings = await this.#backend.encodeBatch(texts, { addSpecialTokens: options.addSpecialTokens ?? true });
+    return encodings.map((e) => ({ ids: e.getIds(), offsets: e.getOffsets() as [number, number][] }));
+  }
+
   async decode(ids: number[], options: DecodeOptions = {}): Promise<string> {
     return this.#backend.decode(ids, options.skipSpecialTokens ?? false);
   }
