@@ -2,34 +2,15 @@
 // go. Accepts the layouts people have without configuration — explicit prompt (text or messages), implicit
 // prompt (chosen/rejected only, as Anthropic hh-rlhf), UltraFeedback-binarized (prompt text + full
 // conversations), orca_dpo_pairs (system/question) — and others through `dataset_columns`.
-import { AlignkitError } from '../errors.js';
 import { extractPrompt, type Side, type Turn } from './extract-prompt.js';
+import { dataError, describe, rowContext, type RowContext, type RowLocation } from './row-context.js';
 
-export interface PreferenceExample {
+export interface PreferenceExample extends RowContext {
   prompt: Side;
   chosen: Side;
   rejected: Side;
   /** Message lists (chat template) rather than plain text. */
   conversational: boolean;
-  tools?: unknown[];
-  chatTemplateKwargs?: Record<string, unknown>;
-  /** Where the row came from, for errors raised later (e.g. by the chat template). */
-  at: RowLocation;
-}
-
-export interface RowLocation {
-  file: string;
-  row: number;
-}
-
-export function dataError(at: RowLocation, field: string | undefined, message: string): AlignkitError {
-  return new AlignkitError('ERR_INVALID_DATA', `${at.file}: row ${at.row}${field ? `, field '${field}'` : ''}: ${message}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value).slice(0, 40)}`;
 }
 
 /**
@@ -56,19 +37,6 @@ function side(at: RowLocation, field: string, value: unknown, allowEmpty: boolea
 }
 
 const message = (role: string, content: unknown): Turn => ({ role, content });
-
-/** Renames dataset columns to the names above: `{ prompt: 'question' }` reads prompt from column question. */
-export function mapColumns(values: Record<string, unknown>, columns: Record<string, unknown> | null): Record<string, unknown> {
-  if (!columns) return values;
-  const out = { ...values };
-  for (const [ours, theirs] of Object.entries(columns)) {
-    if (typeof theirs === 'string' && theirs in values) {
-      delete out[theirs];
-      out[ours] = values[theirs];
-    }
-  }
-  return out;
-}
 
 /** The preference example of one (column-mapped) row. */
 export function toPreferenceExample(values: Record<string, unknown>, at: RowLocation): PreferenceExample {
@@ -105,21 +73,5 @@ export function toPreferenceExample(values: Record<string, unknown>, at: RowLoca
       throw dataError(at, field, `is ${Array.isArray(v) ? 'a message list' : 'text'} but chosen is ${conversational ? 'a message list' : 'text'}`);
     }
   }
-  const example: PreferenceExample = { prompt, chosen, rejected, conversational, at };
-  if (values.tools !== undefined && values.tools !== null) {
-    let tools: unknown = values.tools;
-    if (typeof tools === 'string') {
-      try {
-        tools = JSON.parse(tools);
-      } catch (err) {
-        throw dataError(at, 'tools', `invalid JSON (${(err as Error).message})`);
-      }
-    }
-    if (!Array.isArray(tools)) throw dataError(at, 'tools', `expected a list of tool schemas, got ${describe(tools)}`);
-    example.tools = tools;
-  }
-  if (values.chat_template_kwargs && typeof values.chat_template_kwargs === 'object') {
-    example.chatTemplateKwargs = values.chat_template_kwargs as Record<string, unknown>;
-  }
-  return example;
+  return { ...rowContext(values, at), prompt, chosen, rejected, conversational };
 }

@@ -11,7 +11,7 @@ import { AlignkitError } from '../../errors.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { fingerprint } from '../fingerprint.js';
 import { lengthStats, rowLengths, type LengthStats } from '../length-stats.js';
-import { dataError, mapColumns } from '../preference-rows.js';
+import { dataError, mapColumns } from '../row-context.js';
 import { readRows } from '../readers/index.js';
 import { epochOrder } from '../sampler.js';
 import { buildTable, IdColumnBuilder, idColumn, readArrowFile, writeArrowFile, type IdColumn } from '../token-table.js';

@@ -5,19 +5,10 @@
 // "human"/"gpt" stay as they are). Precedence follows SFTTrainer._prepare_dataset's tokenize_fn: a row with a
 // prompt is prompt/completion, then messages, then the text field.
 import type { Turn } from '../extract-prompt.js';
-import { dataError, type RowLocation } from '../preference-rows.js';
-
-interface SftRowContext {
-  /** Where the row came from, for errors raised later (e.g. by the chat template). */
-  at: RowLocation;
-  /** Tool schemas for the chat template (`tools` column, a list or its JSON text). */
-  tools?: unknown[];
-  /** Extra chat template variables (`chat_template_kwargs` column). */
-  chatTemplateKwargs?: Record<string, unknown>;
-}
+import { dataError, describe, rowContext, type RowContext, type RowLocation } from '../row-context.js';
 
 /** The four dataset formats TRL's SFT reads (ShareGPT rows become `messages`). */
-export type SftExample = SftRowContext & (
+export type SftExample = RowContext & (
   | { format: 'text'; text: string }
   | { format: 'messages'; messages: Turn[] }
   | { format: 'prompt_completion'; prompt: string; completion: string }
@@ -33,12 +24,6 @@ export interface SftRowOptions {
 
 /** Conversational formats go through the chat template; the others are tokenized as text. */
 export const isConversational = (format: SftFormat): boolean => format === 'messages' || format === 'prompt_completion_messages';
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value).slice(0, 40)}`;
-}
 
 const present = (values: Record<string, unknown>, field: string) => values[field] !== undefined && values[field] !== null;
 
@@ -72,29 +57,9 @@ function fromShareGpt(at: RowLocation, value: unknown): Turn[] {
   return messages(at, 'conversations', converted);
 }
 
-function context(values: Record<string, unknown>, at: RowLocation): SftRowContext {
-  const out: SftRowContext = { at };
-  if (present(values, 'tools')) {
-    let tools: unknown = values.tools;
-    if (typeof tools === 'string') {
-      try {
-        tools = JSON.parse(tools);
-      } catch (err) {
-        throw dataError(at, 'tools', `invalid JSON (${(err as Error).message})`);
-      }
-    }
-    if (!Array.isArray(tools)) throw dataError(at, 'tools', `expected a list of tool schemas, got ${describe(tools)}`);
-    out.tools = tools;
-  }
-  if (values.chat_template_kwargs && typeof values.chat_template_kwargs === 'object') {
-    out.chatTemplateKwargs = values.chat_template_kwargs as Record<string, unknown>;
-  }
-  return out;
-}
-
 /** The SFT example of one (column-mapped) row. */
 export function toSftExample(values: Record<string, unknown>, at: RowLocation, options: SftRowOptions): SftExample {
-  const ctx = context(values, at);
+  const ctx = rowContext(values, at);
   if (present(values, 'prompt')) {
     if (!present(values, 'completion')) {
       throw dataError(at, undefined, `missing field 'completion' (a row with a prompt needs a completion; found ${Object.keys(values).join(', ')})`);
