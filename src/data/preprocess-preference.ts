@@ -95,7 +95,9 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
     }
   };
 
+  // While the Rust tokenizer's threads encode one chunk, this thread reads and checks the next.
   let chunk: PreferenceExample[] = [];
+  let encoding: Promise<void> = Promise.resolve();
   for await (const { values, file, row } of readRows(dataPath, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
     try {
       chunk.push(toPreferenceExample(mapColumns(values, config.dataset_columns), { file, row }));
@@ -104,10 +106,13 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
       skip(err);
     }
     if (chunk.length === CHUNK_ROWS) {
-      await flush(chunk);
+      await encoding;
+      encoding = flush(chunk);
+      encoding.catch(() => {}); // handled: awaited above or after the loop, which rethrows
       chunk = [];
     }
   }
+  await encoding;
   await flush(chunk);
 
   if (stats.prefixMismatches > 0) {

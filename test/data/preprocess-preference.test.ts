@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig, type DpoConfig } from '../../src/config/load-config.js';
 import { preprocessPreferences } from '../../src/data/preprocess-preference.js';
 import { idColumn, readArrowFile } from '../../src/data/token-table.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
 import { fixturesDir, tempDir } from '../helpers/fixtures.js';
 
 interface Case {
@@ -45,6 +46,27 @@ describe('preprocessPreferences matches TRL', () => {
     expect(column(table, 'prompt_ids')).toEqual(c.expected.map((r) => r.prompt_ids));
     expect(column(table, 'chosen_ids')).toEqual(c.expected.map((r) => r.chosen_ids));
     expect(column(table, 'rejected_ids')).toEqual(c.expected.map((r) => r.rejected_ids));
+  });
+});
+
+describe('large files', () => {
+  it('keeps row order across chunks tokenized while the next chunk is read', async () => {
+    const dir = tempDir('chunks');
+    const data = join(dir, 'many.jsonl');
+    const row = (i: number) => ({ prompt: `Question ${i}: what is ${i} + ${i}?`, chosen: ` ${2 * i}`, rejected: ` ${2 * i + 1}` });
+    writeFileSync(data, Array.from({ length: 2500 }, (_, i) => JSON.stringify(row(i))).join('\n') + '\n');
+    const config = resolveConfig({
+      trainer: 'dpo', model_name_or_path: join(fixturesDir, 'tokenizers', 'chatml-bytelevel'), train_dataset: data, output_dir: join(dir, 'out'),
+    }) as DpoConfig;
+    const table = await readArrowFile((await preprocessPreferences(config, { split: 'train' })).path);
+    const tokenizer = await Tokenizer.load(config.model_name_or_path!);
+    const chosen = column(table, 'chosen_ids');
+    expect(chosen).toHaveLength(2500);
+    for (const i of [0, 1023, 1024, 2047, 2048, 2499]) {
+      const prompt = await tokenizer.encode(row(i).prompt);
+      const full = await tokenizer.encode(row(i).prompt + row(i).chosen + tokenizer.eosToken);
+      expect(chosen[i], `row ${i}`).toEqual(full.slice(prompt.length));
+    }
   });
 });
 
