@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { LengthStats } from '../data/length-stats.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { preprocessSft } from '../data/sft/preprocess-sft.js';
+import { preprocessUnpaired } from '../data/unpaired/preprocess-unpaired.js';
 
 const fmt = (s: LengthStats) => `min ${s.min}  mean ${s.mean.toFixed(1)}  p95 ${s.p95}  max ${s.max}`;
 
@@ -35,6 +36,10 @@ export function registerPreprocess(program: Command): void {
       for (const split of splits) {
         if (config.trainer === 'dpo') {
           report(split, await preprocessPreferences(config, { split, log }), 'prompt fills max_length');
+        } else if (config.trainer === 'kto') {
+          const summary = await preprocessUnpaired(config, { split, log });
+          report(split, summary, 'prompt fills max_length');
+          console.log(`  ${'labels'.padEnd(16)} ${summary.desirable} desirable, ${summary.undesirable} undesirable`);
         } else {
           report(split, await preprocessSft(config, { split, log }), 'no trained token left within max_length');
         }

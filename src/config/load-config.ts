@@ -1,16 +1,17 @@
-// Reads a training config (YAML or JSON, same keys as TRL's DPOConfig/SFTConfig) and checks every key
+// Reads a training config (YAML or JSON, same keys as TRL's DPOConfig/SFTConfig/KTOConfig) and checks every key
 // against the trainer's schema: an unknown key names the closest valid one, a wrong type says what was expected.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { AlignkitError } from '../errors.js';
 import type { ConfigOf, Field, Schema } from './schema.js';
-import { dpoSchema, sftSchema } from './trainer-fields.js';
+import { dpoSchema, ktoSchema, sftSchema } from './trainer-fields.js';
 
 export type DpoConfig = ConfigOf<typeof dpoSchema> & { trainer: 'dpo' };
 export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
-export type TrainConfig = DpoConfig | SftConfig;
+export type KtoConfig = ConfigOf<typeof ktoSchema> & { trainer: 'kto' };
+export type TrainConfig = DpoConfig | SftConfig | KtoConfig;
 
-const schemas = { dpo: dpoSchema, sft: sftSchema } as const;
+const schemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema } as const;
 
 function configError(where: string, message: string): AlignkitError {
   return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
@@ -92,7 +93,7 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(where, 'expected a mapping of keys to values');
   const values = raw as Record<string, unknown>;
   const trainer = values.trainer;
-  if (trainer !== 'dpo' && trainer !== 'sft') {
+  if (trainer !== 'dpo' && trainer !== 'sft' && trainer !== 'kto') {
     throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
   }
   const schema: Schema = schemas[trainer];

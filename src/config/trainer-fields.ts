@@ -1,4 +1,4 @@
-// The fields TRL 1.13's DPOConfig and SFTConfig define or re-default (../shared/reference/trl-1.13-configs.md),
+// The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (../shared/reference/trl-1.13-configs.md),
 // plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
 import { bool, int, listOf, num, numbers, obj, oneOf, orNull, str, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
@@ -7,9 +7,11 @@ export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair'
   'aot', 'aot_unpaired', 'apo_zero', 'apo_down', 'discopop', 'sft', 'sigmoid_norm'] as const;
 export const F_DIVERGENCES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
+export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
+export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length'] as const;
 
 const alignkitFields = {
-  trainer: oneOf(['dpo', 'sft'], null),
+  trainer: oneOf(['dpo', 'sft', 'kto'], null),
   model_name_or_path: str(null),
   train_dataset: str(null),
   eval_dataset: str(null),
@@ -32,10 +34,14 @@ const sharedTrlFields = {
   trust_remote_code: bool(false),
   dataset_num_proc: int(null, 1),
   max_length: orNull(int(1024, 1)),
-  truncation_mode: oneOf(TRUNCATION_MODES, 'keep_start'),
-  padding_free: bool(false),
   pad_to_multiple_of: int(null, 1),
   activation_offloading: bool(false),
+} satisfies Schema;
+
+/** DPOConfig and SFTConfig only: KTOConfig has none of these (its collator keeps the first max_length tokens). */
+const sequenceTrlFields = {
+  truncation_mode: oneOf(TRUNCATION_MODES, 'keep_start'),
+  padding_free: bool(false),
   pad_token: str(null),
 } satisfies Schema;
 
@@ -43,6 +49,7 @@ export const dpoSchema = {
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
+  ...sequenceTrlFields,
   learning_rate: num(1e-6, { min: 0 }),
   disable_dropout: bool(true),
   precompute_ref_log_probs: bool(false),
@@ -65,6 +72,7 @@ export const sftSchema = {
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
+  ...sequenceTrlFields,
   learning_rate: num(2e-5, { min: 0 }),
   chat_template_path: str(null),
   dataset_text_field: str('text'),
@@ -77,4 +85,23 @@ export const sftSchema = {
   completion_only_loss: bool(null),
   assistant_only_loss: bool(false),
   loss_type: oneOf(['nll', 'dft', 'chunked_nll'], null),
+} satisfies Schema;
+
+export const ktoSchema = {
+  ...trainingFields,
+  ...alignkitFields,
+  ...sharedTrlFields,
+  learning_rate: num(1e-6, { min: 0 }),
+  /** KL loss types pair each example with a neighbour's completion, which only 'sequential' keeps. */
+  train_sampling_strategy: oneOf(SAMPLING_STRATEGIES, 'sequential'),
+  disable_dropout: bool(true),
+  precompute_ref_log_probs: bool(false),
+  precompute_ref_batch_size: int(null, 1),
+  loss_type: oneOf(KTO_LOSS_TYPES, 'kto'),
+  beta: num(0.1),
+  desirable_weight: num(1.0, { min: 0 }),
+  undesirable_weight: num(1.0, { min: 0 }),
+  sync_ref_model: bool(false),
+  ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
+  ref_model_sync_steps: int(512, 1),
 } satisfies Schema;

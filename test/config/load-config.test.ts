@@ -25,6 +25,16 @@ describe('resolveConfig', () => {
     });
   });
 
+  it('fills KTOConfig defaults, with its own loss types and no truncation_mode', () => {
+    expect(resolveConfig({ trainer: 'kto' })).toMatchObject({
+      learning_rate: 1e-6, beta: 0.1, loss_type: 'kto', desirable_weight: 1, undesirable_weight: 1, max_length: 1024,
+      train_sampling_strategy: 'sequential', precompute_ref_log_probs: false, precompute_ref_batch_size: null,
+      disable_dropout: true, sync_ref_model: false, ref_model_mixup_alpha: 0.6, ref_model_sync_steps: 512,
+    });
+    expect(() => resolveConfig({ trainer: 'kto', loss_type: 'sigmoid' })).toThrow(/'loss_type' must be one of kto, apo_zero_unpaired/);
+    expect(() => resolveConfig({ trainer: 'kto', truncation_mode: 'keep_end' })).toThrow(/unknown key 'truncation_mode' for trainer kto/);
+  });
+
   it('wraps a single loss_type in a list, as TRL does', () => {
     expect((resolveConfig({ trainer: 'dpo', loss_type: 'ipo' }) as DpoConfig).loss_type).toEqual(['ipo']);
   });
@@ -42,7 +52,7 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ trainer: 'dpo', per_device_train_batch_size: 2.5 })).toThrow(/must be an integer/);
     expect(() => resolveConfig({ trainer: 'dpo', max_length: null })).not.toThrow();
     expect(() => resolveConfig({ trainer: 'dpo', beta: null })).toThrow(/'beta' cannot be null/);
-    expect(() => resolveConfig({ trainer: 'kto' })).toThrow(/'trainer' must be one of dpo, sft/);
+    expect(() => resolveConfig({ trainer: 'orpo' })).toThrow(/'trainer' must be one of dpo, sft, kto, got string "orpo"/);
   });
 
   it('reads numbers written as strings (PyYAML leaves 5e-7 a string)', () => {
