@@ -1,8 +1,9 @@
-// Module entry: registers NativeModel and the runtime functions.
+// Module entry: registers NativeModel, NativeOptimizer and the runtime functions.
 #include <napi.h>
 
 #include "common/error.h"
 #include "model.h"
+#include "optimizer.h"
 #include "safetensors.h"
 #include "runtime/info.h"
 
@@ -32,6 +33,7 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", NativeModel::define(env));
+  exports.Set("NativeOptimizer", NativeOptimizer::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));

@@ -11,6 +11,9 @@ namespace {
 
 struct Unit {};
 
+// Marks JS objects that really are NativeModels (napi_type_tag), so other handles can accept one safely.
+constexpr napi_type_tag kModelTag = {0x6a1c9e2f4b7d4e31ULL, 0x9d8e5a0c7f3b2164ULL};
+
 std::string stringOption(const Napi::Object& options, const char* key, const std::string& fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
@@ -59,6 +62,13 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
   if (info.Length() != 1 || !info[0].IsExternal())
     throw Napi::TypeError::New(info.Env(), "NativeModel is created by NativeModel.load(dir, options)");
   state_ = *info[0].As<Napi::External<std::shared_ptr<ModelState>>>().Data();
+  info.This().As<Napi::Object>().TypeTag(&kModelTag);
+}
+
+std::shared_ptr<ModelState> NativeModel::stateOf(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kModelTag))
+    throw Napi::TypeError::New(value.Env(), "model must be a NativeModel");
+  return Unwrap(value.As<Napi::Object>())->state_;
 }
 
 // load(dir: string, options: { dtype?, device? }) -> Promise<NativeModel>

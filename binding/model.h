@@ -21,6 +21,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   static Napi::Function define(Napi::Env env);
   explicit NativeModel(const Napi::CallbackInfo& info);
 
+  // The state of a NativeModel passed from JS (type-tagged, so another object is a TypeError).
+  static std::shared_ptr<ModelState> stateOf(const Napi::Value& value);
+
  private:
   static Napi::Value load(const Napi::CallbackInfo& info);
   Napi::Value config(const Napi::CallbackInfo& info);

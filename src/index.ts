@@ -15,3 +15,16 @@ export {
 } from './model.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
+export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';
+export {
+  constantSchedule,
+  constantScheduleWithWarmup,
+  cosineScheduleWithWarmup,
+  learningRateSchedule,
+  linearScheduleWithWarmup,
+  lrLambda,
+  warmupStepsFor,
+  type LrLambda,
+  type ScheduleOptions,
+  type SchedulerType,
+} from './train/lr-schedule.js';

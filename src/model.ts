@@ -83,6 +83,11 @@ export class Model {
     this.#native = handle;
   }
 
+  /** @internal the addon handle, for objects that work on this model (the optimizer). */
+  nativeHandle(): NativeModel {
+    return this.#native;
+  }
+
   /** Architecture, dtype and device as loaded. */
   get config(): ModelConfig {
     return this.#native.config();

@@ -36,6 +36,14 @@ export interface NativeModel {
   save(dir: string, maxShardBytes: number): Promise<void>;
 }
 
+export interface NativeOptimizer {
+  decayParameterNames(): string[];
+  step(lr: number): Promise<void>;
+  clipGradNorm(maxNorm: number): Promise<number>;
+  save(path: string): Promise<void>;
+  load(path: string): Promise<void>;
+}
+
 export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface NativeAddon {
@@ -44,6 +52,9 @@ export interface NativeAddon {
     metadata: Record<string, string>;
   }>;
   NativeModel: { load(dir: string, options: { dtype?: string; device?: string }): Promise<NativeModel> };
+  NativeOptimizer: {
+    create(model: NativeModel, options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number }): Promise<NativeOptimizer>;
+  };
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
 }

@@ -1,0 +1,136 @@
+#include "optimizer.h"
+
+#include "io/safetensors.h"
+#include "promise_worker.h"
+
+namespace alignkit::binding {
+namespace {
+
+struct Unit {};
+
+double numberOption(const Napi::Object& options, const char* key) {
+  const Napi::Value v = options.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+double numberArg(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::string pathArg(const Napi::Value& v) {
+  if (!v.IsString()) throw Napi::TypeError::New(v.Env(), "path must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+Napi::Function NativeOptimizer::define(Napi::Env env) {
+  return DefineClass(env, "NativeOptimizer",
+                     {StaticMethod<&NativeOptimizer::create>("create"),
+                      InstanceMethod<&NativeOptimizer::decayParameterNames>("decayParameterNames"),
+                      InstanceMethod<&NativeOptimizer::step>("step"),
+                      InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
+                      InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load")});
+}
+
+// Only `create` constructs instances, passing the state as an External.
+NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeOptimizer>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw Napi::TypeError::New(info.Env(), "NativeOptimizer is created by NativeOptimizer.create(model, options)");
+  state_ = *info[0].As<Napi::External<std::shared_ptr<OptimizerState>>>().Data();
+}
+
+// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay }) -> Promise<NativeOptimizer>
+Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+  const Napi::Object options = info[1].As<Napi::Object>();
+  const train::AdamWOptions opts{numberOption(options, "adamBeta1"), numberOption(options, "adamBeta2"),
+                                 numberOption(options, "adamEpsilon"), numberOption(options, "weightDecay")};
+  auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
+  return PromiseWorker<std::shared_ptr<OptimizerState>>::start(
+      env,
+      [model, opts] {
+        std::lock_guard<std::mutex> lock(model->mutex);
+        auto state = std::make_shared<OptimizerState>();
+        state->model = model;
+        state->adamw = std::make_unique<train::AdamW>(model->model.model->parameters(), opts);
+        return state;
+      },
+      [constructor](Napi::Env env, std::shared_ptr<OptimizerState>& state) -> Napi::Value {
+        auto handle = Napi::External<std::shared_ptr<OptimizerState>>::New(
+            env, new std::shared_ptr<OptimizerState>(state),
+            [](Napi::Env, std::shared_ptr<OptimizerState>* p) { delete p; });
+        return constructor->New({handle});
+      });
+}
+
+Napi::Value NativeOptimizer::decayParameterNames(const Napi::CallbackInfo& info) {
+  const auto& names = state_->adamw->decayParameterNames();
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
+  return out;
+}
+
+// step(lr) -> Promise<void>
+Napi::Value NativeOptimizer::step(const Napi::CallbackInfo& info) {
+  const double lr = numberArg(info[0], "lr");
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state, lr] {
+        std::lock_guard<std::mutex> lock(state->model->mutex);
+        state->adamw->step(lr);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// clipGradNorm(maxNorm) -> Promise<number>: the total gradient norm before clipping.
+Napi::Value NativeOptimizer::clipGradNorm(const Napi::CallbackInfo& info) {
+  const double maxNorm = numberArg(info[0], "maxNorm");
+  auto state = state_;
+  return PromiseWorker<double>::start(
+      info.Env(),
+      [state, maxNorm] {
+        std::lock_guard<std::mutex> lock(state->model->mutex);
+        return train::clipGradNorm(state->model->model.model->parameters(), maxNorm);
+      },
+      [](Napi::Env env, double& norm) -> Napi::Value { return Napi::Number::New(env, norm); });
+}
+
+// save(path) -> Promise<void>: the state as one safetensors file.
+Napi::Value NativeOptimizer::save(const Napi::CallbackInfo& info) {
+  const std::string path = pathArg(info[0]);
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state, path] {
+        std::lock_guard<std::mutex> lock(state->model->mutex);
+        io::writeSafetensors(path, state->adamw->state(), {{"format", "pt"}, {"optimizer", "adamw"}});
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// load(path) -> Promise<void>
+Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
+  const std::string path = pathArg(info[0]);
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state, path] {
+        const io::SafetensorsFile file = io::SafetensorsFile::open(path);
+        models::NamedTensors tensors;
+        for (const std::string& name : file.names()) tensors.emplace_back(name, file.tensor(name));
+        std::lock_guard<std::mutex> lock(state->model->mutex);
+        state->adamw->loadState(tensors, path);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+}  // namespace alignkit::binding

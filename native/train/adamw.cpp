@@ -1,0 +1,111 @@
+#include "train/adamw.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include <ATen/core/grad_mode.h>
+
+#include "common/error.h"
+
+namespace alignkit::train {
+
+bool appliesWeightDecay(const std::string& name) {
+  // transformers 5.18 Trainer.get_decay_parameter_names (forbidden_name_patterns), searched per module level
+  // on lowercased names; a search on the full name finds the same matches.
+  static const std::regex noDecay(R"(bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.))");
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return !std::regex_search(lower, noDecay);
+}
+
+AdamW::AdamW(const models::NamedTensors& parameters, AdamWOptions options) : options_(options) {
+  at::NoGradGuard noGrad;
+  for (const auto& [name, p] : parameters) {
+    Slot s{name, p, at::zeros_like(p, at::MemoryFormat::Preserve), at::zeros_like(p, at::MemoryFormat::Preserve),
+           0, appliesWeightDecay(name)};
+    if (s.decay) decayNames_.push_back(name);
+    slots_.push_back(std::move(s));
+  }
+}
+
+void AdamW::step(double lr) {
+  at::NoGradGuard noGrad;
+  const double beta1 = options_.adamBeta1, beta2 = options_.adamBeta2, eps = options_.adamEpsilon;
+  for (Slot& s : slots_) {
+    const at::Tensor& grad = s.param.grad();
+    if (!grad.defined()) continue;
+    // torch counts in a float32 tensor and reads it back as a Python float.
+    s.step = static_cast<double>(static_cast<float>(s.step + 1));
+    const double weightDecay = s.decay ? options_.weightDecay : 0.0;
+    if (weightDecay != 0) s.param.mul_(1 - lr * weightDecay);
+    s.expAvg.lerp_(grad, 1 - beta1);
+    s.expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+    const double biasCorrection1 = 1 - std::pow(beta1, s.step);
+    const double biasCorrection2 = 1 - std::pow(beta2, s.step);
+    const double stepSize = lr / biasCorrection1;
+    const double biasCorrection2Sqrt = std::pow(biasCorrection2, 0.5);
+    const at::Tensor denom = (s.expAvgSq.sqrt() / biasCorrection2Sqrt).add_(eps);
+    s.param.addcdiv_(s.expAvg, denom, -stepSize);
+  }
+}
+
+models::NamedTensors AdamW::state() const {
+  models::NamedTensors out;
+  for (const Slot& s : slots_) {
+    out.emplace_back(s.name + ".exp_avg", s.expAvg);
+    out.emplace_back(s.name + ".exp_avg_sq", s.expAvgSq);
+    out.emplace_back(s.name + ".step", at::scalar_tensor(s.step, at::kFloat));
+  }
+  return out;
+}
+
+void AdamW::loadState(const models::NamedTensors& state, const std::string& where) {
+  std::map<std::string, at::Tensor> byName(state.begin(), state.end());
+  auto take = [&](const std::string& name, at::IntArrayRef shape) {
+    auto it = byName.find(name);
+    if (it == byName.end()) throw invalidArgument(where + ": optimizer state has no tensor " + name);
+    at::Tensor t = it->second;
+    if (t.sizes() != shape)
+      throw invalidArgument(where + ": optimizer state tensor " + name + " has shape " + c10::str(t.sizes()) +
+                            ", expected " + c10::str(shape));
+    if (!t.is_floating_point())
+      throw invalidArgument(where + ": optimizer state tensor " + name + " is not floating point");
+    byName.erase(it);
+    return t;
+  };
+  // Check everything before changing anything, so a bad file leaves the optimizer as it was.
+  std::vector<std::array<at::Tensor, 3>> loaded;
+  for (const Slot& s : slots_)
+    loaded.push_back({take(s.name + ".exp_avg", s.param.sizes()), take(s.name + ".exp_avg_sq", s.param.sizes()),
+                      take(s.name + ".step", {})});
+  if (!byName.empty())
+    throw invalidArgument(where + ": optimizer state tensor " + byName.begin()->first +
+                          " belongs to no parameter of this model");
+  at::NoGradGuard noGrad;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    slots_[i].expAvg.copy_(loaded[i][0]);
+    slots_[i].expAvgSq.copy_(loaded[i][1]);
+    slots_[i].step = loaded[i][2].to(at::kCPU, at::kDouble).item<double>();
+  }
+}
+
+double clipGradNorm(const models::NamedTensors& parameters, double maxNorm) {
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> grads;
+  for (const auto& [name, p] : parameters)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return 0.0;
+  // torch/nn/utils/clip_grad.py: per-gradient norms (_foreach_norm), the norm of those, then
+  // `max_norm / (total_norm + 1e-6)`, which Tensor.__rtruediv__ computes as reciprocal() * max_norm.
+  const std::vector<at::Tensor> norms = at::_foreach_norm(grads, 2);
+  const at::Tensor total = at::linalg_vector_norm(at::stack(norms), 2);
+  const at::Tensor clipCoef = (total + 1e-6).reciprocal() * maxNorm;
+  at::_foreach_mul_(grads, at::clamp(clipCoef, std::nullopt, 1.0));
+  return total.item<double>();
+}
+
+}  // namespace alignkit::train

@@ -1,0 +1,76 @@
+// AdamW over a model's parameters, as transformers' Trainer builds it: weight decay on every parameter except
+// biases and norm weights (Trainer.get_decay_parameter_names), torch.optim.AdamW's update, and
+// clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp.
+import { fromNative } from '../errors.js';
+import type { Model } from '../model.js';
+import { native, type NativeOptimizer } from '../native.js';
+
+/** TrainingArguments' optimizer fields, by their TRL/HF names; defaults are TrainingArguments' own. */
+export interface AdamWOptions {
+  /** The rate {@link Optimizer.step} uses when given none (normally the scheduler passes one). */
+  learning_rate?: number;
+  /** Default 0.9. */
+  adam_beta1?: number;
+  /** Default 0.999. */
+  adam_beta2?: number;
+  /** Default 1e-8. */
+  adam_epsilon?: number;
+  /** Decoupled weight decay of the decay group (biases and norm weights get none). Default 0. */
+  weight_decay?: number;
+}
+
+export class Optimizer {
+  readonly #native: NativeOptimizer;
+  readonly #learningRate: number | undefined;
+
+  /** @internal use {@link createOptimizer} */
+  constructor(handle: NativeOptimizer, learningRate: number | undefined) {
+    this.#native = handle;
+    this.#learningRate = learningRate;
+  }
+
+  /** Parameter names in the weight-decay group, in state-dict order (HF's `get_decay_parameter_names`). */
+  decayParameterNames(): string[] {
+    return this.#native.decayParameterNames();
+  }
+
+  /**
+   * Total L2 norm of all gradients before clipping (what the Trainer logs as `grad_norm`), scaling them by
+   * min(1, maxNorm / (norm + 1e-6)) as torch.nn.utils.clip_grad_norm_. `Infinity` only measures.
+   */
+  async clipGradNorm(maxNorm: number): Promise<number> {
+    return this.#native.clipGradNorm(maxNorm).catch(fromNative);
+  }
+
+  /** One AdamW update of every parameter with a gradient, at `lr` (default: the `learning_rate` option). */
+  async step(lr = this.#learningRate): Promise<void> {
+    if (lr === undefined) throw new TypeError('step: no lr given and the optimizer has no learning_rate');
+    await this.#native.step(lr).catch(fromNative);
+  }
+
+  /**
+   * Writes the state as safetensors: `<param>.exp_avg`, `<param>.exp_avg_sq` (parameter shape and dtype) and
+   * `<param>.step` (float32 scalar) for every parameter.
+   */
+  async save(path: string): Promise<void> {
+    await this.#native.save(path).catch(fromNative);
+  }
+
+  /** Reads a state written by {@link save}; a missing, extra or misshapen tensor is an error naming it. */
+  async load(path: string): Promise<void> {
+    await this.#native.load(path).catch(fromNative);
+  }
+}
+
+/** An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa. */
+export async function createOptimizer(model: Model, options: AdamWOptions = {}): Promise<Optimizer> {
+  const handle = await native()
+    .NativeOptimizer.create(model.nativeHandle(), {
+      adamBeta1: options.adam_beta1 ?? 0.9,
+      adamBeta2: options.adam_beta2 ?? 0.999,
+      adamEpsilon: options.adam_epsilon ?? 1e-8,
+      weightDecay: options.weight_decay ?? 0.0,
+    })
+    .catch(fromNative);
+  return new Optimizer(handle, options.learning_rate);
+}
