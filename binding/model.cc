@@ -5,6 +5,7 @@
 #include "promise_worker.h"
 #include "tensor_view.h"
 #include "train/causal_lm_loss.h"
+#include "train/completion_logprobs.h"
 
 namespace alignkit::binding {
 namespace {
@@ -45,6 +46,19 @@ Batch viewBatch(const Napi::CallbackInfo& info, bool withPositions, std::vector<
   return b;
 }
 
+bool boolOption(const Napi::Object& options, const char* key) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return false;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  return positiveInt(v, (std::string("options.") + key).c_str());
+}
+
 }  // namespace
 
 Napi::Function NativeModel::define(Napi::Env env) {
@@ -53,6 +67,7 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::parameters>("parameters"),
                       InstanceMethod<&NativeModel::logits>("logits"),
                       InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
+                      InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
                       InstanceMethod<&NativeModel::gradients>("gradients"),
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::save>("save")});
 }
@@ -159,6 +174,60 @@ Napi::Value NativeModel::forwardBackward(const Napi::CallbackInfo& info) {
         return train::causalLmLossBackward(*state->model.model, b.inputIds, b.attentionMask);
       },
       [](Napi::Env env, double& loss) -> Napi::Value { return Napi::Number::New(env, loss); }, keepAlive);
+}
+
+// completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
+//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference? })
+//   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array }>, each (batch).
+// With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
+Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
+  const at::Tensor inputIds = viewBatchArray(info[0], batch, seqLen, "inputIds");
+  const at::Tensor attentionMask = viewBatchArray(info[1], batch, seqLen, "attentionMask");
+  const at::Tensor completionMask = viewBatchArray(info[2], batch, seqLen, "completionMask");
+  if (!inputIds.defined() || !completionMask.defined())
+    throw Napi::TypeError::New(env, "inputIds and completionMask are required");
+  const Napi::Object options = info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
+  train::CompletionLogProbsOptions opts;
+  opts.chunks.rowChunk = positiveIntOption(options, "rowChunk", opts.chunks.rowChunk);
+  opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
+  opts.reference = boolOption(options, "reference");
+  const bool backward = boolOption(options, "backward");
+  std::vector<Napi::Value> keepAlive;
+  for (size_t i = 0; i < 3; ++i)
+    if (info[i].IsObject()) keepAlive.push_back(info[i]);
+  at::Tensor gradOutput = at::ones({batch}, at::kFloat);
+  const Napi::Value g = options.Get("gradOutput");
+  if (!g.IsUndefined() && !g.IsNull()) {
+    if (!g.IsTypedArray() || g.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        static_cast<int64_t>(g.As<Napi::Float32Array>().ElementLength()) != batch)
+      throw Napi::TypeError::New(env, "options.gradOutput must be a Float32Array of batch (" +
+                                          std::to_string(batch) + ") values");
+    gradOutput = at::from_blob(g.As<Napi::Float32Array>().Data(), {batch}, at::kFloat);
+    keepAlive.push_back(g);
+  }
+  auto state = state_;
+  return PromiseWorker<train::CompletionLogProbs>::start(
+      env,
+      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        const models::CausalLM& model = *state->model.model;
+        if (backward)
+          return train::completionLogProbsBackward(model, inputIds, attentionMask, completionMask, gradOutput, opts);
+        at::NoGradGuard noGrad;
+        return train::completionLogProbs(model, inputIds, attentionMask, completionMask, opts);
+      },
+      [](Napi::Env env, train::CompletionLogProbs& v) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("logps", toFloat32Result(env, v.logps).Get("data"));
+        out.Set("tokens", toTypedResult(env, v.tokens.to(at::kInt)).Get("data"));
+        out.Set("meanLogit", toFloat32Result(env, v.meanLogit).Get("data"));
+        out.Set("entropy", toFloat32Result(env, v.entropy).Get("data"));
+        out.Set("correct", toTypedResult(env, v.correct.to(at::kInt)).Get("data"));
+        return out;
+      },
+      keepAlive);
 }
 
 // gradients() -> Promise<Array<{ name, data: Float32Array, shape }>>, parameters without a gradient omitted.

@@ -4,6 +4,8 @@ export {
   loadModel,
   Model,
   type BatchOptions,
+  type CompletionLogProbs,
+  type CompletionLogProbsOptions,
   type Device,
   type Dtype,
   type LoadModelOptions,

@@ -1,6 +1,12 @@
 // The public model handle: load a Hugging Face folder, run it, train it, save it back.
 import { fromNative } from './errors.js';
-import { native, type IndexArray, type NativeModel, type NativeModelConfig, type NativeTensor } from './native.js';
+import {
+  native,
+  type CompletionLogProbs,
+  type IndexArray, type NativeModel,
+  type NativeModelConfig,
+  type NativeTensor,
+} from './native.js';
 
 export type Dtype = 'float32' | 'bfloat16' | 'float16' | 'auto';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -26,6 +32,26 @@ export interface BatchOptions {
   seqLen?: number;
   /** Explicit RoPE positions, (batch, seqLen); default 0..seqLen-1 for every row, as transformers does. */
   positionIds?: TokenRows;
+}
+
+export type { CompletionLogProbs };
+
+export interface CompletionLogProbsOptions {
+  /** Row length when the inputs are flat typed arrays holding several rows. */
+  seqLen?: number;
+  /**
+   * Back-propagate into the parameters' accumulated gradients: `sum_b gradOutput[b] * logps[b]`, i.e. the
+   * gradient of `sum(logps)` unless `gradOutput` is given. Default false (no autograd graph is built).
+   */
+  backward?: boolean;
+  /** dLoss/dlogps per sequence for a loss built from `logps` (e.g. DPO's); implies `backward`. */
+  gradOutput?: Float32Array;
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024. */
+  rowChunk?: number;
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096. */
+  vocabChunk?: number;
+  /** Use the plain full-logits path (log_softmax + gather) instead of the fused kernel; for checking it. */
+  reference?: boolean;
 }
 
 /** A dense float32 result and its shape, e.g. logits (batch, seqLen, vocab) in row-major order. */
@@ -118,6 +144,33 @@ export class Model {
     const ids = toRows('inputIds', inputIds, options.seqLen) as Rows<Int32Array>;
     const mask = matching('attentionMask', attentionMask, ids);
     return this.#native.forwardBackward(ids.data, mask, ids.batch, ids.seqLen).catch(fromNative);
+  }
+
+  /**
+   * Per-sequence log-probability of the completion tokens, as TRL's DPOTrainer computes it:
+   * `selective_log_softmax(logits[:, :-1], inputIds[:, 1:])` where `completionMask[:, 1:]` is 1, summed over
+   * each row; with the token counts and per-sequence sums behind TRL's metrics. On CPU the lm_head matmul is
+   * fused into the log-softmax, chunk by chunk, so the (batch, seqLen, vocab) logits never exist.
+   * With `backward` (or `gradOutput`), the gradient of `sum(gradOutput * logps)` (default: of `sum(logps)`) is
+   * accumulated into the parameters.
+   */
+  async completionLogProbs(
+    inputIds: TokenRows,
+    attentionMask: MaskRows | undefined,
+    completionMask: MaskRows,
+    options: CompletionLogProbsOptions = {},
+  ): Promise<CompletionLogProbs> {
+    const ids = toRows('inputIds', inputIds, options.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', attentionMask, ids);
+    const completion = matching('completionMask', completionMask, ids)!;
+    if (options.gradOutput && options.gradOutput.length !== ids.batch) {
+      throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
+    }
+    const { gradOutput, rowChunk, vocabChunk, reference } = options;
+    const backward = options.backward ?? gradOutput !== undefined;
+    return this.#native
+      .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, { backward, gradOutput, rowChunk, vocabChunk, reference })
+      .catch(fromNative);
   }
 
   /** Accumulated gradients as float32, by parameter name; parameters without one are left out. */

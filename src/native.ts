@@ -26,11 +26,41 @@ export interface NativeModelConfig {
   sourceDir: string;
 }
 
+export interface NativeCompletionLogProbsOptions {
+  backward?: boolean;
+  gradOutput?: Float32Array;
+  rowChunk?: number;
+  vocabChunk?: number;
+  reference?: boolean;
+}
+
+/** Per-sequence values, each of length batch. */
+export interface CompletionLogProbs {
+  /** Sum over the completion tokens of log p(token). */
+  logps: Float32Array;
+  /** Completion tokens that are predicted: completionMask[:, 1:].sum(1). */
+  tokens: Int32Array;
+  /** Sum over the completion tokens of the logits' mean over the vocabulary (TRL's logits/chosen, /rejected). */
+  meanLogit: Float32Array;
+  /** Sum over the completion tokens of the softmax entropy in nats (TRL's entropy). */
+  entropy: Float32Array;
+  /** Completion tokens whose highest logit is the token itself (TRL's mean_token_accuracy). */
+  correct: Int32Array;
+}
+
 export interface NativeModel {
   config(): NativeModelConfig;
   parameters(): { name: string; shape: number[] }[];
   logits(ids: Int32Array, mask: IndexArray | null, positions: Int32Array | null, batch: number, seqLen: number): Promise<NativeTensor>;
   forwardBackward(ids: Int32Array, mask: IndexArray | null, batch: number, seqLen: number): Promise<number>;
+  completionLogProbs(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    batch: number,
+    seqLen: number,
+    options: NativeCompletionLogProbsOptions,
+  ): Promise<CompletionLogProbs>;
   gradients(): Promise<(NativeTensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;

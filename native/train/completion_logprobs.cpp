@@ -1,0 +1,51 @@
+#include "train/completion_logprobs.h"
+
+#include <string>
+
+#include "common/error.h"
+
+namespace alignkit::train {
+
+CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::Tensor& inputIds,
+                                      const at::Tensor& attentionMask, const at::Tensor& completionMask,
+                                      const CompletionLogProbsOptions& options) {
+  if (inputIds.dim() != 2 || inputIds.size(1) < 2)
+    throw invalidArgument("completionLogProbs: inputIds (B, T) with T >= 2 expected");
+  if (!completionMask.defined() || completionMask.sizes() != inputIds.sizes())
+    throw invalidArgument("completionLogProbs: completionMask must have the shape of inputIds");
+  const at::Device device = model.device();
+  const int64_t B = inputIds.size(0), T = inputIds.size(1);
+  const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {});  // (B, T, C)
+  // Position t predicts token t + 1: hidden[:, :-1] against input_ids[:, 1:], kept where the target is a
+  // completion token, -1 (ignored) elsewhere.
+  const at::Tensor target = inputIds.narrow(1, 1, T - 1).to(device, at::kLong);
+  const at::Tensor isCompletion = completionMask.narrow(1, 1, T - 1).to(device).ne(0);  // (B, T-1)
+  const at::Tensor labels = target.masked_fill(isCompletion.logical_not(), -1).reshape({-1});
+  const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
+  const bool fused = !options.reference && device.is_cpu();
+  const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), labels, options.chunks)
+                                       : ops::logprobsReference(h, model.lmHeadWeight(), labels);
+  const at::Tensor keep = isCompletion.to(at::kFloat);
+  auto perSequence = [&](const at::Tensor& t) { return (t.view({B, T - 1}) * keep).sum(1); };
+  CompletionLogProbs out;
+  out.logps = tok.logps.view({B, T - 1}).sum(1);  // ignored positions are exactly 0
+  out.tokens = isCompletion.sum(1);
+  out.meanLogit = perSequence(tok.meanLogit);
+  out.entropy = perSequence(tok.entropy);
+  out.correct = tok.correct.view({B, T - 1}).sum(1);
+  return out;
+}
+
+CompletionLogProbs completionLogProbsBackward(const models::CausalLM& model, const at::Tensor& inputIds,
+                                              const at::Tensor& attentionMask, const at::Tensor& completionMask,
+                                              const at::Tensor& gradOutput, const CompletionLogProbsOptions& options) {
+  CompletionLogProbs out = completionLogProbs(model, inputIds, attentionMask, completionMask, options);
+  if (gradOutput.sizes() != out.logps.sizes())
+    throw invalidArgument("completionLogProbs: gradOutput must hold one value per sequence (" +
+                          std::to_string(out.logps.size(0)) + ")");
+  out.logps.backward(gradOutput.to(out.logps.device(), at::kFloat));
+  out.logps = out.logps.detach();
+  return out;
+}
+
+}  // namespace alignkit::train
