@@ -6,6 +6,7 @@
 #include "tensor_view.h"
 #include "train/causal_lm_loss.h"
 #include "train/completion_logprobs.h"
+#include "train/dpo_step.h"
 
 namespace alignkit::binding {
 namespace {
@@ -59,6 +60,57 @@ int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t 
   return positiveInt(v, (std::string("options.") + key).c_str());
 }
 
+double numberOption(const Napi::Object& options, const char* key, double fallback) {
+  const Napi::Value v = options.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// A Float32Array of n values viewed in place, or undefined when absent.
+at::Tensor float32View(const Napi::Value& v, int64_t n, const std::string& name, std::vector<Napi::Value>& keepAlive) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+      static_cast<int64_t>(v.As<Napi::Float32Array>().ElementLength()) != n)
+    throw Napi::TypeError::New(v.Env(), name + " must be a Float32Array of " + std::to_string(n) + " values");
+  keepAlive.push_back(v);
+  return at::from_blob(v.As<Napi::Float32Array>().Data(), {n}, at::kFloat);
+}
+
+// DPOConfig's loss fields under their TRL names.
+train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  train::DpoLossOptions opts;
+  opts.beta = numberOption(o, "beta", opts.beta);
+  const Napi::Value types = o.Get("loss_type");
+  if (!types.IsUndefined() && !types.IsNull()) {
+    if (!types.IsArray()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
+    const Napi::Array a = types.As<Napi::Array>();
+    opts.lossType.clear();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
+      opts.lossType.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  const Napi::Value weights = o.Get("loss_weights");
+  if (!weights.IsUndefined() && !weights.IsNull()) {
+    if (!weights.IsArray()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
+    const Napi::Array a = weights.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsNumber()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
+      opts.lossWeights.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+    }
+  }
+  opts.labelSmoothing = numberOption(o, "label_smoothing", opts.labelSmoothing);
+  opts.useWeighting = boolOption(o, "use_weighting");
+  const Napi::Value ld = o.Get("ld_alpha");
+  if (!ld.IsUndefined() && !ld.IsNull()) opts.ldAlpha = numberOption(o, "ld_alpha", 0.0);
+  opts.fDivergenceType = stringOption(o, "f_divergence_type", opts.fDivergenceType);
+  opts.fAlphaDivergenceCoef = numberOption(o, "f_alpha_divergence_coef", opts.fAlphaDivergenceCoef);
+  opts.discopopTau = numberOption(o, "discopop_tau", opts.discopopTau);
+  return opts;
+}
+
 }  // namespace
 
 Napi::Function NativeModel::define(Napi::Env env) {
@@ -68,6 +120,7 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::logits>("logits"),
                       InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
                       InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
+                      InstanceMethod<&NativeModel::dpoStep>("dpoStep"),
                       InstanceMethod<&NativeModel::gradients>("gradients"),
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::save>("save")});
 }
@@ -225,6 +278,82 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
         out.Set("meanLogit", toFloat32Result(env, v.meanLogit).Get("data"));
         out.Set("entropy", toFloat32Result(env, v.entropy).Get("data"));
         out.Set("correct", toTypedResult(env, v.correct.to(at::kInt)).Get("data"));
+        return out;
+      },
+      keepAlive);
+}
+
+// dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
+//   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
+//   { rowChunk?, vocabChunk?, reference? }) -> Promise<{ loss, metrics: { TRL name: number }, chosenRewards,
+//   rejectedRewards }>; the loss's gradient is accumulated into the policy's parameters.
+Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
+  if (batch % 2 != 0) throw Napi::TypeError::New(env, "dpoStep: batch must be 2 x pairs (chosen rows, then rejected)");
+  train::DpoBatch b;
+  b.inputIds = viewBatchArray(info[0], batch, seqLen, "inputIds");
+  b.attentionMask = viewBatchArray(info[1], batch, seqLen, "attentionMask");
+  b.completionMask = viewBatchArray(info[2], batch, seqLen, "completionMask");
+  if (!b.inputIds.defined() || !b.completionMask.defined())
+    throw Napi::TypeError::New(env, "inputIds and completionMask are required");
+  std::vector<Napi::Value> keepAlive;
+  for (size_t i = 0; i < 3; ++i)
+    if (info[i].IsObject()) keepAlive.push_back(info[i]);
+  std::shared_ptr<ModelState> refState;
+  at::Tensor refChosen, refRejected;
+  if (!info[5].IsObject()) throw Napi::TypeError::New(env, "reference must be a model or { chosen, rejected }");
+  const Napi::Object ref = info[5].As<Napi::Object>();
+  if (ref.Has("chosen")) {
+    refChosen = float32View(ref.Get("chosen"), batch / 2, "reference.chosen", keepAlive);
+    refRejected = float32View(ref.Get("rejected"), batch / 2, "reference.rejected", keepAlive);
+    if (!refChosen.defined() || !refRejected.defined())
+      throw Napi::TypeError::New(env, "reference.chosen and reference.rejected are both required");
+  } else {
+    refState = stateOf(ref);
+    keepAlive.push_back(ref);
+  }
+  const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
+  const train::DpoLossOptions lossOptions = dpoLossOptions(options);
+  train::CompletionLogProbsOptions lpOptions;
+  lpOptions.chunks.rowChunk = positiveIntOption(options, "rowChunk", lpOptions.chunks.rowChunk);
+  lpOptions.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", lpOptions.chunks.vocabChunk);
+  lpOptions.reference = boolOption(options, "reference");
+  auto state = state_;
+  return PromiseWorker<train::DpoStepResult>::start(
+      env,
+      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions] {
+        std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
+        if (refState && refState != state) {
+          refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
+          std::lock(lock, refLock);
+        } else {
+          lock.lock();
+        }
+        train::DpoReference reference;
+        if (refState) reference.model = refState->model.model.get();
+        reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
+        return train::dpoStep(*state->model.model, b, reference, lossOptions, lpOptions);
+      },
+      [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
+        const train::DpoMetrics& m = r.metrics;
+        Napi::Object metrics = Napi::Object::New(env);
+        metrics.Set("rewards/chosen", m.rewardsChosen);
+        metrics.Set("rewards/rejected", m.rewardsRejected);
+        metrics.Set("rewards/accuracies", m.rewardsAccuracies);
+        metrics.Set("rewards/margins", m.rewardsMargins);
+        metrics.Set("logps/chosen", m.logpsChosen);
+        metrics.Set("logps/rejected", m.logpsRejected);
+        metrics.Set("logits/chosen", m.logitsChosen);
+        metrics.Set("logits/rejected", m.logitsRejected);
+        metrics.Set("entropy", m.entropy);
+        metrics.Set("mean_token_accuracy", m.meanTokenAccuracy);
+        metrics.Set("num_tokens", static_cast<double>(m.numTokens));
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("loss", r.loss);
+        out.Set("metrics", metrics);
+        out.Set("chosenRewards", toFloat32Result(env, r.chosenRewards).Get("data"));
+        out.Set("rejectedRewards", toFloat32Result(env, r.rejectedRewards).Get("data"));
         return out;
       },
       keepAlive);

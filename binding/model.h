@@ -31,6 +31,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value logits(const Napi::CallbackInfo& info);
   Napi::Value forwardBackward(const Napi::CallbackInfo& info);
   Napi::Value completionLogProbs(const Napi::CallbackInfo& info);
+  Napi::Value dpoStep(const Napi::CallbackInfo& info);
   Napi::Value gradients(const Napi::CallbackInfo& info);
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);

@@ -3,10 +3,13 @@ import { fromNative } from './errors.js';
 import {
   native,
   type CompletionLogProbs,
+  type DpoMetrics,
+  type DpoStepResult,
   type IndexArray, type NativeModel,
   type NativeModelConfig,
   type NativeTensor,
 } from './native.js';
+import type { DPO_LOSS_TYPES, F_DIVERGENCES } from './config/trainer-fields.js';
 
 export type Dtype = 'float32' | 'bfloat16' | 'float16' | 'auto';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -34,7 +37,54 @@ export interface BatchOptions {
   positionIds?: TokenRows;
 }
 
-export type { CompletionLogProbs };
+export type { CompletionLogProbs, DpoMetrics, DpoStepResult };
+
+/**
+ * One DPO micro-batch as TRL's DataCollatorForPreference lays it out: 2·pairs rows, the chosen completions
+ * first (`[chosen_0..chosen_{P-1}, rejected_0..rejected_{P-1}]`), right padded to `seqLen`.
+ */
+export interface DpoBatch {
+  inputIds: TokenRows;
+  attentionMask?: MaskRows;
+  /** 1 on completion tokens, 0 on prompt and padding. */
+  completionMask: MaskRows;
+  /** Row length when the arrays are flat. */
+  seqLen?: number;
+}
+
+/** Reference log-probs precomputed per pair (TRL's ref_chosen_logps / ref_rejected_logps), or a reference model. */
+export type DpoReference = Model | { chosen: Float32Array; rejected: Float32Array };
+
+/** DPOConfig's loss fields under their TRL names; defaults are TRL 1.13's. */
+export interface DpoLossOptions {
+  /** Default 0.1. */
+  beta?: number;
+  /** One or more of TRL's loss types; default `['sigmoid']`. */
+  loss_type?: (typeof DPO_LOSS_TYPES)[number][];
+  /** One weight per loss type; default all 1. */
+  loss_weights?: number[] | null;
+  /** Default 0 (robust, exo_pair, aot, aot_unpaired). */
+  label_smoothing?: number;
+  /** WPO weighting of each pair's loss. Default false. */
+  use_weighting?: boolean;
+  /** LD-DPO: log-probs of the tokens past the shorter completion of a pair are scaled by ld_alpha. Default null. */
+  ld_alpha?: number | null;
+  /** Default `reverse_kl` (standard DPO). */
+  f_divergence_type?: (typeof F_DIVERGENCES)[number];
+  /** Default 0.5. */
+  f_alpha_divergence_coef?: number;
+  /** Default 0.05. */
+  discopop_tau?: number;
+}
+
+export interface DpoStepOptions extends DpoLossOptions {
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024. */
+  rowChunk?: number;
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096. */
+  vocabChunk?: number;
+  /** Use the plain full-logits path instead of the fused kernel. */
+  reference?: boolean;
+}
 
 export interface CompletionLogProbsOptions {
   /** Row length when the inputs are flat typed arrays holding several rows. */
@@ -171,6 +221,28 @@ export class Model {
     return this.#native
       .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, { backward, gradOutput, rowChunk, vocabChunk, reference })
       .catch(fromNative);
+  }
+
+  /**
+   * One DPO micro-batch at TRL 1.13 parity (DPOTrainer._compute_loss): this model is the policy, `reference`
+   * is a second model (run without autograd) or precomputed reference log-probs per pair. The loss's gradient
+   * is accumulated into this model's parameters; returns the loss and the metrics TRL logs for the step.
+   */
+  async dpoStep(batch: DpoBatch, reference: DpoReference, options: DpoStepOptions = {}): Promise<DpoStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    const completion = matching('completionMask', batch.completionMask, ids)!;
+    if (ids.batch % 2 !== 0) throw new RangeError(`dpoStep: ${ids.batch} rows do not form [chosen, rejected] pairs`);
+    const pairs = ids.batch / 2;
+    if (!(reference instanceof Model)) {
+      for (const side of ['chosen', 'rejected'] as const) {
+        if (reference[side].length !== pairs) {
+          throw new RangeError(`dpoStep: reference.${side} has ${reference[side].length} values for ${pairs} pairs`);
+        }
+      }
+    }
+    const ref = reference instanceof Model ? reference.nativeHandle() : reference;
+    return this.#native.dpoStep(ids.data, mask, completion, ids.batch, ids.seqLen, ref, options).catch(fromNative);
   }
 
   /** Accumulated gradients as float32, by parameter name; parameters without one are left out. */

@@ -48,6 +48,46 @@ export interface CompletionLogProbs {
   correct: Int32Array;
 }
 
+/** DPOConfig's loss fields under their TRL names, plus the fused kernel's tiling. */
+export interface NativeDpoOptions {
+  beta?: number;
+  loss_type?: string[];
+  loss_weights?: number[] | null;
+  label_smoothing?: number;
+  use_weighting?: boolean;
+  ld_alpha?: number | null;
+  f_divergence_type?: string;
+  f_alpha_divergence_coef?: number;
+  discopop_tau?: number;
+  rowChunk?: number;
+  vocabChunk?: number;
+  reference?: boolean;
+}
+
+/** The metrics TRL's DPOTrainer._compute_loss appends for one micro-batch, under its names. */
+export interface DpoMetrics {
+  'rewards/chosen': number;
+  'rewards/rejected': number;
+  'rewards/accuracies': number;
+  'rewards/margins': number;
+  'logps/chosen': number;
+  'logps/rejected': number;
+  'logits/chosen': number;
+  'logits/rejected': number;
+  entropy: number;
+  mean_token_accuracy: number;
+  num_tokens: number;
+}
+
+export interface DpoStepResult {
+  /** Σ loss_weights[i] · mean over pairs of loss_type[i]. */
+  loss: number;
+  metrics: DpoMetrics;
+  /** β · (policy − reference) log-ratio per pair, (pairs). */
+  chosenRewards: Float32Array;
+  rejectedRewards: Float32Array;
+}
+
 export interface NativeModel {
   config(): NativeModelConfig;
   parameters(): { name: string; shape: number[] }[];
@@ -61,6 +101,15 @@ export interface NativeModel {
     seqLen: number,
     options: NativeCompletionLogProbsOptions,
   ): Promise<CompletionLogProbs>;
+  dpoStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    batch: number,
+    seqLen: number,
+    reference: NativeModel | { chosen: Float32Array; rejected: Float32Array },
+    options: NativeDpoOptions,
+  ): Promise<DpoStepResult>;
   gradients(): Promise<(NativeTensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;

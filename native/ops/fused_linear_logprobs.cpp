@@ -20,9 +20,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // m the running max and e_j = exp(z_j - m): s = sum e_j, t = sum e_j (z_j - m), so that at the end
 // lse = m + log s and entropy = lse - sum p_j z_j = log s - t / s (t kept relative to m: no cancellation
 // between two large numbers). When m grows to m', both are rescaled by exp(m - m'), and t also gains
-// (m - m') s for the shift of its reference point.
+// (m - m') s for the shift of its reference point. u = sum e_j^2 (rescaled by exp(2 (m - m'))) gives
+// log sum p_j^2 = logsumexp(2z) - 2 logsumexp(z) = log u - 2 log s, which WPO's weights need.
 struct OnlineSoftmax {
-  at::Tensor m, s, t, sumLogits, labelLogit;  // (R) float32
+  at::Tensor m, s, t, u, sumLogits, labelLogit;  // (R) float32
   at::Tensor argmax;                          // (R) int64, where the running max m was found
 
   explicit OnlineSoftmax(int64_t R) {
@@ -30,6 +31,7 @@ struct OnlineSoftmax {
     m = at::full({R}, kNegInf, f);
     s = at::zeros({R}, f);
     t = at::zeros({R}, f);
+    u = at::zeros({R}, f);
     sumLogits = at::zeros({R}, f);
     labelLogit = at::zeros({R}, f);
     argmax = at::zeros({R}, at::kLong);
@@ -39,7 +41,7 @@ struct OnlineSoftmax {
 // Folds one logits tile into the running state. z is (R, Vc) float32 contiguous, holding vocabulary entries
 // v0 .. v0+Vc-1, and is overwritten; e is scratch of the same shape; labels (R) int64. The tile's own
 // statistics come from vectorised ATen reductions (relative to the tile max c: sT = sum exp(z - c),
-// tT = sum exp(z - c) (z - c)); only the per-row merge into the running state is a plain loop.
+// uT = sum exp(z - c)^2, tT = sum exp(z - c) (z - c)); only the per-row merge into the running state is a plain loop.
 void softmaxStatsForward(at::Tensor& z, at::Tensor& e, int64_t v0, const at::Tensor& labels, OnlineSoftmax& st) {
   const int64_t R = z.size(0), Vc = z.size(1);
   const int64_t* lab = labels.const_data_ptr<int64_t>();
@@ -51,23 +53,25 @@ void softmaxStatsForward(at::Tensor& z, at::Tensor& e, int64_t v0, const at::Ten
   const auto [cmaxT, cargT] = z.max(1);  // first maximum on ties, as torch.argmax
   z.sub_(cmaxT.unsqueeze(1));            // z - c
   at::exp_out(e, z);
-  const at::Tensor sT = e.sum(1), tT = e.mul_(z).sum(1);
+  const at::Tensor sT = e.sum(1), uT = at::linalg_vector_norm(e, 2, {1}).square_(), tT = e.mul_(z).sum(1);
 
-  const float *cmax = cmaxT.const_data_ptr<float>(), *sTp = sT.const_data_ptr<float>(), *tTp = tT.const_data_ptr<float>();
+  const float *cmax = cmaxT.const_data_ptr<float>(), *sTp = sT.const_data_ptr<float>(), *tTp = tT.const_data_ptr<float>(),
+              *uTp = uT.const_data_ptr<float>();
   const int64_t* carg = cargT.const_data_ptr<int64_t>();
-  float *m = st.m.data_ptr<float>(), *s = st.s.data_ptr<float>(), *t = st.t.data_ptr<float>();
+  float *m = st.m.data_ptr<float>(), *s = st.s.data_ptr<float>(), *t = st.t.data_ptr<float>(), *u = st.u.data_ptr<float>();
   int64_t* arg = st.argmax.data_ptr<int64_t>();
   for (int64_t i = 0; i < R; ++i) {
     if (cmax[i] > m[i]) arg[i] = v0 + carg[i];  // strict: an earlier chunk keeps a tie
     const float newM = std::max(m[i], cmax[i]), dOld = m[i] - newM, dNew = cmax[i] - newM;
     const float b = std::exp(dNew);
-    float sNew = b * sTp[i], tNew = b * (tTp[i] + dNew * sTp[i]);
+    float sNew = b * sTp[i], tNew = b * (tTp[i] + dNew * sTp[i]), uNew = b * b * uTp[i];
     if (s[i] > 0.f) {  // a first tile has nothing to rescale (and m = -inf)
       const float a = std::exp(dOld);
       sNew += a * s[i];
       tNew += a * (t[i] + dOld * s[i]);
+      uNew += a * a * u[i];
     }
-    m[i] = newM, s[i] = sNew, t[i] = tNew;
+    m[i] = newM, s[i] = sNew, t[i] = tNew, u[i] = uNew;
   }
 }
 
@@ -92,13 +96,14 @@ at::Tensor tile(at::Tensor& scratch, int64_t rows, int64_t cols) {
 
 class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs> {
  public:
-  // hidden (N, C), weight (V, C), labels (N) int64. Returns logps, meanLogit, entropy (N) float32, correct (N).
+  // hidden (N, C), weight (V, C), labels (N) int64. Returns logps, meanLogit, entropy, logSumSquaredProbs (N)
+  // float32, correct (N).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& labels, int64_t rowChunk, int64_t vocabChunk) {
     const int64_t N = hidden.size(0), V = weight.size(0);
     const auto f = at::TensorOptions().dtype(at::kFloat);
     at::Tensor logps = at::empty({N}, f), meanLogit = at::empty({N}, f), entropy = at::empty({N}, f),
-               correct = at::empty({N}, at::kBool), lse = at::empty({N}, f);
+               logSumSquaredProbs = at::empty({N}, f), correct = at::empty({N}, at::kBool), lse = at::empty({N}, f);
     const int64_t tileSize = std::min(rowChunk, N) * std::min(vocabChunk, V);
     at::Tensor scratch = at::empty({tileSize}, f), scratchExp = at::empty({tileSize}, f);
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
@@ -118,13 +123,14 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
       logps.narrow(0, r0, R).copy_((st.labelLogit - st.m - logS).masked_fill(ignored, 0.0));
       meanLogit.narrow(0, r0, R).copy_(st.sumLogits / static_cast<double>(V));
       entropy.narrow(0, r0, R).copy_(logS - st.t / st.s);
+      logSumSquaredProbs.narrow(0, r0, R).copy_(st.u.log() - 2.0 * logS);
       correct.narrow(0, r0, R).copy_(st.argmax.eq(lab).logical_and(ignored.logical_not()));
     }
     ctx->save_for_backward({hidden, weight, labels, lse});
     ctx->saved_data["rowChunk"] = rowChunk;
     ctx->saved_data["vocabChunk"] = vocabChunk;
-    ctx->mark_non_differentiable({meanLogit, entropy, correct});
-    return {logps, meanLogit, entropy, correct};
+    ctx->mark_non_differentiable({meanLogit, entropy, logSumSquaredProbs, correct});
+    return {logps, meanLogit, entropy, logSumSquaredProbs, correct};
   }
 
   // grads[0] is dL/dlogps (N); the statistics have none. dH = dZ @ W, dW = dZ^T @ H, tile by tile.
@@ -190,7 +196,7 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
     throw invalidArgument("fusedLinearLogProbs: rowChunk and vocabChunk must be positive");
   const variable_list out = FusedLinearLogProbs::apply(hidden, weight, labels.to(at::kLong).contiguous(),
                                                        chunks.rowChunk, chunks.vocabChunk);
-  return {out[0], out[1], out[2], out[3]};
+  return {out[0], out[1], out[2], out[3], out[4]};
 }
 
 TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {
@@ -203,6 +209,7 @@ TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weig
   const at::Tensor z = logits.detach(), lp = logp.detach();
   out.meanLogit = z.mean(1);
   out.entropy = -(lp.exp() * lp).sum(1);
+  out.logSumSquaredProbs = (2.0 * z).logsumexp(1) - 2.0 * z.logsumexp(1);
   out.correct = z.argmax(1).eq(lab).logical_and(ignored.logical_not());
   return out;
 }

@@ -6,7 +6,7 @@
 //
 // It also gathers what TRL's DPOTrainer logs from the full logits (logits/chosen, entropy, mean_token_accuracy)
 // in the same pass: the mean logit over the vocabulary, the entropy of the softmax, and whether the argmax is
-// the label. CPU kernel; other devices are refused (a CUDA kernel comes later).
+// the label; and log sum p^2 for WPO's weights (use_weighting). CPU kernel; other devices are refused (a CUDA kernel comes later).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -18,6 +18,8 @@ struct TokenLogProbs {
   at::Tensor logps;      // log softmax(h W^T)[label]; 0 where label < 0
   at::Tensor meanLogit;  // mean over the vocabulary of h W^T (TRL's logits/chosen before the token average)
   at::Tensor entropy;    // -sum p log p of softmax(h W^T), in nats (trl.trainer.utils.entropy_from_logits)
+  // log sum p^2 = logsumexp(2 h W^T) - 2 logsumexp(h W^T): the log_denom of TRL's WPO weights (use_weighting)
+  at::Tensor logSumSquaredProbs;
   at::Tensor correct;    // argmax(h W^T) == label (first maximum on ties, as torch.argmax); false where label < 0
 };
 

@@ -33,6 +33,15 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   out.meanLogit = perSequence(tok.meanLogit);
   out.entropy = perSequence(tok.entropy);
   out.correct = tok.correct.view({B, T - 1}).sum(1);
+  out.logSumSquaredProbs = perSequence(tok.logSumSquaredProbs);
+  if (options.pairTail) {
+    // As DPOTrainer._compute_loss with ld_alpha: comp_pos = shift_mask.cumsum(1); tail where comp_pos > shared_len.
+    if (B % 2 != 0) throw invalidArgument("completionLogProbs: pairTail needs an even batch of [chosen, rejected] rows");
+    const at::Tensor lens = out.tokens.chunk(2, 0)[0].minimum(out.tokens.chunk(2, 0)[1]);
+    const at::Tensor shared = at::cat({lens, lens}, 0).unsqueeze(1);  // (B, 1)
+    const at::Tensor tail = isCompletion.cumsum(1).gt(shared).to(at::kFloat);
+    out.tailLogps = (tok.logps.view({B, T - 1}) * tail).sum(1);
+  }
   return out;
 }
 

@@ -18,6 +18,9 @@ struct CompletionLogProbsOptions {
   // The plain path (full logits -> log_softmax -> gather, ops::logprobsReference); the fused one is checked
   // against it. Also what non-CPU devices use until the fused kernel has a CUDA version.
   bool reference = false;
+  // Also return tailLogps, for LD-DPO (ld_alpha): the batch is preference pairs [chosen_0..chosen_{B/2-1},
+  // rejected_0..rejected_{B/2-1}], and the tail of a completion is its tokens past the pair's shorter length.
+  bool pairTail = false;
 };
 
 // All (B). logps float32 with autograd to every parameter; the rest detached.
@@ -27,6 +30,8 @@ struct CompletionLogProbs {
   at::Tensor meanLogit;  // sum over completion tokens of the vocabulary-mean logit
   at::Tensor entropy;    // sum over completion tokens of the softmax entropy
   at::Tensor correct;    // number of completion tokens whose argmax logit is the token, int64
+  at::Tensor logSumSquaredProbs;  // sum over completion tokens of log sum_v p_v^2 (WPO's log_denom)
+  at::Tensor tailLogps;  // with pairTail: the part of logps past min(chosen, rejected) tokens, with autograd
 };
 
 // inputIds (B, T); attentionMask (B, T) 0/1 or undefined; completionMask (B, T) 0/1, 1 on completion tokens.

@@ -1,0 +1,47 @@
+// One DPO micro-batch on a policy model, as TRL 1.13's DPOTrainer._compute_loss runs it: reference log-probs
+// (from a reference model without autograd, or precomputed as with precompute_ref_log_probs), the policy's
+// completion log-probs through the fused lm_head kernel, the loss family (train/dpo_loss.h), its gradient
+// back-propagated into the policy's .grad, and the metrics TRL appends for the step.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "models/causal_lm.h"
+#include "train/completion_logprobs.h"
+#include "train/dpo_loss.h"
+
+namespace alignkit::train {
+
+// (2B, T) each, rows [chosen_0..chosen_{B-1}, rejected_0..rejected_{B-1}] (DataCollatorForPreference).
+struct DpoBatch {
+  at::Tensor inputIds, attentionMask, completionMask;  // attentionMask may be undefined (all ones)
+};
+
+// Either a model, or precomputed per-sequence log-probs (B) each (already LD-weighted when ld_alpha is set,
+// as TRL's _precompute_ref_logps stores them).
+struct DpoReference {
+  const models::CausalLM* model = nullptr;
+  at::Tensor chosenLogps, rejectedLogps;
+};
+
+// TRL's metric names: rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen,
+// logps/rejected, logits/chosen, logits/rejected, entropy, mean_token_accuracy, num_tokens.
+struct DpoMetrics {
+  double rewardsChosen, rewardsRejected, rewardsAccuracies, rewardsMargins;  // means over the B pairs
+  double logpsChosen, logpsRejected;                                         // means over the B pairs
+  double logitsChosen, logitsRejected;  // mean over completion tokens of the vocabulary-mean logit
+  double entropy;                       // mean over all completion tokens (chosen and rejected)
+  double meanTokenAccuracy;             // over the chosen completion tokens only
+  int64_t numTokens;                    // attention_mask.sum() of this micro-batch
+};
+
+struct DpoStepResult {
+  double loss;
+  DpoMetrics metrics;
+  at::Tensor chosenRewards, rejectedRewards;  // (B) β · log-ratios, detached
+};
+
+DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, const DpoReference& reference,
+                      const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions = {});
+
+}  // namespace alignkit::train
