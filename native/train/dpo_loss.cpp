@@ -174,7 +174,7 @@ void validateDpoLossOptions(const DpoLossOptions& o) {
         throw invalidArgument("dpo: f_divergence_type '" + f + "' does not apply to loss_type '" + t + "'");
   for (const std::string& t : o.lossType) {
     if (o.useWeighting && (t == "aot" || t == "aot_unpaired"))
-      throw invalidArgument("dpo: use_weighting is not implemented for loss_type '" + t + "' (it sorts pairs)");
+      throw invalidArgument("dpo: use_weighting cannot be combined with loss_type '" + t + "' (it sorts pairs; TRL refuses it too)");
     if (t == "exo_pair" && o.labelSmoothing == 0.0)
       throw invalidArgument("dpo: loss_type 'exo_pair' needs label_smoothing > 0 (the EXO paper uses 1e-3)");
   }
