@@ -285,8 +285,9 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
 //   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
-//   { rowChunk?, vocabChunk?, reference? }) -> Promise<{ loss, metrics: { TRL name: number }, chosenRewards,
-//   rejectedRewards }>; the loss's gradient is accumulated into the policy's parameters.
+//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1) }) -> Promise<{ loss,
+//   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
+//   accumulated into the policy's parameters unless backward is false.
 Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
@@ -319,10 +320,14 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   lpOptions.chunks.rowChunk = positiveIntOption(options, "rowChunk", lpOptions.chunks.rowChunk);
   lpOptions.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", lpOptions.chunks.vocabChunk);
   lpOptions.reference = boolOption(options, "reference");
+  train::DpoBackward backward;
+  const Napi::Value backwardOption = options.Get("backward");
+  backward.backward = backwardOption.IsUndefined() || backwardOption.IsNull() || boolOption(options, "backward");
+  backward.lossScale = numberOption(options, "lossScale", 1.0);
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(
       env,
-      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions] {
+      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
         std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
         if (refState && refState != state) {
           refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
@@ -333,7 +338,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
         train::DpoReference reference;
         if (refState) reference.model = refState->model.model.get();
         reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
-        return train::dpoStep(*state->model.model, b, reference, lossOptions, lpOptions);
+        return train::dpoStep(*state->model.model, b, reference, lossOptions, lpOptions, backward);
       },
       [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
         const train::DpoMetrics& m = r.metrics;

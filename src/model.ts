@@ -84,6 +84,13 @@ export interface DpoStepOptions extends DpoLossOptions {
   vocabChunk?: number;
   /** Use the plain full-logits path instead of the fused kernel. */
   reference?: boolean;
+  /** Accumulate the loss's gradient into the policy. Default true; false runs the policy without autograd (eval). */
+  backward?: boolean;
+  /**
+   * The gradient accumulated is that of `lossScale · loss` (the Trainer divides each micro-batch's loss by the
+   * micro-batches of its optimizer step). Default 1; the returned loss is never scaled.
+   */
+  lossScale?: number;
 }
 
 export interface CompletionLogProbsOptions {
@@ -225,8 +232,9 @@ export class Model {
 
   /**
    * One DPO micro-batch at TRL 1.13 parity (DPOTrainer._compute_loss): this model is the policy, `reference`
-   * is a second model (run without autograd) or precomputed reference log-probs per pair. The loss's gradient
-   * is accumulated into this model's parameters; returns the loss and the metrics TRL logs for the step.
+   * is a second model (run without autograd) or precomputed reference log-probs per pair. The gradient of
+   * `lossScale · loss` is accumulated into this model's parameters (unless `backward: false`); returns the loss
+   * and the metrics TRL logs for the step.
    */
   async dpoStep(batch: DpoBatch, reference: DpoReference, options: DpoStepOptions = {}): Promise<DpoStepResult> {
     const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;

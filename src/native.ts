@@ -62,6 +62,8 @@ export interface NativeDpoOptions {
   rowChunk?: number;
   vocabChunk?: number;
   reference?: boolean;
+  backward?: boolean;
+  lossScale?: number;
 }
 
 /** The metrics TRL's DPOTrainer._compute_loss appends for one micro-batch, under its names. */

@@ -34,7 +34,8 @@ DpoMetrics metricsOf(const CompletionLogProbs& lp, const DpoLoss& loss, const Dp
 }  // namespace
 
 DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, const DpoReference& reference,
-                      const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions) {
+                      const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions,
+                      const DpoBackward& backward) {
   validateDpoLossOptions(options);
   if (batch.inputIds.dim() != 2 || batch.inputIds.size(0) % 2 != 0)
     throw invalidArgument("dpoStep: inputIds (2B, T) of [chosen..., rejected...] rows expected");
@@ -56,7 +57,7 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
     refLogps = at::cat({reference.chosenLogps.reshape({-1}), reference.rejectedLogps.reshape({-1})}).to(at::kFloat);
   }
 
-  at::AutoGradMode gradMode(true);
+  at::AutoGradMode gradMode(backward.backward);
   const CompletionLogProbs pol =
       completionLogProbs(policy, batch.inputIds, batch.attentionMask, batch.completionMask, lpOptions);
   DpoLossInputs in;
@@ -68,10 +69,13 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
   in.logSumSquaredProbs = pol.logSumSquaredProbs;
   const DpoLossGradient g = dpoLossGradient(in, options);
   // d loss / d(per-token logp) = gradLogps on every completion token, + gradTailLogps on the LD-DPO tail.
-  if (pol.tailLogps.defined())
-    torch::autograd::backward({pol.logps, pol.tailLogps}, {g.gradLogps, g.gradTailLogps});
-  else
-    torch::autograd::backward({pol.logps}, {g.gradLogps});
+  if (backward.backward) {
+    const double s = backward.lossScale;
+    if (pol.tailLogps.defined())
+      torch::autograd::backward({pol.logps, pol.tailLogps}, {g.gradLogps * s, g.gradTailLogps * s});
+    else
+      torch::autograd::backward({pol.logps}, {g.gradLogps * s});
+  }
 
   DpoStepResult out;
   out.loss = g.value.loss.item<double>();

@@ -41,7 +41,15 @@ struct DpoStepResult {
   at::Tensor chosenRewards, rejectedRewards;  // (B) β · log-ratios, detached
 };
 
+// The gradient of lossScale · loss is accumulated (the Trainer divides each micro-batch's loss by the number of
+// micro-batches in the optimizer step); with backward false the policy runs without autograd (evaluation).
+struct DpoBackward {
+  bool backward = true;
+  double lossScale = 1.0;
+};
+
 DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, const DpoReference& reference,
-                      const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions = {});
+                      const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions = {},
+                      const DpoBackward& backward = {});
 
 }  // namespace alignkit::train

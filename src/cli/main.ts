@@ -7,6 +7,7 @@ import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerPreprocess } from './preprocess-command.js';
 import { registerSetup } from './setup-command.js';
+import { registerTrain } from './train-command.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -18,6 +19,7 @@ registerInfo(program, version);
 registerInspect(program);
 registerPreprocess(program);
 registerSetup(program);
+registerTrain(program);
 
 try {
   await program.parseAsync();

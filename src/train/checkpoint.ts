@@ -1,0 +1,64 @@
+// Training checkpoints as transformers' Trainer lays them out: output_dir/checkpoint-N/ holding the model (HF
+// folder), optimizer.safetensors and trainer_state.json. Written to a hidden temp folder and renamed into place,
+// so a kill mid-write never leaves a half checkpoint; save_total_limit keeps the newest N.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AlignkitError } from '../errors.js';
+import type { Model } from '../model.js';
+import type { Optimizer } from './optimizer.js';
+
+/** Everything besides weights and optimizer moments that the loop needs to continue exactly. */
+export interface TrainerState {
+  global_step: number;
+  /** HF's fractional epoch at global_step. */
+  epoch: number;
+  max_steps: number;
+  /** The data position: the next optimizer step reads epoch `epoch_index`, update `update_in_epoch`. */
+  epoch_index: number;
+  update_in_epoch: number;
+  /** The shuffle seed (data_seed ?? seed); each epoch's order is a function of it and the epoch. */
+  seed: number;
+  /** TRL's running `num_tokens` (attention-mask tokens seen in training). */
+  total_tokens: number;
+  /** The open logging window: loss summed over its steps, and TRL's per-micro-batch metrics. */
+  window: { loss: number; steps: number; metrics: Record<string, number[]> };
+  log_history: Record<string, number>[];
+}
+
+const OPTIMIZER_FILE = 'optimizer.safetensors';
+const STATE_FILE = 'trainer_state.json';
+
+export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
+  saveTotalLimit: number | null): Promise<string> {
+  const final = join(outputDir, `checkpoint-${state.global_step}`);
+  const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
+  await rm(temp, { recursive: true, force: true });
+  await mkdir(temp, { recursive: true });
+  await model.save(temp);
+  await optimizer.save(join(temp, OPTIMIZER_FILE));
+  await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');
+  await rm(final, { recursive: true, force: true });
+  await rename(temp, final);
+  if (saveTotalLimit !== null) {
+    const steps = (await readdir(outputDir))
+      .map((name) => /^checkpoint-(\d+)$/.exec(name)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (const step of steps.slice(0, Math.max(0, steps.length - saveTotalLimit))) {
+      await rm(join(outputDir, `checkpoint-${step}`), { recursive: true, force: true });
+    }
+  }
+  return final;
+}
+
+/** Reads a checkpoint's trainer_state.json and loads its optimizer state into `optimizer`. */
+export async function loadCheckpoint(dir: string, optimizer: Optimizer): Promise<TrainerState> {
+  const statePath = join(dir, STATE_FILE);
+  if (!existsSync(statePath)) {
+    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: ${dir} has no ${STATE_FILE} (not an alignkit checkpoint)`);
+  }
+  await optimizer.load(join(dir, OPTIMIZER_FILE));
+  return JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
+}

@@ -1,0 +1,225 @@
+// The DPO recipe, top to bottom: config → data → models → optimizer → the loop (micro-batches, clipping, AdamW,
+// the LR schedule) → logging, evaluation, checkpoints → the final model. It mirrors transformers 5.18's
+// Trainer._inner_training_loop / training_step / _maybe_log_save_evaluate and TRL 1.13's DPOTrainer (log,
+// _precompute_ref_logps, prediction_step); the DPO step itself is Model.dpoStep (native/train/dpo_step.cpp).
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Table } from 'apache-arrow';
+import { loadConfig, resolveConfig, type DpoConfig } from '../config/load-config.js';
+import { PreferenceBatches } from '../data/preference-batches.js';
+import { preprocessPreferences } from '../data/preprocess-preference.js';
+import { readArrowFile } from '../data/token-table.js';
+import { AlignkitError } from '../errors.js';
+import { loadModel, type DpoReference, type DpoStepOptions, type Model } from '../model.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { learningRateSchedule } from './lr-schedule.js';
+import { createOptimizer } from './optimizer.js';
+
+/** One log_history entry, as the Trainer logs it: loss, grad_norm, learning_rate, TRL's metrics, epoch, step. */
+export type LogEntry = Record<string, number>;
+
+export interface TrainOptions {
+  /** Aborting saves a checkpoint after the running optimizer step and returns with `stopped: true`. */
+  signal?: AbortSignal;
+  /** Called with every training and evaluation log entry (also written to output_dir/metrics.jsonl). */
+  onLog?: (entry: LogEntry, progress: { step: number; maxSteps: number }) => void;
+  /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
+  log?: (message: string) => void;
+}
+
+export interface TrainResult {
+  globalStep: number;
+  logHistory: LogEntry[];
+  /** True when the signal stopped training early (a checkpoint holds the state). */
+  stopped: boolean;
+  /** The last checkpoint written, if any. */
+  checkpoint?: string;
+}
+
+const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
+
+/** Options alignkit does not implement yet are an error when they would change the result, a note when not. */
+function checkSupported(config: DpoConfig, note: (message: string) => void): void {
+  if (config.bf16 === true || config.fp16) throw configError('bf16/fp16 mixed precision is not implemented yet on CPU; set bf16: false');
+  if (config.bf16 === null) note('note: bf16 is unset (TRL would default to true); training in float32 on CPU');
+  if (config.gradient_checkpointing) note('note: gradient_checkpointing is not implemented yet; training without it (same result, more memory)');
+  if (config.sync_ref_model) throw configError('sync_ref_model is not implemented yet');
+  if (config.padding_free) note('note: padding_free is disabled in TRL 1.13 too; training with padding');
+  if (config.precompute_ref_log_probs && config.ld_alpha !== null) throw configError('precompute_ref_log_probs with ld_alpha is not implemented yet');
+  for (const key of ['logging_strategy', 'eval_strategy', 'save_strategy'] as const) {
+    if (config[key] === 'epoch') throw configError(`${key}: 'epoch' is not implemented yet; use 'steps' or 'no'`);
+  }
+  if (config.pad_token !== null) throw configError('pad_token is not implemented yet; the tokenizer\'s pad (or eos) token is used');
+}
+
+/** HF: a value below 1 is a ratio of the total steps. */
+const stepsOf = (value: number, maxSteps: number) => (value < 1 ? Math.ceil(maxSteps * value) : Math.trunc(value));
+
+/** TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients. */
+async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number) {
+  const chosen = new Float32Array(batches.rows);
+  const rejected = new Float32Array(batches.rows);
+  for (let start = 0; start < batches.rows; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
+    const b = batches.collate(indices);
+    const { logps } = await reference.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask, { seqLen: b.seqLen });
+    indices.forEach((row, i) => {
+      chosen[row] = logps[i]!;
+      rejected[row] = logps[indices.length + i]!;
+    });
+  }
+  return { chosen, rejected };
+}
+
+type Reference = Model | { chosen: Float32Array; rejected: Float32Array };
+
+function referenceFor(reference: Reference, indices: number[]): DpoReference {
+  if (!('chosen' in reference)) return reference;
+  return { chosen: Float32Array.from(indices, (i) => reference.chosen[i]!), rejected: Float32Array.from(indices, (i) => reference.rejected[i]!) };
+}
+
+/** TRL's DPOTrainer.log: each metric is the mean of its per-micro-batch values; num_tokens is the running total. */
+function averaged(metrics: Record<string, number[]>, totalTokens: number, prefix = ''): LogEntry {
+  const out: LogEntry = {};
+  for (const [key, values] of Object.entries(metrics)) out[prefix + key] = values.reduce((a, b) => a + b, 0) / values.length;
+  out[`${prefix}num_tokens`] = totalTokens;
+  return out;
+}
+
+function pushMetrics(window: Record<string, number[]>, metrics: object): void {
+  for (const [key, value] of Object.entries(metrics as Record<string, number>)) if (key !== 'num_tokens') (window[key] ??= []).push(value);
+}
+
+export async function train(configOrPath: string | Record<string, unknown>, options: TrainOptions = {}): Promise<TrainResult> {
+  const note = options.log ?? ((message: string) => console.error(message));
+
+  // --- setup: config, data, models, optimizer, schedule ---
+  const config = (typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath)) as DpoConfig;
+  if (config.trainer !== 'dpo') throw configError(`train() runs the dpo trainer, got trainer: ${config.trainer}`);
+  checkSupported(config, note);
+  const outputDir = config.output_dir!;
+  const modelDir = config.model_name_or_path!;
+  const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
+  const batchOptions = {
+    seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
+    padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId, maxLength: config.max_length,
+    truncationMode: config.truncation_mode, padToMultipleOf: config.pad_to_multiple_of,
+  };
+  const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessPreferences(config, { split, log: note })).path);
+  const trainBatches = new PreferenceBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
+  const evalBatches = config.eval_strategy !== 'no' && config.eval_dataset
+    ? new PreferenceBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
+    : null;
+  if (config.eval_strategy !== 'no' && !evalBatches) throw configError(`eval_strategy '${config.eval_strategy}' needs an eval_dataset`);
+
+  const resume = config.resume_from_checkpoint;
+  const policy = await loadModel(resume ?? modelDir);
+  let reference: Reference = await loadModel(modelDir);
+  let evalReference: Reference = reference;
+  if (config.precompute_ref_log_probs) {
+    // One pass of the reference over each table; the reference model is then dropped.
+    const model = reference as Model;
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size);
+  }
+  const optimizer = await createOptimizer(policy, config);
+
+  const accum = config.gradient_accumulation_steps;
+  const batchesPerEpoch = trainBatches.length;
+  const updatesPerEpoch = Math.max(Math.ceil(batchesPerEpoch / accum), 1);
+  const maxSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * updatesPerEpoch);
+  const epochs = config.max_steps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(config.num_train_epochs);
+  const learningRate = learningRateSchedule({ ...config, num_training_steps: maxSteps });
+  const loggingSteps = stepsOf(config.logging_steps, maxSteps);
+  const evalSteps = stepsOf(config.eval_steps ?? config.logging_steps, maxSteps);
+  const saveSteps = stepsOf(config.save_steps, maxSteps);
+  const lossOptions: DpoStepOptions = {
+    beta: config.beta, loss_type: config.loss_type, loss_weights: config.loss_weights, label_smoothing: config.label_smoothing,
+    use_weighting: config.use_weighting, ld_alpha: config.ld_alpha, f_divergence_type: config.f_divergence_type,
+    f_alpha_divergence_coef: config.f_alpha_divergence_coef, discopop_tau: config.discopop_tau,
+  };
+
+  const state: TrainerState = resume
+    ? await loadCheckpoint(resume, optimizer)
+    : { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: batchOptions.seed,
+        total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, log_history: [] };
+  await mkdir(outputDir, { recursive: true });
+  const metricsPath = join(outputDir, 'metrics.jsonl');
+  if (!resume) await writeFile(metricsPath, '');
+  const emit = async (entry: LogEntry) => {
+    state.log_history.push(entry);
+    await appendFile(metricsPath, JSON.stringify(entry) + '\n');
+    options.onLog?.(entry, { step: state.global_step, maxSteps });
+  };
+  let checkpoint: string | undefined;
+  const save = async () => {
+    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit);
+  };
+
+  // TRL's prediction_step over the eval set: no gradients; eval_loss is the pair-weighted mean of the batch losses.
+  const evaluate = async () => {
+    const metrics: Record<string, number[]> = {};
+    let lossSum = 0;
+    for (const indices of evalBatches!.order(0)) {
+      const b = evalBatches!.collate(indices);
+      const out = await policy.dpoStep(b, referenceFor(evalReference, indices), { ...lossOptions, backward: false });
+      lossSum += out.loss * indices.length;
+      pushMetrics(metrics, out.metrics);
+    }
+    await emit({ eval_loss: lossSum / evalBatches!.rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
+  };
+
+  // --- the loop: one iteration per optimizer step of `accum` micro-batches ---
+  let stopped = false;
+  for (let epoch = state.epoch_index; epoch < epochs && state.global_step < maxSteps && !stopped; epoch++) {
+    const order = trainBatches.order(epoch);
+    const firstUpdate = epoch === state.epoch_index ? state.update_in_epoch : 0;
+    for (let update = firstUpdate; update < updatesPerEpoch; update++) {
+      const micro = order.slice(update * accum, (update + 1) * accum);
+      // training_step divides each micro-batch's loss by the micro-batches of this step (DPOTrainer sets
+      // model_accepts_loss_kwargs = False, so num_items_in_batch is not used).
+      let stepLoss = 0;
+      for (const indices of micro) {
+        const b = trainBatches.collate(indices);
+        const out = await policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, lossScale: 1 / micro.length });
+        stepLoss += out.loss / micro.length;
+        state.total_tokens += out.metrics.num_tokens;
+        pushMetrics(state.window.metrics, out.metrics);
+      }
+      const gradNorm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : undefined;
+      const lr = learningRate(state.global_step);
+      await optimizer.step(lr);
+      await policy.zeroGrad();
+      state.global_step++;
+      state.epoch = epoch + Math.min((update + 1) * accum, batchesPerEpoch) / batchesPerEpoch;
+      [state.epoch_index, state.update_in_epoch] = update + 1 === updatesPerEpoch ? [epoch + 1, 0] : [epoch, update + 1];
+      state.window.loss += stepLoss;
+      state.window.steps++;
+
+      // _maybe_log_save_evaluate: log, then evaluate, then save (DefaultFlowCallback decides which).
+      const step = state.global_step;
+      const last = step >= maxSteps;
+      if (config.logging_strategy === 'steps' && (step % loggingSteps === 0 || (step === 1 && config.logging_first_step))) {
+        const { loss, steps, metrics } = state.window;
+        await emit({
+          loss: loss / steps, ...(gradNorm === undefined ? {} : { grad_norm: gradNorm }), learning_rate: lr,
+          ...averaged(metrics, state.total_tokens), epoch: state.epoch, step,
+        });
+        state.window = { loss: 0, steps: 0, metrics: {} };
+      }
+      if (config.eval_strategy === 'steps' && step % evalSteps === 0) await evaluate();
+      if (config.save_strategy === 'steps' && (step % saveSteps === 0 || last)) await save();
+      if (last) break;
+      if (options.signal?.aborted) {
+        if (checkpoint !== join(outputDir, `checkpoint-${step}`)) await save();
+        stopped = true;
+        break;
+      }
+    }
+  }
+
+  // --- the final model, in Hugging Face format ---
+  if (!stopped) await policy.save(outputDir);
+  return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
+}
