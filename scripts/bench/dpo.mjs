@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// DPO training throughput and peak memory: alignkit's train() vs TRL 1.13's DPOTrainer on the same ~20M-param
+// Llama (vocab 32000), the same preference rows, 4 pairs per step at seq 512, float32, same thread count, same
+// machine, in one run.
+//
+//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R]
+//
+// The python side (dpo_trl.py) runs first and alone, so the two never share cores; it also creates and saves
+// the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
+// DPOConfig; TRL with gradient_checkpointing off (its fastest CPU setting), alignkit with its defaults (no
+// gradient checkpointing, reference model kept, no precompute) — i.e. its best settings are its defaults.
+// Step 1 is excluded from steps/s on both sides (warmup). Peak RSS is each process's own maxRSS: the
+// python process (TRL, both models, datasets) and this node process (tokenization, both models, libtorch).
+// Prints figures only; it never asserts on speed. Exits non-zero only when a step-1 loss is not ln 2 (policy
+// equals reference at step 1, so any other value means a side is not computing DPO as configured).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BATCH = 4;
+const SEQ = 512;
+const LOSS_RTOL = 1e-4;
+const LN2 = Math.log(2);
+
+const { values: opts } = parseArgs({
+  options: {
+    threads: { type: 'string' },
+    steps: { type: 'string', default: '6' },
+    rows: { type: 'string', default: '40' },
+  },
+});
+const threads = Number(opts.threads ?? cpus().length);
+const steps = Number(opts.steps);
+const rows = Number(opts.rows);
+for (const [k, v] of Object.entries({ threads, steps, rows })) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
+}
+if (steps < 2) throw new Error('--steps must be at least 2 (step 1 is a warmup)');
+
+// dist/ must exist and be no older than src/ (tsc is cheap next to the benchmark).
+const distIndex = join(root, 'dist', 'index.js');
+const srcIndex = join(root, 'src', 'index.ts');
+if (!existsSync(distIndex) || statSync(distIndex).mtimeMs < statSync(srcIndex).mtimeMs) {
+  console.error('bench: building dist/ (tsc -p tsconfig.build.json)');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+}
+const { train, setNumThreads, info } = await import('../../dist/index.js');
+
+const python = execFileSync('bash', [join(root, 'scripts/fixtures/python-env.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit'],
+}).trim();
+
+// The DPOConfig both sides run (TRL gets the same values as keyword arguments in dpo_trl.py, plus report_to 'none',
+// dataloader_num_workers 0 and disable_tqdm, which alignkit has no keys for: it reports nowhere, has no workers).
+const dpoConfig = {
+  bf16: false,
+  gradient_checkpointing: false,
+  per_device_train_batch_size: BATCH,
+  max_length: SEQ,
+  max_steps: steps,
+  logging_steps: 1,
+  learning_rate: 1e-6,
+  seed: 42,
+  save_strategy: 'no',
+};
+
+const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
+const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-dpo-'));
+try {
+  // --- TRL (child process; it writes the model, tokenizer and rows into dir) ---
+  console.error(`bench: TRL side (${python}), threads=${threads} steps=${steps} rows=${rows}`);
+  const pyOut = execFileSync(
+    python,
+    [join(root, 'scripts/bench/dpo_trl.py'), '--out', dir, '--threads', String(threads), '--steps', String(steps),
+      '--rows', String(rows), '--batch', String(BATCH), '--seq', String(SEQ)],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
+  );
+  const trlRes = JSON.parse(pyOut.trim().split('\n').at(-1));
+
+  // --- alignkit (this process) ---
+  console.error('bench: alignkit side');
+  setNumThreads(threads);
+  const stepEnds = [];
+  const losses = [];
+  const peaks = []; // running peak RSS (MiB) at the end of each step
+  const t0 = process.hrtime.bigint();
+  const result = await train(
+    { trainer: 'dpo', model_name_or_path: trlRes.modelDir, train_dataset: trlRes.dataPath, output_dir: join(dir, 'alignkit'), ...dpoConfig },
+    {
+      onLog: (entry) => {
+        if (!('loss' in entry)) return;
+        stepEnds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        losses.push(entry.loss);
+        peaks.push(process.resourceUsage().maxRSS / 1024);
+      },
+      log: (message) => console.error(`alignkit: ${message}`),
+    },
+  );
+  const akTotal = Number(process.hrtime.bigint() - t0) / 1e9; // includes tokenization, loads and the final save
+  const akRssMiB = process.resourceUsage().maxRSS / 1024;
+  if (result.globalStep !== steps || stepEnds.length !== steps) throw new Error(`alignkit ran ${result.globalStep} steps, logged ${stepEnds.length}`);
+  if (trlRes.stepEnds.length !== steps) throw new Error(`TRL ran ${trlRes.stepEnds.length} steps`);
+
+  // steps/s over steps 2..K: (K - 1) steps between the end of step 1 and the end of step K.
+  const rate = (ends) => (ends.length - 1) / (ends.at(-1) - ends[0]);
+  const diffs = (ends) => ends.slice(1).map((t, i) => t - ends[i]);
+  const ak = rate(stepEnds);
+  const trl = rate(trlRes.stepEnds);
+  const rt = info();
+
+  // --- report ---
+  const fmt = (x, d = 1) => x.toFixed(d);
+  console.log(`\nDPO training, Llama ${fmt(trlRes.params / 1e6, 2)}M params (vocab 32000, untied), ${BATCH} pairs/step ` +
+    `x seq ${SEQ} (every sequence ${SEQ} tokens), float32, ${rows} rows, ${steps} steps (step 1 excluded from steps/s)`);
+  console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, TRL ${trlRes.threads}`);
+  console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; ` +
+    `timings are only comparable on an otherwise idle machine`);
+  console.log(`versions: alignkit libtorch ${rt.torchVersion}; python ${trlRes.python}, torch ${trlRes.torch}, ` +
+    `transformers ${trlRes.transformers} (attn: ${trlRes.attnImplementation}), trl ${trlRes.trl}`);
+  console.log(`config (both): ${JSON.stringify(dpoConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
+  console.log('settings: TRL fp32, gradient_checkpointing false (its fastest CPU setting), reference loaded by TRL ' +
+    'from the same folder; alignkit fp32, its defaults (no gradient checkpointing, reference model kept in memory, ' +
+    'precompute_ref_log_probs false)');
+  console.table({
+    alignkit: {
+      'steps/s': fmt(ak, 4), 's/step': fmt(1 / ak, 3), 'step-1 s': fmt(stepEnds[0], 2),
+      'step-1 loss': losses[0].toFixed(6), 'peak RSS MiB': fmt(akRssMiB, 0),
+    },
+    TRL: {
+      'steps/s': fmt(trl, 4), 's/step': fmt(1 / trl, 3), 'step-1 s': fmt(trlRes.stepEnds[0], 2),
+      'step-1 loss': trlRes.losses[0].toFixed(6), 'peak RSS MiB': fmt(trlRes.maxRssMiB, 0),
+    },
+  });
+  const list = (xs) => xs.map((x) => x.toFixed(3)).join(' ');
+  console.log(`step s (2..${steps})  alignkit: ${list(diffs(stepEnds))}\nstep s (2..${steps})  TRL:      ${list(diffs(trlRes.stepEnds))}`);
+  const list6 = (xs) => xs.map((x) => x.toFixed(6)).join(' ');
+  const maxRel = Math.max(...losses.map((l, i) => Math.abs(l - trlRes.losses[i]) / Math.abs(trlRes.losses[i])));
+  console.log(`loss by step  alignkit: ${list6(losses)}\nloss by step  TRL:      ${list6(trlRes.losses)}`);
+  console.log(`loss max rel diff over all steps: ${maxRel.toExponential(2)} (informational: steps 2+ match only while ` +
+    'both samplers draw the same rows and the updates agree)');
+  console.log(`whole run s (incl. loads, tokenization; alignkit also the final save): alignkit ${fmt(akTotal, 1)}, ` +
+    `TRL ${fmt(trlRes.setupSeconds + trlRes.trainSeconds, 1)}`);
+  console.log(`running peak RSS MiB after step 1..${steps}  alignkit: ${peaks.map((x) => x.toFixed(0)).join(' ')}\n` +
+    `running peak RSS MiB after step 1..${steps}  TRL:      ${trlRes.peakRssByStepMiB.map((x) => x.toFixed(0)).join(' ')}`);
+  console.log(`peak RSS is per process: node (alignkit: tokenizer, both models, libtorch) vs python (TRL: both models, ` +
+    `torch, transformers, datasets)`);
+  console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= 1.5)  ` +
+    `peak memory: ${(akRssMiB / trlRes.maxRssMiB).toFixed(3)} (target <= 0.35)`);
+
+  // Step 1: policy == reference on both sides, so the DPO sigmoid loss is exactly ln 2 whatever the batch.
+  const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(l - LN2) / LN2 < LOSS_RTOL));
+  console.log(`step-1 loss vs ln 2 (${LN2.toFixed(6)}): alignkit ${((losses[0] - LN2) / LN2).toExponential(2)}, ` +
+    `TRL ${((trlRes.losses[0] - LN2) / LN2).toExponential(2)} (limit ${LOSS_RTOL})`);
+  if (bad.length) {
+    console.error(`\n!!! STEP-1 LOSS NOT ln 2: ${bad.map(([n, l]) => `${n} ${l}`).join(', ')}; ` +
+      'the throughput comparison is not like for like !!!');
+    process.exitCode = 1;
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

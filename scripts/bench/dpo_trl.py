@@ -1,0 +1,159 @@
+"""TRL side of `npm run bench:dpo` (driven by dpo.mjs).
+
+    python scripts/bench/dpo_trl.py --out DIR --threads N [--steps K] [--rows R] [--batch B] [--seq L]
+
+1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
+   hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 1024, untied) and saves it to DIR/model (float32,
+   safetensors), with the llama2-metaspace fixture tokenizer copied beside it (no tokenizer covering 32000 ids
+   is available offline; this one's ids are all < 32000, so they are valid for the model).
+2. Writes R seeded preference rows (prompt/chosen/rejected text) to DIR/train.jsonl, each prompt + completion
+   tokenizing to a little over L tokens, so with max_length L every sequence is exactly L tokens.
+3. Trains K steps with TRL's DPOTrainer (model=DIR/model, ref_model=None: TRL loads the reference from the same
+   folder), fp32,
+   gradient_checkpointing off (TRL's fastest CPU setting), B pairs per step, and prints one JSON line on
+   stdout: per-step end times (step 1 excluded from the rate by the node side), losses, peak RSS.
+Progress and library warnings go to stderr.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENIZER = ROOT / "test" / "fixtures" / "tokenizers" / "llama2-metaspace"
+
+p = argparse.ArgumentParser()
+p.add_argument("--out", required=True)
+p.add_argument("--threads", type=int, required=True)
+p.add_argument("--steps", type=int, default=6)
+p.add_argument("--rows", type=int, default=40)
+p.add_argument("--batch", type=int, default=4)
+p.add_argument("--seq", type=int, default=512)
+args = p.parse_args()
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+import trl  # noqa: E402
+import datasets  # noqa: E402
+from datasets import load_dataset  # noqa: E402
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, TrainerCallback  # noqa: E402
+from trl import DPOConfig, DPOTrainer  # noqa: E402
+
+transformers.utils.logging.disable_progress_bar()
+datasets.disable_progress_bars()
+transformers.utils.logging.set_verbosity_error()
+torch.set_num_threads(args.threads)
+torch.manual_seed(0)
+out = Path(args.out)
+model_dir = out / "model"
+
+# --- model + tokenizer (not timed) ---
+config = LlamaConfig(
+    vocab_size=32000,
+    hidden_size=256,
+    intermediate_size=1024,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=args.seq,
+    tie_word_embeddings=False,
+    bos_token_id=1,
+    eos_token_id=2,
+)
+model = LlamaForCausalLM(config).to(torch.float32)
+model.save_pretrained(model_dir)
+for f in TOKENIZER.iterdir():
+    shutil.copy(f, model_dir / f.name)
+tokenizer = AutoTokenizer.from_pretrained(model_dir)
+n_params = sum(t.numel() for t in model.parameters())
+del model  # DPOTrainer loads policy and reference from the folder (float32, TRL's default), as alignkit does
+
+# --- data (not timed): prompt ~40% of the sequence, each completion brings it a little over --seq tokens ---
+WORDS = (
+    "the of and to in is that it for on with as was be by this are from at or an have not but they which one you "
+    "all were her his can there we been has when their will would what if more so about out up into do than them "
+    "model training data loss gradient batch token sequence learning rate optimizer weight layer attention network "
+    "function value result example question answer policy reference reward preference chosen rejected prompt "
+    "response assistant system python library version error message memory compute performance benchmark"
+).split()
+rng = random.Random(1234)
+
+
+def text_of(n_tokens):
+    """Seeded words, trimmed so the text tokenizes (no special tokens) to about n_tokens."""
+    words = [rng.choice(WORDS) for _ in range(n_tokens)]
+    while len(tokenizer(" ".join(words), add_special_tokens=False).input_ids) > n_tokens:
+        words.pop()
+    return " ".join(words)
+
+
+prompt_len = int(args.seq * 0.4)
+completion_len = args.seq - prompt_len + 16  # truncated by max_length: every sequence is exactly --seq tokens
+data_path = out / "train.jsonl"
+with open(data_path, "w") as f:
+    for _ in range(args.rows):
+        f.write(json.dumps({"prompt": text_of(prompt_len), "chosen": " " + text_of(completion_len),
+                            "rejected": " " + text_of(completion_len)}) + "\n")
+
+
+# --- TRL ---
+class Timer(TrainerCallback):
+    def __init__(self):
+        self.ends = []
+        self.peaks = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.ends.append(time.perf_counter())
+        self.peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+timer = Timer()
+dpo_args = DPOConfig(
+    output_dir=str(out / "trl"),
+    bf16=False,
+    gradient_checkpointing=False,
+    per_device_train_batch_size=args.batch,
+    max_length=args.seq,
+    max_steps=args.steps,
+    logging_steps=1,
+    learning_rate=1e-6,
+    report_to="none",
+    dataloader_num_workers=0,
+    seed=42,
+    save_strategy="no",
+    disable_tqdm=True,
+)
+dataset = load_dataset("json", data_files=str(data_path), split="train")
+t_setup = time.perf_counter()
+trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=dpo_args, train_dataset=dataset, processing_class=tokenizer,
+                     callbacks=[timer])
+setup_s = time.perf_counter() - t_setup  # DPOTrainer(): model + reference load, tokenization
+t0 = time.perf_counter()
+trainer.train()
+train_s = time.perf_counter() - t0
+losses = [e["loss"] for e in trainer.state.log_history if "loss" in e and "step" in e]
+
+print(json.dumps({
+    "params": n_params,
+    "modelDir": str(model_dir),
+    "dataPath": str(data_path),
+    "rows": args.rows,
+    "stepEnds": [t - t0 for t in timer.ends],  # seconds since train() began
+    "peakRssByStepMiB": timer.peaks,  # the running peak at the end of each step
+    "trainSeconds": train_s,
+    "setupSeconds": setup_s,
+    "losses": losses,
+    "attnImplementation": trainer.model.config._attn_implementation,
+    "threads": torch.get_num_threads(),
+    "torch": torch.__version__,
+    "transformers": transformers.__version__,
+    "trl": trl.__version__,
+    "python": sys.version.split()[0],
+    "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+}))
