@@ -32,6 +32,7 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  runtime::limitMallocArenas();  // before the worker threads allocate
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));

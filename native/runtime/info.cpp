@@ -5,6 +5,11 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/headeronly/version.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
+#include <string>
+
 #include "common/error.h"
 
 namespace alignkit::runtime {
@@ -22,6 +27,13 @@ RuntimeInfo runtimeInfo() {
 void setNumThreads(int threads) {
   if (threads < 1) throw invalidArgument("threads must be at least 1, got " + std::to_string(threads));
   at::set_num_threads(threads);
+}
+
+void limitMallocArenas() {
+  constexpr int kDefaultArenas = 2;
+  const char* env = std::getenv("ALIGNKIT_MALLOC_ARENAS");
+  const int arenas = env != nullptr ? std::atoi(env) : kDefaultArenas;
+  if (arenas > 0) mallopt(M_ARENA_MAX, arenas);
 }
 
 }  // namespace alignkit::runtime
