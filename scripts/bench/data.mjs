@@ -22,13 +22,12 @@
 // drop for batch. Prints figures only; never asserts on speed. Exits non-zero only when alignkit's tokens or
 // a collated batch differ from TRL's (then the comparison is not like for like).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureDist, referencePython, root } from './setup.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKENIZER = join(root, 'test/fixtures/tokenizers/chatml-bytelevel');
 const SEED = 42;
 
@@ -47,32 +46,7 @@ for (const [k, v] of Object.entries({ rows, batch: batchSize, 'max-length': maxL
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
 }
 
-// dist/ must exist and be no older than the sources this benchmark runs (tsc takes seconds).
-function newestMtime(dir, ext) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path, ext));
-    else if (entry.name.endsWith(ext) && !entry.name.endsWith('.d.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-const used = ['data', 'tokenizer', 'config'];
-const stale = used.some((d) => {
-  const dist = join(root, 'dist', d);
-  return !existsSync(dist) || newestMtime(dist, '.js') < newestMtime(join(root, 'src', d), '.ts');
-});
-if (stale) {
-  console.error('bench: building dist/ (tsc -p tsconfig.build.json)');
-  try {
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  } catch {
-    // tsc still emits JavaScript when some file elsewhere has a type error; the equality check below
-    // catches a data pipeline that no longer matches TRL.
-    if (!existsSync(join(root, 'dist', 'data', 'preprocess-preference.js'))) throw new Error('bench: tsc failed and dist/ is missing');
-    console.error('bench: warning: tsc reported errors (above); going on with the JavaScript it emitted');
-  }
-}
+ensureDist();
 const { resolveConfig } = await import('../../dist/config/load-config.js');
 const { preprocessPreferences } = await import('../../dist/data/preprocess-preference.js');
 const { readArrowFile, idColumn } = await import('../../dist/data/token-table.js');
@@ -82,10 +56,7 @@ const { readRows } = await import('../../dist/data/readers/index.js');
 const { toPreferenceExample } = await import('../../dist/data/preference-rows.js');
 const { Tokenizer } = await import('../../dist/tokenizer/index.js');
 
-const python = execFileSync('bash', [join(root, 'scripts/fixtures/python-env.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+const python = referencePython();
 
 const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
 const cpuSeconds = (c0) => {

@@ -14,13 +14,12 @@
 // Prints figures only; it never asserts on speed. Exits non-zero only when a step-1 loss is not ln 2 (policy
 // equals reference at step 1, so any other value means a side is not computing DPO as configured).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureDist, referencePython, root } from './setup.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BATCH = 4;
 const SEQ = 512;
 const LOSS_RTOL = 1e-4;
@@ -41,19 +40,10 @@ for (const [k, v] of Object.entries({ threads, steps, rows })) {
 }
 if (steps < 2) throw new Error('--steps must be at least 2 (step 1 is a warmup)');
 
-// dist/ must exist and be no older than src/ (tsc is cheap next to the benchmark).
-const distIndex = join(root, 'dist', 'index.js');
-const srcIndex = join(root, 'src', 'index.ts');
-if (!existsSync(distIndex) || statSync(distIndex).mtimeMs < statSync(srcIndex).mtimeMs) {
-  console.error('bench: building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-}
+ensureDist();
 const { train, setNumThreads, info } = await import('../../dist/index.js');
 
-const python = execFileSync('bash', [join(root, 'scripts/fixtures/python-env.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+const python = referencePython();
 
 // The DPOConfig both sides run (TRL gets the same values as keyword arguments in dpo_trl.py, plus report_to 'none',
 // dataloader_num_workers 0 and disable_tqdm, which alignkit has no keys for: it reports nowhere, has no workers).

@@ -42,37 +42,22 @@ import transformers  # noqa: E402
 import trl  # noqa: E402
 import datasets  # noqa: E402
 from datasets import load_dataset  # noqa: E402
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, TrainerCallback  # noqa: E402
+from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
+from bench_llama import save_bench_llama  # noqa: E402
 from trl import DPOConfig, DPOTrainer  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 datasets.disable_progress_bars()
 transformers.utils.logging.set_verbosity_error()
 torch.set_num_threads(args.threads)
-torch.manual_seed(0)
 out = Path(args.out)
 model_dir = out / "model"
 
-# --- model + tokenizer (not timed) ---
-config = LlamaConfig(
-    vocab_size=32000,
-    hidden_size=256,
-    intermediate_size=1024,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=args.seq,
-    tie_word_embeddings=False,
-    bos_token_id=1,
-    eos_token_id=2,
-)
-model = LlamaForCausalLM(config).to(torch.float32)
-model.save_pretrained(model_dir)
+# --- model + tokenizer (not timed); DPOTrainer loads policy and reference from the folder, as alignkit does ---
+_, n_params = save_bench_llama(model_dir, args.seq, bos_token_id=1, eos_token_id=2)
 for f in TOKENIZER.iterdir():
     shutil.copy(f, model_dir / f.name)
 tokenizer = AutoTokenizer.from_pretrained(model_dir)
-n_params = sum(t.numel() for t in model.parameters())
-del model  # DPOTrainer loads policy and reference from the folder (float32, TRL's default), as alignkit does
 
 # --- data (not timed): prompt ~40% of the sequence, each completion brings it a little over --seq tokens ---
 WORDS = (

@@ -9,13 +9,12 @@
 // Prints figures only; it never asserts on speed. Exits non-zero only when the
 // step-1 losses disagree (i.e. the two sides are not computing the same thing).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureDist, referencePython, root } from './setup.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BATCH = 4;
 const SEQ = 512;
 const LOSS_RTOL = 1e-4;
@@ -34,19 +33,10 @@ for (const [k, v] of Object.entries({ threads, steps })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got ${v}`);
 }
 
-// dist/ must exist and be no older than src/ (tsc is cheap next to the benchmark).
-const distIndex = join(root, 'dist', 'index.js');
-const srcIndex = join(root, 'src', 'index.ts');
-if (!existsSync(distIndex) || statSync(distIndex).mtimeMs < statSync(srcIndex).mtimeMs) {
-  console.error('bench: building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-}
+ensureDist();
 const { loadModel, setNumThreads, info } = await import('../../dist/index.js');
 
-const python = execFileSync('bash', [join(root, 'scripts/fixtures/python-env.sh')], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'inherit'],
-}).trim();
+const python = referencePython();
 
 const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
 const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-'));

@@ -15,7 +15,9 @@ import time
 
 import torch
 import transformers
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
+
+from bench_llama import save_bench_llama
 
 p = argparse.ArgumentParser()
 p.add_argument("--out", required=True, help="folder to save the model and input ids into")
@@ -28,22 +30,8 @@ args = p.parse_args()
 
 transformers.utils.logging.disable_progress_bar()  # keep stderr to our own lines
 torch.set_num_threads(args.threads)
-torch.manual_seed(0)
-
-# 2 x 32000 x 256 (untied embed + lm_head) = 16.4M, 4 layers x ~0.98M = 3.9M: ~20.3M in all.
-config = LlamaConfig(
-    vocab_size=32000,
-    hidden_size=256,
-    intermediate_size=1024,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=args.seq,
-    tie_word_embeddings=False,
-)
-model = LlamaForCausalLM(config).to(torch.float32)
-model.save_pretrained(args.out)  # config.json + model.safetensors
-n_params = sum(t.numel() for t in model.parameters())
+config, n_params = save_bench_llama(args.out, args.seq)
+model = LlamaForCausalLM.from_pretrained(args.out, dtype=torch.float32)
 
 # The batch both sides run: seeded ids, written as raw little-endian int32 for node.
 gen = torch.Generator().manual_seed(1234)

@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, type SafetensorsTensor } from '../../src/index.js';
+import { expect } from 'vitest';
+import { readSafetensors, type Model, type SafetensorsTensor } from '../../src/index.js';
 
 export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const modelDir = (name: string) => join(fixturesDir, 'models', name);
@@ -41,4 +42,22 @@ export function maxAbs(a: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]!));
   return worst;
+}
+
+/**
+ * Every parameter of `model` has a gradient, and each is within `tolerance(max |expected|)` of `expectedOf(name)`:
+ * tolerances scale with each gradient, since gradients span orders of magnitude across parameters.
+ */
+export async function expectGradients(
+  model: Model,
+  expectedOf: (param: string) => Float32Array,
+  tolerance: (scale: number) => number,
+): Promise<void> {
+  const grads = await model.gradients();
+  expect([...grads.keys()].sort()).toEqual(model.parameters().map((p) => p.name).sort());
+  for (const [param, grad] of grads) {
+    const expected = expectedOf(param);
+    const diff = maxAbsDiff(grad.data, expected, expected.length);
+    expect(diff, `${param}: max abs diff ${diff}`).toBeLessThanOrEqual(tolerance(maxAbs(expected)));
+  }
 }
