@@ -2,21 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlignkitError } from '../../src/errors.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
-import { caseName, chatOptions, reference, templateFile, tokenizerDir, type ChatRef } from './reference.js';
-
-/** Renders `c` and compares text and ids (or the error transformers raised). */
-async function expectChat(tok: Tokenizer, c: ChatRef, ids = true) {
-  const messages = reference.conversations[c.conversation]!;
-  const options = chatOptions(c.options);
-  if (c.error !== undefined) {
-    expect(() => tok.applyChatTemplate(messages, options)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(c.error) }),
-    );
-    return;
-  }
-  expect(tok.applyChatTemplate(messages, options)).toBe(c.text);
-  if (ids) expect(await tok.applyChatTemplateIds(messages, options)).toEqual(c.ids);
-}
+import { caseName, expectChat, reference, templateFile, tokenizerDir } from './reference.js';
 
 const withTemplates = Object.entries(reference.tokenizers).filter(([, ref]) => ref.chat);
 

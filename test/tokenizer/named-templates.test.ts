@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTemplateName, Tokenizer, type TemplateName } from '../../src/tokenizer/index.js';
 import { NAMED_TEMPLATES } from '../../src/tokenizer/named-templates.js';
-import { caseName, chatOptions, reference, tokenizerDir } from './reference.js';
+import { caseName, expectChat, reference, tokenizerDir } from './reference.js';
 
 const names = Object.keys(reference.named.results) as TemplateName[];
 const base = reference.tokenizers['plain-bytelevel']!;
@@ -43,17 +43,7 @@ describe.each(names)('%s', (name) => {
   });
 
   it.each(ref.chat.map((c) => [caseName(c), c] as const))('renders %s', async (_, c) => {
-    const tok = await load();
-    const messages = reference.conversations[c.conversation]!;
-    const options = chatOptions(c.options);
-    if (c.error !== undefined) {
-      expect(() => tok.applyChatTemplate(messages, options)).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(c.error) }),
-      );
-      return;
-    }
-    expect(tok.applyChatTemplate(messages, options)).toBe(c.text);
-    expect(await tok.applyChatTemplateIds(messages, options)).toEqual(c.ids);
+    await expectChat(await load(), c);
   });
 });
 

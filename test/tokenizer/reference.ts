@@ -1,7 +1,8 @@
 // test/fixtures/tokenizers/reference.json, written by scripts/fixtures/make_tokenizers.py from transformers 5.18.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChatTemplateOptions, Message } from '../../src/tokenizer/index.js';
+import { expect } from 'vitest';
+import type { ChatTemplateOptions, Message, Tokenizer } from '../../src/tokenizer/index.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 
 export interface EncodeRef {
@@ -66,3 +67,17 @@ export function chatOptions(options: Record<string, unknown>): ChatTemplateOptio
 
 /** A readable test name for a chat case. */
 export const caseName = (c: ChatRef) => `${c.conversation} ${JSON.stringify(c.options)}`;
+
+/** Renders `c` and compares text and ids (or the error transformers raised). */
+export async function expectChat(tok: Tokenizer, c: ChatRef, ids = true) {
+  const messages = reference.conversations[c.conversation]!;
+  const options = chatOptions(c.options);
+  if (c.error !== undefined) {
+    expect(() => tok.applyChatTemplate(messages, options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_DATA', message: expect.stringContaining(c.error) }),
+    );
+    return;
+  }
+  expect(tok.applyChatTemplate(messages, options)).toBe(c.text);
+  if (ids) expect(await tok.applyChatTemplateIds(messages, options)).toEqual(c.ids);
+}
