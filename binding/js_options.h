@@ -1,0 +1,28 @@
+// Reading N-API call arguments: option objects, batch typed arrays, Float32Array views. Each throws a
+// TypeError naming the argument and what was expected.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+namespace alignkit::binding {
+
+std::string stringOption(const Napi::Object& options, const char* key, const std::string& fallback);
+bool boolOption(const Napi::Object& options, const char* key);
+double numberOption(const Napi::Object& options, const char* key, double fallback);
+int64_t positiveInt(const Napi::Value& v, const char* name);
+int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t fallback);
+
+// Views of a batch's typed arrays: (inputIds, attentionMask?, [positionIds?,] batch, seqLen).
+struct Batch {
+  at::Tensor inputIds, attentionMask, positionIds;
+};
+Batch viewBatch(const Napi::CallbackInfo& info, bool withPositions, std::vector<Napi::Value>& keepAlive);
+
+// A Float32Array of n values viewed in place, or undefined when absent.
+at::Tensor float32View(const Napi::Value& v, int64_t n, const std::string& name, std::vector<Napi::Value>& keepAlive);
+
+}  // namespace alignkit::binding

@@ -1,0 +1,185 @@
+// NativeModel's preference-training calls: completion log-probs and the DPO step (native/train/dpo_step.h).
+#include <ATen/core/grad_mode.h>
+
+#include "js_options.h"
+#include "model.h"
+#include "promise_worker.h"
+#include "tensor_view.h"
+#include "train/completion_logprobs.h"
+#include "train/dpo_step.h"
+
+namespace alignkit::binding {
+namespace {
+
+// DPOConfig's loss fields under their TRL names.
+train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  train::DpoLossOptions opts;
+  opts.beta = numberOption(o, "beta", opts.beta);
+  const Napi::Value types = o.Get("loss_type");
+  if (!types.IsUndefined() && !types.IsNull()) {
+    if (!types.IsArray()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
+    const Napi::Array a = types.As<Napi::Array>();
+    opts.lossType.clear();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
+      opts.lossType.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  const Napi::Value weights = o.Get("loss_weights");
+  if (!weights.IsUndefined() && !weights.IsNull()) {
+    if (!weights.IsArray()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
+    const Napi::Array a = weights.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsNumber()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
+      opts.lossWeights.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+    }
+  }
+  opts.labelSmoothing = numberOption(o, "label_smoothing", opts.labelSmoothing);
+  opts.useWeighting = boolOption(o, "use_weighting");
+  const Napi::Value ld = o.Get("ld_alpha");
+  if (!ld.IsUndefined() && !ld.IsNull()) opts.ldAlpha = numberOption(o, "ld_alpha", 0.0);
+  opts.fDivergenceType = stringOption(o, "f_divergence_type", opts.fDivergenceType);
+  opts.fAlphaDivergenceCoef = numberOption(o, "f_alpha_divergence_coef", opts.fAlphaDivergenceCoef);
+  opts.discopopTau = numberOption(o, "discopop_tau", opts.discopopTau);
+  return opts;
+}
+
+}  // namespace
+
+// completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
+//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference? })
+//   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array }>, each (batch).
+// With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
+Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
+  const at::Tensor inputIds = viewBatchArray(info[0], batch, seqLen, "inputIds");
+  const at::Tensor attentionMask = viewBatchArray(info[1], batch, seqLen, "attentionMask");
+  const at::Tensor completionMask = viewBatchArray(info[2], batch, seqLen, "completionMask");
+  if (!inputIds.defined() || !completionMask.defined())
+    throw Napi::TypeError::New(env, "inputIds and completionMask are required");
+  const Napi::Object options = info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
+  train::CompletionLogProbsOptions opts;
+  opts.chunks.rowChunk = positiveIntOption(options, "rowChunk", opts.chunks.rowChunk);
+  opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
+  opts.reference = boolOption(options, "reference");
+  const bool backward = boolOption(options, "backward");
+  std::vector<Napi::Value> keepAlive;
+  for (size_t i = 0; i < 3; ++i)
+    if (info[i].IsObject()) keepAlive.push_back(info[i]);
+  at::Tensor gradOutput = at::ones({batch}, at::kFloat);
+  const Napi::Value g = options.Get("gradOutput");
+  if (!g.IsUndefined() && !g.IsNull()) {
+    if (!g.IsTypedArray() || g.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        static_cast<int64_t>(g.As<Napi::Float32Array>().ElementLength()) != batch)
+      throw Napi::TypeError::New(env, "options.gradOutput must be a Float32Array of batch (" +
+                                          std::to_string(batch) + ") values");
+    gradOutput = at::from_blob(g.As<Napi::Float32Array>().Data(), {batch}, at::kFloat);
+    keepAlive.push_back(g);
+  }
+  auto state = state_;
+  return PromiseWorker<train::CompletionLogProbs>::start(
+      env,
+      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        const models::CausalLM& model = *state->model.model;
+        if (backward)
+          return train::completionLogProbsBackward(model, inputIds, attentionMask, completionMask, gradOutput, opts);
+        at::NoGradGuard noGrad;
+        return train::completionLogProbs(model, inputIds, attentionMask, completionMask, opts);
+      },
+      [](Napi::Env env, train::CompletionLogProbs& v) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("logps", toFloat32Result(env, v.logps).Get("data"));
+        out.Set("tokens", toTypedResult(env, v.tokens.to(at::kInt)).Get("data"));
+        out.Set("meanLogit", toFloat32Result(env, v.meanLogit).Get("data"));
+        out.Set("entropy", toFloat32Result(env, v.entropy).Get("data"));
+        out.Set("correct", toTypedResult(env, v.correct.to(at::kInt)).Get("data"));
+        return out;
+      },
+      keepAlive);
+}
+
+// dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
+//   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
+//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1) }) -> Promise<{ loss,
+//   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
+//   accumulated into the policy's parameters unless backward is false.
+Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
+  if (batch % 2 != 0) throw Napi::TypeError::New(env, "dpoStep: batch must be 2 x pairs (chosen rows, then rejected)");
+  train::DpoBatch b;
+  b.inputIds = viewBatchArray(info[0], batch, seqLen, "inputIds");
+  b.attentionMask = viewBatchArray(info[1], batch, seqLen, "attentionMask");
+  b.completionMask = viewBatchArray(info[2], batch, seqLen, "completionMask");
+  if (!b.inputIds.defined() || !b.completionMask.defined())
+    throw Napi::TypeError::New(env, "inputIds and completionMask are required");
+  std::vector<Napi::Value> keepAlive;
+  for (size_t i = 0; i < 3; ++i)
+    if (info[i].IsObject()) keepAlive.push_back(info[i]);
+  std::shared_ptr<ModelState> refState;
+  at::Tensor refChosen, refRejected;
+  if (!info[5].IsObject()) throw Napi::TypeError::New(env, "reference must be a model or { chosen, rejected }");
+  const Napi::Object ref = info[5].As<Napi::Object>();
+  if (ref.Has("chosen")) {
+    refChosen = float32View(ref.Get("chosen"), batch / 2, "reference.chosen", keepAlive);
+    refRejected = float32View(ref.Get("rejected"), batch / 2, "reference.rejected", keepAlive);
+    if (!refChosen.defined() || !refRejected.defined())
+      throw Napi::TypeError::New(env, "reference.chosen and reference.rejected are both required");
+  } else {
+    refState = stateOf(ref);
+    keepAlive.push_back(ref);
+  }
+  const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
+  const train::DpoLossOptions lossOptions = dpoLossOptions(options);
+  train::CompletionLogProbsOptions lpOptions;
+  lpOptions.chunks.rowChunk = positiveIntOption(options, "rowChunk", lpOptions.chunks.rowChunk);
+  lpOptions.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", lpOptions.chunks.vocabChunk);
+  lpOptions.reference = boolOption(options, "reference");
+  train::DpoBackward backward;
+  const Napi::Value backwardOption = options.Get("backward");
+  backward.backward = backwardOption.IsUndefined() || backwardOption.IsNull() || boolOption(options, "backward");
+  backward.lossScale = numberOption(options, "lossScale", 1.0);
+  auto state = state_;
+  return PromiseWorker<train::DpoStepResult>::start(
+      env,
+      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
+        std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
+        if (refState && refState != state) {
+          refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
+          std::lock(lock, refLock);
+        } else {
+          lock.lock();
+        }
+        train::DpoReference reference;
+        if (refState) reference.model = refState->model.model.get();
+        reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
+        return train::dpoStep(*state->model.model, b, reference, lossOptions, lpOptions, backward);
+      },
+      [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
+        const train::DpoMetrics& m = r.metrics;
+        Napi::Object metrics = Napi::Object::New(env);
+        metrics.Set("rewards/chosen", m.rewardsChosen);
+        metrics.Set("rewards/rejected", m.rewardsRejected);
+        metrics.Set("rewards/accuracies", m.rewardsAccuracies);
+        metrics.Set("rewards/margins", m.rewardsMargins);
+        metrics.Set("logps/chosen", m.logpsChosen);
+        metrics.Set("logps/rejected", m.logpsRejected);
+        metrics.Set("logits/chosen", m.logitsChosen);
+        metrics.Set("logits/rejected", m.logitsRejected);
+        metrics.Set("entropy", m.entropy);
+        metrics.Set("mean_token_accuracy", m.meanTokenAccuracy);
+        metrics.Set("num_tokens", static_cast<double>(m.numTokens));
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("loss", r.loss);
+        out.Set("metrics", metrics);
+        out.Set("chosenRewards", toFloat32Result(env, r.chosenRewards).Get("data"));
+        out.Set("rejectedRewards", toFloat32Result(env, r.rejectedRewards).Get("data"));
+        return out;
+      },
+      keepAlive);
+}
+
+}  // namespace alignkit::binding
