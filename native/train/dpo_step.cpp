@@ -1,5 +1,6 @@
 #include "train/dpo_step.h"
 
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include "common/error.h"

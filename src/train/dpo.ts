@@ -10,7 +10,8 @@ import { PreferenceBatches } from '../data/preference-batches.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { readArrowFile } from '../data/token-table.js';
 import { AlignkitError } from '../errors.js';
-import { loadModel, type DpoReference, type DpoStepOptions, type Model } from '../model.js';
+import { info } from '../info.js';
+import { loadModel, type Device, type DpoReference, type DpoStepOptions, type Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
@@ -114,8 +115,10 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   if (config.eval_strategy !== 'no' && !evalBatches) throw configError(`eval_strategy '${config.eval_strategy}' needs an eval_dataset`);
 
   const resume = config.resume_from_checkpoint;
-  const policy = await loadModel(resume ?? modelDir);
-  let reference: Reference = await loadModel(modelDir);
+  // As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way.
+  const load = (dir: string) => loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+  const policy = await load(resume ?? modelDir);
+  let reference: Reference = await load(modelDir);
   let evalReference: Reference = reference;
   if (config.precompute_ref_log_probs) {
     // One pass of the reference over each table; the reference model is then dropped.
