@@ -5,6 +5,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "safetensors.h"
+#include "runtime/cuda_memory.h"
 #include "runtime/info.h"
 
 namespace alignkit::binding {
@@ -31,12 +32,35 @@ Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudaMemory(device, reset?) -> { allocated, peakAllocated, reserved, peakReserved } in bytes; with reset the
+// peaks start afresh after reading.
+Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "device must be a number");
+  const int device = info[0].As<Napi::Number>().Int32Value();
+  try {
+    const runtime::CudaMemory m = runtime::cudaMemory(device);
+    if (info[1].ToBoolean()) runtime::resetCudaPeakMemory(device);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("allocated", static_cast<double>(m.allocated));
+    out.Set("peakAllocated", static_cast<double>(m.peakAllocated));
+    out.Set("reserved", static_cast<double>(m.reserved));
+    out.Set("peakReserved", static_cast<double>(m.peakReserved));
+    return out;
+  } catch (const alignkit::Error& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", Napi::String::New(env, e.code()));
+    throw error;
+  }
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   runtime::limitMallocArenas();  // before the worker threads allocate
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
+  exports.Set("cudaMemory", Napi::Function::New<cudaMemory>(env, "cudaMemory"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   return exports;
 }

@@ -1,5 +1,5 @@
 export { AlignkitError, type AlignkitErrorCode } from './errors.js';
-export { info, setNumThreads, type RuntimeInfo } from './info.js';
+export { cudaMemory, info, setNumThreads, type CudaMemory, type RuntimeInfo } from './info.js';
 export {
   loadModel,
   Model,

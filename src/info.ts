@@ -1,7 +1,10 @@
 // What alignkit runs on: torch version, CUDA, threads, which addon file and which libtorch it was built with.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { addonPath, native } from './native.js';
+import { addonPath, native, type CudaMemory } from './native.js';
+import { fromNative } from './errors.js';
+
+export type { CudaMemory };
 
 export interface RuntimeInfo {
   torchVersion: string;
@@ -32,4 +35,13 @@ export function info(): RuntimeInfo {
 /** Sets libtorch's intra-op thread count for this process. */
 export function setNumThreads(threads: number): void {
   native().setNumThreads(threads);
+}
+
+/** GPU memory counters of CUDA device `device` (default 0); with `reset`, the peaks restart after reading. */
+export function cudaMemory(device = 0, options: { reset?: boolean } = {}): CudaMemory {
+  try {
+    return native().cudaMemory(device, options.reset ?? false);
+  } catch (err) {
+    return fromNative(err);
+  }
 }

@@ -6,6 +6,14 @@ import { AlignkitError } from './errors.js';
 
 export type IndexArray = Int32Array | Uint8Array;
 
+/** The CUDA caching allocator's counters, in bytes (what torch.cuda.max_memory_allocated reads). */
+export interface CudaMemory {
+  allocated: number;
+  peakAllocated: number;
+  reserved: number;
+  peakReserved: number;
+}
+
 export interface NativeTensor {
   data: Float32Array;
   shape: number[];
@@ -138,6 +146,7 @@ export interface NativeAddon {
   };
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
+  cudaMemory(device: number, reset?: boolean): CudaMemory;
 }
 
 /** The package root: dist/ or src/ sit one level below it. */
