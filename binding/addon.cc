@@ -1,12 +1,15 @@
 // Module entry: registers NativeModel, NativeOptimizer and the runtime functions.
 #include <napi.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "model.h"
 #include "optimizer.h"
 #include "safetensors.h"
 #include "runtime/cuda_memory.h"
 #include "runtime/info.h"
+#include "runtime/randperm.h"
 
 namespace alignkit::binding {
 namespace {
@@ -54,6 +57,23 @@ Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
   }
 }
 
+// randperm(n, seed) -> Int32Array: torch.randperm(n) from a CPU generator seeded with `seed` (< 2^53 here).
+Napi::Value randperm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "randperm(n, seed): numbers expected");
+  const double seed = info[1].As<Napi::Number>().DoubleValue();
+  if (seed < 0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
+    throw Napi::RangeError::New(env, "randperm: seed must be a non-negative integer");
+  try {
+    const std::vector<int32_t> order = runtime::torchRandperm(info[0].As<Napi::Number>().Int64Value(), static_cast<uint64_t>(seed));
+    Napi::Int32Array out = Napi::Int32Array::New(env, order.size());
+    std::copy(order.begin(), order.end(), out.Data());
+    return out;
+  } catch (const alignkit::Error& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   runtime::limitMallocArenas();  // before the worker threads allocate
   exports.Set("NativeModel", NativeModel::define(env));
@@ -61,6 +81,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
   exports.Set("cudaMemory", Napi::Function::New<cudaMemory>(env, "cudaMemory"));
+  exports.Set("randperm", Napi::Function::New<randperm>(env, "randperm"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   return exports;
 }

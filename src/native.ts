@@ -147,6 +147,7 @@ export interface NativeAddon {
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
   cudaMemory(device: number, reset?: boolean): CudaMemory;
+  randperm(n: number, seed: number): Int32Array;
 }
 
 /** The package root: dist/ or src/ sit one level below it. */

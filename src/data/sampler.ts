@@ -1,25 +1,7 @@
-// The order rows are visited in: a seeded shuffle per epoch (the same seed and epoch give the same order),
-// optionally grouped by length so batches pad less.
-
-/** mulberry32: a small, fast, well-distributed 32-bit PRNG; enough for shuffling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle(order: number[], random: () => number): number[] {
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
-}
+// The order rows are visited in: per epoch, the permutation the HF Trainer's sampler draws (accelerate's
+// SeedableRandomSampler: torch.randperm(rows) from a CPU generator seeded with seed + epoch, computed by libtorch
+// itself so it is the same permutation bit for bit), optionally grouped by length so batches pad less.
+import { native } from '../native.js';
 
 export interface EpochOrderOptions {
   seed: number;
@@ -34,11 +16,8 @@ export interface EpochOrderOptions {
 }
 
 export function epochOrder(rows: number, options: EpochOrderOptions): number[] {
-  const order = Array.from({ length: rows }, (_, i) => i);
-  if (!options.shuffle) return order;
-  // Distinct, reproducible stream per (seed, epoch).
-  const random = rng(Math.imul(options.seed ^ 0x9e3779b9, 0x85ebca6b) + options.epoch);
-  shuffle(order, random);
+  if (!options.shuffle) return Array.from({ length: rows }, (_, i) => i);
+  const order = Array.from(native().randperm(rows, options.seed + options.epoch));
   const { lengths, batchSize } = options;
   if (!lengths || !batchSize) return order;
   const megabatch = 50 * batchSize;
