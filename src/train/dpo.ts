@@ -51,7 +51,14 @@ function checkSupported(config: DpoConfig, note: (message: string) => void): voi
   for (const key of ['logging_strategy', 'eval_strategy', 'save_strategy'] as const) {
     if (config[key] === 'epoch') throw configError(`${key}: 'epoch' is not implemented yet; use 'steps' or 'no'`);
   }
-  if (config.pad_token !== null) throw configError('pad_token is not implemented yet; the tokenizer\'s pad (or eos) token is used');
+}
+
+/** TRL: pad_token, else the tokenizer's pad token, else its eos token; it must be in the vocabulary. */
+function padTokenId(config: DpoConfig, tokenizer: Tokenizer): number {
+  if (config.pad_token === null) return tokenizer.padTokenId ?? tokenizer.eosTokenId;
+  const id = tokenizer.tokenToId(config.pad_token);
+  if (id === undefined) throw configError(`pad_token '${config.pad_token}' is not in the tokenizer's vocabulary`);
+  return id;
 }
 
 /** HF: a value below 1 is a ratio of the total steps. */
@@ -104,7 +111,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
   const batchOptions = {
     seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
-    padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId, maxLength: config.max_length,
+    padTokenId: padTokenId(config, tokenizer), maxLength: config.max_length,
     truncationMode: config.truncation_mode, padToMultipleOf: config.pad_to_multiple_of,
   };
   const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessPreferences(config, { split, log: note })).path);
