@@ -6,6 +6,7 @@
 #include "promise_worker.h"
 #include "tensor_view.h"
 #include "train/causal_lm_loss.h"
+#include "train/ref_model_sync.h"
 
 namespace alignkit::binding {
 namespace {
@@ -26,7 +27,9 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
                       InstanceMethod<&NativeModel::dpoStep>("dpoStep"),
                       InstanceMethod<&NativeModel::gradients>("gradients"),
-                      InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::save>("save")});
+                      InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
+                      InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
+                      InstanceMethod<&NativeModel::save>("save")});
 }
 
 // Only `load` constructs instances, passing the loaded state as an External.
@@ -163,6 +166,29 @@ Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
       [state] {
         std::lock_guard<std::mutex> lock(state->mutex);
         train::zeroGradients(*state->model.model);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// mixParameters(source: NativeModel, alpha: number) -> Promise<void>: this ← (1 − alpha)·this + alpha·source.
+Napi::Value NativeModel::mixParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<ModelState> source = stateOf(info[0]);
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "alpha must be a number");
+  const double alpha = info[1].As<Napi::Number>().DoubleValue();
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      env,
+      [state, source, alpha] {
+        std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), sourceLock;
+        if (source != state) {
+          sourceLock = std::unique_lock<std::mutex>(source->mutex, std::defer_lock);
+          std::lock(lock, sourceLock);
+        } else {
+          lock.lock();
+        }
+        train::mixParameters(*state->model.model, *source->model.model, alpha);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });

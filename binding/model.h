@@ -34,6 +34,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value dpoStep(const Napi::CallbackInfo& info);
   Napi::Value gradients(const Napi::CallbackInfo& info);
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value mixParameters(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> state_;

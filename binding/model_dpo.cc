@@ -48,8 +48,9 @@ train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
 }  // namespace
 
 // completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
-//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference? })
-//   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array }>, each (batch).
+//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail? })
+//   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array, tailLogps?: Float32Array }>,
+//   each (batch); tailLogps (LD-DPO's part past the pair's shorter completion) with pairTail.
 // With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
 Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -64,6 +65,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   opts.chunks.rowChunk = positiveIntOption(options, "rowChunk", opts.chunks.rowChunk);
   opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
   opts.reference = boolOption(options, "reference");
+  opts.pairTail = boolOption(options, "pairTail");
   const bool backward = boolOption(options, "backward");
   std::vector<Napi::Value> keepAlive;
   for (size_t i = 0; i < 3; ++i)
@@ -96,6 +98,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
         out.Set("meanLogit", toFloat32Result(env, v.meanLogit).Get("data"));
         out.Set("entropy", toFloat32Result(env, v.entropy).Get("data"));
         out.Set("correct", toTypedResult(env, v.correct.to(at::kInt)).Get("data"));
+        if (v.tailLogps.defined()) out.Set("tailLogps", toFloat32Result(env, v.tailLogps.detach()).Get("data"));
         return out;
       },
       keepAlive);

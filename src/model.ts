@@ -109,6 +109,11 @@ export interface CompletionLogProbsOptions {
   vocabChunk?: number;
   /** Use the plain full-logits path (log_softmax + gather) instead of the fused kernel; for checking it. */
   reference?: boolean;
+  /**
+   * Also return `tailLogps`, LD-DPO's split: the batch is pairs `[chosen..., rejected...]` and a completion's
+   * tail is its tokens past the shorter completion of its pair. Default false.
+   */
+  pairTail?: boolean;
 }
 
 /** A dense float32 result and its shape, e.g. logits (batch, seqLen, vocab) in row-major order. */
@@ -223,10 +228,10 @@ export class Model {
     if (options.gradOutput && options.gradOutput.length !== ids.batch) {
       throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
     }
-    const { gradOutput, rowChunk, vocabChunk, reference } = options;
+    const { gradOutput, rowChunk, vocabChunk, reference, pairTail } = options;
     const backward = options.backward ?? gradOutput !== undefined;
     return this.#native
-      .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, { backward, gradOutput, rowChunk, vocabChunk, reference })
+      .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, { backward, gradOutput, rowChunk, vocabChunk, reference, pairTail })
       .catch(fromNative);
   }
 
@@ -262,6 +267,15 @@ export class Model {
   /** Drops all accumulated gradients. */
   async zeroGrad(): Promise<void> {
     await this.#native.zeroGrad().catch(fromNative);
+  }
+
+  /**
+   * Moves this model's parameters toward `source`'s, in place: `this ← (1 − alpha)·this + alpha·source`
+   * (TR-DPO's reference update, TRL's SyncRefModelCallback). Both must have the same architecture, dtype and
+   * device; `alpha` in [0, 1].
+   */
+  async mixParameters(source: Model, alpha: number): Promise<void> {
+    await this.#native.mixParameters(source.nativeHandle(), alpha).catch(fromNative);
   }
 
   /**

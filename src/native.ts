@@ -40,6 +40,7 @@ export interface NativeCompletionLogProbsOptions {
   rowChunk?: number;
   vocabChunk?: number;
   reference?: boolean;
+  pairTail?: boolean;
 }
 
 /** Per-sequence values, each of length batch. */
@@ -54,6 +55,8 @@ export interface CompletionLogProbs {
   entropy: Float32Array;
   /** Completion tokens whose highest logit is the token itself (TRL's mean_token_accuracy). */
   correct: Int32Array;
+  /** With `pairTail`: the part of logps past the pair's shorter completion (LD-DPO's tail). */
+  tailLogps?: Float32Array;
 }
 
 /** DPOConfig's loss fields under their TRL names, plus the fused kernel's tiling. */
@@ -122,6 +125,7 @@ export interface NativeModel {
   ): Promise<DpoStepResult>;
   gradients(): Promise<(NativeTensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
+  mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
 }
 

@@ -176,6 +176,9 @@ void validateDpoLossOptions(const DpoLossOptions& o) {
   for (const std::string& t : o.lossType) {
     if (o.useWeighting && (t == "aot" || t == "aot_unpaired"))
       throw invalidArgument("dpo: use_weighting cannot be combined with loss_type '" + t + "' (it sorts pairs; TRL refuses it too)");
+    if (o.useWeighting && t == "sft")
+      throw invalidArgument("dpo: use_weighting cannot be combined with loss_type 'sft' (TRL 1.13 fails on it: it "
+                            "weights the batch's one sft value in place, broadcast to every pair)");
     if (t == "exo_pair" && o.labelSmoothing == 0.0)
       throw invalidArgument("dpo: loss_type 'exo_pair' needs label_smoothing > 0 (the EXO paper uses 1e-3)");
   }

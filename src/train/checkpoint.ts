@@ -1,6 +1,8 @@
 // Training checkpoints as transformers' Trainer lays them out: output_dir/checkpoint-N/ holding the model (HF
 // folder), optimizer.safetensors and trainer_state.json. Written to a hidden temp folder and renamed into place,
 // so a kill mid-write never leaves a half checkpoint; save_total_limit keeps the newest N.
+// With sync_ref_model (TR-DPO) the reference has moved too, and checkpoint-N/ref_model/ holds it (an HF folder):
+// transformers saves no reference model, so a resumed TRL run restarts from the initial one; ours resumes exactly.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,15 +30,18 @@ export interface TrainerState {
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const STATE_FILE = 'trainer_state.json';
+const REF_MODEL_DIR = 'ref_model';
 
+/** `reference`: the synced reference model of a sync_ref_model run, saved beside the policy. */
 export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
-  saveTotalLimit: number | null): Promise<string> {
+  saveTotalLimit: number | null, reference?: Model): Promise<string> {
   const final = join(outputDir, `checkpoint-${state.global_step}`);
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
   await model.save(temp);
   await optimizer.save(join(temp, OPTIMIZER_FILE));
+  if (reference) await reference.save(join(temp, REF_MODEL_DIR));
   await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');
   await rm(final, { recursive: true, force: true });
   await rename(temp, final);
@@ -61,4 +66,14 @@ export async function loadCheckpoint(dir: string, optimizer: Optimizer): Promise
   }
   await optimizer.load(join(dir, OPTIMIZER_FILE));
   return JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
+}
+
+/** The synced reference a sync_ref_model checkpoint holds (an HF folder to load). */
+export function syncedReferenceDir(dir: string): string {
+  const refDir = join(dir, REF_MODEL_DIR);
+  if (!existsSync(join(refDir, 'config.json'))) {
+    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: ${dir} has no ${REF_MODEL_DIR}/ (sync_ref_model resumes ` +
+      'from the synced reference weights a sync_ref_model run saves there)');
+  }
+  return refDir;
 }

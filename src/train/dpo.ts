@@ -13,7 +13,7 @@ import { AlignkitError } from '../errors.js';
 import { info } from '../info.js';
 import { loadModel, type Device, type DpoReference, type DpoStepOptions, type Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, syncedReferenceDir, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
 import { createOptimizer } from './optimizer.js';
 
@@ -45,9 +45,10 @@ function checkSupported(config: DpoConfig, note: (message: string) => void): voi
   if (config.bf16 === true || config.fp16) throw configError('bf16/fp16 mixed precision is not implemented yet on CPU; set bf16: false');
   if (config.bf16 === null) note('note: bf16 is unset (TRL would default to true); training in float32 on CPU');
   if (config.gradient_checkpointing) note('note: gradient_checkpointing is not implemented yet; training without it (same result, more memory)');
-  if (config.sync_ref_model) throw configError('sync_ref_model is not implemented yet');
+  if (config.sync_ref_model && config.precompute_ref_log_probs) {
+    throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
+  }
   if (config.padding_free) note('note: padding_free is disabled in TRL 1.13 too; training with padding');
-  if (config.precompute_ref_log_probs && config.ld_alpha !== null) throw configError('precompute_ref_log_probs with ld_alpha is not implemented yet');
   for (const key of ['logging_strategy', 'eval_strategy', 'save_strategy'] as const) {
     if (config[key] === 'epoch') throw configError(`${key}: 'epoch' is not implemented yet; use 'steps' or 'no'`);
   }
@@ -64,17 +65,24 @@ function padTokenId(config: DpoConfig, tokenizer: Tokenizer): number {
 /** HF: a value below 1 is a ratio of the total steps. */
 const stepsOf = (value: number, maxSteps: number) => (value < 1 ? Math.ceil(maxSteps * value) : Math.trunc(value));
 
-/** TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients. */
-async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number) {
+/**
+ * TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients; with
+ * ld_alpha, LD-weighted as TRL stores them (shared + ld_alpha · tail).
+ */
+async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number, ldAlpha: number | null) {
   const chosen = new Float32Array(batches.rows);
   const rejected = new Float32Array(batches.rows);
   for (let start = 0; start < batches.rows; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
     const b = batches.collate(indices);
-    const { logps } = await reference.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask, { seqLen: b.seqLen });
+    const { logps, tailLogps } = await reference.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask,
+      { seqLen: b.seqLen, pairTail: ldAlpha !== null });
+    // logps + (ld_alpha − 1) · tail in float32 steps, as dpoStep weights a reference model's log-probs.
+    const f = Math.fround;
+    const weighted = (i: number) => (ldAlpha === null ? logps[i]! : f(logps[i]! + f(f(ldAlpha - 1) * tailLogps![i]!)));
     indices.forEach((row, i) => {
-      chosen[row] = logps[i]!;
-      rejected[row] = logps[indices.length + i]!;
+      chosen[row] = weighted(i);
+      rejected[row] = weighted(indices.length + i);
     });
   }
   return { chosen, rejected };
@@ -125,13 +133,15 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   // As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way.
   const load = (dir: string) => loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
   const policy = await load(resume ?? modelDir);
-  let reference: Reference = await load(modelDir);
+  let reference: Reference = await load(config.sync_ref_model && resume ? syncedReferenceDir(resume) : modelDir);
+  // TR-DPO: the reference moves toward the policy during training, so checkpoints hold it too.
+  const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   if (config.precompute_ref_log_probs) {
     // One pass of the reference over each table; the reference model is then dropped.
     const model = reference as Model;
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size);
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size);
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha);
   }
   const optimizer = await createOptimizer(policy, config);
 
@@ -164,7 +174,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   };
   let checkpoint: string | undefined;
   const save = async () => {
-    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit);
+    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit, synced);
   };
 
   // TRL's prediction_step over the eval set: no gradients; eval_loss is the pair-weighted mean of the batch losses.
@@ -206,6 +216,8 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
       [state.epoch_index, state.update_in_epoch] = update + 1 === updatesPerEpoch ? [epoch + 1, 0] : [epoch, update + 1];
       state.window.loss += stepLoss;
       state.window.steps++;
+      // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
+      if (synced && state.global_step % config.ref_model_sync_steps === 0) await synced.mixParameters(policy, config.ref_model_mixup_alpha);
 
       // _maybe_log_save_evaluate: log, then evaluate, then save (DefaultFlowCallback decides which).
       const step = state.global_step;
@@ -218,7 +230,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
         });
         state.window = { loss: 0, steps: 0, metrics: {} };
       }
-      if (config.eval_strategy === 'steps' && step % evalSteps === 0) await evaluate();
+      if (config.eval_strategy === 'steps' && (step % evalSteps === 0 || last)) await evaluate();
       if (config.save_strategy === 'steps' && (step % saveSteps === 0 || last)) await save();
       if (last) break;
       if (options.signal?.aborted) {

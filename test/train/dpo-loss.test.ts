@@ -99,6 +99,7 @@ describe('DPO loss family', () => {
     await expect(policy.dpoStep(batch, ref, { loss_type: ['exo_pair'] })).rejects.toThrow(/label_smoothing/);
     await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], loss_weights: [1] })).rejects.toThrow(/loss_weights/);
     await expect(policy.dpoStep(batch, ref, { loss_type: ['aot'], use_weighting: true })).rejects.toThrow(/use_weighting/);
+    await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], use_weighting: true })).rejects.toThrow(/use_weighting/);
     await expect(policy.dpoStep(batch, ref, { loss_type: ['bco_pair'], f_divergence_type: 'forward_kl' })).rejects.toThrow(/f_divergence_type/);
     await expect(policy.dpoStep(batch, ref, { loss_type: ['nope' as 'sigmoid'] })).rejects.toThrow(/loss_type/);
     await expect(policy.dpoStep(batch, { chosen: new Float32Array(2), rejected: new Float32Array(3) })).rejects.toThrow(/reference/);

@@ -1,8 +1,9 @@
 // train() against TRL 1.13's DPOTrainer.train() on the llama fixture: every logged value of every step
 // (loss, grad_norm, learning_rate, epoch, TRL's metrics, eval_*), relative 1e-4 at step 1 and 1e-3 through
 // step 5. Recorded by scripts/fixtures/make_trl_dpo_train.py (full-batch steps: the data order cannot matter).
-// Then resuming from a checkpoint continues exactly as the uninterrupted run.
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+// Then resuming from a checkpoint continues exactly as the uninterrupted run, also with sync_ref_model (whose
+// checkpoints hold the synced reference).
+import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/dpo.js';
@@ -69,9 +70,30 @@ describe('checkpoints', () => {
     expect(resumed.logHistory).toEqual(uninterrupted.logHistory);
   });
 
-  it('refuses options it does not implement', async () => {
+  it('sync_ref_model: resuming from checkpoint-3 restores the synced reference and continues exactly', async () => {
+    const c = cases.find((x) => x.name === 'sync_ref_model')!;
+    const uninterrupted = await train(configFor(c, tempDir('dpo-sync-full')), { log: () => {} });
+
+    const first = tempDir('dpo-sync-first');
+    const controller = new AbortController();
+    const stoppedRun = await train({ ...configFor(c, first), save_strategy: 'steps', save_steps: 100 }, {
+      signal: controller.signal, log: () => {}, onLog: (entry) => { if (entry.step === 3 && 'loss' in entry) controller.abort(); },
+    });
+    expect(stoppedRun.checkpoint).toBe(join(first, 'checkpoint-3'));
+    expect(existsSync(join(first, 'checkpoint-3', 'ref_model', 'model.safetensors'))).toBe(true);
+
+    const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
+    expect(resumed.logHistory).toEqual(uninterrupted.logHistory);
+
+    rmSync(join(first, 'checkpoint-3', 'ref_model'), { recursive: true });
+    await expect(train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} }))
+      .rejects.toThrow(/ref_model/);
+  });
+
+  it('refuses options it does not implement, and what TRL refuses', async () => {
     const c = cases[0]!;
     await expect(train({ ...configFor(c, tempDir('dpo-bf16')), bf16: true })).rejects.toThrow(/bf16/);
-    await expect(train({ ...configFor(c, tempDir('dpo-sync')), sync_ref_model: true })).rejects.toThrow(/sync_ref_model/);
+    await expect(train({ ...configFor(c, tempDir('dpo-sync')), sync_ref_model: true, precompute_ref_log_probs: true }))
+      .rejects.toThrow(/sync_ref_model cannot be combined with precompute_ref_log_probs/);
   });
 });
