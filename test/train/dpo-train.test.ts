@@ -1,6 +1,6 @@
 // train() against TRL 1.13's DPOTrainer.train() on the llama fixture: every logged value of every step
 // (loss, grad_norm, learning_rate, epoch, TRL's metrics, eval_*), relative 1e-4 at step 1 and 1e-3 through
-// step 5. Recorded by scripts/fixtures/make_trl_dpo_train.py (full-batch steps: the data order cannot matter).
+// step 5. Recorded by scripts/fixtures/make_trl_dpo_train.py (also shuffled batches across epochs: same row order).
 // Then resuming from a checkpoint continues exactly as the uninterrupted run, also with sync_ref_model (whose
 // checkpoints hold the synced reference).
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
