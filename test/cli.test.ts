@@ -1,10 +1,10 @@
-// `alignkit info` from the built CLI (dist/, compiled by `npm run build`, which `npm test` runs first).
-import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, preprocess, train.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info, loadModel } from '../src/index.js';
-import { fixturesDir, modelDir, tempDir } from './helpers/fixtures.js';
+import { fixturesDir, modelDir, tempDir, withoutTimings } from './helpers/fixtures.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 
@@ -85,5 +85,66 @@ describe('alignkit preprocess', () => {
     const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
     expect(result).toContain(`train: 3 rows → ${join(dir, 'out', 'train.arrow')}`);
     expect(result).toMatch(/^  trained tokens\s+min \d+/m);
+  });
+});
+
+describe('alignkit train', () => {
+  const dir = tempDir('cli-train');
+  const configFile = (name: string) => {
+    const path = join(dir, `${name}.yaml`);
+    writeFileSync(path, [
+      'trainer: dpo',
+      `model_name_or_path: ${modelDir('llama')}`,
+      `train_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`,
+      `output_dir: ${join(dir, name)}`,
+      'bf16: false',
+      'gradient_checkpointing: false',
+      'per_device_train_batch_size: 1',
+      'max_steps: 24',
+      'logging_steps: 1',
+      'learning_rate: 0.001',
+      "save_strategy: 'no'",
+    ].join('\n'));
+    return path;
+  };
+  const metrics = (name: string) => readFileSync(join(dir, name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+  /** Runs `alignkit train` (stdout a pipe: plain lines) and sends SIGINT once the first step is logged. */
+  function interruptAfterFirstLog(config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [cli, 'train', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (/^step 1\//m.test(stdout) && !child.killed) child.kill('SIGINT');
+    });
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  }
+
+  it('Ctrl-C saves a whole checkpoint and exits with 130; --resume ends where an uninterrupted run does', async () => {
+    const full = execFileSync(process.execPath, [cli, 'train', configFile('full')], { encoding: 'utf8', stdio: 'pipe' });
+    expect(full).toMatch(/^step 1\/24  loss 0\.6931/m);
+    expect(full).toMatch(new RegExp(`^done: 24 steps in \\d+m\\d+s, train_loss [\\d.]+, [\\d.]+ steps/s, [\\d.]+ samples/s; model saved to ${join(dir, 'full')}$`, 'm'));
+
+    const config = configFile('stopped');
+    const stopped = await interruptAfterFirstLog(config);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain('stopping after this optimizer step and saving a checkpoint');
+    const checkpoint = /^stopped at step \d+: checkpoint (\S+)$/m.exec(stopped.stdout)?.[1];
+    expect(stopped.stdout).toContain(`resume with: alignkit train ${config} --resume ${checkpoint}`);
+    // Whole: model, optimizer and trainer state of the same step, no temporary folder left, and it loads.
+    const state = JSON.parse(readFileSync(join(checkpoint!, 'trainer_state.json'), 'utf8'));
+    expect(basename(checkpoint!)).toBe(`checkpoint-${state.global_step}`);
+    expect(state.global_step).toBeLessThan(24);
+    expect(readdirSync(checkpoint!)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']));
+    expect(readdirSync(join(dir, 'stopped')).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(metrics('stopped')).toEqual(state.log_history);
+    await loadModel(checkpoint!);
+
+    const resumed = execFileSync(process.execPath, [cli, 'train', config, '--resume'], { encoding: 'utf8', stdio: 'pipe' });
+    expect(resumed).toMatch(new RegExp(`^step ${state.global_step + 1}/24 `, 'm'));
+    expect(withoutTimings(metrics('stopped'))).toEqual(withoutTimings(metrics('full')));
+    expect(/train_loss ([\d.]+)/.exec(resumed)![1]).toBe(/train_loss ([\d.]+)/.exec(full)![1]);
   });
 });

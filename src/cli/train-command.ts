@@ -1,48 +1,53 @@
-// `alignkit train config.yaml`: runs the DPO trainer, one progress line per log (step, loss, margin, ETA).
-// Ctrl-C saves a checkpoint after the running step and exits cleanly; a second Ctrl-C exits at once.
+// `alignkit train config.yaml`: runs the DPO trainer, showing progress (train-progress.ts) and a summary line.
+// Ctrl-C finishes the running optimizer step, saves a checkpoint and exits with 130 (128 + SIGINT), saying how to
+// resume; a second Ctrl-C exits at once.
 import type { Command } from 'commander';
-import { train, type LogEntry } from '../train/dpo.js';
-
-function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-}
-
-function line(entry: LogEntry, step: number, maxSteps: number, eta: number): string {
-  const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
-  if ('eval_loss' in entry) return `eval  step ${step}: loss ${fmt(entry.eval_loss)}  margin ${fmt(entry['eval_rewards/margins'])}`;
-  return `step ${step}/${maxSteps}  loss ${fmt(entry.loss)}  margin ${fmt(entry['rewards/margins'])}  ` +
-    `acc ${fmt(entry['rewards/accuracies'])}  lr ${fmt(entry.learning_rate)}  ETA ${duration(eta)}`;
-}
+import { loadConfig } from '../config/load-config.js';
+import { train } from '../train/dpo.js';
+import { duration, trainReporter } from './train-progress.js';
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a model as the config says (trainer: dpo); Ctrl-C saves a checkpoint and stops')
     .argument('<config>', 'training config (YAML or JSON)')
-    .action(async (path: string) => {
+    .option('--resume [checkpoint]', 'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given')
+    .action(async (path: string, options: { resume?: string | true }) => {
+      const config = await loadConfig(path);
+      if (options.resume !== undefined) config.resume_from_checkpoint = options.resume;
+      const reporter = trainReporter({ interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY) && config.disable_tqdm !== true });
       const controller = new AbortController();
+      // `npx alignkit` runs us under npm, which forwards the terminal's SIGINT: when its shell execs us (bash does),
+      // one Ctrl-C arrives twice within milliseconds. A SIGINT counts as the second Ctrl-C from 300 ms on.
+      let firstSigint: number | undefined;
       const onSigint = () => {
-        if (controller.signal.aborted) process.exit(130);
-        console.error('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit now)');
-        controller.abort();
+        if (firstSigint === undefined) {
+          firstSigint = performance.now();
+          reporter.note('stopping after this optimizer step and saving a checkpoint (Ctrl-C again to quit now)');
+          controller.abort();
+        } else if (performance.now() - firstSigint > 300) {
+          reporter.stop();
+          console.error('alignkit: interrupted');
+          process.exit(130);
+        }
       };
       process.on('SIGINT', onSigint);
-      const start = Date.now();
-      let firstStep: number | undefined;
       try {
-        const result = await train(path, {
-          signal: controller.signal,
-          onLog: (entry, { step, maxSteps }) => {
-            firstStep ??= step - 1;
-            const perStep = (Date.now() - start) / 1000 / Math.max(1, step - firstStep);
-            console.log(line(entry, step, maxSteps, perStep * (maxSteps - step)));
-          },
-        });
-        console.log(result.stopped
-          ? `stopped at step ${result.globalStep}; resume with resume_from_checkpoint: ${result.checkpoint}`
-          : `done: ${result.globalStep} steps in ${duration((Date.now() - start) / 1000)}`);
+        const result = await train(config, { signal: controller.signal, onStep: reporter.onStep, onLog: reporter.onLog, log: reporter.note });
+        reporter.stop();
+        if (result.stopped) {
+          console.log(result.checkpoint
+            ? `stopped at step ${result.globalStep}: checkpoint ${result.checkpoint}\n` +
+              `resume with: alignkit train ${path} --resume ${result.checkpoint}  (or resume_from_checkpoint: true in the config)`
+            : 'stopped before the first optimizer step; nothing saved');
+          process.exitCode = 130;
+          return;
+        }
+        const s = result.logHistory.at(-1)!;
+        console.log(`done: ${s.step} steps in ${duration(s.train_runtime!)}, train_loss ${s.train_loss!.toPrecision(4)}, ` +
+          `${s.train_steps_per_second ?? '-'} steps/s, ${s.train_samples_per_second ?? '-'} samples/s; model saved to ${config.output_dir}`);
       } finally {
+        reporter.stop();
         process.off('SIGINT', onSigint);
       }
     });

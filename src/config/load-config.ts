@@ -69,6 +69,9 @@ function checkValue(where: string, key: string, field: Field, value: unknown): u
     case 'boolean':
       if (typeof value !== 'boolean') throw wrong('true or false');
       return value;
+    case 'stringOrBoolean':
+      if (typeof value !== 'string' && typeof value !== 'boolean') throw wrong('a string or true/false');
+      return value;
     case 'enum':
       if (typeof value !== 'string' || !field.values.includes(value)) throw wrong(`one of ${field.values.join(', ')}`);
       return value;

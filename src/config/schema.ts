@@ -7,6 +7,8 @@ export type FieldKind =
   | { kind: 'int'; min?: number }
   | { kind: 'string' }
   | { kind: 'boolean' }
+  /** A string or true/false, as transformers' `str | bool` fields (resume_from_checkpoint). */
+  | { kind: 'stringOrBoolean' }
   | { kind: 'enum'; values: readonly string[] }
   /** A list of enum values; a single value is accepted and wrapped, as TRL does for `loss_type`. */
   | { kind: 'enumList'; values: readonly string[] }
@@ -32,6 +34,8 @@ export const str = <D extends string | null>(def: D): Field<Nullable<string, D>>
   ({ kind: 'string', default: def as Nullable<string, D>, nullable: def === null });
 export const bool = <D extends boolean | null>(def: D): Field<Nullable<boolean, D>> =>
   ({ kind: 'boolean', default: def as Nullable<boolean, D>, nullable: def === null });
+export const strOrBool = <D extends string | boolean | null>(def: D): Field<Nullable<string | boolean, D>> =>
+  ({ kind: 'stringOrBoolean', default: def as Nullable<string | boolean, D>, nullable: def === null });
 export const oneOf = <const V extends readonly string[], D extends V[number] | null>(values: V, def: D): Field<Nullable<V[number], D>> =>
   ({ kind: 'enum', values, default: def as Nullable<V[number], D>, nullable: def === null });
 export const listOf = <const V extends readonly string[]>(values: V, def: V[number][]): Field<V[number][]> =>

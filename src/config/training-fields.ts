@@ -1,6 +1,6 @@
 // transformers 5.18 TrainingArguments fields that alignkit honours, with the defaults TRL's configs give them.
 // (transformers 5 folded warmup_ratio into warmup_steps: a value below 1 is a ratio of the total steps.)
-import { bool, int, num, obj, oneOf, str, type Schema } from './schema.js';
+import { bool, int, num, obj, oneOf, str, strOrBool, type Schema } from './schema.js';
 
 export const SCHEDULERS = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
 export const STRATEGIES = ['no', 'steps', 'epoch'] as const;
@@ -28,10 +28,12 @@ export const trainingFields = {
   save_only_model: bool(false),
   eval_steps: num(null, { min: 0 }),
   eval_strategy: oneOf(STRATEGIES, 'no'),
+  eval_on_start: bool(false),
   seed: int(42),
   data_seed: int(null),
   fp16: bool(false),
-  resume_from_checkpoint: str(null),
+  /** A checkpoint folder, or true for the newest output_dir/checkpoint-N (false: start afresh). */
+  resume_from_checkpoint: strOrBool(null),
   dataloader_drop_last: bool(false),
   run_name: str(null),
   disable_tqdm: bool(null),

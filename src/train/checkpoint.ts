@@ -16,7 +16,10 @@ export interface TrainerState {
   /** HF's fractional epoch at global_step. */
   epoch: number;
   max_steps: number;
-  /** The data position: the next optimizer step reads epoch `epoch_index`, update `update_in_epoch`. */
+  /**
+   * The data position: the next optimizer step reads epoch `epoch_index`, update `update_in_epoch`. After an epoch's
+   * last step, update_in_epoch equals its number of updates until the epoch's end (log/evaluate/save) has run.
+   */
   epoch_index: number;
   update_in_epoch: number;
   /** The shuffle seed (data_seed ?? seed); each epoch's order is a function of it and the epoch. */
@@ -25,6 +28,17 @@ export interface TrainerState {
   total_tokens: number;
   /** The open logging window: loss summed over its steps, and TRL's per-micro-batch metrics. */
   window: { loss: number; steps: number; metrics: Record<string, number[]> };
+  /** The latest optimizer step's pre-clipping norm (null without clipping) and learning rate, which a log reports. */
+  grad_norm: number | null;
+  learning_rate: number;
+  /**
+   * TRL's DPOTrainer.log reads the metrics of the model's mode: 'eval' from an evaluation until the next training
+   * step, when a training log carries no metrics and leaves the window's for a later one.
+   */
+  mode: 'train' | 'eval';
+  /** Every step's loss summed (the summary's train_loss is its mean) and HF's floating-point-operation count. */
+  total_loss: number;
+  total_flos: number;
   log_history: Record<string, number>[];
 }
 
@@ -46,16 +60,39 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
   await rm(final, { recursive: true, force: true });
   await rename(temp, final);
   if (saveTotalLimit !== null) {
-    const steps = (await readdir(outputDir))
-      .map((name) => /^checkpoint-(\d+)$/.exec(name)?.[1])
-      .filter((n): n is string => n !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
+    const steps = await checkpointSteps(outputDir);
     for (const step of steps.slice(0, Math.max(0, steps.length - saveTotalLimit))) {
       await rm(join(outputDir, `checkpoint-${step}`), { recursive: true, force: true });
     }
   }
   return final;
+}
+
+/** The N of each output_dir/checkpoint-N folder, ascending. */
+async function checkpointSteps(outputDir: string): Promise<number[]> {
+  const entries = existsSync(outputDir) ? await readdir(outputDir, { withFileTypes: true }) : [];
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => /^checkpoint-(\d+)$/.exec(e.name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** HF's get_last_checkpoint: output_dir/checkpoint-N with the largest N, or undefined if there is none. */
+export async function latestCheckpoint(outputDir: string): Promise<string | undefined> {
+  const steps = await checkpointSteps(outputDir);
+  return steps.length ? join(outputDir, `checkpoint-${steps.at(-1)}`) : undefined;
+}
+
+/** resume_from_checkpoint as transformers' Trainer.train takes it: a folder, true for the latest, false/null for none. */
+export async function checkpointToResume(value: string | boolean | null, outputDir: string): Promise<string | null> {
+  if (value !== true) return value || null;
+  const latest = await latestCheckpoint(outputDir);
+  if (!latest) {
+    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: true, but output_dir ${outputDir} holds no checkpoint-N folder to resume from`);
+  }
+  return latest;
 }
 
 /** Reads a checkpoint's trainer_state.json and loads its optimizer state into `optimizer`. */

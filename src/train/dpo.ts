@@ -13,18 +13,34 @@ import { AlignkitError } from '../errors.js';
 import { info } from '../info.js';
 import { loadModel, type Device, type DpoReference, type DpoStepOptions, type Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { loadCheckpoint, saveCheckpoint, syncedReferenceDir, type TrainerState } from './checkpoint.js';
+import { checkpointToResume, loadCheckpoint, saveCheckpoint, syncedReferenceDir, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
 import { createOptimizer } from './optimizer.js';
+import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
+import { trainingFlow, type FlowActions } from './training-flow.js';
 
 /** One log_history entry, as the Trainer logs it: loss, grad_norm, learning_rate, TRL's metrics, epoch, step. */
 export type LogEntry = Record<string, number>;
 
+export interface TrainProgress {
+  step: number;
+  maxSteps: number;
+  epoch: number;
+}
+
 export interface TrainOptions {
-  /** Aborting saves a checkpoint after the running optimizer step and returns with `stopped: true`. */
+  /**
+   * Aborting stops between optimizer steps: the running step (with its log, evaluation, checkpoint) finishes, a
+   * checkpoint is saved and train() returns with `stopped: true`.
+   */
   signal?: AbortSignal;
-  /** Called with every training and evaluation log entry (also written to output_dir/metrics.jsonl). */
-  onLog?: (entry: LogEntry, progress: { step: number; maxSteps: number }) => void;
+  /** Called when the loop starts (step 0, or the checkpoint's step) and after every optimizer step. */
+  onStep?: (progress: TrainProgress) => void;
+  /**
+   * Called with every log entry: training, evaluation and the end-of-training summary (train_runtime, train_loss,
+   * ...). They are also written to output_dir/metrics.jsonl.
+   */
+  onLog?: (entry: LogEntry, progress: TrainProgress) => void;
   /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
   log?: (message: string) => void;
 }
@@ -34,7 +50,7 @@ export interface TrainResult {
   logHistory: LogEntry[];
   /** True when the signal stopped training early (a checkpoint holds the state). */
   stopped: boolean;
-  /** The last checkpoint written, if any. */
+  /** The latest checkpoint: the last one written, else the one resumed from. */
   checkpoint?: string;
 }
 
@@ -49,9 +65,6 @@ function checkSupported(config: DpoConfig, note: (message: string) => void): voi
     throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
   }
   if (config.padding_free) note('note: padding_free is disabled in TRL 1.13 too; training with padding');
-  for (const key of ['logging_strategy', 'eval_strategy', 'save_strategy'] as const) {
-    if (config[key] === 'epoch') throw configError(`${key}: 'epoch' is not implemented yet; use 'steps' or 'no'`);
-  }
 }
 
 /** TRL: pad_token, else the tokenizer's pad token, else its eos token; it must be in the vocabulary. */
@@ -61,9 +74,6 @@ function padTokenId(config: DpoConfig, tokenizer: Tokenizer): number {
   if (id === undefined) throw configError(`pad_token '${config.pad_token}' is not in the tokenizer's vocabulary`);
   return id;
 }
-
-/** HF: a value below 1 is a ratio of the total steps. */
-const stepsOf = (value: number, maxSteps: number) => (value < 1 ? Math.ceil(maxSteps * value) : Math.trunc(value));
 
 /**
  * TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients; with
@@ -124,12 +134,15 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   };
   const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessPreferences(config, { split, log: note })).path);
   const trainBatches = new PreferenceBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
-  const evalBatches = config.eval_strategy !== 'no' && config.eval_dataset
+  const evaluates = config.eval_strategy !== 'no' || config.eval_on_start;
+  const evalBatches = evaluates && config.eval_dataset
     ? new PreferenceBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;
-  if (config.eval_strategy !== 'no' && !evalBatches) throw configError(`eval_strategy '${config.eval_strategy}' needs an eval_dataset`);
+  if (evaluates && !evalBatches) {
+    throw configError(`${config.eval_strategy !== 'no' ? `eval_strategy '${config.eval_strategy}'` : 'eval_on_start'} needs an eval_dataset`);
+  }
 
-  const resume = config.resume_from_checkpoint;
+  const resume = await checkpointToResume(config.resume_from_checkpoint, outputDir);
   // As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way.
   const load = (dir: string) => loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
   const policy = await load(resume ?? modelDir);
@@ -151,9 +164,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const maxSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * updatesPerEpoch);
   const epochs = config.max_steps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(config.num_train_epochs);
   const learningRate = learningRateSchedule({ ...config, num_training_steps: maxSteps });
-  const loggingSteps = stepsOf(config.logging_steps, maxSteps);
-  const evalSteps = stepsOf(config.eval_steps ?? config.logging_steps, maxSteps);
-  const saveSteps = stepsOf(config.save_steps, maxSteps);
+  const flow = trainingFlow(config, maxSteps);
   const lossOptions: DpoStepOptions = {
     beta: config.beta, loss_type: config.loss_type, loss_weights: config.loss_weights, label_smoothing: config.label_smoothing,
     use_weighting: config.use_weighting, ld_alpha: config.ld_alpha, f_divergence_type: config.f_divergence_type,
@@ -163,16 +174,19 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const state: TrainerState = resume
     ? await loadCheckpoint(resume, optimizer)
     : { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: batchOptions.seed,
-        total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, log_history: [] };
+        total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
+        total_loss: 0, total_flos: 0, log_history: [] };
   await mkdir(outputDir, { recursive: true });
+  // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
   const metricsPath = join(outputDir, 'metrics.jsonl');
-  if (!resume) await writeFile(metricsPath, '');
+  await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
+  const progress = () => ({ step: state.global_step, maxSteps, epoch: state.epoch });
   const emit = async (entry: LogEntry) => {
     state.log_history.push(entry);
     await appendFile(metricsPath, JSON.stringify(entry) + '\n');
-    options.onLog?.(entry, { step: state.global_step, maxSteps });
+    options.onLog?.(entry, progress());
   };
-  let checkpoint: string | undefined;
+  let checkpoint: string | undefined = resume ?? undefined;
   const save = async () => {
     checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit, synced);
   };
@@ -187,15 +201,50 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
       lossSum += out.loss * indices.length;
       pushMetrics(metrics, out.metrics);
     }
+    state.mode = 'eval';
     await emit({ eval_loss: lossSum / evalBatches!.rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
   };
 
+  // TRL's metrics of the training window, read when the model is in training mode (see TrainerState.mode).
+  const pendingMetrics = (): LogEntry => {
+    const metrics = Object.keys(state.window.metrics).length ? averaged(state.window.metrics, state.total_tokens) : {};
+    state.window.metrics = {};
+    return metrics;
+  };
+  // _maybe_log_save_evaluate: the loss averaged over the steps since the last log, then evaluation, then a checkpoint.
+  const act = async (actions: FlowActions) => {
+    if (actions.log && state.window.steps > 0) {
+      const { loss, steps } = state.window;
+      await emit({
+        loss: loss / steps, ...(state.grad_norm === null ? {} : { grad_norm: state.grad_norm }), learning_rate: state.learning_rate,
+        ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+      });
+      state.window.loss = 0;
+      state.window.steps = 0;
+    }
+    if (actions.evaluate) await evaluate();
+    if (actions.save) await save();
+  };
+  // Between steps: an aborted run saves a checkpoint (unless this step has one) and stops; a finished one goes on.
+  const stopIfAborted = async () => {
+    if (!options.signal?.aborted || state.global_step >= maxSteps) return false;
+    if (state.global_step > 0 && checkpoint !== join(outputDir, `checkpoint-${state.global_step}`)) await save();
+    return true;
+  };
+
   // --- the loop: one iteration per optimizer step of `accum` micro-batches ---
+  const flosPerInputToken = flosPerToken(policy);
+  const start = performance.now();
+  const startStep = state.global_step;
+  if (config.eval_on_start) await evaluate();
+  options.onStep?.(progress());
   let stopped = false;
-  for (let epoch = state.epoch_index; epoch < epochs && state.global_step < maxSteps && !stopped; epoch++) {
+  for (let epoch = state.epoch_index; epoch < epochs; epoch++) {
     const order = trainBatches.order(epoch);
     const firstUpdate = epoch === state.epoch_index ? state.update_in_epoch : 0;
-    for (let update = firstUpdate; update < updatesPerEpoch; update++) {
+    for (let update = firstUpdate; update < updatesPerEpoch && state.global_step < maxSteps; update++) {
+      stopped = await stopIfAborted();
+      if (stopped) break;
       const micro = order.slice(update * accum, (update + 1) * accum);
       // training_step divides each micro-batch's loss by the micro-batches of this step (DPOTrainer sets
       // model_accepts_loss_kwargs = False, so num_items_in_batch is not used).
@@ -205,43 +254,44 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
         const out = await policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, lossScale: 1 / micro.length });
         stepLoss += out.loss / micro.length;
         state.total_tokens += out.metrics.num_tokens;
+        state.total_flos += flosPerInputToken * b.inputIds.length;
         pushMetrics(state.window.metrics, out.metrics);
       }
-      const gradNorm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : undefined;
-      const lr = learningRate(state.global_step);
-      await optimizer.step(lr);
+      state.grad_norm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : null;
+      state.learning_rate = learningRate(state.global_step);
+      await optimizer.step(state.learning_rate);
       await policy.zeroGrad();
       state.global_step++;
       state.epoch = epoch + Math.min((update + 1) * accum, batchesPerEpoch) / batchesPerEpoch;
-      [state.epoch_index, state.update_in_epoch] = update + 1 === updatesPerEpoch ? [epoch + 1, 0] : [epoch, update + 1];
+      state.update_in_epoch = update + 1;
       state.window.loss += stepLoss;
       state.window.steps++;
+      state.total_loss += stepLoss;
+      state.mode = 'train';
       // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
       if (synced && state.global_step % config.ref_model_sync_steps === 0) await synced.mixParameters(policy, config.ref_model_mixup_alpha);
-
-      // _maybe_log_save_evaluate: log, then evaluate, then save (DefaultFlowCallback decides which).
-      const step = state.global_step;
-      const last = step >= maxSteps;
-      if (config.logging_strategy === 'steps' && (step % loggingSteps === 0 || (step === 1 && config.logging_first_step))) {
-        const { loss, steps, metrics } = state.window;
-        await emit({
-          loss: loss / steps, ...(gradNorm === undefined ? {} : { grad_norm: gradNorm }), learning_rate: lr,
-          ...averaged(metrics, state.total_tokens), epoch: state.epoch, step,
-        });
-        state.window = { loss: 0, steps: 0, metrics: {} };
-      }
-      if (config.eval_strategy === 'steps' && (step % evalSteps === 0 || last)) await evaluate();
-      if (config.save_strategy === 'steps' && (step % saveSteps === 0 || last)) await save();
-      if (last) break;
-      if (options.signal?.aborted) {
-        if (checkpoint !== join(outputDir, `checkpoint-${step}`)) await save();
-        stopped = true;
-        break;
-      }
+      options.onStep?.(progress());
+      await act(flow.afterStep(state.global_step));
     }
+    // on_epoch_end, also when max_steps ends the epoch early. Stopped before it, the resumed run does it.
+    stopped ||= await stopIfAborted();
+    if (stopped) break;
+    [state.epoch_index, state.update_in_epoch] = [epoch + 1, 0];
+    await act(flow.atEpochEnd());
+    if (state.global_step >= maxSteps) break;
   }
+  if (stopped) return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 
-  // --- the final model, in Hugging Face format ---
-  if (!stopped) await policy.save(outputDir);
+  // --- the summary entry, and the final model in Hugging Face format ---
+  const sessionSteps = state.global_step - startStep;
+  await emit({
+    ...trainSummary({
+      runtime: (performance.now() - start) / 1000, steps: sessionSteps,
+      samples: (trainSamples(config, trainBatches.rows, maxSteps) * sessionSteps) / maxSteps,
+      totalFlos: state.total_flos, totalLoss: state.total_loss, globalStep: state.global_step,
+    }),
+    ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+  });
+  await policy.save(outputDir);
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }

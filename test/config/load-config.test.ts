@@ -55,6 +55,13 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ trainer: 'orpo' })).toThrow(/'trainer' must be one of dpo, sft, kto, got string "orpo"/);
   });
 
+  it('takes resume_from_checkpoint as a folder or true/false, as Trainer.train does', () => {
+    expect(resolveConfig({ trainer: 'dpo' }).resume_from_checkpoint).toBe(null);
+    expect(resolveConfig({ trainer: 'dpo', resume_from_checkpoint: true }).resume_from_checkpoint).toBe(true);
+    expect(resolveConfig({ trainer: 'dpo', resume_from_checkpoint: 'out/checkpoint-4' }).resume_from_checkpoint).toBe('out/checkpoint-4');
+    expect(() => resolveConfig({ trainer: 'dpo', resume_from_checkpoint: 4 })).toThrow("'resume_from_checkpoint' must be a string or true/false, got number 4");
+  });
+
   it('reads numbers written as strings (PyYAML leaves 5e-7 a string)', () => {
     expect(resolveConfig({ trainer: 'dpo', learning_rate: '5e-7' }).learning_rate).toBe(5e-7);
   });

@@ -61,3 +61,9 @@ export async function expectGradients(
     expect(diff, `${param}: max abs diff ${diff}`).toBeLessThanOrEqual(tolerance(maxAbs(expected)));
   }
 }
+
+/** Log entries without the summary's timings (train_runtime and the speeds), which differ run to run. */
+export function withoutTimings(entries: Record<string, number>[]): Record<string, number>[] {
+  const timings = ['train_runtime', 'train_samples_per_second', 'train_steps_per_second'];
+  return entries.map((e) => Object.fromEntries(Object.entries(e).filter(([key]) => !timings.includes(key))));
+}

@@ -1,13 +1,13 @@
 // train() against TRL 1.13's DPOTrainer.train() on the llama fixture: every logged value of every step
 // (loss, grad_norm, learning_rate, epoch, TRL's metrics, eval_*), relative 1e-4 at step 1 and 1e-3 through
 // step 5. Recorded by scripts/fixtures/make_trl_dpo_train.py (also shuffled batches across epochs: same row order).
-// Then resuming from a checkpoint continues exactly as the uninterrupted run, also with sync_ref_model (whose
-// checkpoints hold the synced reference).
+// (The end-of-training summary entry is tested in training-flow.test.ts.) Then resuming from a checkpoint continues
+// exactly as the uninterrupted run, also with sync_ref_model (whose checkpoints hold the synced reference).
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/dpo.js';
-import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
+import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
   name: string;
@@ -42,10 +42,12 @@ describe('DPO training loop matches TRL', () => {
     const dir = tempDir(`dpo-${c.name}`);
     const { logHistory, globalStep } = await train(configFor(c, dir), { log: () => {} });
     expect(globalStep).toBe(5);
-    expect(logHistory.length).toBe(c.log_history.length);
-    logHistory.forEach((entry, i) => expectClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3));
     const written = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(written).toEqual(logHistory);
+    const logs = logHistory.slice(0, -1);
+    expect(logHistory.at(-1)).toHaveProperty('train_loss');
+    expect(logs.length).toBe(c.log_history.length);
+    logs.forEach((entry, i) => expectClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3));
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(true);
   });
 });
@@ -67,7 +69,7 @@ describe('checkpoints', () => {
     expect(readdirSync(first).some((n) => n.endsWith('.tmp'))).toBe(false);
 
     const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
-    expect(resumed.logHistory).toEqual(uninterrupted.logHistory);
+    expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
   });
 
   it('sync_ref_model: resuming from checkpoint-3 restores the synced reference and continues exactly', async () => {
@@ -83,7 +85,7 @@ describe('checkpoints', () => {
     expect(existsSync(join(first, 'checkpoint-3', 'ref_model', 'model.safetensors'))).toBe(true);
 
     const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
-    expect(resumed.logHistory).toEqual(uninterrupted.logHistory);
+    expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
 
     rmSync(join(first, 'checkpoint-3', 'ref_model'), { recursive: true });
     await expect(train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} }))

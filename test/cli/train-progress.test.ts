@@ -1,0 +1,47 @@
+// What `alignkit train` prints: a progress bar on a terminal (a stream that says it is a TTY), plain lines elsewhere.
+import { stripVTControlCharacters } from 'node:util';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { trainReporter } from '../../src/cli/train-progress.js';
+
+function fakeTerminal(): NodeJS.WriteStream & { text: () => string } {
+  let written = '';
+  const stream = new Writable({ write(chunk, _, done) { written += chunk; done(); } });
+  return Object.assign(stream, { isTTY: true, columns: 120, text: () => stripVTControlCharacters(written) }) as unknown as NodeJS.WriteStream & { text: () => string };
+}
+
+const entry = { loss: 0.6931, grad_norm: 4.5, learning_rate: 1e-3, 'rewards/margins': 0.0123, 'rewards/accuracies': 0.5, epoch: 0.1, step: 1 };
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('train progress', () => {
+  it('draws step/max_steps, loss, margin and elapsed<ETA on a terminal, with log entries above the bar', () => {
+    const terminal = fakeTerminal();
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const reporter = trainReporter({ interactive: true, stream: terminal });
+    reporter.onStep({ step: 0, maxSteps: 10, epoch: 0 });
+    reporter.onStep({ step: 1, maxSteps: 10, epoch: 0.1 });
+    reporter.onLog(entry, { step: 1, maxSteps: 10, epoch: 0.1 });
+    reporter.note('a note');
+    reporter.stop();
+    const text = terminal.text();
+    expect(text).toMatch(/train \|[█░]{30}\| 1\/10 \| loss 0\.6931 \| margin 0\.01230 \| 0m00s<0m00s/);
+    expect(text).toContain('step 1/10  loss 0.6931  margin 0.01230  acc 0.5000  lr 0.001000  ETA 0m00s\n');
+    expect(text).toContain('a note\n');
+    expect(log).not.toHaveBeenCalled();
+  });
+
+  it('prints one plain line per log entry elsewhere, and leaves the summary to the command', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const reporter = trainReporter({ interactive: false });
+    reporter.onStep({ step: 0, maxSteps: 10, epoch: 0 });
+    reporter.onLog(entry, { step: 1, maxSteps: 10, epoch: 0.1 });
+    reporter.onLog({ eval_loss: 0.5, 'eval_rewards/margins': 0.25, epoch: 0.1, step: 1 }, { step: 1, maxSteps: 10, epoch: 0.1 });
+    reporter.onLog({ train_runtime: 1, train_loss: 0.6, epoch: 1, step: 10 }, { step: 10, maxSteps: 10, epoch: 1 });
+    reporter.stop();
+    expect(log.mock.calls.map(([line]) => line)).toEqual([
+      expect.stringMatching(/^step 1\/10  loss 0\.6931  margin 0\.01230  acc 0\.5000  lr 0\.001000  ETA \d+m\d\ds$/),
+      'eval  step 1: loss 0.5000  margin 0.2500',
+    ]);
+  });
+});
