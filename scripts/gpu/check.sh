@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds scripts/gpu/fused_logprobs_gpu against python3's CUDA torch (or TORCH_CMAKE_PREFIX) and runs its parity
-# cases, then its benchmark. Needs nvcc, cmake and ninja; no Node. `check.sh build` only builds.
+# cases, then its benchmark (also after a failed case; the exit status is the parity run's). Needs nvcc, cmake and
+# ninja; no Node. `check.sh build` only builds.
 #   scripts/gpu/check.sh [build | parity | bench [N C V]]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +32,6 @@ case "${1:-all}" in
   build) ;;
   parity) "$exe" parity ;;
   bench) shift; "$exe" bench "$@" ;;
-  all) "$exe" parity; "$exe" bench ;;
+  all) status=0; "$exe" parity || status=$?; "$exe" bench; exit "$status" ;;
   *) echo "usage: $0 [build | parity | bench [N C V]]" >&2; exit 2 ;;
 esac
