@@ -78,9 +78,9 @@ export interface DpoLossOptions {
 }
 
 export interface DpoStepOptions extends DpoLossOptions {
-  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024. */
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
   rowChunk?: number;
-  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096. */
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
   vocabChunk?: number;
   /** Use the plain full-logits path instead of the fused kernel. */
   reference?: boolean;
@@ -103,9 +103,9 @@ export interface CompletionLogProbsOptions {
   backward?: boolean;
   /** dLoss/dlogps per sequence for a loss built from `logps` (e.g. DPO's); implies `backward`. */
   gradOutput?: Float32Array;
-  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024. */
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
   rowChunk?: number;
-  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096. */
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
   vocabChunk?: number;
   /** Use the plain full-logits path (log_softmax + gather) instead of the fused kernel; for checking it. */
   reference?: boolean;

@@ -6,7 +6,12 @@
 //
 // It also gathers what TRL's DPOTrainer logs from the full logits (logits/chosen, entropy, mean_token_accuracy)
 // in the same pass: the mean logit over the vocabulary, the entropy of the softmax, and whether the argmax is
-// the label; and log sum p^2 for WPO's weights (use_weighting). CPU kernel; other devices are refused (a CUDA kernel comes later).
+// the label; and log sum p^2 for WPO's weights (use_weighting).
+//
+// The tile loop is shared; the work on a tile is per device (ops/logits_tile.h): on CPU the tiles and matmuls
+// are float32; on CUDA (Liger-Kernel style) each tile comes from one cuBLAS matmul in the inputs' dtype, as
+// under autocast (bf16/fp16 stay so), and one kernel folds it into the running statistics, or in backward turns
+// it into dZ in place. Statistics and gradient accumulation are float32 on both.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,13 +28,16 @@ struct TokenLogProbs {
   at::Tensor correct;    // argmax(h W^T) == label (first maximum on ties, as torch.argmax); false where label < 0
 };
 
+// 0 takes the device's default (LogitsTileKernels::defaultChunks): 1024 rows x 4096 entries on CPU (a 16 MiB
+// tile); 2048 x 32768 on CUDA, where a 32k vocabulary fits one tile (up to 128 MiB in bf16, 256 MiB in float32)
+// and each row chunk is one large matmul and one kernel launch.
 struct ChunkSizes {
-  int64_t rowChunk = 1024;
-  int64_t vocabChunk = 4096;
+  int64_t rowChunk = 0;
+  int64_t vocabChunk = 0;
 };
 
-// hidden (N, C) any float dtype; weight (V, C) any float dtype; labels (N) integer, < 0 = ignored (logp 0, no
-// gradient). Accumulates in float32. Gradients flow to hidden and weight (in their own dtypes).
+// hidden (N, C) any float dtype; weight (V, C) any float dtype, on the device of hidden; labels (N) integer, < 0 =
+// ignored (logp 0, no gradient). Accumulates in float32. Gradients flow to hidden and weight (in their own dtypes).
 TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                   ChunkSizes chunks = {});
 

@@ -22,7 +22,7 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   const at::Tensor isCompletion = completionMask.narrow(1, 1, T - 1).to(device).ne(0);  // (B, T-1)
   const at::Tensor labels = target.masked_fill(isCompletion.logical_not(), -1).reshape({-1});
   const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
-  const bool fused = !options.reference && device.is_cpu();
+  const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), labels, options.chunks)
                                        : ops::logprobsReference(h, model.lmHeadWeight(), labels);
   const at::Tensor keep = isCompletion.to(at::kFloat);

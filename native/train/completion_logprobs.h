@@ -2,8 +2,8 @@
 // computes as selective_log_softmax(logits[:, :-1], input_ids[:, 1:]) masked by completion_mask[:, 1:] and
 // summed over the sequence, and the token-level metrics it logs from the same logits (logits/chosen and
 // /rejected, entropy, mean_token_accuracy), as per-sequence sums so the trainer can split chosen/rejected.
-// On CPU the lm_head is fused into the log-prob gathering (ops/fused_linear_logprobs.h): the (B, T, V)
-// logits are never materialised.
+// On CPU and CUDA the lm_head is fused into the log-prob gathering (ops/fused_linear_logprobs.h): the
+// (B, T, V) logits are never materialised.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -16,7 +16,7 @@ namespace alignkit::train {
 struct CompletionLogProbsOptions {
   ops::ChunkSizes chunks;
   // The plain path (full logits -> log_softmax -> gather, ops::logprobsReference); the fused one is checked
-  // against it. Also what non-CPU devices use until the fused kernel has a CUDA version.
+  // against it. Also what devices without a fused kernel (neither CPU nor CUDA) use.
   bool reference = false;
   // Also return tailLogps, for LD-DPO (ld_alpha): the batch is preference pairs [chosen_0..chosen_{B/2-1},
   // rejected_0..rejected_{B/2-1}], and the tail of a completion is its tokens past the pair's shorter length.

@@ -22,6 +22,7 @@ execFileSync(process.env.CXX || 'c++', [
   `-I${join(packageRoot, 'native')}`, `-I${include}`, `-I${join(include, 'torch', 'csrc', 'api', 'include')}`,
   join(packageRoot, 'scripts', 'bench', 'fused_logprobs.cpp'),
   join(packageRoot, 'native', 'ops', 'fused_linear_logprobs.cpp'),
+  join(packageRoot, 'native', 'ops', 'logits_tile_cpu.cpp'),
   `-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, '-ltorch', '-ltorch_cpu', '-lc10', '-o', exe,
 ], { stdio: 'inherit' });
 
