@@ -1,4 +1,5 @@
 // Module entry: registers NativeModel, NativeOptimizer and the runtime functions.
+#include <c10/util/Exception.h>
 #include <napi.h>
 
 #include <algorithm>
@@ -54,6 +55,8 @@ Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
     Napi::Error error = Napi::Error::New(env, e.what());
     error.Set("code", Napi::String::New(env, e.code()));
     throw error;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, e.what_without_backtrace());
   }
 }
 

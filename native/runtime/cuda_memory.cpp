@@ -25,6 +25,7 @@ void checkDevice(int device) {
 #if ALIGNKIT_WITH_CUDA
 CudaMemory cudaMemory(int device) {
   checkDevice(device);
+  at::globalContext().lazyInitDevice(at::kCUDA);  // the allocator exists only once CUDA is initialised
   using c10::CachingAllocator::StatType;
   const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device));
   const auto& allocated = stats.allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)];
@@ -34,6 +35,7 @@ CudaMemory cudaMemory(int device) {
 
 void resetCudaPeakMemory(int device) {
   checkDevice(device);
+  at::globalContext().lazyInitDevice(at::kCUDA);
   c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
 }
 #else
