@@ -43,6 +43,13 @@ int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t 
   return positiveInt(v, (std::string("options.") + key).c_str());
 }
 
+train::ForwardOptions forwardOptions(const Napi::Object& options) {
+  train::ForwardOptions forward;
+  forward.bf16 = boolOption(options, "bf16");
+  forward.gradientCheckpointing = boolOption(options, "gradient_checkpointing");
+  return forward;
+}
+
 double numberOption(const Napi::Object& options, const char* key, double fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "train/forward_options.h"
+
 namespace alignkit::binding {
 
 std::string stringOption(const Napi::Object& options, const char* key, const std::string& fallback);
@@ -15,6 +17,9 @@ bool boolOption(const Napi::Object& options, const char* key);
 double numberOption(const Napi::Object& options, const char* key, double fallback);
 int64_t positiveInt(const Napi::Value& v, const char* name);
 int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t fallback);
+
+// TrainingArguments' bf16 and gradient_checkpointing, by those names (absent = false).
+train::ForwardOptions forwardOptions(const Napi::Object& options);
 
 // Views of a batch's typed arrays: (inputIds, attentionMask?, [positionIds?,] batch, seqLen).
 struct Batch {

@@ -2,6 +2,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include "common/autocast.h"
 #include "js_options.h"
 #include "promise_worker.h"
 #include "tensor_view.h"
@@ -105,16 +106,19 @@ Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// logits(inputIds, attentionMask?, positionIds?, batch, seqLen) -> Promise<{ data: Float32Array, shape }>
+// logits(inputIds, attentionMask?, positionIds?, batch, seqLen, { bf16? }) -> Promise<{ data: Float32Array, shape }>;
+// with bf16 the forward runs under bfloat16 autocast and its logits are widened, as accelerate returns them.
 Napi::Value NativeModel::logits(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keepAlive;
   const Batch b = viewBatch(info, /*withPositions=*/true, keepAlive);
+  const bool bf16 = info[5].IsObject() && forwardOptions(info[5].As<Napi::Object>()).bf16;
   auto state = state_;
   return PromiseWorker<at::Tensor>::start(
       info.Env(),
-      [state, b] {
+      [state, b, bf16] {
         std::lock_guard<std::mutex> lock(state->mutex);
         at::NoGradGuard noGrad;
+        const AutocastGuard autocast(state->model.model->device().type(), bf16);
         return state->model.model->logits(b.inputIds, b.attentionMask, b.positionIds)
             .to(at::kCPU, at::kFloat)
             .contiguous();

@@ -48,7 +48,8 @@ train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
 }  // namespace
 
 // completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
-//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail? })
+//   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail?, bf16?,
+//   gradient_checkpointing? })
 //   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array, tailLogps?: Float32Array }>,
 //   each (batch); tailLogps (LD-DPO's part past the pair's shorter completion) with pairTail.
 // With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
@@ -66,6 +67,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
   opts.reference = boolOption(options, "reference");
   opts.pairTail = boolOption(options, "pairTail");
+  opts.forward = forwardOptions(options);
   const bool backward = boolOption(options, "backward");
   std::vector<Napi::Value> keepAlive;
   for (size_t i = 0; i < 3; ++i)
@@ -106,7 +108,8 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
 //   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
-//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1) }) -> Promise<{ loss,
+//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
+//   gradient_checkpointing? }) -> Promise<{ loss,
 //   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
 //   accumulated into the policy's parameters unless backward is false.
 Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
@@ -141,6 +144,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   lpOptions.chunks.rowChunk = positiveIntOption(options, "rowChunk", lpOptions.chunks.rowChunk);
   lpOptions.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", lpOptions.chunks.vocabChunk);
   lpOptions.reference = boolOption(options, "reference");
+  lpOptions.forward = forwardOptions(options);
   train::DpoBackward backward;
   const Napi::Value backwardOption = options.Get("backward");
   backward.backward = backwardOption.IsUndefined() || backwardOption.IsNull() || boolOption(options, "backward");

@@ -14,6 +14,7 @@ export {
   type DpoStepOptions,
   type DpoStepResult,
   type Dtype,
+  type ForwardOptions,
   type LoadModelOptions,
   type MaskRows,
   type ModelConfig,

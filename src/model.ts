@@ -30,7 +30,26 @@ export interface SaveOptions {
 export type TokenRows = Int32Array | number[][];
 export type MaskRows = IndexArray | number[][];
 
-export interface BatchOptions {
+/**
+ * How a forward runs: TrainingArguments' `bf16` and `gradient_checkpointing`, under those names. Weights, their
+ * gradients and the optimizer stay in the model's dtype (float32) either way.
+ */
+export interface ForwardOptions {
+  /**
+   * Run the forward under bfloat16 autocast, as the HF Trainer does with `bf16: true` (`torch.autocast(device,
+   * torch.bfloat16)`: matmuls, linear layers and attention in bfloat16, the rest as the model writes it, the
+   * logits widened to float32 before the log-softmax). Default false.
+   */
+  bf16?: boolean;
+  /**
+   * Recompute each decoder layer in backward instead of keeping its activations (transformers' gradient
+   * checkpointing): the same gradients for less memory and one more forward. Only forwards that record
+   * gradients are affected. Default false.
+   */
+  gradient_checkpointing?: boolean;
+}
+
+export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   /** Row length when `inputIds` is a flat typed array holding several rows. */
   seqLen?: number;
   /** Explicit RoPE positions, (batch, seqLen); default 0..seqLen-1 for every row, as transformers does. */
@@ -77,7 +96,7 @@ export interface DpoLossOptions {
   discopop_tau?: number;
 }
 
-export interface DpoStepOptions extends DpoLossOptions {
+export interface DpoStepOptions extends DpoLossOptions, ForwardOptions {
   /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
   rowChunk?: number;
   /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
@@ -93,7 +112,7 @@ export interface DpoStepOptions extends DpoLossOptions {
   lossScale?: number;
 }
 
-export interface CompletionLogProbsOptions {
+export interface CompletionLogProbsOptions extends ForwardOptions {
   /** Row length when the inputs are flat typed arrays holding several rows. */
   seqLen?: number;
   /**
@@ -195,7 +214,7 @@ export class Model {
     const ids = toRows('inputIds', inputIds, options.seqLen) as Rows<Int32Array>;
     const mask = matching('attentionMask', attentionMask, ids);
     const positions = matching('positionIds', options.positionIds, ids) as Int32Array | null;
-    return this.#native.logits(ids.data, mask, positions, ids.batch, ids.seqLen).catch(fromNative);
+    return this.#native.logits(ids.data, mask, positions, ids.batch, ids.seqLen, { bf16: options.bf16 }).catch(fromNative);
   }
 
   /**
@@ -228,10 +247,12 @@ export class Model {
     if (options.gradOutput && options.gradOutput.length !== ids.batch) {
       throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
     }
-    const { gradOutput, rowChunk, vocabChunk, reference, pairTail } = options;
+    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing } = options;
     const backward = options.backward ?? gradOutput !== undefined;
     return this.#native
-      .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, { backward, gradOutput, rowChunk, vocabChunk, reference, pairTail })
+      .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, {
+        backward, gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing,
+      })
       .catch(fromNative);
   }
 

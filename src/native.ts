@@ -34,7 +34,13 @@ export interface NativeModelConfig {
   sourceDir: string;
 }
 
-export interface NativeCompletionLogProbsOptions {
+/** TrainingArguments' switches for how a forward runs, under their HF names (binding/js_options.h). */
+export interface NativeForwardOptions {
+  bf16?: boolean;
+  gradient_checkpointing?: boolean;
+}
+
+export interface NativeCompletionLogProbsOptions extends NativeForwardOptions {
   backward?: boolean;
   gradOutput?: Float32Array;
   rowChunk?: number;
@@ -59,8 +65,8 @@ export interface CompletionLogProbs {
   tailLogps?: Float32Array;
 }
 
-/** DPOConfig's loss fields under their TRL names, plus the fused kernel's tiling. */
-export interface NativeDpoOptions {
+/** DPOConfig's loss fields under their TRL names, plus the fused kernel's tiling and the forward's switches. */
+export interface NativeDpoOptions extends NativeForwardOptions {
   beta?: number;
   loss_type?: string[];
   loss_weights?: number[] | null;
@@ -104,7 +110,14 @@ export interface DpoStepResult {
 export interface NativeModel {
   config(): NativeModelConfig;
   parameters(): { name: string; shape: number[] }[];
-  logits(ids: Int32Array, mask: IndexArray | null, positions: Int32Array | null, batch: number, seqLen: number): Promise<NativeTensor>;
+  logits(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    positions: Int32Array | null,
+    batch: number,
+    seqLen: number,
+    options: Pick<NativeForwardOptions, 'bf16'>,
+  ): Promise<NativeTensor>;
   forwardBackward(ids: Int32Array, mask: IndexArray | null, batch: number, seqLen: number): Promise<number>;
   completionLogProbs(
     ids: Int32Array,

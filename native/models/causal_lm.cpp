@@ -1,9 +1,12 @@
 #include "models/causal_lm.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <map>
 
 #include "common/error.h"
 #include "models/attention_mask.h"
+#include "models/layer_checkpoint.h"
 #include "models/rope.h"
 
 namespace alignkit::models {
@@ -121,12 +124,26 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
   return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias);
 }
 
+std::vector<at::Tensor> CausalLM::Layer::parameters() const {
+  std::vector<at::Tensor> out;
+  for (const at::Tensor* t : {&inputNorm, &postAttentionNorm, &q, &qBias, &k, &kBias, &v, &vBias, &o, &oBias, &qNorm,
+                              &kNorm, &gate, &gateBias, &up, &upBias, &down, &downBias})
+    if (t->defined()) out.push_back(*t);
+  return out;
+}
+
 at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x) const {
   return linear(at::silu(linear(x, l.gate, l.gateBias)) * linear(x, l.up, l.upBias), l.down, l.downBias);
 }
 
+at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
+                                  const at::Tensor& mask) const {
+  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask);
+  return h + mlp(l, rmsNorm(h, l.postAttentionNorm, config_.rmsNormEps));
+}
+
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
-                                  const at::Tensor& positionIds) const {
+                                  const at::Tensor& positionIds, bool gradientCheckpointing) const {
   if (inputIds.dim() != 2) throw invalidArgument("input_ids must be (batch, seq_len)");
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   for (const at::Tensor* t : {&attentionMask, &positionIds})
@@ -149,12 +166,18 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
                                      ? buildAttentionMask(attentionMask, B, T, config_.slidingWindow, device())
                                      : at::Tensor();
 
+  const bool checkpoint = gradientCheckpointing && at::GradMode::is_enabled();
   at::Tensor x = at::embedding(embedTokens_, ids);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    const at::Tensor& mask = config_.slidingLayers[i] ? slidingMask : fullMask;
-    x = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask);
-    x = x + mlp(l, rmsNorm(x, l.postAttentionNorm, config_.rmsNormEps));
+    const at::Tensor mask = config_.slidingLayers[i] ? slidingMask : fullMask;
+    if (!checkpoint) {
+      x = decoderLayer(l, x, angles, mask);
+      continue;
+    }
+    // The recompute runs in backward, after this call returns: the closure holds what it reads.
+    x = checkpointLayer([this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask); },
+                        x, l.parameters());
   }
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }

@@ -31,9 +31,11 @@ class CausalLM {
 
   // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
   // means 0..T-1 for every row, as transformers does when none are passed (also with left padding).
-  // Returns the final-norm hidden states (B, T, hidden).
-  at::Tensor hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
-                          const at::Tensor& positionIds) const;
+  // Returns the final-norm hidden states (B, T, hidden). With gradientCheckpointing, each decoder layer keeps
+  // only its input and is recomputed in backward (models/layer_checkpoint.h); as in transformers it applies
+  // only to a forward autograd records (a no-grad forward keeps nothing anyway).
+  at::Tensor hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds,
+                          bool gradientCheckpointing = false) const;
 
   // (B, T, vocab) in the model's dtype.
   at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
@@ -43,7 +45,12 @@ class CausalLM {
     at::Tensor inputNorm, postAttentionNorm;
     at::Tensor q, qBias, k, kBias, v, vBias, o, oBias, qNorm, kNorm;
     at::Tensor gate, gateBias, up, upBias, down, downBias;
+    std::vector<at::Tensor> parameters() const;  // the defined ones
   };
+
+  // x + attention, then + MLP, each on the RMS-normed stream (LlamaDecoderLayer); x (B, T, hidden).
+  at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles,
+                          const at::Tensor& mask) const;
 
   at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles,
                        const at::Tensor& mask) const;

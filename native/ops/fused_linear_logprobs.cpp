@@ -1,5 +1,6 @@
 #include "ops/fused_linear_logprobs.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -39,6 +40,27 @@ at::Tensor tile(at::Tensor& scratch, int64_t rows, int64_t cols) {
   return scratch.narrow(0, 0, rows * cols).view({rows, cols});
 }
 
+// z = h @ w^T into the tile z; a product in a narrower dtype than the tile's (autocast's bfloat16 on CPU) is
+// rounded to it, then widened.
+void logitsTile(at::Tensor& z, const at::Tensor& h, const at::Tensor& w) {
+  if (h.scalar_type() == z.scalar_type())
+    at::mm_out(z, h, w.t());
+  else
+    z.copy_(at::mm(h, w.t()));
+}
+
+// The dtypes of a call: the tiles' (the device kernels' choice for the inputs) and the matmuls'. Under autocast
+// the matmuls run in autocast's dtype, as an autocast linear; else in the tiles' dtype.
+struct Dtypes {
+  at::ScalarType tile, matmul;
+};
+
+Dtypes dtypesFor(const LogitsTileKernels& kernels, const at::Tensor& hidden, const at::Tensor& weight,
+                 std::optional<at::ScalarType> autocast) {
+  const at::ScalarType tile = kernels.tileDtype(autocast.value_or(at::promoteTypes(hidden.scalar_type(), weight.scalar_type())));
+  return {tile, autocast.value_or(tile)};
+}
+
 // acc += a @ b with acc float32: in place when a and b are float32 too; else their product is made in their own
 // dtype (as under autocast) and added.
 void addProduct(at::Tensor acc, const at::Tensor& a, const at::Tensor& b) {
@@ -51,23 +73,24 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
   // hidden (N, C), weight (V, C), labels (N) int64, all on one device; a chunk size of 0 takes the device's
   // default. Returns logps, meanLogit, entropy, logSumSquaredProbs (N) float32, correct (N).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
-                               const at::Tensor& labels, int64_t rowChunk, int64_t vocabChunk) {
+                               const at::Tensor& labels, int64_t rowChunk, int64_t vocabChunk,
+                               std::optional<at::ScalarType> autocast) {
     const int64_t N = hidden.size(0), V = weight.size(0);
     const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
     if (rowChunk == 0) rowChunk = kernels->defaultChunks().rowChunk;
     if (vocabChunk == 0) vocabChunk = kernels->defaultChunks().vocabChunk;
-    const at::ScalarType dtype = kernels->tileDtype(at::promoteTypes(hidden.scalar_type(), weight.scalar_type()));
-    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype));
+    const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
+    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
     const OnlineSoftmax state = startOnlineSoftmax(N, hidden.device());
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, N - r0);
-      const at::Tensor h = hidden.narrow(0, r0, R).to(dtype).contiguous();  // (R, C)
+      const at::Tensor h = hidden.narrow(0, r0, R).to(dtype.matmul).contiguous();  // (R, C)
       const at::Tensor lab = labels.narrow(0, r0, R);
       OnlineSoftmax st = state.rows(r0, R);
       for (int64_t v0 = 0; v0 < V; v0 += vocabChunk) {
         const int64_t Vc = std::min(vocabChunk, V - v0);
         at::Tensor z = tile(scratch, R, Vc);  // (R, Vc) = h @ W[v0:v0+Vc]^T
-        at::mm_out(z, h, weight.narrow(0, v0, Vc).to(dtype).t());
+        logitsTile(z, h, weight.narrow(0, v0, Vc).to(dtype.matmul));
         kernels->fold(z, v0, lab, st);
       }
     }
@@ -81,43 +104,48 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     ctx->save_for_backward({hidden, weight, labels, lse});
     ctx->saved_data["rowChunk"] = rowChunk;
     ctx->saved_data["vocabChunk"] = vocabChunk;
+    ctx->saved_data["autocast"] = autocast ? at::IValue(*autocast) : at::IValue();
     ctx->mark_non_differentiable({meanLogit, entropy, logSumSquaredProbs, correct});
     return {logps, meanLogit, entropy, logSumSquaredProbs, correct};
   }
 
   // grads[0] is dL/dlogps (N); the statistics have none. dH = dZ @ W, dW = dZ^T @ H, tile by tile, accumulated
-  // in float32.
+  // in float32; after autocast's matmul, dZ is rounded to its dtype and so are dH and dW, once, at the end.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t rowChunk = ctx->saved_data["rowChunk"].toInt(), vocabChunk = ctx->saved_data["vocabChunk"].toInt();
     const bool wantH = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
-    if (!grads[0].defined() || !(wantH || wantW)) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    if (!grads[0].defined() || !(wantH || wantW)) return variable_list(6);
     const at::Tensor g = grads[0].to(at::kFloat).contiguous();
     const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
     const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
-    const at::ScalarType dtype = kernels->tileDtype(at::promoteTypes(hidden.scalar_type(), weight.scalar_type()));
+    const at::IValue autocast = ctx->saved_data["autocast"];
+    const Dtypes dtype = dtypesFor(*kernels, hidden, weight,
+                                   autocast.isNone() ? std::nullopt : std::optional(autocast.toScalarType()));
     const auto f = hidden.options().dtype(at::kFloat);
     at::Tensor dH = wantH ? at::empty({N, C}, f) : at::Tensor();
     at::Tensor dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
-    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype));
+    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, N - r0);
-      const at::Tensor h = hidden.narrow(0, r0, R).to(dtype).contiguous();  // (R, C)
+      const at::Tensor h = hidden.narrow(0, r0, R).to(dtype.matmul).contiguous(), hTile = h.to(dtype.tile);  // (R, C)
       const at::Tensor lab = labels.narrow(0, r0, R), gR = g.narrow(0, r0, R), lseR = lse.narrow(0, r0, R);
       at::Tensor dh = wantH ? dH.narrow(0, r0, R).zero_() : at::Tensor();  // (R, C)
       for (int64_t v0 = 0; v0 < V; v0 += vocabChunk) {
         const int64_t Vc = std::min(vocabChunk, V - v0);
-        const at::Tensor w = weight.narrow(0, v0, Vc).to(dtype);  // (Vc, C)
+        const at::Tensor w = weight.narrow(0, v0, Vc).to(dtype.matmul);  // (Vc, C)
         at::Tensor z = tile(scratch, R, Vc);
-        at::mm_out(z, h, w.t());
+        logitsTile(z, h, w);
         kernels->gradient(z, v0, lab, gR, lseR);  // z is now dZ (R, Vc)
-        if (wantH) addProduct(dh, z, w);
-        if (wantW) addProduct(dW.narrow(0, v0, Vc), z.t(), h);
+        if (dtype.matmul != dtype.tile) z.copy_(z.to(dtype.matmul));
+        if (wantH) addProduct(dh, z, w.to(dtype.tile));
+        if (wantW) addProduct(dW.narrow(0, v0, Vc), z.t(), hTile);
       }
     }
-    return {wantH ? dH.to(hidden.scalar_type()) : at::Tensor(), wantW ? dW.to(weight.scalar_type()) : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    return {wantH ? dH.to(dtype.matmul).to(hidden.scalar_type()) : at::Tensor(),
+            wantW ? dW.to(dtype.matmul).to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor()};
   }
 };
 
@@ -146,14 +174,17 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
                           hidden.device().str() + " and weight on " + weight.device().str());
   if (chunks.rowChunk < 0 || chunks.vocabChunk < 0)
     throw invalidArgument("fusedLinearLogProbs: rowChunk and vocabChunk must be positive, or 0 for the device's default");
+  const at::DeviceType device = hidden.device().type();
+  const std::optional<at::ScalarType> autocast =
+      at::autocast::is_autocast_enabled(device) ? std::optional(at::autocast::get_autocast_dtype(device)) : std::nullopt;
   const variable_list out = FusedLinearLogProbs::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
-                                                       chunks.rowChunk, chunks.vocabChunk);
+                                                       chunks.rowChunk, chunks.vocabChunk, autocast);
   return {out[0], out[1], out[2], out[3], out[4]};
 }
 
 TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {
   checkShapes(hidden, weight, labels);
-  const at::Tensor logits = hidden.to(at::kFloat).mm(weight.to(at::kFloat).t());  // (N, V)
+  const at::Tensor logits = hidden.to(at::kFloat).mm(weight.to(at::kFloat).t()).to(at::kFloat);  // (N, V)
   const at::Tensor logp = logits.log_softmax(1);
   const at::Tensor lab = labels.to(logits.device(), at::kLong), ignored = lab.lt(0);
   TokenLogProbs out;

@@ -12,6 +12,13 @@
 // are float32; on CUDA (Liger-Kernel style) each tile comes from one cuBLAS matmul in the inputs' dtype, as
 // under autocast (bf16/fp16 stay so), and one kernel folds it into the running statistics, or in backward turns
 // it into dZ in place. Statistics and gradient accumulation are float32 on both.
+//
+// Under autocast (common/autocast.h), which does not reach into a custom autograd Function, the lm_head matmul
+// runs in autocast's dtype as an autocast linear would: inputs cast to bfloat16, logits rounded to bfloat16, then
+// widened for the float32 log-softmax, as TRL computes under bf16 (accelerate upcasts the autocast forward's
+// logits; selective_log_softmax runs on those). Its backward takes dZ in bfloat16 and rounds dH and dW to
+// bfloat16 once, as autograd through that linear does; on CPU the bfloat16 dZ, H and W are multiplied in float32
+// (their products are exact there), so the result does not depend on the tiling.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -41,8 +48,9 @@ struct ChunkSizes {
 TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                   ChunkSizes chunks = {});
 
-// The plain version: full (N, V) float32 logits -> log_softmax -> gather, and the statistics from the same
-// logits. Any device; autograd through ATen. The fused function is tested against it.
+// The plain version: full (N, V) logits (under autocast, a bfloat16 matmul) -> float32 -> log_softmax -> gather,
+// and the statistics from the same logits. Any device; autograd through ATen. The fused function is tested
+// against it.
 TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels);
 
 }  // namespace alignkit::ops

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/autocast.h"
 #include "common/error.h"
 
 namespace alignkit::train {
@@ -15,13 +16,15 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
     throw invalidArgument("completionLogProbs: completionMask must have the shape of inputIds");
   const at::Device device = model.device();
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
-  const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {});  // (B, T, C)
+  const AutocastGuard autocast(device.type(), options.forward.bf16);
+  const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing);  // (B, T, C)
   // Position t predicts token t + 1: hidden[:, :-1] against input_ids[:, 1:], kept where the target is a
   // completion token, -1 (ignored) elsewhere.
   const at::Tensor target = inputIds.narrow(1, 1, T - 1).to(device, at::kLong);
   const at::Tensor isCompletion = completionMask.narrow(1, 1, T - 1).to(device).ne(0);  // (B, T-1)
   const at::Tensor labels = target.masked_fill(isCompletion.logical_not(), -1).reshape({-1});
   const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
+  // Both paths follow the autocast state like ATen ops: lm_head as an autocast linear, the log-softmax in float32.
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), labels, options.chunks)
                                        : ops::logprobsReference(h, model.lmHeadWeight(), labels);

@@ -10,6 +10,7 @@
 
 #include "models/causal_lm.h"
 #include "ops/fused_linear_logprobs.h"
+#include "train/forward_options.h"
 
 namespace alignkit::train {
 
@@ -21,6 +22,9 @@ struct CompletionLogProbsOptions {
   // Also return tailLogps, for LD-DPO (ld_alpha): the batch is preference pairs [chosen_0..chosen_{B/2-1},
   // rejected_0..rejected_{B/2-1}], and the tail of a completion is its tokens past the pair's shorter length.
   bool pairTail = false;
+  // bf16 autocast and gradient checkpointing for the forward; the autocast region closes before this returns,
+  // so a backward from the results runs outside it, as in PyTorch.
+  ForwardOptions forward;
 };
 
 // All (B). logps float32 with autograd to every parameter; the rest detached.

@@ -1,7 +1,9 @@
 // One DPO micro-batch on a policy model, as TRL 1.13's DPOTrainer._compute_loss runs it: reference log-probs
 // (from a reference model without autograd, or precomputed as with precompute_ref_log_probs), the policy's
 // completion log-probs through the fused lm_head kernel, the loss family (train/dpo_loss.h), its gradient
-// back-propagated into the policy's .grad, and the metrics TRL appends for the step.
+// back-propagated into the policy's .grad, and the metrics TRL appends for the step. With bf16 both forwards run
+// under autocast, as accelerate wraps the policy's and the reference's forward; gradient checkpointing applies to
+// the policy's forward only, the one autograd records; the backward runs outside autocast.
 #pragma once
 
 #include <ATen/ATen.h>

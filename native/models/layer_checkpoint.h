@@ -1,0 +1,22 @@
+// Gradient checkpointing of one decoder layer, with the result of transformers' gradient_checkpointing_enable()
+// (torch.utils.checkpoint, use_reentrant=False): the forward keeps only the layer's input, not its activations;
+// the backward re-runs the layer with autograd on, under the autocast state the forward ran in, and
+// back-propagates through the recomputed graph, so the gradients are those of the unchecked layer. Our layers
+// draw no random numbers (no dropout), so no RNG state is saved.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <functional>
+#include <vector>
+
+namespace alignkit::models {
+
+using LayerFunction = std::function<at::Tensor(const at::Tensor&)>;
+
+// layer(input), checkpointed. `parameters` are the tensors `layer` reads that may need a gradient (its weights);
+// their gradients reach autograd as if the layer had run unchecked. `layer` must stay callable until backward.
+at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
+                           const std::vector<at::Tensor>& parameters);
+
+}  // namespace alignkit::models
