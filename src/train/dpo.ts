@@ -58,9 +58,9 @@ const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG',
 
 /** Options alignkit does not implement yet are an error when they would change the result, a note when not. */
 function checkSupported(config: DpoConfig, note: (message: string) => void): void {
-  if (config.bf16 === true || config.fp16) throw configError('bf16/fp16 mixed precision is not implemented yet on CPU; set bf16: false');
-  if (config.bf16 === null) note('note: bf16 is unset (TRL would default to true); training in float32 on CPU');
-  if (config.gradient_checkpointing) note('note: gradient_checkpointing is not implemented yet; training without it (same result, more memory)');
+  // On CPU accelerate gives fp16 no autocast (TRL trains in float32); on CUDA it would need a loss scaler.
+  if (config.fp16) throw configError('fp16 mixed precision is not implemented (on CPU the HF Trainer trains in float32 with it); use bf16: true, or bf16: false for float32');
+  if (config.bf16 === null) note('note: bf16 is unset; as in TRL (true unless fp16) training runs under bfloat16 autocast with float32 weights; set bf16: false for float32');
   if (config.sync_ref_model && config.precompute_ref_log_probs) {
     throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
   }
@@ -152,6 +152,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   let evalReference: Reference = reference;
   if (config.precompute_ref_log_probs) {
     // One pass of the reference over each table; the reference model is then dropped.
+    // In float32 even with bf16: TRL precomputes in DPOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
     reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha);
     if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha);
@@ -169,6 +170,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
     beta: config.beta, loss_type: config.loss_type, loss_weights: config.loss_weights, label_smoothing: config.label_smoothing,
     use_weighting: config.use_weighting, ld_alpha: config.ld_alpha, f_divergence_type: config.f_divergence_type,
     f_alpha_divergence_coef: config.f_alpha_divergence_coef, discopop_tau: config.discopop_tau,
+    bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing,
   };
 
   const state: TrainerState = resume
