@@ -78,7 +78,7 @@ Napi::Value randperm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  runtime::limitMallocArenas();  // before the worker threads allocate
+  runtime::tuneMalloc();  // before the worker threads allocate
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));

@@ -29,11 +29,13 @@ void setNumThreads(int threads) {
   at::set_num_threads(threads);
 }
 
-void limitMallocArenas() {
-  constexpr int kDefaultArenas = 2;
-  const char* env = std::getenv("ALIGNKIT_MALLOC_ARENAS");
-  const int arenas = env != nullptr ? std::atoi(env) : kDefaultArenas;
-  if (arenas > 0) mallopt(M_ARENA_MAX, arenas);
+void tuneMalloc() {
+  auto setting = [](const char* name, int fallback) {
+    const char* env = std::getenv(name);
+    return env != nullptr ? std::atoi(env) : fallback;
+  };
+  if (const int arenas = setting("ALIGNKIT_MALLOC_ARENAS", 2); arenas > 0) mallopt(M_ARENA_MAX, arenas);
+  if (const int bytes = setting("ALIGNKIT_MALLOC_MMAP_THRESHOLD", 128 << 10); bytes > 0) mallopt(M_MMAP_THRESHOLD, bytes);
 }
 
 }  // namespace alignkit::runtime

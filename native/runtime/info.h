@@ -16,9 +16,13 @@ struct RuntimeInfo {
 RuntimeInfo runtimeInfo();
 void setNumThreads(int threads);
 
-// Caps glibc's malloc arenas (M_ARENA_MAX) unless ALIGNKIT_MALLOC_ARENAS says otherwise (0: leave glibc's
-// default of 8 per core). Every libuv and ATen worker thread otherwise gets its own arena, and training's
-// large, short-lived buffers fragment them: measured on the DPO benchmark, peak RSS kept climbing for steps.
-void limitMallocArenas();
+// Tunes glibc's malloc for training's large, short-lived buffers, which otherwise fragment its heaps so that
+// peak RSS keeps climbing for steps (measured on the DPO benchmark):
+// - caps the arenas (M_ARENA_MAX) at ALIGNKIT_MALLOC_ARENAS, default 2 (0: glibc's 8 per core); every libuv and
+//   ATen worker thread would otherwise get its own;
+// - fixes the mmap threshold (M_MMAP_THRESHOLD) at ALIGNKIT_MALLOC_MMAP_THRESHOLD bytes, default 128 KiB (0:
+//   glibc's sliding one), so every large tensor is mapped and unmapped whole. glibc raises its sliding threshold
+//   up to 32 MiB after each freed mapping, after which activations land in the heaps and stay resident.
+void tuneMalloc();
 
 }  // namespace alignkit::runtime
