@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // DPO training throughput and peak memory: alignkit's train() vs TRL 1.13's DPOTrainer on the same ~20M-param
-// Llama (vocab 32000), the same preference rows, 4 pairs per step at seq 512, float32, same thread count, same
-// machine, in one run.
+// Llama (vocab 32000), the same preference rows, 4 pairs per step at seq 512, float32 (bf16 autocast with --bf16),
+// same thread count, same machine, in one run. With --device cuda both sides train on the GPU and the memory
+// figure is the CUDA allocator's peak (torch.cuda.max_memory_allocated) instead of host RSS.
 //
-//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R]
+//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16]
 //
 // The python side (dpo_trl.py) runs first and alone, so the two never share cores; it also creates and saves
 // the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
@@ -32,8 +33,12 @@ const { values: opts } = parseArgs({
     threads: { type: 'string' },
     steps: { type: 'string', default: '6' },
     rows: { type: 'string', default: '40' },
+    device: { type: 'string', default: 'cpu' },
+    bf16: { type: 'boolean', default: false },
   },
 });
+const cuda = opts.device === 'cuda';
+if (!cuda && opts.device !== 'cpu') throw new Error(`--device must be cpu or cuda, got ${opts.device}`);
 const threads = Number(opts.threads ?? cpus().length);
 const steps = Number(opts.steps);
 const rows = Number(opts.rows);
@@ -43,14 +48,16 @@ for (const [k, v] of Object.entries({ threads, steps, rows })) {
 if (steps < 2) throw new Error('--steps must be at least 2 (step 1 is a warmup)');
 
 ensureDist();
-const { train, setNumThreads, info } = await import('../../dist/index.js');
+const { train, setNumThreads, info, cudaMemory } = await import('../../dist/index.js');
+if (cuda && !info().cudaAvailable) throw new Error('--device cuda: this alignkit build sees no CUDA device');
 
 const python = referencePython();
 
 // The DPOConfig both sides run (TRL gets the same values as keyword arguments in dpo_trl.py, plus report_to 'none',
 // dataloader_num_workers 0 and disable_tqdm, which alignkit has no keys for: it reports nowhere, has no workers).
 const dpoConfig = {
-  bf16: false,
+  bf16: opts.bf16,
+  use_cpu: !cuda,
   gradient_checkpointing: false,
   per_device_train_batch_size: BATCH,
   max_length: SEQ,
@@ -71,7 +78,8 @@ try {
   const pyOut = execFileSync(
     python,
     [join(root, 'scripts/bench/dpo_trl.py'), '--out', dir, '--threads', String(threads), '--steps', String(steps),
-      '--rows', String(rows), '--batch', String(BATCH), '--seq', String(SEQ)],
+      '--rows', String(rows), '--batch', String(BATCH), '--seq', String(SEQ), '--device', opts.device,
+      ...(opts.bf16 ? ['--bf16'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
   );
   const trlRes = JSON.parse(pyOut.trim().split('\n').at(-1));
@@ -82,6 +90,7 @@ try {
   const stepEnds = [];
   const losses = [];
   const peaks = []; // running peak RSS (MiB) at the end of each step
+  if (cuda) cudaMemory(0, { reset: true });
   const t0 = process.hrtime.bigint();
   const result = await train(
     {
@@ -100,6 +109,7 @@ try {
   );
   const akTotal = Number(process.hrtime.bigint() - t0) / 1e9; // includes tokenization, loads and the final save
   const akRssMiB = process.resourceUsage().maxRSS / 1024;
+  const akCudaPeakMiB = cuda ? cudaMemory(0).peakAllocated / 2 ** 20 : null;
   if (result.globalStep !== steps || stepEnds.length !== steps) throw new Error(`alignkit ran ${result.globalStep} steps, logged ${stepEnds.length}`);
   if (trlRes.stepEnds.length !== steps) throw new Error(`TRL ran ${trlRes.stepEnds.length} steps`);
 
@@ -112,25 +122,29 @@ try {
 
   // --- report ---
   const fmt = (x, d = 1) => x.toFixed(d);
+  const precision = opts.bf16 ? 'bf16 autocast' : 'fp32';
   console.log(`\nDPO training, Llama ${fmt(trlRes.params / 1e6, 2)}M params (vocab 32000, untied), ${BATCH} pairs/step ` +
-    `x seq ${SEQ} (every sequence ${SEQ} tokens), float32, ${rows} rows, ${steps} steps (step 1 excluded from steps/s)`);
-  console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, TRL ${trlRes.threads}`);
+    `x seq ${SEQ} (every sequence ${SEQ} tokens), ${precision}, ${rows} rows, ${steps} steps (step 1 excluded from steps/s)`);
+  console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, TRL ${trlRes.threads}` +
+    (cuda ? `; device: alignkit ${rt.device}, TRL ${trlRes.device}` : ''));
   console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; ` +
     `timings are only comparable on an otherwise idle machine`);
   console.log(`versions: alignkit libtorch ${rt.torchVersion}; python ${trlRes.python}, torch ${trlRes.torch}, ` +
     `transformers ${trlRes.transformers} (attn: ${trlRes.attnImplementation}), trl ${trlRes.trl}`);
   console.log(`config (both; alignkit's own settings below): ${JSON.stringify(dpoConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
-  console.log('settings: TRL fp32, gradient_checkpointing false (its fastest CPU setting), reference loaded by TRL ' +
-    `from the same folder, its log-probs computed every step; alignkit fp32, ${JSON.stringify(alignkitSettings)} ` +
+  console.log(`settings: TRL ${precision}, gradient_checkpointing false (its fastest setting), reference loaded by TRL ` +
+    `from the same folder, its log-probs computed every step; alignkit ${precision}, ${JSON.stringify(alignkitSettings)} ` +
     '(the precompute pass is in step 1 and the whole-run time, not in steps/s)');
   console.table({
     alignkit: {
       'steps/s': fmt(ak, 4), 's/step': fmt(1 / ak, 3), 'step-1 s': fmt(stepEnds[0], 2),
       'step-1 loss': losses[0].toFixed(6), 'peak RSS MiB': fmt(akRssMiB, 0),
+      ...(cuda ? { 'GPU peak MiB': fmt(akCudaPeakMiB, 0) } : {}),
     },
     TRL: {
       'steps/s': fmt(trl, 4), 's/step': fmt(1 / trl, 3), 'step-1 s': fmt(trlRes.stepEnds[0], 2),
       'step-1 loss': trlRes.losses[0].toFixed(6), 'peak RSS MiB': fmt(trlRes.maxRssMiB, 0),
+      ...(cuda ? { 'GPU peak MiB': fmt(trlRes.cudaPeakMiB, 0) } : {}),
     },
   });
   const list = (xs) => xs.map((x) => x.toFixed(3)).join(' ');
@@ -138,16 +152,18 @@ try {
   const list6 = (xs) => xs.map((x) => x.toFixed(6)).join(' ');
   const maxRel = Math.max(...losses.map((l, i) => Math.abs(l - trlRes.losses[i]) / Math.abs(trlRes.losses[i])));
   console.log(`loss by step  alignkit: ${list6(losses)}\nloss by step  TRL:      ${list6(trlRes.losses)}`);
-  console.log(`loss max rel diff over all steps: ${maxRel.toExponential(2)} (informational: steps 2+ match only while ` +
-    'both samplers draw the same rows and the updates agree)');
+  console.log(`loss max rel diff over all steps: ${maxRel.toExponential(2)} (informational: both sides draw the Trainer's ` +
+    'row order, so steps 2+ differ only by rounding)');
   console.log(`whole run s (incl. loads, tokenization; alignkit also the final save): alignkit ${fmt(akTotal, 1)}, ` +
     `TRL ${fmt(trlRes.setupSeconds + trlRes.trainSeconds, 1)}`);
   console.log(`running peak RSS MiB after step 1..${steps}  alignkit: ${peaks.map((x) => x.toFixed(0)).join(' ')}\n` +
     `running peak RSS MiB after step 1..${steps}  TRL:      ${trlRes.peakRssByStepMiB.map((x) => x.toFixed(0)).join(' ')}`);
   console.log(`peak RSS is per process: node (alignkit: tokenizer, both models, libtorch) vs python (TRL: both models, ` +
     `torch, transformers, datasets)`);
+  // The memory that bounds a run: host RSS on the CPU, the CUDA allocator's peak (torch.cuda.max_memory_allocated) on a GPU.
+  const memoryRatio = cuda ? akCudaPeakMiB / trlRes.cudaPeakMiB : akRssMiB / trlRes.maxRssMiB;
   console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= 1.5)  ` +
-    `peak memory: ${(akRssMiB / trlRes.maxRssMiB).toFixed(3)} (target <= 0.35)`);
+    `peak ${cuda ? 'GPU' : ''} memory: ${memoryRatio.toFixed(3)} (target <= 0.35)`);
 
   // Step 1: policy == reference on both sides, so the DPO sigmoid loss is exactly ln 2 whatever the batch.
   const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(l - LN2) / LN2 < LOSS_RTOL));

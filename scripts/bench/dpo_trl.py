@@ -1,6 +1,7 @@
 """TRL side of `npm run bench:dpo` (driven by dpo.mjs).
 
     python scripts/bench/dpo_trl.py --out DIR --threads N [--steps K] [--rows R] [--batch B] [--seq L]
+                                    [--device cpu|cuda] [--bf16]
 
 1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
    hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 1024, untied) and saves it to DIR/model (float32,
@@ -9,7 +10,7 @@
 2. Writes R seeded preference rows (prompt/chosen/rejected text) to DIR/train.jsonl, each prompt + completion
    tokenizing to a little over L tokens, so with max_length L every sequence is exactly L tokens.
 3. Trains K steps with TRL's DPOTrainer (model=DIR/model, ref_model=None: TRL loads the reference from the same
-   folder), fp32,
+   folder), fp32 (or bf16 autocast with --bf16), on the CPU (or the GPU with --device cuda),
    gradient_checkpointing off (TRL's fastest CPU setting), B pairs per step, and prints one JSON line on
    stdout: per-step end times (step 1 excluded from the rate by the node side), losses, peak RSS.
 Progress and library warnings go to stderr.
@@ -35,6 +36,8 @@ p.add_argument("--steps", type=int, default=6)
 p.add_argument("--rows", type=int, default=40)
 p.add_argument("--batch", type=int, default=4)
 p.add_argument("--seq", type=int, default=512)
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--bf16", action="store_true")
 args = p.parse_args()
 
 import torch  # noqa: E402
@@ -94,14 +97,18 @@ class Timer(TrainerCallback):
         self.peaks = []
 
     def on_step_end(self, args, state, control, **kwargs):
+        if cuda:
+            torch.cuda.synchronize()  # a step's end is when its kernels are done
         self.ends.append(time.perf_counter())
         self.peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+cuda = args.device == "cuda"
 timer = Timer()
 dpo_args = DPOConfig(
     output_dir=str(out / "trl"),
-    bf16=False,
+    bf16=args.bf16,
+    use_cpu=not cuda,
     gradient_checkpointing=False,
     per_device_train_batch_size=args.batch,
     max_length=args.seq,
@@ -119,6 +126,8 @@ t_setup = time.perf_counter()
 trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=dpo_args, train_dataset=dataset, processing_class=tokenizer,
                      callbacks=[timer])
 setup_s = time.perf_counter() - t_setup  # DPOTrainer(): model + reference load, tokenization
+if cuda:
+    torch.cuda.reset_peak_memory_stats()  # the peak from here on: both models, activations, optimizer state
 t0 = time.perf_counter()
 trainer.train()
 train_s = time.perf_counter() - t0
@@ -141,4 +150,6 @@ print(json.dumps({
     "trl": trl.__version__,
     "python": sys.version.split()[0],
     "maxRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+    "cudaPeakMiB": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+    "device": torch.cuda.get_device_name() if cuda else "cpu",
 }))
