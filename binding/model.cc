@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include "common/autocast.h"
+#include "common/error.h"
 #include "js_options.h"
 #include "promise_worker.h"
 #include "tensor_view.h"
@@ -19,6 +20,16 @@ constexpr napi_type_tag kModelTag = {0x6a1c9e2f4b7d4e31ULL, 0x9d8e5a0c7f3b2164UL
 
 }  // namespace
 
+models::CausalLM& ModelState::causalLM() const {
+  if (!model.model) throw invalidArgument("this model was disposed");
+  return *model.model;
+}
+
+const models::CausalLM& NativeModel::loaded(Napi::Env env) const {
+  if (!state_->model.model) throw Napi::Error::New(env, "this model was disposed");
+  return *state_->model.model;
+}
+
 Napi::Function NativeModel::define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {StaticMethod<&NativeModel::load>("load"), InstanceMethod<&NativeModel::config>("config"),
@@ -30,7 +41,8 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::gradients>("gradients"),
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
                       InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
-                      InstanceMethod<&NativeModel::save>("save")});
+                      InstanceMethod<&NativeModel::save>("save"),
+                      InstanceMethod<&NativeModel::dispose>("dispose")});
 }
 
 // Only `load` constructs instances, passing the loaded state as an External.
@@ -73,7 +85,7 @@ Napi::Value NativeModel::load(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const models::CausalLM& m = *state_->model.model;
+  const models::CausalLM& m = loaded(env);
   const models::ModelConfig& c = m.config();
   Napi::Object out = Napi::Object::New(env);
   out.Set("modelType", c.modelType);
@@ -93,7 +105,7 @@ Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& params = state_->model.model->parameters();
+  const auto& params = loaded(info.Env()).parameters();
   Napi::Array out = Napi::Array::New(env, params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     Napi::Object p = Napi::Object::New(env);
@@ -118,8 +130,8 @@ Napi::Value NativeModel::logits(const Napi::CallbackInfo& info) {
       [state, b, bf16] {
         std::lock_guard<std::mutex> lock(state->mutex);
         at::NoGradGuard noGrad;
-        const AutocastGuard autocast(state->model.model->device().type(), bf16);
-        return state->model.model->logits(b.inputIds, b.attentionMask, b.positionIds)
+        const AutocastGuard autocast(state->causalLM().device().type(), bf16);
+        return state->causalLM().logits(b.inputIds, b.attentionMask, b.positionIds)
             .to(at::kCPU, at::kFloat)
             .contiguous();
       },
@@ -135,7 +147,7 @@ Napi::Value NativeModel::forwardBackward(const Napi::CallbackInfo& info) {
       info.Env(),
       [state, b] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        return train::causalLmLossBackward(*state->model.model, b.inputIds, b.attentionMask);
+        return train::causalLmLossBackward(state->causalLM(), b.inputIds, b.attentionMask);
       },
       [](Napi::Env env, double& loss) -> Napi::Value { return Napi::Number::New(env, loss); }, keepAlive);
 }
@@ -148,7 +160,7 @@ Napi::Value NativeModel::gradients(const Napi::CallbackInfo& info) {
       [state] {
         std::lock_guard<std::mutex> lock(state->mutex);
         models::NamedTensors grads;
-        for (const auto& [name, p] : state->model.model->parameters())
+        for (const auto& [name, p] : state->causalLM().parameters())
           if (p.grad().defined()) grads.emplace_back(name, p.grad().to(at::kCPU, at::kFloat, false, /*copy=*/true));
         return grads;
       },
@@ -169,7 +181,7 @@ Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
       info.Env(),
       [state] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        train::zeroGradients(*state->model.model);
+        train::zeroGradients(state->causalLM());
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
@@ -192,7 +204,7 @@ Napi::Value NativeModel::mixParameters(const Napi::CallbackInfo& info) {
         } else {
           lock.lock();
         }
-        train::mixParameters(*state->model.model, *source->model.model, alpha);
+        train::mixParameters(state->causalLM(), source->causalLM(), alpha);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
@@ -209,7 +221,22 @@ Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
       env,
       [state, dir, maxShardBytes] {
         std::lock_guard<std::mutex> lock(state->mutex);
+        state->causalLM();  // a disposed model has nothing to save
         models::savePretrained(state->model, dir, maxShardBytes);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// dispose() -> Promise<void>: frees the weights (and gradients) now, after the calls in flight; later calls throw.
+// JS's garbage collector sees only the small handle, so a model dropped without this can hold its memory long after.
+Napi::Value NativeModel::dispose(const Napi::CallbackInfo& info) {
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        state->model.model.reset();
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });

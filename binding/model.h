@@ -14,6 +14,9 @@ namespace alignkit::binding {
 struct ModelState {
   models::PretrainedModel model;
   std::mutex mutex;
+
+  // The loaded model; throws once dispose() has freed it.
+  models::CausalLM& causalLM() const;
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
@@ -36,6 +39,10 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);
   Napi::Value mixParameters(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+
+  // For the synchronous calls, which run on the JS thread: a JS error once disposed.
+  const models::CausalLM& loaded(Napi::Env env) const;
 
   std::shared_ptr<ModelState> state_;
 };

@@ -87,7 +87,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
       env,
       [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        const models::CausalLM& model = *state->model.model;
+        const models::CausalLM& model = state->causalLM();
         if (backward)
           return train::completionLogProbsBackward(model, inputIds, attentionMask, completionMask, gradOutput, opts);
         at::NoGradGuard noGrad;
@@ -161,9 +161,9 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
           lock.lock();
         }
         train::DpoReference reference;
-        if (refState) reference.model = refState->model.model.get();
+        if (refState) reference.model = &refState->causalLM();
         reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
-        return train::dpoStep(*state->model.model, b, reference, lossOptions, lpOptions, backward);
+        return train::dpoStep(state->causalLM(), b, reference, lossOptions, lpOptions, backward);
       },
       [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
         const train::DpoMetrics& m = r.metrics;

@@ -306,6 +306,14 @@ export class Model {
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
     await this.#native.save(dir, parseSize(options.maxShardSize ?? '50GB')).catch(fromNative);
   }
+
+  /**
+   * Frees the weights and gradients now (after the calls in flight); any later call throws. The garbage collector
+   * sees only this small handle, so without it a dropped model can keep its memory (host or GPU) for a long time.
+   */
+  async dispose(): Promise<void> {
+    await this.#native.dispose().catch(fromNative);
+  }
 }
 
 /** Loads a Hugging Face causal LM folder (Llama, Mistral, Qwen2, Qwen3) off the JS thread. */

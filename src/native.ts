@@ -140,6 +140,7 @@ export interface NativeModel {
   zeroGrad(): Promise<void>;
   mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
+  dispose(): Promise<void>;
 }
 
 export interface NativeOptimizer {

@@ -151,11 +151,12 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   if (config.precompute_ref_log_probs) {
-    // One pass of the reference over each table; the reference model is then dropped.
+    // One pass of the reference over each table; the reference model is then freed.
     // In float32 even with bf16: TRL precomputes in DPOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
     reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha);
     if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha);
+    await model.dispose();
   }
   const optimizer = await createOptimizer(policy, config);
 
