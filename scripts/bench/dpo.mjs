@@ -4,14 +4,14 @@
 // same thread count, same machine, in one run. With --device cuda both sides train on the GPU and the memory
 // figure is the CUDA allocator's peak (torch.cuda.max_memory_allocated) instead of host RSS.
 //
-//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16]
+//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--alignkit JSON]
 //
 // The python side (dpo_trl.py) runs first and alone, so the two never share cores; it also creates and saves
 // the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
 // DPOConfig; TRL with gradient_checkpointing off (its fastest CPU setting), alignkit with its best settings
-// (alignkitSettings below): precompute_ref_log_probs, which runs the reference over the data once before step 1
-// (outside steps/s, inside the whole-run time) as TRL's option of that name does; TRL here runs it every step.
-// gradient_checkpointing would cut alignkit's peak RSS by about 30% more for about 20% more time per step.
+// (alignkitSettings below): in fp32 precompute_ref_log_probs, which runs the reference over the data once before
+// step 1 (outside steps/s, inside the whole-run time) as TRL's option of that name does; TRL here runs it every
+// step. gradient_checkpointing would cut alignkit's peak RSS by about 30% more for about 20% more time per step.
 // Step 1 is excluded from steps/s on both sides (warmup). Peak RSS is each process's own maxRSS: the
 // python process (TRL, both models, datasets) and this node process (tokenization, both models, libtorch).
 // Prints figures only; it never asserts on speed. Exits non-zero only when a step-1 loss is not ln 2 (policy
@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
     rows: { type: 'string', default: '40' },
     device: { type: 'string', default: 'cpu' },
     bf16: { type: 'boolean', default: false },
+    alignkit: { type: 'string' },
   },
 });
 const cuda = opts.device === 'cuda';
@@ -67,8 +68,10 @@ const dpoConfig = {
   seed: 42,
   save_strategy: 'no',
 };
-// What alignkit runs differently; the same numbers either way (the reference log-probs are the same ones).
-const alignkitSettings = { precompute_ref_log_probs: true };
+// What alignkit runs differently (--alignkit '{...}' to try others). In fp32 the same numbers either way (the
+// reference log-probs are the same ones); with bf16 TRL's precompute runs in fp32 while its per-step reference runs
+// under autocast, so precomputing would change the run and is left out.
+const alignkitSettings = opts.alignkit ? JSON.parse(opts.alignkit) : opts.bf16 ? {} : { precompute_ref_log_probs: true };
 
 const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
 const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-dpo-'));
@@ -134,7 +137,7 @@ try {
   console.log(`config (both; alignkit's own settings below): ${JSON.stringify(dpoConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
   console.log(`settings: TRL ${precision}, gradient_checkpointing false (its fastest setting), reference loaded by TRL ` +
     `from the same folder, its log-probs computed every step; alignkit ${precision}, ${JSON.stringify(alignkitSettings)} ` +
-    '(the precompute pass is in step 1 and the whole-run time, not in steps/s)');
+    (alignkitSettings.precompute_ref_log_probs ? '(the precompute pass runs before step 1: in the whole-run time, not in steps/s)' : ''));
   console.table({
     alignkit: {
       'steps/s': fmt(ak, 4), 's/step': fmt(1 / ak, 3), 'step-1 s': fmt(stepEnds[0], 2),
