@@ -166,7 +166,7 @@ try {
   // The memory that bounds a run: host RSS on the CPU, the CUDA allocator's peak (torch.cuda.max_memory_allocated) on a GPU.
   const memoryRatio = cuda ? akCudaPeakMiB / trlRes.cudaPeakMiB : akRssMiB / trlRes.maxRssMiB;
   console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= 1.5)  ` +
-    `peak ${cuda ? 'GPU' : ''} memory: ${memoryRatio.toFixed(3)} (target <= 0.35)`);
+    `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)} (target <= 0.35)`);
 
   // Step 1: policy == reference on both sides, so the DPO sigmoid loss is exactly ln 2 whatever the batch.
   const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(l - LN2) / LN2 < LOSS_RTOL));
