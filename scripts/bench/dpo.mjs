@@ -68,10 +68,14 @@ const dpoConfig = {
   seed: 42,
   save_strategy: 'no',
 };
-// What alignkit runs differently (--alignkit '{...}' to try others). In fp32 the same numbers either way (the
-// reference log-probs are the same ones); with bf16 TRL's precompute runs in fp32 while its per-step reference runs
-// under autocast, so precomputing would change the run and is left out.
-const alignkitSettings = opts.alignkit ? JSON.parse(opts.alignkit) : opts.bf16 ? {} : { precompute_ref_log_probs: true };
+// What alignkit runs differently (--alignkit '{...}' to try others), its best measured settings. In fp32 the
+// same numbers either way (the reference log-probs are the same ones); with bf16 TRL's precompute runs in fp32
+// while its per-step reference runs under autocast, so precomputing would change the run and is left out. On the
+// GPU, gradient checkpointing costs little time (kernel-launch bound) and halves the peak; on 2 CPU cores it costs
+// ~20% per step.
+const alignkitSettings = opts.alignkit
+  ? JSON.parse(opts.alignkit)
+  : { ...(opts.bf16 ? {} : { precompute_ref_log_probs: true }), ...(cuda ? { gradient_checkpointing: true } : {}) };
 
 const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
 const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-dpo-'));
