@@ -37,4 +37,4 @@ export {
   type ScheduleOptions,
   type SchedulerType,
 } from './train/lr-schedule.js';
-export { train, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './train/dpo.js';
+export { train, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './train/train.js';

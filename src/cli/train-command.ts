@@ -3,7 +3,7 @@
 // resume; a second Ctrl-C exits at once.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
-import { train } from '../train/dpo.js';
+import { train } from '../train/train.js';
 import { duration, trainReporter } from './train-progress.js';
 
 export function registerTrain(program: Command): void {

@@ -2,7 +2,7 @@
 // margin, elapsed<ETA) with each log entry printed above it, as HF's ProgressCallback does with tqdm. Elsewhere
 // (CI, pipes) or with disable_tqdm: one line per log entry, as HF's PrinterCallback.
 import cliProgress from 'cli-progress';
-import type { LogEntry, TrainProgress } from '../train/dpo.js';
+import type { LogEntry, TrainProgress } from '../train/trainer-loop.js';
 
 export function duration(seconds: number): string {
   const s = Math.round(seconds);

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../src/train/dpo.js';
+import { train } from '../../src/train/train.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 function config(name: string, extra: Record<string, unknown>) {

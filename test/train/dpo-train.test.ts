@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train, type LogEntry } from '../../src/train/dpo.js';
+import { train, type LogEntry } from '../../src/train/train.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {

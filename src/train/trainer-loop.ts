@@ -1,0 +1,255 @@
+// The trainer-generic part of every recipe, top to bottom: the loop of optimizer steps over micro-batches,
+// clipping, AdamW and the LR schedule, then logging, evaluation and checkpoints (and Ctrl-C), the summary entry
+// and the final model. It mirrors transformers 5.18's Trainer._inner_training_loop / _maybe_log_save_evaluate /
+// evaluation_loop and the metric averaging TRL 1.13's trainers share (DPOTrainer.log, SFTTrainer.log). A recipe
+// (dpo.ts, sft.ts) brings the models, the data and its step; this file never knows which loss it trains.
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DpoConfig, SftConfig } from '../config/load-config.js';
+import type { EpochBatches } from '../data/epoch-batches.js';
+import { AlignkitError } from '../errors.js';
+import { info } from '../info.js';
+import { loadModel, type Device, type Model } from '../model.js';
+import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { learningRateSchedule } from './lr-schedule.js';
+import { createOptimizer, type Optimizer } from './optimizer.js';
+import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
+import { trainingFlow, type FlowActions } from './training-flow.js';
+
+/** One log_history entry, as the Trainer logs it: loss, grad_norm, learning_rate, TRL's metrics, epoch, step. */
+export type LogEntry = Record<string, number>;
+
+export interface TrainProgress {
+  step: number;
+  maxSteps: number;
+  epoch: number;
+}
+
+export interface TrainOptions {
+  /**
+   * Aborting stops between optimizer steps: the running step (with its log, evaluation, checkpoint) finishes, a
+   * checkpoint is saved and train() returns with `stopped: true`.
+   */
+  signal?: AbortSignal;
+  /** Called when the loop starts (step 0, or the checkpoint's step) and after every optimizer step. */
+  onStep?: (progress: TrainProgress) => void;
+  /**
+   * Called with every log entry: training, evaluation and the end-of-training summary (train_runtime, train_loss,
+   * ...). They are also written to output_dir/metrics.jsonl.
+   */
+  onLog?: (entry: LogEntry, progress: TrainProgress) => void;
+  /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
+  log?: (message: string) => void;
+}
+
+export interface TrainResult {
+  globalStep: number;
+  logHistory: LogEntry[];
+  /** True when the signal stopped training early (a checkpoint holds the state). */
+  stopped: boolean;
+  /** The latest checkpoint: the last one written, else the one resumed from. */
+  checkpoint?: string;
+}
+
+/** The TrainingArguments every recipe shares (the fields of DPOConfig and SFTConfig the loop reads). */
+export type LoopConfig = DpoConfig | SftConfig;
+
+/** What one micro-batch reports: TRL's metrics (num_tokens: attention tokens of this micro-batch) and its input tokens. */
+export interface MicroBatchResult {
+  metrics: { num_tokens: number };
+  /** Tokens of input_ids, padding included (the Trainer's floating_point_ops counts them). */
+  inputTokens: number;
+}
+
+export interface Recipe {
+  config: LoopConfig;
+  policy: Model;
+  optimizer: Optimizer;
+  /** The resumed checkpoint's trainer state, or null for a run from step 0. */
+  resumed: TrainerState | null;
+  resumeDir: string | null;
+  trainBatches: EpochBatches<unknown>;
+  evalBatches: EpochBatches<unknown> | null;
+  /**
+   * One optimizer step's micro-batches: accumulate the gradient of the step's loss into the policy and return that
+   * loss (what training_step returns, summed over the micro-batches) and each micro-batch's metrics.
+   */
+  trainStep(micro: number[][]): Promise<{ loss: number; micro: MicroBatchResult[] }>;
+  /** One evaluation batch without gradients: its loss (the Trainer weights it by the batch's rows) and metrics. */
+  evalStep(indices: number[]): Promise<{ loss: number; metrics: object }>;
+  /** After each optimizer step, before its log, evaluation and save (TRL's SyncRefModelCallback.on_step_end). */
+  onStepEnd?(globalStep: number): Promise<void>;
+  /** A second model checkpoints hold beside the policy (sync_ref_model's reference). */
+  checkpointReference?: Model;
+}
+
+export const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
+
+/** The precision options alignkit does not implement are an error when they would change the result, a note when not. */
+export function checkPrecision(config: LoopConfig, note: (message: string) => void): void {
+  // On CPU accelerate gives fp16 no autocast (TRL trains in float32); on CUDA it would need a loss scaler.
+  if (config.fp16) throw configError('fp16 mixed precision is not implemented (on CPU the HF Trainer trains in float32 with it); use bf16: true, or bf16: false for float32');
+  if (config.bf16 === null) note('note: bf16 is unset; as in TRL (true unless fp16) training runs under bfloat16 autocast with float32 weights; set bf16: false for float32');
+}
+
+/** eval_strategy or eval_on_start without an eval_dataset is an error. */
+export function checkEvalDataset(config: LoopConfig): boolean {
+  const evaluates = config.eval_strategy !== 'no' || config.eval_on_start;
+  if (evaluates && !config.eval_dataset) {
+    throw configError(`${config.eval_strategy !== 'no' ? `eval_strategy '${config.eval_strategy}'` : 'eval_on_start'} needs an eval_dataset`);
+  }
+  return evaluates;
+}
+
+/** As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way. */
+export function loadTrainingModel(config: LoopConfig, dir: string): Promise<Model> {
+  return loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+}
+
+/** The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state. */
+export async function setupPolicy(config: LoopConfig) {
+  const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
+  const policy = await loadTrainingModel(config, resumeDir ?? config.model_name_or_path!);
+  const optimizer = await createOptimizer(policy, config);
+  const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer) : null;
+  return { resumeDir, policy, optimizer, resumed };
+}
+
+/** TRL's log: each metric is the mean of its per-micro-batch values; num_tokens is the running total. */
+function averaged(metrics: Record<string, number[]>, totalTokens: number, prefix = ''): LogEntry {
+  const out: LogEntry = {};
+  for (const [key, values] of Object.entries(metrics)) out[prefix + key] = values.reduce((a, b) => a + b, 0) / values.length;
+  out[`${prefix}num_tokens`] = totalTokens;
+  return out;
+}
+
+function pushMetrics(window: Record<string, number[]>, metrics: object): void {
+  for (const [key, value] of Object.entries(metrics as Record<string, number>)) if (key !== 'num_tokens') (window[key] ??= []).push(value);
+}
+
+export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Promise<TrainResult> {
+  const { config, policy, optimizer, trainBatches, evalBatches } = recipe;
+  const outputDir = config.output_dir!;
+  const accum = config.gradient_accumulation_steps;
+  const batchesPerEpoch = trainBatches.length;
+  const updatesPerEpoch = Math.max(Math.ceil(batchesPerEpoch / accum), 1);
+  const maxSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * updatesPerEpoch);
+  const epochs = config.max_steps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(config.num_train_epochs);
+  const learningRate = learningRateSchedule({ ...config, num_training_steps: maxSteps });
+  const flow = trainingFlow(config, maxSteps);
+
+  const state: TrainerState = recipe.resumed
+    ?? { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: config.data_seed ?? config.seed,
+        total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
+        total_loss: 0, total_flos: 0, log_history: [] };
+  await mkdir(outputDir, { recursive: true });
+  // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
+  const metricsPath = join(outputDir, 'metrics.jsonl');
+  await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
+  const progress = () => ({ step: state.global_step, maxSteps, epoch: state.epoch });
+  const emit = async (entry: LogEntry) => {
+    state.log_history.push(entry);
+    await appendFile(metricsPath, JSON.stringify(entry) + '\n');
+    options.onLog?.(entry, progress());
+  };
+  let checkpoint: string | undefined = recipe.resumeDir ?? undefined;
+  const save = async () => {
+    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit, recipe.checkpointReference);
+  };
+
+  // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows.
+  const evaluate = async () => {
+    const metrics: Record<string, number[]> = {};
+    let lossSum = 0;
+    for (const indices of evalBatches!.order(0)) {
+      const out = await recipe.evalStep(indices);
+      lossSum += out.loss * indices.length;
+      pushMetrics(metrics, out.metrics);
+    }
+    state.mode = 'eval';
+    await emit({ eval_loss: lossSum / evalBatches!.rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
+  };
+
+  // TRL's metrics of the training window, read when the model is in training mode (see TrainerState.mode).
+  const pendingMetrics = (): LogEntry => {
+    const metrics = Object.keys(state.window.metrics).length ? averaged(state.window.metrics, state.total_tokens) : {};
+    state.window.metrics = {};
+    return metrics;
+  };
+  // _maybe_log_save_evaluate: the loss averaged over the steps since the last log, then evaluation, then a checkpoint.
+  const act = async (actions: FlowActions) => {
+    if (actions.log && state.window.steps > 0) {
+      const { loss, steps } = state.window;
+      await emit({
+        loss: loss / steps, ...(state.grad_norm === null ? {} : { grad_norm: state.grad_norm }), learning_rate: state.learning_rate,
+        ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+      });
+      state.window.loss = 0;
+      state.window.steps = 0;
+    }
+    if (actions.evaluate) await evaluate();
+    if (actions.save) await save();
+  };
+  // Between steps: an aborted run saves a checkpoint (unless this step has one) and stops; a finished one goes on.
+  const stopIfAborted = async () => {
+    if (!options.signal?.aborted || state.global_step >= maxSteps) return false;
+    if (state.global_step > 0 && checkpoint !== join(outputDir, `checkpoint-${state.global_step}`)) await save();
+    return true;
+  };
+
+  // --- the loop: one iteration per optimizer step of `accum` micro-batches ---
+  const flosPerInputToken = flosPerToken(policy);
+  const start = performance.now();
+  const startStep = state.global_step;
+  if (config.eval_on_start) await evaluate();
+  options.onStep?.(progress());
+  let stopped = false;
+  for (let epoch = state.epoch_index; epoch < epochs; epoch++) {
+    const order = trainBatches.order(epoch);
+    const firstUpdate = epoch === state.epoch_index ? state.update_in_epoch : 0;
+    for (let update = firstUpdate; update < updatesPerEpoch && state.global_step < maxSteps; update++) {
+      stopped = await stopIfAborted();
+      if (stopped) break;
+      const step = await recipe.trainStep(order.slice(update * accum, (update + 1) * accum));
+      for (const micro of step.micro) {
+        state.total_tokens += micro.metrics.num_tokens;
+        state.total_flos += flosPerInputToken * micro.inputTokens;
+        pushMetrics(state.window.metrics, micro.metrics);
+      }
+      state.grad_norm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : null;
+      state.learning_rate = learningRate(state.global_step);
+      await optimizer.step(state.learning_rate);
+      await policy.zeroGrad();
+      state.global_step++;
+      state.epoch = epoch + Math.min((update + 1) * accum, batchesPerEpoch) / batchesPerEpoch;
+      state.update_in_epoch = update + 1;
+      state.window.loss += step.loss;
+      state.window.steps++;
+      state.total_loss += step.loss;
+      state.mode = 'train';
+      await recipe.onStepEnd?.(state.global_step);
+      options.onStep?.(progress());
+      await act(flow.afterStep(state.global_step));
+    }
+    // on_epoch_end, also when max_steps ends the epoch early. Stopped before it, the resumed run does it.
+    stopped ||= await stopIfAborted();
+    if (stopped) break;
+    [state.epoch_index, state.update_in_epoch] = [epoch + 1, 0];
+    await act(flow.atEpochEnd());
+    if (state.global_step >= maxSteps) break;
+  }
+  if (stopped) return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
+
+  // --- the summary entry, and the final model in Hugging Face format ---
+  const sessionSteps = state.global_step - startStep;
+  await emit({
+    ...trainSummary({
+      runtime: (performance.now() - start) / 1000, steps: sessionSteps,
+      samples: (trainSamples(config, trainBatches.rows, maxSteps) * sessionSteps) / maxSteps,
+      totalFlos: state.total_flos, totalLoss: state.total_loss, globalStep: state.global_step,
+    }),
+    ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+  });
+  await policy.save(outputDir);
+  return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
+}
