@@ -19,6 +19,10 @@ export {
   type MaskRows,
   type ModelConfig,
   type SaveOptions,
+  type SftBatch,
+  type SftMetrics,
+  type SftStepOptions,
+  type SftStepResult,
   type Tensor,
   type TokenRows,
 } from './model.js';

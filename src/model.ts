@@ -8,6 +8,8 @@ import {
   type IndexArray, type NativeModel,
   type NativeModelConfig,
   type NativeTensor,
+  type SftMetrics,
+  type SftStepResult,
 } from './native.js';
 import type { DPO_LOSS_TYPES, F_DIVERGENCES } from './config/trainer-fields.js';
 
@@ -56,7 +58,7 @@ export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   positionIds?: TokenRows;
 }
 
-export type { CompletionLogProbs, DpoMetrics, DpoStepResult };
+export type { CompletionLogProbs, DpoMetrics, DpoStepResult, SftMetrics, SftStepResult };
 
 /**
  * One DPO micro-batch as TRL's DataCollatorForPreference lays it out: 2·pairs rows, the chosen completions
@@ -110,6 +112,37 @@ export interface DpoStepOptions extends DpoLossOptions, ForwardOptions {
    * micro-batches of its optimizer step). Default 1; the returned loss is never scaled.
    */
   lossScale?: number;
+}
+
+/**
+ * One SFT micro-batch as TRL's DataCollatorForLanguageModeling lays it out: padded rows with an attention mask, or
+ * (padding-free) one row of concatenated sequences with position ids restarting at 0 for each and no mask.
+ */
+export interface SftBatch {
+  inputIds: TokenRows;
+  /** -100 where no loss is taken. */
+  labels: TokenRows;
+  attentionMask?: MaskRows | null;
+  /** Per-sequence positions; without an attention mask, attention stays within each sequence. */
+  positionIds?: TokenRows | null;
+  /** Row length when the arrays are flat. */
+  seqLen?: number;
+}
+
+export interface SftStepOptions extends ForwardOptions {
+  /**
+   * transformers' num_items_in_batch: the loss is the summed token NLL divided by it (the label tokens of all the
+   * micro-batches of the optimizer step). Default: this batch's label tokens (the mean).
+   */
+  numItemsInBatch?: number;
+  /** Accumulate the loss's gradient into the parameters. Default true; false runs without autograd (eval). */
+  backward?: boolean;
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
+  rowChunk?: number;
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
+  vocabChunk?: number;
+  /** Use the plain full-logits path instead of the fused kernel. */
+  reference?: boolean;
 }
 
 export interface CompletionLogProbsOptions extends ForwardOptions {
@@ -277,6 +310,19 @@ export class Model {
     }
     const ref = reference instanceof Model ? reference.nativeHandle() : reference;
     return this.#native.dpoStep(ids.data, mask, completion, ids.batch, ids.seqLen, ref, options).catch(fromNative);
+  }
+
+  /**
+   * One SFT micro-batch at TRL 1.13 parity (SFTTrainer.compute_loss, loss_type "nll"): the causal LM loss of
+   * `labels` through the fused lm_head kernel (no full-vocabulary logits), its gradient accumulated into the
+   * parameters (unless `backward: false`), and TRL's entropy, mean_token_accuracy and num_tokens.
+   */
+  async sftStep(batch: SftBatch, options: SftStepOptions = {}): Promise<SftStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const labels = matching('labels', batch.labels, ids) as Int32Array;
+    const mask = matching('attentionMask', batch.attentionMask ?? undefined, ids);
+    const positions = matching('positionIds', batch.positionIds ?? undefined, ids) as Int32Array | null;
+    return this.#native.sftStep(ids.data, mask, positions, labels, ids.batch, ids.seqLen, options).catch(fromNative);
   }
 
   /** Accumulated gradients as float32, by parameter name; parameters without one are left out. */

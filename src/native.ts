@@ -107,6 +107,31 @@ export interface DpoStepResult {
   rejectedRewards: Float32Array;
 }
 
+/** The SFT step's options: num_items_in_batch, the fused kernel's tiling and the forward's switches. */
+export interface NativeSftOptions extends NativeForwardOptions {
+  numItemsInBatch?: number;
+  rowChunk?: number;
+  vocabChunk?: number;
+  reference?: boolean;
+  backward?: boolean;
+}
+
+/** The metrics TRL's SFTTrainer.compute_loss records for one micro-batch, under its names. */
+export interface SftMetrics {
+  entropy: number;
+  mean_token_accuracy: number;
+  /** attention_mask.sum(), or the row length of a padding-free batch. */
+  num_tokens: number;
+}
+
+export interface SftStepResult {
+  /** The summed token NLL divided by num_items_in_batch (default: this batch's label tokens). */
+  loss: number;
+  /** Label tokens of this batch (labels[:, 1:] != -100). */
+  labelTokens: number;
+  metrics: SftMetrics;
+}
+
 export interface NativeModel {
   config(): NativeModelConfig;
   parameters(): { name: string; shape: number[] }[];
@@ -136,6 +161,15 @@ export interface NativeModel {
     reference: NativeModel | { chosen: Float32Array; rejected: Float32Array },
     options: NativeDpoOptions,
   ): Promise<DpoStepResult>;
+  sftStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    positions: Int32Array | null,
+    labels: Int32Array,
+    batch: number,
+    seqLen: number,
+    options: NativeSftOptions,
+  ): Promise<SftStepResult>;
   gradients(): Promise<(NativeTensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
   mixParameters(source: NativeModel, alpha: number): Promise<void>;

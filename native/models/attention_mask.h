@@ -1,4 +1,5 @@
-// Which keys each query may attend to: causal, minus padded keys, optionally within a sliding window.
+// Which keys each query may attend to: causal, minus padded keys, optionally within a sliding window, and within
+// one sequence of a packed row.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -9,11 +10,14 @@
 namespace alignkit::models {
 
 // Returns a boolean mask (B, 1, T, T), true = attend, or an undefined tensor when plain causal attention is
-// exact (no padding, no window) so attention can take its fastest path.
+// exact (no padding, no packing, no window) so attention can take its fastest path.
 // attentionMask is (B, T), 1 for real tokens, 0 for padding (either side), or undefined.
+// positionIds (B, T) or undefined: without an attentionMask, a row whose positions restart (a padding-free or packed
+// batch) holds several sequences and no token attends across them, as transformers' find_packed_sequence_indices
+// reads position_ids (a new sequence wherever a position is not the previous one + 1).
 // A padded query row would attend to nothing (NaN in softmax and its gradient), so every query also sees
 // itself; real tokens are unaffected because they always see themselves anyway.
-at::Tensor buildAttentionMask(const at::Tensor& attentionMask, int64_t batch, int64_t seqLen,
-                              std::optional<int64_t> slidingWindow, const at::Device& device);
+at::Tensor buildAttentionMask(const at::Tensor& attentionMask, const at::Tensor& positionIds, int64_t batch,
+                              int64_t seqLen, std::optional<int64_t> slidingWindow, const at::Device& device);
 
 }  // namespace alignkit::models

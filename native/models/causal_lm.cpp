@@ -161,9 +161,9 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
                                    ? positionIds.to(device(), at::kLong)
                                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
   const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
-  const at::Tensor fullMask = buildAttentionMask(attentionMask, B, T, std::nullopt, device());
+  const at::Tensor fullMask = buildAttentionMask(attentionMask, positionIds, B, T, std::nullopt, device());
   const at::Tensor slidingMask = config_.slidingWindow
-                                     ? buildAttentionMask(attentionMask, B, T, config_.slidingWindow, device())
+                                     ? buildAttentionMask(attentionMask, positionIds, B, T, config_.slidingWindow, device())
                                      : at::Tensor();
 
   const bool checkpoint = gradientCheckpointing && at::GradMode::is_enabled();

@@ -30,7 +30,8 @@ class CausalLM {
   const at::Tensor& lmHeadWeight() const { return lmHead_; }
 
   // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
-  // means 0..T-1 for every row, as transformers does when none are passed (also with left padding).
+  // means 0..T-1 for every row, as transformers does when none are passed (also with left padding). Without an
+  // attentionMask, positions that restart split a row into sequences that do not attend to each other (packing).
   // Returns the final-norm hidden states (B, T, hidden). With gradientCheckpointing, each decoder layer keeps
   // only its input and is recomputed in backward (models/layer_checkpoint.h); as in transformers it applies
   // only to a forward autograd records (a no-grad forward keeps nothing anyway).

@@ -1,0 +1,64 @@
+#include "train/sft_step.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+
+#include "common/autocast.h"
+#include "common/error.h"
+
+namespace alignkit::train {
+namespace {
+
+constexpr int64_t kIgnoreIndex = -100;
+
+// Per-token log-probs and statistics of labels[:, 1:] from hidden[:, :-1]; the autocast region (bf16) closes on
+// return, before any backward.
+ops::TokenLogProbs tokenLogProbs(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
+                                 const SftStepOptions& options) {
+  const at::Device device = model.device();
+  const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
+  const AutocastGuard autocast(device.type(), options.forward.bf16);
+  const at::Tensor hidden =
+      model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
+  const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
+  const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
+  return fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
+               : ops::logprobsReference(h, model.lmHeadWeight(), target);
+}
+
+}  // namespace
+
+int64_t labelTokens(const at::Tensor& labels) {
+  return labels.narrow(1, 1, labels.size(1) - 1).ne(kIgnoreIndex).sum().item<int64_t>();
+}
+
+SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, const SftStepOptions& options) {
+  const at::Tensor& ids = batch.inputIds;
+  if (ids.dim() != 2 || ids.size(1) < 2) throw invalidArgument("sftStep: inputIds (B, T) with T >= 2 expected");
+  if (!batch.labels.defined() || batch.labels.sizes() != ids.sizes())
+    throw invalidArgument("sftStep: labels must have the shape of inputIds");
+  const int64_t T = ids.size(1);
+  // The fused kernel ignores negative labels; -100 is the only one the collator writes.
+  const at::Tensor target = batch.labels.narrow(1, 1, T - 1).to(model.device(), at::kLong).reshape({-1});
+  const at::Tensor keep = target.ne(kIgnoreIndex);
+  const int64_t count = keep.sum().item<int64_t>();
+  const int64_t items = options.numItemsInBatch > 0 ? options.numItemsInBatch : count;
+
+  at::AutoGradMode gradMode(options.backward);
+  const ops::TokenLogProbs tok = tokenLogProbs(model, batch, target.masked_fill(keep.logical_not(), -1), options);
+  // cross_entropy(reduction="sum") / num_items_in_batch; with no label token at all, 0 with a zero gradient.
+  const at::Tensor loss = -tok.logps.sum() / static_cast<double>(std::max<int64_t>(items, 1));
+  if (options.backward) loss.backward();
+
+  SftStepResult out;
+  out.loss = loss.item<double>();
+  out.labelTokens = count;
+  const double tokens = static_cast<double>(count);
+  out.metrics.entropy = count ? (tok.entropy * keep.to(at::kFloat)).sum().item<float>() / tokens : 0.0;
+  out.metrics.meanTokenAccuracy = count ? tok.correct.sum().item<int64_t>() / tokens : 0.0;
+  out.metrics.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : T;
+  return out;
+}
+
+}  // namespace alignkit::train

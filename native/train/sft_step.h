@@ -1,0 +1,56 @@
+// One SFT micro-batch, as TRL 1.13's SFTTrainer.compute_loss runs it with loss_type "nll": transformers'
+// ForCausalLMLoss (cross-entropy of labels[:, 1:] from logits[:, :-1], -100 ignored, summed and divided by
+// num_items_in_batch: the label tokens of the whole optimizer step, since causal LMs accept loss kwargs), the
+// gradient of that loss back-propagated into the model's .grad, and the metrics SFTTrainer logs from the same
+// logits (entropy and mean_token_accuracy over the label tokens, num_tokens). The lm_head is fused into the
+// log-softmax (ops/fused_linear_logprobs.h): the (B, T, V) logits never exist. With bf16 the forward runs under
+// autocast and the backward outside it, as accelerate runs the Trainer's forward.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "models/causal_lm.h"
+#include "ops/fused_linear_logprobs.h"
+#include "train/forward_options.h"
+
+namespace alignkit::train {
+
+// (B, T) each, as TRL's DataCollatorForLanguageModeling lays it out. Padded: attentionMask set, positionIds
+// undefined. Padding-free: one row, attentionMask undefined, positionIds restarting at 0 for each sequence (the
+// model then keeps attention within each sequence).
+struct SftBatch {
+  at::Tensor inputIds, attentionMask, positionIds, labels;
+};
+
+struct SftStepOptions {
+  ops::ChunkSizes chunks;
+  // The plain full-logits path (ops::logprobsReference), for checking the fused one.
+  bool reference = false;
+  ForwardOptions forward;
+  // Accumulate the gradient of the loss (false: no autograd, as in evaluation).
+  bool backward = true;
+  // num_items_in_batch: the loss is the summed token NLL divided by it. 0 takes this batch's label tokens (the
+  // plain mean, as prediction_step counts one batch).
+  int64_t numItemsInBatch = 0;
+};
+
+// TRL's metric names: entropy, mean_token_accuracy, num_tokens.
+struct SftMetrics {
+  double entropy;            // mean softmax entropy over the label tokens
+  double meanTokenAccuracy;  // share of label tokens whose argmax logit is the label
+  int64_t numTokens;         // attention_mask.sum(), or position_ids.size(1) when padding-free
+};
+
+struct SftStepResult {
+  double loss;          // summed NLL / numItemsInBatch
+  int64_t labelTokens;  // label tokens of this batch (labels[:, 1:] != -100)
+  SftMetrics metrics;
+};
+
+SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, const SftStepOptions& options = {});
+
+// The label tokens of a batch, labels[:, 1:] != -100: what transformers' _get_num_items_in_batch sums over the
+// micro-batches of an optimizer step.
+int64_t labelTokens(const at::Tensor& labels);
+
+}  // namespace alignkit::train

@@ -1,0 +1,58 @@
+// Model.sftStep's fused path (lm_head tiled into the log-softmax) against its plain full-logits path on the
+// llama fixture: loss, TRL's metrics and every parameter's gradient, padded and padding-free (packed) batches,
+// and the num_items_in_batch normalisation. Per-step parity with TRL's SFTTrainer is sft-train.test.ts.
+import { describe, expect, it } from 'vitest';
+import { loadModel, type SftBatch, type SftStepOptions } from '../../src/index.js';
+import { modelDir } from '../helpers/fixtures.js';
+
+// Two rows right-padded (pad 2), prompt tokens masked out of the labels.
+const padded: SftBatch = {
+  inputIds: [[0, 17, 33, 41, 9, 60, 1, 2], [0, 25, 8, 90, 1, 2, 2, 2]],
+  labels: [[-100, -100, -100, 41, 9, 60, 1, -100], [-100, -100, 8, 90, 1, -100, -100, -100]],
+  attentionMask: [[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0, 0, 0]],
+};
+// The same rows padding-free: one row, positions restarting, each sequence's first label -100.
+const packed: SftBatch = {
+  inputIds: [[0, 17, 33, 41, 9, 60, 1, 0, 25, 8, 90, 1]],
+  labels: [[-100, -100, -100, 41, 9, 60, 1, -100, -100, 8, 90, 1]],
+  positionIds: [[0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4]],
+};
+
+async function stepAndGradients(batch: SftBatch, options: SftStepOptions) {
+  const model = await loadModel(modelDir('llama'));
+  const out = await model.sftStep(batch, { rowChunk: 3, vocabChunk: 100, ...options });
+  return { out, grads: await model.gradients() };
+}
+
+describe('sftStep', () => {
+  it.each([['padded', padded], ['padding-free', packed]] as const)('%s: fused matches the full-logits path', async (_, batch) => {
+    const fused = await stepAndGradients(batch, {});
+    const plain = await stepAndGradients(batch, { reference: true });
+    expect(fused.out.labelTokens).toBe(7);
+    expect(Math.abs(fused.out.loss - plain.out.loss)).toBeLessThanOrEqual(1e-6 * plain.out.loss);
+    expect(Math.abs(fused.out.metrics.entropy - plain.out.metrics.entropy)).toBeLessThanOrEqual(1e-5);
+    expect(fused.out.metrics.mean_token_accuracy).toBe(plain.out.metrics.mean_token_accuracy);
+    for (const [name, g] of plain.grads) {
+      const f = fused.grads.get(name)!.data;
+      const scale = g.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = g.data.reduce((m, v, i) => Math.max(m, Math.abs(v - f[i]!)), 0);
+      expect(worst, name).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1));
+    }
+  });
+
+  it('packed rows attend within their sequence: the same loss as the padded batch; num_tokens as TRL counts it', async () => {
+    const model = await loadModel(modelDir('llama'));
+    const a = await model.sftStep(padded, { backward: false });
+    const b = await model.sftStep(packed, { backward: false });
+    expect(Math.abs(a.loss - b.loss)).toBeLessThanOrEqual(1e-5 * a.loss);
+    expect(a.metrics.num_tokens).toBe(12); // attention_mask.sum()
+    expect(b.metrics.num_tokens).toBe(12); // position_ids.size(1)
+  });
+
+  it('divides the summed NLL by numItemsInBatch (the label tokens of the whole optimizer step)', async () => {
+    const model = await loadModel(modelDir('llama'));
+    const mean = await model.sftStep(padded, { backward: false });
+    const scaled = await model.sftStep(padded, { backward: false, numItemsInBatch: 14 });
+    expect(Math.abs(scaled.loss - mean.loss / 2)).toBeLessThanOrEqual(1e-6 * mean.loss);
+  });
+});
