@@ -1,5 +1,5 @@
-// What `alignkit train` shows while it trains. On a terminal: a cli-progress bar (step/max_steps, loss, reward
-// margin, elapsed<ETA) with each log entry printed above it, as HF's ProgressCallback does with tqdm. Elsewhere
+// What `alignkit train` shows while it trains. On a terminal: a cli-progress bar (step/max_steps, loss, the DPO
+// reward margin or the SFT token accuracy, elapsed<ETA) with each log entry printed above it, as HF's ProgressCallback does with tqdm. Elsewhere
 // (CI, pipes) or with disable_tqdm: one line per log entry, as HF's PrinterCallback.
 import cliProgress from 'cli-progress';
 import type { LogEntry, TrainProgress } from '../train/trainer-loop.js';
@@ -11,10 +11,17 @@ export function duration(seconds: number): string {
 
 const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
 
+// DPO's reward margin, or SFT's token accuracy (an SFT entry has no rewards).
+const isSft = (entry: LogEntry, prefix = '') => !(`${prefix}rewards/margins` in entry) && `${prefix}mean_token_accuracy` in entry;
+const barMetric = (entry: LogEntry) => (isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'])}`);
+
 function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
-  if ('eval_loss' in entry) return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  margin ${fmt(entry['eval_rewards/margins'])}`;
-  return `step ${entry.step}/${maxSteps}  loss ${fmt(entry.loss)}  margin ${fmt(entry['rewards/margins'])}  ` +
-    `acc ${fmt(entry['rewards/accuracies'])}  lr ${fmt(entry.learning_rate)}  ETA ${eta}`;
+  if ('eval_loss' in entry) {
+    const metric = isSft(entry, 'eval_') ? `acc ${fmt(entry.eval_mean_token_accuracy)}` : `margin ${fmt(entry['eval_rewards/margins'])}`;
+    return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  ${metric}`;
+  }
+  const metrics = isSft(entry) ? barMetric(entry) : `${barMetric(entry)}  acc ${fmt(entry['rewards/accuracies'])}`;
+  return `step ${entry.step}/${maxSteps}  loss ${fmt(entry.loss)}  ${metrics}  lr ${fmt(entry.learning_rate)}  ETA ${eta}`;
 }
 
 export interface TrainReporter {
@@ -44,16 +51,16 @@ export function trainReporter({ interactive, stream = process.stderr }: { intera
       if (!interactive) return;
       if (!bars) {
         bars = new cliProgress.MultiBar({
-          format: 'train |{bar}| {value}/{total} | loss {loss} | margin {margin} | {elapsed}<{left}',
+          format: 'train |{bar}| {value}/{total} | loss {loss} | {metric} | {elapsed}<{left}',
           barsize: 30, stream, gracefulExit: false, hideCursor: false,
         }, cliProgress.Presets.shades_classic);
-        bar = bars.create(maxSteps, step, { loss: '-', margin: '-', ...timing(step, maxSteps) });
+        bar = bars.create(maxSteps, step, { loss: '-', metric: '-', ...timing(step, maxSteps) });
       }
       bar!.update(step, timing(step, maxSteps));
     },
     onLog(entry, { step, maxSteps }) {
       if ('train_runtime' in entry) return; // the command prints the summary when train() returns
-      if ('loss' in entry) bar?.update({ loss: fmt(entry.loss), margin: fmt(entry['rewards/margins']) });
+      if ('loss' in entry) bar?.update({ loss: fmt(entry.loss), metric: barMetric(entry) });
       const text = logLine(entry, maxSteps, timing(step, maxSteps).left);
       if (bars) bars.log(`${text}\n`);
       else console.log(text);

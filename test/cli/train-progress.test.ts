@@ -44,4 +44,16 @@ describe('train progress', () => {
       'eval  step 1: loss 0.5000  margin 0.2500',
     ]);
   });
+
+  it('shows SFT entries with their token accuracy', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const reporter = trainReporter({ interactive: false });
+    reporter.onStep({ step: 0, maxSteps: 10, epoch: 0 });
+    reporter.onLog({ loss: 2.5, learning_rate: 1e-3, entropy: 4.2, mean_token_accuracy: 0.25, num_tokens: 90, epoch: 0.1, step: 1 }, { step: 1, maxSteps: 10, epoch: 0.1 });
+    reporter.onLog({ eval_loss: 2, eval_mean_token_accuracy: 0.5, eval_num_tokens: 90, epoch: 0.1, step: 1 }, { step: 1, maxSteps: 10, epoch: 0.1 });
+    expect(log.mock.calls.map(([line]) => line)).toEqual([
+      expect.stringMatching(/^step 1\/10  loss 2\.500  acc 0\.2500  lr 0\.001000  ETA \d+m\d\ds$/),
+      'eval  step 1: loss 2.000  acc 0.5000',
+    ]);
+  });
 });

@@ -61,7 +61,7 @@ function required(config: PreprocessConfig, key: 'model_name_or_path' | 'output_
 }
 
 /** The chat template option: TRL's chat_template_path (a .jinja/.j2 file) or alignkit's chat_template. */
-function chatTemplateOption(config: PreprocessConfig): string | undefined {
+export function chatTemplateOption(config: Pick<SftConfig, 'chat_template' | 'chat_template_path'>): string | undefined {
   const path = config.chat_template_path;
   if (path === null) return config.chat_template ?? undefined;
   if (!/\.(jinja|j2)$/.test(path)) {

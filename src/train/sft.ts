@@ -1,0 +1,89 @@
+// The SFT recipe: config → tokenized table (data/sft) → the policy → the SFT step, handed to the shared loop
+// (trainer-loop.ts) for optimizer steps, logging, evaluation and checkpoints. It mirrors TRL 1.13's SFTTrainer
+// with loss_type "nll" on a causal LM, which accepts loss kwargs: each micro-batch's summed token NLL is divided by
+// num_items_in_batch, the label tokens of the whole optimizer step (transformers' _get_num_items_in_batch), so
+// the step's loss is the mean over its label tokens however they fall into micro-batches. The step itself is
+// Model.sftStep (native/train/sft_step.cpp). The final folder carries the chat template and eos_token used, so
+// it is a model_name_or_path for trainer: dpo.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SftConfig } from '../config/load-config.js';
+import { chatTemplateOption, preprocessSft } from '../data/sft/preprocess-sft.js';
+import { SftBatches } from '../data/sft/sft-batches.js';
+import { sftCollateOptions, type SftBatch } from '../data/sft/sft-collator.js';
+import { readArrowFile } from '../data/token-table.js';
+import type { SftStepOptions } from '../model.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import {
+  checkEvalDataset, checkPrecision, configError, runTrainer, setupPolicy, type MicroBatchResult, type TrainOptions,
+  type TrainResult,
+} from './trainer-loop.js';
+
+function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
+  checkPrecision(config, note);
+  // chunked_nll is nll computed in chunks, which the fused step always does.
+  if (config.loss_type === 'dft') throw configError("loss_type 'dft' is not implemented; use 'nll' (the default) or 'chunked_nll'");
+  if (tokenizer.addedTokens.length > 0) {
+    throw configError(`the chat template adds tokens (${tokenizer.addedTokens.join(', ')}) the model has no embeddings for; ` +
+      'use a chat template whose tokens are in the vocabulary');
+  }
+}
+
+/** transformers' _get_num_items_in_batch for one micro-batch: labels[:, 1:] != -100. */
+function labelTokens(b: SftBatch): number {
+  let n = 0;
+  for (let row = 0; row < b.rows; row++) {
+    for (let t = row * b.seqLen + 1; t < (row + 1) * b.seqLen; t++) if (b.labels[t] !== -100) n++;
+  }
+  return n;
+}
+
+/** What the Trainer saves beside the weights with the processing class: the chat template used and the eos_token. */
+async function saveTokenizerSettings(dir: string, tokenizer: Tokenizer, eosToken: string | null): Promise<void> {
+  if (tokenizer.chatTemplate !== undefined) await writeFile(join(dir, 'chat_template.jinja'), tokenizer.chatTemplate);
+  if (eosToken === null) return;
+  const path = join(dir, 'tokenizer_config.json');
+  const tokenizerConfig = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  await writeFile(path, JSON.stringify({ ...tokenizerConfig, eos_token: eosToken }, null, 2) + '\n');
+}
+
+export async function trainSft(config: SftConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const note = options.log ?? ((message: string) => console.error(message));
+  const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: chatTemplateOption(config) });
+  checkSupported(config, tokenizer, note);
+  const evaluates = checkEvalDataset(config);
+  const batchOptions = {
+    ...sftCollateOptions(config, tokenizer), seed: config.data_seed ?? config.seed, groupByLength: false,
+    dropLast: config.dataloader_drop_last,
+  };
+  const table = async (split: 'train' | 'eval') => readArrowFile((await preprocessSft(config, { split, log: note })).path);
+  const trainBatches = new SftBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
+  const evalBatches = evaluates
+    ? new SftBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
+    : null;
+
+  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
+  const stepOptions: SftStepOptions = { bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing };
+  const result = await runTrainer({
+    config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches,
+    async trainStep(micro) {
+      const batches = micro.map((indices) => trainBatches.collate(indices));
+      const numItemsInBatch = batches.reduce((n, b) => n + labelTokens(b), 0) || undefined;
+      let loss = 0;
+      const results: MicroBatchResult[] = [];
+      for (const b of batches) {
+        const out = await policy.sftStep(b, { ...stepOptions, numItemsInBatch });
+        loss += out.loss;
+        results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
+      }
+      return { loss, micro: results };
+    },
+    // prediction_step counts num_items_in_batch over the one batch: its mean token NLL.
+    async evalStep(indices) {
+      const out = await policy.sftStep(evalBatches!.collate(indices), { ...stepOptions, backward: false });
+      return { loss: out.loss, metrics: out.metrics };
+    },
+  }, options);
+  if (!result.stopped) await saveTokenizerSettings(config.output_dir!, tokenizer, config.eos_token);
+  return result;
+}
