@@ -1,0 +1,84 @@
+// train() with trainer: sft against TRL 1.13's SFTTrainer.train() on the llama fixture: every logged value of
+// every step (loss, grad_norm, learning_rate, epoch, entropy, mean_token_accuracy, num_tokens, eval_*), relative
+// 1e-4 at step 1 and 1e-3 through step 5. Recorded by scripts/fixtures/make_trl_sft_train.py: messages (with and
+// without assistant_only_loss), prompt/completion with completion_only_loss (with evaluation, and with gradient
+// accumulation normalised by num_items_in_batch), and packing (padding-free rows, attention within each sequence).
+// Then the SFT output folder is a model_name_or_path for trainer: dpo (the sft.yaml → dpo.yaml pipeline).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { train, type LogEntry } from '../../src/train/train.js';
+import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
+
+interface Case {
+  name: string;
+  config: Record<string, unknown>;
+  rows: Record<string, unknown>[];
+  log_history: LogEntry[];
+}
+const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-train.json'), 'utf8')) as { cases: Case[] };
+
+function configFor(c: Case, dir: string): Record<string, unknown> {
+  const data = join(dir, 'rows.jsonl');
+  writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  const template = c.config.chat_template_path as string | undefined;
+  return {
+    trainer: 'sft', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'),
+    bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true,
+    ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
+    ...(template ? { chat_template_path: join(fixturesDir, 'trl', template) } : {}),
+  };
+}
+
+function expectClose(actual: LogEntry, expected: LogEntry, rel: number, abs = 1e-6) {
+  expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
+  for (const [key, want] of Object.entries(expected)) {
+    const got = actual[key]!;
+    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
+  }
+}
+
+describe('SFT training loop matches TRL', () => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    const dir = tempDir(`sft-${c.name}`);
+    const { logHistory, globalStep } = await train(configFor(c, dir), { log: () => {} });
+    expect(globalStep).toBe(5);
+    const logs = logHistory.slice(0, -1);
+    expect(logHistory.at(-1)).toHaveProperty('train_loss');
+    expect(logs.length).toBe(c.log_history.length);
+    logs.forEach((entry, i) => expectClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3));
+    expect(existsSync(join(dir, 'out', 'model.safetensors'))).toBe(true);
+  });
+});
+
+describe('sft → dpo pipeline', () => {
+  it('the SFT output folder, with its chat template, trains with trainer: dpo', async () => {
+    const c = cases.find((x) => x.name === 'messages')!;
+    const dir = tempDir('sft-pipeline');
+    const sftConfig = configFor(c, dir);
+    await train({ ...sftConfig, max_steps: 2 }, { log: () => {} });
+    const sftDir = sftConfig.output_dir as string;
+    expect(readFileSync(join(sftDir, 'chat_template.jinja'), 'utf8'))
+      .toBe(readFileSync(join(fixturesDir, 'trl', 'sft-train-chatml.jinja'), 'utf8'));
+
+    // Conversational pairs need the chat template, which only the SFT folder has.
+    const pairs = join(dir, 'pairs.jsonl');
+    writeFileSync(pairs, [
+      { prompt: [{ role: 'user', content: 'The sky is' }], chosen: [{ role: 'assistant', content: 'blue.' }], rejected: [{ role: 'assistant', content: 'green.' }] },
+      { prompt: [{ role: 'user', content: 'Ice is' }], chosen: [{ role: 'assistant', content: 'cold.' }], rejected: [{ role: 'assistant', content: 'hot.' }] },
+    ].map((row) => JSON.stringify(row)).join('\n') + '\n');
+    const dpo = await train({
+      trainer: 'dpo', model_name_or_path: sftDir, train_dataset: pairs, output_dir: join(dir, 'dpo'), max_steps: 2,
+      bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, logging_steps: 1, per_device_train_batch_size: 2,
+    }, { log: () => {} });
+    expect(dpo.globalStep).toBe(2);
+    // policy = reference at step 1: the DPO loss is log 2, whatever the SFT weights are.
+    expect(dpo.logHistory[0]!.loss).toBeCloseTo(Math.log(2), 6);
+    expect(existsSync(join(dir, 'dpo', 'model.safetensors'))).toBe(true);
+  });
+
+  it('refuses loss_type dft', async () => {
+    const c = cases[0]!;
+    await expect(train({ ...configFor(c, tempDir('sft-dft')), loss_type: 'dft' })).rejects.toThrow(/loss_type 'dft' is not implemented/);
+  });
+});
