@@ -54,7 +54,10 @@ export interface ForwardOptions {
 export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   /** Row length when `inputIds` is a flat typed array holding several rows. */
   seqLen?: number;
-  /** Explicit RoPE positions, (batch, seqLen); default 0..seqLen-1 for every row, as transformers does. */
+  /**
+   * Explicit RoPE positions, (batch, seqLen); default 0..seqLen-1 for every row, as transformers does. Without an
+   * attention mask, positions that restart split a row into packed sequences that do not attend to each other.
+   */
   positionIds?: TokenRows;
 }
 
