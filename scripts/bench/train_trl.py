@@ -1,18 +1,19 @@
-"""TRL side of `npm run bench:dpo` (driven by dpo.mjs).
+"""TRL side of `npm run bench:dpo` and `npm run bench:sft` (driven by train.mjs).
 
-    python scripts/bench/dpo_trl.py --out DIR --threads N [--steps K] [--rows R] [--batch B] [--seq L]
-                                    [--device cpu|cuda] [--bf16]
+    python scripts/bench/train_trl.py --trainer dpo|sft --out DIR --threads N [--steps K] [--rows R] [--batch B]
+                                      [--seq L] [--device cpu|cuda] [--bf16]
 
 1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
    hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 1024, untied) and saves it to DIR/model (float32,
    safetensors), with the llama2-metaspace fixture tokenizer copied beside it (no tokenizer covering 32000 ids
    is available offline; this one's ids are all < 32000, so they are valid for the model).
-2. Writes R seeded preference rows (prompt/chosen/rejected text) to DIR/train.jsonl, each prompt + completion
-   tokenizing to a little over L tokens, so with max_length L every sequence is exactly L tokens.
+2. Writes R seeded rows to DIR/train.jsonl: preference rows (prompt/chosen/rejected) for dpo, prompt/completion
+   rows for sft; each prompt + completion tokenizes to a little over L tokens, so with max_length L every
+   sequence is exactly L tokens.
 3. Trains K steps with TRL's DPOTrainer (model=DIR/model, ref_model=None: TRL loads the reference from the same
-   folder), fp32 (or bf16 autocast with --bf16), on the CPU (or the GPU with --device cuda),
-   gradient_checkpointing off (TRL's fastest CPU setting), B pairs per step, and prints one JSON line on
-   stdout: per-step end times (step 1 excluded from the rate by the node side), losses, peak RSS.
+   folder) or SFTTrainer, fp32 (or bf16 autocast with --bf16), on the CPU (or the GPU with --device cuda),
+   gradient_checkpointing off (TRL's fastest setting), B pairs (dpo) or sequences (sft) per step, and prints one
+   JSON line on stdout: per-step end times (step 1 excluded from the rate by the node side), losses, peak memory.
 Progress and library warnings go to stderr.
 """
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER = ROOT / "test" / "fixtures" / "tokenizers" / "llama2-metaspace"
 
 p = argparse.ArgumentParser()
+p.add_argument("--trainer", choices=["dpo", "sft"], required=True)
 p.add_argument("--out", required=True)
 p.add_argument("--threads", type=int, required=True)
 p.add_argument("--steps", type=int, default=6)
@@ -47,7 +49,7 @@ import datasets  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
 from bench_llama import save_bench_llama  # noqa: E402
-from trl import DPOConfig, DPOTrainer  # noqa: E402
+from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 datasets.disable_progress_bars()
@@ -56,7 +58,7 @@ torch.set_num_threads(args.threads)
 out = Path(args.out)
 model_dir = out / "model"
 
-# --- model + tokenizer (not timed); DPOTrainer loads policy and reference from the folder, as alignkit does ---
+# --- model + tokenizer (not timed); the trainers load the model (DPO: and the reference) from the folder ---
 _, n_params = save_bench_llama(model_dir, args.seq, bos_token_id=1, eos_token_id=2)
 for f in TOKENIZER.iterdir():
     shutil.copy(f, model_dir / f.name)
@@ -86,8 +88,9 @@ completion_len = args.seq - prompt_len + 16  # truncated by max_length: every se
 data_path = out / "train.jsonl"
 with open(data_path, "w") as f:
     for _ in range(args.rows):
-        f.write(json.dumps({"prompt": text_of(prompt_len), "chosen": " " + text_of(completion_len),
-                            "rejected": " " + text_of(completion_len)}) + "\n")
+        completions = {"chosen": " " + text_of(completion_len), "rejected": " " + text_of(completion_len)} \
+            if args.trainer == "dpo" else {"completion": " " + text_of(completion_len)}
+        f.write(json.dumps({"prompt": text_of(prompt_len), **completions}) + "\n")
 
 
 # --- TRL ---
@@ -105,7 +108,7 @@ class Timer(TrainerCallback):
 
 cuda = args.device == "cuda"
 timer = Timer()
-dpo_args = DPOConfig(
+common = dict(
     output_dir=str(out / "trl"),
     bf16=args.bf16,
     use_cpu=not cuda,
@@ -123,11 +126,15 @@ dpo_args = DPOConfig(
 )
 dataset = load_dataset("json", data_files=str(data_path), split="train")
 t_setup = time.perf_counter()
-trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=dpo_args, train_dataset=dataset, processing_class=tokenizer,
-                     callbacks=[timer])
-setup_s = time.perf_counter() - t_setup  # DPOTrainer(): model + reference load, tokenization
+if args.trainer == "dpo":
+    trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=DPOConfig(**common), train_dataset=dataset,
+                         processing_class=tokenizer, callbacks=[timer])
+else:
+    trainer = SFTTrainer(model=str(model_dir), args=SFTConfig(**common), train_dataset=dataset,
+                         processing_class=tokenizer, callbacks=[timer])
+setup_s = time.perf_counter() - t_setup  # the trainer's __init__: model (and reference) load, tokenization
 if cuda:
-    torch.cuda.reset_peak_memory_stats()  # the peak from here on: both models, activations, optimizer state
+    torch.cuda.reset_peak_memory_stats()  # the peak from here on: the model(s), activations, optimizer state
 t0 = time.perf_counter()
 trainer.train()
 train_s = time.perf_counter() - t0

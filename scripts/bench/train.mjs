@@ -1,21 +1,22 @@
 #!/usr/bin/env node
-// DPO training throughput and peak memory: alignkit's train() vs TRL 1.13's DPOTrainer on the same ~20M-param
-// Llama (vocab 32000), the same preference rows, 4 pairs per step at seq 512, float32 (bf16 autocast with --bf16),
-// same thread count, same machine, in one run. With --device cuda both sides train on the GPU and the memory
-// figure is the CUDA allocator's peak (torch.cuda.max_memory_allocated) instead of host RSS.
+// Training throughput and peak memory: alignkit's train() vs TRL 1.13's DPOTrainer (--trainer dpo, 4 pairs per
+// step) or SFTTrainer (--trainer sft, 8 sequences per step) on the same ~20M-param Llama (vocab 32000), the same
+// rows, seq 512, float32 (bf16 autocast with --bf16), same thread count, same machine, in one run. With --device
+// cuda both sides train on the GPU and the memory figure is the CUDA allocator's peak
+// (torch.cuda.max_memory_allocated) instead of host RSS.
 //
 //   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--alignkit JSON]
+//   npm run bench:sft -- (the same options)
 //
-// The python side (dpo_trl.py) runs first and alone, so the two never share cores; it also creates and saves
+// The python side (train_trl.py) runs first and alone, so the two never share cores; it also creates and saves
 // the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
-// DPOConfig; TRL with gradient_checkpointing off (its fastest CPU setting), alignkit with its best settings
-// (alignkitSettings below): in fp32 precompute_ref_log_probs, which runs the reference over the data once before
-// step 1 (outside steps/s, inside the whole-run time) as TRL's option of that name does; TRL here runs it every
-// step. gradient_checkpointing would cut alignkit's peak RSS by about 30% more for about 20% more time per step.
-// Step 1 is excluded from steps/s on both sides (warmup). Peak RSS is each process's own maxRSS: the
-// python process (TRL, both models, datasets) and this node process (tokenization, both models, libtorch).
-// Prints figures only; it never asserts on speed. Exits non-zero only when a step-1 loss is not ln 2 (policy
-// equals reference at step 1, so any other value means a side is not computing DPO as configured).
+// config; TRL with gradient_checkpointing off (its fastest CPU setting), alignkit with its best settings
+// (alignkitSettings below): for DPO in fp32 precompute_ref_log_probs, which runs the reference over the data once
+// before step 1 (outside steps/s, inside the whole-run time) as TRL's option of that name does; TRL here runs it
+// every step. Step 1 is excluded from steps/s on both sides (warmup). Peak RSS is each process's own maxRSS: the
+// python process (TRL, its models, datasets) and this node process (tokenization, the models, libtorch).
+// Prints figures only; it never asserts on speed. Exits non-zero only when the step-1 losses show the two sides
+// are not training the same thing: DPO's is ln 2 on both (policy equals reference), SFT's equal each other.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,13 +24,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureDist, referencePython, root } from './setup.mjs';
 
-const BATCH = 4;
 const SEQ = 512;
 const LOSS_RTOL = 1e-4;
 const LN2 = Math.log(2);
+// The targets the issues set: DPO (issue 5) and SFT (issue 6).
+const TARGETS = { dpo: { throughput: 1.5, memory: 0.35 }, sft: { throughput: 1.3, memory: 0.5 } };
 
 const { values: opts } = parseArgs({
   options: {
+    trainer: { type: 'string', default: 'dpo' },
     threads: { type: 'string' },
     steps: { type: 'string', default: '6' },
     rows: { type: 'string', default: '40' },
@@ -38,6 +41,9 @@ const { values: opts } = parseArgs({
     alignkit: { type: 'string' },
   },
 });
+if (!['dpo', 'sft'].includes(opts.trainer)) throw new Error(`--trainer must be dpo or sft, got ${opts.trainer}`);
+const dpo = opts.trainer === 'dpo';
+const BATCH = dpo ? 4 : 8; // 8 sequences of SEQ tokens per step either way (DPO: chosen + rejected of 4 pairs)
 const cuda = opts.device === 'cuda';
 if (!cuda && opts.device !== 'cpu') throw new Error(`--device must be cpu or cuda, got ${opts.device}`);
 const threads = Number(opts.threads ?? cpus().length);
@@ -54,9 +60,9 @@ if (cuda && !info().cudaAvailable) throw new Error('--device cuda: this alignkit
 
 const python = referencePython();
 
-// The DPOConfig both sides run (TRL gets the same values as keyword arguments in dpo_trl.py, plus report_to 'none',
+// The config both sides run (TRL gets the same values as keyword arguments in train_trl.py, plus report_to 'none',
 // dataloader_num_workers 0 and disable_tqdm, which alignkit has no keys for: it reports nowhere, has no workers).
-const dpoConfig = {
+const trainConfig = {
   bf16: opts.bf16,
   use_cpu: !cuda,
   gradient_checkpointing: false,
@@ -75,7 +81,7 @@ const dpoConfig = {
 // ~20% per step.
 const alignkitSettings = opts.alignkit
   ? JSON.parse(opts.alignkit)
-  : { ...(opts.bf16 ? {} : { precompute_ref_log_probs: true }), ...(cuda ? { gradient_checkpointing: true } : {}) };
+  : { ...(dpo && !opts.bf16 ? { precompute_ref_log_probs: true } : {}), ...(cuda ? { gradient_checkpointing: true } : {}) };
 
 const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
 const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-dpo-'));
@@ -84,7 +90,7 @@ try {
   console.error(`bench: TRL side (${python}), threads=${threads} steps=${steps} rows=${rows}`);
   const pyOut = execFileSync(
     python,
-    [join(root, 'scripts/bench/dpo_trl.py'), '--out', dir, '--threads', String(threads), '--steps', String(steps),
+    [join(root, 'scripts/bench/train_trl.py'), '--trainer', opts.trainer, '--out', dir, '--threads', String(threads), '--steps', String(steps),
       '--rows', String(rows), '--batch', String(BATCH), '--seq', String(SEQ), '--device', opts.device,
       ...(opts.bf16 ? ['--bf16'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
@@ -101,8 +107,8 @@ try {
   const t0 = process.hrtime.bigint();
   const result = await train(
     {
-      trainer: 'dpo', model_name_or_path: trlRes.modelDir, train_dataset: trlRes.dataPath, output_dir: join(dir, 'alignkit'),
-      ...dpoConfig, ...alignkitSettings,
+      trainer: opts.trainer, model_name_or_path: trlRes.modelDir, train_dataset: trlRes.dataPath, output_dir: join(dir, 'alignkit'),
+      ...trainConfig, ...alignkitSettings,
     },
     {
       onLog: (entry) => {
@@ -130,7 +136,8 @@ try {
   // --- report ---
   const fmt = (x, d = 1) => x.toFixed(d);
   const precision = opts.bf16 ? 'bf16 autocast' : 'fp32';
-  console.log(`\nDPO training, Llama ${fmt(trlRes.params / 1e6, 2)}M params (vocab 32000, untied), ${BATCH} pairs/step ` +
+  console.log(`\n${opts.trainer.toUpperCase()} training, Llama ${fmt(trlRes.params / 1e6, 2)}M params (vocab 32000, untied), ` +
+    `${BATCH} ${dpo ? 'pairs' : 'sequences'}/step ` +
     `x seq ${SEQ} (every sequence ${SEQ} tokens), ${precision}, ${rows} rows, ${steps} steps (step 1 excluded from steps/s)`);
   console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, TRL ${trlRes.threads}` +
     (cuda ? `; device: alignkit ${rt.device}, TRL ${trlRes.device}` : ''));
@@ -138,18 +145,19 @@ try {
     `timings are only comparable on an otherwise idle machine`);
   console.log(`versions: alignkit libtorch ${rt.torchVersion}; python ${trlRes.python}, torch ${trlRes.torch}, ` +
     `transformers ${trlRes.transformers} (attn: ${trlRes.attnImplementation}), trl ${trlRes.trl}`);
-  console.log(`config (both; alignkit's own settings below): ${JSON.stringify(dpoConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
-  console.log(`settings: TRL ${precision}, gradient_checkpointing false (its fastest setting), reference loaded by TRL ` +
-    `from the same folder, its log-probs computed every step; alignkit ${precision}, ${JSON.stringify(alignkitSettings)} ` +
+  console.log(`config (both; alignkit's own settings below): ${JSON.stringify(trainConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
+  console.log(`settings: TRL ${precision}, gradient_checkpointing false (its fastest setting)` +
+    (dpo ? ', reference loaded by TRL from the same folder, its log-probs computed every step' : '') +
+    `; alignkit ${precision}, ${JSON.stringify(alignkitSettings)} ` +
     (alignkitSettings.precompute_ref_log_probs ? '(the precompute pass runs before step 1: in the whole-run time, not in steps/s)' : ''));
   console.table({
     alignkit: {
-      'steps/s': fmt(ak, 4), 's/step': fmt(1 / ak, 3), 'step-1 s': fmt(stepEnds[0], 2),
+      'steps/s': fmt(ak, 4), 'tokens/s': fmt(ak * BATCH * (dpo ? 2 : 1) * SEQ, 0), 's/step': fmt(1 / ak, 3), 'step-1 s': fmt(stepEnds[0], 2),
       'step-1 loss': losses[0].toFixed(6), 'peak RSS MiB': fmt(akRssMiB, 0),
       ...(cuda ? { 'GPU peak MiB': fmt(akCudaPeakMiB, 0) } : {}),
     },
     TRL: {
-      'steps/s': fmt(trl, 4), 's/step': fmt(1 / trl, 3), 'step-1 s': fmt(trlRes.stepEnds[0], 2),
+      'steps/s': fmt(trl, 4), 'tokens/s': fmt(trl * BATCH * (dpo ? 2 : 1) * SEQ, 0), 's/step': fmt(1 / trl, 3), 'step-1 s': fmt(trlRes.stepEnds[0], 2),
       'step-1 loss': trlRes.losses[0].toFixed(6), 'peak RSS MiB': fmt(trlRes.maxRssMiB, 0),
       ...(cuda ? { 'GPU peak MiB': fmt(trlRes.cudaPeakMiB, 0) } : {}),
     },
@@ -165,19 +173,23 @@ try {
     `TRL ${fmt(trlRes.setupSeconds + trlRes.trainSeconds, 1)}`);
   console.log(`running peak RSS MiB after step 1..${steps}  alignkit: ${peaks.map((x) => x.toFixed(0)).join(' ')}\n` +
     `running peak RSS MiB after step 1..${steps}  TRL:      ${trlRes.peakRssByStepMiB.map((x) => x.toFixed(0)).join(' ')}`);
-  console.log(`peak RSS is per process: node (alignkit: tokenizer, both models, libtorch) vs python (TRL: both models, ` +
+  console.log(`peak RSS is per process: node (alignkit: tokenizer, models, libtorch) vs python (TRL: models, ` +
     `torch, transformers, datasets)`);
   // The memory that bounds a run: host RSS on the CPU, the CUDA allocator's peak (torch.cuda.max_memory_allocated) on a GPU.
   const memoryRatio = cuda ? akCudaPeakMiB / trlRes.cudaPeakMiB : akRssMiB / trlRes.maxRssMiB;
-  console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= 1.5)  ` +
-    `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)} (target <= 0.35)`);
+  const target = TARGETS[opts.trainer];
+  console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= ${target.throughput})  ` +
+    `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)} (target <= ${target.memory})`);
 
-  // Step 1: policy == reference on both sides, so the DPO sigmoid loss is exactly ln 2 whatever the batch.
-  const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(l - LN2) / LN2 < LOSS_RTOL));
-  console.log(`step-1 loss vs ln 2 (${LN2.toFixed(6)}): alignkit ${((losses[0] - LN2) / LN2).toExponential(2)}, ` +
-    `TRL ${((trlRes.losses[0] - LN2) / LN2).toExponential(2)} (limit ${LOSS_RTOL})`);
+  // Step 1 shows whether both sides train the same thing: DPO's loss is exactly ln 2 on both (policy == reference,
+  // whatever the batch); SFT's is the same model on the same first batch (the Trainer's row order), so equal.
+  const expected = dpo ? LN2 : trlRes.losses[0];
+  const rel = (l) => (l - expected) / expected;
+  const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(rel(l)) < LOSS_RTOL));
+  console.log(`step-1 loss vs ${dpo ? 'ln 2' : "TRL's"} (${expected.toFixed(6)}): alignkit ${rel(losses[0]).toExponential(2)}` +
+    (dpo ? `, TRL ${rel(trlRes.losses[0]).toExponential(2)}` : '') + ` (limit ${LOSS_RTOL})`);
   if (bad.length) {
-    console.error(`\n!!! STEP-1 LOSS NOT ln 2: ${bad.map(([n, l]) => `${n} ${l}`).join(', ')}; ` +
+    console.error(`\n!!! STEP-1 LOSS OFF: ${bad.map(([n, l]) => `${n} ${l}`).join(', ')}; ` +
       'the throughput comparison is not like for like !!!');
     process.exitCode = 1;
   }
