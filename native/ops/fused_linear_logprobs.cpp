@@ -204,6 +204,9 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
   // autocast's matmul dtype as in fusedLinearLogProbs' backward.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     at::Tensor dH = ctx->saved_data["dH"].toTensor(), dW = ctx->saved_data["dW"].toTensor();
+    // Let go of them, so that .grad can take these very tensors (AccumulateGrad copies a shared one).
+    ctx->saved_data.erase("dH");
+    ctx->saved_data.erase("dW");
     const std::vector<int64_t> dtypes = ctx->saved_data["dtypes"].toIntVector();
     const auto matmul = static_cast<at::ScalarType>(dtypes[0]);
     if (grads[0].defined()) {
