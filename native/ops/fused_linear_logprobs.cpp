@@ -260,8 +260,8 @@ LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor&
     throw invalidArgument("fusedLinearLogProbsLoss: hidden and weight must be on one device, got hidden on " +
                           hidden.device().str() + " and weight on " + weight.device().str());
   if (g.dim() != 1 || g.size(0) != hidden.size(0))
-    throw invalidArgument("fusedLinearLogProbsLoss: g (N) expected for hidden " + std::string(c10::str(hidden.sizes())) +
-                          ", got " + std::string(c10::str(g.sizes())));
+    throw invalidArgument("fusedLinearLogProbsLoss: g (N) expected for hidden " +
+                          std::string(c10::str(hidden.sizes())) + ", got " + std::string(c10::str(g.sizes())));
   if (chunks.rowChunk < 0)
     throw invalidArgument("fusedLinearLogProbsLoss: rowChunk must be positive, or 0 for the device's default");
   const at::DeviceType device = hidden.device().type();

@@ -65,7 +65,7 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
       if (lab[i] >= v0 && lab[i] < v0 + Vc) zp[i * Vc + lab[i] - v0] += gp[i];
   }
 
-  // fold leaves z - m, m the row max over the whole vocabulary, so log s = lse - m stands in for lse.
+  // fold leaves z minus its row max, here m over the whole vocabulary, so log s = lse - m stands in for lse.
   void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) override {
     fold(z, 0, labels, st);
     gradient(z, 0, labels, g, st.s.log());

@@ -5,8 +5,8 @@
 // logits (entropy and mean_token_accuracy over the label tokens, num_tokens). The lm_head is fused into the
 // log-softmax (ops/fused_linear_logprobs.h): the (B, T, V) logits never exist; with backward, as the gradient of
 // every token's logp is known up front, the lm_head's gradient is made in the forward (fusedLinearLogProbsLoss,
-// Liger-Kernel's fused linear cross-entropy) and the rows without a label skip the lm_head. With bf16 the forward runs under
-// autocast and the backward outside it, as accelerate runs the Trainer's forward.
+// Liger-Kernel's fused linear cross-entropy) and the rows without a label skip the lm_head. With bf16 the forward
+// runs under autocast and the backward outside it, as accelerate runs the Trainer's forward.
 #pragma once
 
 #include <ATen/ATen.h>
