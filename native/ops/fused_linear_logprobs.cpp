@@ -68,6 +68,14 @@ void addProduct(at::Tensor acc, const at::Tensor& a, const at::Tensor& b) {
   else acc.add_(at::mm(a, b));
 }
 
+// The final values of a finished state: logps, meanLogit, entropy, logSumSquaredProbs (N) float32, correct (N).
+variable_list statistics(const OnlineSoftmax& state, const at::Tensor& labels, int64_t V) {
+  const at::Tensor logS = state.s.log(), ignored = labels.lt(0);
+  return {(state.labelLogit - state.m - logS).masked_fill(ignored, 0.0), state.sumLogits / static_cast<double>(V),
+          logS - state.t / state.s, state.u.log() - 2.0 * logS,
+          state.argmax.eq(labels).logical_and(ignored.logical_not())};
+}
+
 class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs> {
  public:
   // hidden (N, C), weight (V, C), labels (N) int64, all on one device; a chunk size of 0 takes the device's
@@ -94,19 +102,13 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
         kernels->fold(z, v0, lab, st);
       }
     }
-    const at::Tensor logS = state.s.log(), ignored = labels.lt(0);
-    const at::Tensor lse = state.m + logS;
-    const at::Tensor logps = (state.labelLogit - state.m - logS).masked_fill(ignored, 0.0);
-    const at::Tensor meanLogit = state.sumLogits / static_cast<double>(V);
-    const at::Tensor entropy = logS - state.t / state.s;
-    const at::Tensor logSumSquaredProbs = state.u.log() - 2.0 * logS;
-    const at::Tensor correct = state.argmax.eq(labels).logical_and(ignored.logical_not());
-    ctx->save_for_backward({hidden, weight, labels, lse});
+    const variable_list out = statistics(state, labels, V);
+    ctx->save_for_backward({hidden, weight, labels, state.m + state.s.log()});
     ctx->saved_data["rowChunk"] = rowChunk;
     ctx->saved_data["vocabChunk"] = vocabChunk;
     ctx->saved_data["autocast"] = autocast ? at::IValue(*autocast) : at::IValue();
-    ctx->mark_non_differentiable({meanLogit, entropy, logSumSquaredProbs, correct});
-    return {logps, meanLogit, entropy, logSumSquaredProbs, correct};
+    ctx->mark_non_differentiable({out[1], out[2], out[3], out[4]});
+    return out;
   }
 
   // grads[0] is dL/dlogps (N); the statistics have none. dH = dZ @ W, dW = dZ^T @ H, tile by tile, accumulated
@@ -149,6 +151,75 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
   }
 };
 
+// fusedLinearLogProbsLoss: the upstream gradient g of every logp is given, so the forward makes dH and dW.
+class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogProbsLoss> {
+ public:
+  // hidden (N, C), weight (V, C), labels (N) int64, g (N) float32, all on one device; rowChunk 0 takes the rows
+  // of the device's default tile area. Returns loss () = sum g logp, then logps, meanLogit, entropy,
+  // logSumSquaredProbs (N) float32, correct (N), detached.
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
+                               const at::Tensor& labels, const at::Tensor& g, int64_t rowChunk,
+                               std::optional<at::ScalarType> autocast) {
+    const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
+    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
+    const ChunkSizes area = kernels->defaultChunks();
+    if (rowChunk == 0) rowChunk = std::max<int64_t>(1, area.rowChunk * area.vocabChunk / V);
+    const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
+    const bool wantH = hidden.requires_grad(), wantW = weight.requires_grad();
+    // Rows without a label have g = 0 and no statistic anyone reads: they skip the lm_head altogether.
+    const at::Tensor rows = labels.ge(0).nonzero().squeeze(1);
+    const int64_t n = rows.size(0);
+    const at::Tensor hs = hidden.index_select(0, rows), lab = labels.index_select(0, rows);
+    const at::Tensor gs = g.index_select(0, rows);
+    const at::Tensor w = weight.to(dtype.matmul), wTile = w.to(dtype.tile);  // (V, C)
+    const auto f = hidden.options().dtype(at::kFloat);
+    at::Tensor dHs = wantH ? at::zeros({n, C}, f) : at::Tensor(), dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
+    at::Tensor scratch = at::empty({std::min(rowChunk, n) * V}, hidden.options().dtype(dtype.tile));
+    const OnlineSoftmax state = startOnlineSoftmax(n, hidden.device());
+    for (int64_t r0 = 0; r0 < n; r0 += rowChunk) {
+      const int64_t R = std::min(rowChunk, n - r0);
+      const at::Tensor h = hs.narrow(0, r0, R).to(dtype.matmul).contiguous();  // (R, C)
+      at::Tensor z = tile(scratch, R, V);  // (R, V) = h @ W^T
+      logitsTile(z, h, w);
+      OnlineSoftmax st = state.rows(r0, R);
+      kernels->foldGradient(z, lab.narrow(0, r0, R), gs.narrow(0, r0, R), st);  // z is now dZ
+      if (dtype.matmul != dtype.tile) z.copy_(z.to(dtype.matmul));
+      if (wantH) addProduct(dHs.narrow(0, r0, R), z, wTile);
+      if (wantW) addProduct(dW, z.t(), h.to(dtype.tile));
+    }
+    const variable_list stats = statistics(state, lab, V);
+    const at::Tensor loss = (gs * stats[0]).sum();
+    auto all = [&](const at::Tensor& t) { return at::zeros({N}, t.options()).index_copy_(0, rows, t); };
+    ctx->saved_data["dH"] = wantH ? at::zeros({N, C}, f).index_copy_(0, rows, dHs) : at::Tensor();
+    ctx->saved_data["dW"] = dW;
+    ctx->saved_data["dtypes"] = std::vector<int64_t>{static_cast<int64_t>(dtype.matmul),
+                                                     static_cast<int64_t>(hidden.scalar_type()),
+                                                     static_cast<int64_t>(weight.scalar_type())};
+    variable_list out{loss, all(stats[0]), all(stats[1]), all(stats[2]), all(stats[3]), all(stats[4])};
+    ctx->mark_non_differentiable({out[1], out[2], out[3], out[4], out[5]});
+    return out;
+  }
+
+  // grads[0] is dL/dloss (1 under loss.backward()): dH and dW scale by it, in float32, and are rounded once to
+  // autocast's matmul dtype as in fusedLinearLogProbs' backward.
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    at::Tensor dH = ctx->saved_data["dH"].toTensor(), dW = ctx->saved_data["dW"].toTensor();
+    // Let go of them, so that .grad can take these very tensors (AccumulateGrad copies a shared one).
+    ctx->saved_data.erase("dH");
+    ctx->saved_data.erase("dW");
+    const std::vector<int64_t> dtypes = ctx->saved_data["dtypes"].toIntVector();
+    const auto matmul = static_cast<at::ScalarType>(dtypes[0]);
+    if (grads[0].defined()) {
+      const at::Tensor scale = grads[0].to(at::kFloat);
+      if (dH.defined()) dH.mul_(scale);
+      if (dW.defined()) dW.mul_(scale);
+    }
+    return {dH.defined() ? dH.to(matmul).to(static_cast<at::ScalarType>(dtypes[1])) : at::Tensor(),
+            dW.defined() ? dW.to(matmul).to(static_cast<at::ScalarType>(dtypes[2])) : at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 void checkShapes(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {
   auto shape = [](const at::Tensor& t) { return std::string(c10::str(t.sizes())); };
   if (hidden.dim() != 2 || weight.dim() != 2 || hidden.size(1) != weight.size(1))
@@ -180,6 +251,26 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
   const variable_list out = FusedLinearLogProbs::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
                                                        chunks.rowChunk, chunks.vocabChunk, autocast);
   return {out[0], out[1], out[2], out[3], out[4]};
+}
+
+LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                     const at::Tensor& g, ChunkSizes chunks) {
+  checkShapes(hidden, weight, labels);
+  if (weight.device() != hidden.device())
+    throw invalidArgument("fusedLinearLogProbsLoss: hidden and weight must be on one device, got hidden on " +
+                          hidden.device().str() + " and weight on " + weight.device().str());
+  if (g.dim() != 1 || g.size(0) != hidden.size(0))
+    throw invalidArgument("fusedLinearLogProbsLoss: g (N) expected for hidden " +
+                          std::string(c10::str(hidden.sizes())) + ", got " + std::string(c10::str(g.sizes())));
+  if (chunks.rowChunk < 0)
+    throw invalidArgument("fusedLinearLogProbsLoss: rowChunk must be positive, or 0 for the device's default");
+  const at::DeviceType device = hidden.device().type();
+  const std::optional<at::ScalarType> autocast =
+      at::autocast::is_autocast_enabled(device) ? std::optional(at::autocast::get_autocast_dtype(device)) : std::nullopt;
+  const variable_list out =
+      FusedLinearLogProbsLoss::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
+                                     g.to(hidden.device(), at::kFloat).contiguous(), chunks.rowChunk, autocast);
+  return {out[0], {out[1], out[2], out[3], out[4], out[5]}};
 }
 
 TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {

@@ -37,7 +37,9 @@ struct TokenLogProbs {
 
 // 0 takes the device's default (LogitsTileKernels::defaultChunks): 1024 rows x 4096 entries on CPU (a 16 MiB
 // tile); 2048 x 32768 on CUDA, where a 32k vocabulary fits one tile (up to 128 MiB in bf16, 256 MiB in float32)
-// and each row chunk is one large matmul and one kernel launch.
+// and each row chunk is one large matmul and one kernel launch. fusedLinearLogProbsLoss's tiles hold the whole
+// vocabulary: it takes rowChunk only, by default as many rows as keep the default tile's area (on CPU 131 rows
+// at V = 32000: a 16 MiB float32 tile, plus the CPU kernel's exp buffer of the same size).
 struct ChunkSizes {
   int64_t rowChunk = 0;
   int64_t vocabChunk = 0;
@@ -47,6 +49,19 @@ struct ChunkSizes {
 // ignored (logp 0, no gradient). Accumulates in float32. Gradients flow to hidden and weight (in their own dtypes).
 TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                   ChunkSizes chunks = {});
+
+// Liger-Kernel's fused linear cross-entropy, for a loss whose gradient in each logp is known before the forward
+// (SFT: -1/num_items_in_batch on every label token): loss = sum_i g_i logp_i. Each row chunk's logits tile holds
+// the whole vocabulary, so once folded its lse is final and the tile turns into dZ at once: dH and dW are made in
+// the forward (3 lm_head matmuls per tile, no recompute) and the backward only scales them by dL/dloss.
+// Rows with label < 0 are dropped before the lm_head: no gradient, and logp and every statistic 0 there.
+// hidden, weight, labels as fusedLinearLogProbs; g (N) float. Gradients flow to hidden and weight through loss.
+struct LogProbsLoss {
+  at::Tensor loss;        // () float32, with autograd
+  TokenLogProbs tokens;   // detached, logps included
+};
+LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                     const at::Tensor& g, ChunkSizes chunks = {});
 
 // The plain version: full (N, V) logits (under autocast, a bfloat16 matmul) -> float32 -> log_softmax -> gather,
 // and the statistics from the same logits. Any device; autograd through ATen. The fused function is tested

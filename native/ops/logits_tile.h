@@ -47,6 +47,10 @@ class LogitsTileKernels {
   // ignored rows (label < 0: their logp is the constant 0). g, lse (R) float32.
   virtual void gradient(at::Tensor& z, int64_t v0, const at::Tensor& labels, const at::Tensor& g,
                         const at::Tensor& lse) = 0;
+
+  // fusedLinearLogProbsLoss's step: folds a tile z (R, V) holding the whole vocabulary into a fresh state st,
+  // whose lse is then final, and turns z into its gradient in place as gradient() does.
+  virtual void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) = 0;
 };
 
 std::unique_ptr<LogitsTileKernels> cpuLogitsTileKernels();

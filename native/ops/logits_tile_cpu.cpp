@@ -65,6 +65,12 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
       if (lab[i] >= v0 && lab[i] < v0 + Vc) zp[i * Vc + lab[i] - v0] += gp[i];
   }
 
+  // fold leaves z minus its row max, here m over the whole vocabulary, so log s = lse - m stands in for lse.
+  void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) override {
+    fold(z, 0, labels, st);
+    gradient(z, 0, labels, g, st.s.log());
+  }
+
  private:
   // exp(z - c) of a tile, in a buffer reused for every tile of a pass (the first tile is the largest).
   at::Tensor expScratch(int64_t rows, int64_t cols) {

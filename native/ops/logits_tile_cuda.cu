@@ -165,6 +165,12 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
     });
   }
 
+  // foldTile only reads z.
+  void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) override {
+    fold(z, 0, labels, st);
+    gradient(z, 0, labels, g, st.m + st.s.log());
+  }
+
  private:
   // Calls launch(std::integral_constant<int, kPack>, R, stream) for the tile z (one block per row, R blocks) on
   // its device's current stream: kPack = 16 / sizeof(T) (16-byte loads) when every row of z starts 16-byte

@@ -12,19 +12,27 @@ namespace {
 
 constexpr int64_t kIgnoreIndex = -100;
 
-// Per-token log-probs and statistics of labels[:, 1:] from hidden[:, :-1]; the autocast region (bf16) closes on
-// return, before any backward.
-ops::TokenLogProbs tokenLogProbs(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
-                                 const SftStepOptions& options) {
+// The loss (summed token NLL / items) and the per-token log-probs and statistics of labels[:, 1:] from
+// hidden[:, :-1]; the autocast region (bf16) closes on return, before any backward.
+ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
+                                int64_t items, const SftStepOptions& options) {
   const at::Device device = model.device();
   const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
   const at::Tensor hidden =
       model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
   const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
+  const double divisor = static_cast<double>(std::max<int64_t>(items, 1));
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
-  return fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
-               : ops::logprobsReference(h, model.lmHeadWeight(), target);
+  // dLoss/dlogp is -1/items on every label token whatever the logits: the lm_head's gradient is made in the
+  // forward, and the rows without a label (prompt, padding) skip it.
+  if (fused && options.backward) {
+    const at::Tensor g = at::full({h.size(0)}, -1.0 / divisor, h.options().dtype(at::kFloat));
+    return ops::fusedLinearLogProbsLoss(h, model.lmHeadWeight(), target, g, options.chunks);
+  }
+  const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
+                                       : ops::logprobsReference(h, model.lmHeadWeight(), target);
+  return {-tok.logps.sum() / divisor, tok};
 }
 
 }  // namespace
@@ -46,9 +54,8 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
   const int64_t items = options.numItemsInBatch > 0 ? options.numItemsInBatch : count;
 
   at::AutoGradMode gradMode(options.backward);
-  const ops::TokenLogProbs tok = tokenLogProbs(model, batch, target.masked_fill(keep.logical_not(), -1), options);
   // cross_entropy(reduction="sum") / num_items_in_batch; with no label token at all, 0 with a zero gradient.
-  const at::Tensor loss = -tok.logps.sum() / static_cast<double>(std::max<int64_t>(items, 1));
+  const auto [loss, tok] = lossAndTokens(model, batch, target.masked_fill(keep.logical_not(), -1), items, options);
   if (options.backward) loss.backward();
 
   SftStepResult out;

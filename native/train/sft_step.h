@@ -3,8 +3,10 @@
 // num_items_in_batch: the label tokens of the whole optimizer step, since causal LMs accept loss kwargs), the
 // gradient of that loss back-propagated into the model's .grad, and the metrics SFTTrainer logs from the same
 // logits (entropy and mean_token_accuracy over the label tokens, num_tokens). The lm_head is fused into the
-// log-softmax (ops/fused_linear_logprobs.h): the (B, T, V) logits never exist. With bf16 the forward runs under
-// autocast and the backward outside it, as accelerate runs the Trainer's forward.
+// log-softmax (ops/fused_linear_logprobs.h): the (B, T, V) logits never exist; with backward, as the gradient of
+// every token's logp is known up front, the lm_head's gradient is made in the forward (fusedLinearLogProbsLoss,
+// Liger-Kernel's fused linear cross-entropy) and the rows without a label skip the lm_head. With bf16 the forward
+// runs under autocast and the backward outside it, as accelerate runs the Trainer's forward.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,7 +25,7 @@ struct SftBatch {
 };
 
 struct SftStepOptions {
-  ops::ChunkSizes chunks;
+  ops::ChunkSizes chunks;  // with backward, rowChunk only (fusedLinearLogProbsLoss's tiles span the vocabulary)
   // The plain full-logits path (ops::logprobsReference), for checking the fused one.
   bool reference = false;
   ForwardOptions forward;

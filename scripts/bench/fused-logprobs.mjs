@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Fused vs unfused per-token log-probs (native/ops/fused_linear_logprobs.h), forward + backward on CPU:
+// Fused vs unfused per-token log-probs (native/ops/fused_linear_logprobs.h), forward + backward on CPU, and the
+// fused loss whose gradient is made in the forward (fusedLinearLogProbsLoss; rowChunk only, 0 = default):
 // time per step and the peak memory a step adds, for N=2048 tokens, C=256, V=32000 by default.
 //
 //   npm run bench:logprobs -- [N C V rowChunk vocabChunk steps]
@@ -27,4 +28,4 @@ execFileSync(process.env.CXX || 'c++', [
 ], { stdio: 'inherit' });
 
 const args = process.argv.slice(2);
-for (const mode of ['unfused', 'fused']) execFileSync(exe, [mode, ...args], { stdio: 'inherit' });
+for (const mode of ['unfused', 'fused', 'loss']) execFileSync(exe, [mode, ...args], { stdio: 'inherit' });

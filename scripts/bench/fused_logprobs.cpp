@@ -1,6 +1,8 @@
-// Fused vs unfused per-token log-probs (lm_head + log_softmax + gather), forward + backward, on CPU.
-// One mode per process, so that the peak resident memory it reports belongs to that mode alone:
-//   fused_logprobs <fused|unfused> [N C V rowChunk vocabChunk steps]
+// Fused vs unfused per-token log-probs (lm_head + log_softmax + gather), forward + backward, on CPU; and the
+// fused loss with its gradient made in the forward (fusedLinearLogProbsLoss, SFT's path), whose tiles span the
+// vocabulary (rowChunk only; by default the device's tile area). One mode per process, so that the peak
+// resident memory it reports belongs to that mode alone:
+//   fused_logprobs <fused|unfused|loss> [N C V rowChunk vocabChunk steps]
 // Prints one line: mode, shape, best step time and the peak RSS the step added above the inputs.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -27,13 +29,14 @@ double peakRssMiB() {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <fused|unfused> [N C V rowChunk vocabChunk steps]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s <fused|unfused|loss> [N C V rowChunk vocabChunk steps]\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
   auto arg = [&](int i, int64_t fallback) { return argc > i ? std::atoll(argv[i]) : fallback; };
   const int64_t N = arg(2, 2048), C = arg(3, 256), V = arg(4, 32000), steps = arg(7, 5);
-  const alignkit::ops::ChunkSizes chunks{arg(5, 1024), arg(6, 4096)};
+  const bool loss = mode == "loss";
+  const alignkit::ops::ChunkSizes chunks{arg(5, loss ? 0 : 1024), loss ? 0 : arg(6, 4096)};
 
   at::manual_seed(0);
   // hidden (N, C), weight (V, C): leaves of the graph, as the final-norm output and lm_head.weight are.
@@ -44,6 +47,12 @@ int main(int argc, char** argv) {
   const double baseMiB = peakRssMiB();
 
   auto step = [&] {
+    if (loss) {
+      alignkit::ops::fusedLinearLogProbsLoss(hidden, weight, labels, gradOut, chunks).loss.backward();
+      hidden.mutable_grad() = at::Tensor();
+      weight.mutable_grad() = at::Tensor();
+      return;
+    }
     const auto out = mode == "fused" ? alignkit::ops::fusedLinearLogProbs(hidden, weight, labels, chunks)
                                      : alignkit::ops::logprobsReference(hidden, weight, labels);
     torch::autograd::backward({out.logps}, {gradOut});

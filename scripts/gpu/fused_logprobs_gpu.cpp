@@ -2,7 +2,8 @@
 // and run by scripts/gpu/check.sh.
 //   fused_logprobs_gpu parity         CUDA fused against logprobsReference on CUDA and against the CPU fused
 //                                     kernel: logps, the statistics and both gradients, over chunkings that do
-//                                     and do not divide N and V, ignored labels, exact argmax ties, fp32/bf16/fp16.
+//                                     and do not divide N and V, ignored labels, exact argmax ties, fp32/bf16/fp16;
+//                                     and fusedLinearLogProbsLoss (gradient made in the forward) over row chunks.
 //                                     One PASS/FAIL line per case; exits 1 on any FAIL.
 //   fused_logprobs_gpu bench [N C V]  forward + backward, fused vs unfused, fp32 and bf16: median time and the
 //                                     peak CUDA memory a step adds above its inputs. Prints figures, asserts nothing.
@@ -71,6 +72,24 @@ Result run(const LogProbsFn& fn, const at::Tensor& hidden, const at::Tensor& wei
   torch::autograd::backward({r.out.logps}, {gradOut});
   r.dHidden = h.grad();
   r.dWeight = w.grad();
+  return r;
+}
+
+// fusedLinearLogProbsLoss with g = gradOut: the gradients of sum(gradOut * logps) from fresh leaves.
+Result runLoss(ChunkSizes chunks, const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+               const at::Tensor& gradOut) {
+  const at::Tensor h = hidden.detach().set_requires_grad(true), w = weight.detach().set_requires_grad(true);
+  const alignkit::ops::LogProbsLoss r = alignkit::ops::fusedLinearLogProbsLoss(h, w, labels, gradOut, chunks);
+  r.loss.backward();
+  return {r.tokens, h.grad(), w.grad()};
+}
+
+// The loss mode drops ignored rows: their statistics are 0, so they are compared with 0.
+Result droppingIgnored(Result r, const at::Tensor& labels) {
+  const at::Tensor ignored = labels.lt(0);
+  r.out.meanLogit = r.out.meanLogit.masked_fill(ignored, 0.0);
+  r.out.entropy = r.out.entropy.masked_fill(ignored, 0.0);
+  r.out.logSumSquaredProbs = r.out.logSumSquaredProbs.masked_fill(ignored, 0.0);
   return r;
 }
 
@@ -157,6 +176,12 @@ int parity() {
         if (dtype == at::kHalf && c.rowChunk != 0) continue;  // fp16 shares bf16's code paths: defaults only
         const std::string name = shape + " chunks " + std::to_string(c.rowChunk) + "x" + std::to_string(c.vocabChunk);
         ok &= compare(name + " vs reference", run(fused(c), hidden, weight, labels, gradOut), reference, tol);
+      }
+      const Result kept = droppingIgnored(reference, labels);
+      for (const int64_t rows : {int64_t{0}, int64_t{7}, s.N}) {
+        if (dtype == at::kHalf && rows != 0) continue;
+        ok &= compare(shape + " loss mode, rowChunk " + std::to_string(rows) + " vs reference",
+                      runLoss({rows, 0}, hidden, weight, labels, gradOut), kept, tol);
       }
       const Result cpu = run(fused({}), hidden.cpu(), weight.cpu(), labels.cpu(), gradOut.cpu());
       ok &= compare(shape + " default chunks vs CPU fused", run(fused({}), hidden, weight, labels, gradOut), cpu, tol);
