@@ -30,9 +30,9 @@ Batch viewBatch(const Napi::CallbackInfo& info, bool withPositions, std::vector<
   return b;
 }
 
-bool boolOption(const Napi::Object& options, const char* key) {
+bool boolOption(const Napi::Object& options, const char* key, bool fallback) {
   const Napi::Value v = options.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return false;
+  if (v.IsUndefined() || v.IsNull()) return fallback;
   if (!v.IsBoolean()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
@@ -41,6 +41,13 @@ int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t 
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
   return positiveInt(v, (std::string("options.") + key).c_str());
+}
+
+ops::ChunkSizes chunkOptions(const Napi::Object& options) {
+  ops::ChunkSizes chunks;
+  chunks.rowChunk = positiveIntOption(options, "rowChunk", chunks.rowChunk);
+  chunks.vocabChunk = positiveIntOption(options, "vocabChunk", chunks.vocabChunk);
+  return chunks;
 }
 
 train::ForwardOptions forwardOptions(const Napi::Object& options) {

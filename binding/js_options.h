@@ -8,15 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "ops/fused_linear_logprobs.h"
 #include "train/forward_options.h"
 
 namespace alignkit::binding {
 
 std::string stringOption(const Napi::Object& options, const char* key, const std::string& fallback);
-bool boolOption(const Napi::Object& options, const char* key);
+bool boolOption(const Napi::Object& options, const char* key, bool fallback = false);
 double numberOption(const Napi::Object& options, const char* key, double fallback);
 int64_t positiveInt(const Napi::Value& v, const char* name);
 int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t fallback);
+
+// rowChunk and vocabChunk of the fused log-prob kernel (absent = the device's default).
+ops::ChunkSizes chunkOptions(const Napi::Object& options);
 
 // TrainingArguments' bf16 and gradient_checkpointing, by those names (absent = false).
 train::ForwardOptions forwardOptions(const Napi::Object& options);

@@ -63,8 +63,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "inputIds and completionMask are required");
   const Napi::Object options = info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
   train::CompletionLogProbsOptions opts;
-  opts.chunks.rowChunk = positiveIntOption(options, "rowChunk", opts.chunks.rowChunk);
-  opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
+  opts.chunks = chunkOptions(options);
   opts.reference = boolOption(options, "reference");
   opts.pairTail = boolOption(options, "pairTail");
   opts.forward = forwardOptions(options);
@@ -141,13 +140,11 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
   const train::DpoLossOptions lossOptions = dpoLossOptions(options);
   train::CompletionLogProbsOptions lpOptions;
-  lpOptions.chunks.rowChunk = positiveIntOption(options, "rowChunk", lpOptions.chunks.rowChunk);
-  lpOptions.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", lpOptions.chunks.vocabChunk);
+  lpOptions.chunks = chunkOptions(options);
   lpOptions.reference = boolOption(options, "reference");
   lpOptions.forward = forwardOptions(options);
   train::DpoBackward backward;
-  const Napi::Value backwardOption = options.Get("backward");
-  backward.backward = backwardOption.IsUndefined() || backwardOption.IsNull() || boolOption(options, "backward");
+  backward.backward = boolOption(options, "backward", true);
   backward.lossScale = numberOption(options, "lossScale", 1.0);
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(

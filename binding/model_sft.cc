@@ -25,12 +25,10 @@ Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
     if (info[i].IsObject()) keepAlive.push_back(info[i]);
   const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
   train::SftStepOptions opts;
-  opts.chunks.rowChunk = positiveIntOption(options, "rowChunk", opts.chunks.rowChunk);
-  opts.chunks.vocabChunk = positiveIntOption(options, "vocabChunk", opts.chunks.vocabChunk);
+  opts.chunks = chunkOptions(options);
   opts.reference = boolOption(options, "reference");
   opts.forward = forwardOptions(options);
-  const Napi::Value backward = options.Get("backward");
-  opts.backward = backward.IsUndefined() || backward.IsNull() || boolOption(options, "backward");
+  opts.backward = boolOption(options, "backward", true);
   opts.numItemsInBatch = positiveIntOption(options, "numItemsInBatch", 0);
   auto state = state_;
   return PromiseWorker<train::SftStepResult>::start(

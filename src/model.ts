@@ -51,6 +51,16 @@ export interface ForwardOptions {
   gradient_checkpointing?: boolean;
 }
 
+/** The fused lm_head/log-prob kernel's tiling, and the plain path it is checked against. */
+export interface KernelOptions {
+  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
+  rowChunk?: number;
+  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
+  vocabChunk?: number;
+  /** Use the plain full-logits path (log_softmax + gather) instead of the fused kernel; for checking it. */
+  reference?: boolean;
+}
+
 export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   /** Row length when `inputIds` is a flat typed array holding several rows. */
   seqLen?: number;
@@ -101,13 +111,7 @@ export interface DpoLossOptions {
   discopop_tau?: number;
 }
 
-export interface DpoStepOptions extends DpoLossOptions, ForwardOptions {
-  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
-  rowChunk?: number;
-  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
-  vocabChunk?: number;
-  /** Use the plain full-logits path instead of the fused kernel. */
-  reference?: boolean;
+export interface DpoStepOptions extends DpoLossOptions, ForwardOptions, KernelOptions {
   /** Accumulate the loss's gradient into the policy. Default true; false runs the policy without autograd (eval). */
   backward?: boolean;
   /**
@@ -132,7 +136,7 @@ export interface SftBatch {
   seqLen?: number;
 }
 
-export interface SftStepOptions extends ForwardOptions {
+export interface SftStepOptions extends ForwardOptions, KernelOptions {
   /**
    * transformers' num_items_in_batch: the loss is the summed token NLL divided by it (the label tokens of all the
    * micro-batches of the optimizer step). Default: this batch's label tokens (the mean).
@@ -140,15 +144,9 @@ export interface SftStepOptions extends ForwardOptions {
   numItemsInBatch?: number;
   /** Accumulate the loss's gradient into the parameters. Default true; false runs without autograd (eval). */
   backward?: boolean;
-  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
-  rowChunk?: number;
-  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
-  vocabChunk?: number;
-  /** Use the plain full-logits path instead of the fused kernel. */
-  reference?: boolean;
 }
 
-export interface CompletionLogProbsOptions extends ForwardOptions {
+export interface CompletionLogProbsOptions extends ForwardOptions, KernelOptions {
   /** Row length when the inputs are flat typed arrays holding several rows. */
   seqLen?: number;
   /**
@@ -158,12 +156,6 @@ export interface CompletionLogProbsOptions extends ForwardOptions {
   backward?: boolean;
   /** dLoss/dlogps per sequence for a loss built from `logps` (e.g. DPO's); implies `backward`. */
   gradOutput?: Float32Array;
-  /** Rows (tokens) per tile of the fused log-prob kernel. Default 1024 on CPU, 2048 on CUDA. */
-  rowChunk?: number;
-  /** Vocabulary entries per tile of the fused log-prob kernel. Default 4096 on CPU, 32768 on CUDA. */
-  vocabChunk?: number;
-  /** Use the plain full-logits path (log_softmax + gather) instead of the fused kernel; for checking it. */
-  reference?: boolean;
   /**
    * Also return `tailLogps`, LD-DPO's split: the batch is pairs `[chosen..., rejected...]` and a completion's
    * tail is its tokens past the shorter completion of its pair. Default false.

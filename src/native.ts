@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlignkitError } from './errors.js';
+import type { CompletionLogProbsOptions, DpoStepOptions, ForwardOptions, SftStepOptions } from './model.js';
 
 export type IndexArray = Int32Array | Uint8Array;
 
@@ -34,21 +35,6 @@ export interface NativeModelConfig {
   sourceDir: string;
 }
 
-/** TrainingArguments' switches for how a forward runs, under their HF names (binding/js_options.h). */
-export interface NativeForwardOptions {
-  bf16?: boolean;
-  gradient_checkpointing?: boolean;
-}
-
-export interface NativeCompletionLogProbsOptions extends NativeForwardOptions {
-  backward?: boolean;
-  gradOutput?: Float32Array;
-  rowChunk?: number;
-  vocabChunk?: number;
-  reference?: boolean;
-  pairTail?: boolean;
-}
-
 /** Per-sequence values, each of length batch. */
 export interface CompletionLogProbs {
   /** Sum over the completion tokens of log p(token). */
@@ -63,24 +49,6 @@ export interface CompletionLogProbs {
   correct: Int32Array;
   /** With `pairTail`: the part of logps past the pair's shorter completion (LD-DPO's tail). */
   tailLogps?: Float32Array;
-}
-
-/** DPOConfig's loss fields under their TRL names, plus the fused kernel's tiling and the forward's switches. */
-export interface NativeDpoOptions extends NativeForwardOptions {
-  beta?: number;
-  loss_type?: string[];
-  loss_weights?: number[] | null;
-  label_smoothing?: number;
-  use_weighting?: boolean;
-  ld_alpha?: number | null;
-  f_divergence_type?: string;
-  f_alpha_divergence_coef?: number;
-  discopop_tau?: number;
-  rowChunk?: number;
-  vocabChunk?: number;
-  reference?: boolean;
-  backward?: boolean;
-  lossScale?: number;
 }
 
 /** The metrics TRL's DPOTrainer._compute_loss appends for one micro-batch, under its names. */
@@ -105,15 +73,6 @@ export interface DpoStepResult {
   /** β · (policy − reference) log-ratio per pair, (pairs). */
   chosenRewards: Float32Array;
   rejectedRewards: Float32Array;
-}
-
-/** The SFT step's options: num_items_in_batch, the fused kernel's tiling and the forward's switches. */
-export interface NativeSftOptions extends NativeForwardOptions {
-  numItemsInBatch?: number;
-  rowChunk?: number;
-  vocabChunk?: number;
-  reference?: boolean;
-  backward?: boolean;
 }
 
 /** The metrics TRL's SFTTrainer.compute_loss records for one micro-batch, under its names. */
@@ -141,7 +100,7 @@ export interface NativeModel {
     positions: Int32Array | null,
     batch: number,
     seqLen: number,
-    options: Pick<NativeForwardOptions, 'bf16'>,
+    options: Pick<ForwardOptions, 'bf16'>,
   ): Promise<NativeTensor>;
   forwardBackward(ids: Int32Array, mask: IndexArray | null, batch: number, seqLen: number): Promise<number>;
   completionLogProbs(
@@ -150,7 +109,7 @@ export interface NativeModel {
     completionMask: IndexArray,
     batch: number,
     seqLen: number,
-    options: NativeCompletionLogProbsOptions,
+    options: Omit<CompletionLogProbsOptions, 'seqLen'>,
   ): Promise<CompletionLogProbs>;
   dpoStep(
     ids: Int32Array,
@@ -159,7 +118,7 @@ export interface NativeModel {
     batch: number,
     seqLen: number,
     reference: NativeModel | { chosen: Float32Array; rejected: Float32Array },
-    options: NativeDpoOptions,
+    options: DpoStepOptions,
   ): Promise<DpoStepResult>;
   sftStep(
     ids: Int32Array,
@@ -168,7 +127,7 @@ export interface NativeModel {
     labels: Int32Array,
     batch: number,
     seqLen: number,
-    options: NativeSftOptions,
+    options: SftStepOptions,
   ): Promise<SftStepResult>;
   gradients(): Promise<(NativeTensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
