@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { AlignkitError } from '../errors.js';
+import { registerDemo } from './demo-command.js';
+import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerPreprocess } from './preprocess-command.js';
@@ -15,6 +17,8 @@ const program = new Command()
   .name('alignkit')
   .description('Preference alignment (DPO family) and SFT of Hugging Face models on libtorch')
   .version(version);
+registerDemo(program);
+registerEval(program);
 registerInfo(program, version);
 registerInspect(program);
 registerPreprocess(program);

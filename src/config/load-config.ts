@@ -1,5 +1,6 @@
 // Reads a training config (YAML or JSON, same keys as TRL's DPOConfig/SFTConfig/KTOConfig) and checks every key
 // against the trainer's schema: an unknown key names the closest valid one, a wrong type says what was expected.
+// The eval config (src/eval/eval-config.ts) goes through the same checks.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { AlignkitError } from '../errors.js';
@@ -91,43 +92,58 @@ function checkValue(where: string, key: string, field: Field, value: unknown): u
   }
 }
 
-/** Validates a config object (as parsed from YAML/JSON or passed to `train`) and fills in TRL's defaults. */
-export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(where, 'expected a mapping of keys to values');
-  const values = raw as Record<string, unknown>;
-  const trainer = values.trainer;
-  if (trainer !== 'dpo' && trainer !== 'sft' && trainer !== 'kto') {
-    throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
-  }
-  const schema: Schema = schemas[trainer];
+/**
+ * Checks every key of `values` against `schema` (unknown key → the closest valid name; wrong type → what was
+ * expected) and fills in the schema's defaults. `subject` names what the keys are for in the unknown-key error.
+ */
+export function applySchema(values: Record<string, unknown>, schema: Schema, where: string, subject: string): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     const field = schema[key];
     if (!field) {
       const hint = closestName(key, Object.keys(schema));
-      throw configError(where, `unknown key '${key}' for trainer ${trainer}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      throw configError(where, `unknown key '${key}' for ${subject}${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
     config[key] = checkValue(where, key, field, value);
   }
   for (const [key, field] of Object.entries(schema)) {
     if (!(key in config)) config[key] = structuredClone(field.default);
   }
-  return config as TrainConfig;
+  return config;
 }
 
-/** Reads and validates a YAML or JSON config file. */
-export async function loadConfig(path: string): Promise<TrainConfig> {
+/** The mapping at the top of a config (as parsed from YAML/JSON or passed to the API). */
+export function configMapping(raw: unknown, where: string): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(where, 'expected a mapping of keys to values');
+  return raw as Record<string, unknown>;
+}
+
+/** Validates a config object (as parsed from YAML/JSON or passed to `train`) and fills in TRL's defaults. */
+export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
+  const values = configMapping(raw, where);
+  const trainer = values.trainer;
+  if (trainer !== 'dpo' && trainer !== 'sft' && trainer !== 'kto') {
+    throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
+  }
+  return applySchema(values, schemas[trainer], where, `trainer ${trainer}`) as TrainConfig;
+}
+
+/** Reads a YAML or JSON file into a plain value (not yet validated). */
+export async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new AlignkitError('ERR_NOT_FOUND', `${path}: cannot be read (${(err as Error).message})`);
   }
-  let raw: unknown;
   try {
-    raw = parse(text);
+    return parse(text);
   } catch (err) {
     throw configError(path, `not valid YAML or JSON (${(err as Error).message})`);
   }
-  return resolveConfig(raw, path);
+}
+
+/** Reads and validates a YAML or JSON training config file. */
+export async function loadConfig(path: string): Promise<TrainConfig> {
+  return resolveConfig(await readConfigFile(path), path);
 }

@@ -17,7 +17,7 @@ export interface PreferenceExample extends RowContext {
  * A text or a list of {role, content} messages; anything else is an error naming the field. A completion
  * with nothing in it (empty text, no messages, or only empty messages) would teach nothing: an error too.
  */
-function side(at: RowLocation, field: string, value: unknown, allowEmpty: boolean): Side {
+export function side(at: RowLocation, field: string, value: unknown, allowEmpty: boolean): Side {
   if (typeof value === 'string') {
     if (!allowEmpty && value.length === 0) throw dataError(at, field, 'empty text');
     return value;

@@ -25,7 +25,7 @@ function checkSupported(config: DpoConfig, note: (message: string) => void): voi
 }
 
 /** TRL: pad_token, else the tokenizer's pad token, else its eos token; it must be in the vocabulary. */
-function padTokenId(config: DpoConfig, tokenizer: Tokenizer): number {
+export function padTokenId(config: Pick<DpoConfig, 'pad_token'>, tokenizer: Tokenizer): number {
   if (config.pad_token === null) return tokenizer.padTokenId ?? tokenizer.eosTokenId;
   const id = tokenizer.tokenToId(config.pad_token);
   if (id === undefined) throw configError(`pad_token '${config.pad_token}' is not in the tokenizer's vocabulary`);

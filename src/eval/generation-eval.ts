@@ -1,0 +1,109 @@
+// Generations and the win rate: each prompt's completion by the model and by the reference (same sampling
+// settings), written to generations.jsonl, and the model's win rate over the reference — the mean of a judge's
+// verdicts (1 win, 0 loss, 0.5 tie), as TRL's BasePairwiseJudge-based win rates count, or of a reward model's
+// comparison of the two completions.
+import { createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { side } from '../data/preference-rows.js';
+import { readRows } from '../data/readers/index.js';
+import { dataError, mapColumns, type RowLocation } from '../data/row-context.js';
+import { AlignkitError } from '../errors.js';
+import type { Model } from '../model.js';
+import type { Message, Tokenizer } from '../tokenizer/index.js';
+import type { EvalConfig } from './eval-config.js';
+
+/** A prompt as the dataset gives it: text, or {role, content} messages (the chat template is applied). */
+export type Prompt = string | Message[];
+
+/**
+ * Compares completion `a` (the model's) with `b` (the reference's) for `prompt`: 1 when a is better, 0 when b is,
+ * 0.5 for a tie. `row` is the dataset row, for rules that need more than the prompt.
+ */
+export type Judge = (prompt: Prompt, a: string, b: string, row: Record<string, unknown>) => number | Promise<number>;
+
+interface PromptRow {
+  prompt: Prompt;
+  row: Record<string, unknown>;
+  at: RowLocation;
+}
+
+async function readPrompts(config: EvalConfig): Promise<PromptRow[]> {
+  const rows: PromptRow[] = [];
+  for await (const { values, file, row } of readRows(config.prompt_dataset!, { skipInvalidRows: config.skip_invalid_rows })) {
+    const at = { file, row };
+    const mapped = mapColumns(values, config.dataset_columns);
+    if (!('prompt' in mapped)) throw dataError(at, 'prompt', 'missing: a prompt row needs a prompt (text or messages)');
+    rows.push({ prompt: side(at, 'prompt', mapped.prompt, false) as Prompt, row: mapped, at });
+  }
+  return rows;
+}
+
+/** The config's `judge` module: its default export (or one named `judge`) must be a function. */
+async function importJudge(path: string): Promise<Judge> {
+  let module: Record<string, unknown>;
+  try {
+    module = await import(pathToFileURL(resolve(path)).href);
+  } catch (err) {
+    throw new AlignkitError('ERR_INVALID_CONFIG', `judge: cannot import ${path} (${(err as Error).message})`);
+  }
+  const judge = module.default ?? module.judge;
+  if (typeof judge !== 'function') throw new AlignkitError('ERR_INVALID_CONFIG', `judge: ${path} must export a function (default export or 'judge')`);
+  return judge as Judge;
+}
+
+async function verdict(judge: Judge, p: PromptRow, a: string, b: string): Promise<number> {
+  const v = await judge(p.prompt, a, b, p.row);
+  if (v !== 0 && v !== 0.5 && v !== 1) {
+    throw new AlignkitError('ERR_INVALID_ARG', `judge: ${p.at.file} row ${p.at.row}: must return 1, 0 or 0.5, got ${String(v)}`);
+  }
+  return v;
+}
+
+export interface GenerationEvalContext {
+  tokenizer: Tokenizer;
+  model: Model;
+  reference: Model | null;
+  judge?: Judge;
+  generationsPath: string;
+  log: (message: string) => void;
+}
+
+export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEvalContext): Promise<Record<string, number>> {
+  const prompts = await readPrompts(config);
+  const judge = ctx.judge ?? (config.judge ? await importJudge(config.judge) : undefined);
+  // Unset (null) fields fall back to the model folder's generation_config.json, as in transformers.
+  const sampling = Object.fromEntries(Object.entries({
+    max_new_tokens: config.max_new_tokens, do_sample: config.do_sample, temperature: config.temperature,
+    top_k: config.top_k, top_p: config.top_p,
+  }).filter(([, v]) => v !== null));
+  const generate = (model: Model, batch: PromptRow[]) =>
+    model.generate(batch.map((p) => p.prompt), { ...sampling, seed: config.seed, tokenizer: ctx.tokenizer });
+
+  const out = createWriteStream(ctx.generationsPath);
+  let score = 0;
+  let newTokens = 0;
+  try {
+    for (let start = 0; start < prompts.length; start += config.per_device_eval_batch_size) {
+      const batch = prompts.slice(start, start + config.per_device_eval_batch_size);
+      const ours = await generate(ctx.model, batch);
+      const theirs = ctx.reference ? await generate(ctx.reference, batch) : null;
+      for (const [i, p] of batch.entries()) {
+        const [a, b] = [ours[i]!.text, theirs?.[i]!.text];
+        const verdictOf = judge && b !== undefined ? await verdict(judge, p, a, b) : undefined;
+        if (verdictOf !== undefined) score += verdictOf;
+        newTokens += ours[i]!.tokenIds.length;
+        out.write(JSON.stringify({ prompt: p.prompt, model: a, ...(b !== undefined ? { reference: b } : {}),
+          ...(verdictOf !== undefined ? { verdict: verdictOf } : {}) }) + '\n');
+      }
+      ctx.log(`eval: ${Math.min(start + batch.length, prompts.length)}/${prompts.length} prompts`);
+    }
+  } finally {
+    await new Promise<void>((done, fail) => out.end((err?: Error | null) => (err ? fail(err) : done())));
+  }
+  return {
+    eval_prompts: prompts.length,
+    eval_mean_completion_tokens: newTokens / prompts.length,
+    ...(judge && ctx.reference ? { eval_win_rate: score / prompts.length } : {}),
+  };
+}
