@@ -6,6 +6,7 @@ import { AlignkitError } from '../errors.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerPreprocess } from './preprocess-command.js';
+import { registerReport } from './report-command.js';
 import { registerSetup } from './setup-command.js';
 import { registerTrain } from './train-command.js';
 
@@ -18,6 +19,7 @@ const program = new Command()
 registerInfo(program, version);
 registerInspect(program);
 registerPreprocess(program);
+registerReport(program);
 registerSetup(program);
 registerTrain(program);
 
