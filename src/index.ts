@@ -26,6 +26,7 @@ export {
   type Tensor,
   type TokenRows,
 } from './model.js';
+export { report, type ReportOptions, type ReportResult } from './report/report.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
 export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';

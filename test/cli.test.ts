@@ -1,10 +1,12 @@
-// The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, preprocess, train.
+// The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, preprocess, train,
+// report.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info, loadModel } from '../src/index.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from './helpers/fixtures.js';
+import { dpoRun } from './report/training-runs.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 
@@ -146,5 +148,29 @@ describe('alignkit train', () => {
     expect(resumed).toMatch(new RegExp(`^step ${state.global_step + 1}/24 `, 'm'));
     expect(withoutTimings(metrics('stopped'))).toEqual(withoutTimings(metrics('full')));
     expect(/train_loss ([\d.]+)/.exec(resumed)![1]).toBe(/train_loss ([\d.]+)/.exec(full)![1]);
+  });
+});
+
+describe('alignkit report', () => {
+  it('writes report.html and the PNGs into --out and says where', async () => {
+    const dir = await dpoRun('cli-report');
+    const out = join(tempDir('cli-report-out'), 'report');
+    const printed = execFileSync(process.execPath, [cli, 'report', dir, '--out', out], { encoding: 'utf8' });
+    const plots = readdirSync(join(out, 'plots'));
+    expect(printed.trim()).toBe(`report: ${join(out, 'report.html')} (${plots.length} charts, PNGs in ${join(out, 'plots')})`);
+    expect(plots).toEqual(expect.arrayContaining(['loss.png', 'rewards-margins.png', 'rewards-accuracies.png', 'learning_rate.png']));
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<figure class="chart" data-metric="rewards/margins">');
+  });
+
+  it('a folder without metrics.jsonl is one plain error line and exit code 1', () => {
+    const dir = tempDir('cli-report-empty');
+    let failure: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      failure = e as { status: number; stderr: string };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr.trim()).toMatch(new RegExp(`^alignkit: ${join(dir, 'metrics.jsonl')}: cannot be read \\(ENOENT[^\\n]*\\); alignkit train writes it to output_dir \\[ERR_NOT_FOUND\\]$`));
   });
 });

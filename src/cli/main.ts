@@ -8,6 +8,7 @@ import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
 import { registerPreprocess } from './preprocess-command.js';
+import { registerReport } from './report-command.js';
 import { registerSetup } from './setup-command.js';
 import { registerTrain } from './train-command.js';
 
@@ -22,6 +23,7 @@ registerEval(program);
 registerInfo(program, version);
 registerInspect(program);
 registerPreprocess(program);
+registerReport(program);
 registerSetup(program);
 registerTrain(program);
 

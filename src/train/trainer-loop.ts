@@ -35,7 +35,7 @@ export interface TrainOptions {
   onStep?: (progress: TrainProgress) => void;
   /**
    * Called with every log entry: training, evaluation and the end-of-training summary (train_runtime, train_loss,
-   * ...). They are also written to output_dir/metrics.jsonl.
+   * ...). They are also written to output_dir/metrics.jsonl (and the resolved config to training_args.json).
    */
   onLog?: (entry: LogEntry, progress: TrainProgress) => void;
   /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
@@ -143,6 +143,9 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
         total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
         total_loss: 0, total_flos: 0, log_history: [] };
   await mkdir(outputDir, { recursive: true });
+  // The resolved config (TRL's defaults filled in), as the HF Trainer saves training_args.bin: `alignkit report`
+  // shows it, and `alignkit train` reads it back.
+  await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');
   // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
   const metricsPath = join(outputDir, 'metrics.jsonl');
   await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
