@@ -97,6 +97,7 @@ Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
   out.Set("numKvHeads", c.numKvHeads);
   out.Set("headDim", c.headDim);
   out.Set("tieWordEmbeddings", c.tieWordEmbeddings);
+  out.Set("numLabels", c.numLabels);
   out.Set("ropeType", c.rope.type);
   out.Set("dtype", models::dtypeName(m.dtype()));
   out.Set("device", m.device().str());

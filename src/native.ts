@@ -29,6 +29,8 @@ export interface NativeModelConfig {
   numKvHeads: number;
   headDim: number;
   tieWordEmbeddings: boolean;
+  /** > 0 for a sequence-classification (reward) model: logits are (batch, seqLen, numLabels) from score.weight. */
+  numLabels: number;
   ropeType: string;
   dtype: string;
   device: string;

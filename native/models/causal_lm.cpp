@@ -57,7 +57,10 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(con
     projection("mlp.down_proj", c.hiddenSize, c.intermediateSize, c.mlpBias);
   }
   out.push_back({"model.norm.weight", {c.hiddenSize}});
-  if (!c.tieWordEmbeddings) out.push_back({"lm_head.weight", {c.vocabSize, c.hiddenSize}});
+  if (c.numLabels > 0)
+    out.push_back({"score.weight", {c.numLabels, c.hiddenSize}});
+  else if (!c.tieWordEmbeddings)
+    out.push_back({"lm_head.weight", {c.vocabSize, c.hiddenSize}});
   return out;
 }
 
@@ -73,7 +76,7 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
 
   embedTokens_ = get("model.embed_tokens.weight");
   finalNorm_ = get("model.norm.weight");
-  lmHead_ = config_.tieWordEmbeddings ? embedTokens_ : get("lm_head.weight");
+  lmHead_ = config_.numLabels > 0 ? get("score.weight") : config_.tieWordEmbeddings ? embedTokens_ : get("lm_head.weight");
   for (int64_t i = 0; i < config_.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;

@@ -104,6 +104,21 @@ void parseSlidingWindow(const Fields& f, ModelConfig& c) {
   if (std::find(c.slidingLayers.begin(), c.slidingLayers.end(), true) != c.slidingLayers.end()) c.slidingWindow = window;
 }
 
+// transformers' PretrainedConfig.num_labels: the size of id2label (2 when absent); 0 unless `architectures` names a
+// *ForSequenceClassification class.
+int64_t sequenceClassificationLabels(const Fields& f) {
+  const json& j = f.j;
+  if (!f.has("architectures") || !j["architectures"].is_array()) return 0;
+  const std::string suffix = "ForSequenceClassification";
+  const bool classifier = std::any_of(j["architectures"].begin(), j["architectures"].end(), [&](const json& a) {
+    const std::string name = a.is_string() ? a.get<std::string>() : "";
+    return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  });
+  if (!classifier) return 0;
+  if (f.has("id2label") && j["id2label"].is_object() && !j["id2label"].empty()) return static_cast<int64_t>(j["id2label"].size());
+  return f.positiveInt("num_labels", 2);
+}
+
 }  // namespace
 
 const std::vector<std::string>& supportedModelTypes() {
@@ -149,6 +164,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
 
   c.rmsNormEps = f.number("rms_norm_eps", c.rmsNormEps);
   c.tieWordEmbeddings = f.boolean("tie_word_embeddings", false);
+  c.numLabels = sequenceClassificationLabels(f);
   const bool attentionBias = f.boolean("attention_bias", false);
   c.qkvBias = c.modelType == "qwen2" || attentionBias;
   c.outputBias = c.modelType != "qwen2" && attentionBias;

@@ -30,6 +30,9 @@ struct ModelConfig {
   int64_t headDim = 0;
   double rmsNormEps = 1e-6;
   bool tieWordEmbeddings = false;
+  // > 0 for a *ForSequenceClassification checkpoint (a reward model): its head is score.weight (numLabels, hidden)
+  // in place of lm_head, so logits are (B, T, numLabels).
+  int64_t numLabels = 0;
   bool qkvBias = false;     // bias on q/k/v projections (Qwen2 always; Llama/Qwen3 with attention_bias)
   bool outputBias = false;  // bias on o_proj (Llama/Qwen3 with attention_bias)
   bool mlpBias = false;     // Llama's mlp_bias

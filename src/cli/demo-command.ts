@@ -18,9 +18,9 @@ export function registerDemo(program: Command): void {
       const stages = { sft: '1/4 SFT', dpo: '2/4 DPO', eval: '3/4 eval', report: '4/4 report' };
       const result = await runDemo({
         outputDir: options.out,
-        onStage(stage, config) {
+        onStage(stage, path) {
           reporter.stop();
-          console.log(`\n[${stages[stage]}] ${relative(process.cwd(), config) || config}`);
+          console.log(`\n[${stages[stage]}] ${relative(process.cwd(), path) || path}`);
           reporter = trainReporter({ interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY) });
         },
         onStep: (p) => reporter.onStep(p),
@@ -35,7 +35,8 @@ held-out data                              before DPO   after DPO
   answers in the case the prompt asks for  ${percent(follows.before)}       ${percent(follows.after)}
   win rate of the DPO model over the SFT model (rule judge): ${percent(result.winRate).trim()}
 
-done in ${duration((performance.now() - started) / 1000)}: ${relative(process.cwd(), result.outputDir) || '.'}/ holds the models (sft/, dpo/), the configs, ` +
-        'metrics.jsonl, eval_results.json and generations.jsonl');
+report: ${relative(process.cwd(), result.report.html)}
+done in ${duration((performance.now() - started) / 1000)}: ${relative(process.cwd(), result.outputDir) || '.'}/ holds the models (sft/, dpo/) with their ` +
+        'metrics.jsonl, the configs (rerun any stage with alignkit train|eval <file>), eval_results.json and generations.jsonl');
     });
 }

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import { packageRoot } from '../native.js';
+import { report, type ReportResult } from '../report/report.js';
 import { train, type TrainOptions } from '../train/train.js';
 import { caseJudge, followsInstruction } from './case-judge.js';
 
@@ -40,13 +41,15 @@ function demoConfigs(dir: string) {
 export interface DemoOptions extends Pick<TrainOptions, 'onStep' | 'onLog' | 'log'> {
   /** Where the models, configs, metrics and report go. Default: ./alignkit-demo */
   outputDir?: string;
-  /** Called as each stage starts. */
-  onStage?: (stage: 'sft' | 'dpo' | 'eval' | 'report', config: string) => void;
+  /** Called as each stage starts, with the config it runs (the report: the run folder it reads). */
+  onStage?: (stage: 'sft' | 'dpo' | 'eval' | 'report', path: string) => void;
 }
 
 export interface DemoResult {
   outputDir: string;
   eval: EvalResult;
+  /** The DPO run's report (its metrics and the evaluation). */
+  report: ReportResult;
   /** Before = the SFT model, after = the DPO model, on held-out data. */
   preferenceAccuracy: { before: number; after: number };
   followsInstruction: { before: number; after: number };
@@ -78,9 +81,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   options.onStage?.('eval', written.eval!);
   const result = await evaluate(configs.eval, { judge: caseJudge, log: options.log });
   const m = result.metrics;
+  options.onStage?.('report', configs.dpo.output_dir);
   return {
     outputDir: dir,
     eval: result,
+    report: await report(configs.dpo.output_dir),
     preferenceAccuracy: { before: m.eval_ref_preference_accuracy!, after: m.eval_preference_accuracy! },
     followsInstruction: await followRates(result.generationsPath!, configs.eval.prompt_dataset),
     winRate: m.eval_win_rate!,

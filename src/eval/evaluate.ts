@@ -39,6 +39,9 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
   const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
   const model = await load(config, config.model_name_or_path!);
   const reference = config.ref_model ? await load(config, config.ref_model) : null;
+  const rewardModel = config.reward_model
+    ? { model: await load(config, config.reward_model), tokenizer: await Tokenizer.load(config.reward_model) }
+    : undefined;
   try {
     let metrics: Record<string, number> = {};
     if (config.eval_dataset) {
@@ -49,7 +52,7 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
     if (config.prompt_dataset) {
       log(`eval: generating for the prompts of ${config.prompt_dataset}`);
       generationsPath = join(outputDir, 'generations.jsonl');
-      const judged = await evaluateGenerations(config, { tokenizer, model, reference, judge: options.judge, generationsPath, log });
+      const judged = await evaluateGenerations(config, { tokenizer, model, reference, judge: options.judge, rewardModel, generationsPath, log });
       metrics = { ...metrics, ...judged };
     }
     await mkdir(outputDir, { recursive: true });
@@ -59,5 +62,6 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
   } finally {
     await model.dispose();
     await reference?.dispose();
+    await rewardModel?.model.dispose();
   }
 }

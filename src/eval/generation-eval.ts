@@ -1,7 +1,6 @@
 // Generations and the win rate: each prompt's completion by the model and by the reference (same sampling
-// settings), written to generations.jsonl, and the model's win rate over the reference — the mean of a judge's
-// verdicts (1 win, 0 loss, 0.5 tie), as TRL's BasePairwiseJudge-based win rates count, or of a reward model's
-// comparison of the two completions.
+// settings), written to generations.jsonl, and the model's win rate over the reference — the mean of the verdicts
+// (1 win, 0 loss, 0.5 tie) of a judge function, or of a reward model's comparison of the two completions' scores.
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +11,7 @@ import { AlignkitError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Message, Tokenizer } from '../tokenizer/index.js';
 import type { EvalConfig } from './eval-config.js';
+import { rewardScores } from './reward-model.js';
 
 /** A prompt as the dataset gives it: text, or {role, content} messages (the chat template is applied). */
 export type Prompt = string | Message[];
@@ -60,18 +60,44 @@ async function verdict(judge: Judge, p: PromptRow, a: string, b: string): Promis
   return v;
 }
 
+/** A reward model and its own tokenizer (and chat template). */
+export interface RewardModel {
+  model: Model;
+  tokenizer: Tokenizer;
+}
+
 export interface GenerationEvalContext {
   tokenizer: Tokenizer;
   model: Model;
   reference: Model | null;
   judge?: Judge;
+  rewardModel?: RewardModel;
   generationsPath: string;
   log: (message: string) => void;
+}
+
+/** Per row of a batch: the verdict (1 / 0 / 0.5) on the model's completion a against the reference's b, and scores. */
+type Scorer = (batch: PromptRow[], a: string[], b: string[]) => Promise<{ verdict: number; scores?: [number, number] }[]>;
+
+function judgeScorer(judge: Judge): Scorer {
+  return (batch, a, b) => Promise.all(batch.map(async (p, i) => ({ verdict: await verdict(judge, p, a[i]!, b[i]!) })));
+}
+
+function rewardScorer({ model, tokenizer }: RewardModel): Scorer {
+  return async (batch, a, b) => {
+    const prompts = batch.map((p) => p.prompt);
+    const scores = await rewardScores(model, tokenizer, [...prompts, ...prompts], [...a, ...b]);
+    return batch.map((_, i) => {
+      const [ours, theirs] = [scores[i]!, scores[batch.length + i]!];
+      return { verdict: ours > theirs ? 1 : ours < theirs ? 0 : 0.5, scores: [ours, theirs] };
+    });
+  };
 }
 
 export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEvalContext): Promise<Record<string, number>> {
   const prompts = await readPrompts(config);
   const judge = ctx.judge ?? (config.judge ? await importJudge(config.judge) : undefined);
+  const scorer = judge ? judgeScorer(judge) : ctx.rewardModel ? rewardScorer(ctx.rewardModel) : undefined;
   // Unset (null) fields fall back to the model folder's generation_config.json, as in transformers.
   const sampling = Object.fromEntries(Object.entries({
     max_new_tokens: config.max_new_tokens, do_sample: config.do_sample, temperature: config.temperature,
@@ -81,20 +107,24 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
     model.generate(batch.map((p) => p.prompt), { ...sampling, seed: config.seed, tokenizer: ctx.tokenizer });
 
   const out = createWriteStream(ctx.generationsPath);
-  let score = 0;
+  let wins = 0;
   let newTokens = 0;
+  const rewards: [number, number] = [0, 0];
   try {
     for (let start = 0; start < prompts.length; start += config.per_device_eval_batch_size) {
       const batch = prompts.slice(start, start + config.per_device_eval_batch_size);
       const ours = await generate(ctx.model, batch);
       const theirs = ctx.reference ? await generate(ctx.reference, batch) : null;
+      const a = ours.map((g) => g.text);
+      const b = theirs?.map((g) => g.text);
+      const judged = scorer && b ? await scorer(batch, a, b) : undefined;
       for (const [i, p] of batch.entries()) {
-        const [a, b] = [ours[i]!.text, theirs?.[i]!.text];
-        const verdictOf = judge && b !== undefined ? await verdict(judge, p, a, b) : undefined;
-        if (verdictOf !== undefined) score += verdictOf;
+        const j = judged?.[i];
+        if (j) wins += j.verdict;
+        if (j?.scores) [rewards[0], rewards[1]] = [rewards[0] + j.scores[0], rewards[1] + j.scores[1]];
         newTokens += ours[i]!.tokenIds.length;
-        out.write(JSON.stringify({ prompt: p.prompt, model: a, ...(b !== undefined ? { reference: b } : {}),
-          ...(verdictOf !== undefined ? { verdict: verdictOf } : {}) }) + '\n');
+        out.write(JSON.stringify({ prompt: p.prompt, model: a[i], ...(b ? { reference: b[i] } : {}),
+          ...(j ? { verdict: j.verdict } : {}), ...(j?.scores ? { rewards: j.scores } : {}) }) + '\n');
       }
       ctx.log(`eval: ${Math.min(start + batch.length, prompts.length)}/${prompts.length} prompts`);
     }
@@ -104,6 +134,7 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
   return {
     eval_prompts: prompts.length,
     eval_mean_completion_tokens: newTokens / prompts.length,
-    ...(judge && ctx.reference ? { eval_win_rate: score / prompts.length } : {}),
+    ...(scorer && ctx.reference ? { eval_win_rate: wins / prompts.length } : {}),
+    ...(!judge && ctx.rewardModel ? { 'eval_reward/model': rewards[0] / prompts.length, 'eval_reward/reference': rewards[1] / prompts.length } : {}),
   };
 }

@@ -102,8 +102,13 @@ export function checkEvalDataset(config: LoopConfig): boolean {
 }
 
 /** As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way. */
-export function loadTrainingModel(config: LoopConfig, dir: string): Promise<Model> {
-  return loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+export async function loadTrainingModel(config: LoopConfig, dir: string): Promise<Model> {
+  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+  if (model.config.numLabels > 0) {
+    await model.dispose();
+    throw configError(`${dir} is a sequence-classification (reward) model; training needs a causal LM (*ForCausalLM)`);
+  }
+  return model;
 }
 
 /** The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state. */
