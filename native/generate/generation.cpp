@@ -2,6 +2,7 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 
@@ -9,6 +10,9 @@
 
 namespace alignkit::generate {
 namespace {
+
+// New positions the KV cache holds before it first grows.
+constexpr int64_t kInitialRoom = 128;
 
 // The last position's logits, in float32 as generate() takes them (it only runs the lm_head there too).
 at::Tensor lastLogits(const models::CausalLM& model, const at::Tensor& hidden) {
@@ -49,8 +53,11 @@ Generation::Generation(const models::CausalLM& model, const at::Tensor& inputIds
   c10::InferenceMode inference;
   const at::Device device = model.device();
   const int64_t batch = inputIds.size(0);
-  // The last token is chosen, never run: the cache needs the prompt and maxNewTokens - 1 more.
-  cache_.emplace(model.config(), batch, inputIds.size(1) + options_.maxNewTokens - 1, model.dtype(), device);
+  // The last token is chosen, never run: the cache needs the prompt and maxNewTokens - 1 more at most. Most
+  // completions end early, so it starts smaller and grows as needed.
+  const int64_t limit = inputIds.size(1) + options_.maxNewTokens - 1;
+  const int64_t capacity = std::min(limit, inputIds.size(1) + kInitialRoom);
+  cache_.emplace(model.config(), batch, capacity, limit, model.dtype(), device);
   generator_ = seededGenerator(device, options_.seed);
   eos_ = at::tensor(options_.eosTokenIds, at::TensorOptions().dtype(at::kLong)).to(device);
   unfinished_ = at::ones({batch}, at::TensorOptions().dtype(at::kBool).device(device));

@@ -31,6 +31,11 @@ describe.each(['llama', 'llama3-tied', 'mistral', 'qwen2', 'qwen3'])('%s', (name
   });
 });
 
+it('a long generation: the cache grows past its first 128 new positions and stays exact', async () => {
+  const model = await loadModel(modelDir('mistral'));
+  await expectCachedLogitsMatch(model, [[17], [4, 9, 33]], 300, 1e-4);
+});
+
 it('a bfloat16 model generates in bfloat16 with the cache close to its full forward', async () => {
   const model = await loadModel(modelDir('qwen3'), { dtype: 'bfloat16' });
   expect(model.config.dtype).toBe('bfloat16');
