@@ -119,9 +119,12 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
 
   const int64_t groups = config_.numHeads / config_.numKvHeads;
   const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  const at::Tensor out = at::scaled_dot_product_attention(q, repeatKv(k, groups), repeatKv(v, groups), attnMask,
-                                                          /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(),
-                                                          /*scale=*/1.0 / std::sqrt(static_cast<double>(D)));
+  // Generation reads the cache in place: SDPA's enable_gqa maps each query head to its KV head where repeat_kv
+  // would copy the whole cache every step.
+  const bool gqa = cache != nullptr;
+  const at::Tensor out = at::scaled_dot_product_attention(
+      q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask, /*dropout_p=*/0.0,
+      /*is_causal=*/!mask.defined(), /*scale=*/1.0 / std::sqrt(static_cast<double>(D)), /*enable_gqa=*/gqa);
   // (B, heads, T, D) -> (B, T, heads * D)
   return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias);
 }
