@@ -1,10 +1,11 @@
-// Module entry: registers NativeModel, NativeOptimizer and the runtime functions.
+// Module entry: registers NativeModel, NativeOptimizer, NativeGeneration and the runtime functions.
 #include <c10/util/Exception.h>
 #include <napi.h>
 
 #include <algorithm>
 
 #include "common/error.h"
+#include "generation.h"
 #include "model.h"
 #include "optimizer.h"
 #include "safetensors.h"
@@ -81,6 +82,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   runtime::tuneMalloc();  // before the worker threads allocate
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
+  exports.Set("NativeGeneration", NativeGeneration::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
   exports.Set("cudaMemory", Napi::Function::New<cudaMemory>(env, "cudaMemory"));

@@ -27,6 +27,19 @@ export {
   type TokenRows,
 } from './model.js';
 export { report, type ReportOptions, type ReportResult } from './report/report.js';
+export {
+  generate,
+  generateTokenIds,
+  type Generation,
+  type Prompt,
+} from './generate/generate.js';
+export {
+  DEFAULT_MAX_NEW_TOKENS,
+  type GenerateOptions,
+  type SamplingOptions,
+  type TokenGenerateOptions,
+} from './generate/options.js';
+export type { FinishReason, TokenGeneration } from './generate/token-generation.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
 export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';

@@ -12,6 +12,9 @@ import {
   type SftStepResult,
 } from './native.js';
 import type { DPO_LOSS_TYPES, F_DIVERGENCES } from './config/trainer-fields.js';
+import { generate, generateTokenIds, type Generation, type Prompt } from './generate/generate.js';
+import type { GenerateOptions, TokenGenerateOptions } from './generate/options.js';
+import type { TokenGeneration } from './generate/token-generation.js';
 
 export type Dtype = 'float32' | 'bfloat16' | 'float16' | 'auto';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -318,6 +321,26 @@ export class Model {
     const mask = matching('attentionMask', batch.attentionMask ?? undefined, ids);
     const positions = matching('positionIds', batch.positionIds ?? undefined, ids) as Int32Array | null;
     return this.#native.sftStep(ids.data, mask, positions, labels, ids.batch, ids.seqLen, options).catch(fromNative);
+  }
+
+  /**
+   * Continues a prompt (text, or a conversation given the chat template with the assistant header), or a batch of
+   * them in one left-padded batch, off the JS thread with a KV cache: greedy by default, sampled with `do_sample`;
+   * each stops at an EOS token, a stop string or `max_new_tokens`. Defaults come from the folder's
+   * generation_config.json (see {@link GenerateOptions}); the folder's tokenizer is used unless one is given.
+   */
+  generate(input: Prompt, options?: GenerateOptions): Promise<Generation>;
+  generate(input: Prompt[], options?: GenerateOptions): Promise<Generation[]>;
+  async generate(input: Prompt | Prompt[], options: GenerateOptions = {}): Promise<Generation | Generation[]> {
+    return generate(this, input, options);
+  }
+
+  /**
+   * Continues prompts given as token ids, in one left-padded batch, with no tokenizer: greedy output equals
+   * transformers' `generate(input_ids, attention_mask, do_sample=False)` token for token.
+   */
+  async generateTokenIds(prompts: number[][], options: TokenGenerateOptions = {}): Promise<TokenGeneration[]> {
+    return generateTokenIds(this, prompts, options);
   }
 
   /** Accumulated gradients as float32, by parameter name; parameters without one are left out. */

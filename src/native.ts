@@ -138,6 +138,37 @@ export interface NativeModel {
   dispose(): Promise<void>;
 }
 
+/** GenerationConfig's fields under their names, as NativeGeneration.start takes them. */
+export interface NativeGenerationOptions {
+  max_new_tokens: number;
+  do_sample: boolean;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  seed: number;
+  eos_token_id: Int32Array;
+  pad_token_id: number;
+  output_logits: boolean;
+}
+
+/** The tokens one step() call added. */
+export interface GenerationChunk {
+  /** (batch, steps) row-major; a row that finished gets the pad token. */
+  tokens: Int32Array;
+  steps: number;
+  /** Every row finished or max_new_tokens reached: later calls add nothing. */
+  done: boolean;
+  /** (steps, batch, vocab) raw float32 logits each token was chosen from, with output_logits. */
+  logits?: Float32Array;
+}
+
+/** A batch being generated (its KV cache lives natively until done or disposed). */
+export interface NativeGeneration {
+  /** Finishes `stopRows` first, then adds up to maxSteps tokens per row. */
+  step(maxSteps: number, stopRows: Int32Array | null): Promise<GenerationChunk>;
+  dispose(): Promise<void>;
+}
+
 export interface NativeOptimizer {
   decayParameterNames(): string[];
   step(lr: number): Promise<void>;
@@ -154,6 +185,23 @@ export interface NativeAddon {
     metadata: Record<string, string>;
   }>;
   NativeModel: { load(dir: string, options: { dtype?: string; device?: string }): Promise<NativeModel> };
+  NativeGeneration: {
+    start(
+      model: NativeModel,
+      ids: Int32Array,
+      mask: IndexArray | null,
+      batch: number,
+      seqLen: number,
+      options: NativeGenerationOptions,
+    ): Promise<NativeGeneration>;
+    /** The sampling warpers alone on (batch, vocab) scores: temperature, then top_k, then top_p; filtered = -inf. */
+    warpLogits(
+      scores: Float32Array,
+      batch: number,
+      vocab: number,
+      options: Pick<NativeGenerationOptions, 'temperature' | 'top_k' | 'top_p'>,
+    ): Float32Array;
+  };
   NativeOptimizer: {
     create(model: NativeModel, options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number }): Promise<NativeOptimizer>;
   };

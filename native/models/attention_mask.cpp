@@ -33,4 +33,16 @@ at::Tensor buildAttentionMask(const at::Tensor& attentionMask, const at::Tensor&
   return mask.logical_or((query == key).view({1, 1, seqLen, seqLen}));
 }
 
+at::Tensor buildCachedAttentionMask(const at::Tensor& keyMask, int64_t queries, std::optional<int64_t> slidingWindow) {
+  const int64_t batch = keyMask.size(0), keys = keyMask.size(1);
+  const auto opts = at::TensorOptions().dtype(at::kLong).device(keyMask.device());
+  const at::Tensor query = at::arange(keys - queries, keys, opts).view({queries, 1});
+  const at::Tensor key = at::arange(keys, opts).view({1, keys});
+  at::Tensor allowed = key <= query;  // (queries, keys)
+  if (slidingWindow) allowed = allowed.logical_and(query - key < *slidingWindow);
+  const at::Tensor mask =
+      allowed.view({1, 1, queries, keys}).logical_and(keyMask.to(at::kBool).view({batch, 1, 1, keys}));
+  return mask.logical_or((query == key).view({1, 1, queries, keys}));
+}
+
 }  // namespace alignkit::models

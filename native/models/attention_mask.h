@@ -20,4 +20,9 @@ namespace alignkit::models {
 at::Tensor buildAttentionMask(const at::Tensor& attentionMask, const at::Tensor& positionIds, int64_t batch,
                               int64_t seqLen, std::optional<int64_t> slidingWindow, const at::Device& device);
 
+// For generation with a KV cache: the mask of the last `queries` of S cached positions over all S, (B, 1, queries,
+// S) boolean, from keyMask (B, S), 1 on real tokens. Causal and windowed over cache indices, as transformers' masks
+// over cache_position; padded keys hidden; every query sees itself (as above).
+at::Tensor buildCachedAttentionMask(const at::Tensor& keyMask, int64_t queries, std::optional<int64_t> slidingWindow);
+
 }  // namespace alignkit::models

@@ -80,6 +80,7 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
   for (int64_t i = 0; i < config_.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;
+    l.index = static_cast<size_t>(i);
     l.inputNorm = get(p + "input_layernorm.weight");
     l.postAttentionNorm = get(p + "post_attention_layernorm.weight");
     l.q = get(p + "self_attn.q_proj.weight");
@@ -103,8 +104,8 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
   invFreq_ = ropeInverseFrequencies(config_.rope, config_.headDim).to(device());
 }
 
-at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
-                               const at::Tensor& mask) const {
+at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+                               KvCache* cache) const {
   const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
   // (B, T, heads * D) -> (B, T, heads, D); Qwen3 normalises each head before RoPE.
   at::Tensor q = linear(x, l.q, l.qBias).view({B, T, config_.numHeads, D});
@@ -117,12 +118,16 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
   q = applyRope(q.transpose(1, 2), angles);
   k = applyRope(k.transpose(1, 2), angles);
   v = v.transpose(1, 2);
+  if (cache) std::tie(k, v) = cache->write(l.index, k, v);
 
   const int64_t groups = config_.numHeads / config_.numKvHeads;
   const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  const at::Tensor out = at::scaled_dot_product_attention(q, repeatKv(k, groups), repeatKv(v, groups), attnMask,
-                                                          /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(),
-                                                          /*scale=*/1.0 / std::sqrt(static_cast<double>(D)));
+  // Generation reads the cache in place: SDPA's enable_gqa maps each query head to its KV head where repeat_kv
+  // would copy the whole cache every step.
+  const bool gqa = cache != nullptr;
+  const at::Tensor out = at::scaled_dot_product_attention(
+      q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask, /*dropout_p=*/0.0,
+      /*is_causal=*/!mask.defined(), /*scale=*/1.0 / std::sqrt(static_cast<double>(D)), /*enable_gqa=*/gqa);
   // (B, heads, T, D) -> (B, T, heads * D)
   return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias);
 }
@@ -139,9 +144,9 @@ at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x) const {
   return linear(at::silu(linear(x, l.gate, l.gateBias)) * linear(x, l.up, l.upBias), l.down, l.downBias);
 }
 
-at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
-                                  const at::Tensor& mask) const {
-  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask);
+at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+                                  KvCache* cache) const {
+  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask, cache);
   return h + mlp(l, rmsNorm(h, l.postAttentionNorm, config_.rmsNormEps));
 }
 
@@ -154,12 +159,7 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
       throw invalidArgument("attention_mask and position_ids must have the shape of input_ids (" + std::to_string(B) +
                             ", " + std::to_string(T) + ")");
 
-  const at::Tensor ids = inputIds.to(device(), at::kLong);
-  const int64_t maxId = ids.numel() ? ids.max().item<int64_t>() : 0, minId = ids.numel() ? ids.min().item<int64_t>() : 0;
-  if (minId < 0 || maxId >= config_.vocabSize)
-    throw invalidArgument("input_ids hold token id " + std::to_string(minId < 0 ? minId : maxId) +
-                          " outside the vocabulary [0, " + std::to_string(config_.vocabSize) + ")");
-
+  const at::Tensor ids = tokenIds(inputIds);
   const at::Tensor positions = positionIds.defined()
                                    ? positionIds.to(device(), at::kLong)
                                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
@@ -182,6 +182,38 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
     x = checkpointLayer([this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask); },
                         x, l.parameters());
   }
+  return rmsNorm(x, finalNorm_, config_.rmsNormEps);
+}
+
+at::Tensor CausalLM::tokenIds(const at::Tensor& inputIds) const {
+  const at::Tensor ids = inputIds.to(device(), at::kLong);
+  const int64_t maxId = ids.numel() ? ids.max().item<int64_t>() : 0, minId = ids.numel() ? ids.min().item<int64_t>() : 0;
+  if (minId < 0 || maxId >= config_.vocabSize)
+    throw invalidArgument("input_ids hold token id " + std::to_string(minId < 0 ? minId : maxId) +
+                          " outside the vocabulary [0, " + std::to_string(config_.vocabSize) + ")");
+  return ids;
+}
+
+at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
+                                        KvCache& cache) const {
+  if (inputIds.dim() != 2) throw invalidArgument("input_ids must be (batch, seq_len)");
+  if (attentionMask.defined() && !attentionMask.sizes().equals(inputIds.sizes()))
+    throw invalidArgument("attention_mask must have the shape of input_ids");
+  const at::Tensor ids = tokenIds(inputIds);
+  const int64_t T = ids.size(1);
+  const at::Tensor keyMask = cache.reserve(attentionMask.defined() ? attentionMask.to(device(), at::kLong)
+                                                                   : at::ones_like(ids));
+  // transformers' _prepare_position_ids_for_generation: cumsum(mask) - 1, 0 on padding; + 1 per later token.
+  const at::Tensor positions = (keyMask.cumsum(-1) - 1).masked_fill(keyMask == 0, 0).narrow(1, keyMask.size(1) - T, T);
+  const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
+  const at::Tensor fullMask = buildCachedAttentionMask(keyMask, T, std::nullopt);
+  const at::Tensor slidingMask =
+      config_.slidingWindow ? buildCachedAttentionMask(keyMask, T, config_.slidingWindow) : at::Tensor();
+
+  at::Tensor x = at::embedding(embedTokens_, ids);
+  for (const Layer& l : layers_)
+    x = decoderLayer(l, x, angles, config_.slidingLayers[l.index] ? slidingMask : fullMask, &cache);
+  cache.commit();
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "models/config.h"
+#include "models/kv_cache.h"
 #include "models/rope.h"
 
 namespace alignkit::models {
@@ -41,21 +42,33 @@ class CausalLM {
   // (B, T, vocab) in the model's dtype.
   at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
 
+  // The incremental forward of generation: inputIds (B, T) continue the rows `cache` holds (the whole left-padded
+  // prompt first, then one token per step) and their keys and values join it. attentionMask (B, T) is 1 on real
+  // tokens (undefined: all real). A token's position is the number of real tokens before it in its row, as
+  // transformers' generate derives position_ids from the attention mask. Returns the final-norm hidden states
+  // (B, T, hidden); the same as hiddenStates() over the whole sequence with those positions.
+  at::Tensor cachedHiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask, KvCache& cache) const;
+
  private:
   struct Layer {
+    size_t index;  // in layers_, for the KV cache
     at::Tensor inputNorm, postAttentionNorm;
     at::Tensor q, qBias, k, kBias, v, vBias, o, oBias, qNorm, kNorm;
     at::Tensor gate, gateBias, up, upBias, down, downBias;
     std::vector<at::Tensor> parameters() const;  // the defined ones
   };
 
-  // x + attention, then + MLP, each on the RMS-normed stream (LlamaDecoderLayer); x (B, T, hidden).
-  at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles,
-                          const at::Tensor& mask) const;
+  // x + attention, then + MLP, each on the RMS-normed stream (LlamaDecoderLayer); x (B, T, hidden). With a
+  // cache, the keys and values of x join it and attention reads all of the cache's.
+  at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+                          KvCache* cache = nullptr) const;
 
-  at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles,
-                       const at::Tensor& mask) const;
+  at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+                       KvCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+
+  // inputIds as int64 on the model's device, checked to lie in the vocabulary.
+  at::Tensor tokenIds(const at::Tensor& inputIds) const;
 
   ModelConfig config_;
   NamedTensors parameters_;
