@@ -6,6 +6,8 @@ import { runDemo } from '../demo/demo.js';
 import { duration, trainReporter } from './train-progress.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(0)}%`.padStart(6);
+/** A path relative to the working directory when it lies inside it. */
+const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path) || '.');
 
 export function registerDemo(program: Command): void {
   program
@@ -20,7 +22,7 @@ export function registerDemo(program: Command): void {
         outputDir: options.out,
         onStage(stage, path) {
           reporter.stop();
-          console.log(`\n[${stages[stage]}] ${relative(process.cwd(), path) || path}`);
+          console.log(`\n[${stages[stage]}] ${shown(path)}`);
           reporter = trainReporter({ interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY) });
         },
         onStep: (p) => reporter.onStep(p),
@@ -33,10 +35,10 @@ export function registerDemo(program: Command): void {
 held-out data                              before DPO   after DPO
   prefers the chosen answer (log-prob)     ${percent(acc.before)}       ${percent(acc.after)}
   answers in the case the prompt asks for  ${percent(follows.before)}       ${percent(follows.after)}
-  win rate of the DPO model over the SFT model (rule judge): ${percent(result.winRate).trim()}
+  win rate of the DPO model over the SFT model (rule judge, a tie counts half): ${percent(result.winRate).trim()}
 
-report: ${relative(process.cwd(), result.report.html)}
-done in ${duration((performance.now() - started) / 1000)}: ${relative(process.cwd(), result.outputDir) || '.'}/ holds the models (sft/, dpo/) with their ` +
+report: ${shown(result.report.html)}
+done in ${duration((performance.now() - started) / 1000)}: ${shown(result.outputDir)}/ holds the models (sft/, dpo/) with their ` +
         'metrics.jsonl, the configs (rerun any stage with alignkit train|eval <file>), eval_results.json and generations.jsonl');
     });
 }

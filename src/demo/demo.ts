@@ -27,6 +27,9 @@ function demoConfigs(dir: string) {
     dpo: {
       trainer: 'dpo', model_name_or_path: join(dir, 'sft'), train_dataset: data('preferences_train.jsonl'),
       eval_dataset: data('preferences_eval.jsonl'), output_dir: join(dir, 'dpo'), beta: 0.1, learning_rate: 1e-3,
+      // DPO plus an NLL term on the chosen answers (RPO, TRL's loss list): plain sigmoid DPO lowers the chosen
+      // answers' likelihood too on a model this small, and its answers in small letters degenerate.
+      loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.3],
       lr_scheduler_type: 'cosine', warmup_steps: 0.1, per_device_train_batch_size: 16, num_train_epochs: 6,
       precompute_ref_log_probs: true, logging_steps: 8, eval_strategy: 'steps', eval_steps: 24, eval_on_start: true, ...common,
     },

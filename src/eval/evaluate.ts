@@ -43,6 +43,7 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
     ? { model: await load(config, config.reward_model), tokenizer: await Tokenizer.load(config.reward_model) }
     : undefined;
   try {
+    await mkdir(outputDir, { recursive: true });
     let metrics: Record<string, number> = {};
     if (config.eval_dataset) {
       log(`eval: preference pairs of ${config.eval_dataset}`);
@@ -55,7 +56,6 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
       const judged = await evaluateGenerations(config, { tokenizer, model, reference, judge: options.judge, rewardModel, generationsPath, log });
       metrics = { ...metrics, ...judged };
     }
-    await mkdir(outputDir, { recursive: true });
     const resultsPath = join(outputDir, 'eval_results.json');
     await writeFile(resultsPath, JSON.stringify(metrics, null, 2) + '\n');
     return { metrics, resultsPath, generationsPath };

@@ -1,7 +1,7 @@
 // Generations and the win rate: each prompt's completion by the model and by the reference (same sampling
 // settings), written to generations.jsonl, and the model's win rate over the reference — the mean of the verdicts
 // (1 win, 0 loss, 0.5 tie) of a judge function, or of a reward model's comparison of the two completions' scores.
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { side } from '../data/preference-rows.js';
@@ -106,7 +106,7 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
   const generate = (model: Model, batch: PromptRow[]) =>
     model.generate(batch.map((p) => p.prompt), { ...sampling, seed: config.seed, tokenizer: ctx.tokenizer });
 
-  const out = createWriteStream(ctx.generationsPath);
+  const out = await open(ctx.generationsPath, 'w');
   let wins = 0;
   let newTokens = 0;
   const rewards: [number, number] = [0, 0];
@@ -123,13 +123,13 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
         if (j) wins += j.verdict;
         if (j?.scores) [rewards[0], rewards[1]] = [rewards[0] + j.scores[0], rewards[1] + j.scores[1]];
         newTokens += ours[i]!.tokenIds.length;
-        out.write(JSON.stringify({ prompt: p.prompt, model: a[i], ...(b ? { reference: b[i] } : {}),
+        await out.write(JSON.stringify({ prompt: p.prompt, model: a[i], ...(b ? { reference: b[i] } : {}),
           ...(j ? { verdict: j.verdict } : {}), ...(j?.scores ? { rewards: j.scores } : {}) }) + '\n');
       }
       ctx.log(`eval: ${Math.min(start + batch.length, prompts.length)}/${prompts.length} prompts`);
     }
   } finally {
-    await new Promise<void>((done, fail) => out.end((err?: Error | null) => (err ? fail(err) : done())));
+    await out.close();
   }
   return {
     eval_prompts: prompts.length,

@@ -64,7 +64,8 @@ export async function generateTokens(
   signal?: AbortSignal,
   stopCheck?: StopCheck,
 ): Promise<TokenGeneration[]> {
-  const vocab = model.config.vocabSize;
+  const { vocabSize: vocab, numLabels, sourceDir } = model.config;
+  if (numLabels > 0) throw new AlignkitError('ERR_INVALID_ARG', `generate: ${sourceDir} is a sequence-classification model; it scores text, it cannot generate it`);
   checkPrompts(prompts, vocab);
   signal?.throwIfAborted();
   const { ids, mask, width } = leftPad(prompts, options.pad_token_id);

@@ -40,3 +40,10 @@ describe('training a reward model', () => {
     }, { log: () => {} })).rejects.toThrow(/sequence-classification \(reward\) model; training needs a causal LM/);
   });
 });
+
+describe('generating with a reward model', () => {
+  it('is refused: it scores text, it cannot generate it', async () => {
+    const model = await loadModel(modelDir('reward'));
+    await expect(model.generate('Describe the owl.', { max_new_tokens: 2 })).rejects.toThrow(/sequence-classification model; it scores text/);
+  });
+});
