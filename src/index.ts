@@ -26,6 +26,8 @@ export {
   type Tensor,
   type TokenRows,
 } from './model.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { evaluate, type EvalResult, type EvaluateOptions, type Judge } from './eval/evaluate.js';
 export { report, type ReportOptions, type ReportResult } from './report/report.js';
 export {
   generate,

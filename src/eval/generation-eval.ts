@@ -9,12 +9,10 @@ import { readRows } from '../data/readers/index.js';
 import { dataError, mapColumns, type RowLocation } from '../data/row-context.js';
 import { AlignkitError } from '../errors.js';
 import type { Model } from '../model.js';
-import type { Message, Tokenizer } from '../tokenizer/index.js';
+import type { Prompt } from '../generate/generate.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { EvalConfig } from './eval-config.js';
 import { rewardScores } from './reward-model.js';
-
-/** A prompt as the dataset gives it: text, or {role, content} messages (the chat template is applied). */
-export type Prompt = string | Message[];
 
 /**
  * Compares completion `a` (the model's) with `b` (the reference's) for `prompt`: 1 when a is better, 0 when b is,

@@ -6,7 +6,7 @@
 import { AlignkitError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import type { Prompt } from './generation-eval.js';
+import type { Prompt } from '../generate/generate.js';
 
 function tokenize(tokenizer: Tokenizer, prompt: Prompt, completion: string): Promise<number[]> {
   if (typeof prompt === 'string') return tokenizer.encode(prompt + completion);
