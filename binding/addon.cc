@@ -9,6 +9,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "safetensors.h"
+#include "runtime/cpu_caching_allocator.h"
 #include "runtime/cuda_memory.h"
 #include "runtime/info.h"
 #include "runtime/randperm.h"
@@ -78,14 +79,26 @@ Napi::Value randperm(const Napi::CallbackInfo& info) {
   }
 }
 
+// cpuCache() -> { idleBytes, hits, misses } of the caching CPU allocator (runtime/cpu_caching_allocator.h).
+Napi::Value cpuCache(const Napi::CallbackInfo& info) {
+  const runtime::CpuCacheStats s = runtime::cpuCacheStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("idleBytes", static_cast<double>(s.idleBytes));
+  out.Set("hits", static_cast<double>(s.hits));
+  out.Set("misses", static_cast<double>(s.misses));
+  return out;
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   runtime::tuneMalloc();  // before the worker threads allocate
+  runtime::installCpuCachingAllocator();
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
   exports.Set("NativeGeneration", NativeGeneration::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
   exports.Set("cudaMemory", Napi::Function::New<cudaMemory>(env, "cudaMemory"));
+  exports.Set("cpuCache", Napi::Function::New<cpuCache>(env, "cpuCache"));
   exports.Set("randperm", Napi::Function::New<randperm>(env, "randperm"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   return exports;

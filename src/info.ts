@@ -1,10 +1,10 @@
 // What alignkit runs on: torch version, CUDA, threads, which addon file and which libtorch it was built with.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { addonPath, native, type CudaMemory } from './native.js';
+import { addonPath, native, type CpuCache, type CudaMemory } from './native.js';
 import { fromNative } from './errors.js';
 
-export type { CudaMemory };
+export type { CpuCache, CudaMemory };
 
 export interface RuntimeInfo {
   torchVersion: string;
@@ -35,6 +35,14 @@ export function info(): RuntimeInfo {
 /** Sets libtorch's intra-op thread count for this process. */
 export function setNumThreads(threads: number): void {
   native().setNumThreads(threads);
+}
+
+/**
+ * The caching CPU allocator's counters: bytes of idle cached blocks, and allocations of 1-64 MiB served from the cache
+ * (hits) or from the system (misses). Training repeats its sizes every step, so hits should dominate after step 1.
+ */
+export function cpuCache(): CpuCache {
+  return native().cpuCache();
 }
 
 /** GPU memory counters of CUDA device `device` (default 0); with `reset`, the peaks restart after reading. */

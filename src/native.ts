@@ -8,6 +8,12 @@ import type { CompletionLogProbsOptions, DpoStepOptions, ForwardOptions, SftStep
 export type IndexArray = Int32Array | Uint8Array;
 
 /** The CUDA caching allocator's counters, in bytes (what torch.cuda.max_memory_allocated reads). */
+export interface CpuCache {
+  idleBytes: number;
+  hits: number;
+  misses: number;
+}
+
 export interface CudaMemory {
   allocated: number;
   peakAllocated: number;
@@ -208,6 +214,7 @@ export interface NativeAddon {
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
   cudaMemory(device: number, reset?: boolean): CudaMemory;
+  cpuCache(): CpuCache;
   randperm(n: number, seed: number): Int32Array;
 }
 

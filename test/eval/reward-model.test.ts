@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rewardScores } from '../../src/eval/reward-model.js';
-import type { Prompt } from '../../src/eval/generation-eval.js';
+import type { Prompt } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
