@@ -38,7 +38,7 @@ export function setNumThreads(threads: number): void {
 }
 
 /**
- * The caching CPU allocator's counters: bytes of idle cached blocks, and allocations of 1-64 MiB served from the cache
+ * The caching CPU allocator's counters: bytes of idle cached blocks, and allocations of 128 KiB-64 MiB served from the cache
  * (hits) or from the system (misses). Training repeats its sizes every step, so hits should dominate after step 1.
  */
 export function cpuCache(): CpuCache {

@@ -13,7 +13,7 @@
 namespace alignkit::runtime {
 namespace {
 
-constexpr size_t kMinCached = size_t{1} << 20;
+constexpr size_t kMinCached = size_t{128} << 10;  // glibc maps blocks from 128 KiB on (tuneMalloc)
 // Larger blocks (the fused lm_head's tiles) go back to the system when freed: their page faults are small next to
 // the work done on them, and cached they would sit idle through the rest of the step, adding to peak RSS.
 constexpr size_t kMaxCached = size_t{64} << 20;

@@ -22,9 +22,9 @@ void setNumThreads(int threads);
 //   ATen worker thread would otherwise get its own;
 // - fixes the mmap threshold (M_MMAP_THRESHOLD) at ALIGNKIT_MALLOC_MMAP_THRESHOLD bytes, default 128 KiB (0:
 //   glibc's sliding one), so every large tensor is mapped and unmapped whole. glibc raises its sliding threshold
-//   up to 32 MiB after each freed mapping, after which activations land in the heaps and stay resident. Tensors of
-//   1-64 MiB do not reach malloc again once cached (runtime/cpu_caching_allocator.h), which spares their mappings'
-//   page faults.
+//   up to 32 MiB after each freed mapping, after which activations land in the heaps and stay resident. Tensors
+//   of 128 KiB-64 MiB do not reach malloc again once cached (runtime/cpu_caching_allocator.h), which spares their
+//   mappings' page faults.
 void tuneMalloc();
 
 }  // namespace alignkit::runtime

@@ -31,11 +31,12 @@ export function registerDemo(program: Command): void {
       });
       reporter.stop();
       const { preferenceAccuracy: acc, followsInstruction: follows } = result;
+      // Before DPO the model is the SFT model: against itself every comparison is a tie.
       console.log(`
-held-out data                              before DPO   after DPO
-  prefers the chosen answer (log-prob)     ${percent(acc.before)}       ${percent(acc.after)}
-  answers in the case the prompt asks for  ${percent(follows.before)}       ${percent(follows.after)}
-  win rate of the DPO model over the SFT model (rule judge, a tie counts half): ${percent(result.winRate).trim()}
+held-out data                                    before DPO   after DPO
+  prefers the chosen answer (log-prob)           ${percent(acc.before)}       ${percent(acc.after)}
+  answers in the case the prompt asks for        ${percent(follows.before)}       ${percent(follows.after)}
+  win rate against the SFT model (rule judge)    ${percent(0.5)}       ${percent(result.winRate)}
 
 report: ${shown(result.report.html)}
 done in ${duration((performance.now() - started) / 1000)}: ${shown(result.outputDir)}/ holds the models (sft/, dpo/) with their ` +
