@@ -26,13 +26,19 @@ interface PromptRow {
   at: RowLocation;
 }
 
-async function readPrompts(config: EvalConfig): Promise<PromptRow[]> {
+async function readPrompts(config: EvalConfig, log: (message: string) => void): Promise<PromptRow[]> {
   const rows: PromptRow[] = [];
-  for await (const { values, file, row } of readRows(config.prompt_dataset!, { skipInvalidRows: config.skip_invalid_rows })) {
+  const skip = (error: AlignkitError) => log(`skipped: ${error.message}`);
+  for await (const { values, file, row } of readRows(config.prompt_dataset!, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
     const at = { file, row };
     const mapped = mapColumns(values, config.dataset_columns);
-    if (!('prompt' in mapped)) throw dataError(at, 'prompt', 'missing: a prompt row needs a prompt (text or messages)');
-    rows.push({ prompt: side(at, 'prompt', mapped.prompt, false) as Prompt, row: mapped, at });
+    try {
+      if (!('prompt' in mapped)) throw dataError(at, 'prompt', 'missing: a prompt row needs a prompt (text or messages)');
+      rows.push({ prompt: side(at, 'prompt', mapped.prompt, false) as Prompt, row: mapped, at });
+    } catch (err) {
+      if (!(err instanceof AlignkitError) || !config.skip_invalid_rows) throw err;
+      skip(err);
+    }
   }
   return rows;
 }
@@ -93,7 +99,7 @@ function rewardScorer({ model, tokenizer }: RewardModel): Scorer {
 }
 
 export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEvalContext): Promise<Record<string, number>> {
-  const prompts = await readPrompts(config);
+  const prompts = await readPrompts(config, ctx.log);
   const judge = ctx.judge ?? (config.judge ? await importJudge(config.judge) : undefined);
   const scorer = judge ? judgeScorer(judge) : ctx.rewardModel ? rewardScorer(ctx.rewardModel) : undefined;
   // Unset (null) fields fall back to the model folder's generation_config.json, as in transformers.

@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { AlignkitError } from '../errors.js';
 import type { ChatTemplateOptions } from '../tokenizer/chat-template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { NativeGenerationOptions } from '../native.js';
 import type { GenerationDefaults } from './generation-config.js';
 
 /** The max_new_tokens used when neither the call nor generation_config.json sets one. */
@@ -68,18 +69,8 @@ export interface GenerateOptions extends Omit<TokenGenerateOptions, 'output_logi
   skip_special_tokens?: boolean;
 }
 
-/** Every option settled, as the native generation takes them. */
-export interface ResolvedOptions {
-  max_new_tokens: number;
-  do_sample: boolean;
-  temperature: number;
-  top_k: number;
-  top_p: number;
-  seed: number;
-  eos_token_id: number[];
-  pad_token_id: number;
-  output_logits: boolean;
-}
+/** Every option settled, as the native generation takes them (the EOS ids still a plain array). */
+export type ResolvedOptions = Omit<NativeGenerationOptions, 'eos_token_id'> & { eos_token_id: number[] };
 
 const invalid = (key: string, expected: string, value: unknown) =>
   new AlignkitError('ERR_INVALID_ARG', `generate: options.${key} must be ${expected}, got ${JSON.stringify(value)}`);

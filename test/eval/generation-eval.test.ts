@@ -81,3 +81,17 @@ describe('evaluate() on prompts', () => {
     expect(metrics['eval_reward/model']).toBeCloseTo(scores.slice(0, prompts.length).reduce((a, b) => a + b, 0) / prompts.length, 5);
   });
 });
+
+describe('prompt rows', () => {
+  it('names the file, row and field of a bad row, or skips and counts it with skip_invalid_rows', async () => {
+    const dir = tempDir('eval-bad-prompts');
+    const data = join(dir, 'prompts.jsonl');
+    writeFileSync(data, '{"prompt": "The sky is"}\n{"question": "no prompt"}\n{"prompt": 7}\n');
+    const config = { model_name_or_path: modelDir('llama'), prompt_dataset: data, output_dir: dir, max_new_tokens: 2, use_cpu: true };
+    await expect(evaluate(config, { log: () => {} })).rejects.toThrow(/prompts.jsonl: row 1, field 'prompt': missing/);
+    const notes: string[] = [];
+    const { metrics } = await evaluate({ ...config, skip_invalid_rows: true }, { log: (m) => notes.push(m) });
+    expect(metrics.eval_prompts).toBe(1);
+    expect(notes.filter((n) => n.startsWith('skipped:'))).toHaveLength(2);
+  });
+});
