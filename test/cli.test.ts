@@ -1,5 +1,5 @@
 // The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, preprocess, train,
-// report.
+// report, eval (the demo runs in test/demo/demo.test.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -172,5 +172,34 @@ describe('alignkit report', () => {
     }
     expect(failure?.status).toBe(1);
     expect(failure?.stderr.trim()).toMatch(new RegExp(`^alignkit: ${join(dir, 'metrics.jsonl')}: cannot be read \\(ENOENT[^\\n]*\\); alignkit train writes it to output_dir \\[ERR_NOT_FOUND\\]$`));
+  });
+});
+
+describe('alignkit eval', () => {
+  it('evaluates as the YAML config says and prints every figure of eval_results.json', () => {
+    const dir = tempDir('cli-eval');
+    const config = join(dir, 'eval.yaml');
+    writeFileSync(config, [
+      `model_name_or_path: ${modelDir('llama')}`, `ref_model: ${modelDir('llama-ref')}`,
+      `eval_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`, `output_dir: ${dir}`, 'beta: 0.3', 'use_cpu: true',
+    ].join('\n') + '\n');
+    const printed = execFileSync(process.execPath, [cli, 'eval', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const results = JSON.parse(readFileSync(join(dir, 'eval_results.json'), 'utf8')) as Record<string, number>;
+    for (const key of Object.keys(results)) expect(printed).toMatch(new RegExp(`^${key.replace('/', '\\/')}\\s+\\S+$`, 'm'));
+    expect(printed).toContain(`results: ${join(dir, 'eval_results.json')}`);
+  });
+
+  it('an unknown key is one plain error line naming the closest valid one', () => {
+    const dir = tempDir('cli-eval-bad');
+    const config = join(dir, 'eval.yaml');
+    writeFileSync(config, `model_name_or_path: ${modelDir('llama')}\neval_datset: x.jsonl\n`);
+    let failure: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [cli, 'eval', config], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      failure = e as { status: number; stderr: string };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr.trim()).toBe(`alignkit: ${config}: unknown key 'eval_datset' for alignkit eval (did you mean 'eval_dataset'?) [ERR_INVALID_CONFIG]`);
   });
 });
