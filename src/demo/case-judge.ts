@@ -14,3 +14,6 @@ export const caseJudge: Judge = (_prompt, a, b, row) => {
   const [ours, theirs] = [followsInstruction(a, row), followsInstruction(b, row)];
   return ours === theirs ? 0.5 : ours ? 1 : 0;
 };
+
+/** The demo's eval.yaml names this module as its `judge`. */
+export default caseJudge;

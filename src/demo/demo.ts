@@ -36,7 +36,8 @@ function demoConfigs(dir: string) {
     eval: {
       model_name_or_path: join(dir, 'dpo'), ref_model: join(dir, 'sft'), eval_dataset: data('preferences_eval.jsonl'),
       prompt_dataset: data('prompts.jsonl'), output_dir: join(dir, 'dpo'), max_new_tokens: 24, per_device_eval_batch_size: 16,
-      use_cpu: true,
+      use_cpu: true, judge: join(packageRoot, 'dist', 'demo', 'case-judge.js'), // for `alignkit eval eval.yaml`
+
     },
   };
 }

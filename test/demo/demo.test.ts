@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/demo.js';
+import { evaluate } from '../../src/eval/evaluate.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 describe('alignkit demo', () => {
@@ -25,6 +26,9 @@ describe('alignkit demo', () => {
       expect(existsSync(join(result.outputDir, `${stage}.yaml`))).toBe(true);
     }
     expect(readFileSync(result.report.html, 'utf8')).toContain('eval_win_rate');
+    // The written eval.yaml reruns the evaluation on its own, judge included.
+    const rerun = await evaluate(join(result.outputDir, 'eval.yaml'), { log: () => {} });
+    expect(rerun.metrics).toEqual(metrics);
     expect(result.report.plots.length).toBeGreaterThan(3);
   }, 600_000);
 });
