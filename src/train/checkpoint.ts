@@ -47,13 +47,22 @@ const STATE_FILE = 'trainer_state.json';
 const REF_MODEL_DIR = 'ref_model';
 
 /** `reference`: the synced reference model of a sync_ref_model run, saved beside the policy. */
+export interface CheckpointExtras {
+  saveTotalLimit: number | null;
+  /** A second model the checkpoint holds in ref_model/ (sync_ref_model's reference). */
+  reference?: Model;
+  /** Writes more files into the model folder before it is renamed into place (the tokenizer's settings). */
+  writeFiles?: (dir: string) => Promise<void>;
+}
+
 export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
-  saveTotalLimit: number | null, reference?: Model): Promise<string> {
+  { saveTotalLimit, reference, writeFiles }: CheckpointExtras): Promise<string> {
   const final = join(outputDir, `checkpoint-${state.global_step}`);
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
   await model.save(temp);
+  await writeFiles?.(temp);
   await optimizer.save(join(temp, OPTIMIZER_FILE));
   if (reference) await reference.save(join(temp, REF_MODEL_DIR));
   await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');

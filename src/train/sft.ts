@@ -3,8 +3,8 @@
 // with loss_type "nll" on a causal LM, which accepts loss kwargs: each micro-batch's summed token NLL is divided by
 // num_items_in_batch, the label tokens of the whole optimizer step (transformers' _get_num_items_in_batch), so
 // the step's loss is the mean over its label tokens however they fall into micro-batches. The step itself is
-// Model.sftStep (native/train/sft_step.cpp). The final folder carries the chat template and eos_token used, so
-// it is a model_name_or_path for trainer: dpo.
+// Model.sftStep (native/train/sft_step.cpp). The final folder and every checkpoint carry the chat template and
+// eos_token used, so each is a model_name_or_path for trainer: dpo.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SftConfig } from '../config/load-config.js';
@@ -64,7 +64,7 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
   const stepOptions: SftStepOptions = { bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing };
-  const result = await runTrainer({
+  return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches,
     async trainStep(micro) {
       const batches = micro.map((indices) => trainBatches.collate(indices));
@@ -83,7 +83,6 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
       const out = await policy.sftStep(evalBatches!.collate(indices), { ...stepOptions, backward: false });
       return { loss: out.loss, metrics: out.metrics };
     },
+    saveTokenizerSettings: (dir) => saveTokenizerSettings(dir, tokenizer, config.eos_token),
   }, options);
-  if (!result.stopped) await saveTokenizerSettings(config.output_dir!, tokenizer, config.eos_token);
-  return result;
 }

@@ -81,6 +81,11 @@ export interface Recipe {
   onStepEnd?(globalStep: number): Promise<void>;
   /** A second model checkpoints hold beside the policy (sync_ref_model's reference). */
   checkpointReference?: Model;
+  /**
+   * Writes what the recipe's tokenizer adds to a saved model folder (SFT: the chat template and eos_token), into
+   * every checkpoint and the final model, so that each is a complete model_name_or_path.
+   */
+  saveTokenizerSettings?(dir: string): Promise<void>;
 }
 
 export const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
@@ -162,7 +167,10 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   };
   let checkpoint: string | undefined = recipe.resumeDir ?? undefined;
   const save = async () => {
-    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, config.save_total_limit, recipe.checkpointReference);
+    checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, {
+      saveTotalLimit: config.save_total_limit, reference: recipe.checkpointReference,
+      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)),
+    });
   };
 
   // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows.
@@ -259,5 +267,6 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
   });
   await policy.save(outputDir);
+  await recipe.saveTokenizerSettings?.(outputDir);
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }

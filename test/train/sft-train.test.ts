@@ -59,10 +59,14 @@ describe('sft → dpo pipeline, checkpoints, options', () => {
     const c = cases.find((x) => x.name === 'messages')!;
     const dir = tempDir('sft-pipeline');
     const sftConfig = configFor(c, dir);
-    await train({ ...sftConfig, max_steps: 2 }, { log: () => {} });
+    await train({ ...sftConfig, max_steps: 2, save_strategy: 'steps', save_steps: 1, eos_token: '<pad>' }, { log: () => {} });
     const sftDir = sftConfig.output_dir as string;
-    expect(readFileSync(join(sftDir, 'chat_template.jinja'), 'utf8'))
-      .toBe(readFileSync(join(fixturesDir, 'trl', 'sft-train-chatml.jinja'), 'utf8'));
+    // The final folder and each checkpoint carry the template and eos_token SFT used.
+    for (const folder of [sftDir, join(sftDir, 'checkpoint-1')]) {
+      expect(readFileSync(join(folder, 'chat_template.jinja'), 'utf8'))
+        .toBe(readFileSync(join(fixturesDir, 'trl', 'sft-train-chatml.jinja'), 'utf8'));
+      expect(JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')).eos_token).toBe('<pad>');
+    }
 
     // Conversational pairs need the chat template, which only the SFT folder has.
     const pairs = join(dir, 'pairs.jsonl');
