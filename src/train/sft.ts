@@ -22,7 +22,7 @@ import {
 function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
   checkPrecision(config, note);
   // chunked_nll is nll computed in chunks, which the fused step always does.
-  if (config.loss_type === 'dft') throw configError("loss_type 'dft' is not implemented; use 'nll' (the default) or 'chunked_nll'");
+  if (config.loss_type === 'dft') throw configError("loss_type 'dft' is not implemented; use the default (null: TRL's 'chunked_nll'), 'chunked_nll' or 'nll', the same loss here");
   if (tokenizer.addedTokens.length > 0) {
     throw configError(`the chat template adds tokens (${tokenizer.addedTokens.join(', ')}) the model has no embeddings for; ` +
       'use a chat template whose tokens are in the vocabulary');
