@@ -8,7 +8,7 @@
 namespace alignkit::binding {
 
 // sftStep(inputIds, attentionMask?, positionIds?, labels, batch, seqLen, { numItemsInBatch?, backward? (default
-//   true), rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
+//   true), use_token_scaling?, rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
 //   -> Promise<{ loss, labelTokens, metrics: { entropy, mean_token_accuracy, num_tokens } }>; the gradient of loss
 //   (summed token NLL / numItemsInBatch, default this batch's label tokens) is accumulated unless backward is false.
 Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
@@ -30,6 +30,7 @@ Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
   opts.forward = forwardOptions(options);
   opts.backward = boolOption(options, "backward", true);
   opts.numItemsInBatch = positiveIntOption(options, "numItemsInBatch", 0);
+  opts.tokenScaling = boolOption(options, "use_token_scaling");
   auto state = state_;
   return PromiseWorker<train::SftStepResult>::start(
       env,

@@ -147,6 +147,11 @@ export interface SftStepOptions extends ForwardOptions, KernelOptions {
   numItemsInBatch?: number;
   /** Accumulate the loss's gradient into the parameters. Default true; false runs without autograd (eval). */
   backward?: boolean;
+  /**
+   * TRL's loss_type "dft" (its use_token_scaling): each token's -logp is weighted by its probability, detached.
+   * Default false (the NLL).
+   */
+  use_token_scaling?: boolean;
 }
 
 export interface CompletionLogProbsOptions extends ForwardOptions, KernelOptions {

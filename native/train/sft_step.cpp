@@ -26,13 +26,14 @@ ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& b
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   // dLoss/dlogp is -1/items on every label token whatever the logits: the lm_head's gradient is made in the
   // forward, and the rows without a label (prompt, padding) skip it.
-  if (fused && options.backward) {
+  if (fused && options.backward && !options.tokenScaling) {
     const at::Tensor g = at::full({h.size(0)}, -1.0 / divisor, h.options().dtype(at::kFloat));
     return ops::fusedLinearLogProbsLoss(h, model.lmHeadWeight(), target, g, options.chunks);
   }
   const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
                                        : ops::logprobsReference(h, model.lmHeadWeight(), target);
-  return {-tok.logps.sum() / divisor, tok};
+  const at::Tensor perToken = options.tokenScaling ? tok.logps.exp().detach() * tok.logps : tok.logps;
+  return {-perToken.sum() / divisor, tok};
 }
 
 }  // namespace

@@ -34,6 +34,10 @@ struct SftStepOptions {
   // num_items_in_batch: the loss is the summed token NLL divided by it. 0 takes this batch's label tokens (the
   // plain mean, as prediction_step counts one batch).
   int64_t numItemsInBatch = 0;
+  // loss_type "dft" (TRL's dft_loss, Dynamic Fine-Tuning, arXiv 2508.05629): each token's -logp weighted by its
+  // probability, detached. The weight is known only after the token's logits, so this takes the fused forward with
+  // a recomputing backward instead of the gradient-in-forward path.
+  bool tokenScaling = false;
 };
 
 // TRL's metric names: entropy, mean_token_accuracy, num_tokens.

@@ -21,8 +21,7 @@ import {
 
 function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
   checkPrecision(config, note);
-  // chunked_nll is nll computed in chunks, which the fused step always does.
-  if (config.loss_type === 'dft') throw configError("loss_type 'dft' is not implemented; use the default (null: TRL's 'chunked_nll'), 'chunked_nll' or 'nll', the same loss here");
+  // chunked_nll is nll computed in chunks, which the fused step always does; dft weights it (use_token_scaling).
   if (tokenizer.addedTokens.length > 0) {
     throw configError(`the chat template adds tokens (${tokenizer.addedTokens.join(', ')}) the model has no embeddings for; ` +
       'use a chat template whose tokens are in the vocabulary');
@@ -63,7 +62,9 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
-  const stepOptions: SftStepOptions = { bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing };
+  const stepOptions: SftStepOptions = {
+    bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing, use_token_scaling: config.loss_type === 'dft',
+  };
   return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches,
     async trainStep(micro) {
