@@ -57,4 +57,12 @@ export {
   type ScheduleOptions,
   type SchedulerType,
 } from './train/lr-schedule.js';
-export { train, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './train/train.js';
+export {
+  train,
+  type LogEntry,
+  type OnlineDpoOptions,
+  type ScoreJudge,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from './train/train.js';

@@ -6,6 +6,7 @@ import type { LengthStats } from '../data/length-stats.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { preprocessSft } from '../data/sft/preprocess-sft.js';
 import { preprocessUnpaired } from '../data/unpaired/preprocess-unpaired.js';
+import { AlignkitError } from '../errors.js';
 
 const fmt = (s: LengthStats) => `min ${s.min}  mean ${s.mean.toFixed(1)}  p95 ${s.p95}  max ${s.max}`;
 
@@ -31,6 +32,7 @@ export function registerPreprocess(program: Command): void {
     .argument('<config>', 'training config (YAML or JSON)')
     .action(async (path: string) => {
       const config = await loadConfig(path);
+      if (config.trainer === 'online_dpo') throw new AlignkitError('ERR_INVALID_CONFIG', `${path}: trainer: online_dpo makes its pairs while training; there is nothing to preprocess`);
       const log = (message: string) => console.error(message);
       const splits = config.eval_dataset ? (['train', 'eval'] as const) : (['train'] as const);
       for (const split of splits) {

@@ -5,14 +5,15 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { AlignkitError } from '../errors.js';
 import type { ConfigOf, Field, Schema } from './schema.js';
-import { dpoSchema, ktoSchema, sftSchema } from './trainer-fields.js';
+import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema } from './trainer-fields.js';
 
 export type DpoConfig = ConfigOf<typeof dpoSchema> & { trainer: 'dpo' };
 export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
 export type KtoConfig = ConfigOf<typeof ktoSchema> & { trainer: 'kto' };
-export type TrainConfig = DpoConfig | SftConfig | KtoConfig;
+export type OnlineDpoConfig = ConfigOf<typeof onlineDpoSchema> & { trainer: 'online_dpo' };
+export type TrainConfig = DpoConfig | SftConfig | KtoConfig | OnlineDpoConfig;
 
-const schemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema } as const;
+const schemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema, online_dpo: onlineDpoSchema } as const;
 
 function configError(where: string, message: string): AlignkitError {
   return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
@@ -122,10 +123,10 @@ export function configMapping(raw: unknown, where: string): Record<string, unkno
 export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   const values = configMapping(raw, where);
   const trainer = values.trainer;
-  if (trainer !== 'dpo' && trainer !== 'sft' && trainer !== 'kto') {
+  if (typeof trainer !== 'string' || !Object.hasOwn(schemas, trainer)) {
     throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
   }
-  return applySchema(values, schemas[trainer], where, `trainer ${trainer}`) as TrainConfig;
+  return applySchema(values, schemas[trainer as keyof typeof schemas], where, `trainer ${trainer}`) as TrainConfig;
 }
 
 /** Reads a YAML or JSON file into a plain value (not yet validated). */

@@ -11,7 +11,7 @@ export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
 export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length'] as const;
 
 const alignkitFields = {
-  trainer: oneOf(['dpo', 'sft', 'kto'], null),
+  trainer: oneOf(['dpo', 'sft', 'kto', 'online_dpo'], null),
   model_name_or_path: str(null),
   train_dataset: str(null),
   eval_dataset: str(null),
@@ -66,6 +66,34 @@ export const dpoSchema = {
   sync_ref_model: bool(false),
   ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
   ref_model_sync_steps: int(512, 1),
+} satisfies Schema;
+
+/**
+ * Iterative / online DPO (src/train/online-dpo.ts): rounds of generate → judge → DPO on DPOConfig's keys, with
+ * TRL's OnlineDPOConfig names and defaults for generation; train_dataset holds prompt rows.
+ */
+export const onlineDpoSchema = {
+  ...dpoSchema,
+  learning_rate: num(5e-7, { min: 0 }),
+  max_length: orNull(int(512, 1)),
+  /** Rounds of generate → judge → DPO. */
+  iterations: int(1, 1),
+  /** Completions sampled per prompt each round; the best and the worst become a pair (TRL samples 2). */
+  num_generations: int(2, 2),
+  max_new_tokens: int(64, 1),
+  temperature: num(0.9, { min: 0 }),
+  top_k: int(0, 0),
+  top_p: num(1.0, { min: 0, max: 1 }),
+  /** Subtracted from the score of a completion that did not end with EOS. */
+  missing_eos_penalty: num(null, { min: 0 }),
+  /** `fixed`: every round's reference is model_name_or_path; `last_round`: the policy the round starts from. */
+  ref_model_update: oneOf(['fixed', 'last_round'], 'fixed'),
+  /** Rule judge: a completion scores 1 when this regular expression matches it, else 0. */
+  judge_regex: str(null),
+  /** Rule judge: a completion scores −|characters − judge_length_target|. */
+  judge_length_target: int(null, 0),
+  /** Judge by a sequence-classification reward model folder: its score of prompt + completion. */
+  reward_model_path: str(null),
 } satisfies Schema;
 
 export const sftSchema = {

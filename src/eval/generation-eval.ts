@@ -20,16 +20,19 @@ import { rewardScores } from './reward-model.js';
  */
 export type Judge = (prompt: Prompt, a: string, b: string, row: Record<string, unknown>) => number | Promise<number>;
 
-interface PromptRow {
+/** A prompt row: the prompt, the whole (column-mapped) row for judges that need more, and where it was read. */
+export interface PromptRow {
   prompt: Prompt;
   row: Record<string, unknown>;
   at: RowLocation;
 }
 
-async function readPrompts(config: EvalConfig, log: (message: string) => void): Promise<PromptRow[]> {
+/** The rows of `path` that have a prompt (text or messages); invalid rows are an error, or skipped and logged. */
+export async function readPrompts(path: string, config: Pick<EvalConfig, 'skip_invalid_rows' | 'dataset_columns'>,
+  log: (message: string) => void): Promise<PromptRow[]> {
   const rows: PromptRow[] = [];
   const skip = (error: AlignkitError) => log(`skipped: ${error.message}`);
-  for await (const { values, file, row } of readRows(config.prompt_dataset!, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
+  for await (const { values, file, row } of readRows(path, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
     const at = { file, row };
     const mapped = mapColumns(values, config.dataset_columns);
     try {
@@ -99,7 +102,7 @@ function rewardScorer({ model, tokenizer }: RewardModel): Scorer {
 }
 
 export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEvalContext): Promise<Record<string, number>> {
-  const prompts = await readPrompts(config, ctx.log);
+  const prompts = await readPrompts(config.prompt_dataset!, config, ctx.log);
   const judge = ctx.judge ?? (config.judge ? await importJudge(config.judge) : undefined);
   const scorer = judge ? judgeScorer(judge) : ctx.rewardModel ? rewardScorer(ctx.rewardModel) : undefined;
   // Unset (null) fields fall back to the model folder's generation_config.json, as in transformers.

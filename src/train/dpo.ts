@@ -62,7 +62,8 @@ function referenceFor(reference: Reference, indices: number[]): DpoReference {
   return { chosen: Float32Array.from(indices, (i) => reference.chosen[i]!), rejected: Float32Array.from(indices, (i) => reference.rejected[i]!) };
 }
 
-export async function trainDpo(config: DpoConfig, options: TrainOptions = {}): Promise<TrainResult> {
+/** `referenceDir`: the reference's folder when it is not model_name_or_path (TRL's ref_model; online DPO's fixed reference). */
+export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, referenceDir = config.model_name_or_path!): Promise<TrainResult> {
   const note = options.log ?? ((message: string) => console.error(message));
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
@@ -80,7 +81,7 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}): P
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
-  let reference: Reference = await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
+  let reference: Reference = await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : referenceDir);
   // TR-DPO: the reference moves toward the policy during training, so checkpoints hold it too.
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;

@@ -107,7 +107,7 @@ export function checkEvalDataset(config: LoopConfig): boolean {
 }
 
 /** As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way. */
-export async function loadTrainingModel(config: LoopConfig, dir: string): Promise<Model> {
+export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'>, dir: string): Promise<Model> {
   const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
   if (model.config.numLabels > 0) {
     await model.dispose();
