@@ -1,8 +1,8 @@
 // The online / iterative DPO recipe (trainer: online_dpo): `iterations` rounds of generate → judge → DPO. Each
 // round samples num_generations completions per prompt of train_dataset with the current policy, scores them
-// (online-judge.ts), pairs each prompt's best completion with its worst (ties skipped and counted), writes the
-// pairs to output_dir/round-N/pairs.jsonl and runs DPO on them (dpo.ts, which tokenizes them into
-// round-N/train.arrow) into output_dir/round-N, the policy of the next round. The reference is
+// (online-judge.ts) and pairs each prompt's best completion with its worst (ties skipped and counted), writing
+// output_dir/round-N/generations.jsonl and round-N/pairs.jsonl; then DPO on the pairs (dpo.ts, which tokenizes
+// them into round-N/train.arrow) saves round-N's model, the policy of the next round. The reference is
 // model_name_or_path, as in TRL's OnlineDPOTrainer, or with ref_model_update: last_round the policy the round
 // starts from (iterative DPO). output_dir/metrics.jsonl holds every round's entries, each with its `round` and
 // the step counted across rounds; the last round's model is saved in output_dir.
@@ -61,8 +61,11 @@ async function scorerFor(config: OnlineDpoConfig, judge: ScoreJudge | undefined)
 
 const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0);
 
-/** Scores (missing_eos_penalty applied), pairs, and the round's pairs file and stats entry. */
-async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: PromptRow[], generations: Generation[][], pairsPath: string) {
+/**
+ * Scores (missing_eos_penalty applied) and pairs, written to the round's generations.jsonl (every completion, its
+ * finish reason and score) and pairs.jsonl (the preference rows DPO trains on); and the round's stats entry.
+ */
+async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: PromptRow[], generations: Generation[][], roundDir: string) {
   const scores: number[][] = [];
   for (let start = 0; start < prompts.length; start += config.per_device_train_batch_size) {
     const batch = prompts.slice(start, start + config.per_device_train_batch_size);
@@ -74,10 +77,13 @@ async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: Prom
       if (c.finishReason !== 'eos') scores[i]![k]! -= config.missing_eos_penalty!;
     }));
   }
+  await writeFile(join(roundDir, 'generations.jsonl'), generations.map((g, i) => JSON.stringify({
+    prompt: prompts[i]!.prompt, completions: g.map((c) => c.text), finish_reasons: g.map((c) => c.finishReason), scores: scores[i],
+  }) + '\n').join(''));
   const { pairs, ties } = pairBestWorst(scores);
   // A conversation's completions become assistant turns, as the preference formats expect.
   const side = (prompt: PromptRow['prompt'], text: string) => (typeof prompt === 'string' ? text : [{ role: 'assistant', content: text }]);
-  await writeFile(pairsPath, pairs.map(({ prompt: i, chosen, rejected }) => JSON.stringify({
+  await writeFile(join(roundDir, 'pairs.jsonl'), pairs.map(({ prompt: i, chosen, rejected }) => JSON.stringify({
     prompt: prompts[i]!.prompt, chosen: side(prompts[i]!.prompt, generations[i]![chosen]!.text),
     rejected: side(prompts[i]!.prompt, generations[i]![rejected]!.text), score_chosen: scores[i]![chosen], score_rejected: scores[i]![rejected],
   }) + '\n').join(''));
@@ -131,15 +137,14 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
         throw err;
       });
       if (!generations) return { globalStep: step, logHistory, stopped: true, checkpoint };
-      const pairsPath = join(roundDir, 'pairs.jsonl');
-      const judged = await judgeRound(config, scorer, prompts, generations, pairsPath);
+      const judged = await judgeRound(config, scorer, prompts, generations, roundDir);
       await emit({ round, ...judged.stats, step }, { step, maxSteps: step, epoch: 0 });
       if (judged.pairs === 0) {
         log(`online_dpo round ${round}: every prompt's completions scored the same; no pairs, the policy is unchanged`);
         continue;
       }
       const startStep = step;
-      const result = await trainDpo(roundConfig(config, policyDir, pairsPath, roundDir), {
+      const result = await trainDpo(roundConfig(config, policyDir, join(roundDir, 'pairs.jsonl'), roundDir), {
         ...trainOptions,
         onLog: (entry, progress) => void emit({ ...entry, round, step: startStep + entry.step! }, progress),
       }, config.ref_model_update === 'fixed' ? config.model_name_or_path! : policyDir);
