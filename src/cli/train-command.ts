@@ -43,6 +43,10 @@ export function registerTrain(program: Command): void {
           process.exitCode = 130;
           return;
         }
+        if (config.trainer === 'online_dpo') {
+          console.log(`done: ${config.iterations} round(s), ${result.globalStep} steps; model saved to ${config.output_dir}`);
+          return;
+        }
         const s = result.logHistory.at(-1)!;
         console.log(`done: ${s.step} steps in ${duration(s.train_runtime!)}, train_loss ${s.train_loss!.toPrecision(4)}, ` +
           `${s.train_steps_per_second ?? '-'} steps/s, ${s.train_samples_per_second ?? '-'} samples/s; model saved to ${config.output_dir}`);

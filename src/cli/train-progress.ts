@@ -16,6 +16,9 @@ const isSft = (entry: LogEntry, prefix = '') => !(`${prefix}rewards/margins` in 
 const barMetric = (entry: LogEntry) => (isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'])}`);
 
 function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
+  if ('online/pairs' in entry) {
+    return `round ${entry.round}: ${entry['online/pairs']} pairs, ${entry['online/ties']} ties  score ${fmt(entry['online/score_mean'])}`;
+  }
   if ('eval_loss' in entry) {
     const metric = isSft(entry, 'eval_') ? `acc ${fmt(entry.eval_mean_token_accuracy)}` : `margin ${fmt(entry['eval_rewards/margins'])}`;
     return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  ${metric}`;
@@ -56,6 +59,7 @@ export function trainReporter({ interactive, stream = process.stderr }: { intera
         }, cliProgress.Presets.shades_classic);
         bar = bars.create(maxSteps, step, { loss: '-', metric: '-', ...timing(step, maxSteps) });
       }
+      if (bar!.getTotal() !== maxSteps) bar!.setTotal(maxSteps); // online_dpo: each round adds its steps
       bar!.update(step, timing(step, maxSteps));
     },
     onLog(entry, { step, maxSteps }) {

@@ -88,6 +88,8 @@ export const onlineDpoSchema = {
   missing_eos_penalty: num(null, { min: 0 }),
   /** `fixed`: every round's reference is model_name_or_path; `last_round`: the policy the round starts from. */
   ref_model_update: oneOf(['fixed', 'last_round'], 'fixed'),
+  /** A JS module whose default export (or `judge`) scores a prompt's completions: (prompt, completions, row) → numbers. */
+  judge: str(null),
   /** Rule judge: a completion scores 1 when this regular expression matches it, else 0. */
   judge_regex: str(null),
   /** Rule judge: a completion scores −|characters − judge_length_target|. */

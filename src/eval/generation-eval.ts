@@ -47,7 +47,7 @@ export async function readPrompts(path: string, config: Pick<EvalConfig, 'skip_i
 }
 
 /** The config's `judge` module: its default export (or one named `judge`) must be a function. */
-async function importJudge(path: string): Promise<Judge> {
+export async function importJudge<F = Judge>(path: string): Promise<F> {
   let module: Record<string, unknown>;
   try {
     module = await import(pathToFileURL(resolve(path)).href);
@@ -56,7 +56,7 @@ async function importJudge(path: string): Promise<Judge> {
   }
   const judge = module.default ?? module.judge;
   if (typeof judge !== 'function') throw new AlignkitError('ERR_INVALID_CONFIG', `judge: ${path} must export a function (default export or 'judge')`);
-  return judge as Judge;
+  return judge as F;
 }
 
 async function verdict(judge: Judge, p: PromptRow, a: string, b: string): Promise<number> {

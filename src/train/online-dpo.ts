@@ -10,7 +10,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, OnlineDpoConfig } from '../config/load-config.js';
 import { dpoSchema } from '../config/trainer-fields.js';
-import { readPrompts, type PromptRow } from '../eval/generation-eval.js';
+import { importJudge, readPrompts, type PromptRow } from '../eval/generation-eval.js';
 import type { Generation } from '../generate/generate.js';
 import { info } from '../info.js';
 import { loadModel, type Device } from '../model.js';
@@ -54,6 +54,7 @@ async function sample(config: OnlineDpoConfig, policyDir: string, prompts: Promp
 async function scorerFor(config: OnlineDpoConfig, judge: ScoreJudge | undefined) {
   const source = judgeSource(config, judge);
   if ('judge' in source) return { scorer: judgeScorer(source.judge), dispose: async () => {} };
+  if ('judgeModule' in source) return { scorer: judgeScorer(await importJudge<ScoreJudge>(source.judgeModule)), dispose: async () => {} };
   const dir = source.rewardModelPath;
   const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
   return { scorer: rewardScorer({ model, tokenizer: await Tokenizer.load(dir) }), dispose: () => model.dispose() };
@@ -143,10 +144,13 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
         log(`online_dpo round ${round}: every prompt's completions scored the same; no pairs, the policy is unchanged`);
         continue;
       }
+      // Steps count on across rounds; maxSteps is the last step of this round.
       const startStep = step;
+      const across = (p: TrainProgress) => ({ ...p, step: startStep + p.step, maxSteps: startStep + p.maxSteps });
       const result = await trainDpo(roundConfig(config, policyDir, join(roundDir, 'pairs.jsonl'), roundDir), {
         ...trainOptions,
-        onLog: (entry, progress) => void emit({ ...entry, round, step: startStep + entry.step! }, progress),
+        onStep: (progress) => options.onStep?.(across(progress)),
+        onLog: (entry, progress) => void emit({ ...entry, round, step: startStep + entry.step! }, across(progress)),
       }, config.ref_model_update === 'fixed' ? config.model_name_or_path! : policyDir);
       await written;
       step = startStep + result.globalStep;

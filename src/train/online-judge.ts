@@ -1,5 +1,6 @@
-// How online DPO ranks a round's completions: a score per completion from the user's judge function, a rule of
-// the config (judge_regex, judge_length_target) or a reward model (reward_model_path), then per prompt the best
+// How online DPO ranks a round's completions: a score per completion from the user's judge function (passed to
+// train() or the config's `judge` module), a rule of the config (judge_regex, judge_length_target) or a reward
+// model (reward_model_path), then per prompt the best
 // completion against the worst — TRL's OnlineDPOTrainer pairs its two samples the same way by reward.
 import type { OnlineDpoConfig } from '../config/load-config.js';
 import { rewardScores } from '../eval/reward-model.js';
@@ -17,21 +18,23 @@ export type ScoreJudge = (prompt: Prompt, completions: string[], row: Record<str
 /** Scores of a batch of prompts' completions: scores[i][k] is prompt i's completion k's. */
 export type Scorer = (batch: PromptRow[], completions: string[][]) => Promise<number[][]>;
 
-/** What judges a run: the user's function, or the one rule or reward model the config names. */
-export type JudgeSource = { judge: ScoreJudge } | { rewardModelPath: string };
+/** What judges a run: the user's function (or module), or the one rule or reward model the config names. */
+export type JudgeSource = { judge: ScoreJudge } | { judgeModule: string } | { rewardModelPath: string };
 
 export function judgeSource(config: OnlineDpoConfig, judge: ScoreJudge | undefined): JudgeSource {
   const given = [
     judge && 'the judge function passed to train()',
+    config.judge !== null && 'judge',
     config.judge_regex !== null && 'judge_regex',
     config.judge_length_target !== null && 'judge_length_target',
     config.reward_model_path !== null && 'reward_model_path',
   ].filter((g): g is string => typeof g === 'string');
   if (given.length === 0) {
-    throw configError('online_dpo needs a judge: pass { judge } to train(), or set judge_regex, judge_length_target or reward_model_path');
+    throw configError('online_dpo needs a judge: pass { judge } to train(), or set judge (a JS module), judge_regex, judge_length_target or reward_model_path');
   }
   if (given.length > 1) throw configError(`online_dpo takes one judge, got ${given.join(' and ')}`);
   if (judge) return { judge };
+  if (config.judge !== null) return { judgeModule: config.judge };
   if (config.reward_model_path !== null) return { rewardModelPath: config.reward_model_path };
   if (config.judge_regex !== null) {
     let regex: RegExp;

@@ -56,4 +56,21 @@ describe('train progress', () => {
       'eval  step 1: loss 2.000  acc 0.5000',
     ]);
   });
+
+  it('shows online_dpo rounds, the bar growing by each round’s steps', () => {
+    const terminal = fakeTerminal();
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const reporter = trainReporter({ interactive: true, stream: terminal });
+    // Round 1's entry comes before the first step, so before the bar.
+    reporter.onLog({ round: 1, 'online/pairs': 20, 'online/ties': 28, 'online/score_mean': 0.25, step: 0 }, { step: 0, maxSteps: 0, epoch: 0 });
+    reporter.onStep({ step: 0, maxSteps: 8, epoch: 0 });
+    reporter.onStep({ step: 8, maxSteps: 8, epoch: 1 });
+    reporter.onLog({ round: 2, 'online/pairs': 30, 'online/ties': 18, 'online/score_mean': 0.59375, step: 8 }, { step: 8, maxSteps: 8, epoch: 0 });
+    reporter.onStep({ step: 9, maxSteps: 12, epoch: 0.25 });
+    reporter.stop();
+    expect(log.mock.calls.map(([line]) => line)).toEqual(['round 1: 20 pairs, 28 ties  score 0.2500']);
+    const text = terminal.text();
+    expect(text).toContain('round 2: 30 pairs, 18 ties  score 0.5938\n');
+    expect(text).toMatch(/\| 9\/12 \|/);
+  });
 });

@@ -93,7 +93,7 @@ describe('trainer: online_dpo', () => {
 
   it('refuses a run without a judge, naming the ways to give one', async () => {
     await expect(train({ trainer: 'online_dpo', model_name_or_path: join(dir, 'sft'), train_dataset: prompts, output_dir: join(dir, 'none') }))
-      .rejects.toThrow(/online_dpo needs a judge: pass \{ judge \} to train\(\), or set judge_regex, judge_length_target or reward_model_path/);
+      .rejects.toThrow(/online_dpo needs a judge: pass \{ judge \} to train\(\), or set judge \(a JS module\), judge_regex, judge_length_target or reward_model_path/);
     await expect(train({ trainer: 'dpo' }, { judge: caseRule })).rejects.toThrow(/a judge function is for trainer: online_dpo, not dpo/);
   });
 });
