@@ -15,8 +15,13 @@ export interface Series {
   points: Point[];
 }
 
-/** The charts a run is read by come first (DPO's margins and accuracies, SFT's token accuracy); the rest follow as logged. */
-const HEADLINE = ['loss', 'rewards/margins', 'rewards/accuracies', 'mean_token_accuracy', 'learning_rate'];
+/**
+ * The charts a run is read by come first (online DPO's judge score, DPO's margins and accuracies, SFT's token
+ * accuracy); the rest follow as logged.
+ */
+const HEADLINE = ['online/score_mean', 'loss', 'rewards/margins', 'rewards/accuracies', 'mean_token_accuracy', 'learning_rate'];
+/** Where an entry sits, not a metric: online DPO's entries carry their round. */
+const POSITION = new Set(['step', 'epoch', 'round']);
 const EVAL_PREFIX = 'eval_';
 
 export function metricSeries(log: MetricsLog): Series[] {
@@ -27,7 +32,7 @@ export function metricSeries(log: MetricsLog): Series[] {
     list.push({ step, value, split });
   };
   for (const entry of log.train) {
-    for (const [key, value] of Object.entries(entry)) if (key !== 'step' && key !== 'epoch') add(key, entry.step!, value, 'train');
+    for (const [key, value] of Object.entries(entry)) if (!POSITION.has(key)) add(key, entry.step!, value, 'train');
   }
   for (const entry of log.eval) {
     for (const [key, value] of Object.entries(entry)) if (key.startsWith(EVAL_PREFIX)) add(key.slice(EVAL_PREFIX.length), entry.step!, value, 'eval');

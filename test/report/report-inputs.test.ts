@@ -57,6 +57,14 @@ describe('metrics.jsonl', () => {
     expect(series.find((s) => s.metric === 'loss')!.points.map((p) => p.step)).toEqual([1, 3]);
     expect(series.find((s) => s.metric === 'learning_rate')!.points.map((p) => p.step)).toEqual([1, 2, 3]);
   });
+
+  it('an online_dpo run: the judge score first, no chart of the round', async () => {
+    const round = (r: number, step: number, score: number) => JSON.stringify({ round: r, 'online/pairs': 9, 'online/score_mean': score, step });
+    const dir = runDir({ 'metrics.jsonl': [round(1, 0, 0.4), JSON.stringify({ ...JSON.parse(entry(1, 0.7)), round: 1 }), round(2, 1, 0.6)].join('\n') + '\n' });
+    const series = metricSeries(await readMetricsLog(join(dir, 'metrics.jsonl')));
+    expect(series[0]).toEqual({ metric: 'online/score_mean', points: [{ step: 0, value: 0.4, split: 'train' }, { step: 1, value: 0.6, split: 'train' }] });
+    expect(series.map((s) => s.metric)).not.toContain('round');
+  });
 });
 
 describe('eval_results.json', () => {
