@@ -113,6 +113,7 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
   let checkpoint: string | undefined;
   try {
     const prompts = await readPrompts(config.train_dataset!, config, log);
+    if (prompts.length === 0) throw configError(`train_dataset ${config.train_dataset} holds no prompt rows`);
     const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
     await mkdir(outputDir, { recursive: true });
     await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');

@@ -9,7 +9,7 @@ import { caseJudge, followsInstruction } from '../../src/demo/case-judge.js';
 import { demoAssets } from '../../src/demo/demo.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { train, type LogEntry, type ScoreJudge } from '../../src/train/train.js';
-import { tempDir } from '../helpers/fixtures.js';
+import { modelDir, tempDir } from '../helpers/fixtures.js';
 
 const common = { max_length: 128, gradient_checkpointing: false, bf16: false, use_cpu: true, save_strategy: 'no', disable_tqdm: true };
 const caseRule: ScoreJudge = (_prompt, completions, row) => completions.map((c) => Number(followsInstruction(c, row)));
@@ -91,9 +91,26 @@ describe('trainer: online_dpo', () => {
     expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
   }, 240_000);
 
+  it('stops between DPO steps when aborted, with a checkpoint, and does not resume', async () => {
+    const out = join(dir, 'stopped');
+    const controller = new AbortController();
+    const config = {
+      trainer: 'online_dpo', model_name_or_path: modelDir('reward-policy'), train_dataset: prompts, output_dir: out, iterations: 2,
+      judge_regex: '[aeiou]{2}', max_new_tokens: 6, per_device_train_batch_size: 16, max_steps: 3, ...common,
+    };
+    const result = await train(config, { log: () => {}, onStep: ({ step }) => step === 1 && controller.abort(), signal: controller.signal });
+    expect(result).toMatchObject({ stopped: true, globalStep: 1, checkpoint: join(out, 'round-1', 'checkpoint-1') });
+    expect(existsSync(join(out, 'round-2'))).toBe(false);
+    await expect(train({ ...config, resume_from_checkpoint: true })).rejects.toThrow(/resume_from_checkpoint is not supported by trainer: online_dpo/);
+  });
+
   it('refuses a run without a judge, naming the ways to give one', async () => {
     await expect(train({ trainer: 'online_dpo', model_name_or_path: join(dir, 'sft'), train_dataset: prompts, output_dir: join(dir, 'none') }))
       .rejects.toThrow(/online_dpo needs a judge: pass \{ judge \} to train\(\), or set judge \(a JS module\), judge_regex, judge_length_target or reward_model_path/);
     await expect(train({ trainer: 'dpo' }, { judge: caseRule })).rejects.toThrow(/a judge function is for trainer: online_dpo, not dpo/);
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '');
+    await expect(train({ trainer: 'online_dpo', model_name_or_path: join(dir, 'sft'), train_dataset: empty, output_dir: join(dir, 'none') }, { judge: caseRule }))
+      .rejects.toThrow(/train_dataset .*empty\.jsonl holds no prompt rows/);
   });
 });
