@@ -81,7 +81,8 @@ async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: Prom
   await writeFile(join(roundDir, 'generations.jsonl'), generations.map((g, i) => JSON.stringify({
     prompt: prompts[i]!.prompt, completions: g.map((c) => c.text), finish_reasons: g.map((c) => c.finishReason), scores: scores[i],
   }) + '\n').join(''));
-  const { pairs, ties } = pairBestWorst(scores);
+  // An empty completion cannot be a side of a DPO pair (the preference rows refuse it): left out of pairing.
+  const { pairs, ties } = pairBestWorst(scores.map((s, i) => s.map((v, k) => (generations[i]![k]!.text === '' ? Number.NaN : v))));
   // A conversation's completions become assistant turns, as the preference formats expect.
   const side = (prompt: PromptRow['prompt'], text: string) => (typeof prompt === 'string' ? text : [{ role: 'assistant', content: text }]);
   await writeFile(join(roundDir, 'pairs.jsonl'), pairs.map(({ prompt: i, chosen, rejected }) => JSON.stringify({

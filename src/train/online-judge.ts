@@ -76,17 +76,21 @@ export interface Pair {
   rejected: number;
 }
 
-/** Per prompt the best completion against the worst; a prompt whose completions all score the same is a tie, skipped. */
+/**
+ * Per prompt the best completion against the worst, among those with a finite score (NaN marks one that cannot be
+ * a side of a pair); a prompt whose candidates all score the same, or that has fewer than two, is a tie, skipped.
+ */
 export function pairBestWorst(scores: number[][]): { pairs: Pair[]; ties: number } {
   const pairs: Pair[] = [];
   let ties = 0;
   scores.forEach((s, prompt) => {
-    let [chosen, rejected] = [0, 0];
+    let [chosen, rejected] = [-1, -1];
     s.forEach((v, k) => {
-      if (v > s[chosen]!) chosen = k;
-      if (v < s[rejected]!) rejected = k;
+      if (!Number.isFinite(v)) return;
+      if (chosen < 0 || v > s[chosen]!) chosen = k;
+      if (rejected < 0 || v < s[rejected]!) rejected = k;
     });
-    if (s[chosen] === s[rejected]) ties++;
+    if (chosen < 0 || s[chosen] === s[rejected]) ties++;
     else pairs.push({ prompt, chosen, rejected });
   });
   return { pairs, ties };

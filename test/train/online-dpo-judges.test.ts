@@ -24,14 +24,20 @@ const common = {
   bf16: false, use_cpu: true, save_strategy: 'no', disable_tqdm: true,
 };
 
-/** Each prompt's pair is its first best and first worst completion; prompts whose scores are all equal are the ties. */
+/**
+ * Each prompt's pair is its first best and first worst completion with text; prompts whose completions with text
+ * all score the same are the ties.
+ */
 function expectBestVsWorst(round: string, stats: LogEntry) {
   const generated = readJsonl<Generated>(join(round, 'generations.jsonl'));
   const pairs = readJsonl<Record<string, unknown>>(join(round, 'pairs.jsonl'));
   const text = (side: unknown) => (side as { content: string }[])[0]!.content;
-  const expected = generated.filter((g) => Math.max(...g.scores) !== Math.min(...g.scores)).map((g) => {
-    const [best, worst] = [g.scores.indexOf(Math.max(...g.scores)), g.scores.indexOf(Math.min(...g.scores))];
-    return { prompt: g.prompt, chosen: g.completions[best], rejected: g.completions[worst], score_chosen: g.scores[best], score_rejected: g.scores[worst] };
+  const expected = generated.flatMap((g) => {
+    const scores = g.scores.filter((_, k) => g.completions[k] !== '');
+    if (scores.length < 2 || Math.max(...scores) === Math.min(...scores)) return [];
+    const at = (score: number) => g.scores.findIndex((s, k) => s === score && g.completions[k] !== '');
+    const [best, worst] = [at(Math.max(...scores)), at(Math.min(...scores))];
+    return [{ prompt: g.prompt, chosen: g.completions[best], rejected: g.completions[worst], score_chosen: g.scores[best], score_rejected: g.scores[worst] }];
   });
   expect(expected.length).toBeGreaterThan(0);
   expect(pairs.map((p) => ({ ...p, chosen: text(p.chosen), rejected: text(p.rejected) }))).toEqual(expected);

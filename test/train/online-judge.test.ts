@@ -23,6 +23,12 @@ describe('online DPO pairing', () => {
   it('skips and counts prompts whose completions all score the same', () => {
     expect(pairBestWorst([[1, 1], [0, 1], [-2, -2, -2]])).toEqual({ pairs: [{ prompt: 1, chosen: 1, rejected: 0 }], ties: 2 });
   });
+
+  it('leaves completions marked NaN out; fewer than two left is a tie', () => {
+    expect(pairBestWorst([[Number.NaN, 0, 2, Number.NaN], [5, Number.NaN], [Number.NaN, Number.NaN], [3, Number.NaN, 3]])).toEqual({
+      pairs: [{ prompt: 0, chosen: 2, rejected: 1 }], ties: 3,
+    });
+  });
 });
 
 describe('online DPO judges', () => {
