@@ -91,6 +91,21 @@ describe('trainer: online_dpo', () => {
     expect(existsSync(join(out, 'model.safetensors'))).toBe(true);
   }, 240_000);
 
+  it('ref_model_update: round 2’s reference is model_name_or_path (fixed) or round 1’s model (last_round)', async () => {
+    // At a round's first step the rewards are 0 exactly when the reference is the policy the round starts from.
+    const firstStepOfRound2 = async (update: string) => {
+      const logged: LogEntry[] = [];
+      await train({
+        trainer: 'online_dpo', model_name_or_path: modelDir('reward-policy'), train_dataset: prompts, output_dir: join(dir, `ref-${update}`),
+        iterations: 2, ref_model_update: update, judge_regex: '[aeiou]{2}', max_new_tokens: 6, per_device_train_batch_size: 16,
+        max_steps: 1, logging_steps: 1, learning_rate: 1e-2, ...common,
+      }, { log: () => {}, onLog: (e) => logged.push(e) });
+      return logged.find((e) => e.round === 2 && 'loss' in e)!;
+    };
+    expect((await firstStepOfRound2('last_round'))['rewards/chosen']).toBe(0);
+    expect(Math.abs((await firstStepOfRound2('fixed'))['rewards/chosen']!)).toBeGreaterThan(1e-4);
+  });
+
   it('stops between DPO steps when aborted, with a checkpoint, and does not resume', async () => {
     const out = join(dir, 'stopped');
     const controller = new AbortController();
