@@ -1,8 +1,9 @@
-// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts), each on the shared loop (trainer-loop.ts).
+// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts), each on the shared loop (trainer-loop.ts).
 import { loadConfig, resolveConfig } from '../config/load-config.js';
 import { trainDpo } from './dpo.js';
+import { trainKto } from './kto.js';
 import { trainSft } from './sft.js';
-import { configError, type TrainOptions, type TrainResult } from './trainer-loop.js';
+import { type TrainOptions, type TrainResult } from './trainer-loop.js';
 
 export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './trainer-loop.js';
 
@@ -10,5 +11,5 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
   if (config.trainer === 'dpo') return trainDpo(config, options);
   if (config.trainer === 'sft') return trainSft(config, options);
-  throw configError(`trainer: ${config.trainer} cannot be trained yet; train() runs trainer: dpo or sft`);
+  return trainKto(config, options);
 }
