@@ -1,18 +1,18 @@
 // The KTO recipe: config → unpaired data (data/unpaired) → policy and reference → the KTO step, handed to the
 // shared loop (trainer-loop.ts) for optimizer steps, logging, evaluation and checkpoints. It mirrors TRL 1.13's
 // KTOTrainer (_compute_loss, _compute_kl_logps, _precompute_ref_logps, sync_ref_model): per micro-batch the
-// policy's log-probs of the mismatched KL rows and both models' log-probs of the rows give the KL reference point
-// and the loss (kto-loss.ts), whose dLoss/dlogps is back-propagated through Model.completionLogProbs (gradOutput).
-// The policy runs twice on the rows, without and then with autograd: the gradient needs the loss's own log-probs.
+// policy's and the reference's log-probs of the mismatched KL rows give the KL reference point (kto-metrics.ts),
+// both without autograd; the reference's log-probs of the rows and that point go into Model.ktoStep
+// (native/train/kto_step.cpp), the policy's forward, loss and backward.
 import type { Table } from 'apache-arrow';
 import type { KtoConfig } from '../config/load-config.js';
 import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
 import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
-import type { CompletionLogProbs, CompletionLogProbsOptions, Model } from '../model.js';
+import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
-import { klEstimate, ktoLoss, ktoMetrics, type KtoLossOptions } from './kto-loss.js';
+import { klEstimate, ktoMetrics } from './kto-metrics.js';
 import {
   checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
   type TrainOptions, type TrainResult,
@@ -93,22 +93,20 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, { bf16: false });
     await model.dispose();
   }
-  const lossOptions: KtoLossOptions = {
-    beta: config.beta, loss_type: config.loss_type, desirable_weight: config.desirable_weight, undesirable_weight: config.undesirable_weight,
+  const stepOptions: KtoStepOptions = {
+    beta: config.beta, loss_type: config.loss_type, desirable_weight: config.desirable_weight,
+    undesirable_weight: config.undesirable_weight, ...forward, gradient_checkpointing: config.gradient_checkpointing,
   };
   const kl = usesKl(config);
 
-  // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL
-  // rows without gradients), then the loss and metrics of the policy's log-probs `lp`.
-  const referencePoint = async (b: UnpairedBatch, indices: number[], ref: Reference) => {
+  // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL rows
+  // without gradients), then the policy's step and TRL's metrics.
+  const kto = async (b: UnpairedBatch, indices: number[], ref: Reference, options: KtoStepOptions) => {
     const refLogps = await referenceFor(ref, b, indices, forward);
     const klValue = kl ? klEstimate((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!) : 0;
-    return { refLogps: refLogps.logps, kl: klValue };
-  };
-  const lossOf = (b: UnpairedBatch, point: { refLogps: Float32Array; kl: number }, lp: CompletionLogProbs) => {
-    const loss = ktoLoss({ logps: lp.logps, refLogps: point.refLogps, labels: b.labels, kl: point.kl }, lossOptions);
+    const out = await policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
     const numTokens = b.attentionMask.reduce((n, m) => n + m, 0);
-    return { ...loss, metrics: { ...ktoMetrics(lp, b.labels, loss.rewards, point.kl), num_tokens: numTokens } };
+    return { loss: out.loss, metrics: { ...ktoMetrics(out, b.labels, klValue), num_tokens: numTokens } };
   };
 
   return runTrainer({
@@ -120,11 +118,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
       const results: MicroBatchResult[] = [];
       for (const indices of micro) {
         const b = trainBatches.collate(indices);
-        const point = await referencePoint(b, indices, reference);
-        const { gradLogps } = lossOf(b, point, await logpsOf(policy, b, forward));
-        const gradOutput = gradLogps.map((g) => g / micro.length);
-        const lp = await logpsOf(policy, b, { ...forward, gradOutput, gradient_checkpointing: config.gradient_checkpointing });
-        const out = lossOf(b, point, lp);
+        const out = await kto(b, indices, reference, { lossScale: 1 / micro.length });
         loss += out.loss / micro.length;
         results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
       }
@@ -132,9 +126,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     },
     // TRL's prediction_step: the policy without gradients against the eval reference.
     async evalStep(indices) {
-      const b = evalBatches!.collate(indices);
-      const out = lossOf(b, await referencePoint(b, indices, evalReference), await logpsOf(policy, b, forward));
-      return { loss: out.loss, metrics: out.metrics };
+      return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });
     },
     // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
     async onStepEnd(step) {
