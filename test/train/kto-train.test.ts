@@ -1,11 +1,11 @@
 // train() with trainer: kto against TRL 1.13's KTOTrainer.train() on the llama fixture: every logged value of every
 // step (loss, grad_norm, learning_rate, epoch, kl, rewards/, logps/, logits/, entropy, num_tokens, eval_*),
-// relative 1e-4 at step 1 and 1e-3 through step 5 (floor 1e-6 absolute, 1e-5 in bf16). Recorded by make_trl_kto_train.py:
-// (scripts/fixtures) loss_type kto and apo_zero_unpaired, desirable/undesirable weights on preference pairs (unpaired as TRL does)
-// with an eval set, gradient accumulation, max_length truncation with pad_to_multiple_of, precomputed reference
-// log-probs, a synced reference, and bf16 autocast with gradient checkpointing (TRL's CPU default). Measured in
-// float32: step 1 within 4e-7 relative, steps 2-5 within 5e-5; bf16: 5e-8 and 8e-6 on values above 1e-2, 1.3e-6
-// absolute on those below.
+// relative 1e-4 at step 1 and 1e-3 through step 5 (floor 1e-6 absolute, 1e-5 in bf16). Recorded by
+// scripts/fixtures/make_trl_kto_train.py: loss_type kto and apo_zero_unpaired, desirable/undesirable weights on
+// preference pairs (unpaired as TRL does) with an eval set, gradient accumulation, max_length truncation with
+// pad_to_multiple_of, precomputed reference log-probs, a synced reference, and bf16 autocast with gradient
+// checkpointing (TRL's CPU default). Measured in float32: step 1 within 4e-7 relative, steps 2-5 within 5e-5;
+// in bf16: 5e-8 and 8e-6 on values above 1e-2, 1.3e-6 absolute on those below.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
