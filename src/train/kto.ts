@@ -87,7 +87,8 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   // bf16 autocast on every forward; gradient checkpointing on the policy's forward with autograd only.
   const forward: CompletionLogProbsOptions = { bf16: config.bf16 ?? true };
   if (config.precompute_ref_log_probs) {
-    // One pass of the reference over each table, before training (TRL's KTOTrainer.__init__); then it is freed.
+    // One pass of the reference over each table, then it is freed. In float32 even with bf16: TRL precomputes in
+    // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
     reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, { bf16: false });
     if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, { bf16: false });

@@ -2,7 +2,7 @@
 // clipping, AdamW and the LR schedule, then logging, evaluation and checkpoints (and Ctrl-C), the summary entry
 // and the final model. It mirrors transformers 5.18's Trainer._inner_training_loop / _maybe_log_save_evaluate /
 // evaluation_loop and the metric averaging TRL 1.13's trainers share (DPOTrainer.log, SFTTrainer.log). A recipe
-// (dpo.ts, sft.ts) brings the models, the data and its step; this file never knows which loss it trains.
+// (dpo.ts, sft.ts, kto.ts) brings the models, the data and its step; this file never knows which loss it trains.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
