@@ -38,6 +38,7 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
                       InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
                       InstanceMethod<&NativeModel::dpoStep>("dpoStep"),
+                      InstanceMethod<&NativeModel::ktoStep>("ktoStep"),
                       InstanceMethod<&NativeModel::sftStep>("sftStep"),
                       InstanceMethod<&NativeModel::gradients>("gradients"),
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),

@@ -35,6 +35,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value forwardBackward(const Napi::CallbackInfo& info);
   Napi::Value completionLogProbs(const Napi::CallbackInfo& info);
   Napi::Value dpoStep(const Napi::CallbackInfo& info);
+  Napi::Value ktoStep(const Napi::CallbackInfo& info);
   Napi::Value sftStep(const Napi::CallbackInfo& info);
   Napi::Value gradients(const Napi::CallbackInfo& info);
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);

@@ -5,13 +5,14 @@ import {
   type CompletionLogProbs,
   type DpoMetrics,
   type DpoStepResult,
-  type IndexArray, type NativeModel,
+  type IndexArray,
+  type KtoStepResult, type NativeModel,
   type NativeModelConfig,
   type NativeTensor,
   type SftMetrics,
   type SftStepResult,
 } from './native.js';
-import type { DPO_LOSS_TYPES, F_DIVERGENCES } from './config/trainer-fields.js';
+import type { DPO_LOSS_TYPES, F_DIVERGENCES, KTO_LOSS_TYPES } from './config/trainer-fields.js';
 import { generate, generateTokenIds, type Generation, type Prompt } from './generate/generate.js';
 import type { GenerateOptions, TokenGenerateOptions } from './generate/options.js';
 import type { TokenGeneration } from './generate/token-generation.js';
@@ -74,7 +75,7 @@ export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   positionIds?: TokenRows;
 }
 
-export type { CompletionLogProbs, DpoMetrics, DpoStepResult, SftMetrics, SftStepResult };
+export type { CompletionLogProbs, DpoMetrics, DpoStepResult, KtoStepResult, SftMetrics, SftStepResult };
 
 /**
  * One DPO micro-batch as TRL's DataCollatorForPreference lays it out: 2·pairs rows, the chosen completions
@@ -121,6 +122,30 @@ export interface DpoStepOptions extends DpoLossOptions, ForwardOptions, KernelOp
    * The gradient accumulated is that of `lossScale · loss` (the Trainer divides each micro-batch's loss by the
    * micro-batches of its optimizer step). Default 1; the returned loss is never scaled.
    */
+  lossScale?: number;
+}
+
+/** One KTO micro-batch as TRL's DataCollatorForUnpairedPreference lays it out, with each row's label. */
+export interface KtoBatch extends DpoBatch {
+  /** 1 for a desirable row, 0 for an undesirable one. */
+  labels: Uint8Array;
+}
+
+/** KTOConfig's loss fields under their TRL names (defaults TRL 1.13's), and the batch's KL reference point. */
+export interface KtoStepOptions extends ForwardOptions, KernelOptions {
+  /** Default 0.1. */
+  beta?: number;
+  /** Default `kto`. */
+  loss_type?: (typeof KTO_LOSS_TYPES)[number];
+  /** Default 1. */
+  desirable_weight?: number;
+  /** Default 1. */
+  undesirable_weight?: number;
+  /** The detached KL estimate of the batch (TRL's kl), clamped at 0; unused by apo_zero_unpaired. Default 0. */
+  kl?: number;
+  /** Accumulate the loss's gradient into the policy. Default true; false runs the policy without autograd (eval). */
+  backward?: boolean;
+  /** The gradient accumulated is that of `lossScale · loss`. Default 1; the returned loss is never scaled. */
   lossScale?: number;
 }
 
@@ -313,6 +338,22 @@ export class Model {
     }
     const ref = reference instanceof Model ? reference.nativeHandle() : reference;
     return this.#native.dpoStep(ids.data, mask, completion, ids.batch, ids.seqLen, ref, options).catch(fromNative);
+  }
+
+  /**
+   * One KTO micro-batch at TRL 1.13 parity (KTOTrainer._compute_loss): this model is the policy, `refLogps` the
+   * reference's log-probs of the rows and `options.kl` the batch's KL reference point, both computed beforehand
+   * without autograd. The gradient of `lossScale · loss` is accumulated into this model's parameters (unless
+   * `backward: false`); returns the loss, the rewards and the per-sequence values behind TRL's metrics.
+   */
+  async ktoStep(batch: KtoBatch, refLogps: Float32Array, options: KtoStepOptions = {}): Promise<KtoStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    const completion = matching('completionMask', batch.completionMask, ids)!;
+    for (const [name, values] of [['labels', batch.labels], ['refLogps', refLogps]] as const) {
+      if (values.length !== ids.batch) throw new RangeError(`ktoStep: ${name} has ${values.length} values for ${ids.batch} rows`);
+    }
+    return this.#native.ktoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options).catch(fromNative);
   }
 
   /**

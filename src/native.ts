@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlignkitError } from './errors.js';
-import type { CompletionLogProbsOptions, DpoStepOptions, ForwardOptions, SftStepOptions } from './model.js';
+import type { CompletionLogProbsOptions, DpoStepOptions, ForwardOptions, KtoStepOptions, SftStepOptions } from './model.js';
 
 export type IndexArray = Int32Array | Uint8Array;
 
@@ -83,6 +83,14 @@ export interface DpoStepResult {
   rejectedRewards: Float32Array;
 }
 
+/** One KTO micro-batch: the loss, the rewards and the policy's per-sequence values behind TRL's metrics, (batch) each. */
+export interface KtoStepResult extends Pick<CompletionLogProbs, 'logps' | 'tokens' | 'meanLogit' | 'entropy'> {
+  /** Mean over the rows of the weighted per-row losses (TRL's losses.nanmean()). */
+  loss: number;
+  /** β · (policy − reference) log-ratio per row. */
+  rewards: Float32Array;
+}
+
 /** The metrics TRL's SFTTrainer.compute_loss records for one micro-batch, under its names. */
 export interface SftMetrics {
   entropy: number;
@@ -128,6 +136,16 @@ export interface NativeModel {
     reference: NativeModel | { chosen: Float32Array; rejected: Float32Array },
     options: DpoStepOptions,
   ): Promise<DpoStepResult>;
+  ktoStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    batch: number,
+    seqLen: number,
+    labels: Uint8Array,
+    refLogps: Float32Array,
+    options: KtoStepOptions,
+  ): Promise<KtoStepResult>;
   sftStep(
     ids: Int32Array,
     mask: IndexArray | null,

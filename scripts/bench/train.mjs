@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Training throughput and peak memory: alignkit's train() vs TRL 1.13's DPOTrainer (--trainer dpo, 4 pairs per
-// step) or SFTTrainer (--trainer sft, 8 sequences per step) on the same ~20M-param Llama (vocab 32000), the same
+// step), SFTTrainer (--trainer sft, 8 sequences per step) or KTOTrainer (--trainer kto, 8 unpaired rows per step,
+// each also run with its batch neighbour's completion for the KL estimate) on the same ~20M-param Llama (vocab 32000), the same
 // rows, seq 512, float32 (bf16 autocast with --bf16), same thread count, same machine, in one run. With --device
 // cuda both sides train on the GPU and the memory figure is the CUDA allocator's peak
 // (torch.cuda.max_memory_allocated) instead of host RSS.
 //
 //   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--alignkit JSON]
 //   npm run bench:sft -- (the same options)
+//   npm run bench:kto -- (the same options)
 //
 // The python side (train_trl.py) runs first and alone, so the two never share cores; it also creates and saves
 // the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
@@ -16,7 +18,8 @@
 // every step. Step 1 is excluded from steps/s on both sides (warmup). Peak RSS is each process's own maxRSS: the
 // python process (TRL, its models, datasets) and this node process (tokenization, the models, libtorch).
 // Prints figures only; it never asserts on speed. Exits non-zero only when the step-1 losses show the two sides
-// are not training the same thing: DPO's is ln 2 on both (policy equals reference), SFT's equal each other.
+// are not training the same thing: DPO's is ln 2 on both and KTO's 0.5 (policy equals reference), SFT's equal
+// each other.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -41,8 +44,11 @@ const { values: opts } = parseArgs({
     alignkit: { type: 'string' },
   },
 });
-if (!['dpo', 'sft'].includes(opts.trainer)) throw new Error(`--trainer must be dpo or sft, got ${opts.trainer}`);
+if (!['dpo', 'sft', 'kto'].includes(opts.trainer)) throw new Error(`--trainer must be dpo, sft or kto, got ${opts.trainer}`);
 const dpo = opts.trainer === 'dpo';
+const kto = opts.trainer === 'kto';
+// Step 1's loss when the policy equals the reference: DPO's −log σ(0), KTO's 1 − σ(0).
+const STEP1_LOSS = dpo ? LN2 : kto ? 0.5 : undefined;
 const BATCH = dpo ? 4 : 8; // 8 sequences of SEQ tokens per step either way (DPO: chosen + rejected of 4 pairs)
 const cuda = opts.device === 'cuda';
 if (!cuda && opts.device !== 'cpu') throw new Error(`--device must be cpu or cuda, got ${opts.device}`);
@@ -74,14 +80,14 @@ const trainConfig = {
   seed: 42,
   save_strategy: 'no',
 };
-// What alignkit runs differently (--alignkit '{...}' to try others), its best measured settings. DPO in fp32
+// What alignkit runs differently (--alignkit '{...}' to try others), its best measured settings. DPO (and KTO) in fp32
 // precomputes the reference log-probs (the same numbers: the reference log-probs are the same ones); with bf16 TRL's
 // precompute runs in fp32 while its per-step reference runs under autocast, so precomputing would change the run and
 // is left out. Gradient checkpointing (TRL's own default) where it is cheap: on the GPU (kernel-launch bound) and for
 // SFT on the CPU (peak RSS 963 -> 647 MiB for 6% more time per step); DPO on 2 CPU cores pays ~20% for it.
 const alignkitSettings = opts.alignkit
   ? JSON.parse(opts.alignkit)
-  : { ...(dpo && !opts.bf16 ? { precompute_ref_log_probs: true } : {}), ...(cuda || !dpo ? { gradient_checkpointing: true } : {}) };
+  : { ...((dpo || kto) && !opts.bf16 ? { precompute_ref_log_probs: true } : {}), ...(cuda || opts.trainer === 'sft' ? { gradient_checkpointing: true } : {}) };
 
 const loadBefore = loadavg()[0]; // other work on the machine skews both sides unevenly
 const dir = mkdtempSync(join(tmpdir(), 'alignkit-bench-dpo-'));
@@ -147,7 +153,7 @@ try {
     `transformers ${trlRes.transformers} (attn: ${trlRes.attnImplementation}), trl ${trlRes.trl}`);
   console.log(`config (both; alignkit's own settings below): ${JSON.stringify(trainConfig)}; TRL also report_to 'none', dataloader_num_workers 0, disable_tqdm`);
   console.log(`settings: TRL ${precision}, gradient_checkpointing false (its fastest setting)` +
-    (dpo ? ', reference loaded by TRL from the same folder, its log-probs computed every step' : '') +
+    (dpo || kto ? ', reference loaded by TRL from the same folder, its log-probs computed every step' : '') +
     `; alignkit ${precision}, ${JSON.stringify(alignkitSettings)} ` +
     (alignkitSettings.precompute_ref_log_probs ? '(the precompute pass runs before step 1: in the whole-run time, not in steps/s)' : ''));
   console.table({
@@ -178,16 +184,16 @@ try {
   // The memory that bounds a run: host RSS on the CPU, the CUDA allocator's peak (torch.cuda.max_memory_allocated) on a GPU.
   const memoryRatio = cuda ? akCudaPeakMiB / trlRes.cudaPeakMiB : akRssMiB / trlRes.maxRssMiB;
   const target = TARGETS[opts.trainer];
-  console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)} (target >= ${target.throughput})  ` +
-    `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)} (target <= ${target.memory})`);
+  console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)}${target ? ` (target >= ${target.throughput})` : ''}  ` +
+    `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)}${target ? ` (target <= ${target.memory})` : ''}`);
 
-  // Step 1 shows whether both sides train the same thing: DPO's loss is exactly ln 2 on both (policy == reference,
-  // whatever the batch); SFT's is the same model on the same first batch (the Trainer's row order), so equal.
-  const expected = dpo ? LN2 : trlRes.losses[0];
+  // Step 1 shows whether both sides train the same thing: DPO's loss is exactly ln 2 on both and KTO's 0.5 (policy ==
+  // reference, whatever the batch); SFT's is the same model on the same first batch (the Trainer's row order), so equal.
+  const expected = STEP1_LOSS ?? trlRes.losses[0];
   const rel = (l) => (l - expected) / expected;
   const bad = [['alignkit', losses[0]], ['TRL', trlRes.losses[0]]].filter(([, l]) => !(Math.abs(rel(l)) < LOSS_RTOL));
-  console.log(`step-1 loss vs ${dpo ? 'ln 2' : "TRL's"} (${expected.toFixed(6)}): alignkit ${rel(losses[0]).toExponential(2)}` +
-    (dpo ? `, TRL ${rel(trlRes.losses[0]).toExponential(2)}` : '') + ` (limit ${LOSS_RTOL})`);
+  console.log(`step-1 loss vs ${dpo ? 'ln 2' : kto ? '0.5' : "TRL's"} (${expected.toFixed(6)}): alignkit ${rel(losses[0]).toExponential(2)}` +
+    (STEP1_LOSS !== undefined ? `, TRL ${rel(trlRes.losses[0]).toExponential(2)}` : '') + ` (limit ${LOSS_RTOL})`);
   if (bad.length) {
     console.error(`\n!!! STEP-1 LOSS OFF: ${bad.map(([n, l]) => `${n} ${l}`).join(', ')}; ` +
       'the throughput comparison is not like for like !!!');

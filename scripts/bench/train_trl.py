@@ -1,6 +1,6 @@
-"""TRL side of `npm run bench:dpo` and `npm run bench:sft` (driven by train.mjs).
+"""TRL side of `npm run bench:dpo`, `bench:sft` and `bench:kto` (driven by train.mjs).
 
-    python scripts/bench/train_trl.py --trainer dpo|sft --out DIR --threads N [--steps K] [--rows R] [--batch B]
+    python scripts/bench/train_trl.py --trainer dpo|sft|kto --out DIR --threads N [--steps K] [--rows R] [--batch B]
                                       [--seq L] [--device cpu|cuda] [--bf16]
 
 1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
@@ -8,12 +8,13 @@
    safetensors), with the llama2-metaspace fixture tokenizer copied beside it (no tokenizer covering 32000 ids
    is available offline; this one's ids are all < 32000, so they are valid for the model).
 2. Writes R seeded rows to DIR/train.jsonl: preference rows (prompt/chosen/rejected) for dpo, prompt/completion
-   rows for sft; each prompt + completion tokenizes to a little over L tokens, so with max_length L every
-   sequence is exactly L tokens.
-3. Trains K steps with TRL's DPOTrainer (model=DIR/model, ref_model=None: TRL loads the reference from the same
-   folder) or SFTTrainer, fp32 (or bf16 autocast with --bf16), on the CPU (or the GPU with --device cuda),
-   gradient_checkpointing off (TRL's fastest setting), B pairs (dpo) or sequences (sft) per step, and prints one
-   JSON line on stdout: per-step end times (step 1 excluded from the rate by the node side), losses, peak memory.
+   rows for sft, prompt/completion/label rows (labels alternating) for kto; each prompt + completion tokenizes to
+   a little over L tokens, so with max_length L every sequence is exactly L tokens.
+3. Trains K steps with TRL's DPOTrainer or KTOTrainer (model=DIR/model, ref_model=None: TRL loads the reference
+   from the same folder) or SFTTrainer, fp32 (or bf16 autocast with --bf16), on the CPU (or the GPU with --device
+   cuda), gradient_checkpointing off (TRL's fastest setting), B pairs (dpo) or rows (sft, kto) per step, and
+   prints one JSON line on stdout: per-step end times (step 1 excluded from the rate by the node side), losses,
+   peak memory.
 Progress and library warnings go to stderr.
 """
 
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER = ROOT / "test" / "fixtures" / "tokenizers" / "llama2-metaspace"
 
 p = argparse.ArgumentParser()
-p.add_argument("--trainer", choices=["dpo", "sft"], required=True)
+p.add_argument("--trainer", choices=["dpo", "sft", "kto"], required=True)
 p.add_argument("--out", required=True)
 p.add_argument("--threads", type=int, required=True)
 p.add_argument("--steps", type=int, default=6)
@@ -49,7 +50,7 @@ import datasets  # noqa: E402
 from datasets import load_dataset  # noqa: E402
 from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
 from bench_llama import save_bench_llama  # noqa: E402
-from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer  # noqa: E402
+from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 transformers.utils.logging.disable_progress_bar()
 datasets.disable_progress_bars()
@@ -87,9 +88,11 @@ prompt_len = int(args.seq * 0.4)
 completion_len = args.seq - prompt_len + 16  # truncated by max_length: every sequence is exactly --seq tokens
 data_path = out / "train.jsonl"
 with open(data_path, "w") as f:
-    for _ in range(args.rows):
+    for i in range(args.rows):
         completions = {"chosen": " " + text_of(completion_len), "rejected": " " + text_of(completion_len)} \
             if args.trainer == "dpo" else {"completion": " " + text_of(completion_len)}
+        if args.trainer == "kto":
+            completions["label"] = i % 2 == 0
         f.write(json.dumps({"prompt": text_of(prompt_len), **completions}) + "\n")
 
 
@@ -128,6 +131,9 @@ dataset = load_dataset("json", data_files=str(data_path), split="train")
 t_setup = time.perf_counter()
 if args.trainer == "dpo":
     trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=DPOConfig(**common), train_dataset=dataset,
+                         processing_class=tokenizer, callbacks=[timer])
+elif args.trainer == "kto":
+    trainer = KTOTrainer(model=str(model_dir), ref_model=None, args=KTOConfig(**common), train_dataset=dataset,
                          processing_class=tokenizer, callbacks=[timer])
 else:
     trainer = SFTTrainer(model=str(model_dir), args=SFTConfig(**common), train_dataset=dataset,

@@ -1,4 +1,4 @@
-// `alignkit train config.yaml`: runs the trainer the config names (dpo, sft or online_dpo), showing progress
+// `alignkit train config.yaml`: runs the trainer the config names (dpo, sft, kto or online_dpo), showing progress
 // (train-progress.ts) and a summary line. Ctrl-C finishes the running optimizer step, saves a checkpoint and exits
 // with 130 (128 + SIGINT), saying how to resume; a second Ctrl-C exits at once.
 import type { Command } from 'commander';
@@ -9,7 +9,7 @@ import { duration, trainReporter } from './train-progress.js';
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('train a model as the config says (trainer: dpo, sft or online_dpo); Ctrl-C saves a checkpoint and stops')
+    .description('train a model as the config says (trainer: dpo, sft, kto or online_dpo); Ctrl-C saves a checkpoint and stops')
     .argument('<config>', 'training config (YAML or JSON)')
     .option('--resume [checkpoint]', 'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given')
     .action(async (path: string, options: { resume?: string | true }) => {

@@ -23,7 +23,9 @@ function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
     const metric = isSft(entry, 'eval_') ? `acc ${fmt(entry.eval_mean_token_accuracy)}` : `margin ${fmt(entry['eval_rewards/margins'])}`;
     return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  ${metric}`;
   }
-  const metrics = isSft(entry) ? barMetric(entry) : `${barMetric(entry)}  acc ${fmt(entry['rewards/accuracies'])}`;
+  // DPO's reward accuracy beside the margin; KTO has none, its KL estimate instead.
+  const second = 'kl' in entry ? `kl ${fmt(entry.kl)}` : `acc ${fmt(entry['rewards/accuracies'])}`;
+  const metrics = isSft(entry) ? barMetric(entry) : `${barMetric(entry)}  ${second}`;
   return `step ${entry.step}/${maxSteps}  loss ${fmt(entry.loss)}  ${metrics}  lr ${fmt(entry.learning_rate)}  ETA ${eta}`;
 }
 

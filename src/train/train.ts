@@ -1,9 +1,11 @@
-// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, online-dpo.ts), each on the shared loop (trainer-loop.ts).
+// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts, online-dpo.ts), each on the shared loop
+// (trainer-loop.ts).
 import { loadConfig, resolveConfig } from '../config/load-config.js';
 import { trainDpo } from './dpo.js';
+import { trainKto } from './kto.js';
 import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { trainSft } from './sft.js';
-import { configError, type TrainOptions, type TrainResult } from './trainer-loop.js';
+import { configError, type TrainResult } from './trainer-loop.js';
 
 export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './trainer-loop.js';
 export type { OnlineDpoOptions } from './online-dpo.js';
@@ -15,5 +17,5 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   if (options.judge) throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
   if (config.trainer === 'dpo') return trainDpo(config, options);
   if (config.trainer === 'sft') return trainSft(config, options);
-  throw configError(`trainer: ${config.trainer} cannot be trained yet; train() runs trainer: dpo, sft or online_dpo`);
+  return trainKto(config, options);
 }

@@ -2,10 +2,10 @@
 // clipping, AdamW and the LR schedule, then logging, evaluation and checkpoints (and Ctrl-C), the summary entry
 // and the final model. It mirrors transformers 5.18's Trainer._inner_training_loop / _maybe_log_save_evaluate /
 // evaluation_loop and the metric averaging TRL 1.13's trainers share (DPOTrainer.log, SFTTrainer.log). A recipe
-// (dpo.ts, sft.ts) brings the models, the data and its step; this file never knows which loss it trains.
+// (dpo.ts, sft.ts, kto.ts) brings the models, the data and its step; this file never knows which loss it trains.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DpoConfig, SftConfig } from '../config/load-config.js';
+import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { AlignkitError } from '../errors.js';
 import { info } from '../info.js';
@@ -51,8 +51,8 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
-/** The TrainingArguments every recipe shares (the fields of DPOConfig and SFTConfig the loop reads). */
-export type LoopConfig = DpoConfig | SftConfig;
+/** The TrainingArguments every recipe shares (the fields of DPOConfig, SFTConfig and KTOConfig the loop reads). */
+export type LoopConfig = DpoConfig | SftConfig | KtoConfig;
 
 /** What one micro-batch reports: TRL's metrics (num_tokens: attention tokens of this micro-batch) and its input tokens. */
 export interface MicroBatchResult {

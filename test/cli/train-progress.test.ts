@@ -73,4 +73,14 @@ describe('train progress', () => {
     expect(text).toContain('round 2: 30 pairs, 18 ties  score 0.5938\n');
     expect(text).toMatch(/\| 9\/12 \|/);
   });
+
+  it('shows KTO entries with their KL estimate', () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const reporter = trainReporter({ interactive: false });
+    reporter.onStep({ step: 0, maxSteps: 10, epoch: 0 });
+    reporter.onLog({ loss: 0.5, learning_rate: 1e-3, kl: 0.25, 'rewards/margins': 0.125, entropy: 4.2, num_tokens: 90, epoch: 0.1, step: 1 }, { step: 1, maxSteps: 10, epoch: 0.1 });
+    expect(log.mock.calls.map(([line]) => line)).toEqual([
+      expect.stringMatching(/^step 1\/10  loss 0\.5000  margin 0\.1250  kl 0\.2500  lr 0\.001000  ETA \d+m\d\ds$/),
+    ]);
+  });
 });

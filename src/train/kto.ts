@@ -1,0 +1,137 @@
+// The KTO recipe: config → unpaired data (data/unpaired) → policy and reference → the KTO step, handed to the
+// shared loop (trainer-loop.ts) for optimizer steps, logging, evaluation and checkpoints. It mirrors TRL 1.13's
+// KTOTrainer (_compute_loss, _compute_kl_logps, _precompute_ref_logps, sync_ref_model): per micro-batch the
+// policy's and the reference's log-probs of the mismatched KL rows give the KL reference point (kto-metrics.ts),
+// both without autograd; the reference's log-probs of the rows and that point go into Model.ktoStep
+// (native/train/kto_step.cpp), the policy's forward, loss and backward.
+import type { Table } from 'apache-arrow';
+import type { KtoConfig } from '../config/load-config.js';
+import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
+import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
+import { readArrowFile } from '../data/token-table.js';
+import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { syncedReferenceDir } from './checkpoint.js';
+import { klEstimate, ktoMetrics } from './kto-metrics.js';
+import {
+  checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
+  type TrainOptions, type TrainResult,
+} from './trainer-loop.js';
+
+function checkSupported(config: KtoConfig, note: (message: string) => void): void {
+  checkPrecision(config, note);
+  if (config.sync_ref_model && config.precompute_ref_log_probs) {
+    throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
+  }
+  if (config.train_sampling_strategy === 'group_by_length') {
+    throw configError("train_sampling_strategy 'group_by_length' is not implemented for trainer: kto; use 'sequential' or 'random'");
+  }
+}
+
+/** The reference's log-probs of a batch's rows and of its KL rows: from the model, or precomputed per table row. */
+interface ReferenceLogps {
+  logps: Float32Array;
+  klLogps?: Float32Array;
+}
+
+type Reference = Model | ReferenceLogps;
+
+const logpsOf = (model: Model, rows: CompletionRows, options: CompletionLogProbsOptions) =>
+  model.completionLogProbs(rows.inputIds, rows.attentionMask, rows.completionMask, { ...options, seqLen: rows.seqLen });
+
+async function referenceLogps(model: Model, b: UnpairedBatch, options: CompletionLogProbsOptions): Promise<ReferenceLogps> {
+  const { logps } = await logpsOf(model, b, options);
+  return { logps, klLogps: b.kl && (await logpsOf(model, b.kl, options)).logps };
+}
+
+/** TRL's _precompute_ref_logps: the reference's log-probs of every row (and KL row), in table order, without gradients. */
+async function precomputeReference(model: Model, batches: UnpairedBatches, batchSize: number, options: CompletionLogProbsOptions) {
+  const out: ReferenceLogps = { logps: new Float32Array(batches.rows) };
+  for (let start = 0; start < batches.rows; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
+    const ref = await referenceLogps(model, batches.collate(indices), options);
+    out.logps.set(ref.logps, start);
+    if (ref.klLogps) (out.klLogps ??= new Float32Array(batches.rows)).set(ref.klLogps, start);
+  }
+  return out;
+}
+
+function referenceFor(reference: Reference, b: UnpairedBatch, indices: number[], options: CompletionLogProbsOptions) {
+  if (!('logps' in reference)) return referenceLogps(reference, b, options);
+  const pick = (values: Float32Array | undefined) => values && Float32Array.from(indices, (i) => values[i]!);
+  return { logps: pick(reference.logps)!, klLogps: pick(reference.klLogps) };
+}
+
+export async function trainKto(config: KtoConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const note = options.log ?? ((message: string) => console.error(message));
+  checkSupported(config, note);
+  const evaluates = checkEvalDataset(config);
+  const modelDir = config.model_name_or_path!;
+  const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
+  const batchOptions = {
+    seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
+    padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId, maxLength: config.max_length, padToMultipleOf: config.pad_to_multiple_of,
+  };
+  const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessUnpaired(config, { split, log: note })).path);
+  const trainBatches = new UnpairedBatches(await table('train'), {
+    ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy === 'random',
+  });
+  const evalBatches = evaluates
+    ? new UnpairedBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
+    : null;
+
+  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
+  let reference: Reference = await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
+  const synced = config.sync_ref_model ? (reference as Model) : undefined;
+  let evalReference: Reference = reference;
+  // bf16 autocast on every forward; gradient checkpointing on the policy's forward with autograd only.
+  const forward: CompletionLogProbsOptions = { bf16: config.bf16 ?? true };
+  if (config.precompute_ref_log_probs) {
+    // One pass of the reference over each table, then it is freed. In float32 even with bf16: TRL precomputes in
+    // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
+    const model = reference as Model;
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, { bf16: false });
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, { bf16: false });
+    await model.dispose();
+  }
+  const stepOptions: KtoStepOptions = {
+    beta: config.beta, loss_type: config.loss_type, desirable_weight: config.desirable_weight,
+    undesirable_weight: config.undesirable_weight, ...forward, gradient_checkpointing: config.gradient_checkpointing,
+  };
+  const kl = usesKl(config);
+
+  // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL rows
+  // without gradients), then the policy's step and TRL's metrics.
+  const kto = async (b: UnpairedBatch, indices: number[], ref: Reference, options: KtoStepOptions) => {
+    const refLogps = await referenceFor(ref, b, indices, forward);
+    const klValue = kl ? klEstimate((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!) : 0;
+    const out = await policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
+    const numTokens = b.attentionMask.reduce((n, m) => n + m, 0);
+    return { loss: out.loss, metrics: { ...ktoMetrics(out, b.labels, klValue), num_tokens: numTokens } };
+  };
+
+  return runTrainer({
+    config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
+    // training_step divides each micro-batch's loss by the micro-batches of this step (KTOTrainer sets
+    // model_accepts_loss_kwargs = False).
+    async trainStep(micro) {
+      let loss = 0;
+      const results: MicroBatchResult[] = [];
+      for (const indices of micro) {
+        const b = trainBatches.collate(indices);
+        const out = await kto(b, indices, reference, { lossScale: 1 / micro.length });
+        loss += out.loss / micro.length;
+        results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
+      }
+      return { loss, micro: results };
+    },
+    // TRL's prediction_step: the policy without gradients against the eval reference.
+    async evalStep(indices) {
+      return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });
+    },
+    // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
+    async onStepEnd(step) {
+      if (synced && step % config.ref_model_sync_steps === 0) await synced.mixParameters(policy, config.ref_model_mixup_alpha);
+    },
+  }, options);
+}
