@@ -43,6 +43,10 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
                       InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
                       InstanceMethod<&NativeModel::save>("save"),
+                      InstanceMethod<&NativeModel::attachLora>("attachLora"),
+                      InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
+                      InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"),
+                      InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
                       InstanceMethod<&NativeModel::dispose>("dispose")});
 }
 
@@ -102,6 +106,7 @@ Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
   out.Set("dtype", models::dtypeName(m.dtype()));
   out.Set("device", m.device().str());
   out.Set("sourceDir", state_->model.sourceDir);
+  out.Set("lora", m.lora().has_value());
   return out;
 }
 
@@ -162,7 +167,7 @@ Napi::Value NativeModel::gradients(const Napi::CallbackInfo& info) {
       [state] {
         std::lock_guard<std::mutex> lock(state->mutex);
         models::NamedTensors grads;
-        for (const auto& [name, p] : state->causalLM().parameters())
+        for (const auto& [name, p] : state->causalLM().trainableParameters())
           if (p.grad().defined()) grads.emplace_back(name, p.grad().to(at::kCPU, at::kFloat, false, /*copy=*/true));
         return grads;
       },

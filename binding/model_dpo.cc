@@ -1,6 +1,7 @@
 // NativeModel's preference-training calls: completion log-probs and the DPO step (native/train/dpo_step.h).
 #include <ATen/core/grad_mode.h>
 
+#include "common/error.h"
 #include "js_options.h"
 #include "model.h"
 #include "promise_worker.h"
@@ -106,7 +107,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 }
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
-//   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
+//   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options: DPOConfig loss fields by TRL name +
 //   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
 //   gradient_checkpointing? }) -> Promise<{ loss,
 //   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
@@ -126,9 +127,13 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
     if (info[i].IsObject()) keepAlive.push_back(info[i]);
   std::shared_ptr<ModelState> refState;
   at::Tensor refChosen, refRejected;
-  if (!info[5].IsObject()) throw Napi::TypeError::New(env, "reference must be a model or { chosen, rejected }");
-  const Napi::Object ref = info[5].As<Napi::Object>();
-  if (ref.Has("chosen")) {
+  const bool adaptersOff = info[5].IsString() && info[5].As<Napi::String>().Utf8Value() == "base";
+  if (!info[5].IsObject() && !adaptersOff)
+    throw Napi::TypeError::New(env, "reference must be a model, { chosen, rejected } or 'base'");
+  const Napi::Object ref = adaptersOff ? Napi::Object::New(env) : info[5].As<Napi::Object>();
+  if (adaptersOff) {
+    refState = state_;
+  } else if (ref.Has("chosen")) {
     refChosen = float32View(ref.Get("chosen"), batch / 2, "reference.chosen", keepAlive);
     refRejected = float32View(ref.Get("rejected"), batch / 2, "reference.rejected", keepAlive);
     if (!refChosen.defined() || !refRejected.defined())
@@ -149,7 +154,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(
       env,
-      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
+      [state, refState, adaptersOff, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
         std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
         if (refState && refState != state) {
           refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
@@ -159,6 +164,9 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
         }
         train::DpoReference reference;
         if (refState) reference.model = &refState->causalLM();
+        reference.adaptersOff = adaptersOff;
+        if (adaptersOff && !reference.model->lora())
+          throw invalidArgument("dpoStep: reference 'base' needs a policy with LoRA adapters");
         reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
         return train::dpoStep(state->causalLM(), b, reference, lossOptions, lpOptions, backward);
       },

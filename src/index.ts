@@ -3,6 +3,7 @@ export { cpuCache, cudaMemory, info, setNumThreads, type CpuCache, type CudaMemo
 export {
   loadModel,
   Model,
+  type AddLoraOptions,
   type BatchOptions,
   type CompletionLogProbs,
   type CompletionLogProbsOptions,
