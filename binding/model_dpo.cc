@@ -50,7 +50,7 @@ train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
 
 // completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
 //   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail?, bf16?,
-//   gradient_checkpointing? })
+//   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) })
 //   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array, tailLogps?: Float32Array }>,
 //   each (batch); tailLogps (LD-DPO's part past the pair's shorter completion) with pairTail.
 // With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
@@ -69,6 +69,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   opts.pairTail = boolOption(options, "pairTail");
   opts.forward = forwardOptions(options);
   const bool backward = boolOption(options, "backward");
+  const bool adaptersOff = boolOption(options, "adaptersOff");
   std::vector<Napi::Value> keepAlive;
   for (size_t i = 0; i < 3; ++i)
     if (info[i].IsObject()) keepAlive.push_back(info[i]);
@@ -85,9 +86,10 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   auto state = state_;
   return PromiseWorker<train::CompletionLogProbs>::start(
       env,
-      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward] {
+      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward, adaptersOff] {
         std::lock_guard<std::mutex> lock(state->mutex);
         const models::CausalLM& model = state->causalLM();
+        const models::AdaptersOff off(model, adaptersOff);
         if (backward)
           return train::completionLogProbsBackward(model, inputIds, attentionMask, completionMask, gradOutput, opts);
         at::NoGradGuard noGrad;
@@ -109,7 +111,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
 //   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options: DPOConfig loss fields by TRL name +
 //   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
-//   gradient_checkpointing? }) -> Promise<{ loss,
+//   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) }) -> Promise<{ loss,
 //   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
 //   accumulated into the policy's parameters unless backward is false.
 Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {

@@ -183,6 +183,8 @@ export interface CompletionLogProbsOptions extends ForwardOptions, KernelOptions
    * tail is its tokens past the shorter completion of its pair. Default false.
    */
   pairTail?: boolean;
+  /** Run the base model: LoRA adapters off (PEFT's disable_adapter), as for a DPO reference. Default false. */
+  adaptersOff?: boolean;
 }
 
 /** A dense float32 result and its shape, e.g. logits (batch, seqLen, vocab) in row-major order. */
@@ -297,11 +299,11 @@ export class Model {
     if (options.gradOutput && options.gradOutput.length !== ids.batch) {
       throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
     }
-    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing } = options;
+    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff } = options;
     const backward = options.backward ?? gradOutput !== undefined;
     return this.#native
       .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, {
-        backward, gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing,
+        backward, gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff,
       })
       .catch(fromNative);
   }

@@ -103,4 +103,16 @@ class CausalLM {
   mutable bool adaptersEnabled_ = true;
 };
 
+// Switches a model's LoRA adapters off for a scope (a reference forward), back on however the scope ends.
+class AdaptersOff {
+ public:
+  AdaptersOff(const CausalLM& model, bool off) : model_(model) { model_.setAdaptersEnabled(!off); }
+  ~AdaptersOff() { model_.setAdaptersEnabled(true); }
+  AdaptersOff(const AdaptersOff&) = delete;
+  AdaptersOff& operator=(const AdaptersOff&) = delete;
+
+ private:
+  const CausalLM& model_;
+};
+
 }  // namespace alignkit::models

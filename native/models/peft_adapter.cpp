@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "io/safetensors.h"
+#include "models/pretrained.h"
 
 namespace alignkit::models {
 namespace fs = std::filesystem;
@@ -155,6 +156,7 @@ void savePeftAdapter(const CausalLM& model, const std::string& dir, const std::s
   const fs::path tmp = root / "adapter_config.json.tmp";
   std::ofstream(tmp) << c.dump(2) << "\n";
   fs::rename(tmp, root / "adapter_config.json");
+  copyCompanionFiles(baseModel, dir);
 }
 
 }  // namespace alignkit::models

@@ -13,7 +13,8 @@ namespace alignkit::models {
 // fit the model.
 void loadPeftAdapter(CausalLM& model, const std::string& dir);
 
-// Writes `model`'s adapters as PEFT 0.21 does; `baseModel` goes to base_model_name_or_path.
+// Writes `model`'s adapters as PEFT 0.21 does; `baseModel` goes to base_model_name_or_path, and its tokenizer and
+// generation files are copied beside them, as a trainer's save_model writes its processing class there.
 void savePeftAdapter(const CausalLM& model, const std::string& dir, const std::string& baseModel);
 
 }  // namespace alignkit::models

@@ -8,13 +8,6 @@
 namespace alignkit::train {
 namespace {
 
-// Switches a model's adapters off for a scope (the reference forward), back on however it ends.
-struct AdaptersOff {
-  const models::CausalLM& model;
-  explicit AdaptersOff(const models::CausalLM& m, bool off) : model(m) { model.setAdaptersEnabled(!off); }
-  ~AdaptersOff() { model.setAdaptersEnabled(true); }
-};
-
 double ratio(const at::Tensor& num, const at::Tensor& den) {
   const double d = den.sum().item<double>();
   return d > 0 ? num.sum().item<float>() / d : 0.0;
@@ -54,7 +47,7 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
   at::Tensor refLogps;
   if (reference.model) {
     at::NoGradGuard noGrad;
-    const AdaptersOff off(*reference.model, reference.adaptersOff);
+    const models::AdaptersOff off(*reference.model, reference.adaptersOff);
     const CompletionLogProbs ref =
         completionLogProbs(*reference.model, batch.inputIds, batch.attentionMask, batch.completionMask, lpOptions);
     refLogps = options.ldAlpha ? ref.logps + (*options.ldAlpha - 1.0) * ref.tailLogps : ref.logps;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AlignkitError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Optimizer } from './optimizer.js';
+import { savePolicy } from './peft.js';
 
 /** Everything besides weights and optimizer moments that the loop needs to continue exactly. */
 export interface TrainerState {
@@ -53,7 +54,7 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
-  await model.save(temp);
+  await savePolicy(model, temp);
   await optimizer.save(join(temp, OPTIMIZER_FILE));
   if (reference) await reference.save(join(temp, REF_MODEL_DIR));
   await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');

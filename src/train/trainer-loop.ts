@@ -12,6 +12,7 @@ import { info } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
 import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
+import { adapterBase, loraOptions, savePolicy } from './peft.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
 import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
 import { trainingFlow, type FlowActions } from './training-flow.js';
@@ -111,10 +112,26 @@ export async function loadTrainingModel(config: LoopConfig, dir: string): Promis
   return model;
 }
 
+/**
+ * The policy: model_name_or_path, a PEFT adapter folder on its base model, or (resuming) the checkpoint's weights or
+ * adapter; use_peft gives a model folder fresh LoRA adapters (peft.ts).
+ */
+async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise<Model> {
+  const from = resumeDir ?? config.model_name_or_path!;
+  const base = adapterBase(from);
+  if (base && config.use_peft && !resumeDir) {
+    throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
+  }
+  const policy = await loadTrainingModel(config, base ?? from);
+  if (base) await policy.loadAdapter(from);
+  else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
+  return policy;
+}
+
 /** The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state. */
 export async function setupPolicy(config: LoopConfig) {
   const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
-  const policy = await loadTrainingModel(config, resumeDir ?? config.model_name_or_path!);
+  const policy = await loadPolicy(config, resumeDir);
   const optimizer = await createOptimizer(policy, config);
   const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer) : null;
   return { resumeDir, policy, optimizer, resumed };
@@ -258,6 +275,6 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     }),
     ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
   });
-  await policy.save(outputDir);
+  await savePolicy(policy, outputDir);
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }
