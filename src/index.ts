@@ -43,6 +43,7 @@ export {
   type TokenGenerateOptions,
 } from './generate/options.js';
 export type { FinishReason, TokenGeneration } from './generate/token-generation.js';
+export { mergeAdapter, type MergeOptions } from './merge.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
 export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';

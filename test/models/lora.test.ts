@@ -1,9 +1,9 @@
 // LoRA against PEFT 0.21 (scripts/fixtures/make_peft_lora.py): logits with PEFT-written adapters, the seeded
 // initialisation, the files we write, merging, and which parameters train.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, readSafetensors } from '../../src/index.js';
+import { loadModel, mergeAdapter, readSafetensors } from '../../src/index.js';
 import { fixturesDir, maxAbsDiff, modelDir, reference, tempDir } from '../helpers/fixtures.js';
 
 const TOLERANCE = 1e-4;
@@ -63,7 +63,6 @@ describe('PEFT adapters', () => {
   it('refuses adapters it does not apply, naming the file and field', async () => {
     const dir = tempDir('lora-dora');
     const config = readJson(join(modelDir('llama-lora'), 'adapter_config.json'));
-    const { writeFileSync, copyFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, use_dora: true }));
     copyFileSync(join(modelDir('llama-lora'), 'adapter_model.safetensors'), join(dir, 'adapter_model.safetensors'));
     const model = await loadModel(modelDir('llama'));
@@ -139,5 +138,19 @@ describe("DPO reference 'base'", () => {
   it('needs a policy with adapters', async () => {
     const model = await loadModel(modelDir('llama'));
     await expect(model.dpoStep(batch, 'base')).rejects.toThrow(/reference 'base' needs a policy with LoRA adapters/);
+  });
+});
+
+describe('mergeAdapter', () => {
+  it("writes the base with the adapter folded in, loading as a plain model that gives PeftModel's logits", async () => {
+    const dir = tempDir('lora-merge');
+    await mergeAdapter(modelDir('llama-lora'), dir);
+    const [merged, ref] = await Promise.all([loadModel(dir), reference('peft-lora')]);
+    expect(merged.config.lora).toBe(false);
+    const mask = ref('attention_mask').data as Int32Array;
+    const out = await merged.logits(ref('input_ids').data as Int32Array, mask, { seqLen: SEQ });
+    expect(maxAbsDiff(out.data, ref('logits_lora').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    await expect(mergeAdapter(modelDir('llama'), tempDir('lora-merge-bad'))).rejects.toThrow(/no adapter_config\.json/);
   });
 });
