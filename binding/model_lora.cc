@@ -58,15 +58,19 @@ Napi::Value NativeModel::attachLora(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
 }
 
-// loadAdapter(dir) -> Promise<void>: a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).
+// loadAdapter(dir, { lora_dropout? }) -> Promise<void>: a PEFT LoRA folder (adapter_config.json +
+// adapter_model.safetensors); lora_dropout replaces the folder's.
 Napi::Value NativeModel::loadAdapter(const Napi::CallbackInfo& info) {
   const std::string dir = dirArg(info[0]);
+  std::optional<double> dropout;
+  if (info[1].IsObject() && !info[1].As<Napi::Object>().Get("lora_dropout").IsUndefined())
+    dropout = numberOption(info[1].As<Napi::Object>(), "lora_dropout", 0.0);
   auto state = state_;
   return PromiseWorker<Unit>::start(
       info.Env(),
-      [state, dir] {
+      [state, dir, dropout] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        models::loadPeftAdapter(state->causalLM(), dir);
+        models::loadPeftAdapter(state->causalLM(), dir, dropout);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });

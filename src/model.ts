@@ -410,9 +410,12 @@ export class Model {
     await this.#native.attachLora(lora).catch(fromNative);
   }
 
-  /** Attaches the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors), e.g. to train on. */
-  async loadAdapter(dir: string): Promise<void> {
-    await this.#native.loadAdapter(dir).catch(fromNative);
+  /**
+   * Attaches the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors), e.g. to train on;
+   * `lora_dropout` replaces the folder's (TRL's disable_dropout zeroes it).
+   */
+  async loadAdapter(dir: string, options: { lora_dropout?: number } = {}): Promise<void> {
+    await this.#native.loadAdapter(dir, options).catch(fromNative);
   }
 
   /**

@@ -153,7 +153,7 @@ export interface NativeModel {
   mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
   attachLora(options: LoraOptions & { seed?: number }): Promise<void>;
-  loadAdapter(dir: string): Promise<void>;
+  loadAdapter(dir: string, options: { lora_dropout?: number }): Promise<void>;
   saveAdapter(dir: string): Promise<void>;
   mergeLora(): Promise<void>;
   dispose(): Promise<void>;

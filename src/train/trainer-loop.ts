@@ -123,7 +123,8 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
     throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
   }
   const policy = await loadTrainingModel(config, base ?? from);
-  if (base) await policy.loadAdapter(from);
+  // DPOConfig's disable_dropout zeroes every dropout of the wrapped model, LoRA's included.
+  if (base) await policy.loadAdapter(from, 'disable_dropout' in config && config.disable_dropout ? { lora_dropout: 0 } : {});
   else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
   return policy;
 }

@@ -3,7 +3,7 @@
 // with precomputed reference log-probs and evaluation, and a PEFT adapter folder as the starting point (the
 // reference = that adapter, frozen). Every logged value of every step, relative 1e-4 at step 1 and 1e-3 through
 // step 5; SFT with fresh all-linear adapters, likewise. Then checkpoints: they hold the adapter and its optimizer state, and resuming continues exactly.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train.js';
@@ -51,6 +51,19 @@ describe('LoRA-DPO matches TRL + PEFT', () => {
     expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+  });
+});
+
+describe('disable_dropout', () => {
+  it("zeroes a starting adapter's lora_dropout, as TRL's disable_dropout_in_model does", async () => {
+    const c = cases.find((x) => x.name === 'adapter_start')!;
+    const adapter = tempDir('dpo-lora-dropout-adapter');
+    for (const name of readdirSync(modelDir('llama-lora'))) copyFileSync(join(modelDir('llama-lora'), name), join(adapter, name));
+    const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ ...config, lora_dropout: 0.3, base_model_name_or_path: modelDir('llama') }));
+    const dir = tempDir('dpo-lora-dropout');
+    const { logHistory } = await train({ ...configFor(c, dir), model_name_or_path: adapter }, { log: () => {} });
+    expectLogsClose(c, logHistory);
   });
 });
 
