@@ -110,9 +110,12 @@ Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// parameters() -> [{ name, shape }]: the model's, then its LoRA adapters' (as a PeftModel's named_parameters has both).
 Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& params = loaded(info.Env()).parameters();
+  models::NamedTensors params = loaded(info.Env()).parameters();
+  const models::NamedTensors& adapters = loaded(info.Env()).adapterParameters();
+  params.insert(params.end(), adapters.begin(), adapters.end());
   Napi::Array out = Napi::Array::New(env, params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     Napi::Object p = Napi::Object::New(env);

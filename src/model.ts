@@ -252,7 +252,7 @@ export class Model {
     return this.#native.config();
   }
 
-  /** Parameter names (Hugging Face state-dict names) and shapes, in state-dict order. */
+  /** Parameter names (Hugging Face state-dict names) and shapes, in state-dict order, then the LoRA adapters' if any. */
   parameters(): { name: string; shape: number[] }[] {
     return this.#native.parameters();
   }

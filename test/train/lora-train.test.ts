@@ -13,6 +13,7 @@ interface Case {
   name: string;
   config: Record<string, unknown>;
   adapter: string | null;
+  total_flos: number;
   log_history: LogEntry[];
 }
 const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-lora.json'), 'utf8')) as { cases: Case[] };
@@ -47,6 +48,9 @@ describe('LoRA-DPO matches TRL + PEFT', () => {
     const { logHistory, globalStep } = await train(configFor(c, dir), { log: () => {} });
     expect(globalStep).toBe(5);
     expectLogsClose(c, logHistory);
+    // HF's 6 × tokens × parameters counts the adapters; from an adapter folder TRL's model also holds the frozen
+    // "ref" adapter copy, which our separate reference model keeps out of the count.
+    if (!c.adapter) expect(logHistory.at(-1)!.total_flos).toBe(c.total_flos);
     // The output is the adapter, as TRL saves a PeftModel, with the tokenizer beside it.
     expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
@@ -78,6 +82,7 @@ describe('LoRA-SFT matches TRL + PEFT', () => {
       gradient_checkpointing: false, save_strategy: 'no', ...c.config,
     }, { log: () => {} });
     expectLogsClose(c, logHistory);
+    expect(logHistory.at(-1)!.total_flos).toBe(c.total_flos);
     expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
   });
 });
