@@ -1,5 +1,5 @@
 export { AlignkitError, type AlignkitErrorCode } from './errors.js';
-export { cpuCache, cudaMemory, info, setNumThreads, type CpuCache, type CudaMemory, type RuntimeInfo } from './info.js';
+export { cpuCache, cudaMemory, info, manualSeed, setNumThreads, type CpuCache, type CudaMemory, type RuntimeInfo } from './info.js';
 export {
   loadModel,
   Model,

@@ -228,6 +228,7 @@ export interface NativeAddon {
   };
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
+  manualSeed(seed: number): void;
   cudaMemory(device: number, reset?: boolean): CudaMemory;
   cpuCache(): CpuCache;
   randperm(n: number, seed: number): Int32Array;

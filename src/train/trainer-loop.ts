@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DpoConfig, SftConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { AlignkitError } from '../errors.js';
-import { info } from '../info.js';
+import { info, manualSeed } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
 import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
@@ -133,6 +133,8 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
 export async function setupPolicy(config: LoopConfig) {
   const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
   const policy = await loadPolicy(config, resumeDir);
+  // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
+  manualSeed(config.seed);
   const optimizer = await createOptimizer(policy, config);
   const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer) : null;
   return { resumeDir, policy, optimizer, resumed };

@@ -3,7 +3,7 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModel, mergeAdapter, readSafetensors } from '../../src/index.js';
+import { loadModel, manualSeed, mergeAdapter, readSafetensors } from '../../src/index.js';
 import { fixturesDir, maxAbsDiff, modelDir, reference, tempDir } from '../helpers/fixtures.js';
 
 const TOLERANCE = 1e-4;
@@ -152,5 +152,25 @@ describe('mergeAdapter', () => {
     expect(maxAbsDiff(out.data, ref('logits_lora').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
     await expect(mergeAdapter(modelDir('llama'), tempDir('lora-merge-bad'))).rejects.toThrow(/no adapter_config\.json/);
+  });
+});
+
+describe('lora_dropout', () => {
+  // The checkpointed backward recomputes each layer: it must draw the forward's dropout masks again.
+  it('under gradient checkpointing gives the gradients of the same masks without it', async () => {
+    const batch = { inputIds: [[5, 9, 11, 30, 4, 7, 8, 12]], labels: [[-100, 9, 11, 30, 4, 7, 8, 12]] };
+    const grads = async (gradient_checkpointing: boolean, lora_dropout: number) => {
+      const model = await loadModel(modelDir('llama'));
+      await model.loadAdapter(modelDir('llama-lora'), { lora_dropout });
+      manualSeed(7);
+      const { loss } = await model.sftStep(batch, { gradient_checkpointing });
+      return { loss, grads: await model.gradients() };
+    };
+    const [plain, checkpointed, noDropout] = [await grads(false, 0.5), await grads(true, 0.5), await grads(false, 0)];
+    expect(checkpointed.loss).toBe(plain.loss);
+    expect(Math.abs(plain.loss - noDropout.loss)).toBeGreaterThan(1e-3);
+    for (const [name, g] of plain.grads) {
+      expect(maxAbsDiff(checkpointed.grads.get(name)!.data, g.data, g.data.length), name).toBeLessThanOrEqual(1e-6);
+    }
   });
 });
