@@ -47,6 +47,7 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
                       InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"),
                       InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
+                      InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
                       InstanceMethod<&NativeModel::dispose>("dispose")});
 }
 

@@ -58,19 +58,15 @@ Napi::Value NativeModel::attachLora(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
 }
 
-// loadAdapter(dir, { lora_dropout? }) -> Promise<void>: a PEFT LoRA folder (adapter_config.json +
-// adapter_model.safetensors); lora_dropout replaces the folder's.
+// loadAdapter(dir) -> Promise<void>: a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).
 Napi::Value NativeModel::loadAdapter(const Napi::CallbackInfo& info) {
   const std::string dir = dirArg(info[0]);
-  std::optional<double> dropout;
-  if (info[1].IsObject() && !info[1].As<Napi::Object>().Get("lora_dropout").IsUndefined())
-    dropout = numberOption(info[1].As<Napi::Object>(), "lora_dropout", 0.0);
   auto state = state_;
   return PromiseWorker<Unit>::start(
       info.Env(),
-      [state, dir, dropout] {
+      [state, dir] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        models::loadPeftAdapter(state->causalLM(), dir, dropout);
+        models::loadPeftAdapter(state->causalLM(), dir);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
@@ -85,6 +81,19 @@ Napi::Value NativeModel::saveAdapter(const Napi::CallbackInfo& info) {
       [state, dir] {
         std::lock_guard<std::mutex> lock(state->mutex);
         models::savePeftAdapter(state->causalLM(), dir, state->model.sourceDir);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// disableDropout() -> Promise<void>: LoRA dropout off from now on (TRL's disable_dropout_in_model).
+Napi::Value NativeModel::disableDropout(const Napi::CallbackInfo& info) {
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state] {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        state->causalLM().disableDropout();
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });

@@ -410,12 +410,17 @@ export class Model {
     await this.#native.attachLora(lora).catch(fromNative);
   }
 
+  /** Attaches the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors), e.g. to train on. */
+  async loadAdapter(dir: string): Promise<void> {
+    await this.#native.loadAdapter(dir).catch(fromNative);
+  }
+
   /**
-   * Attaches the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors), e.g. to train on;
-   * `lora_dropout` replaces the folder's (TRL's disable_dropout zeroes it).
+   * Turns LoRA dropout off for good, as TRL's disable_dropout_in_model sets every dropout's p to 0; the adapter's
+   * config (and {@link saveAdapter}'s adapter_config.json) keeps its lora_dropout.
    */
-  async loadAdapter(dir: string, options: { lora_dropout?: number } = {}): Promise<void> {
-    await this.#native.loadAdapter(dir, options).catch(fromNative);
+  async disableDropout(): Promise<void> {
+    await this.#native.disableDropout().catch(fromNative);
   }
 
   /**

@@ -153,7 +153,8 @@ export interface NativeModel {
   mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
   attachLora(options: LoraOptions & { seed?: number }): Promise<void>;
-  loadAdapter(dir: string, options: { lora_dropout?: number }): Promise<void>;
+  loadAdapter(dir: string): Promise<void>;
+  disableDropout(): Promise<void>;
   saveAdapter(dir: string): Promise<void>;
   mergeLora(): Promise<void>;
   dispose(): Promise<void>;

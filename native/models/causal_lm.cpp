@@ -143,7 +143,8 @@ at::Tensor CausalLM::linear(const at::Tensor& x, const at::Tensor& weight, const
                             const Adapter& lora, bool train) const {
   at::Tensor out = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
   if (!lora.a.defined() || !adaptersEnabled_) return out;
-  const at::Tensor dropped = train && lora_->loraDropout > 0 ? at::dropout(x, lora_->loraDropout, /*train=*/true) : x;
+  const bool drop = train && lora_->loraDropout > 0 && !dropoutDisabled_;
+  const at::Tensor dropped = drop ? at::dropout(x, lora_->loraDropout, /*train=*/true) : x;
   return out + at::linear(at::linear(dropped, lora.a), lora.b) * lora_->scaling();
 }
 
@@ -237,7 +238,7 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
   const bool train = at::GradMode::is_enabled();
   const bool checkpoint = gradientCheckpointing && train;
   // LoRA dropout draws random numbers: the recompute must draw the forward's again.
-  const bool random = lora_ && lora_->loraDropout > 0 && adaptersEnabled_;
+  const bool random = lora_ && lora_->loraDropout > 0 && !dropoutDisabled_ && adaptersEnabled_;
   at::Tensor x = at::embedding(embedTokens_, ids);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];

@@ -44,6 +44,8 @@ class CausalLM {
   void setAdaptersEnabled(bool enabled) const { adaptersEnabled_ = enabled; }
   // W += scaling · B A for every adapted projection, then the adapters are dropped (PEFT's merge_and_unload).
   void mergeLora();
+  // TRL's disable_dropout_in_model: LoRA dropout stays off in training; lora() keeps its configured value.
+  void disableDropout() { dropoutDisabled_ = true; }
 
   // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
   // means 0..T-1 for every row, as transformers does when none are passed (also with left padding). Without an
@@ -101,6 +103,7 @@ class CausalLM {
   std::optional<LoraConfig> lora_;
   NamedTensors adapters_;
   mutable bool adaptersEnabled_ = true;
+  bool dropoutDisabled_ = false;
 };
 
 // Switches a model's LoRA adapters off for a scope (a reference forward), back on however the scope ends.

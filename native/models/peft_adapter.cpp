@@ -68,11 +68,10 @@ LoraConfig parseAdapterConfig(const nlohmann::json& c, const std::string& where)
 
 }  // namespace
 
-void loadPeftAdapter(CausalLM& model, const std::string& dir, std::optional<double> loraDropout) {
+void loadPeftAdapter(CausalLM& model, const std::string& dir) {
   const fs::path root(dir);
   const fs::path configPath = root / "adapter_config.json";
-  LoraConfig lora = parseAdapterConfig(readJson(configPath), configPath.string());
-  if (loraDropout) lora.loraDropout = *loraDropout;
+  const LoraConfig lora = parseAdapterConfig(readJson(configPath), configPath.string());
   const fs::path weightsPath = root / "adapter_model.safetensors";
   if (!fs::exists(weightsPath))
     throw Error("ERR_NOT_FOUND", weightsPath.string() + ": missing (PEFT adapter weights are expected there)");

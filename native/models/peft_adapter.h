@@ -2,7 +2,6 @@
 // writes and PeftModel.from_pretrained reads (tensor names base_model.model.<module>.lora_A.weight).
 #pragma once
 
-#include <optional>
 #include <string>
 
 #include "models/causal_lm.h"
@@ -11,8 +10,8 @@ namespace alignkit::models {
 
 // Reads a LoRA adapter folder and attaches it to `model`; throws naming the file and field for what alignkit
 // does not apply (another peft_type, DoRA, bias, modules_to_save, rank or alpha patterns) or weights that do not
-// fit the model. loraDropout replaces the folder's lora_dropout (DPO's disable_dropout zeroes it).
-void loadPeftAdapter(CausalLM& model, const std::string& dir, std::optional<double> loraDropout = std::nullopt);
+// fit the model.
+void loadPeftAdapter(CausalLM& model, const std::string& dir);
 
 // Writes `model`'s adapters as PEFT 0.21 does; `baseModel` goes to base_model_name_or_path, and its tokenizer and
 // generation files are copied beside them, as a trainer's save_model writes its processing class there.

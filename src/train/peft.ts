@@ -15,8 +15,6 @@ export interface PeftFields {
   lora_target_modules: string[] | null;
   use_rslora: boolean;
   seed: number;
-  /** DPOConfig/KTOConfig: TRL zeroes every dropout after wrapping, LoRA's included. */
-  disable_dropout?: boolean;
 }
 
 /** PEFT's default targets for the Llama family (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
@@ -39,7 +37,7 @@ export function adapterBase(dir: string): string | null {
  */
 export function loraOptions(config: PeftFields): AddLoraOptions {
   return {
-    r: config.lora_r, lora_alpha: config.lora_alpha, lora_dropout: config.disable_dropout ? 0 : config.lora_dropout,
+    r: config.lora_r, lora_alpha: config.lora_alpha, lora_dropout: config.lora_dropout,
     target_modules: config.lora_target_modules ?? DEFAULT_TARGETS, use_rslora: config.use_rslora, seed: config.seed,
   };
 }

@@ -123,9 +123,10 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
     throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
   }
   const policy = await loadTrainingModel(config, base ?? from);
-  // DPOConfig's disable_dropout zeroes every dropout of the wrapped model, LoRA's included.
-  if (base) await policy.loadAdapter(from, 'disable_dropout' in config && config.disable_dropout ? { lora_dropout: 0 } : {});
+  if (base) await policy.loadAdapter(from);
   else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
+  // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
+  if ('disable_dropout' in config && config.disable_dropout) await policy.disableDropout();
   return policy;
 }
 

@@ -161,7 +161,11 @@ describe('lora_dropout', () => {
     const batch = { inputIds: [[5, 9, 11, 30, 4, 7, 8, 12]], labels: [[-100, 9, 11, 30, 4, 7, 8, 12]] };
     const grads = async (gradient_checkpointing: boolean, lora_dropout: number) => {
       const model = await loadModel(modelDir('llama'));
-      await model.loadAdapter(modelDir('llama-lora'), { lora_dropout });
+      const adapter = tempDir('lora-dropout');
+      for (const name of readdirSync(modelDir('llama-lora'))) copyFileSync(join(modelDir('llama-lora'), name), join(adapter, name));
+      const config = readJson(join(adapter, 'adapter_config.json'));
+      writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ ...config, lora_dropout, base_model_name_or_path: modelDir('llama') }));
+      await model.loadAdapter(adapter);
       manualSeed(7);
       const { loss } = await model.sftStep(batch, { gradient_checkpointing });
       return { loss, grads: await model.gradients() };

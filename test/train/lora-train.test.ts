@@ -55,6 +55,9 @@ describe('LoRA-DPO matches TRL + PEFT', () => {
     expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(dir, 'tokenizer.json'))).toBe(true);
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+    // disable_dropout turns dropout off in training; the adapter's config keeps lora_dropout, as TRL's saved one does.
+    const saved = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    if (c.config.use_peft) expect(saved.lora_dropout).toBe(c.config.lora_dropout);
   });
 });
 
