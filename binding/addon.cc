@@ -1,4 +1,5 @@
 // Module entry: registers NativeModel, NativeOptimizer, NativeGeneration and the runtime functions.
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 #include <napi.h>
 
@@ -26,6 +27,14 @@ Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaDeviceCount", r.cudaDeviceCount);
   out.Set("threads", r.threads);
   return out;
+}
+
+// manualSeed(seed): torch.manual_seed, the default generators of every device (LoRA dropout draws from them).
+Napi::Value manualSeed(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 0)
+    throw Napi::TypeError::New(info.Env(), "seed must be a non-negative integer");
+  at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
 }
 
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
@@ -100,6 +109,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaMemory", Napi::Function::New<cudaMemory>(env, "cudaMemory"));
   exports.Set("cpuCache", Napi::Function::New<cpuCache>(env, "cpuCache"));
   exports.Set("randperm", Napi::Function::New<randperm>(env, "randperm"));
+  exports.Set("manualSeed", Napi::Function::New<manualSeed>(env, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   return exports;
 }

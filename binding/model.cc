@@ -44,6 +44,11 @@ Napi::Function NativeModel::define(Napi::Env env) {
                       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
                       InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
                       InstanceMethod<&NativeModel::save>("save"),
+                      InstanceMethod<&NativeModel::attachLora>("attachLora"),
+                      InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
+                      InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"),
+                      InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
+                      InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
                       InstanceMethod<&NativeModel::dispose>("dispose")});
 }
 
@@ -103,12 +108,16 @@ Napi::Value NativeModel::config(const Napi::CallbackInfo& info) {
   out.Set("dtype", models::dtypeName(m.dtype()));
   out.Set("device", m.device().str());
   out.Set("sourceDir", state_->model.sourceDir);
+  out.Set("lora", m.lora().has_value());
   return out;
 }
 
+// parameters() -> [{ name, shape }]: the model's, then its LoRA adapters' (as a PeftModel's named_parameters has both).
 Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const auto& params = loaded(info.Env()).parameters();
+  models::NamedTensors params = loaded(info.Env()).parameters();
+  const models::NamedTensors& adapters = loaded(info.Env()).adapterParameters();
+  params.insert(params.end(), adapters.begin(), adapters.end());
   Napi::Array out = Napi::Array::New(env, params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     Napi::Object p = Napi::Object::New(env);
@@ -163,7 +172,7 @@ Napi::Value NativeModel::gradients(const Napi::CallbackInfo& info) {
       [state] {
         std::lock_guard<std::mutex> lock(state->mutex);
         models::NamedTensors grads;
-        for (const auto& [name, p] : state->causalLM().parameters())
+        for (const auto& [name, p] : state->causalLM().trainableParameters())
           if (p.grad().defined()) grads.emplace_back(name, p.grad().to(at::kCPU, at::kFloat, false, /*copy=*/true));
         return grads;
       },

@@ -41,6 +41,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);
   Napi::Value mixParameters(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);
+  Napi::Value attachLora(const Napi::CallbackInfo& info);
+  Napi::Value loadAdapter(const Napi::CallbackInfo& info);
+  Napi::Value saveAdapter(const Napi::CallbackInfo& info);
+  Napi::Value mergeLora(const Napi::CallbackInfo& info);
+  Napi::Value disableDropout(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   // For the synchronous calls, which run on the JS thread: a JS error once disposed.

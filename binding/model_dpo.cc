@@ -1,6 +1,7 @@
 // NativeModel's preference-training calls: completion log-probs and the DPO step (native/train/dpo_step.h).
 #include <ATen/core/grad_mode.h>
 
+#include "common/error.h"
 #include "js_options.h"
 #include "model.h"
 #include "promise_worker.h"
@@ -49,7 +50,7 @@ train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
 
 // completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
 //   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail?, bf16?,
-//   gradient_checkpointing? })
+//   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) })
 //   -> Promise<{ logps, meanLogit, entropy: Float32Array, tokens, correct: Int32Array, tailLogps?: Float32Array }>,
 //   each (batch); tailLogps (LD-DPO's part past the pair's shorter completion) with pairTail.
 // With backward, sum_b gradOutput[b] * logps[b] (gradOutput defaults to ones) is back-propagated.
@@ -68,6 +69,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   opts.pairTail = boolOption(options, "pairTail");
   opts.forward = forwardOptions(options);
   const bool backward = boolOption(options, "backward");
+  const bool adaptersOff = boolOption(options, "adaptersOff");
   std::vector<Napi::Value> keepAlive;
   for (size_t i = 0; i < 3; ++i)
     if (info[i].IsObject()) keepAlive.push_back(info[i]);
@@ -84,9 +86,10 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   auto state = state_;
   return PromiseWorker<train::CompletionLogProbs>::start(
       env,
-      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward] {
+      [state, inputIds, attentionMask, completionMask, gradOutput, opts, backward, adaptersOff] {
         std::lock_guard<std::mutex> lock(state->mutex);
         const models::CausalLM& model = state->causalLM();
+        const models::AdaptersOff off(model, adaptersOff);
         if (backward)
           return train::completionLogProbsBackward(model, inputIds, attentionMask, completionMask, gradOutput, opts);
         at::NoGradGuard noGrad;
@@ -106,9 +109,9 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 }
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
-//   { chosen: Float32Array, rejected: Float32Array } (B each), options: DPOConfig loss fields by TRL name +
+//   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options: DPOConfig loss fields by TRL name +
 //   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
-//   gradient_checkpointing? }) -> Promise<{ loss,
+//   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) }) -> Promise<{ loss,
 //   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
 //   accumulated into the policy's parameters unless backward is false.
 Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
@@ -126,9 +129,13 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
     if (info[i].IsObject()) keepAlive.push_back(info[i]);
   std::shared_ptr<ModelState> refState;
   at::Tensor refChosen, refRejected;
-  if (!info[5].IsObject()) throw Napi::TypeError::New(env, "reference must be a model or { chosen, rejected }");
-  const Napi::Object ref = info[5].As<Napi::Object>();
-  if (ref.Has("chosen")) {
+  const bool adaptersOff = info[5].IsString() && info[5].As<Napi::String>().Utf8Value() == "base";
+  if (!info[5].IsObject() && !adaptersOff)
+    throw Napi::TypeError::New(env, "reference must be a model, { chosen, rejected } or 'base'");
+  const Napi::Object ref = adaptersOff ? Napi::Object::New(env) : info[5].As<Napi::Object>();
+  if (adaptersOff) {
+    refState = state_;
+  } else if (ref.Has("chosen")) {
     refChosen = float32View(ref.Get("chosen"), batch / 2, "reference.chosen", keepAlive);
     refRejected = float32View(ref.Get("rejected"), batch / 2, "reference.rejected", keepAlive);
     if (!refChosen.defined() || !refRejected.defined())
@@ -149,7 +156,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(
       env,
-      [state, refState, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
+      [state, refState, adaptersOff, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
         std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
         if (refState && refState != state) {
           refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
@@ -159,6 +166,9 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
         }
         train::DpoReference reference;
         if (refState) reference.model = &refState->causalLM();
+        reference.adaptersOff = adaptersOff;
+        if (adaptersOff && !reference.model->lora())
+          throw invalidArgument("dpoStep: reference 'base' needs a policy with LoRA adapters");
         reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
         return train::dpoStep(state->causalLM(), b, reference, lossOptions, lpOptions, backward);
       },

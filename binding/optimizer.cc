@@ -57,7 +57,7 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(model->mutex);
         auto state = std::make_shared<OptimizerState>();
         state->model = model;
-        state->adamw = std::make_unique<train::AdamW>(model->causalLM().parameters(), opts);
+        state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);
         return state;
       },
       [constructor](Napi::Env env, std::shared_ptr<OptimizerState>& state) -> Napi::Value {
@@ -97,7 +97,7 @@ Napi::Value NativeOptimizer::clipGradNorm(const Napi::CallbackInfo& info) {
       info.Env(),
       [state, maxNorm] {
         std::lock_guard<std::mutex> lock(state->model->mutex);
-        return train::clipGradNorm(state->model->causalLM().parameters(), maxNorm);
+        return train::clipGradNorm(state->model->causalLM().trainableParameters(), maxNorm);
       },
       [](Napi::Env env, double& norm) -> Napi::Value { return Napi::Number::New(env, norm); });
 }

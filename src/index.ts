@@ -1,8 +1,9 @@
 export { AlignkitError, type AlignkitErrorCode } from './errors.js';
-export { cpuCache, cudaMemory, info, setNumThreads, type CpuCache, type CudaMemory, type RuntimeInfo } from './info.js';
+export { cpuCache, cudaMemory, info, manualSeed, setNumThreads, type CpuCache, type CudaMemory, type RuntimeInfo } from './info.js';
 export {
   loadModel,
   Model,
+  type AddLoraOptions,
   type BatchOptions,
   type CompletionLogProbs,
   type CompletionLogProbsOptions,
@@ -45,6 +46,7 @@ export {
   type TokenGenerateOptions,
 } from './generate/options.js';
 export type { FinishReason, TokenGeneration } from './generate/token-generation.js';
+export { mergeAdapter, type MergeOptions } from './merge.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
 export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';

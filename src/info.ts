@@ -32,6 +32,15 @@ export function info(): RuntimeInfo {
   };
 }
 
+/**
+ * Seeds libtorch's default random generators, as `torch.manual_seed(seed)` does (what the Trainer's set_seed does to
+ * torch): LoRA dropout draws from them.
+ */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+  native().manualSeed(seed);
+}
+
 /** Sets libtorch's intra-op thread count for this process. */
 export function setNumThreads(threads: number): void {
   native().setNumThreads(threads);

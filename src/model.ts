@@ -6,7 +6,7 @@ import {
   type DpoMetrics,
   type DpoStepResult,
   type IndexArray,
-  type KtoStepResult, type NativeModel,
+  type KtoStepResult, type LoraOptions, type NativeModel,
   type NativeModelConfig,
   type NativeTensor,
   type SftMetrics,
@@ -75,7 +75,7 @@ export interface BatchOptions extends Pick<ForwardOptions, 'bf16'> {
   positionIds?: TokenRows;
 }
 
-export type { CompletionLogProbs, DpoMetrics, DpoStepResult, KtoStepResult, SftMetrics, SftStepResult };
+export type { CompletionLogProbs, DpoMetrics, DpoStepResult, KtoStepResult, LoraOptions, SftMetrics, SftStepResult };
 
 /**
  * One DPO micro-batch as TRL's DataCollatorForPreference lays it out: 2·pairs rows, the chosen completions
@@ -90,8 +90,27 @@ export interface DpoBatch {
   seqLen?: number;
 }
 
-/** Reference log-probs precomputed per pair (TRL's ref_chosen_logps / ref_rejected_logps), or a reference model. */
-export type DpoReference = Model | { chosen: Float32Array; rejected: Float32Array };
+/**
+ * Reference log-probs precomputed per pair (TRL's ref_chosen_logps / ref_rejected_logps), a reference model, or
+ * `'base'`: the policy itself with its LoRA adapters off (PEFT's reference, no second copy of the weights).
+ */
+export type DpoReference = Model | { chosen: Float32Array; rejected: Float32Array } | 'base';
+
+/** LoRA on the decoder's linear layers, PEFT's LoraConfig fields by their PEFT names. */
+export interface AddLoraOptions {
+  /** Rank. Default 8. */
+  r?: number;
+  /** The update is scaled by lora_alpha / r (lora_alpha / √r with use_rslora). Default 8. */
+  lora_alpha?: number;
+  /** Dropout on each adapter's input while training. Default 0. */
+  lora_dropout?: number;
+  /** q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, all-linear, or module paths. Default q_proj, v_proj. */
+  target_modules?: string[];
+  /** Default false. */
+  use_rslora?: boolean;
+  /** A's initial draws are those of `torch.manual_seed(seed); get_peft_model(...)`. Default: an unseeded draw. */
+  seed?: number;
+}
 
 /** DPOConfig's loss fields under their TRL names; defaults are TRL 1.13's. */
 export interface DpoLossOptions {
@@ -194,6 +213,8 @@ export interface CompletionLogProbsOptions extends ForwardOptions, KernelOptions
    * tail is its tokens past the shorter completion of its pair. Default false.
    */
   pairTail?: boolean;
+  /** Run the base model: LoRA adapters off (PEFT's disable_adapter), as for a DPO reference. Default false. */
+  adaptersOff?: boolean;
 }
 
 /** A dense float32 result and its shape, e.g. logits (batch, seqLen, vocab) in row-major order. */
@@ -261,7 +282,7 @@ export class Model {
     return this.#native.config();
   }
 
-  /** Parameter names (Hugging Face state-dict names) and shapes, in state-dict order. */
+  /** Parameter names (Hugging Face state-dict names) and shapes, in state-dict order, then the LoRA adapters' if any. */
   parameters(): { name: string; shape: number[] }[] {
     return this.#native.parameters();
   }
@@ -308,11 +329,11 @@ export class Model {
     if (options.gradOutput && options.gradOutput.length !== ids.batch) {
       throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
     }
-    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing } = options;
+    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff } = options;
     const backward = options.backward ?? gradOutput !== undefined;
     return this.#native
       .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, {
-        backward, gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing,
+        backward, gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff,
       })
       .catch(fromNative);
   }
@@ -329,7 +350,7 @@ export class Model {
     const completion = matching('completionMask', batch.completionMask, ids)!;
     if (ids.batch % 2 !== 0) throw new RangeError(`dpoStep: ${ids.batch} rows do not form [chosen, rejected] pairs`);
     const pairs = ids.batch / 2;
-    if (!(reference instanceof Model)) {
+    if (reference !== 'base' && !(reference instanceof Model)) {
       for (const side of ['chosen', 'rejected'] as const) {
         if (reference[side].length !== pairs) {
           throw new RangeError(`dpoStep: reference.${side} has ${reference[side].length} values for ${pairs} pairs`);
@@ -415,6 +436,50 @@ export class Model {
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
     await this.#native.save(dir, parseSize(options.maxShardSize ?? '50GB')).catch(fromNative);
+  }
+
+  /**
+   * Attaches fresh LoRA adapters with PEFT's initialisation (A Kaiming-uniform, B zeros, so the model is unchanged
+   * until trained). From then on only the adapters require gradients, get optimizer state and are reported by
+   * {@link gradients}; the base weights stay frozen.
+   */
+  async addLora(options: AddLoraOptions = {}): Promise<void> {
+    const { seed, ...rest } = options;
+    const lora: LoraOptions & { seed?: number } = {
+      r: rest.r ?? 8, lora_alpha: rest.lora_alpha ?? 8, lora_dropout: rest.lora_dropout ?? 0,
+      target_modules: rest.target_modules ?? ['q_proj', 'v_proj'], use_rslora: rest.use_rslora ?? false,
+    };
+    if (seed !== undefined) {
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+      lora.seed = seed;
+    }
+    await this.#native.attachLora(lora).catch(fromNative);
+  }
+
+  /** Attaches the LoRA adapter of a PEFT folder (adapter_config.json + adapter_model.safetensors), e.g. to train on. */
+  async loadAdapter(dir: string): Promise<void> {
+    await this.#native.loadAdapter(dir).catch(fromNative);
+  }
+
+  /**
+   * Turns LoRA dropout off for good, as TRL's disable_dropout_in_model sets every dropout's p to 0; the adapter's
+   * config (and {@link saveAdapter}'s adapter_config.json) keeps its lora_dropout.
+   */
+  async disableDropout(): Promise<void> {
+    await this.#native.disableDropout().catch(fromNative);
+  }
+
+  /**
+   * Writes the LoRA adapters as PEFT does (adapter_config.json + adapter_model.safetensors):
+   * `PeftModel.from_pretrained(base, dir)` loads them.
+   */
+  async saveAdapter(dir: string): Promise<void> {
+    await this.#native.saveAdapter(dir).catch(fromNative);
+  }
+
+  /** Folds the adapters into the weights (W += scaling · B A, PEFT's merge_and_unload); {@link save} then writes a full model. */
+  async mergeLora(): Promise<void> {
+    await this.#native.mergeLora().catch(fromNative);
   }
 
   /**

@@ -26,6 +26,15 @@ export interface NativeTensor {
   shape: number[];
 }
 
+/** PEFT's LoraConfig fields, under their PEFT names. */
+export interface LoraOptions {
+  r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  target_modules: string[];
+  use_rslora: boolean;
+}
+
 export interface NativeModelConfig {
   modelType: string;
   vocabSize: number;
@@ -41,6 +50,8 @@ export interface NativeModelConfig {
   dtype: string;
   device: string;
   sourceDir: string;
+  /** LoRA adapters are attached (training updates only them). */
+  lora: boolean;
 }
 
 /** Per-sequence values, each of length batch. */
@@ -133,7 +144,7 @@ export interface NativeModel {
     completionMask: IndexArray,
     batch: number,
     seqLen: number,
-    reference: NativeModel | { chosen: Float32Array; rejected: Float32Array },
+    reference: NativeModel | { chosen: Float32Array; rejected: Float32Array } | 'base',
     options: DpoStepOptions,
   ): Promise<DpoStepResult>;
   ktoStep(
@@ -159,6 +170,11 @@ export interface NativeModel {
   zeroGrad(): Promise<void>;
   mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
+  attachLora(options: LoraOptions & { seed?: number }): Promise<void>;
+  loadAdapter(dir: string): Promise<void>;
+  disableDropout(): Promise<void>;
+  saveAdapter(dir: string): Promise<void>;
+  mergeLora(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -231,6 +247,7 @@ export interface NativeAddon {
   };
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
+  manualSeed(seed: number): void;
   cudaMemory(device: number, reset?: boolean): CudaMemory;
   cpuCache(): CpuCache;
   randperm(n: number, seed: number): Int32Array;

@@ -1,11 +1,11 @@
-// The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, preprocess, train,
-// report, eval (the demo runs in test/demo/demo.test.ts).
+// The built CLI (dist/, compiled by `npm run build`, which `npm test` runs first): info, inspect, merge, preprocess,
+// train, report, eval (the demo runs in test/demo/demo.test.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { info, loadModel } from '../src/index.js';
-import { fixturesDir, modelDir, tempDir, withoutTimings } from './helpers/fixtures.js';
+import { fixturesDir, maxAbsDiff, modelDir, reference, tempDir, withoutTimings } from './helpers/fixtures.js';
 import { dpoRun } from './report/training-runs.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
@@ -47,6 +47,18 @@ describe('alignkit inspect', () => {
     }
     expect(failure?.status).toBe(1);
     expect(failure?.stderr.trim()).toBe(`alignkit: ${join(import.meta.dirname, 'config.json')}: cannot be read (is this a Hugging Face model folder?) [ERR_NOT_FOUND]`);
+  });
+});
+
+describe('alignkit merge', () => {
+  it("writes the adapter's base with the adapter folded in: a plain model with PeftModel's logits", async () => {
+    const out = join(tempDir('cli-merge'), 'merged');
+    const text = execFileSync(process.execPath, [cli, 'merge', modelDir('llama-lora'), out], { encoding: 'utf8' });
+    expect(text).toContain(`merged ${modelDir('llama-lora')} into ${out}`);
+    const [model, ref] = await Promise.all([loadModel(out), reference('peft-lora')]);
+    const mask = ref('attention_mask').data as Int32Array;
+    const logits = await model.logits(ref('input_ids').data as Int32Array, mask, { seqLen: 10 });
+    expect(maxAbsDiff(logits.data, ref('logits_lora').data as Float32Array, 256, mask)).toBeLessThanOrEqual(1e-4);
   });
 });
 

@@ -26,10 +26,6 @@ at::Tensor repeatKv(const at::Tensor& x, int64_t groups) {
   return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
 }
 
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
-}
-
 }  // namespace
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(const ModelConfig& c) {
@@ -105,12 +101,12 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
 }
 
 at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                               KvCache* cache) const {
+                               bool train, KvCache* cache) const {
   const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
   // (B, T, heads * D) -> (B, T, heads, D); Qwen3 normalises each head before RoPE.
-  at::Tensor q = linear(x, l.q, l.qBias).view({B, T, config_.numHeads, D});
-  at::Tensor k = linear(x, l.k, l.kBias).view({B, T, config_.numKvHeads, D});
-  at::Tensor v = linear(x, l.v, l.vBias).view({B, T, config_.numKvHeads, D});
+  at::Tensor q = linear(x, l.q, l.qBias, l.qLora, train).view({B, T, config_.numHeads, D});
+  at::Tensor k = linear(x, l.k, l.kBias, l.kLora, train).view({B, T, config_.numKvHeads, D});
+  at::Tensor v = linear(x, l.v, l.vBias, l.vLora, train).view({B, T, config_.numKvHeads, D});
   if (l.qNorm.defined()) {
     q = rmsNorm(q, l.qNorm, config_.rmsNormEps);
     k = rmsNorm(k, l.kNorm, config_.rmsNormEps);
@@ -129,7 +125,7 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
       q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask, /*dropout_p=*/0.0,
       /*is_causal=*/!mask.defined(), /*scale=*/1.0 / std::sqrt(static_cast<double>(D)), /*enable_gqa=*/gqa);
   // (B, heads, T, D) -> (B, T, heads * D)
-  return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias);
+  return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias, l.oLora, train);
 }
 
 std::vector<at::Tensor> CausalLM::Layer::parameters() const {
@@ -137,17 +133,87 @@ std::vector<at::Tensor> CausalLM::Layer::parameters() const {
   for (const at::Tensor* t : {&inputNorm, &postAttentionNorm, &q, &qBias, &k, &kBias, &v, &vBias, &o, &oBias, &qNorm,
                               &kNorm, &gate, &gateBias, &up, &upBias, &down, &downBias})
     if (t->defined()) out.push_back(*t);
+  for (const Adapter* a : {&qLora, &kLora, &vLora, &oLora, &gateLora, &upLora, &downLora})
+    if (a->a.defined()) out.insert(out.end(), {a->a, a->b});
   return out;
 }
 
-at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x) const {
-  return linear(at::silu(linear(x, l.gate, l.gateBias)) * linear(x, l.up, l.upBias), l.down, l.downBias);
+// PEFT's Linear.forward: result = base(x) + lora_B(lora_A(dropout(x))) * scaling.
+at::Tensor CausalLM::linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            const Adapter& lora, bool train) const {
+  at::Tensor out = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
+  if (!lora.a.defined() || !adaptersEnabled_) return out;
+  const bool drop = train && lora_->loraDropout > 0 && !dropoutDisabled_;
+  const at::Tensor dropped = drop ? at::dropout(x, lora_->loraDropout, /*train=*/true) : x;
+  return out + at::linear(at::linear(dropped, lora.a), lora.b) * lora_->scaling();
+}
+
+void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights) {
+  if (lora_) throw invalidArgument("attachLora: this model already has LoRA adapters");
+  config.validate();
+  std::map<std::string, at::Tensor> byName(weights.begin(), weights.end());
+  NamedTensors adapters;
+  std::vector<std::pair<Adapter*, Adapter>> slots;
+  for (const LoraTarget& t : loraTargets(config_, config)) {
+    const std::vector<int64_t> shapes[] = {{config.r, t.inFeatures}, {t.outFeatures, config.r}};
+    Adapter adapter;
+    at::Tensor* parts[] = {&adapter.a, &adapter.b};
+    const std::string names[] = {loraAName(t.module), loraBName(t.module)};
+    for (int i = 0; i < 2; ++i) {
+      auto it = byName.find(names[i]);
+      if (it == byName.end()) throw invalidArgument("LoRA adapter: no tensor '" + names[i] + "' for target " + t.module);
+      if (it->second.sizes() != at::IntArrayRef(shapes[i]))
+        throw invalidArgument("LoRA adapter: '" + names[i] + "' has the wrong shape for r = " +
+                              std::to_string(config.r) + " (expected [" + std::to_string(shapes[i][0]) + ", " +
+                              std::to_string(shapes[i][1]) + "])");
+      *parts[i] = it->second.to(device(), dtype(), /*non_blocking=*/false, /*copy=*/true).set_requires_grad(true);
+      adapters.emplace_back(names[i], *parts[i]);
+      byName.erase(it);
+    }
+    const size_t layer = std::stoul(t.module.substr(std::string("model.layers.").size()));
+    const std::string proj = t.module.substr(t.module.rfind('.') + 1);
+    Layer& l = layers_[layer];
+    Adapter* slot = proj == "q_proj" ? &l.qLora : proj == "k_proj" ? &l.kLora : proj == "v_proj" ? &l.vLora
+                  : proj == "o_proj" ? &l.oLora : proj == "gate_proj" ? &l.gateLora : proj == "up_proj" ? &l.upLora
+                  : &l.downLora;
+    slots.emplace_back(slot, adapter);
+  }
+  if (!byName.empty())
+    throw invalidArgument("LoRA adapter: tensor '" + byName.begin()->first + "' is for a module lora_target_modules (" +
+                          std::to_string(config.targetModules.size()) + " name(s)) does not select");
+  for (auto& [slot, adapter] : slots) *slot = adapter;
+  for (auto& [name, p] : parameters_) p.set_requires_grad(false);
+  lora_ = config;
+  adapters_ = std::move(adapters);
+}
+
+void CausalLM::mergeLora() {
+  if (!lora_) return;
+  at::NoGradGuard noGrad;
+  for (Layer& l : layers_) {
+    const std::pair<at::Tensor*, Adapter*> pairs[] = {{&l.q, &l.qLora},       {&l.k, &l.kLora},   {&l.v, &l.vLora},
+                                                      {&l.o, &l.oLora},       {&l.gate, &l.gateLora},
+                                                      {&l.up, &l.upLora},     {&l.down, &l.downLora}};
+    for (auto [weight, adapter] : pairs) {
+      if (!adapter->a.defined()) continue;
+      weight->add_(at::matmul(adapter->b, adapter->a) * lora_->scaling());
+      *adapter = Adapter{};
+    }
+  }
+  for (auto& [name, p] : parameters_) p.set_requires_grad(true);
+  lora_.reset();
+  adapters_.clear();
+}
+
+at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const {
+  return linear(at::silu(linear(x, l.gate, l.gateBias, l.gateLora, train)) * linear(x, l.up, l.upBias, l.upLora, train), l.down,
+                l.downBias, l.downLora, train);
 }
 
 at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                                  KvCache* cache) const {
-  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask, cache);
-  return h + mlp(l, rmsNorm(h, l.postAttentionNorm, config_.rmsNormEps));
+                                  bool train, KvCache* cache) const {
+  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask, train, cache);
+  return h + mlp(l, rmsNorm(h, l.postAttentionNorm, config_.rmsNormEps), train);
 }
 
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
@@ -169,18 +235,22 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
                                      ? buildAttentionMask(attentionMask, positionIds, B, T, config_.slidingWindow, device())
                                      : at::Tensor();
 
-  const bool checkpoint = gradientCheckpointing && at::GradMode::is_enabled();
+  const bool train = at::GradMode::is_enabled();
+  const bool checkpoint = gradientCheckpointing && train;
+  // LoRA dropout draws random numbers: the recompute must draw the forward's again.
+  const bool random = lora_ && lora_->loraDropout > 0 && !dropoutDisabled_ && adaptersEnabled_;
   at::Tensor x = at::embedding(embedTokens_, ids);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     const at::Tensor mask = config_.slidingLayers[i] ? slidingMask : fullMask;
     if (!checkpoint) {
-      x = decoderLayer(l, x, angles, mask);
+      x = decoderLayer(l, x, angles, mask, train);
       continue;
     }
     // The recompute runs in backward, after this call returns: the closure holds what it reads.
-    x = checkpointLayer([this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask); },
-                        x, l.parameters());
+    x = checkpointLayer(
+        [this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask, true); }, x,
+        l.parameters(), random);
   }
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }
@@ -212,7 +282,7 @@ at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Te
 
   at::Tensor x = at::embedding(embedTokens_, ids);
   for (const Layer& l : layers_)
-    x = decoderLayer(l, x, angles, config_.slidingLayers[l.index] ? slidingMask : fullMask, &cache);
+    x = decoderLayer(l, x, angles, config_.slidingLayers[l.index] ? slidingMask : fullMask, /*train=*/false, &cache);
   cache.commit();
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }

@@ -4,12 +4,14 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "models/config.h"
 #include "models/kv_cache.h"
+#include "models/lora.h"
 #include "models/rope.h"
 
 namespace alignkit::models {
@@ -29,6 +31,21 @@ class CausalLM {
   at::Device device() const { return embedTokens_.device(); }
   at::ScalarType dtype() const { return embedTokens_.scalar_type(); }
   const at::Tensor& lmHeadWeight() const { return lmHead_; }
+
+  // LoRA (models/lora.h) on the projections `weights` names (loraAName/loraBName of each of loraTargets()),
+  // converted to the model's device and dtype. The base parameters stop requiring grad; the adapters require it.
+  void attachLora(const LoraConfig& config, const NamedTensors& weights);
+  const std::optional<LoraConfig>& lora() const { return lora_; }
+  const NamedTensors& adapterParameters() const { return adapters_; }
+  // What training updates and the optimizer holds state for: the adapters when attached, else every parameter.
+  const NamedTensors& trainableParameters() const { return lora_ ? adapters_ : parameters_; }
+  // While false, forwards run the base model alone: DPO's reference with LoRA, without a second copy of the
+  // weights. Callers hold the model's lock across the switch and the forward.
+  void setAdaptersEnabled(bool enabled) const { adaptersEnabled_ = enabled; }
+  // W += scaling · B A for every adapted projection, then the adapters are dropped (PEFT's merge_and_unload).
+  void mergeLora();
+  // TRL's disable_dropout_in_model: LoRA dropout stays off in training; lora() keeps its configured value.
+  void disableDropout() { dropoutDisabled_ = true; }
 
   // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
   // means 0..T-1 for every row, as transformers does when none are passed (also with left padding). Without an
@@ -50,22 +67,31 @@ class CausalLM {
   at::Tensor cachedHiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask, KvCache& cache) const;
 
  private:
+  struct Adapter {
+    at::Tensor a, b;  // A (r, in), B (out, r); undefined when the projection has none
+  };
   struct Layer {
     size_t index;  // in layers_, for the KV cache
     at::Tensor inputNorm, postAttentionNorm;
     at::Tensor q, qBias, k, kBias, v, vBias, o, oBias, qNorm, kNorm;
     at::Tensor gate, gateBias, up, upBias, down, downBias;
-    std::vector<at::Tensor> parameters() const;  // the defined ones
+    Adapter qLora, kLora, vLora, oLora, gateLora, upLora, downLora;
+    std::vector<at::Tensor> parameters() const;  // the defined ones, adapters included
   };
+
+  // x W^T + b, plus the LoRA term when the projection has an adapter and adapters are enabled.
+  at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const Adapter& lora,
+                    bool train) const;
 
   // x + attention, then + MLP, each on the RMS-normed stream (LlamaDecoderLayer); x (B, T, hidden). With a
   // cache, the keys and values of x join it and attention reads all of the cache's.
+  // `train`: LoRA dropout is drawn (a forward autograd records, as PEFT's modules are in train mode then).
   at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                          KvCache* cache = nullptr) const;
+                          bool train, KvCache* cache = nullptr) const;
 
   at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                       KvCache* cache) const;
-  at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+                       bool train, KvCache* cache) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& x, bool train) const;
 
   // inputIds as int64 on the model's device, checked to lie in the vocabulary.
   at::Tensor tokenIds(const at::Tensor& inputIds) const;
@@ -74,6 +100,22 @@ class CausalLM {
   NamedTensors parameters_;
   at::Tensor embedTokens_, finalNorm_, lmHead_, invFreq_;
   std::vector<Layer> layers_;
+  std::optional<LoraConfig> lora_;
+  NamedTensors adapters_;
+  mutable bool adaptersEnabled_ = true;
+  bool dropoutDisabled_ = false;
+};
+
+// Switches a model's LoRA adapters off for a scope (a reference forward), back on however the scope ends.
+class AdaptersOff {
+ public:
+  AdaptersOff(const CausalLM& model, bool off) : model_(model) { model_.setAdaptersEnabled(!off); }
+  ~AdaptersOff() { model_.setAdaptersEnabled(true); }
+  AdaptersOff(const AdaptersOff&) = delete;
+  AdaptersOff& operator=(const AdaptersOff&) = delete;
+
+ private:
+  const CausalLM& model_;
 };
 
 }  // namespace alignkit::models

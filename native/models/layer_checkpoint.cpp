@@ -17,19 +17,35 @@ struct Recompute : torch::CustomClassHolder {
   LayerFunction layer;
   bool autocast = false;
   at::ScalarType autocastDtype = at::kBFloat16;
+  at::Tensor rngState;  // the default generator's state before the forward, when the layer draws random numbers
 };
+
+at::Generator defaultGenerator(const at::Device& device) { return at::globalContext().defaultGenerator(device); }
+
+at::Tensor generatorState(const at::Device& device) {
+  at::Generator g = defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  return g.get_state();
+}
+
+void setGeneratorState(const at::Device& device, const at::Tensor& state) {
+  at::Generator g = defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_state(state);
+}
 
 class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
  public:
   // Inputs: input (B, T, C), the parameters, the layer; returns layer(input) (B, T, C). A custom Function's
   // forward runs without autograd, so nothing inside the layer is kept; the parameters are saved by reference.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, at::TensorList parameters,
-                            const LayerFunction& layer) {
+                            const LayerFunction& layer, bool preserveRng) {
     const at::DeviceType device = input.device().type();
     auto recompute = c10::make_intrusive<Recompute>();
     recompute->layer = layer;
     recompute->autocast = at::autocast::is_autocast_enabled(device);
     recompute->autocastDtype = at::autocast::get_autocast_dtype(device);
+    if (preserveRng) recompute->rngState = generatorState(input.device());
     ctx->saved_data["recompute"] = at::IValue::make_capsule(std::move(recompute));
     variable_list saved{input};
     saved.insert(saved.end(), parameters.begin(), parameters.end());
@@ -37,10 +53,10 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     return layer(input);
   }
 
-  // One gradient per forward input: the input's, each parameter's, and none for the layer function.
+  // One gradient per forward input: the input's, each parameter's, none for the layer function and the flag.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    variable_list out(saved.size() + 1);
+    variable_list out(saved.size() + 2);
     if (!grads[0].defined()) return out;
     const auto recompute = c10::static_intrusive_pointer_cast<Recompute>(ctx->saved_data["recompute"].toCapsule());
 
@@ -50,7 +66,10 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     {
       at::AutoGradMode grad(true);
       AutocastGuard autocast(input.device().type(), recompute->autocast, recompute->autocastDtype);
+      const at::Tensor rngNow = recompute->rngState.defined() ? generatorState(input.device()) : at::Tensor();
+      if (rngNow.defined()) setGeneratorState(input.device(), recompute->rngState);
       output = recompute->layer(input);
+      if (rngNow.defined()) setGeneratorState(input.device(), rngNow);
     }
     // Differentiate (outside autocast, as backward always runs) with respect to what needs a gradient.
     variable_list wrt;
@@ -70,8 +89,9 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
 }  // namespace
 
-at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input, const std::vector<at::Tensor>& parameters) {
-  return CheckpointedLayer::apply(input, at::TensorList(parameters), layer);
+at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input, const std::vector<at::Tensor>& parameters,
+                           bool preserveRng) {
+  return CheckpointedLayer::apply(input, at::TensorList(parameters), layer, preserveRng);
 }
 
 }  // namespace alignkit::models

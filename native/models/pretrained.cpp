@@ -127,7 +127,11 @@ void savePretrained(const PretrainedModel& model, const std::string& dir, uint64
   std::ofstream(tmp) << config.dump(2) << "\n";
   fs::rename(tmp, root / "config.json");
 
-  const fs::path source(model.sourceDir);
+  copyCompanionFiles(model.sourceDir, dir);
+}
+
+void copyCompanionFiles(const std::string& sourceDir, const std::string& dir) {
+  const fs::path source(sourceDir), root(dir);
   if (fs::exists(root) && fs::equivalent(source, root)) return;
   for (const char* name : kCompanionFiles)
     if (fs::exists(source / name)) fs::copy_file(source / name, root / name, fs::copy_options::overwrite_existing);

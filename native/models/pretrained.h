@@ -28,6 +28,9 @@ PretrainedModel loadPretrained(const std::string& dir, const LoadOptions& option
 // safetensors (sharded above maxShardBytes), and the tokenizer/generation files of the source folder.
 void savePretrained(const PretrainedModel& model, const std::string& dir, uint64_t maxShardBytes);
 
+// Copies the tokenizer and generation files of `sourceDir` into `dir` (unless they are the same folder).
+void copyCompanionFiles(const std::string& sourceDir, const std::string& dir);
+
 // "float32" -> kFloat etc.; throws naming `field` for names alignkit does not train in.
 at::ScalarType parseDtype(const std::string& name, const std::string& field);
 std::string dtypeName(at::ScalarType type);

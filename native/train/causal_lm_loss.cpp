@@ -25,7 +25,8 @@ double causalLmLossBackward(const models::CausalLM& model, const at::Tensor& inp
 }
 
 void zeroGradients(const models::CausalLM& model) {
-  for (const auto& [name, p] : model.parameters()) p.mutable_grad() = at::Tensor();
+  for (const models::NamedTensors* group : {&model.parameters(), &model.adapterParameters()})
+    for (const auto& [name, p] : *group) p.mutable_grad() = at::Tensor();
 }
 
 }  // namespace alignkit::train

@@ -47,6 +47,7 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
   at::Tensor refLogps;
   if (reference.model) {
     at::NoGradGuard noGrad;
+    const models::AdaptersOff off(*reference.model, reference.adaptersOff);
     const CompletionLogProbs ref =
         completionLogProbs(*reference.model, batch.inputIds, batch.attentionMask, batch.completionMask, lpOptions);
     refLogps = options.ldAlpha ? ref.logps + (*options.ldAlpha - 1.0) * ref.tailLogps : ref.logps;

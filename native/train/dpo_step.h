@@ -23,6 +23,8 @@ struct DpoBatch {
 // as TRL's _precompute_ref_logps stores them).
 struct DpoReference {
   const models::CausalLM* model = nullptr;
+  // The model's own base weights: its LoRA adapters are switched off for the reference forward.
+  bool adaptersOff = false;
   at::Tensor chosenLogps, rejectedLogps;
 };
 

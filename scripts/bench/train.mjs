@@ -6,9 +6,11 @@
 // cuda both sides train on the GPU and the memory figure is the CUDA allocator's peak
 // (torch.cuda.max_memory_allocated) instead of host RSS.
 //
-//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--alignkit JSON]
+//   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--lora] [--alignkit JSON]
 //   npm run bench:sft -- (the same options)
 //   npm run bench:kto -- (the same options)
+//   npm run bench:lora   (= bench:dpo -- --lora: LoRA r 16, alpha 32 on all-linear, both sides; DPO's reference is
+//                         then the policy with its adapters off, on both sides)
 //
 // The python side (train_trl.py) runs first and alone, so the two never share cores; it also creates and saves
 // the model (with a fixture tokenizer) and the JSONL rows alignkit then trains on. Both sides run the same
@@ -31,7 +33,8 @@ const SEQ = 512;
 const LOSS_RTOL = 1e-4;
 const LN2 = Math.log(2);
 // The targets the issues set: DPO (issue 5) and SFT (issue 6).
-const TARGETS = { dpo: { throughput: 1.5, memory: 0.35 }, sft: { throughput: 1.3, memory: 0.5 } };
+// The targets the issues set: DPO (issue 5), SFT (issue 6), LoRA-DPO (issue 8).
+const TARGETS = { dpo: { throughput: 1.5, memory: 0.35 }, sft: { throughput: 1.3, memory: 0.5 }, lora: { throughput: 1.5, memory: 0.35 } };
 
 const { values: opts } = parseArgs({
   options: {
@@ -41,6 +44,7 @@ const { values: opts } = parseArgs({
     rows: { type: 'string', default: '40' },
     device: { type: 'string', default: 'cpu' },
     bf16: { type: 'boolean', default: false },
+    lora: { type: 'boolean', default: false },
     alignkit: { type: 'string' },
   },
 });
@@ -79,6 +83,8 @@ const trainConfig = {
   learning_rate: 1e-6,
   seed: 42,
   save_strategy: 'no',
+  // train_trl.py's LORA, under ModelConfig's names.
+  ...(opts.lora ? { use_peft: true, lora_r: 16, lora_alpha: 32, lora_dropout: 0.05, lora_target_modules: ['all-linear'] } : {}),
 };
 // What alignkit runs differently (--alignkit '{...}' to try others), its best measured settings. DPO (and KTO) in fp32
 // precomputes the reference log-probs (the same numbers: the reference log-probs are the same ones); with bf16 TRL's
@@ -98,7 +104,7 @@ try {
     python,
     [join(root, 'scripts/bench/train_trl.py'), '--trainer', opts.trainer, '--out', dir, '--threads', String(threads), '--steps', String(steps),
       '--rows', String(rows), '--batch', String(BATCH), '--seq', String(SEQ), '--device', opts.device,
-      ...(opts.bf16 ? ['--bf16'] : [])],
+      ...(opts.bf16 ? ['--bf16'] : []), ...(opts.lora ? ['--lora'] : [])],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20 },
   );
   const trlRes = JSON.parse(pyOut.trim().split('\n').at(-1));
@@ -144,6 +150,7 @@ try {
   const precision = opts.bf16 ? 'bf16 autocast' : 'fp32';
   console.log(`\n${opts.trainer.toUpperCase()} training, Llama ${fmt(trlRes.params / 1e6, 2)}M params (vocab 32000, untied), ` +
     `${BATCH} ${dpo ? 'pairs' : 'sequences'}/step ` +
+    (opts.lora ? `with LoRA (${fmt(trlRes.trainableParams / 1e6, 2)}M trainable params on TRL's side), ` : '') +
     `x seq ${SEQ} (every sequence ${SEQ} tokens), ${precision}, ${rows} rows, ${steps} steps (step 1 excluded from steps/s)`);
   console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, TRL ${trlRes.threads}` +
     (cuda ? `; device: alignkit ${rt.device}, TRL ${trlRes.device}` : ''));
@@ -183,7 +190,7 @@ try {
     `torch, transformers, datasets)`);
   // The memory that bounds a run: host RSS on the CPU, the CUDA allocator's peak (torch.cuda.max_memory_allocated) on a GPU.
   const memoryRatio = cuda ? akCudaPeakMiB / trlRes.cudaPeakMiB : akRssMiB / trlRes.maxRssMiB;
-  const target = TARGETS[opts.trainer];
+  const target = TARGETS[opts.lora ? 'lora' : opts.trainer];
   console.log(`ratio alignkit/TRL  throughput: ${(ak / trl).toFixed(3)}${target ? ` (target >= ${target.throughput})` : ''}  ` +
     `peak ${cuda ? 'GPU ' : ''}memory: ${memoryRatio.toFixed(3)}${target ? ` (target <= ${target.memory})` : ''}`);
 

@@ -1,7 +1,7 @@
 """TRL side of `npm run bench:dpo`, `bench:sft` and `bench:kto` (driven by train.mjs).
 
     python scripts/bench/train_trl.py --trainer dpo|sft|kto --out DIR --threads N [--steps K] [--rows R] [--batch B]
-                                      [--seq L] [--device cpu|cuda] [--bf16]
+                                      [--seq L] [--device cpu|cuda] [--bf16] [--lora]
 
 1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
    hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 1024, untied) and saves it to DIR/model (float32,
@@ -15,6 +15,8 @@
    cuda), gradient_checkpointing off (TRL's fastest setting), B pairs (dpo) or rows (sft, kto) per step, and
    prints one JSON line on stdout: per-step end times (step 1 excluded from the rate by the node side), losses,
    peak memory.
+   With --lora the trainer gets a peft_config (LORA below: TRL's ModelConfig defaults r 16, alpha 32, dropout 0.05,
+   on all-linear); DPO then has no reference model: its reference is the policy with adapters disabled.
 Progress and library warnings go to stderr.
 """
 
@@ -41,6 +43,7 @@ p.add_argument("--batch", type=int, default=4)
 p.add_argument("--seq", type=int, default=512)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--bf16", action="store_true")
+p.add_argument("--lora", action="store_true")
 args = p.parse_args()
 
 import torch  # noqa: E402
@@ -51,6 +54,9 @@ from datasets import load_dataset  # noqa: E402
 from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
 from bench_llama import save_bench_llama  # noqa: E402
 from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer  # noqa: E402
+
+# The LoRA config of --lora; train.mjs passes alignkit the same values as use_peft, lora_r, ... (keep in step).
+LORA = dict(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
 
 transformers.utils.logging.disable_progress_bar()
 datasets.disable_progress_bars()
@@ -129,15 +135,20 @@ common = dict(
 )
 dataset = load_dataset("json", data_files=str(data_path), split="train")
 t_setup = time.perf_counter()
+peft = {}
+if args.lora:
+    from peft import LoraConfig  # noqa: E402
+
+    peft = {"peft_config": LoraConfig(**LORA)}
 if args.trainer == "dpo":
     trainer = DPOTrainer(model=str(model_dir), ref_model=None, args=DPOConfig(**common), train_dataset=dataset,
-                         processing_class=tokenizer, callbacks=[timer])
+                         processing_class=tokenizer, callbacks=[timer], **peft)
 elif args.trainer == "kto":
     trainer = KTOTrainer(model=str(model_dir), ref_model=None, args=KTOConfig(**common), train_dataset=dataset,
-                         processing_class=tokenizer, callbacks=[timer])
+                         processing_class=tokenizer, callbacks=[timer], **peft)
 else:
     trainer = SFTTrainer(model=str(model_dir), args=SFTConfig(**common), train_dataset=dataset,
-                         processing_class=tokenizer, callbacks=[timer])
+                         processing_class=tokenizer, callbacks=[timer], **peft)
 setup_s = time.perf_counter() - t_setup  # the trainer's __init__: model (and reference) load, tokenization
 if cuda:
     torch.cuda.reset_peak_memory_stats()  # the peak from here on: the model(s), activations, optimizer state
@@ -152,7 +163,8 @@ print(json.dumps({
     "dataPath": str(data_path),
     "rows": args.rows,
     "stepEnds": [t - t0 for t in timer.ends],  # seconds since train() began
-    "peakRssByStepMiB": timer.peaks,  # the running peak at the end of each step
+    "peakRssByStepMiB": timer.peaks,
+    "trainableParams": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),  # the running peak at the end of each step
     "trainSeconds": train_s,
     "setupSeconds": setup_s,
     "losses": losses,

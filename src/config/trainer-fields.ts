@@ -1,6 +1,6 @@
 // The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (../shared/reference/trl-1.13-configs.md),
 // plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
-import { bool, int, listOf, num, numbers, obj, oneOf, orNull, str, type Schema } from './schema.js';
+import { bool, int, listOf, num, numbers, obj, oneOf, orNull, str, type Field, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
 
 export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard',
@@ -8,6 +8,7 @@ export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair'
 export const F_DIVERGENCES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
 export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
+export const LORA_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'all-linear'] as const;
 export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length'] as const;
 
 const alignkitFields = {
@@ -38,6 +39,16 @@ const sharedTrlFields = {
   activation_offloading: bool(false),
 } satisfies Schema;
 
+/** TRL's ModelConfig LoRA fields (its peft_config); null targets are PEFT's default for the model (q_proj, v_proj). */
+const peftFields = {
+  use_peft: bool(false),
+  lora_r: int(16, 1),
+  lora_alpha: num(32, { min: 0 }),
+  lora_dropout: num(0.05, { min: 0, max: 0.999 }),
+  lora_target_modules: { ...listOf(LORA_TARGET_MODULES, []), default: null, nullable: true } as Field<(typeof LORA_TARGET_MODULES)[number][] | null>,
+  use_rslora: bool(false),
+} satisfies Schema;
+
 /** DPOConfig and SFTConfig only: KTOConfig has none of these (its collator keeps the first max_length tokens). */
 const sequenceTrlFields = {
   truncation_mode: oneOf(TRUNCATION_MODES, 'keep_start'),
@@ -49,6 +60,7 @@ export const dpoSchema = {
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
+  ...peftFields,
   ...sequenceTrlFields,
   learning_rate: num(1e-6, { min: 0 }),
   disable_dropout: bool(true),
@@ -102,6 +114,7 @@ export const sftSchema = {
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
+  ...peftFields,
   ...sequenceTrlFields,
   learning_rate: num(2e-5, { min: 0 }),
   chat_template_path: str(null),

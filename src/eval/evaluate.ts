@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { info } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
+import { adapterBase } from '../train/peft.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { loadEvalConfig, resolveEvalConfig, type EvalConfig } from './eval-config.js';
 import { evaluateGenerations, type Judge } from './generation-eval.js';
@@ -28,8 +29,12 @@ export interface EvalResult {
   generationsPath?: string;
 }
 
-function load(config: EvalConfig, dir: string): Promise<Model> {
-  return loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+/** A model folder, or a PEFT adapter folder (a LoRA training's output) on its base model. */
+async function load(config: EvalConfig, dir: string): Promise<Model> {
+  const base = adapterBase(dir);
+  const model = await loadModel(base ?? dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+  if (base) await model.loadAdapter(dir);
+  return model;
 }
 
 export async function evaluate(configOrPath: string | Record<string, unknown>, options: EvaluateOptions = {}): Promise<EvalResult> {

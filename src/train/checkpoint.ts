@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AlignkitError } from '../errors.js';
 import type { Model } from '../model.js';
 import type { Optimizer } from './optimizer.js';
+import { savePolicy } from './peft.js';
 
 /** Everything besides weights and optimizer moments that the loop needs to continue exactly. */
 export interface TrainerState {
@@ -46,7 +47,6 @@ const OPTIMIZER_FILE = 'optimizer.safetensors';
 const STATE_FILE = 'trainer_state.json';
 const REF_MODEL_DIR = 'ref_model';
 
-/** `reference`: the synced reference model of a sync_ref_model run, saved beside the policy. */
 export interface CheckpointExtras {
   saveTotalLimit: number | null;
   /** A second model the checkpoint holds in ref_model/ (sync_ref_model's reference). */
@@ -61,7 +61,7 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
-  await model.save(temp);
+  await savePolicy(model, temp);
   await writeFiles?.(temp);
   await optimizer.save(join(temp, OPTIMIZER_FILE));
   if (reference) await reference.save(join(temp, REF_MODEL_DIR));

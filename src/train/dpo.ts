@@ -10,6 +10,7 @@ import { readArrowFile } from '../data/token-table.js';
 import type { DpoReference, DpoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
+import { adapterBase } from './peft.js';
 import {
   checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
   type TrainOptions, type TrainResult,
@@ -36,14 +37,15 @@ export function padTokenId(config: Pick<DpoConfig, 'pad_token'>, tokenizer: Toke
  * TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients; with
  * ld_alpha, LD-weighted as TRL stores them (shared + ld_alpha · tail).
  */
-async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number, ldAlpha: number | null) {
+async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number, ldAlpha: number | null,
+  adaptersOff: boolean) {
   const chosen = new Float32Array(batches.rows);
   const rejected = new Float32Array(batches.rows);
   for (let start = 0; start < batches.rows; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
     const b = batches.collate(indices);
     const { logps, tailLogps } = await reference.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask,
-      { seqLen: b.seqLen, pairTail: ldAlpha !== null });
+      { seqLen: b.seqLen, pairTail: ldAlpha !== null, adaptersOff });
     // logps + (ld_alpha − 1) · tail in float32 steps, as dpoStep weights a reference model's log-probs.
     const f = Math.fround;
     const weighted = (i: number) => (ldAlpha === null ? logps[i]! : f(logps[i]! + f(f(ldAlpha - 1) * tailLogps![i]!)));
@@ -55,11 +57,29 @@ async function precomputeReference(reference: Model, batches: PreferenceBatches,
   return { chosen, rejected };
 }
 
-type Reference = Model | { chosen: Float32Array; rejected: Float32Array };
+type Reference = Model | 'base' | { chosen: Float32Array; rejected: Float32Array };
 
 function referenceFor(reference: Reference, indices: number[]): DpoReference {
-  if (!('chosen' in reference)) return reference;
+  if (reference === 'base' || !('chosen' in reference)) return reference;
   return { chosen: Float32Array.from(indices, (i) => reference.chosen[i]!), rejected: Float32Array.from(indices, (i) => reference.rejected[i]!) };
+}
+
+/**
+ * TRL's reference: a copy of the initial policy. With fresh LoRA adapters (use_peft) it is the policy with them off
+ * ('base', no second copy of the weights); from a PEFT adapter folder, TRL adds a frozen "ref" copy of that adapter,
+ * so the reference is the base model with the folder's adapter.
+ */
+async function loadReference(config: DpoConfig, policy: Model, resumeDir: string | null, referenceDir: string): Promise<Model | 'base'> {
+  const start = config.model_name_or_path!;
+  const base = adapterBase(start);
+  if (policy.config.lora && config.sync_ref_model) throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
+  if (base) {
+    const reference = await loadTrainingModel(config, base);
+    await reference.loadAdapter(start);
+    return reference;
+  }
+  if (policy.config.lora) return 'base';
+  return loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : referenceDir);
 }
 
 /** `referenceDir`: the reference's folder when it is not model_name_or_path (TRL's ref_model; online DPO's fixed reference). */
@@ -81,17 +101,18 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
-  let reference: Reference = await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : referenceDir);
+  let reference: Reference = await loadReference(config, policy, resumeDir, referenceDir);
   // TR-DPO: the reference moves toward the policy during training, so checkpoints hold it too.
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   if (config.precompute_ref_log_probs) {
-    // One pass of the reference over each table; the reference model is then freed.
+    // One pass of the reference over each table; a reference model is then freed ('base' is the policy itself).
     // In float32 even with bf16: TRL precomputes in DPOTrainer.__init__, before accelerate wraps the forward in autocast.
-    const model = reference as Model;
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha);
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha);
-    await model.dispose();
+    const base = reference === 'base';
+    const model = base ? policy : (reference as Model);
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha, base);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha, base);
+    if (!base) await model.dispose();
   }
   const lossOptions: DpoStepOptions = {
     beta: config.beta, loss_type: config.loss_type, loss_weights: config.loss_weights, label_smoothing: config.label_smoothing,

@@ -12,6 +12,7 @@ import { readArrowFile } from '../data/token-table.js';
 import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
+import { adapterBase } from './peft.js';
 import { klEstimate, ktoMetrics } from './kto-metrics.js';
 import {
   checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
@@ -67,6 +68,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
   const modelDir = config.model_name_or_path!;
+  if (adapterBase(modelDir)) throw configError(`trainer: kto does not train LoRA adapters yet; ${modelDir} is a PEFT adapter (merge it first with alignkit merge)`);
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
   const batchOptions = {
     seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,

@@ -43,7 +43,7 @@ export function trainSamples(config: { max_steps: number; per_device_train_batch
 /**
  * Trainer.floating_point_ops per input token: PreTrainedModel's estimate, 6 (forward + backward) × the parameters
  * outside nn.Embedding modules; in the causal LMs we load that is model.embed_tokens alone (a tied lm_head is the
- * same tensor and is not counted twice).
+ * same tensor and is not counted twice). LoRA adapters count, as they are parameters of the wrapped model.
  */
 export function flosPerToken(model: Model): number {
   return 6 * model.parameters()

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { AlignkitError } from '../errors.js';
-import { info } from '../info.js';
+import { info, manualSeed } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
 import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { learningRateSchedule } from './lr-schedule.js';
+import { adapterBase, loraOptions, savePolicy } from './peft.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
 import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
 import { trainingFlow, type FlowActions } from './training-flow.js';
@@ -116,10 +117,31 @@ export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'>, dir
   return model;
 }
 
+/**
+ * The policy: model_name_or_path, a PEFT adapter folder on its base model, or (resuming) the checkpoint's weights or
+ * adapter; use_peft gives a model folder fresh LoRA adapters (peft.ts).
+ */
+async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise<Model> {
+  const from = resumeDir ?? config.model_name_or_path!;
+  const base = adapterBase(from);
+  const usePeft = 'use_peft' in config && config.use_peft; // trainer: kto has no LoRA yet
+  if (base && usePeft && !resumeDir) {
+    throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
+  }
+  const policy = await loadTrainingModel(config, base ?? from);
+  if (base) await policy.loadAdapter(from);
+  else if (usePeft && !resumeDir) await policy.addLora(loraOptions(config));
+  // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
+  if ('disable_dropout' in config && config.disable_dropout) await policy.disableDropout();
+  return policy;
+}
+
 /** The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state. */
 export async function setupPolicy(config: LoopConfig) {
   const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
-  const policy = await loadTrainingModel(config, resumeDir ?? config.model_name_or_path!);
+  const policy = await loadPolicy(config, resumeDir);
+  // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
+  manualSeed(config.seed);
   const optimizer = await createOptimizer(policy, config);
   const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer) : null;
   return { resumeDir, policy, optimizer, resumed };
@@ -266,7 +288,7 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     }),
     ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
   });
-  await policy.save(outputDir);
+  await savePolicy(policy, outputDir);
   await recipe.saveTokenizerSettings?.(outputDir);
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../src/eval/evaluate.js';
+import { mergeAdapter } from '../../src/merge.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
 
 const fixture = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-evaluate.json'), 'utf8')) as {
@@ -40,6 +41,21 @@ describe('evaluate() on preference data', () => {
     const own = ['eval_logps/chosen', 'eval_logps/rejected', 'eval_preference_accuracy', 'eval_perplexity', 'eval_pairs'];
     expect(Object.keys(metrics).sort()).toEqual(own.sort());
     expectClose(metrics, own);
+  });
+});
+
+describe('evaluate() on a LoRA adapter folder', () => {
+  it('evaluates the adapter on its base: the figures of the merged model', async () => {
+    const merged = tempDir('eval-merged');
+    await mergeAdapter(modelDir('llama-lora'), merged);
+    const run = (model: string) => evaluate({
+      model_name_or_path: model, ref_model: modelDir('llama'), eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+      per_device_eval_batch_size: 3, output_dir: tempDir('eval-lora'), use_cpu: true,
+    }, { log: () => {} });
+    const [adapter, full] = [(await run(modelDir('llama-lora'))).metrics, (await run(merged)).metrics];
+    expect(Object.keys(adapter).sort()).toEqual(Object.keys(full).sort());
+    for (const [key, want] of Object.entries(full)) expect(Math.abs(adapter[key]! - want), key).toBeLessThanOrEqual(1e-4 * Math.abs(want) + 1e-6);
+    expect(Math.abs(adapter['eval_rewards/margins']!)).toBeGreaterThan(1e-3);
   });
 });
 
