@@ -67,3 +67,15 @@ export function withoutTimings(entries: Record<string, number>[]): Record<string
   const timings = ['train_runtime', 'train_samples_per_second', 'train_steps_per_second'];
   return entries.map((e) => Object.fromEntries(Object.entries(e).filter(([key]) => !timings.includes(key))));
 }
+
+/**
+ * One log entry against TRL's: the same keys, each value within `rel` of TRL's (or `abs` where TRL's is near 0:
+ * rewards, margins and KL start at exactly 0 while policy = reference).
+ */
+export function expectLogEntryClose(actual: Record<string, number>, expected: Record<string, number>, rel: number, abs = 1e-6) {
+  expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
+  for (const [key, want] of Object.entries(expected)) {
+    const got = actual[key]!;
+    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
+  }
+}

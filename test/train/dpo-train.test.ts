@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'no
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train.js';
-import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
   name: string;
@@ -36,15 +36,6 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   };
 }
 
-// Rewards and margins start at exactly 0 (policy = reference): an absolute floor there.
-function expectClose(actual: LogEntry, expected: LogEntry, rel: number, abs = 1e-6) {
-  expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
-  for (const [key, want] of Object.entries(expected)) {
-    const got = actual[key]!;
-    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
-  }
-}
-
 // The training and eval entries (the last entry is the end-of-training summary).
 function expectLogsClose(c: Case, logHistory: LogEntry[]) {
   const logs = logHistory.slice(0, -1);
@@ -52,7 +43,7 @@ function expectLogsClose(c: Case, logHistory: LogEntry[]) {
   expect(logs.length).toBe(c.log_history.length);
   logs.forEach((entry, i) => {
     const [rel, abs] = entry.step === 1 ? [1e-4, 1e-6] : c.config.bf16 ? [1e-2, 1e-4] : [1e-3, 1e-6];
-    expectClose(entry, c.log_history[i]!, rel, abs);
+    expectLogEntryClose(entry, c.log_history[i]!, rel, abs);
   });
 }
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train.js';
-import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
   name: string;
@@ -29,15 +29,6 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   };
 }
 
-// Rewards and kl start at exactly 0 (policy = reference): an absolute floor there.
-function expectClose(actual: LogEntry, expected: LogEntry, rel: number, abs = 1e-6) {
-  expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
-  for (const [key, want] of Object.entries(expected)) {
-    const got = actual[key]!;
-    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
-  }
-}
-
 describe('KTO training loop matches TRL', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const { logHistory, globalStep } = await train(configFor(c, tempDir(`kto-${c.name}`)), { log: () => {} });
@@ -47,7 +38,7 @@ describe('KTO training loop matches TRL', () => {
     expect(logs.length).toBe(c.log_history.length);
     // bf16: the vocabulary-mean logits (logits/chosen ≈ 4e-4 at step 5, a mean of O(1) logits that cancel) move
     // by a bfloat16 rounding; an absolute floor of 1e-5 there.
-    logs.forEach((entry, i) => expectClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, c.config.bf16 ? 1e-5 : 1e-6));
+    logs.forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, c.config.bf16 ? 1e-5 : 1e-6));
   });
 });
 

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train.js';
-import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
   name: string;
@@ -33,14 +33,6 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   };
 }
 
-function expectClose(actual: LogEntry, expected: LogEntry, rel: number, abs = 1e-6) {
-  expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
-  for (const [key, want] of Object.entries(expected)) {
-    const got = actual[key]!;
-    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
-  }
-}
-
 describe('SFT training loop matches TRL', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     const dir = tempDir(`sft-${c.name}`);
@@ -49,7 +41,7 @@ describe('SFT training loop matches TRL', () => {
     const logs = logHistory.slice(0, -1);
     expect(logHistory.at(-1)).toHaveProperty('train_loss');
     expect(logs.length).toBe(c.log_history.length);
-    logs.forEach((entry, i) => expectClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3));
+    logs.forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3));
     expect(existsSync(join(dir, 'out', 'model.safetensors'))).toBe(true);
   });
 });
