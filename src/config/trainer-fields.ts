@@ -134,6 +134,7 @@ export const ktoSchema = {
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
+  ...peftFields,
   learning_rate: num(1e-6, { min: 0 }),
   /** KL loss types pair each example with a neighbour's completion, which only 'sequential' keeps. */
   train_sampling_strategy: oneOf(SAMPLING_STRATEGIES, 'sequential'),

@@ -68,7 +68,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
   const modelDir = config.model_name_or_path!;
-  if (adapterBase(modelDir)) throw configError(`trainer: kto does not train LoRA adapters yet; ${modelDir} is a PEFT adapter (merge it first with alignkit merge)`);
+  if (adapterBase(modelDir)) throw configError(`trainer: kto starts from a model, not a PEFT adapter folder (${modelDir}); merge it first with alignkit merge, or train fresh adapters with use_peft`);
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
   const batchOptions = {
     seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
@@ -83,18 +83,23 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
-  let reference: Reference = await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
+  // With LoRA adapters the reference is the policy with them off (PEFT's disable_adapter), as TRL runs it.
+  const lora = policy.config.lora;
+  if (lora && config.sync_ref_model) throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
+  let reference: Reference = lora ? policy : await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   // bf16 autocast on every forward; gradient checkpointing on the policy's forward with autograd only.
   const forward: CompletionLogProbsOptions = { bf16: config.bf16 ?? true };
+  const referenceForward: CompletionLogProbsOptions = { ...forward, adaptersOff: lora };
   if (config.precompute_ref_log_probs) {
     // One pass of the reference over each table, then it is freed. In float32 even with bf16: TRL precomputes in
     // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, { bf16: false });
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, { bf16: false });
-    await model.dispose();
+    const options = { bf16: false, adaptersOff: lora };
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, options);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, options);
+    if (!lora) await model.dispose();
   }
   const stepOptions: KtoStepOptions = {
     beta: config.beta, loss_type: config.loss_type, desirable_weight: config.desirable_weight,
@@ -105,7 +110,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL rows
   // without gradients), then the policy's step and TRL's metrics.
   const kto = async (b: UnpairedBatch, indices: number[], ref: Reference, options: KtoStepOptions) => {
-    const refLogps = await referenceFor(ref, b, indices, forward);
+    const refLogps = await referenceFor(ref, b, indices, referenceForward);
     const klValue = kl ? klEstimate((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!) : 0;
     const out = await policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
     const numTokens = b.attentionMask.reduce((n, m) => n + m, 0);

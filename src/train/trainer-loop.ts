@@ -124,13 +124,12 @@ export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'>, dir
 async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise<Model> {
   const from = resumeDir ?? config.model_name_or_path!;
   const base = adapterBase(from);
-  const usePeft = 'use_peft' in config && config.use_peft; // trainer: kto has no LoRA yet
-  if (base && usePeft && !resumeDir) {
+  if (base && config.use_peft && !resumeDir) {
     throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
   }
   const policy = await loadTrainingModel(config, base ?? from);
   if (base) await policy.loadAdapter(from);
-  else if (usePeft && !resumeDir) await policy.addLora(loraOptions(config));
+  else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
   // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
   if ('disable_dropout' in config && config.disable_dropout) await policy.disableDropout();
   return policy;
