@@ -187,16 +187,20 @@ Napi::Value NativeModel::gradients(const Napi::CallbackInfo& info) {
       });
 }
 
-Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
+Napi::Value NativeModel::whileLocked(Napi::Env env, std::function<void(ModelState&)> work) {
   auto state = state_;
   return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state] {
+      env,
+      [state, work] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        train::zeroGradients(state->causalLM());
+        work(*state);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
+  return whileLocked(info.Env(), [](ModelState& state) { train::zeroGradients(state.causalLM()); });
 }
 
 // mixParameters(source: NativeModel, alpha: number) -> Promise<void>: this ← (1 − alpha)·this + alpha·source.
@@ -228,30 +232,16 @@ Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "dir must be a string");
   const std::string dir = info[0].As<Napi::String>().Utf8Value();
   const uint64_t maxShardBytes = static_cast<uint64_t>(positiveInt(info[1], "maxShardBytes"));
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      env,
-      [state, dir, maxShardBytes] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->causalLM();  // a disposed model has nothing to save
-        models::savePretrained(state->model, dir, maxShardBytes);
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(env, [dir, maxShardBytes](ModelState& state) {
+    state.causalLM();  // a disposed model has nothing to save
+    models::savePretrained(state.model, dir, maxShardBytes);
+  });
 }
 
 // dispose() -> Promise<void>: frees the weights (and gradients) now, after the calls in flight; later calls throw.
 // JS's garbage collector sees only the small handle, so a model dropped without this can hold its memory long after.
 Napi::Value NativeModel::dispose(const Napi::CallbackInfo& info) {
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->model.model.reset();
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(info.Env(), [](ModelState& state) { state.model.model.reset(); });
 }
 
 }  // namespace alignkit::binding

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -50,6 +51,9 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
   // For the synchronous calls, which run on the JS thread: a JS error once disposed.
   const models::CausalLM& loaded(Napi::Env env) const;
+
+  // A promise of undefined for `work` on this model, run off the JS thread under the model's lock.
+  Napi::Value whileLocked(Napi::Env env, std::function<void(ModelState&)> work);
 
   std::shared_ptr<ModelState> state_;
 };

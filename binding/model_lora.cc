@@ -2,12 +2,9 @@
 #include "js_options.h"
 #include "model.h"
 #include "models/peft_adapter.h"
-#include "promise_worker.h"
 
 namespace alignkit::binding {
 namespace {
-
-struct Unit {};
 
 // LoraConfig's fields under their PEFT names.
 models::LoraConfig loraConfig(const Napi::Object& o) {
@@ -43,73 +40,37 @@ Napi::Value NativeModel::attachLora(const Napi::CallbackInfo& info) {
   const models::LoraConfig config = loraConfig(options);
   std::optional<uint64_t> seed;
   if (!options.Get("seed").IsUndefined()) seed = static_cast<uint64_t>(numberOption(options, "seed", 0));
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      env,
-      [state, config, seed] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        models::CausalLM& model = state->causalLM();
-        config.validate();
-        const auto weights = models::initLoraWeights(models::loraTargets(model.config(), config), config.r,
-                                                     at::TensorOptions().dtype(model.dtype()), seed);
-        model.attachLora(config, weights);
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(env, [config, seed](ModelState& state) {
+    models::CausalLM& model = state.causalLM();
+    config.validate();
+    const auto weights = models::initLoraWeights(models::loraTargets(model.config(), config), config.r,
+                                                 at::TensorOptions().dtype(model.dtype()), seed);
+    model.attachLora(config, weights);
+  });
 }
 
 // loadAdapter(dir) -> Promise<void>: a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors).
 Napi::Value NativeModel::loadAdapter(const Napi::CallbackInfo& info) {
   const std::string dir = dirArg(info[0]);
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state, dir] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        models::loadPeftAdapter(state->causalLM(), dir);
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(info.Env(), [dir](ModelState& state) { models::loadPeftAdapter(state.causalLM(), dir); });
 }
 
 // saveAdapter(dir) -> Promise<void>: the adapters as PEFT writes them, base_model_name_or_path the source folder.
 Napi::Value NativeModel::saveAdapter(const Napi::CallbackInfo& info) {
   const std::string dir = dirArg(info[0]);
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state, dir] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        models::savePeftAdapter(state->causalLM(), dir, state->model.sourceDir);
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(info.Env(), [dir](ModelState& state) {
+    models::savePeftAdapter(state.causalLM(), dir, state.model.sourceDir);
+  });
 }
 
 // disableDropout() -> Promise<void>: LoRA dropout off from now on (TRL's disable_dropout_in_model).
 Napi::Value NativeModel::disableDropout(const Napi::CallbackInfo& info) {
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->causalLM().disableDropout();
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(info.Env(), [](ModelState& state) { state.causalLM().disableDropout(); });
 }
 
 // mergeLora() -> Promise<void>: W += scaling · B A, adapters dropped; save() then writes the merged model.
 Napi::Value NativeModel::mergeLora(const Napi::CallbackInfo& info) {
-  auto state = state_;
-  return PromiseWorker<Unit>::start(
-      info.Env(),
-      [state] {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        state->causalLM().mergeLora();
-        return Unit{};
-      },
-      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+  return whileLocked(info.Env(), [](ModelState& state) { state.causalLM().mergeLora(); });
 }
 
 }  // namespace alignkit::binding

@@ -12,7 +12,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
 import {
-  checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
+  checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
   type TrainOptions, type TrainResult,
 } from './trainer-loop.js';
 
@@ -123,19 +123,8 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
 
   return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
-    // training_step divides each micro-batch's loss by the micro-batches of this step (DPOTrainer sets
-    // model_accepts_loss_kwargs = False, so num_items_in_batch is not used).
-    async trainStep(micro) {
-      let loss = 0;
-      const results: MicroBatchResult[] = [];
-      for (const indices of micro) {
-        const b = trainBatches.collate(indices);
-        const out = await policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, lossScale: 1 / micro.length });
-        loss += out.loss / micro.length;
-        results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
-      }
-      return { loss, micro: results };
-    },
+    trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices),
+      (b, indices, lossScale) => policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, lossScale })),
     // TRL's prediction_step: the policy without gradients against the eval reference.
     async evalStep(indices) {
       const out = await policy.dpoStep(evalBatches!.collate(indices), referenceFor(evalReference, indices), { ...lossOptions, backward: false });

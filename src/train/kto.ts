@@ -15,7 +15,7 @@ import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
 import { klEstimate, ktoMetrics } from './kto-metrics.js';
 import {
-  checkEvalDataset, checkPrecision, configError, loadTrainingModel, runTrainer, setupPolicy, type MicroBatchResult,
+  checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
   type TrainOptions, type TrainResult,
 } from './trainer-loop.js';
 
@@ -119,19 +119,8 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
 
   return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
-    // training_step divides each micro-batch's loss by the micro-batches of this step (KTOTrainer sets
-    // model_accepts_loss_kwargs = False).
-    async trainStep(micro) {
-      let loss = 0;
-      const results: MicroBatchResult[] = [];
-      for (const indices of micro) {
-        const b = trainBatches.collate(indices);
-        const out = await kto(b, indices, reference, { lossScale: 1 / micro.length });
-        loss += out.loss / micro.length;
-        results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
-      }
-      return { loss, micro: results };
-    },
+    trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices),
+      (b, indices, lossScale) => kto(b, indices, reference, { lossScale })),
     // TRL's prediction_step: the policy without gradients against the eval reference.
     async evalStep(indices) {
       return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });

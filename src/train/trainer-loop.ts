@@ -89,6 +89,27 @@ export interface Recipe {
   saveTokenizerSettings?(dir: string): Promise<void>;
 }
 
+/**
+ * training_step over an optimizer step's micro-batches for trainers whose loss takes no num_items_in_batch (TRL's
+ * DPOTrainer and KTOTrainer set model_accepts_loss_kwargs = False): each micro-batch's loss scaled by 1 / their
+ * count (`step` gets that lossScale for its gradient), summed.
+ */
+export async function meanOverMicroBatches<Batch extends { inputIds: ArrayLike<number> }>(
+  micro: number[][],
+  collate: (indices: number[]) => Batch,
+  step: (batch: Batch, indices: number[], lossScale: number) => Promise<{ loss: number; metrics: MicroBatchResult['metrics'] }>,
+): Promise<{ loss: number; micro: MicroBatchResult[] }> {
+  let loss = 0;
+  const results: MicroBatchResult[] = [];
+  for (const indices of micro) {
+    const b = collate(indices);
+    const out = await step(b, indices, 1 / micro.length);
+    loss += out.loss / micro.length;
+    results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
+  }
+  return { loss, micro: results };
+}
+
 export const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 /** The precision options alignkit does not implement are an error when they would change the result, a note when not. */
