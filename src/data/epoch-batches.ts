@@ -27,6 +27,14 @@ export class EpochBatches<Batch> {
     return this.#lengths.length;
   }
 
+  get batchSize(): number {
+    return this.#options.batchSize;
+  }
+
+  get dropLast(): boolean {
+    return this.#options.dropLast;
+  }
+
   /** Batches per epoch. */
   get length(): number {
     const { batchSize, dropLast } = this.#options;
