@@ -25,12 +25,12 @@ export interface LaunchOptions {
   command: string[];
   /** Aborting sends SIGINT to every worker once and waits for them (they save a checkpoint and exit 130). */
   signal?: AbortSignal;
+  /** How long workers stopped after a failure get between SIGTERM and SIGKILL (default 5000 ms). */
+  stopGraceMs?: number;
   /** 'prefix' (default): worker output through the launcher, each line as `[rank N] ...`; 'inherit': the terminal's. */
   stdio?: 'inherit' | 'prefix';
 }
 
-/** How long stopped workers get between SIGTERM and SIGKILL. */
-export const STOP_GRACE_MS = 5000;
 /** Lines of a failed worker's stderr quoted in the error. */
 const TAIL_LINES = 20;
 /** A worker's exit code after SIGINT: it saved a checkpoint and stopped (128 + SIGINT). */
@@ -59,7 +59,7 @@ export async function launch(options: LaunchOptions): Promise<number> {
   const threads = { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(threadsPerWorker(options.nprocPerNode)) };
   const workers = Array.from({ length: options.nprocPerNode }, (_, localRank) =>
     startWorker(options, { ...process.env, ...threads, ...workerEnv(options, localRank) }));
-  return supervise(workers, options.signal);
+  return supervise(workers, options.signal, options.stopGraceMs ?? 5000);
 }
 
 function startWorker(options: LaunchOptions, env: NodeJS.ProcessEnv): Worker {
@@ -79,7 +79,7 @@ function startWorker(options: LaunchOptions, env: NodeJS.ProcessEnv): Worker {
   return worker;
 }
 
-function supervise(workers: Worker[], signal: AbortSignal | undefined): Promise<number> {
+function supervise(workers: Worker[], signal: AbortSignal | undefined, graceMs: number): Promise<number> {
   let interrupted = false;
   let failed: Worker | undefined;
   let killTimer: NodeJS.Timeout | undefined;
@@ -102,7 +102,7 @@ function supervise(workers: Worker[], signal: AbortSignal | undefined): Promise<
     if (clean || failed) return;
     failed = w;
     send('SIGTERM');
-    killTimer = setTimeout(() => send('SIGKILL'), STOP_GRACE_MS);
+    killTimer = setTimeout(() => send('SIGKILL'), graceMs);
   };
   for (const w of workers) {
     w.child.on('exit', (code, sig) => onWorkerExit(w, { code, signal: sig }));
@@ -151,6 +151,7 @@ export function validateLaunchOptions(o: LaunchOptions): void {
   integer('nnodes', o.nnodes, 1);
   integer('node_rank', o.nodeRank, 0, o.nnodes - 1, ` (below nnodes=${o.nnodes})`);
   integer('master_port', o.masterPort, 1, 65535);
+  if (o.stopGraceMs !== undefined) integer('stopGraceMs', o.stopGraceMs, 0);
   if (typeof o.masterAddr !== 'string' || o.masterAddr.trim() === '') {
     throw new AlignkitError('ERR_INVALID_ARG', `master_addr: expected a host name or address, got ${JSON.stringify(o.masterAddr)}`);
   }

@@ -1,6 +1,7 @@
 // launch() with stand-in workers (worker.mjs): torchrun's variables for each rank, output prefixed by rank, and
 // torchrun's supervision (all 0 -> 0, the first failure stops the others and is reported, Ctrl-C -> 130);
 // distributedEnv's reading of the same variables.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -100,12 +101,33 @@ describe('launch', () => {
     expect(isRunning(Number(readFileSync(join(dir, 'rank0.pid'), 'utf8')))).toBe(false);
   });
 
+  it('a worker that ignores SIGTERM is killed after the grace period', async () => {
+    const dir = tempDir('launch-stubborn');
+    const started = performance.now();
+    const err = await failure(launch(await options('stubborn', dir, { stopGraceMs: 1000 })));
+    expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) exited with code 1; /);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(isRunning(Number(readFileSync(join(dir, 'rank0.pid'), 'utf8')))).toBe(false);
+  });
+
   it('a worker killed by a signal is reported with the signal', async () => {
     const dir = tempDir('launch-sigkill');
     const err = await failure(launch(await options('sigkill', dir)));
     expect(err.code).toBe('ERR_WORKER_FAILED');
     expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr was empty\)$/);
     expect(isRunning(Number(readFileSync(join(dir, 'rank0.pid'), 'utf8')))).toBe(false);
+  });
+
+  it("stdio 'inherit' leaves the workers' output alone, and says so in a failure", async () => {
+    const err = await failure(launch(await options('sigkill', tempDir('launch-inherit'), { stdio: 'inherit' })));
+    expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr went to the terminal\)$/);
+  });
+
+  it('a command that cannot start is reported as such', async () => {
+    const missing = join(tempDir('launch-missing'), 'no-such-program');
+    const err = await failure(launch({ ...await options('env', ''), command: [missing] }));
+    expect(err.code).toBe('ERR_WORKER_FAILED');
+    expect(err.message).toMatch(new RegExp(`^worker rank [01] \\(pid -\\) could not start \\(spawn ${missing} ENOENT\\); the other workers were stopped \\(its stderr was empty\\)$`));
   });
 
   it('abort forwards one SIGINT; workers that save and exit 130 make a clean stop (130)', async () => {
@@ -117,6 +139,17 @@ describe('launch', () => {
     expect(await launched).toBe(130);
     expect(stdout).toMatch(/^\[rank 0\] saving checkpoint$/m);
     expect(stdout).toMatch(/^\[rank 1\] saving checkpoint$/m);
+  });
+
+  it('workers die with the launcher process (a second Ctrl-C exits it), even ones that ignore SIGINT and SIGTERM', async () => {
+    const [dir, port] = [tempDir('launch-exit'), await freePort()];
+    // The built launcher (dist/, which `npm test` builds first), in a process of its own.
+    const code = await new Promise((resolve) => {
+      spawn(process.execPath, [join(import.meta.dirname, 'exiting-launcher.mjs'), dir, String(port)], { stdio: 'ignore' }).on('exit', resolve);
+    });
+    expect(code).toBe(130);
+    const pids = [0, 1].map((rank) => Number(readFileSync(join(dir, `pid-${rank}`), 'utf8')));
+    await vi.waitFor(() => expect(pids.filter(isRunning)).toEqual([]), { timeout: 5000, interval: 20 });
   });
 
   it('a taken master port is ERR_PORT_IN_USE naming address and port, before any worker starts', async () => {
@@ -139,6 +172,7 @@ describe('launch', () => {
     [{ nodeRank: 2, nnodes: 2 }, 'node_rank: expected an integer in 0..1 (below nnodes=2), got 2'],
     [{ masterPort: 70000 }, 'master_port: expected an integer in 1..65535, got 70000'],
     [{ masterAddr: '' }, 'master_addr: expected a host name or address, got ""'],
+    [{ stopGraceMs: -1 }, 'stopGraceMs: expected an integer >= 0, got -1'],
     [{ command: [] }, 'command: expected the argv of one worker, a non-empty array of strings'],
   ] as [Partial<LaunchOptions>, string][])('refuses %o: %s', async (bad, message) => {
     const err = await failure(launch(await options('env', tempDir('launch-bad'), bad)));

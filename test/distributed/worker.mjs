@@ -45,6 +45,23 @@ switch (mode) {
     writeFileSync(join(dir, `ready-${rank}`), '');
     sleepForever();
     break;
+  case 'stubborn': // rank 0 ignores SIGINT and SIGTERM (a worker stuck in native code); rank 1 fails once it runs
+    if (rank === 0) {
+      process.on('SIGINT', () => {});
+      process.on('SIGTERM', () => {});
+      writeFileSync(join(dir, 'rank0.pid'), String(process.pid));
+      sleepForever();
+    } else {
+      await waitFor('rank0.pid');
+      process.exit(1);
+    }
+    break;
+  case 'deaf': // ignores SIGINT and SIGTERM: only SIGKILL stops it
+    process.on('SIGINT', () => {});
+    process.on('SIGTERM', () => {});
+    writeFileSync(join(dir, `pid-${rank}`), String(process.pid));
+    sleepForever();
+    break;
   default:
     throw new Error(`unknown mode ${mode}`);
 }
