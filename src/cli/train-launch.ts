@@ -1,4 +1,4 @@
-// torchrun's flags on `alignkit train`. With --nproc_per_node (or --nnodes > 1) the command becomes the launcher of a
+// torchrun's flags on `alignkit train`. With any of them (--nproc_per_node N) the command becomes the launcher of a
 // data-parallel job: it starts the workers, each running `alignkit train <config>` with the command's other flags
 // under torchrun's variables, and supervises them (src/distributed/launcher.ts).
 import { type Command, InvalidArgumentError, Option } from 'commander';
@@ -32,11 +32,11 @@ export function addLaunchOptions(command: Command): Command {
   return command;
 }
 
-/** The launcher's options when the command's flags ask for a multi-process job, else null (train in-process). */
+/** The launcher's options when the user gave any of torchrun's flags, else null (train in-process). */
 export function launchOptionsOf(command: Command, configPath: string): LaunchOptions | null {
+  if (![...LAUNCHER_KEYS].some((key) => command.getOptionValueSource(key) === 'cli')) return null;
   const opts = command.opts();
   const value = (name: FlagName) => opts[camel(name)] ?? opts[name];
-  if (value('nproc_per_node') === undefined && value('nnodes') <= 1) return null;
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
   return {
     nprocPerNode: value('nproc_per_node') ?? 1,

@@ -22,6 +22,7 @@ describe('alignkit train --nproc_per_node', () => {
   it.each([
     [['--nproc_per_node', '0'], 'alignkit: nproc_per_node: expected an integer >= 1, got 0 [ERR_INVALID_ARG]'],
     [['--nproc-per-node', '2', '--nnodes', '2', '--node_rank', '2'], 'alignkit: node_rank: expected an integer in 0..1 (below nnodes=2), got 2 [ERR_INVALID_ARG]'],
+    [['--nnodes', '0'], 'alignkit: nnodes: expected an integer >= 1, got 0 [ERR_INVALID_ARG]'],
     [['--nproc_per_node', 'two'], "error: option '--nproc_per_node <n>' argument 'two' is invalid. expected a whole number"],
   ])('%j is one clear error line and exit code 1', (flags, message) => {
     const result = alignkit('train', 'x.yaml', ...flags);
