@@ -31,6 +31,8 @@ export {
   type TokenRows,
 } from './model.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { distributedEnv, threadsPerWorker, type DistributedEnv } from './distributed/launch-env.js';
+export { launch, type LaunchOptions } from './distributed/launcher.js';
 export { evaluate, type EvalResult, type EvaluateOptions, type Judge } from './eval/evaluate.js';
 export { report, type ReportOptions, type ReportResult } from './report/report.js';
 export {

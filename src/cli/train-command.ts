@@ -1,37 +1,36 @@
 // `alignkit train config.yaml`: runs the trainer the config names (dpo, sft, kto or online_dpo), showing progress
 // (train-progress.ts) and a summary line. Ctrl-C finishes the running optimizer step, saves a checkpoint and exits
-// with 130 (128 + SIGINT), saying how to resume; a second Ctrl-C exits at once.
+// with 130 (128 + SIGINT), saying how to resume; a second Ctrl-C exits at once. With torchrun's flags
+// (--nproc_per_node...) it launches and supervises that many workers instead (train-launch.ts).
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import { train } from '../train/train.js';
+import { onCtrlC } from './ctrl-c.js';
+import { addLaunchOptions, launchOptionsOf, runLauncher } from './train-launch.js';
 import { duration, trainReporter } from './train-progress.js';
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a model as the config says (trainer: dpo, sft, kto or online_dpo); Ctrl-C saves a checkpoint and stops')
     .argument('<config>', 'training config (YAML or JSON)')
-    .option('--resume [checkpoint]', 'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given')
+    .option('--resume [checkpoint]', 'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given');
+  addLaunchOptions(command)
     .action(async (path: string, options: { resume?: string | true }) => {
+      const launcher = launchOptionsOf(command, path);
+      if (launcher) return runLauncher(launcher, path);
       const config = await loadConfig(path);
       if (options.resume !== undefined) config.resume_from_checkpoint = options.resume;
       const reporter = trainReporter({ interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY) && config.disable_tqdm !== true });
       const controller = new AbortController();
-      // `npx alignkit` runs us under npm, which forwards the terminal's SIGINT: when its shell execs us (bash does),
-      // one Ctrl-C arrives twice within milliseconds. A SIGINT counts as the second Ctrl-C from 300 ms on.
-      let firstSigint: number | undefined;
-      const onSigint = () => {
-        if (firstSigint === undefined) {
-          firstSigint = performance.now();
-          reporter.note('stopping after this optimizer step and saving a checkpoint (Ctrl-C again to quit now)');
-          controller.abort();
-        } else if (performance.now() - firstSigint > 300) {
-          reporter.stop();
-          console.error('alignkit: interrupted');
-          process.exit(130);
-        }
-      };
-      process.on('SIGINT', onSigint);
+      const stopListening = onCtrlC(() => {
+        reporter.note('stopping after this optimizer step and saving a checkpoint (Ctrl-C again to quit now)');
+        controller.abort();
+      }, () => {
+        reporter.stop();
+        console.error('alignkit: interrupted');
+        process.exit(130);
+      });
       try {
         const result = await train(config, { signal: controller.signal, onStep: reporter.onStep, onLog: reporter.onLog, log: reporter.note });
         reporter.stop();
@@ -52,7 +51,7 @@ export function registerTrain(program: Command): void {
           `${s.train_steps_per_second ?? '-'} steps/s, ${s.train_samples_per_second ?? '-'} samples/s; model saved to ${config.output_dir}`);
       } finally {
         reporter.stop();
-        process.off('SIGINT', onSigint);
+        stopListening();
       }
     });
 }
