@@ -9,11 +9,14 @@
 #include "generation.h"
 #include "model.h"
 #include "optimizer.h"
+#include "process_group.h"
+#include "promise_worker.h"
 #include "safetensors.h"
 #include "runtime/cpu_caching_allocator.h"
 #include "runtime/cuda_memory.h"
 #include "runtime/info.h"
 #include "runtime/randperm.h"
+#include "runtime/rng_state.h"
 
 namespace alignkit::binding {
 namespace {
@@ -88,6 +91,23 @@ Napi::Value randperm(const Napi::CallbackInfo& info) {
   }
 }
 
+// saveRngState(path) / loadRngState(path) -> Promise<void>: the default generators' states (runtime/rng_state.h).
+Napi::Value saveRngState(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  return PromiseWorker<bool>::start(
+      info.Env(), [path] { runtime::saveRngState(path); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
+Napi::Value loadRngState(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  return PromiseWorker<bool>::start(
+      info.Env(), [path] { runtime::loadRngState(path); return true; },
+      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+}
+
 // cpuCache() -> { idleBytes, hits, misses } of the caching CPU allocator (runtime/cpu_caching_allocator.h).
 Napi::Value cpuCache(const Napi::CallbackInfo& info) {
   const runtime::CpuCacheStats s = runtime::cpuCacheStats();
@@ -103,6 +123,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   runtime::installCpuCachingAllocator();
   exports.Set("NativeModel", NativeModel::define(env));
   exports.Set("NativeOptimizer", NativeOptimizer::define(env));
+  exports.Set("NativeProcessGroup", NativeProcessGroup::define(env));
   exports.Set("NativeGeneration", NativeGeneration::define(env));
   exports.Set("runtimeInfo", Napi::Function::New<runtimeInfo>(env, "runtimeInfo"));
   exports.Set("readSafetensors", Napi::Function::New<readSafetensors>(env, "readSafetensors"));
@@ -110,6 +131,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuCache", Napi::Function::New<cpuCache>(env, "cpuCache"));
   exports.Set("randperm", Napi::Function::New<randperm>(env, "randperm"));
   exports.Set("manualSeed", Napi::Function::New<manualSeed>(env, "manualSeed"));
+  exports.Set("saveRngState", Napi::Function::New<saveRngState>(env, "saveRngState"));
+  exports.Set("loadRngState", Napi::Function::New<loadRngState>(env, "loadRngState"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   return exports;
 }

@@ -241,7 +241,10 @@ Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
 // dispose() -> Promise<void>: frees the weights (and gradients) now, after the calls in flight; later calls throw.
 // JS's garbage collector sees only the small handle, so a model dropped without this can hold its memory long after.
 Napi::Value NativeModel::dispose(const Napi::CallbackInfo& info) {
-  return whileLocked(info.Env(), [](ModelState& state) { state.model.model.reset(); });
+  return whileLocked(info.Env(), [](ModelState& state) {
+    state.reducer.reset();
+    state.model.model.reset();
+  });
 }
 
 }  // namespace alignkit::binding

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "distributed/gradient_reducer.h"
 #include "models/pretrained.h"
 
 namespace alignkit::binding {
@@ -15,9 +16,22 @@ namespace alignkit::binding {
 struct ModelState {
   models::PretrainedModel model;
   std::mutex mutex;
+  // Set once the model joins a data-parallel group (NativeProcessGroup.attach): backward passes average gradients.
+  std::unique_ptr<distributed::GradientReducer> reducer;
 
   // The loaded model; throws once dispose() has freed it.
   models::CausalLM& causalLM() const;
+
+  // `step` (a forward and backward under the lock); with a reducer and `syncGradients`, its gradients are averaged
+  // over the ranks, else (accumulation micro-steps, DDP's no_sync) they stay local.
+  template <typename Step>
+  auto trainingStep(bool syncGradients, Step&& step) -> decltype(step()) {
+    const bool sync = reducer && syncGradients;
+    if (sync) reducer->prepare();
+    auto result = step();
+    if (sync) reducer->finish();
+    return result;
+  }
 };
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {

@@ -110,7 +110,8 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
 //   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options: DPOConfig loss fields by TRL name +
-//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
+//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), syncGradients? (default
+//   true: average over a data-parallel group), bf16?,
 //   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) }) -> Promise<{ loss,
 //   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
 //   accumulated into the policy's parameters unless backward is false.
@@ -153,10 +154,11 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   train::DpoBackward backward;
   backward.backward = boolOption(options, "backward", true);
   backward.lossScale = numberOption(options, "lossScale", 1.0);
+  const bool syncGradients = boolOption(options, "syncGradients", true) && backward.backward;
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(
       env,
-      [state, refState, adaptersOff, b, refChosen, refRejected, lossOptions, lpOptions, backward] {
+      [state, refState, adaptersOff, b, refChosen, refRejected, lossOptions, lpOptions, backward, syncGradients] {
         std::unique_lock<std::mutex> lock(state->mutex, std::defer_lock), refLock;
         if (refState && refState != state) {
           refLock = std::unique_lock<std::mutex>(refState->mutex, std::defer_lock);
@@ -170,7 +172,9 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
         if (adaptersOff && !reference.model->lora())
           throw invalidArgument("dpoStep: reference 'base' needs a policy with LoRA adapters");
         reference.chosenLogps = refChosen, reference.rejectedLogps = refRejected;
-        return train::dpoStep(state->causalLM(), b, reference, lossOptions, lpOptions, backward);
+        return state->trainingStep(syncGradients, [&] {
+          return train::dpoStep(state->causalLM(), b, reference, lossOptions, lpOptions, backward);
+        });
       },
       [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
         const train::DpoMetrics& m = r.metrics;

@@ -9,7 +9,7 @@ namespace alignkit::binding {
 
 // ktoStep(inputIds, attentionMask?, completionMask, batch, seqLen, labels: Uint8Array (batch),
 //   refLogps: Float32Array (batch), options: { kl, beta, loss_type, desirable_weight, undesirable_weight (TRL
-//   names), rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), bf16?,
+//   names), rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), syncGradients? (default true), bf16?,
 //   gradient_checkpointing? }) -> Promise<{ loss, rewards, logps, meanLogit, entropy: Float32Array,
 //   tokens: Int32Array }>, each (batch); the gradient of lossScale · loss is accumulated into the policy's
 //   parameters unless backward is false.
@@ -42,12 +42,15 @@ Napi::Value NativeModel::ktoStep(const Napi::CallbackInfo& info) {
   train::KtoBackward backward;
   backward.backward = boolOption(options, "backward", true);
   backward.lossScale = numberOption(options, "lossScale", 1.0);
+  const bool syncGradients = boolOption(options, "syncGradients", true) && backward.backward;
   auto state = state_;
   return PromiseWorker<train::KtoStepResult>::start(
       env,
-      [state, b, refLogps, kl, lossOptions, lpOptions, backward] {
+      [state, b, refLogps, kl, lossOptions, lpOptions, backward, syncGradients] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        return train::ktoStep(state->causalLM(), b, refLogps.reshape({-1}), kl, lossOptions, lpOptions, backward);
+        return state->trainingStep(syncGradients, [&] {
+          return train::ktoStep(state->causalLM(), b, refLogps.reshape({-1}), kl, lossOptions, lpOptions, backward);
+        });
       },
       [](Napi::Env env, train::KtoStepResult& r) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);

@@ -7,8 +7,8 @@
 
 namespace alignkit::binding {
 
-// sftStep(inputIds, attentionMask?, positionIds?, labels, batch, seqLen, { numItemsInBatch?, backward? (default
-//   true), use_token_scaling?, rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
+// sftStep(inputIds, attentionMask?, positionIds?, labels, batch, seqLen, { numItemsInBatch?, lossScale? (default 1),
+//   backward? (default true), syncGradients? (default true: average over a data-parallel group), use_token_scaling?, rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
 //   -> Promise<{ loss, labelTokens, metrics: { entropy, mean_token_accuracy, num_tokens } }>; the gradient of loss
 //   (summed token NLL / numItemsInBatch, default this batch's label tokens) is accumulated unless backward is false.
 Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
@@ -31,12 +31,14 @@ Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
   opts.backward = boolOption(options, "backward", true);
   opts.numItemsInBatch = positiveIntOption(options, "numItemsInBatch", 0);
   opts.tokenScaling = boolOption(options, "use_token_scaling");
+  opts.lossScale = numberOption(options, "lossScale", 1.0);
+  const bool syncGradients = boolOption(options, "syncGradients", true);
   auto state = state_;
   return PromiseWorker<train::SftStepResult>::start(
       env,
-      [state, b, opts] {
+      [state, b, opts, syncGradients] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        return train::sftStep(state->causalLM(), b, opts);
+        return state->trainingStep(syncGradients && opts.backward, [&] { return train::sftStep(state->causalLM(), b, opts); });
       },
       [](Napi::Env env, train::SftStepResult& r) -> Napi::Value {
         Napi::Object metrics = Napi::Object::New(env);

@@ -9,6 +9,7 @@ export type AlignkitErrorCode =
   | 'ERR_INVALID_CONFIG' // a config key that is unknown or has the wrong type (names the key)
   | 'ERR_INVALID_ENV' // a torchrun variable (RANK, WORLD_SIZE, MASTER_PORT...) that is missing or malformed (names it)
   | 'ERR_PORT_IN_USE' // the launcher's MASTER_PORT is taken on MASTER_ADDR
+  | 'ERR_DISTRIBUTED' // a collective or the rendezvous of data-parallel training failed (names the rank and operation)
   | 'ERR_WORKER_FAILED' // a worker of a multi-process job failed (names its rank, pid, exit code or signal)
   | 'ERR_TORCH' // libtorch itself refused (out of memory, unsupported op)
   | 'ERR_NATIVE'; // any other native failure

@@ -217,6 +217,17 @@ export interface NativeOptimizer {
   load(path: string): Promise<void>;
 }
 
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  attach(model: NativeModel, options: { bucketCapMb?: number; firstBucketCapMb?: number }): Promise<void>;
+  allReduceSum(values: Float64Array): Promise<Float64Array>;
+  allGather(values: Float32Array): Promise<Float32Array>;
+  allGatherStrings(value: string): Promise<string[]>;
+  gradientWaitSeconds(model: NativeModel): Promise<number>;
+  close(): Promise<void>;
+}
+
 export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface NativeAddon {
@@ -245,6 +256,13 @@ export interface NativeAddon {
   NativeOptimizer: {
     create(model: NativeModel, options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number }): Promise<NativeOptimizer>;
   };
+  NativeProcessGroup: {
+    connect(options: {
+      rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; cuda?: boolean; localRank?: number;
+    }): Promise<NativeProcessGroup>;
+  };
+  saveRngState(path: string): Promise<void>;
+  loadRngState(path: string): Promise<void>;
   runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
   setNumThreads(threads: number): void;
   manualSeed(seed: number): void;

@@ -12,19 +12,18 @@ namespace {
 
 constexpr int64_t kIgnoreIndex = -100;
 
-// The loss (summed token NLL / items) and the per-token log-probs and statistics of labels[:, 1:] from
+// The loss (summed token NLL / divisor) and the per-token log-probs and statistics of labels[:, 1:] from
 // hidden[:, :-1]; the autocast region (bf16) closes on return, before any backward.
 ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
-                                int64_t items, const SftStepOptions& options) {
+                                double divisor, const SftStepOptions& options) {
   const at::Device device = model.device();
   const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
   const at::Tensor hidden =
       model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
   const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
-  const double divisor = static_cast<double>(std::max<int64_t>(items, 1));
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
-  // dLoss/dlogp is -1/items on every label token whatever the logits: the lm_head's gradient is made in the
+  // dLoss/dlogp is -1/divisor on every label token whatever the logits: the lm_head's gradient is made in the
   // forward, and the rows without a label (prompt, padding) skip it.
   if (fused && options.backward && !options.tokenScaling) {
     const at::Tensor g = at::full({h.size(0)}, -1.0 / divisor, h.options().dtype(at::kFloat));
@@ -56,11 +55,12 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
 
   at::AutoGradMode gradMode(options.backward);
   // cross_entropy(reduction="sum") / num_items_in_batch; with no label token at all, 0 with a zero gradient.
-  const auto [loss, tok] = lossAndTokens(model, batch, target.masked_fill(keep.logical_not(), -1), items, options);
+  const double divisor = static_cast<double>(std::max<int64_t>(items, 1)) / options.lossScale;
+  const auto [loss, tok] = lossAndTokens(model, batch, target.masked_fill(keep.logical_not(), -1), divisor, options);
   if (options.backward) loss.backward();
 
   SftStepResult out;
-  out.loss = loss.item<double>();
+  out.loss = loss.item<double>() / options.lossScale;
   out.labelTokens = count;
   const double tokens = static_cast<double>(count);
   out.metrics.entropy = count ? (tok.entropy * keep.to(at::kFloat)).sum().item<float>() / tokens : 0.0;

@@ -34,6 +34,10 @@ struct SftStepOptions {
   // num_items_in_batch: the loss is the summed token NLL divided by it. 0 takes this batch's label tokens (the
   // plain mean, as prediction_step counts one batch).
   int64_t numItemsInBatch = 0;
+  // Multiplies the loss's gradient (the returned loss is never scaled): data-parallel transformers counts num_items_in_batch over every rank
+  // (average_tokens_across_devices) and scales each rank's loss by the world size, so that DDP's gradient average
+  // is the mean over all the step's tokens.
+  double lossScale = 1.0;
   // loss_type "dft" (TRL's dft_loss, Dynamic Fine-Tuning, arXiv 2508.05629): each token's -logp weighted by its
   // probability, detached. The weight is known only after the token's logits, so this takes the fused forward with
   // a recomputing backward instead of the gradient-in-forward path.

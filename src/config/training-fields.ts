@@ -38,4 +38,15 @@ export const trainingFields = {
   run_name: str(null),
   disable_tqdm: bool(null),
   use_cpu: bool(false),
+  /** Seconds a rendezvous or a collective waits for the other data-parallel ranks before failing. */
+  ddp_timeout: int(1800, 1),
+  /** DistributedDataParallel's bucket_cap_mb (null: its 25 MiB). */
+  ddp_bucket_cap_mb: num(null, { min: 0 }),
+  /** The c10d backend (null: nccl when training on CUDA, gloo on CPU). */
+  ddp_backend: oneOf(['gloo', 'nccl'], null),
+  /**
+   * alignkit's optimizer-state sharding across data-parallel ranks, as DeepSpeed's ZeRO stage 1 (and torch's
+   * ZeroRedundancyOptimizer): 0 off, 1 on. Higher stages are not implemented.
+   */
+  zero_stage: int(0, 0),
 } satisfies Schema;

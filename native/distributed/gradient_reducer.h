@@ -1,0 +1,67 @@
+// Data-parallel gradient averaging overlapped with the backward, as DistributedDataParallel's Reducer does it:
+// the trainable parameters are cut into buckets in reverse order (the order backward produces their gradients;
+// the first bucket small, so communication starts early), a hook after each parameter's gradient accumulation
+// counts it ready, and each full bucket is flattened and all-reduced asynchronously while backward goes on.
+// Buckets launch strictly in order so every rank issues the same collectives. Only a backward between prepare()
+// and finish() communicates: accumulation micro-steps leave their gradients local (DDP's no_sync), and the last
+// micro-step's all-reduce carries the accumulated sum.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "distributed/process_group.h"
+#include "models/causal_lm.h"
+
+namespace alignkit::distributed {
+
+struct BucketOptions {
+  int64_t bucketBytes = 25LL << 20;      // DDP's bucket_cap_mb = 25
+  int64_t firstBucketBytes = 1LL << 20;  // DDP's first bucket: 1 MiB
+};
+
+class GradientReducer {
+ public:
+  GradientReducer(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters,
+                  BucketOptions options = {});
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // The next backward averages the gradients over the ranks.
+  void prepare();
+  // After that backward: launches the buckets still waiting (parameters without a gradient count as zeros),
+  // waits for every all-reduce and writes the averages back into .grad.
+  void finish();
+
+  // Seconds spent waiting for all-reduces in finish() since the last call (what overlap did not hide).
+  double takeWaitSeconds();
+
+ private:
+  struct Bucket {
+    std::vector<size_t> params;  // indices into params_
+    std::vector<int64_t> offsets;
+    at::Tensor flat;
+    size_t pending = 0;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+
+  void markReady(size_t param);
+  void launch(Bucket& bucket);
+
+  std::shared_ptr<ProcessGroup> group_;
+  std::vector<at::Tensor> params_;
+  std::vector<size_t> bucketOf_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
+  std::mutex mutex_;  // hooks may fire on autograd's device threads
+  bool armed_ = false;
+  size_t nextBucket_ = 0;
+  double waitSeconds_ = 0;
+};
+
+}  // namespace alignkit::distributed

@@ -1,0 +1,178 @@
+#include "distributed/process_group.h"
+
+#include <c10/util/Exception.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if ALIGNKIT_WITH_CUDA
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <cstdlib>
+
+#include "common/error.h"
+
+namespace alignkit::distributed {
+namespace {
+
+// What broadcast flattens into one message at most (DDP's _broadcast_coalesced uses 250 MiB buckets).
+constexpr int64_t kBroadcastChunkBytes = 256LL << 20;
+
+bool isLoopback(const std::string& addr) {
+  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+// Gloo's transport device, chosen as torch.distributed does: GLOO_SOCKET_IFNAME when set, the loopback address
+// for a job on one machine, else this machine's hostname.
+std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterAddr) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (isLoopback(masterAddr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options) {
+  const std::string master = options.masterAddr + ":" + std::to_string(options.masterPort);
+  c10d::TCPStoreOptions storeOptions;
+  storeOptions.port = static_cast<std::uint16_t>(options.masterPort);
+  storeOptions.isServer = options.rank == 0;
+  storeOptions.numWorkers = options.worldSize;
+  storeOptions.waitWorkers = true;
+  storeOptions.timeout = options.timeout;
+  try {
+    store_ = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, storeOptions);
+  } catch (const c10::Error& e) {
+    const std::string why = e.what_without_backtrace();
+    const std::string lower = lowercase(why);
+    if (options.rank == 0 && lower.find("address already in use") != std::string::npos) {
+      throw Error("ERR_PORT_IN_USE", "rank 0: cannot host the rendezvous at " + master + ": the port is in use " +
+                                         "(choose another with --master_port / MASTER_PORT)");
+    }
+    throw Error("ERR_DISTRIBUTED", "rank " + std::to_string(options.rank) + ": rendezvous at " + master +
+                                       " failed within " + std::to_string(options.timeout.count() / 1000) + " s (" +
+                                       (options.rank == 0 ? "not every rank joined" : "is rank 0 running and " +
+                                        master + " reachable from here?") + "): " + why);
+  }
+  try {
+#if ALIGNKIT_WITH_CUDA
+    if (options.cuda) {
+      auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
+      ncclOptions->timeout = options.timeout;
+      backend_ = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, options.rank, options.worldSize, ncclOptions);
+      return;
+    }
+#endif
+    if (options.cuda) throw Error("ERR_DISTRIBUTED", "NCCL needs a CUDA build of alignkit's addon; this one is CPU only");
+    auto glooOptions = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    glooOptions->devices.push_back(glooDevice(options.masterAddr));
+    backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, options.rank, options.worldSize, glooOptions);
+  } catch (const c10::Error& e) {
+    fail("connecting the process group", e.what_without_backtrace());
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+at::Device ProcessGroup::device() const {
+  return options_.cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(options_.localRank)) : at::Device(at::kCPU);
+}
+
+void ProcessGroup::fail(const std::string& what, const std::string& cause) const {
+  throw Error("ERR_DISTRIBUTED", "rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.worldSize) +
+                                     ": " + what + " failed (another rank died, hung past ddp_timeout " +
+                                     std::to_string(options_.timeout.count() / 1000) + " s, or left the job): " + cause);
+}
+
+void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) const {
+  try {
+    work->wait();
+  } catch (const c10::Error& e) {
+    fail(what, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fail(what, e.what());
+  }
+}
+
+void ProcessGroup::broadcast(std::vector<at::Tensor> tensors, int root) {
+  // Coalesced as DDP's _broadcast_coalesced: runs of same-dtype tensors flattened into chunks, one message each.
+  size_t begin = 0;
+  while (begin < tensors.size()) {
+    size_t end = begin;
+    int64_t bytes = 0;
+    while (end < tensors.size() && tensors[end].scalar_type() == tensors[begin].scalar_type() &&
+           (end == begin || bytes + tensors[end].nbytes() <= kBroadcastChunkBytes)) {
+      bytes += static_cast<int64_t>(tensors[end].nbytes());
+      ++end;
+    }
+    std::vector<at::Tensor> flat_parts;
+    for (size_t i = begin; i < end; ++i) flat_parts.push_back(tensors[i].detach().reshape(-1));
+    std::vector<at::Tensor> flat{at::cat(flat_parts).to(device())};
+    c10d::BroadcastOptions opts;
+    opts.rootRank = root;
+    opts.timeout = options_.timeout;
+    wait(backend_->broadcast(flat, opts), "broadcast from rank " + std::to_string(root));
+    int64_t offset = 0;
+    at::NoGradGuard noGrad;
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t n = tensors[i].numel();
+      tensors[i].copy_(flat[0].narrow(0, offset, n).view(tensors[i].sizes()));
+      offset += n;
+    }
+    begin = end;
+  }
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::allReduceSumAsync(at::Tensor tensor) {
+  std::vector<at::Tensor> tensors{std::move(tensor)};
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp::SUM;
+  opts.timeout = options_.timeout;
+  try {
+    return backend_->allreduce(tensors, opts);
+  } catch (const c10::Error& e) {
+    fail("all-reduce", e.what_without_backtrace());
+  }
+}
+
+void ProcessGroup::allReduceSum(at::Tensor tensor) {
+  at::Tensor buffer = tensor.device() == device() ? tensor : tensor.to(device());
+  wait(allReduceSumAsync(buffer), "all-reduce");
+  if (!buffer.is_same(tensor)) tensor.copy_(buffer);
+}
+
+at::Tensor ProcessGroup::allGather(const at::Tensor& tensor) {
+  at::Tensor input = tensor.contiguous().to(device());
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < worldSize(); ++r) outputs[0].push_back(at::empty_like(input));
+  std::vector<at::Tensor> inputs{input};
+  c10d::AllgatherOptions opts;
+  opts.timeout = options_.timeout;
+  try {
+    wait(backend_->allgather(outputs, inputs, opts), "all-gather");
+  } catch (const c10::Error& e) {
+    fail("all-gather", e.what_without_backtrace());
+  }
+  return at::stack(outputs[0]).to(tensor.device());
+}
+
+std::vector<std::string> ProcessGroup::allGatherStrings(const std::string& value) {
+  const std::string prefix = "alignkit/exchange/" + std::to_string(exchanges_++) + "/";
+  std::vector<std::string> values;
+  try {
+    store_->set(prefix + std::to_string(rank()), std::vector<uint8_t>(value.begin(), value.end()));
+    for (int r = 0; r < worldSize(); ++r) {
+      const std::vector<uint8_t> bytes = store_->get(prefix + std::to_string(r));
+      values.emplace_back(bytes.begin(), bytes.end());
+    }
+  } catch (const c10::Error& e) {
+    fail("exchanging values through the store", e.what_without_backtrace());
+  }
+  return values;
+}
+
+}  // namespace alignkit::distributed

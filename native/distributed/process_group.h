@@ -1,0 +1,63 @@
+// One data-parallel worker's membership of a c10d process group, as torch.distributed.init_process_group makes it
+// under torchrun: rendezvous through a c10d::TCPStore that rank 0 hosts at MASTER_ADDR:MASTER_PORT, then
+// ProcessGroupGloo on CPU or ProcessGroupNCCL on CUDA (one GPU per local rank). The collectives are the few that
+// data-parallel training needs; every rank must call them in the same order. A failure (a peer that died, a
+// collective past the timeout) throws an alignkit::Error ERR_DISTRIBUTED naming this rank and the operation.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+#include <torch/csrc/distributed/c10d/Work.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace alignkit::distributed {
+
+struct GroupOptions {
+  int rank = 0;
+  int worldSize = 1;
+  std::string masterAddr = "127.0.0.1";
+  int masterPort = 29500;
+  // Rendezvous, and each collective (TrainingArguments.ddp_timeout).
+  std::chrono::milliseconds timeout{1800 * 1000};
+  // NCCL on cuda:localRank instead of Gloo on CPU.
+  bool cuda = false;
+  int localRank = 0;
+};
+
+class ProcessGroup {
+ public:
+  explicit ProcessGroup(const GroupOptions& options);
+  ~ProcessGroup();
+
+  int rank() const { return options_.rank; }
+  int worldSize() const { return options_.worldSize; }
+  // Where collective buffers live: cuda:localRank with NCCL, else CPU.
+  at::Device device() const;
+
+  // `tensors` (the same shapes on every rank) take root's values.
+  void broadcast(std::vector<at::Tensor> tensors, int root);
+  // Sums `tensor` over the ranks in place; the work finishes it.
+  c10::intrusive_ptr<c10d::Work> allReduceSumAsync(at::Tensor tensor);
+  void allReduceSum(at::Tensor tensor);
+  // Every rank's `tensor` (the same shape on each), stacked in rank order.
+  at::Tensor allGather(const at::Tensor& tensor);
+  // Every rank's `value`, in rank order, exchanged through the store (small strings: configs, fingerprints).
+  std::vector<std::string> allGatherStrings(const std::string& value);
+
+  // Waits for `work`, turning a c10d failure into an error naming this rank and `what`.
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) const;
+
+ private:
+  [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
+
+  GroupOptions options_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::Backend> backend_;
+  int64_t exchanges_ = 0;
+};
+
+}  // namespace alignkit::distributed

@@ -1,0 +1,135 @@
+// This process's part in data-parallel training, as the HF Trainer runs under torchrun with accelerate: a worker
+// started with torchrun's variables (launch-env.ts) joins the c10d group by itself, shards every epoch's batches
+// (shard-batches.ts), averages gradients through the model's attachment (NativeProcessGroup.attach) and sums what
+// the metrics need over the ranks. A plain run is the world of one: every method is then the identity, with no
+// group and no communication.
+import { AlignkitError, fromNative } from '../errors.js';
+import { setNumThreads } from '../info.js';
+import type { Model } from '../model.js';
+import { native, type NativeProcessGroup } from '../native.js';
+import type { EpochBatches } from '../data/epoch-batches.js';
+import { distributedEnv, threadsPerWorker, type DistributedEnv } from './launch-env.js';
+import { ShardedEpochBatches } from './shard-batches.js';
+
+/** The TrainingArguments fields data parallelism reads. */
+export interface DataParallelConfig {
+  ddp_timeout: number;
+  ddp_bucket_cap_mb: number | null;
+  ddp_backend: 'gloo' | 'nccl' | null;
+  zero_stage: number;
+  use_cpu: boolean;
+}
+
+/** What the training loop reads of a batch table: EpochBatches, or its shard. */
+export type Batches<Batch> = Pick<EpochBatches<Batch>, 'rows' | 'length' | 'order' | 'collate' | 'epoch'>;
+
+export class DataParallel {
+  /** One process, no group. */
+  static readonly single = new DataParallel(null, null);
+
+  readonly #group: NativeProcessGroup | null;
+  readonly env: DistributedEnv | null;
+
+  private constructor(group: NativeProcessGroup | null, env: DistributedEnv | null) {
+    this.#group = group;
+    this.env = env;
+  }
+
+  /**
+   * Joins the job torchrun's variables describe (rank 0 hosts the rendezvous), or returns {@link single} when they
+   * are unset or say WORLD_SIZE=1. Threads per worker default to cores / LOCAL_WORLD_SIZE unless OMP_NUM_THREADS is set.
+   */
+  static async join(config: DataParallelConfig, env: NodeJS.ProcessEnv = process.env): Promise<DataParallel> {
+    const job = distributedEnv(env);
+    if (!job || job.worldSize === 1) return DataParallel.single;
+    if (config.zero_stage > 1) {
+      throw new AlignkitError('ERR_INVALID_CONFIG', `config: zero_stage ${config.zero_stage} is not implemented (0: off, 1: optimizer-state sharding)`);
+    }
+    if (env.OMP_NUM_THREADS === undefined) setNumThreads(threadsPerWorker(job.localWorldSize));
+    const cuda = config.ddp_backend === 'nccl' || (config.ddp_backend === null && trainsOnCuda(config));
+    if (cuda && !trainsOnCuda(config)) {
+      throw new AlignkitError('ERR_INVALID_CONFIG', 'config: ddp_backend nccl needs training on CUDA (a CUDA build and use_cpu: false)');
+    }
+    const group = await native().NativeProcessGroup.connect({
+      rank: job.rank, worldSize: job.worldSize, masterAddr: job.masterAddr, masterPort: job.masterPort,
+      timeoutMs: config.ddp_timeout * 1000, cuda, localRank: job.localRank,
+    }).catch(fromNative);
+    return new DataParallel(group, job);
+  }
+
+  get rank(): number {
+    return this.env?.rank ?? 0;
+  }
+
+  get worldSize(): number {
+    return this.env?.worldSize ?? 1;
+  }
+
+  /** Rank 0: the one process that writes logs, checkpoints and the final model. */
+  get isMain(): boolean {
+    return this.rank === 0;
+  }
+
+  /** DistributedDataParallel(model): rank 0's weights on every rank, then gradients averaged at each synced step. */
+  async attach(model: Model, config: Pick<DataParallelConfig, 'ddp_bucket_cap_mb'>): Promise<void> {
+    if (!this.#group) return;
+    await this.#group.attach(model.nativeHandle(), { bucketCapMb: config.ddp_bucket_cap_mb ?? undefined }).catch(fromNative);
+  }
+
+  /** This rank's batches of each epoch (accelerate's BatchSamplerShard). */
+  shard<Batch>(batches: EpochBatches<Batch>): Batches<Batch> {
+    if (!this.#group) return batches;
+    return new ShardedEpochBatches(batches, { numProcesses: this.worldSize, processIndex: this.rank });
+  }
+
+  /** Element-wise sums over the ranks. */
+  async sum(values: number[]): Promise<number[]> {
+    if (!this.#group) return values;
+    return Array.from(await this.#group.allReduceSum(Float64Array.from(values)).catch(fromNative));
+  }
+
+  /** Every rank's `values` (the same length on each) concatenated in rank order. */
+  async gather(values: Float32Array): Promise<Float32Array> {
+    if (!this.#group) return values;
+    return this.#group.allGather(values).catch(fromNative);
+  }
+
+  /** Every rank's string, in rank order. */
+  async gatherStrings(value: string): Promise<string[]> {
+    if (!this.#group) return [value];
+    return this.#group.allGatherStrings(value).catch(fromNative);
+  }
+
+  /**
+   * Every rank must train with the same settings: a key that differs from rank 0's is an error on every rank,
+   * naming the rank and the key.
+   */
+  async checkSameConfig(config: object): Promise<void> {
+    if (!this.#group) return;
+    const all = (await this.gatherStrings(JSON.stringify(config))).map((text) => JSON.parse(text) as Record<string, unknown>);
+    all.forEach((other, rank) => {
+      const keys = new Set([...Object.keys(all[0]!), ...Object.keys(other)]);
+      for (const key of keys) {
+        const [a, b] = [JSON.stringify(all[0]![key]), JSON.stringify(other[key])];
+        if (a !== b) {
+          throw new AlignkitError('ERR_INVALID_CONFIG', `config: rank ${rank} has ${key}: ${b ?? 'unset'} but rank 0 has ${a ?? 'unset'}; every rank must train with the same config`);
+        }
+      }
+    });
+  }
+
+  /** Seconds the model's synced steps waited for gradient all-reduces since the last call (0 for one process). */
+  async gradientWaitSeconds(model: Model): Promise<number> {
+    if (!this.#group) return 0;
+    return this.#group.gradientWaitSeconds(model.nativeHandle()).catch(fromNative);
+  }
+
+  /** Leaves the group (every rank, after its last collective). */
+  async close(): Promise<void> {
+    await this.#group?.close().catch(fromNative);
+  }
+}
+
+function trainsOnCuda(config: Pick<DataParallelConfig, 'use_cpu'>): boolean {
+  return !config.use_cpu && native().runtimeInfo().cudaAvailable;
+}
