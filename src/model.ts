@@ -142,6 +142,11 @@ export interface DpoStepOptions extends DpoLossOptions, ForwardOptions, KernelOp
    * micro-batches of its optimizer step). Default 1; the returned loss is never scaled.
    */
   lossScale?: number;
+  /**
+   * With the model in a data-parallel group, average this backward's gradients over the ranks. Default true; false
+   * keeps them local (gradient-accumulation micro-steps, DDP's no_sync).
+   */
+  syncGradients?: boolean;
 }
 
 /** One KTO micro-batch as TRL's DataCollatorForUnpairedPreference lays it out, with each row's label. */
@@ -166,6 +171,11 @@ export interface KtoStepOptions extends ForwardOptions, KernelOptions {
   backward?: boolean;
   /** The gradient accumulated is that of `lossScale · loss`. Default 1; the returned loss is never scaled. */
   lossScale?: number;
+  /**
+   * With the model in a data-parallel group, average this backward's gradients over the ranks. Default true; false
+   * keeps them local (gradient-accumulation micro-steps, DDP's no_sync).
+   */
+  syncGradients?: boolean;
 }
 
 /**
@@ -191,6 +201,16 @@ export interface SftStepOptions extends ForwardOptions, KernelOptions {
   numItemsInBatch?: number;
   /** Accumulate the loss's gradient into the parameters. Default true; false runs without autograd (eval). */
   backward?: boolean;
+  /**
+   * The gradient accumulated is that of `lossScale · loss`: data-parallel transformers counts num_items_in_batch
+   * over every rank and scales each rank's loss by the world size. Default 1; the returned loss is never scaled.
+   */
+  lossScale?: number;
+  /**
+   * With the model in a data-parallel group, average this backward's gradients over the ranks. Default true; false
+   * keeps them local (gradient-accumulation micro-steps, DDP's no_sync).
+   */
+  syncGradients?: boolean;
   /**
    * TRL's loss_type "dft" (its use_token_scaling): each token's -logp is weighted by its probability, detached.
    * Default false (the NLL).

@@ -1,9 +1,11 @@
 // `alignkit train config.yaml`: runs the trainer the config names (dpo, sft, kto or online_dpo), showing progress
 // (train-progress.ts) and a summary line. Ctrl-C finishes the running optimizer step, saves a checkpoint and exits
 // with 130 (128 + SIGINT), saying how to resume; a second Ctrl-C exits at once. With torchrun's flags
-// (--nproc_per_node...) it launches and supervises that many workers instead (train-launch.ts).
+// (--nproc_per_node...) it launches and supervises that many workers instead (train-launch.ts); of those workers
+// (or any launcher's), rank 0 alone reports progress, notes and the summary.
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
+import { distributedEnv } from '../distributed/launch-env.js';
 import { train } from '../train/train.js';
 import { onCtrlC } from './ctrl-c.js';
 import { addLaunchOptions, launchOptionsOf, runLauncher } from './train-launch.js';
@@ -22,6 +24,7 @@ export function registerTrain(program: Command): void {
       const config = await loadConfig(path);
       if (options.resume !== undefined) config.resume_from_checkpoint = options.resume;
       const reporter = trainReporter({ interactive: Boolean(process.stdout.isTTY && process.stderr.isTTY) && config.disable_tqdm !== true });
+      const main = (distributedEnv()?.rank ?? 0) === 0;
       const controller = new AbortController();
       const stopListening = onCtrlC(() => {
         reporter.note('stopping after this optimizer step and saving a checkpoint (Ctrl-C again to quit now)');
@@ -32,8 +35,9 @@ export function registerTrain(program: Command): void {
         process.exit(130);
       });
       try {
-        const result = await train(config, { signal: controller.signal, onStep: reporter.onStep, onLog: reporter.onLog, log: reporter.note });
+        const result = await train(config, { signal: controller.signal, onStep: reporter.onStep, onLog: reporter.onLog, log: main ? reporter.note : () => {} });
         reporter.stop();
+        if (!main) return;
         if (result.stopped) {
           console.log(result.checkpoint
             ? `stopped at step ${result.globalStep}: checkpoint ${result.checkpoint}\n` +

@@ -118,6 +118,22 @@ export class DataParallel {
     });
   }
 
+  /** Waits until every rank gets here. */
+  async barrier(): Promise<void> {
+    await this.gatherStrings('');
+  }
+
+  /** `work` on rank 0 first, then on the others (accelerate's main_process_first: rank 0 fills a cache the rest read). */
+  async mainFirst<T>(work: () => Promise<T>): Promise<T> {
+    if (this.isMain) {
+      const result = await work();
+      await this.barrier();
+      return result;
+    }
+    await this.barrier();
+    return work();
+  }
+
   /** Seconds the model's synced steps waited for gradient all-reduces since the last call (0 for one process). */
   async gradientWaitSeconds(model: Model): Promise<number> {
     if (!this.#group) return 0;

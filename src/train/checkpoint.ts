@@ -3,10 +3,14 @@
 // so a kill mid-write never leaves a half checkpoint; save_total_limit keeps the newest N.
 // With sync_ref_model (TR-DPO) the reference has moved too, and checkpoint-N/ref_model/ holds it (an HF folder):
 // transformers saves no reference model, so a resumed TRL run restarts from the initial one; ours resumes exactly.
+// Under data parallelism rank 0 writes the checkpoint and every rank adds its random generators' state
+// (rng_state_<rank>.safetensors, as the Trainer's rng_state_<rank>.pth) into it; the ranks share output_dir.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlignkitError } from '../errors.js';
+import { DataParallel } from '../distributed/data-parallel.js';
+import { AlignkitError, fromNative } from '../errors.js';
+import { native } from '../native.js';
 import type { Model } from '../model.js';
 import type { Optimizer } from './optimizer.js';
 import { savePolicy } from './peft.js';
@@ -53,14 +57,25 @@ export interface CheckpointExtras {
   reference?: Model;
   /** Writes more files into the model folder before it is renamed into place (the tokenizer's settings). */
   writeFiles?: (dir: string) => Promise<void>;
+  /** Every rank calls saveCheckpoint; rank 0 writes all but the other ranks' RNG states. */
+  dataParallel?: DataParallel;
 }
 
+/** The Trainer's rng_state.pth, or rng_state_<rank>.pth with several processes. */
+const rngStateFile = (dp: DataParallel) => (dp.worldSize > 1 ? `rng_state_${dp.rank}.safetensors` : 'rng_state.safetensors');
+
 export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
-  { saveTotalLimit, reference, writeFiles }: CheckpointExtras): Promise<string> {
+  { saveTotalLimit, reference, writeFiles, dataParallel: dp = DataParallel.single }: CheckpointExtras): Promise<string> {
   const final = join(outputDir, `checkpoint-${state.global_step}`);
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
-  await rm(temp, { recursive: true, force: true });
-  await mkdir(temp, { recursive: true });
+  if (dp.isMain) {
+    await rm(temp, { recursive: true, force: true });
+    await mkdir(temp, { recursive: true });
+  }
+  await dp.barrier();
+  await native().saveRngState(join(temp, rngStateFile(dp))).catch(fromNative);
+  await dp.barrier();
+  if (!dp.isMain) return final;
   await savePolicy(model, temp);
   await writeFiles?.(temp);
   await optimizer.save(join(temp, OPTIMIZER_FILE));
@@ -104,13 +119,18 @@ export async function checkpointToResume(value: string | boolean | null, outputD
   return latest;
 }
 
-/** Reads a checkpoint's trainer_state.json and loads its optimizer state into `optimizer`. */
-export async function loadCheckpoint(dir: string, optimizer: Optimizer): Promise<TrainerState> {
+/**
+ * Reads a checkpoint's trainer_state.json, loads its optimizer state into `optimizer` and restores this rank's RNG
+ * state. A checkpoint from another world size has no RNG state for some ranks: as the Trainer, they go on unrestored.
+ */
+export async function loadCheckpoint(dir: string, optimizer: Optimizer, dp = DataParallel.single): Promise<TrainerState> {
   const statePath = join(dir, STATE_FILE);
   if (!existsSync(statePath)) {
     throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: ${dir} has no ${STATE_FILE} (not an alignkit checkpoint)`);
   }
   await optimizer.load(join(dir, OPTIMIZER_FILE));
+  const rngPath = join(dir, rngStateFile(dp));
+  if (existsSync(rngPath)) await native().loadRngState(rngPath).catch(fromNative);
   return JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
 }
 

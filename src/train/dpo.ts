@@ -4,12 +4,15 @@
 // (native/train/dpo_step.cpp).
 import type { Table } from 'apache-arrow';
 import type { DpoConfig } from '../config/load-config.js';
+import type { PreferenceBatch } from '../data/preference-collator.js';
 import { PreferenceBatches } from '../data/preference-batches.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { readArrowFile } from '../data/token-table.js';
+import { DataParallel } from '../distributed/data-parallel.js';
 import type { DpoReference, DpoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
+import type { MetricParts } from './metric-parts.js';
 import { adapterBase } from './peft.js';
 import {
   checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
@@ -35,14 +38,18 @@ export function padTokenId(config: Pick<DpoConfig, 'pad_token'>, tokenizer: Toke
 
 /**
  * TRL's _precompute_ref_logps: the reference's log-probs of every row, in table order, without gradients; with
- * ld_alpha, LD-weighted as TRL stores them (shared + ld_alpha · tail).
+ * ld_alpha, LD-weighted as TRL stores them (shared + ld_alpha · tail). Data-parallel ranks each take a block of
+ * rows and gather the rest.
  */
 async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number, ldAlpha: number | null,
-  adaptersOff: boolean) {
-  const chosen = new Float32Array(batches.rows);
-  const rejected = new Float32Array(batches.rows);
-  for (let start = 0; start < batches.rows; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
+  adaptersOff: boolean, dp: DataParallel) {
+  const block = Math.ceil(batches.rows / dp.worldSize);
+  const first = dp.rank * block;
+  const chosen = new Float32Array(block);
+  const rejected = new Float32Array(block);
+  const end = Math.min(first + block, batches.rows);
+  for (let start = first; start < end; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, end - start) }, (_, i) => start + i);
     const b = batches.collate(indices);
     const { logps, tailLogps } = await reference.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask,
       { seqLen: b.seqLen, pairTail: ldAlpha !== null, adaptersOff });
@@ -50,11 +57,36 @@ async function precomputeReference(reference: Model, batches: PreferenceBatches,
     const f = Math.fround;
     const weighted = (i: number) => (ldAlpha === null ? logps[i]! : f(logps[i]! + f(f(ldAlpha - 1) * tailLogps![i]!)));
     indices.forEach((row, i) => {
-      chosen[row] = weighted(i);
-      rejected[row] = weighted(indices.length + i);
+      chosen[row - first] = weighted(i);
+      rejected[row - first] = weighted(indices.length + i);
     });
   }
-  return { chosen, rejected };
+  const [allChosen, allRejected] = [await dp.gather(chosen), await dp.gather(rejected)];
+  return { chosen: allChosen.slice(0, batches.rows), rejected: allRejected.slice(0, batches.rows) };
+}
+
+const TOKEN_METRICS = new Set(['entropy', 'logits/chosen', 'logits/rejected', 'mean_token_accuracy']);
+
+/**
+ * The parts TRL gathers for a batch's metrics (DPOTrainer._compute_loss): the pair metrics over the batch's pairs,
+ * entropy over every completion token, logits/ and mean_token_accuracy over one side's (completion_mask[:, 1:]).
+ */
+function dpoParts(b: PreferenceBatch, metrics: object): MetricParts {
+  const tokens = [0, 0];
+  for (let row = 0; row < 2 * b.pairs; row++) {
+    for (let t = row * b.seqLen + 1; t < (row + 1) * b.seqLen; t++) tokens[row < b.pairs ? 0 : 1]! += b.completionMask[t]!;
+  }
+  const [chosen, rejected] = tokens as [number, number];
+  const count: Record<string, number> = {
+    entropy: chosen + rejected, 'logits/chosen': chosen, 'logits/rejected': rejected, mean_token_accuracy: chosen,
+  };
+  const parts: MetricParts = {};
+  for (const [key, value] of Object.entries(metrics as Record<string, number>)) {
+    if (key === 'num_tokens') continue;
+    const n = TOKEN_METRICS.has(key) ? count[key]! : b.pairs;
+    parts[key] = [value * n, n];
+  }
+  return parts;
 }
 
 type Reference = Model | 'base' | { chosen: Float32Array; rejected: Float32Array };
@@ -85,6 +117,7 @@ async function loadReference(config: DpoConfig, policy: Model, resumeDir: string
 /** `referenceDir`: the reference's folder when it is not model_name_or_path (TRL's ref_model; online DPO's fixed reference). */
 export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, referenceDir = config.model_name_or_path!): Promise<TrainResult> {
   const note = options.log ?? ((message: string) => console.error(message));
+  const dp = options.dataParallel ?? DataParallel.single;
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
   const modelDir = config.model_name_or_path!;
@@ -94,13 +127,15 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
     padTokenId: padTokenId(config, tokenizer), maxLength: config.max_length,
     truncationMode: config.truncation_mode, padToMultipleOf: config.pad_to_multiple_of,
   };
-  const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessPreferences(config, { split, log: note })).path);
+  // Rank 0 tokenizes into the cache first; the other ranks then read it.
+  const table = async (split: 'train' | 'eval'): Promise<Table> =>
+    readArrowFile((await dp.mainFirst(() => preprocessPreferences(config, { split, log: note }))).path);
   const trainBatches = new PreferenceBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
   const evalBatches = evaluates
     ? new PreferenceBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;
 
-  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
+  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   let reference: Reference = await loadReference(config, policy, resumeDir, referenceDir);
   // TR-DPO: the reference moves toward the policy during training, so checkpoints hold it too.
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
@@ -110,8 +145,8 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
     // In float32 even with bf16: TRL precomputes in DPOTrainer.__init__, before accelerate wraps the forward in autocast.
     const base = reference === 'base';
     const model = base ? policy : (reference as Model);
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha, base);
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha, base);
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, config.ld_alpha, base, dp);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, config.ld_alpha, base, dp);
     if (!base) await model.dispose();
   }
   const lossOptions: DpoStepOptions = {
@@ -123,12 +158,15 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
 
   return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
-    trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices),
-      (b, indices, lossScale) => policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, lossScale })),
+    trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices), async (b, indices, how) => {
+      const out = await policy.dpoStep(b, referenceFor(reference, indices), { ...lossOptions, ...how });
+      return { loss: out.loss, metrics: out.metrics, parts: dp.worldSize > 1 ? dpoParts(b, out.metrics) : undefined };
+    }),
     // TRL's prediction_step: the policy without gradients against the eval reference.
     async evalStep(indices) {
-      const out = await policy.dpoStep(evalBatches!.collate(indices), referenceFor(evalReference, indices), { ...lossOptions, backward: false });
-      return { loss: out.loss, metrics: out.metrics };
+      const b = evalBatches!.collate(indices);
+      const out = await policy.dpoStep(b, referenceFor(evalReference, indices), { ...lossOptions, backward: false });
+      return { loss: out.loss, metrics: out.metrics, parts: dp.worldSize > 1 ? dpoParts(b, out.metrics) : undefined };
     },
     // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
     async onStepEnd(step) {

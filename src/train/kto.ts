@@ -9,11 +9,12 @@ import type { KtoConfig } from '../config/load-config.js';
 import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
 import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
+import { DataParallel } from '../distributed/data-parallel.js';
 import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
-import { klEstimate, ktoMetrics } from './kto-metrics.js';
+import { klEstimate, klMean, ktoCombine, ktoParts } from './kto-metrics.js';
 import {
   checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
   type TrainOptions, type TrainResult,
@@ -45,16 +46,25 @@ async function referenceLogps(model: Model, b: UnpairedBatch, options: Completio
   return { logps, klLogps: b.kl && (await logpsOf(model, b.kl, options)).logps };
 }
 
-/** TRL's _precompute_ref_logps: the reference's log-probs of every row (and KL row), in table order, without gradients. */
-async function precomputeReference(model: Model, batches: UnpairedBatches, batchSize: number, options: CompletionLogProbsOptions) {
-  const out: ReferenceLogps = { logps: new Float32Array(batches.rows) };
-  for (let start = 0; start < batches.rows; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, batches.rows - start) }, (_, i) => start + i);
+/**
+ * TRL's _precompute_ref_logps: the reference's log-probs of every row (and KL row), in table order, without
+ * gradients. Data-parallel ranks each take a block of rows and gather the rest.
+ */
+async function precomputeReference(model: Model, batches: UnpairedBatches, batchSize: number, options: CompletionLogProbsOptions,
+  dp: DataParallel) {
+  const block = Math.ceil(batches.rows / dp.worldSize);
+  const first = dp.rank * block;
+  const end = Math.min(first + block, batches.rows);
+  const local: ReferenceLogps = { logps: new Float32Array(block) };
+  for (let start = first; start < end; start += batchSize) {
+    const indices = Array.from({ length: Math.min(batchSize, end - start) }, (_, i) => start + i);
     const ref = await referenceLogps(model, batches.collate(indices), options);
-    out.logps.set(ref.logps, start);
-    if (ref.klLogps) (out.klLogps ??= new Float32Array(batches.rows)).set(ref.klLogps, start);
+    local.logps.set(ref.logps, start - first);
+    if (ref.klLogps) (local.klLogps ??= new Float32Array(block)).set(ref.klLogps, start - first);
   }
-  return out;
+  const all = async (values: Float32Array) => (await dp.gather(values)).slice(0, batches.rows);
+  // Every rank has KL rows or none (usesKl), so the gathers match.
+  return { logps: await all(local.logps), klLogps: local.klLogps && (await all(local.klLogps)) };
 }
 
 function referenceFor(reference: Reference, b: UnpairedBatch, indices: number[], options: CompletionLogProbsOptions) {
@@ -65,6 +75,7 @@ function referenceFor(reference: Reference, b: UnpairedBatch, indices: number[],
 
 export async function trainKto(config: KtoConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const note = options.log ?? ((message: string) => console.error(message));
+  const dp = options.dataParallel ?? DataParallel.single;
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
   const modelDir = config.model_name_or_path!;
@@ -74,7 +85,9 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
     padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId, maxLength: config.max_length, padToMultipleOf: config.pad_to_multiple_of,
   };
-  const table = async (split: 'train' | 'eval'): Promise<Table> => readArrowFile((await preprocessUnpaired(config, { split, log: note })).path);
+  // Rank 0 tokenizes into the cache first; the other ranks then read it.
+  const table = async (split: 'train' | 'eval'): Promise<Table> =>
+    readArrowFile((await dp.mainFirst(() => preprocessUnpaired(config, { split, log: note }))).path);
   const trainBatches = new UnpairedBatches(await table('train'), {
     ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy === 'random',
   });
@@ -82,7 +95,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     ? new UnpairedBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;
 
-  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
+  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // With LoRA adapters the reference is the policy with them off (PEFT's disable_adapter), as TRL runs it.
   const lora = policy.config.lora;
   if (lora && config.sync_ref_model) throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
@@ -97,8 +110,8 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
     const options = { bf16: false, adaptersOff: lora };
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, options);
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, options);
+    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, options, dp);
+    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, options, dp);
     if (!lora) await model.dispose();
   }
   const stepOptions: KtoStepOptions = {
@@ -108,23 +121,26 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   const kl = usesKl(config);
 
   // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL rows
-  // without gradients), then the policy's step and TRL's metrics.
+  // without gradients; the mean over data-parallel ranks), then the policy's step and TRL's metrics.
+  const klAcrossRanks = async (mean: number) => (dp.worldSize > 1 ? Math.fround((await dp.sum([mean]))[0]! / dp.worldSize) : mean);
   const kto = async (b: UnpairedBatch, indices: number[], ref: Reference, options: KtoStepOptions) => {
     const refLogps = await referenceFor(ref, b, indices, referenceForward);
-    const klValue = kl ? klEstimate((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!) : 0;
+    const klValue = kl ? klEstimate(await klAcrossRanks(klMean((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!))) : 0;
     const out = await policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
     const numTokens = b.attentionMask.reduce((n, m) => n + m, 0);
-    return { loss: out.loss, metrics: { ...ktoMetrics(out, b.labels, klValue), num_tokens: numTokens } };
+    const parts = ktoParts(out, b.labels, klValue);
+    return { loss: out.loss, metrics: { ...ktoCombine(parts), num_tokens: numTokens }, parts };
   };
 
   return runTrainer({
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
     trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices),
-      (b, indices, lossScale) => kto(b, indices, reference, { lossScale })),
+      (b, indices, how) => kto(b, indices, reference, how)),
     // TRL's prediction_step: the policy without gradients against the eval reference.
     async evalStep(indices) {
       return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });
     },
+    combineParts: ktoCombine,
     // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
     async onStepEnd(step) {
       if (synced && step % config.ref_model_sync_steps === 0) await synced.mixParameters(policy, config.ref_model_mixup_alpha);

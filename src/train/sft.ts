@@ -2,7 +2,8 @@
 // (trainer-loop.ts) for optimizer steps, logging, evaluation and checkpoints. It mirrors TRL 1.13's SFTTrainer
 // with loss_type "nll" on a causal LM, which accepts loss kwargs: each micro-batch's summed token NLL is divided by
 // num_items_in_batch, the label tokens of the whole optimizer step (transformers' _get_num_items_in_batch), so
-// the step's loss is the mean over its label tokens however they fall into micro-batches. The step itself is
+// the step's loss is the mean over its label tokens however they fall into micro-batches (data-parallel: over every
+// rank's, average_tokens_across_devices, each rank's loss scaled by the world size). The step itself is
 // Model.sftStep (native/train/sft_step.cpp). The final folder and every checkpoint carry the chat template and
 // eos_token used, so each is a model_name_or_path for trainer: dpo.
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,12 +13,14 @@ import { chatTemplateOption, preprocessSft } from '../data/sft/preprocess-sft.js
 import { SftBatches } from '../data/sft/sft-batches.js';
 import { sftCollateOptions, type SftBatch } from '../data/sft/sft-collator.js';
 import { readArrowFile } from '../data/token-table.js';
-import type { SftStepOptions } from '../model.js';
+import { DataParallel } from '../distributed/data-parallel.js';
+import type { SftStepOptions, SftStepResult } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import {
   checkEvalDataset, checkPrecision, configError, runTrainer, setupPolicy, type MicroBatchResult, type TrainOptions,
   type TrainResult,
 } from './trainer-loop.js';
+import type { MetricParts } from './metric-parts.js';
 
 function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
   checkPrecision(config, note);
@@ -46,8 +49,17 @@ async function saveTokenizerSettings(dir: string, tokenizer: Tokenizer, eosToken
   await writeFile(path, JSON.stringify({ ...tokenizerConfig, eos_token: eosToken }, null, 2) + '\n');
 }
 
+/** The parts TRL gathers for SFT's metrics: entropy and mean_token_accuracy over the label tokens. */
+function sftParts(metrics: SftStepResult['metrics'], labelTokens: number): MetricParts {
+  return {
+    entropy: [metrics.entropy * labelTokens, labelTokens],
+    mean_token_accuracy: [metrics.mean_token_accuracy * labelTokens, labelTokens],
+  };
+}
+
 export async function trainSft(config: SftConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const note = options.log ?? ((message: string) => console.error(message));
+  const dp = options.dataParallel ?? DataParallel.single;
   const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: chatTemplateOption(config) });
   checkSupported(config, tokenizer, note);
   const evaluates = checkEvalDataset(config);
@@ -55,13 +67,14 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     ...sftCollateOptions(config, tokenizer), seed: config.data_seed ?? config.seed, groupByLength: false,
     dropLast: config.dataloader_drop_last,
   };
-  const table = async (split: 'train' | 'eval') => readArrowFile((await preprocessSft(config, { split, log: note })).path);
+  // Rank 0 tokenizes into the cache first; the other ranks then read it.
+  const table = async (split: 'train' | 'eval') => readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note }))).path);
   const trainBatches = new SftBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
   const evalBatches = evaluates
     ? new SftBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;
 
-  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config);
+  const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   const stepOptions: SftStepOptions = {
     bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing, use_token_scaling: config.loss_type === 'dft',
   };
@@ -69,20 +82,23 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches,
     async trainStep(micro) {
       const batches = micro.map((indices) => trainBatches.collate(indices));
-      const numItemsInBatch = batches.reduce((n, b) => n + labelTokens(b), 0) || undefined;
+      const [numItemsInBatch] = await dp.sum([batches.reduce((n, b) => n + labelTokens(b), 0)]);
+      const world = dp.worldSize;
       let loss = 0;
       const results: MicroBatchResult[] = [];
-      for (const b of batches) {
-        const out = await policy.sftStep(b, { ...stepOptions, numItemsInBatch });
-        loss += out.loss;
-        results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
+      for (const [i, b] of batches.entries()) {
+        const out = await policy.sftStep(b, {
+          ...stepOptions, numItemsInBatch: numItemsInBatch || undefined, lossScale: world, syncGradients: i === batches.length - 1,
+        });
+        loss += out.loss * world;
+        results.push({ metrics: out.metrics, parts: world > 1 ? sftParts(out.metrics, out.labelTokens) : undefined, inputTokens: b.inputIds.length });
       }
       return { loss, micro: results };
     },
     // prediction_step counts num_items_in_batch over the one batch: its mean token NLL.
     async evalStep(indices) {
       const out = await policy.sftStep(evalBatches!.collate(indices), { ...stepOptions, backward: false });
-      return { loss: out.loss, metrics: out.metrics };
+      return { loss: out.loss, metrics: out.metrics, parts: dp.worldSize > 1 ? sftParts(out.metrics, out.labelTokens) : undefined };
     },
     saveTokenizerSettings: (dir) => saveTokenizerSettings(dir, tokenizer, config.eos_token),
   }, options);

@@ -32,11 +32,14 @@ export function trainSummary(s: SummaryInput): Record<string, number> {
   };
 }
 
-/** set_initial_training_values' num_train_samples: max_steps × the batch of one optimizer step, else rows × num_train_epochs. */
+/**
+ * set_initial_training_values' num_train_samples: max_steps × the batch of one optimizer step (every rank's), else
+ * rows × num_train_epochs.
+ */
 export function trainSamples(config: { max_steps: number; per_device_train_batch_size: number; gradient_accumulation_steps: number; num_train_epochs: number },
-  rows: number, maxSteps: number): number {
+  rows: number, maxSteps: number, worldSize = 1): number {
   return config.max_steps > 0
-    ? maxSteps * config.per_device_train_batch_size * config.gradient_accumulation_steps
+    ? maxSteps * config.per_device_train_batch_size * config.gradient_accumulation_steps * worldSize
     : rows * config.num_train_epochs;
 }
 

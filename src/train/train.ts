@@ -1,6 +1,9 @@
 // train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts, online-dpo.ts), each on the shared loop
-// (trainer-loop.ts).
+// (trainer-loop.ts). A process started with torchrun's variables (by `alignkit train --nproc_per_node`, torchrun,
+// SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
+// config, trains its shard, and leaves.
 import { loadConfig, resolveConfig } from '../config/load-config.js';
+import { DataParallel } from '../distributed/data-parallel.js';
 import { trainDpo } from './dpo.js';
 import { trainKto } from './kto.js';
 import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
@@ -13,9 +16,19 @@ export type { ScoreJudge } from './online-judge.js';
 
 export async function train(configOrPath: string | Record<string, unknown>, options: OnlineDpoOptions = {}): Promise<TrainResult> {
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
-  if (config.trainer === 'online_dpo') return trainOnlineDpo(config, options);
-  if (options.judge) throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
-  if (config.trainer === 'dpo') return trainDpo(config, options);
-  if (config.trainer === 'sft') return trainSft(config, options);
-  return trainKto(config, options);
+  if (options.judge && config.trainer !== 'online_dpo') throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
+  const dataParallel = options.dataParallel ?? (await DataParallel.join(config));
+  try {
+    await dataParallel.checkSameConfig(config);
+    if (config.trainer === 'online_dpo') {
+      if (dataParallel.worldSize > 1) throw configError('trainer: online_dpo runs in one process; data-parallel training is for dpo, sft and kto');
+      return await trainOnlineDpo(config, options);
+    }
+    const run = { ...options, dataParallel };
+    if (config.trainer === 'dpo') return await trainDpo(config, run);
+    if (config.trainer === 'sft') return await trainSft(config, run);
+    return await trainKto(config, run);
+  } finally {
+    if (!options.dataParallel) await dataParallel.close();
+  }
 }

@@ -7,10 +7,13 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
+import { DataParallel, type Batches } from '../distributed/data-parallel.js';
 import { AlignkitError } from '../errors.js';
+import { distributedEnv } from '../distributed/launch-env.js';
 import { info, manualSeed } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
 import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { sumAcrossRanks, type MetricParts } from './metric-parts.js';
 import { learningRateSchedule } from './lr-schedule.js';
 import { adapterBase, loraOptions, savePolicy } from './peft.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
@@ -41,6 +44,11 @@ export interface TrainOptions {
   onLog?: (entry: LogEntry, progress: TrainProgress) => void;
   /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
   log?: (message: string) => void;
+  /**
+   * This process's part in data-parallel training; train() joins the job torchrun's variables describe. Default:
+   * one process.
+   */
+  dataParallel?: DataParallel;
 }
 
 export interface TrainResult {
@@ -58,6 +66,11 @@ export type LoopConfig = DpoConfig | SftConfig | KtoConfig;
 /** What one micro-batch reports: TRL's metrics (num_tokens: attention tokens of this micro-batch) and its input tokens. */
 export interface MicroBatchResult {
   metrics: { num_tokens: number };
+  /**
+   * The sums and counts behind the metrics, which data-parallel ranks add up before dividing, as TRL gathers them
+   * (metric-parts.ts). Without them a metric is averaged over the ranks.
+   */
+  parts?: MetricParts;
   /** Tokens of input_ids, padding included (the Trainer's floating_point_ops counts them). */
   inputTokens: number;
 }
@@ -69,6 +82,7 @@ export interface Recipe {
   /** The resumed checkpoint's trainer state, or null for a run from step 0. */
   resumed: TrainerState | null;
   resumeDir: string | null;
+  /** The whole tables: the loop takes this rank's shard of each. */
   trainBatches: EpochBatches<unknown>;
   evalBatches: EpochBatches<unknown> | null;
   /**
@@ -77,9 +91,11 @@ export interface Recipe {
    */
   trainStep(micro: number[][]): Promise<{ loss: number; micro: MicroBatchResult[] }>;
   /** One evaluation batch without gradients: its loss (the Trainer weights it by the batch's rows) and metrics. */
-  evalStep(indices: number[]): Promise<{ loss: number; metrics: object }>;
+  evalStep(indices: number[]): Promise<{ loss: number; metrics: object; parts?: MetricParts }>;
   /** After each optimizer step, before its log, evaluation and save (TRL's SyncRefModelCallback.on_step_end). */
   onStepEnd?(globalStep: number): Promise<void>;
+  /** Metrics from the parts summed over data-parallel ranks, when they are not all sum / count (KTO's). */
+  combineParts?(parts: MetricParts): Record<string, number>;
   /** A second model checkpoints hold beside the policy (sync_ref_model's reference). */
   checkpointReference?: Model;
   /**
@@ -87,6 +103,17 @@ export interface Recipe {
    * every checkpoint and the final model, so that each is a complete model_name_or_path.
    */
   saveTokenizerSettings?(dir: string): Promise<void>;
+}
+
+/** How a micro-batch's step treats its gradient. */
+export interface MicroStep {
+  /** The Trainer divides each micro-batch's loss by the micro-batches of the optimizer step. */
+  lossScale: number;
+  /**
+   * Whether this backward averages the gradients over data-parallel ranks: only the step's last micro-batch does
+   * (accelerate's no_sync on the others), carrying the accumulated sum.
+   */
+  syncGradients: boolean;
 }
 
 /**
@@ -97,15 +124,15 @@ export interface Recipe {
 export async function meanOverMicroBatches<Batch extends { inputIds: ArrayLike<number> }>(
   micro: number[][],
   collate: (indices: number[]) => Batch,
-  step: (batch: Batch, indices: number[], lossScale: number) => Promise<{ loss: number; metrics: MicroBatchResult['metrics'] }>,
+  step: (batch: Batch, indices: number[], how: MicroStep) => Promise<Omit<MicroBatchResult, 'inputTokens'> & { loss: number }>,
 ): Promise<{ loss: number; micro: MicroBatchResult[] }> {
   let loss = 0;
   const results: MicroBatchResult[] = [];
-  for (const indices of micro) {
+  for (const [i, indices] of micro.entries()) {
     const b = collate(indices);
-    const out = await step(b, indices, 1 / micro.length);
+    const out = await step(b, indices, { lossScale: 1 / micro.length, syncGradients: i === micro.length - 1 });
     loss += out.loss / micro.length;
-    results.push({ metrics: out.metrics, inputTokens: b.inputIds.length });
+    results.push({ metrics: out.metrics, parts: out.parts, inputTokens: b.inputIds.length });
   }
   return { loss, micro: results };
 }
@@ -128,9 +155,13 @@ export function checkEvalDataset(config: LoopConfig): boolean {
   return evaluates;
 }
 
-/** As the HF Trainer: the accelerator when there is one, unless use_cpu; float32 master weights either way. */
+/**
+ * As the HF Trainer: the accelerator when there is one (cuda:LOCAL_RANK under a data-parallel launcher), unless
+ * use_cpu; float32 master weights either way.
+ */
 export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'>, dir: string): Promise<Model> {
-  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+  const accelerator = info().device === 'cpu' ? 'cpu' : `cuda:${distributedEnv()?.localRank ?? 0}`;
+  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (accelerator as Device), dtype: 'float32' });
   if (model.config.numLabels > 0) {
     await model.dispose();
     throw configError(`${dir} is a sequence-classification (reward) model; training needs a causal LM (*ForCausalLM)`);
@@ -156,14 +187,18 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
   return policy;
 }
 
-/** The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state. */
-export async function setupPolicy(config: LoopConfig) {
+/**
+ * The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state; under data
+ * parallelism the policy takes rank 0's weights and averages its gradients over the ranks (DDP).
+ */
+export async function setupPolicy(config: LoopConfig, dataParallel = DataParallel.single) {
   const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
   const policy = await loadPolicy(config, resumeDir);
   // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
   manualSeed(config.seed);
+  await dataParallel.attach(policy, config);
   const optimizer = await createOptimizer(policy, config);
-  const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer) : null;
+  const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer, dataParallel) : null;
   return { resumeDir, policy, optimizer, resumed };
 }
 
@@ -180,7 +215,11 @@ function pushMetrics(window: Record<string, number[]>, metrics: object): void {
 }
 
 export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Promise<TrainResult> {
-  const { config, policy, optimizer, trainBatches, evalBatches } = recipe;
+  const { config, policy, optimizer } = recipe;
+  // Data parallelism: this rank's shard of every epoch; rank 0 alone writes logs, checkpoints and the model.
+  const dp = options.dataParallel ?? DataParallel.single;
+  const trainBatches = dp.shard(recipe.trainBatches);
+  const evalBatches = recipe.evalBatches && dp.shard(recipe.evalBatches);
   const outputDir = config.output_dir!;
   const accum = config.gradient_accumulation_steps;
   const batchesPerEpoch = trainBatches.length;
@@ -194,16 +233,19 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     ?? { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: config.data_seed ?? config.seed,
         total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
         total_loss: 0, total_flos: 0, log_history: [] };
-  await mkdir(outputDir, { recursive: true });
-  // The resolved config (TRL's defaults filled in), as the HF Trainer saves training_args.bin: `alignkit report`
-  // shows it, and `alignkit train` reads it back.
-  await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');
-  // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
   const metricsPath = join(outputDir, 'metrics.jsonl');
-  await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
+  if (dp.isMain) {
+    await mkdir(outputDir, { recursive: true });
+    // The resolved config (TRL's defaults filled in), as the HF Trainer saves training_args.bin: `alignkit report`
+    // shows it, and `alignkit train` reads it back.
+    await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');
+    // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
+    await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
+  }
   const progress = () => ({ step: state.global_step, maxSteps, epoch: state.epoch });
   const emit = async (entry: LogEntry) => {
     state.log_history.push(entry);
+    if (!dp.isMain) return;
     await appendFile(metricsPath, JSON.stringify(entry) + '\n');
     options.onLog?.(entry, progress());
   };
@@ -211,21 +253,26 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   const save = async () => {
     checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, {
       saveTotalLimit: config.save_total_limit, reference: recipe.checkpointReference,
-      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)),
+      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)), dataParallel: dp,
     });
   };
+  const acrossRanks = (scalars: number[], micro: { metrics: object; parts?: MetricParts }[]) =>
+    sumAcrossRanks(dp, scalars, micro, recipe.combineParts && ((parts) => recipe.combineParts!(parts)));
 
-  // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows.
+  // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows (every rank's).
   const evaluate = async () => {
     const metrics: Record<string, number[]> = {};
     let lossSum = 0;
+    let rows = 0;
     for (const indices of evalBatches!.order(0)) {
       const out = await recipe.evalStep(indices);
-      lossSum += out.loss * indices.length;
-      pushMetrics(metrics, out.metrics);
+      const sums = await acrossRanks([out.loss * indices.length, indices.length], [out]);
+      lossSum += sums.scalars[0]!;
+      rows += sums.scalars[1]!;
+      pushMetrics(metrics, sums.metrics[0]!);
     }
     state.mode = 'eval';
-    await emit({ eval_loss: lossSum / evalBatches!.rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
+    await emit({ eval_loss: lossSum / rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
   };
 
   // TRL's metrics of the training window, read when the model is in training mode (see TrainerState.mode).
@@ -249,8 +296,11 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     if (actions.save) await save();
   };
   // Between steps: an aborted run saves a checkpoint (unless this step has one) and stops; a finished one goes on.
+  // Data-parallel ranks stop together, at the first step after any of them was aborted.
+  let abortedOnAnyRank = false;
+  const aborted = () => (dp.worldSize > 1 ? abortedOnAnyRank : Boolean(options.signal?.aborted));
   const stopIfAborted = async () => {
-    if (!options.signal?.aborted || state.global_step >= maxSteps) return false;
+    if (!aborted() || state.global_step >= maxSteps) return false;
     if (state.global_step > 0 && checkpoint !== join(outputDir, `checkpoint-${state.global_step}`)) await save();
     return true;
   };
@@ -260,7 +310,7 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   const start = performance.now();
   const startStep = state.global_step;
   if (config.eval_on_start) await evaluate();
-  options.onStep?.(progress());
+  if (dp.isMain) options.onStep?.(progress());
   let stopped = false;
   for (let epoch = state.epoch_index; epoch < epochs; epoch++) {
     const order = trainBatches.order(epoch);
@@ -269,10 +319,15 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
       stopped = await stopIfAborted();
       if (stopped) break;
       const step = await recipe.trainStep(order.slice(update * accum, (update + 1) * accum));
-      for (const micro of step.micro) {
-        state.total_tokens += micro.metrics.num_tokens;
-        state.total_flos += flosPerInputToken * micro.inputTokens;
-        pushMetrics(state.window.metrics, micro.metrics);
+      // The logged loss is the mean of the ranks' (nested_gather(tr_loss).mean()), total_flos their sum.
+      const inputTokens = step.micro.reduce((n, micro) => n + micro.inputTokens, 0);
+      const sums = await acrossRanks([step.loss, inputTokens, options.signal?.aborted ? 1 : 0], step.micro);
+      const loss = sums.scalars[0]! / dp.worldSize;
+      abortedOnAnyRank = sums.scalars[2]! > 0;
+      state.total_flos += flosPerInputToken * sums.scalars[1]!;
+      for (const metrics of sums.metrics) {
+        state.total_tokens += metrics.num_tokens!;
+        pushMetrics(state.window.metrics, metrics);
       }
       state.grad_norm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : null;
       state.learning_rate = learningRate(state.global_step);
@@ -281,12 +336,12 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
       state.global_step++;
       state.epoch = epoch + Math.min((update + 1) * accum, batchesPerEpoch) / batchesPerEpoch;
       state.update_in_epoch = update + 1;
-      state.window.loss += step.loss;
+      state.window.loss += loss;
       state.window.steps++;
-      state.total_loss += step.loss;
+      state.total_loss += loss;
       state.mode = 'train';
       await recipe.onStepEnd?.(state.global_step);
-      options.onStep?.(progress());
+      if (dp.isMain) options.onStep?.(progress());
       await act(flow.afterStep(state.global_step));
     }
     // on_epoch_end, also when max_steps ends the epoch early. Stopped before it, the resumed run does it.
@@ -303,12 +358,14 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   await emit({
     ...trainSummary({
       runtime: (performance.now() - start) / 1000, steps: sessionSteps,
-      samples: (trainSamples(config, trainBatches.rows, maxSteps) * sessionSteps) / maxSteps,
+      samples: (trainSamples(config, trainBatches.rows, maxSteps, dp.worldSize) * sessionSteps) / maxSteps,
       totalFlos: state.total_flos, totalLoss: state.total_loss, globalStep: state.global_step,
     }),
     ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
   });
-  await savePolicy(policy, outputDir);
-  await recipe.saveTokenizerSettings?.(outputDir);
+  if (dp.isMain) {
+    await savePolicy(policy, outputDir);
+    await recipe.saveTokenizerSettings?.(outputDir);
+  }
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }
