@@ -10,17 +10,11 @@ import { AlignkitError } from '../../src/errors.js';
 import { distributedEnv, threadsPerWorker } from '../../src/distributed/launch-env.js';
 import { launch, type LaunchOptions } from '../../src/distributed/launcher.js';
 import { tempDir } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 
 const worker = join(import.meta.dirname, 'worker.mjs');
 
 /** A port nothing listens on now (the OS's pick). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let stdout: string;
 let stderr: string;
