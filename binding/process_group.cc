@@ -32,7 +32,7 @@ Napi::Function NativeProcessGroup::define(Napi::Env env) {
                       InstanceMethod<&NativeProcessGroup::allReduceSum>("allReduceSum"),
                       InstanceMethod<&NativeProcessGroup::allGather>("allGather"),
                       InstanceMethod<&NativeProcessGroup::allGatherStrings>("allGatherStrings"),
-                      InstanceMethod<&NativeProcessGroup::gradientWaitSeconds>("gradientWaitSeconds"),
+                      InstanceMethod<&NativeProcessGroup::gradientSyncStats>("gradientSyncStats"),
                       InstanceMethod<&NativeProcessGroup::close>("close")});
 }
 
@@ -162,18 +162,15 @@ Napi::Value NativeProcessGroup::allGatherStrings(const Napi::CallbackInfo& info)
       });
 }
 
-// gradientWaitSeconds(model) -> Promise<number>: seconds the model's training steps waited for gradient all-reduces
-// since the last call (the communication the backward did not hide).
-Napi::Value NativeProcessGroup::gradientWaitSeconds(const Napi::CallbackInfo& info) {
-  std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
-  return PromiseWorker<double>::start(
-      info.Env(),
-      [model] {
-        std::lock_guard<std::mutex> lock(model->mutex);
-        if (!model->reducer) throw invalidArgument("gradientWaitSeconds: this model is not in a process group");
-        return model->reducer->takeWaitSeconds();
-      },
-      [](Napi::Env env, double& seconds) -> Napi::Value { return Napi::Number::New(env, seconds); });
+// gradientSyncStats() -> { syncs, allReduces, waitSeconds }: what averaging gradients has cost this rank so far.
+Napi::Value NativeProcessGroup::gradientSyncStats(const Napi::CallbackInfo& info) {
+  if (!state_->group) throw Napi::Error::New(info.Env(), "this process group was closed");
+  const distributed::GradientSyncStats stats = state_->group->gradientSyncStats();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("syncs", static_cast<double>(stats.syncs));
+  out.Set("allReduces", static_cast<double>(stats.allReduces));
+  out.Set("waitSeconds", stats.waitSeconds);
+  return out;
 }
 
 // close() -> Promise<void>: leaves the group (after every rank's last collective).

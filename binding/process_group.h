@@ -31,7 +31,7 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   Napi::Value allReduceSum(const Napi::CallbackInfo& info);
   Napi::Value allGather(const Napi::CallbackInfo& info);
   Napi::Value allGatherStrings(const Napi::CallbackInfo& info);
-  Napi::Value gradientWaitSeconds(const Napi::CallbackInfo& info);
+  Napi::Value gradientSyncStats(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<GroupState> state_;

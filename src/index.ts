@@ -31,6 +31,7 @@ export {
   type TokenRows,
 } from './model.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { DataParallel, type DataParallelConfig, type GradientSyncStats } from './distributed/data-parallel.js';
 export { distributedEnv, threadsPerWorker, type DistributedEnv } from './distributed/launch-env.js';
 export { launch, type LaunchOptions } from './distributed/launcher.js';
 export { evaluate, type EvalResult, type EvaluateOptions, type Judge } from './eval/evaluate.js';

@@ -217,6 +217,16 @@ export interface NativeOptimizer {
   load(path: string): Promise<void>;
 }
 
+/** What averaging gradients has cost this rank so far. */
+export interface GradientSyncStats {
+  /** Backward passes whose gradients were averaged over the ranks (one per optimizer step). */
+  syncs: number;
+  /** Bucket all-reduces they issued. */
+  allReduces: number;
+  /** Seconds spent waiting for those all-reduces after the backward ended (the communication overlap did not hide). */
+  waitSeconds: number;
+}
+
 export interface NativeProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
@@ -224,7 +234,7 @@ export interface NativeProcessGroup {
   allReduceSum(values: Float64Array): Promise<Float64Array>;
   allGather(values: Float32Array): Promise<Float32Array>;
   allGatherStrings(value: string): Promise<string[]>;
-  gradientWaitSeconds(model: NativeModel): Promise<number>;
+  gradientSyncStats(): GradientSyncStats;
   close(): Promise<void>;
 }
 

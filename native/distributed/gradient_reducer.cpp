@@ -90,10 +90,11 @@ void GradientReducer::finish() {
     while (nextBucket_ < buckets_.size()) launch(buckets_[nextBucket_++]);
   }
   at::NoGradGuard noGrad;
+  double waitSeconds = 0;
   for (Bucket& bucket : buckets_) {
     const auto start = std::chrono::steady_clock::now();
     group_->wait(bucket.work, "gradient all-reduce");
-    waitSeconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    waitSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     bucket.work.reset();
     for (size_t i = 0; i < bucket.params.size(); ++i) {
       at::Tensor p = params_[bucket.params[i]];
@@ -102,12 +103,7 @@ void GradientReducer::finish() {
       else p.mutable_grad() = average.clone();
     }
   }
-}
-
-double GradientReducer::takeWaitSeconds() {
-  const double seconds = waitSeconds_;
-  waitSeconds_ = 0;
-  return seconds;
+  group_->recordGradientSync(static_cast<int64_t>(buckets_.size()), waitSeconds);
 }
 
 }  // namespace alignkit::distributed

@@ -35,11 +35,8 @@ class GradientReducer {
   // The next backward averages the gradients over the ranks.
   void prepare();
   // After that backward: launches the buckets still waiting (parameters without a gradient count as zeros),
-  // waits for every all-reduce and writes the averages back into .grad.
+  // waits for every all-reduce and writes the averages back into .grad; the group's stats count it.
   void finish();
-
-  // Seconds spent waiting for all-reduces in finish() since the last call (what overlap did not hide).
-  double takeWaitSeconds();
 
  private:
   struct Bucket {
@@ -61,7 +58,6 @@ class GradientReducer {
   std::mutex mutex_;  // hooks may fire on autograd's device threads
   bool armed_ = false;
   size_t nextBucket_ = 0;
-  double waitSeconds_ = 0;
 };
 
 }  // namespace alignkit::distributed

@@ -175,4 +175,16 @@ std::vector<std::string> ProcessGroup::allGatherStrings(const std::string& value
   return values;
 }
 
+void ProcessGroup::recordGradientSync(int64_t allReduces, double waitSeconds) {
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  stats_.syncs += 1;
+  stats_.allReduces += allReduces;
+  stats_.waitSeconds += waitSeconds;
+}
+
+GradientSyncStats ProcessGroup::gradientSyncStats() const {
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  return stats_;
+}
+
 }  // namespace alignkit::distributed

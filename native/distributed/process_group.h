@@ -11,10 +11,18 @@
 #include <torch/csrc/distributed/c10d/Work.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace alignkit::distributed {
+
+// What averaging gradients has cost this rank so far (GradientReducer reports each synced backward).
+struct GradientSyncStats {
+  int64_t syncs = 0;         // backward passes whose gradients were averaged
+  int64_t allReduces = 0;    // bucket all-reduces they issued
+  double waitSeconds = 0;    // time spent waiting for those all-reduces after the backward (what overlap did not hide)
+};
 
 struct GroupOptions {
   int rank = 0;
@@ -51,6 +59,9 @@ class ProcessGroup {
   // Waits for `work`, turning a c10d failure into an error naming this rank and `what`.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) const;
 
+  void recordGradientSync(int64_t allReduces, double waitSeconds);
+  GradientSyncStats gradientSyncStats() const;
+
  private:
   [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
 
@@ -58,6 +69,8 @@ class ProcessGroup {
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;
   int64_t exchanges_ = 0;
+  mutable std::mutex statsMutex_;
+  GradientSyncStats stats_;
 };
 
 }  // namespace alignkit::distributed

@@ -44,6 +44,7 @@ p.add_argument("--seq", type=int, default=512)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--bf16", action="store_true")
 p.add_argument("--lora", action="store_true")
+p.add_argument("--data-only", action="store_true", help="write the model, tokenizer and rows, print their paths, train nothing")
 args = p.parse_args()
 
 import torch  # noqa: E402
@@ -100,6 +101,11 @@ with open(data_path, "w") as f:
         if args.trainer == "kto":
             completions["label"] = i % 2 == 0
         f.write(json.dumps({"prompt": text_of(prompt_len), **completions}) + "\n")
+
+
+if args.data_only:
+    print(json.dumps({"modelDir": str(model_dir), "dataPath": str(data_path), "params": n_params}))
+    sys.exit(0)
 
 
 # --- TRL ---

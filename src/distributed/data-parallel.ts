@@ -6,12 +6,14 @@
 import { AlignkitError, fromNative } from '../errors.js';
 import { setNumThreads } from '../info.js';
 import type { Model } from '../model.js';
-import { native, type NativeProcessGroup } from '../native.js';
+import { native, type GradientSyncStats, type NativeProcessGroup } from '../native.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { distributedEnv, threadsPerWorker, type DistributedEnv } from './launch-env.js';
 import { ShardedEpochBatches } from './shard-batches.js';
 
 /** The TrainingArguments fields data parallelism reads. */
+export type { GradientSyncStats };
+
 export interface DataParallelConfig {
   ddp_timeout: number;
   ddp_bucket_cap_mb: number | null;
@@ -38,8 +40,11 @@ export class DataParallel {
   /**
    * Joins the job torchrun's variables describe (rank 0 hosts the rendezvous), or returns {@link single} when they
    * are unset or say WORLD_SIZE=1. Threads per worker default to cores / LOCAL_WORLD_SIZE unless OMP_NUM_THREADS is set.
+   * The config's fields default as TrainingArguments'. train() joins by itself; a script that wants the group (its
+   * gradientSyncStats) joins first and passes it as TrainOptions.dataParallel.
    */
-  static async join(config: DataParallelConfig, env: NodeJS.ProcessEnv = process.env): Promise<DataParallel> {
+  static async join(options: Partial<DataParallelConfig> = {}, env: NodeJS.ProcessEnv = process.env): Promise<DataParallel> {
+    const config: DataParallelConfig = { ddp_timeout: 1800, ddp_bucket_cap_mb: null, ddp_backend: null, zero_stage: 0, use_cpu: false, ...options };
     const job = distributedEnv(env);
     if (!job || job.worldSize === 1) return DataParallel.single;
     if (config.zero_stage > 1) {
@@ -134,10 +139,9 @@ export class DataParallel {
     return work();
   }
 
-  /** Seconds the model's synced steps waited for gradient all-reduces since the last call (0 for one process). */
-  async gradientWaitSeconds(model: Model): Promise<number> {
-    if (!this.#group) return 0;
-    return this.#group.gradientWaitSeconds(model.nativeHandle()).catch(fromNative);
+  /** What averaging gradients has cost this rank so far (none for one process). */
+  gradientSyncStats(): GradientSyncStats {
+    return this.#group?.gradientSyncStats() ?? { syncs: 0, allReduces: 0, waitSeconds: 0 };
   }
 
   /** Leaves the group (every rank, after its last collective). */

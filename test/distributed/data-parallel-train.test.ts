@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { launch } from '../../src/distributed/launcher.js';
 import { train, type LogEntry } from '../../src/train/train.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
@@ -39,7 +40,7 @@ function configFor(trainer: 'dpo' | 'sft' | 'kto', dir: string, batch: number, e
 }
 
 /** `alignkit train config.json --nproc_per_node N` as a user runs it. */
-async function launch(config: object, dir: string, nproc: number, more: string[] = []) {
+async function alignkitTrain(config: object, dir: string, nproc: number, more: string[] = []) {
   const path = join(dir, `config-${nproc}.json`);
   writeFileSync(path, JSON.stringify(config));
   const args = [cli, 'train', path, '--nproc_per_node', String(nproc), '--master_port', String(await freePort()), ...more];
@@ -75,11 +76,30 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
     const one = config(8, 'one');
     const { logHistory } = await train(one, { log: () => {} });
     const two = config(4, 'two');
-    const job = await launch(two, dir, 2);
+    const job = await alignkitTrain(two, dir, 2);
     expect(job.status, job.stderr).toBe(0);
     expectSameLogs(logsOf(two), logHistory);
     // Rank 0 alone wrote the final model, as a full Hugging Face folder.
     expect(existsSync(join(two.output_dir, 'use_peft' in extra ? 'adapter_model.safetensors' : 'model.safetensors'))).toBe(true);
+  });
+});
+
+describe('gradient averaging', () => {
+  it('all-reduces once per optimizer step: accumulation micro-steps keep their gradients local', async () => {
+    const dir = tempDir('ddp-syncs');
+    const path = join(dir, 'config.json');
+    writeFileSync(path, JSON.stringify(configFor('dpo', dir, 2, { gradient_accumulation_steps: 2, max_steps: 3 })));
+    const worker = join(import.meta.dirname, '..', '..', 'scripts', 'bench', 'ddp-worker.mjs');
+    const code = await launch({
+      nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: await freePort(),
+      command: [process.execPath, worker, path, join(dir, 'report')],
+    });
+    expect(code).toBe(0);
+    for (const rank of [0, 1]) {
+      const { stats } = JSON.parse(readFileSync(join(dir, `report.${rank}.json`), 'utf8')) as { stats: { syncs: number; allReduces: number } };
+      expect(stats.syncs).toBe(3);
+      expect(stats.allReduces).toBeGreaterThanOrEqual(3);
+    }
   });
 });
 
@@ -109,7 +129,7 @@ describe('faults', () => {
     const oneConfig = configFor('dpo', dir, 8, { output_dir: join(dir, 'one') });
     const { logHistory } = await train(oneConfig, { log: () => {} });
     const two = configFor('dpo', dir, 4, { output_dir: join(dir, 'two'), save_strategy: 'steps', save_steps: 2 });
-    const job = await launch(two, dir, 2);
+    const job = await alignkitTrain(two, dir, 2);
     expect(job.status, job.stderr).toBe(0);
     const checkpoint = join(two.output_dir, 'checkpoint-2');
     expect(readdirSync(checkpoint)).toEqual(expect.arrayContaining(['rng_state_0.safetensors', 'rng_state_1.safetensors', 'optimizer.safetensors']));
