@@ -173,13 +173,16 @@ Napi::Value NativeProcessGroup::gradientSyncStats(const Napi::CallbackInfo& info
   return out;
 }
 
-// close() -> Promise<void>: leaves the group (after every rank's last collective).
+// close(finished: boolean) -> Promise<void>: leaves the group (after every rank's last collective); after a finished
+// run rank 0 waits for the others to leave first (ProcessGroup::leave).
 Napi::Value NativeProcessGroup::close(const Napi::CallbackInfo& info) {
+  const bool finished = info[0].ToBoolean();
   auto state = state_;
   return PromiseWorker<Unit>::start(
       info.Env(),
-      [state] {
+      [state, finished] {
         std::lock_guard<std::mutex> lock(state->mutex);
+        if (state->group) state->group->leave(finished);
         state->group.reset();
         return Unit{};
       },

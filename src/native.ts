@@ -235,7 +235,7 @@ export interface NativeProcessGroup {
   allGather(values: Float32Array): Promise<Float32Array>;
   allGatherStrings(value: string): Promise<string[]>;
   gradientSyncStats(): GradientSyncStats;
-  close(): Promise<void>;
+  close(finished: boolean): Promise<void>;
 }
 
 export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;

@@ -16,6 +16,11 @@ namespace {
 
 // What broadcast flattens into one message at most (DDP's _broadcast_coalesced uses 250 MiB buckets).
 constexpr int64_t kBroadcastChunkBytes = 256LL << 20;
+constexpr auto kHeartbeatPeriod = std::chrono::seconds(1);
+// A rank whose counter did not move over this long is silent (2.5 beats: scheduling jitter never looks like death).
+constexpr auto kSilence = std::chrono::milliseconds(2500);
+
+std::string heartbeatKey(int rank) { return "alignkit/heartbeat/" + std::to_string(rank); }
 
 bool isLoopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
@@ -74,18 +79,85 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options) {
   } catch (const c10::Error& e) {
     fail("connecting the process group", e.what_without_backtrace());
   }
+  c10d::TCPStoreOptions clientOptions;
+  clientOptions.port = storeOptions.port;
+  clientOptions.waitWorkers = false;
+  clientOptions.timeout = std::chrono::seconds(10);
+  heartbeatStore_ = c10::make_intrusive<c10d::TCPStore>(options.masterAddr, clientOptions);
+  heartbeat_ = std::thread([this] { beatHeartbeat(); });
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() { leave(false); }
+
+void ProcessGroup::leave(bool finished) {
+  {
+    std::lock_guard<std::mutex> lock(heartbeatMutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  heartbeatStop_.notify_all();
+  heartbeat_.join();
+  if (!finished) return;
+  const std::string key = "alignkit/left";
+  try {
+    if (rank() != 0) {
+      store_->add(key, 1);
+      return;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (store_->add(key, 0) < worldSize() - 1 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } catch (const std::exception&) {
+    // Leaving is best effort: the training it ends is complete.
+  }
+}
+
+void ProcessGroup::beatHeartbeat() {
+  std::unique_lock<std::mutex> lock(heartbeatMutex_);
+  while (!heartbeatStop_.wait_for(lock, kHeartbeatPeriod, [this] { return stopping_; })) {
+    try {
+      heartbeatStore_->add(heartbeatKey(rank()), 1);
+    } catch (const std::exception&) {
+      return;  // the store (rank 0) is gone: the next collective fails and says so
+    }
+  }
+}
+
+std::string ProcessGroup::silentRanks() const {
+  try {
+    auto beats = [this] {
+      std::vector<int64_t> counts;
+      for (int r = 0; r < worldSize(); ++r) counts.push_back(heartbeatStore_->add(heartbeatKey(r), 0));
+      return counts;
+    };
+    const std::vector<int64_t> before = beats();
+    std::this_thread::sleep_for(kSilence);
+    const std::vector<int64_t> after = beats();
+    std::string silent;
+    for (int r = 0; r < worldSize(); ++r) {
+      if (r != rank() && after[r] == before[r]) silent += (silent.empty() ? "rank " : ", rank ") + std::to_string(r);
+    }
+    return silent.empty() ? "" : silent + " stopped responding (no heartbeat for " +
+                                     std::to_string(kSilence.count() / 1000.0).substr(0, 3) + " s: it exited, crashed or hangs)";
+  } catch (const std::exception&) {
+    return rank() == 0 ? "" : "rank 0, which hosts the rendezvous store, is gone (it exited or crashed)";
+  }
+}
 
 at::Device ProcessGroup::device() const {
   return options_.cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(options_.localRank)) : at::Device(at::kCPU);
 }
 
 void ProcessGroup::fail(const std::string& what, const std::string& cause) const {
+  const std::string culprit = heartbeatStore_ ? silentRanks() : "";
   throw Error("ERR_DISTRIBUTED", "rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.worldSize) +
-                                     ": " + what + " failed (another rank died, hung past ddp_timeout " +
-                                     std::to_string(options_.timeout.count() / 1000) + " s, or left the job): " + cause);
+                                     ": " + what + " failed: " +
+                                     (culprit.empty() ? "another rank died, hung past ddp_timeout " +
+                                                            std::to_string(options_.timeout.count() / 1000) +
+                                                            " s, or left the job"
+                                                      : culprit) +
+                                     " (" + cause + ")");
 }
 
 void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) const {

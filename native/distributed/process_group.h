@@ -2,7 +2,9 @@
 // under torchrun: rendezvous through a c10d::TCPStore that rank 0 hosts at MASTER_ADDR:MASTER_PORT, then
 // ProcessGroupGloo on CPU or ProcessGroupNCCL on CUDA (one GPU per local rank). The collectives are the few that
 // data-parallel training needs; every rank must call them in the same order. A failure (a peer that died, a
-// collective past the timeout) throws an alignkit::Error ERR_DISTRIBUTED naming this rank and the operation.
+// collective past the timeout) throws an alignkit::Error ERR_DISTRIBUTED naming this rank, the operation and, when
+// it can tell, the rank at fault: every rank beats a heartbeat counter in the store each second, and a failing rank
+// looks for the counters that stopped (a rank that exited, crashed or hangs), or finds the store itself gone (rank 0).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -11,7 +13,9 @@
 #include <torch/csrc/distributed/c10d/Work.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -41,6 +45,10 @@ class ProcessGroup {
   explicit ProcessGroup(const GroupOptions& options);
   ~ProcessGroup();
 
+  // Leaves the job after every rank's last collective. Rank 0 hosts the store, so after a finished run it waits
+  // (up to a minute) until the others have left before its store goes away; after a failure no rank waits.
+  void leave(bool finished);
+
   int rank() const { return options_.rank; }
   int worldSize() const { return options_.worldSize; }
   // Where collective buffers live: cuda:localRank with NCCL, else CPU.
@@ -64,11 +72,20 @@ class ProcessGroup {
 
  private:
   [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
+  void beatHeartbeat();
+  // "rank 1 stopped responding ..." for the ranks whose heartbeat stopped, or "" when every rank beats.
+  std::string silentRanks() const;
 
   GroupOptions options_;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;
   int64_t exchanges_ = 0;
+  // The heartbeat has its own store client, so that a long wait on the main one never delays a beat.
+  c10::intrusive_ptr<c10d::Store> heartbeatStore_;
+  std::thread heartbeat_;
+  std::mutex heartbeatMutex_;
+  std::condition_variable heartbeatStop_;
+  bool stopping_ = false;
   mutable std::mutex statsMutex_;
   GradientSyncStats stats_;
 };

@@ -144,9 +144,12 @@ export class DataParallel {
     return this.#group?.gradientSyncStats() ?? { syncs: 0, allReduces: 0, waitSeconds: 0 };
   }
 
-  /** Leaves the group (every rank, after its last collective). */
-  async close(): Promise<void> {
-    await this.#group?.close().catch(fromNative);
+  /**
+   * Leaves the group, every rank after its last collective: `finished` after a run that ended well (rank 0, which
+   * hosts the rendezvous store, then waits for the others to leave), false after a failure (nobody waits).
+   */
+  async close(finished = true): Promise<void> {
+    await this.#group?.close(finished).catch(fromNative);
   }
 }
 

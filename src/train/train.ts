@@ -18,6 +18,7 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
   if (options.judge && config.trainer !== 'online_dpo') throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
   const dataParallel = options.dataParallel ?? (await DataParallel.join(config));
+  let finished = false;
   try {
     await dataParallel.checkSameConfig(config);
     if (config.trainer === 'online_dpo') {
@@ -25,10 +26,11 @@ export async function train(configOrPath: string | Record<string, unknown>, opti
       return await trainOnlineDpo(config, options);
     }
     const run = { ...options, dataParallel };
-    if (config.trainer === 'dpo') return await trainDpo(config, run);
-    if (config.trainer === 'sft') return await trainSft(config, run);
-    return await trainKto(config, run);
+    const result = config.trainer === 'dpo' ? await trainDpo(config, run)
+      : config.trainer === 'sft' ? await trainSft(config, run) : await trainKto(config, run);
+    finished = true;
+    return result;
   } finally {
-    if (!options.dataParallel) await dataParallel.close();
+    if (!options.dataParallel) await dataParallel.close(finished);
   }
 }
