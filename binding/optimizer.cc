@@ -1,5 +1,7 @@
 #include "optimizer.h"
 
+#include <optional>
+
 #include "io/safetensors.h"
 #include "promise_worker.h"
 
@@ -32,7 +34,8 @@ Napi::Function NativeOptimizer::define(Napi::Env env) {
                       InstanceMethod<&NativeOptimizer::decayParameterNames>("decayParameterNames"),
                       InstanceMethod<&NativeOptimizer::step>("step"),
                       InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
-                      InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load")});
+                      InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load"),
+                      InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes")});
 }
 
 // Only `create` constructs instances, passing the state as an External.
@@ -42,7 +45,8 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
   state_ = *info[0].As<Napi::External<std::shared_ptr<OptimizerState>>>().Data();
 }
 
-// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay }) -> Promise<NativeOptimizer>
+// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, group?, zeroStage? })
+//   -> Promise<NativeOptimizer>; zeroStage 1 shards the state over `group` (a NativeProcessGroup).
 Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
@@ -50,14 +54,29 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   const Napi::Object options = info[1].As<Napi::Object>();
   const train::AdamWOptions opts{numberOption(options, "adamBeta1"), numberOption(options, "adamBeta2"),
                                  numberOption(options, "adamEpsilon"), numberOption(options, "weightDecay")};
+  const Napi::Value zeroStage = options.Get("zeroStage");
+  const bool shard = !zeroStage.IsUndefined() && numberOption(options, "zeroStage") == 1;
+  if (!zeroStage.IsUndefined() && !shard && numberOption(options, "zeroStage") != 0)
+    throw Napi::RangeError::New(env, "options.zeroStage must be 0 or 1, got " + zeroStage.ToString().Utf8Value());
+  if (shard && options.Get("group").IsUndefined())
+    throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
+  std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
   auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return PromiseWorker<std::shared_ptr<OptimizerState>>::start(
       env,
-      [model, opts] {
-        std::lock_guard<std::mutex> lock(model->mutex);
+      [model, opts, group] {
         auto state = std::make_shared<OptimizerState>();
         state->model = model;
-        state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);
+        if (group) {
+          std::scoped_lock lock(group->mutex, model->mutex);
+          group->get();
+          state->group = group;
+          state->sharded =
+              std::make_unique<distributed::ShardedAdamW>(group->group, model->causalLM().trainableParameters(), opts);
+        } else {
+          std::lock_guard<std::mutex> lock(model->mutex);
+          state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);
+        }
         return state;
       },
       [constructor](Napi::Env env, std::shared_ptr<OptimizerState>& state) -> Napi::Value {
@@ -69,21 +88,27 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeOptimizer::decayParameterNames(const Napi::CallbackInfo& info) {
-  const auto& names = state_->adamw->decayParameterNames();
+  const auto& names = state_->sharded ? state_->sharded->decayParameterNames() : state_->adamw->decayParameterNames();
   Napi::Array out = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
   return out;
 }
 
-// step(lr) -> Promise<void>
+// step(lr) -> Promise<void>; sharded, a collective every rank calls.
 Napi::Value NativeOptimizer::step(const Napi::CallbackInfo& info) {
   const double lr = numberArg(info[0], "lr");
   auto state = state_;
   return PromiseWorker<Unit>::start(
       info.Env(),
       [state, lr] {
-        std::lock_guard<std::mutex> lock(state->model->mutex);
-        state->adamw->step(lr);
+        if (state->sharded) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          state->sharded->step(lr);
+        } else {
+          std::lock_guard<std::mutex> lock(state->model->mutex);
+          state->adamw->step(lr);
+        }
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
@@ -102,21 +127,32 @@ Napi::Value NativeOptimizer::clipGradNorm(const Napi::CallbackInfo& info) {
       [](Napi::Env env, double& norm) -> Napi::Value { return Napi::Number::New(env, norm); });
 }
 
-// save(path) -> Promise<void>: the state as one safetensors file.
+// save(path: string | null) -> Promise<void>: the full state as one safetensors file, written where a path is
+// given. Sharded, a collective every rank calls (the owners send their parts to all); unsharded, null writes nothing.
 Napi::Value NativeOptimizer::save(const Napi::CallbackInfo& info) {
-  const std::string path = pathArg(info[0]);
+  if (!info[0].IsNull() && !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), "path must be a string, or null to write nothing");
+  const std::optional<std::string> path = info[0].IsNull() ? std::nullopt : std::optional(pathArg(info[0]));
   auto state = state_;
   return PromiseWorker<Unit>::start(
       info.Env(),
       [state, path] {
-        std::lock_guard<std::mutex> lock(state->model->mutex);
-        io::writeSafetensors(path, state->adamw->state(), {{"format", "pt"}, {"optimizer", "adamw"}});
+        models::NamedTensors tensors;
+        if (state->sharded) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          tensors = state->sharded->gatherState(path.has_value());
+        } else if (path) {
+          std::lock_guard<std::mutex> lock(state->model->mutex);
+          tensors = state->adamw->state();
+        }
+        if (path) io::writeSafetensors(*path, tensors, {{"format", "pt"}, {"optimizer", "adamw"}});
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
 }
 
-// load(path) -> Promise<void>
+// load(path) -> Promise<void>: a full state from any world size; a sharded optimizer keeps its own part.
 Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
   const std::string path = pathArg(info[0]);
   auto state = state_;
@@ -127,10 +163,19 @@ Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
         models::NamedTensors tensors;
         for (const std::string& name : file.names()) tensors.emplace_back(name, file.tensor(name));
         std::lock_guard<std::mutex> lock(state->model->mutex);
-        state->adamw->loadState(tensors, path);
+        if (state->sharded)
+          state->sharded->loadState(tensors, path);
+        else
+          state->adamw->loadState(tensors, path);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
+}
+
+// stateBytes() -> number: bytes of the optimizer state tensors this process holds (fixed once created).
+Napi::Value NativeOptimizer::stateBytes(const Napi::CallbackInfo& info) {
+  const int64_t bytes = state_->sharded ? state_->sharded->stateBytes() : state_->adamw->stateBytes();
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
 }  // namespace alignkit::binding

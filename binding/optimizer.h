@@ -1,19 +1,25 @@
-// NativeOptimizer: the JS handle of an AdamW over a NativeModel's parameters. It shares the model's state and
-// mutex, so its steps never run while a forward/backward of the same model does.
+// NativeOptimizer: the JS handle of an AdamW over a NativeModel's parameters, or with zeroStage 1 a ShardedAdamW
+// over a NativeProcessGroup. It shares the model's state and mutex, so its steps never run while a
+// forward/backward of the same model does; a sharded one's collectives also hold the group's mutex.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
 
+#include "distributed/sharded_adamw.h"
 #include "model.h"
+#include "process_group.h"
 #include "train/adamw.h"
 
 namespace alignkit::binding {
 
 struct OptimizerState {
   std::shared_ptr<ModelState> model;
+  // Exactly one of the two: unsharded, or ZeRO stage 1 over `group`.
   std::unique_ptr<train::AdamW> adamw;
+  std::unique_ptr<distributed::ShardedAdamW> sharded;
+  std::shared_ptr<GroupState> group;
 };
 
 class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
@@ -28,6 +34,7 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   Napi::Value clipGradNorm(const Napi::CallbackInfo& info);
   Napi::Value save(const Napi::CallbackInfo& info);
   Napi::Value load(const Napi::CallbackInfo& info);
+  Napi::Value stateBytes(const Napi::CallbackInfo& info);
 
   std::shared_ptr<OptimizerState> state_;
 };

@@ -12,6 +12,8 @@ namespace {
 
 struct Unit {};
 
+constexpr napi_type_tag kGroupTag = {0x3f2a8c1d5e7b4a90ULL, 0xb16d2e4f8a0c7d35ULL};
+
 int intOption(const Napi::Object& options, const char* key) {
   const Napi::Value v = options.Get(key);
   if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a number");
@@ -41,6 +43,13 @@ NativeProcessGroup::NativeProcessGroup(const Napi::CallbackInfo& info) : Napi::O
   if (info.Length() != 1 || !info[0].IsExternal())
     throw Napi::TypeError::New(info.Env(), "NativeProcessGroup is created by NativeProcessGroup.connect(options)");
   state_ = *info[0].As<Napi::External<std::shared_ptr<GroupState>>>().Data();
+  info.This().As<Napi::Object>().TypeTag(&kGroupTag);
+}
+
+std::shared_ptr<GroupState> NativeProcessGroup::stateOf(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kGroupTag))
+    throw Napi::TypeError::New(value.Env(), "group must be a NativeProcessGroup");
+  return Unwrap(value.As<Napi::Object>())->state_;
 }
 
 // connect({ rank, worldSize, masterAddr, masterPort, timeoutMs, cuda?, localRank? }) -> Promise<NativeProcessGroup>:

@@ -25,6 +25,9 @@ class NativeProcessGroup : public Napi::ObjectWrap<NativeProcessGroup> {
   static Napi::Function define(Napi::Env env);
   explicit NativeProcessGroup(const Napi::CallbackInfo& info);
 
+  // The state behind a NativeProcessGroup argument; throws a TypeError for anything else.
+  static std::shared_ptr<GroupState> stateOf(const Napi::Value& value);
+
  private:
   static Napi::Value connect(const Napi::CallbackInfo& info);
   Napi::Value attach(const Napi::CallbackInfo& info);

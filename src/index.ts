@@ -52,7 +52,7 @@ export type { FinishReason, TokenGeneration } from './generate/token-generation.
 export { mergeAdapter, type MergeOptions } from './merge.js';
 export { readSafetensors, type SafetensorsContents, type SafetensorsTensor } from './safetensors.js';
 export * from './tokenizer/index.js';
-export { createOptimizer, Optimizer, type AdamWOptions } from './train/optimizer.js';
+export { createOptimizer, Optimizer, type AdamWOptions, type OptimizerSharding } from './train/optimizer.js';
 export {
   constantSchedule,
   constantScheduleWithWarmup,

@@ -213,8 +213,10 @@ export interface NativeOptimizer {
   decayParameterNames(): string[];
   step(lr: number): Promise<void>;
   clipGradNorm(maxNorm: number): Promise<number>;
-  save(path: string): Promise<void>;
+  /** Sharded: a collective every rank calls; null writes nothing. */
+  save(path: string | null): Promise<void>;
   load(path: string): Promise<void>;
+  stateBytes(): number;
 }
 
 /** What averaging gradients has cost this rank so far. */
@@ -264,7 +266,10 @@ export interface NativeAddon {
     ): Float32Array;
   };
   NativeOptimizer: {
-    create(model: NativeModel, options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number }): Promise<NativeOptimizer>;
+    create(
+      model: NativeModel,
+      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number; group?: NativeProcessGroup; zeroStage?: 0 | 1 },
+    ): Promise<NativeOptimizer>;
   };
   NativeProcessGroup: {
     connect(options: {

@@ -22,11 +22,19 @@ bool appliesWeightDecay(const std::string& name) {
   return !std::regex_search(lower, noDecay);
 }
 
-AdamW::AdamW(const models::NamedTensors& parameters, AdamWOptions options) : options_(options) {
+AdamW::AdamW(const models::NamedTensors& parameters, AdamWOptions options, const std::vector<bool>& owned)
+    : options_(options) {
+  if (!owned.empty() && owned.size() != parameters.size())
+    throw invalidArgument("AdamW: " + std::to_string(owned.size()) + " ownership flags for " +
+                          std::to_string(parameters.size()) + " parameters");
   at::NoGradGuard noGrad;
-  for (const auto& [name, p] : parameters) {
-    Slot s{name, p, at::zeros_like(p, at::MemoryFormat::Preserve), at::zeros_like(p, at::MemoryFormat::Preserve),
-           0, appliesWeightDecay(name)};
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const auto& [name, p] = parameters[i];
+    Slot s{name, p, {}, {}, 0, appliesWeightDecay(name), owned.empty() || owned[i]};
+    if (s.owned) {
+      s.expAvg = at::zeros_like(p, at::MemoryFormat::Preserve);
+      s.expAvgSq = at::zeros_like(p, at::MemoryFormat::Preserve);
+    }
     if (s.decay) decayNames_.push_back(name);
     slots_.push_back(std::move(s));
   }
@@ -37,7 +45,7 @@ void AdamW::step(double lr) {
   const double beta1 = options_.adamBeta1, beta2 = options_.adamBeta2, eps = options_.adamEpsilon;
   for (Slot& s : slots_) {
     const at::Tensor& grad = s.param.grad();
-    if (!grad.defined()) continue;
+    if (!s.owned || !grad.defined()) continue;
     // torch counts in a float32 tensor and reads it back as a Python float.
     s.step = static_cast<double>(static_cast<float>(s.step + 1));
     const double weightDecay = s.decay ? options_.weightDecay : 0.0;
@@ -56,6 +64,7 @@ void AdamW::step(double lr) {
 models::NamedTensors AdamW::state() const {
   models::NamedTensors out;
   for (const Slot& s : slots_) {
+    if (!s.owned) continue;
     out.emplace_back(s.name + ".exp_avg", s.expAvg);
     out.emplace_back(s.name + ".exp_avg_sq", s.expAvgSq);
     out.emplace_back(s.name + ".step", at::scalar_tensor(s.step, at::kFloat));
@@ -87,10 +96,18 @@ void AdamW::loadState(const models::NamedTensors& state, const std::string& wher
                           " belongs to no parameter of this model");
   at::NoGradGuard noGrad;
   for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].owned) continue;
     slots_[i].expAvg.copy_(loaded[i][0]);
     slots_[i].expAvgSq.copy_(loaded[i][1]);
     slots_[i].step = loaded[i][2].to(at::kCPU, at::kDouble).item<double>();
   }
+}
+
+int64_t AdamW::stateBytes() const {
+  int64_t bytes = 0;
+  for (const Slot& s : slots_)
+    if (s.owned) bytes += static_cast<int64_t>(s.expAvg.nbytes() + s.expAvgSq.nbytes());
+  return bytes;
 }
 
 double clipGradNorm(const models::NamedTensors& parameters, double maxNorm) {

@@ -36,19 +36,24 @@ bool appliesWeightDecay(const std::string& name);
 class AdamW {
  public:
   // `parameters` share storage with the model's; state starts at zero (what torch creates on a first step).
-  AdamW(const models::NamedTensors& parameters, AdamWOptions options);
+  // `owned` (one flag per parameter, empty: all) picks the parameters this optimizer updates and keeps state
+  // for; the others get no state tensors at all (ZeRO stage 1, distributed/sharded_adamw.h).
+  AdamW(const models::NamedTensors& parameters, AdamWOptions options, const std::vector<bool>& owned = {});
 
-  // One update at learning rate `lr` of every parameter that has a gradient (others are skipped, their step
-  // count unchanged, as torch does).
+  // One update at learning rate `lr` of every owned parameter that has a gradient (others are skipped, their
+  // step count unchanged, as torch does).
   void step(double lr);
 
-  // Per parameter `<name>.exp_avg`, `<name>.exp_avg_sq` (the parameter's shape and dtype) and `<name>.step`
-  // (float32 scalar, as torch keeps it): tensors of the optimizer, not copies.
+  // Per owned parameter `<name>.exp_avg`, `<name>.exp_avg_sq` (the parameter's shape and dtype) and
+  // `<name>.step` (float32 scalar, as torch keeps it): tensors of the optimizer, not copies.
   models::NamedTensors state() const;
 
-  // Copies a state() back in; throws naming the first tensor that is missing, unexpected or misshapen.
-  // `where` names the source (a file) in the message.
+  // Copies the owned parameters' part of a full state() (every parameter's three tensors) back in; throws
+  // naming the first tensor that is missing, unexpected or misshapen. `where` names the source (a file).
   void loadState(const models::NamedTensors& state, const std::string& where);
+
+  // Bytes of the exp_avg and exp_avg_sq tensors held (the step counts are host scalars).
+  int64_t stateBytes() const;
 
   const std::vector<std::string>& decayParameterNames() const { return decayNames_; }
 
@@ -58,6 +63,7 @@ class AdamW {
     at::Tensor param, expAvg, expAvgSq;
     double step = 0;
     bool decay = false;
+    bool owned = true;
   };
 
   AdamWOptions options_;

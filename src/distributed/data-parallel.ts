@@ -87,6 +87,11 @@ export class DataParallel {
     return new ShardedEpochBatches(batches, { numProcesses: this.worldSize, processIndex: this.rank });
   }
 
+  /** The native group handle (null for one process), for collectives that live in native objects (ZeRO). */
+  nativeGroup(): NativeProcessGroup | null {
+    return this.#group;
+  }
+
   /** Element-wise sums over the ranks. */
   async sum(values: number[]): Promise<number[]> {
     if (!this.#group) return values;

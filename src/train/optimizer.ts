@@ -1,9 +1,11 @@
 // AdamW over a model's parameters, as transformers' Trainer builds it: weight decay on every parameter except
 // biases and norm weights (Trainer.get_decay_parameter_names), torch.optim.AdamW's update, and
-// clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp.
-import { fromNative } from '../errors.js';
+// clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp; with zero_stage 1 the state is
+// sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp).
+import { DataParallel } from '../distributed/data-parallel.js';
+import { AlignkitError, fromNative } from '../errors.js';
 import type { Model } from '../model.js';
-import { native, type NativeOptimizer } from '../native.js';
+import { native, type NativeOptimizer, type NativeProcessGroup } from '../native.js';
 
 /** TrainingArguments' optimizer fields, by their TRL/HF names; defaults are TrainingArguments' own. */
 export interface AdamWOptions {
@@ -17,6 +19,14 @@ export interface AdamWOptions {
   adam_epsilon?: number;
   /** Decoupled weight decay of the decay group (biases and norm weights get none). Default 0. */
   weight_decay?: number;
+}
+
+/** ZeRO stage 1 over a data-parallel group: each rank keeps the AdamW state of about 1/world size of the parameters. */
+export interface OptimizerSharding {
+  /** The ranks' group; a world of one ({@link DataParallel.single}) leaves the optimizer unsharded. */
+  group: DataParallel | NativeProcessGroup;
+  /** TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding. */
+  zeroStage: number;
 }
 
 export class Optimizer {
@@ -42,7 +52,10 @@ export class Optimizer {
     return this.#native.clipGradNorm(maxNorm).catch(fromNative);
   }
 
-  /** One AdamW update of every parameter with a gradient, at `lr` (default: the `learning_rate` option). */
+  /**
+   * One AdamW update of every parameter with a gradient, at `lr` (default: the `learning_rate` option). Sharded, a
+   * collective: each rank updates its parameters and sends them to the others.
+   */
   async step(lr = this.#learningRate): Promise<void> {
     if (lr === undefined) throw new TypeError('step: no lr given and the optimizer has no learning_rate');
     await this.#native.step(lr).catch(fromNative);
@@ -50,26 +63,44 @@ export class Optimizer {
 
   /**
    * Writes the state as safetensors: `<param>.exp_avg`, `<param>.exp_avg_sq` (parameter shape and dtype) and
-   * `<param>.step` (float32 scalar) for every parameter.
+   * `<param>.step` (float32 scalar) for every parameter. Sharded, a collective every rank calls: the full state
+   * (the same file the unsharded optimizer writes) goes to the rank given a path; `null` writes nothing.
    */
-  async save(path: string): Promise<void> {
+  async save(path: string | null): Promise<void> {
     await this.#native.save(path).catch(fromNative);
   }
 
-  /** Reads a state written by {@link save}; a missing, extra or misshapen tensor is an error naming it. */
+  /**
+   * Reads a state written by {@link save}, by any world size, sharded or not (a sharded optimizer keeps its own
+   * part); a missing, extra or misshapen tensor is an error naming it.
+   */
   async load(path: string): Promise<void> {
     await this.#native.load(path).catch(fromNative);
   }
+
+  /** Bytes of the exp_avg / exp_avg_sq tensors this process holds (about 1/world size of the total when sharded). */
+  stateBytes(): number {
+    return this.#native.stateBytes();
+  }
 }
 
-/** An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa. */
-export async function createOptimizer(model: Model, options: AdamWOptions = {}): Promise<Optimizer> {
+/**
+ * An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa.
+ * With `sharding` (zeroStage 1 and a group of several ranks) every rank must create it, step it and save it together.
+ */
+export async function createOptimizer(model: Model, options: AdamWOptions = {}, sharding?: OptimizerSharding): Promise<Optimizer> {
+  const zeroStage = sharding?.zeroStage ?? 0;
+  if (zeroStage !== 0 && zeroStage !== 1) {
+    throw new AlignkitError('ERR_INVALID_CONFIG', `zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got ${zeroStage}`);
+  }
+  const group = sharding?.group instanceof DataParallel ? sharding.group.nativeGroup() : sharding?.group ?? null;
   const handle = await native()
     .NativeOptimizer.create(model.nativeHandle(), {
       adamBeta1: options.adam_beta1 ?? 0.9,
       adamBeta2: options.adam_beta2 ?? 0.999,
       adamEpsilon: options.adam_epsilon ?? 1e-8,
       weightDecay: options.weight_decay ?? 0.0,
+      ...(zeroStage === 1 && group ? { group, zeroStage } : {}),
     })
     .catch(fromNative);
   return new Optimizer(handle, options.learning_rate);

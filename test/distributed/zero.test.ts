@@ -1,0 +1,146 @@
+// ZeRO stage 1 against the unsharded AdamW, which test/train/optimizer.test.ts checks against PyTorch: two ranks
+// (test/distributed/zero-worker.mjs) train the fixture model with the optimizer state sharded, and must give the
+// single process's parameters, a full optimizer file equal to its file, half its state memory each, and
+// checkpoints that resume across world sizes in both directions.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DataParallel } from '../../src/distributed/data-parallel.js';
+import { AlignkitError, createOptimizer, learningRateSchedule, loadModel, readSafetensors, type SafetensorsTensor } from '../../src/index.js';
+import { native, type NativeProcessGroup } from '../../src/native.js';
+import { fixturesDir, maxAbs, modelDir, reference, tempDir } from '../helpers/fixtures.js';
+
+const run = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'), 'utf8')) as {
+  run: { learning_rate: number; adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number;
+    max_grad_norm: number; lr_scheduler_type: 'linear'; warmup_steps: number; num_training_steps: number };
+}).run;
+const lrAt = learningRateSchedule(run);
+const learningRates = [0, 1, 2].map((step) => lrAt(step));
+const seqLen = 12;
+const adamw = { adamBeta1: run.adam_beta1, adamBeta2: run.adam_beta2, adamEpsilon: run.adam_epsilon, weightDecay: run.weight_decay };
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Plan {
+  modelDir: string;
+  learningRates: number[];
+  loadOptimizer?: string;
+  saveOptimizerAfter?: number;
+}
+
+/** Two ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
+async function twoRanks(plan: Plan) {
+  const out = tempDir('zero-ranks');
+  const planFile = join(out, 'plan.json');
+  writeFileSync(planFile, JSON.stringify({
+    ...plan, out, adamw, seqLen, maxGradNorm: run.max_grad_norm, batchFile: join(fixturesDir, 'reference', 'llama.safetensors'),
+  }));
+  const port = await freePort();
+  const exits = [0, 1].map((rank) => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'zero-worker.mjs'), planFile], {
+      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '2',
+        MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    return new Promise<void>((resolve, reject) =>
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rank ${rank} exited ${code}: ${stderr}`)))));
+  });
+  await Promise.all(exits);
+  const ranks = [0, 1].map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] });
+  return { out, ranks };
+}
+
+/** The same steps in this process with the unsharded optimizer; saves the optimizer after `saveOptimizerAfter` steps. */
+async function oneProcess(plan: Plan) {
+  const out = tempDir('zero-single');
+  const model = await loadModel(plan.modelDir);
+  const optimizer = await createOptimizer(model, run);
+  if (plan.loadOptimizer) await optimizer.load(plan.loadOptimizer);
+  const r = await reference('llama');
+  const [ids, mask] = [r('input_ids').data as Int32Array, r('attention_mask').data as Int32Array];
+  for (const [i, lr] of plan.learningRates.entries()) {
+    await model.forwardBackward(ids, mask, { seqLen });
+    await optimizer.clipGradNorm(run.max_grad_norm);
+    await optimizer.step(lr);
+    await model.zeroGrad();
+    if (i + 1 === plan.saveOptimizerAfter) {
+      await optimizer.save(join(out, 'optimizer-mid.safetensors'));
+      await model.save(join(out, 'model-mid'));
+    }
+  }
+  await optimizer.save(join(out, 'optimizer.safetensors'));
+  await model.save(join(out, 'model'));
+  return { out, stateBytes: optimizer.stateBytes() };
+}
+
+async function tensorsOf(path: string): Promise<Map<string, SafetensorsTensor>> {
+  return (await readSafetensors(path)).tensors;
+}
+
+/** Same names, dtypes and shapes, and every value within `relative` of the largest |value| of its tensor. */
+async function expectSameTensors(gotPath: string, wantPath: string, relative: number) {
+  const [got, want] = [await tensorsOf(gotPath), await tensorsOf(wantPath)];
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [name, w] of want) {
+    const g = got.get(name)!;
+    expect([g.dtype, g.shape], name).toEqual([w.dtype, w.shape]);
+    const [a, b] = [g.data as Float32Array, w.data as Float32Array];
+    let diff = 0;
+    for (let i = 0; i < b.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    expect(diff, `${name}: max abs diff ${diff}`).toBeLessThanOrEqual(relative * Math.max(maxAbs(b), Number.MIN_VALUE));
+  }
+}
+
+describe('ZeRO stage 1 (optimizer state sharded over 2 ranks)', () => {
+  it('trains as the unsharded AdamW, holds half its state per rank, saves the same file, resumes across world sizes', async () => {
+    const fixture = modelDir('llama');
+    const single = await oneProcess({ modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
+    const sharded = await twoRanks({ modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
+
+    for (const rank of [0, 1]) {
+      await expectSameTensors(join(sharded.out, `model-${rank}`, 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
+    }
+    await expectSameTensors(join(sharded.out, 'optimizer.safetensors'), join(single.out, 'optimizer.safetensors'), 1e-7);
+    await expectSameTensors(join(sharded.out, 'optimizer-mid.safetensors'), join(single.out, 'optimizer-mid.safetensors'), 1e-7);
+
+    const [bytes0, bytes1] = sharded.ranks.map((r) => r.stateBytes) as [number, number];
+    expect(bytes0 + bytes1).toBe(single.stateBytes);
+    expect(Math.max(bytes0, bytes1) / single.stateBytes).toBeLessThan(0.52);
+
+    // 2 ranks' checkpoint -> 1 unsharded process, and 1 process's checkpoint -> 2 sharded ranks, for the third step.
+    const mid = { modelDir: join(single.out, 'model-mid'), learningRates: learningRates.slice(2) };
+    const fromSharded = await oneProcess({ ...mid, loadOptimizer: join(sharded.out, 'optimizer-mid.safetensors') });
+    await expectSameTensors(join(fromSharded.out, 'model', 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
+    const fromSingle = await twoRanks({ ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors') });
+    await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
+    await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), join(single.out, 'optimizer.safetensors'), 1e-7);
+  }, 60_000);
+
+  it('a world of one stays unsharded; a bad zero stage or group is an error naming it', async () => {
+    const model = await loadModel(modelDir('llama'));
+    const elements = model.parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const single = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 1 });
+    expect(single.stateBytes()).toBe(2 * 4 * elements); // float32 exp_avg and exp_avg_sq of every parameter
+
+    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AlignkitError);
+    expect((err as AlignkitError).code).toBe('ERR_INVALID_CONFIG');
+    expect((err as Error).message).toBe('zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got 2');
+    const create = (options: object) => () => native().NativeOptimizer.create(model.nativeHandle(), { ...adamw, ...options });
+    expect(create({ zeroStage: 1 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 1');
+    expect(create({ zeroStage: 1, group: {} as NativeProcessGroup })).toThrow('group must be a NativeProcessGroup');
+    expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0 or 1, got 3');
+    const handle = await native().NativeOptimizer.create(model.nativeHandle(), adamw);
+    expect(() => handle.save(undefined as never)).toThrow('path must be a string, or null to write nothing');
+  });
+});
