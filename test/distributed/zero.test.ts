@@ -1,7 +1,8 @@
-// ZeRO stage 1 against the unsharded AdamW, which test/train/optimizer.test.ts checks against PyTorch: two ranks
-// (test/distributed/zero-worker.mjs) train the fixture model with the optimizer state sharded, and must give the
-// single process's parameters, a full optimizer file equal to its file, half its state memory each, and
-// checkpoints that resume across world sizes in both directions.
+// ZeRO stage 1 against the unsharded AdamW, which test/train/optimizer.test.ts checks against PyTorch: two and
+// three ranks (test/distributed/zero-worker.mjs) train the fixture model with the optimizer state sharded, and must
+// give the single process's parameters and a full optimizer file equal to its file, hold the state of the
+// parameters torch's ZeroRedundancyOptimizer gives each rank (scripts/fixtures/make_zero_partition.py), and
+// write checkpoints that resume across world sizes in both directions.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +20,9 @@ const run = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'
 const lrAt = learningRateSchedule(run);
 const learningRates = [0, 1, 2].map((step) => lrAt(step));
 const seqLen = 12;
+const partition = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'zero-partition.json'), 'utf8')) as {
+  llama: Record<string, { elements: number[] }>;
+}).llama;
 const adamw = { adamBeta1: run.adam_beta1, adamBeta2: run.adam_beta2, adamEpsilon: run.adam_epsilon, weightDecay: run.weight_decay };
 
 async function freePort(): Promise<number> {
@@ -36,17 +40,18 @@ interface Plan {
   saveOptimizerAfter?: number;
 }
 
-/** Two ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
-async function twoRanks(plan: Plan) {
+/** `worldSize` ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
+async function ranks(worldSize: number, plan: Plan) {
+  const all = Array.from({ length: worldSize }, (_, rank) => rank);
   const out = tempDir('zero-ranks');
   const planFile = join(out, 'plan.json');
   writeFileSync(planFile, JSON.stringify({
     ...plan, out, adamw, seqLen, maxGradNorm: run.max_grad_norm, batchFile: join(fixturesDir, 'reference', 'llama.safetensors'),
   }));
   const port = await freePort();
-  const exits = [0, 1].map((rank) => {
+  const exits = all.map((rank) => {
     const child = spawn(process.execPath, [join(import.meta.dirname, 'zero-worker.mjs'), planFile], {
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '2',
+      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_WORLD_SIZE: String(worldSize),
         MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
@@ -56,8 +61,7 @@ async function twoRanks(plan: Plan) {
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rank ${rank} exited ${code}: ${stderr}`)))));
   });
   await Promise.all(exits);
-  const ranks = [0, 1].map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] });
-  return { out, ranks };
+  return { out, ranks: all.map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] }) };
 }
 
 /** The same steps in this process with the unsharded optimizer; saves the optimizer after `saveOptimizerAfter` steps. */
@@ -101,29 +105,37 @@ async function expectSameTensors(gotPath: string, wantPath: string, relative: nu
   }
 }
 
-describe('ZeRO stage 1 (optimizer state sharded over 2 ranks)', () => {
-  it('trains as the unsharded AdamW, holds half its state per rank, saves the same file, resumes across world sizes', async () => {
+describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
+  it('trains as the unsharded AdamW with the state torch\'s partition gives each rank, saves the same file, resumes across world sizes', async () => {
     const fixture = modelDir('llama');
     const single = await oneProcess({ modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
-    const sharded = await twoRanks({ modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
+    const finalModel = join(single.out, 'model', 'model.safetensors');
+    const finalOptimizer = join(single.out, 'optimizer.safetensors');
 
-    for (const rank of [0, 1]) {
-      await expectSameTensors(join(sharded.out, `model-${rank}`, 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
+    const midOptimizers = new Map<number, string>();
+    for (const worldSize of [2, 3]) {
+      const sharded = await ranks(worldSize, { modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
+      midOptimizers.set(worldSize, join(sharded.out, 'optimizer-mid.safetensors'));
+      for (let rank = 0; rank < worldSize; rank++) {
+        await expectSameTensors(join(sharded.out, `model-${rank}`, 'model.safetensors'), finalModel, 1e-6);
+      }
+      await expectSameTensors(join(sharded.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
+      await expectSameTensors(join(sharded.out, 'optimizer-mid.safetensors'), join(single.out, 'optimizer-mid.safetensors'), 1e-7);
+      // float32 exp_avg and exp_avg_sq of the parameters each rank owns; together, the unsharded optimizer's.
+      expect(sharded.ranks.map((r) => r.stateBytes), `world size ${worldSize}`).toEqual(partition[worldSize]!.elements.map((n) => 2 * 4 * n));
+      expect(sharded.ranks.reduce((sum, r) => sum + r.stateBytes, 0)).toBe(single.stateBytes);
     }
-    await expectSameTensors(join(sharded.out, 'optimizer.safetensors'), join(single.out, 'optimizer.safetensors'), 1e-7);
-    await expectSameTensors(join(sharded.out, 'optimizer-mid.safetensors'), join(single.out, 'optimizer-mid.safetensors'), 1e-7);
 
-    const [bytes0, bytes1] = sharded.ranks.map((r) => r.stateBytes) as [number, number];
-    expect(bytes0 + bytes1).toBe(single.stateBytes);
-    expect(Math.max(bytes0, bytes1) / single.stateBytes).toBeLessThan(0.52);
-
-    // 2 ranks' checkpoint -> 1 unsharded process, and 1 process's checkpoint -> 2 sharded ranks, for the third step.
+    // 2- and 3-rank checkpoints -> 1 unsharded process, and 1 process's checkpoint -> 2 sharded ranks, for the third step.
     const mid = { modelDir: join(single.out, 'model-mid'), learningRates: learningRates.slice(2) };
-    const fromSharded = await oneProcess({ ...mid, loadOptimizer: join(sharded.out, 'optimizer-mid.safetensors') });
-    await expectSameTensors(join(fromSharded.out, 'model', 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
-    const fromSingle = await twoRanks({ ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors') });
-    await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), join(single.out, 'model', 'model.safetensors'), 1e-6);
-    await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), join(single.out, 'optimizer.safetensors'), 1e-7);
+    for (const file of midOptimizers.values()) {
+      const fromSharded = await oneProcess({ ...mid, loadOptimizer: file });
+      await expectSameTensors(join(fromSharded.out, 'model', 'model.safetensors'), finalModel, 1e-6);
+      await expectSameTensors(join(fromSharded.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
+    }
+    const fromSingle = await ranks(2, { ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors') });
+    await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), finalModel, 1e-6);
+    await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
   }, 60_000);
 
   it('a world of one stays unsharded; a bad zero stage or group is an error naming it', async () => {
