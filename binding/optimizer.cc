@@ -45,8 +45,9 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
   state_ = *info[0].As<Napi::External<std::shared_ptr<OptimizerState>>>().Data();
 }
 
-// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, group?, zeroStage? })
-//   -> Promise<NativeOptimizer>; zeroStage 1 shards the state over `group` (a NativeProcessGroup).
+// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, group?, zeroStage?, bucketCapMb? })
+//   -> Promise<NativeOptimizer>; zeroStage 1 shards the state over `group` (a NativeProcessGroup), its broadcasts
+//   coalesced in buckets of bucketCapMb (default 25, DDP's).
 Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
@@ -61,10 +62,13 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   if (shard && options.Get("group").IsUndefined())
     throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
   std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
+  const double bucketCapMb = options.Get("bucketCapMb").IsUndefined() ? 25 : numberOption(options, "bucketCapMb");
+  if (!(bucketCapMb > 0)) throw Napi::RangeError::New(env, "options.bucketCapMb must be a number > 0");
+  const auto bucketBytes = static_cast<int64_t>(bucketCapMb * (1 << 20));
   auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return PromiseWorker<std::shared_ptr<OptimizerState>>::start(
       env,
-      [model, opts, group] {
+      [model, opts, group, bucketBytes] {
         auto state = std::make_shared<OptimizerState>();
         state->model = model;
         if (group) {
@@ -72,7 +76,8 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
           group->get();
           state->group = group;
           state->sharded =
-              std::make_unique<distributed::ShardedAdamW>(group->group, model->causalLM().trainableParameters(), opts);
+              std::make_unique<distributed::ShardedAdamW>(group->group, model->causalLM().trainableParameters(), opts,
+                                                          bucketBytes);
         } else {
           std::lock_guard<std::mutex> lock(model->mutex);
           state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);

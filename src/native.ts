@@ -268,7 +268,8 @@ export interface NativeAddon {
   NativeOptimizer: {
     create(
       model: NativeModel,
-      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number; group?: NativeProcessGroup; zeroStage?: 0 | 1 },
+      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number;
+        group?: NativeProcessGroup; zeroStage?: 0 | 1; bucketCapMb?: number },
     ): Promise<NativeOptimizer>;
   };
   NativeProcessGroup: {

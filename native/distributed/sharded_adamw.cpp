@@ -14,6 +14,19 @@ std::vector<bool> ownedBy(const std::vector<int>& owner, int rank) {
   return owned;
 }
 
+// `tensors` (the same shapes and dtypes on every rank) take root's values, one coalesced broadcast per bucket.
+void broadcastInBuckets(ProcessGroup& group, const std::vector<at::Tensor>& tensors, int root, int64_t bucketBytes) {
+  size_t begin = 0;
+  while (begin < tensors.size()) {
+    size_t end = begin + 1;
+    int64_t bytes = static_cast<int64_t>(tensors[begin].nbytes());
+    while (end < tensors.size() && bytes + static_cast<int64_t>(tensors[end].nbytes()) <= bucketBytes)
+      bytes += static_cast<int64_t>(tensors[end++].nbytes());
+    group.broadcast({tensors.begin() + begin, tensors.begin() + end}, root);
+    begin = end;
+  }
+}
+
 }  // namespace
 
 std::vector<int> partitionParameters(const models::NamedTensors& parameters, int worldSize) {
@@ -35,8 +48,9 @@ std::vector<int> partitionParameters(const models::NamedTensors& parameters, int
 }
 
 ShardedAdamW::ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters,
-                           train::AdamWOptions options)
+                           train::AdamWOptions options, int64_t bucketBytes)
     : group_(std::move(group)),
+      bucketBytes_(bucketBytes),
       parameters_(parameters),
       owner_(partitionParameters(parameters, group_->worldSize())),
       adamw_(parameters, options, ownedBy(owner_, group_->rank())) {}
@@ -47,13 +61,14 @@ void ShardedAdamW::step(double lr) {
     std::vector<at::Tensor> owned;
     for (size_t i = 0; i < parameters_.size(); ++i)
       if (owner_[i] == rank) owned.push_back(parameters_[i].second);
-    if (!owned.empty()) group_->broadcast(owned, rank);
+    broadcastInBuckets(*group_, owned, rank, bucketBytes_);
   }
 }
 
 models::NamedTensors ShardedAdamW::gatherState(bool keep) {
-  // Each owner's exp_avg, exp_avg_sq and steps (one float32 vector, as the file keeps float32 scalars) in one
-  // coalesced broadcast; the others receive into buffers shaped like the parameters.
+  // Each owner sends its exp_avg / exp_avg_sq tensors and its step counts (one float32 vector, as the file keeps
+  // float32 scalars); the others receive into buffers shaped like the parameters. A keeping rank moves what it
+  // receives to the host at once, so the full state is never on its accelerator.
   std::map<std::string, at::Tensor> mine;
   for (auto& [name, t] : adamw_.state()) mine.emplace(name, t);
   std::map<std::string, at::Tensor> all;
@@ -64,25 +79,34 @@ models::NamedTensors ShardedAdamW::gatherState(bool keep) {
     for (size_t i = 0; i < parameters_.size(); ++i)
       if (owner_[i] == rank) owned.push_back(i);
     if (owned.empty()) continue;
-    std::vector<at::Tensor> moments;
+    std::vector<std::string> names;
     std::vector<at::Tensor> steps;
     for (size_t i : owned) {
-      const auto& [name, p] = parameters_[i];
-      for (const char* suffix : {".exp_avg", ".exp_avg_sq"})
-        moments.push_back(root ? mine.at(name + suffix) : at::empty_like(p, at::MemoryFormat::Contiguous));
-      steps.push_back(root ? mine.at(name + ".step") : at::empty({}, at::kFloat));
+      names.push_back(parameters_[i].first + ".exp_avg");
+      names.push_back(parameters_[i].first + ".exp_avg_sq");
+      steps.push_back(root ? mine.at(parameters_[i].first + ".step") : at::empty({}, at::kFloat));
+    }
+    // One bucket at a time: allocate, receive, keep (on the host) or drop.
+    size_t begin = 0;
+    while (begin < names.size()) {
+      std::vector<at::Tensor> bucket;
+      int64_t bytes = 0;
+      size_t end = begin;
+      for (; end < names.size(); ++end) {
+        const at::Tensor& p = parameters_[owned[end / 2]].second;
+        if (end > begin && bytes + static_cast<int64_t>(p.nbytes()) > bucketBytes_) break;
+        bytes += static_cast<int64_t>(p.nbytes());
+        bucket.push_back(root ? mine.at(names[end]) : at::empty_like(p, at::MemoryFormat::Contiguous));
+      }
+      group_->broadcast(bucket, rank);
+      if (keep)
+        for (size_t k = begin; k < end; ++k) all.emplace(names[k], root ? bucket[k - begin] : bucket[k - begin].cpu());
+      begin = end;
     }
     at::Tensor stepVector = at::stack(steps);
-    std::vector<at::Tensor> message = moments;
-    message.push_back(stepVector);
-    group_->broadcast(message, rank);
-    if (!keep) continue;
-    for (size_t k = 0; k < owned.size(); ++k) {
-      const std::string& name = parameters_[owned[k]].first;
-      all.emplace(name + ".exp_avg", moments[2 * k]);
-      all.emplace(name + ".exp_avg_sq", moments[2 * k + 1]);
-      all.emplace(name + ".step", stepVector[k].clone());
-    }
+    group_->broadcast({stepVector}, rank);
+    if (keep)
+      for (size_t k = 0; k < owned.size(); ++k) all.emplace(parameters_[owned[k]].first + ".step", stepVector[k].clone());
   }
   models::NamedTensors out;
   if (!keep) return out;

@@ -22,16 +22,18 @@ std::vector<int> partitionParameters(const models::NamedTensors& parameters, int
 
 class ShardedAdamW {
  public:
-  // Every rank must construct it over the same parameters (names, shapes, dtypes).
+  // Every rank must construct it over the same parameters (names, shapes, dtypes) and bucket size.
+  // Broadcasts go out coalesced in buckets of at most `bucketBytes` (one larger tensor goes alone), so the flat
+  // copy a broadcast makes stays small next to the parameters and state it moves.
   ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters,
-               train::AdamWOptions options);
+               train::AdamWOptions options, int64_t bucketBytes = 25LL << 20);
 
-  // A collective: the owned updates, then one coalesced broadcast of each rank's parameters from that rank.
+  // A collective: the owned updates, then each rank broadcasts its parameters.
   void step(double lr);
 
   // A collective: every rank's state broadcast by its owner, so the result is the full state() the unsharded
-  // AdamW gives (same names, order, shapes, dtypes). A rank with keep = false drops each part as it arrives
-  // and returns nothing.
+  // AdamW gives (same names, order, shapes, dtypes; other ranks' parts on the host). A rank with keep = false
+  // drops each part as it arrives and returns nothing.
   models::NamedTensors gatherState(bool keep);
 
   // This rank's part of a full state (any world size wrote it; all of it is checked).
@@ -42,6 +44,7 @@ class ShardedAdamW {
 
  private:
   std::shared_ptr<ProcessGroup> group_;
+  int64_t bucketBytes_;
   models::NamedTensors parameters_;
   std::vector<int> owner_;
   train::AdamW adamw_;

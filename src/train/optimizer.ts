@@ -27,6 +27,8 @@ export interface OptimizerSharding {
   group: DataParallel | NativeProcessGroup;
   /** TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding. */
   zeroStage: number;
+  /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb). Default 25. */
+  bucketCapMb?: number;
 }
 
 export class Optimizer {
@@ -100,7 +102,7 @@ export async function createOptimizer(model: Model, options: AdamWOptions = {}, 
       adamBeta2: options.adam_beta2 ?? 0.999,
       adamEpsilon: options.adam_epsilon ?? 1e-8,
       weightDecay: options.weight_decay ?? 0.0,
-      ...(zeroStage === 1 && group ? { group, zeroStage } : {}),
+      ...(zeroStage === 1 && group ? { group, zeroStage, bucketCapMb: sharding?.bucketCapMb } : {}),
     })
     .catch(fromNative);
   return new Optimizer(handle, options.learning_rate);

@@ -16,7 +16,7 @@ const group = await addon.NativeProcessGroup.connect({
   masterPort: Number(process.env.MASTER_PORT), timeoutMs: 60_000,
 });
 const model = await addon.NativeModel.load(plan.modelDir, {});
-const optimizer = await addon.NativeOptimizer.create(model, { ...plan.adamw, group, zeroStage: 1 });
+const optimizer = await addon.NativeOptimizer.create(model, { ...plan.adamw, group, zeroStage: 1, bucketCapMb: plan.bucketCapMb });
 if (plan.loadOptimizer) await optimizer.load(plan.loadOptimizer);
 
 const { tensors } = await addon.readSafetensors(plan.batchFile);

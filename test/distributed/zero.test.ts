@@ -38,6 +38,8 @@ interface Plan {
   learningRates: number[];
   loadOptimizer?: string;
   saveOptimizerAfter?: number;
+  /** Broadcast bucket size of the sharded optimizer (default 25 MiB: one bucket for the fixture model). */
+  bucketCapMb?: number;
 }
 
 /** `worldSize` ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
@@ -113,8 +115,9 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     const finalOptimizer = join(single.out, 'optimizer.safetensors');
 
     const midOptimizers = new Map<number, string>();
-    for (const worldSize of [2, 3]) {
-      const sharded = await ranks(worldSize, { modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
+    // 3 ranks with 16 KiB buckets: parameters and state split over several broadcasts (the largest, 64 KiB, alone).
+    for (const [worldSize, bucketCapMb] of [[2, undefined], [3, 1 / 64]] as const) {
+      const sharded = await ranks(worldSize, { modelDir: fixture, learningRates, saveOptimizerAfter: 2, bucketCapMb });
       midOptimizers.set(worldSize, join(sharded.out, 'optimizer-mid.safetensors'));
       for (let rank = 0; rank < worldSize; rank++) {
         await expectSameTensors(join(sharded.out, `model-${rank}`, 'model.safetensors'), finalModel, 1e-6);
@@ -133,7 +136,7 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
       await expectSameTensors(join(fromSharded.out, 'model', 'model.safetensors'), finalModel, 1e-6);
       await expectSameTensors(join(fromSharded.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
     }
-    const fromSingle = await ranks(2, { ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors') });
+    const fromSingle = await ranks(2, { ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors'), bucketCapMb: 1 / 64 });
     await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), finalModel, 1e-6);
     await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
   }, 60_000);
@@ -152,6 +155,7 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     expect(create({ zeroStage: 1 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 1');
     expect(create({ zeroStage: 1, group: {} as NativeProcessGroup })).toThrow('group must be a NativeProcessGroup');
     expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0 or 1, got 3');
+    expect(create({ zeroStage: 0, bucketCapMb: 0 })).toThrow('options.bucketCapMb must be a number > 0');
     const handle = await native().NativeOptimizer.create(model.nativeHandle(), adamw);
     expect(() => handle.save(undefined as never)).toThrow('path must be a string, or null to write nothing');
   });

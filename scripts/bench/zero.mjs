@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// ZeRO stage 1's memory and cost: each rank's AdamW state (Optimizer.stateBytes), the optimizer step (sharded
+// update plus the owners' broadcasts) and the whole training step, for one process and for --ranks data-parallel
+// ranks with zero_stage 0 and 1, on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
+// (each rank its own batch, gradients averaged through DataParallel.attach). CPU ranks talk over Gloo, --device cuda
+// ranks over NCCL (one GPU each). Step 1 is left out of the times (warmup). Prints figures only.
+//
+//   npm run bench:zero -- [--ranks 2] [--steps 6] [--batch 4] [--seq 128] [--threads N] [--device cpu|cuda]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureDist, referencePython, root } from './setup.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    ranks: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '6' },
+    batch: { type: 'string', default: '4' },
+    seq: { type: 'string', default: '128' },
+    threads: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    worker: { type: 'string' }, // internal: this process is one rank, running the JSON plan given
+  },
+});
+
+if (opts.worker) await worker(JSON.parse(opts.worker));
+else await main();
+
+async function main() {
+  ensureDist();
+  const ranks = Number(opts.ranks);
+  const threads = Number(opts.threads ?? Math.max(1, Math.floor(cpus().length / ranks)));
+  const out = mkdtempSync(join(tmpdir(), 'alignkit-bench-zero-'));
+  try {
+    const modelDir = join(out, 'model');
+    execFileSync(referencePython(), ['-c', 'import sys; from bench_llama import save_bench_llama; print(save_bench_llama(sys.argv[1], int(sys.argv[2]))[1])',
+      modelDir, opts.seq], { cwd: join(root, 'scripts', 'bench'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const plan = { modelDir, steps: Number(opts.steps), batch: Number(opts.batch), seq: Number(opts.seq), device: opts.device };
+    console.log(`bench:zero  bench Llama, ${plan.batch} x ${plan.seq} tokens per rank and step, ${plan.steps} steps, ` +
+      `${threads} threads per rank, ${opts.device}`);
+    console.log(`ranks  zero_stage  AdamW state per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`);
+    for (const [worldSize, zeroStage] of [[1, 0], [ranks, 0], [ranks, 1]]) {
+      const results = await run(worldSize, { ...plan, zeroStage }, threads);
+      const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+      const most = (key) => Math.max(...results.map((r) => r[key]));
+      console.log(`${String(worldSize).padStart(5)}  ${String(zeroStage).padStart(10)}  ` +
+        `${results.map((r) => mib(r.stateBytes)).join(' / ').padStart(26)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
+        `${most('stepMs').toFixed(1).padStart(15)}  ${results.map((r) => mib(r.peakBytes)).join(' / ').padStart(23)}`);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+// Starts worldSize ranks of this script with torchrun's variables; each prints one JSON line of its figures.
+async function run(worldSize, plan, threads) {
+  const port = await new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+  return Promise.all(Array.from({ length: worldSize }, (_, rank) => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', JSON.stringify(plan)], {
+      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`bench:zero rank ${rank} exited ${code}`))));
+  })));
+}
+
+async function worker(plan) {
+  const { createOptimizer, cudaMemory, loadModel } = await import(join(root, 'dist', 'index.js'));
+  const { DataParallel } = await import(join(root, 'dist', 'distributed', 'data-parallel.js'));
+  const cuda = plan.device === 'cuda';
+  const dp = await DataParallel.join({ ddp_timeout: 600, ddp_bucket_cap_mb: null, ddp_backend: null, zero_stage: plan.zeroStage, use_cpu: !cuda });
+  const model = await loadModel(plan.modelDir, { device: cuda ? `cuda:${dp.env?.localRank ?? 0}` : 'cpu' });
+  await dp.attach(model, { ddp_bucket_cap_mb: null });
+  const optimizer = await createOptimizer(model, { learning_rate: 1e-4, weight_decay: 0.1 }, { group: dp, zeroStage: plan.zeroStage });
+  // Random tokens, different on each rank (a small LCG seeded by the rank).
+  const ids = new Int32Array(plan.batch * plan.seq);
+  let x = 12345 + dp.rank;
+  for (let i = 0; i < ids.length; i++) ids[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) % 32000;
+  const optimizerMs = [], stepMs = [];
+  for (let step = 0; step < plan.steps; step++) {
+    const t0 = performance.now();
+    await model.sftStep({ inputIds: ids, labels: ids, seqLen: plan.seq });
+    await optimizer.clipGradNorm(1.0);
+    const t1 = performance.now();
+    await optimizer.step();
+    await model.zeroGrad();
+    const t2 = performance.now();
+    if (step > 0) optimizerMs.push(t2 - t1), stepMs.push(t2 - t0);
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const peakBytes = cuda ? cudaMemory(dp.env?.localRank ?? 0).peakAllocated : process.resourceUsage().maxRSS * 1024;
+  await dp.close();
+  console.log(JSON.stringify({ stateBytes: optimizer.stateBytes(), optimizerMs: mean(optimizerMs), stepMs: mean(stepMs), peakBytes }));
+}
