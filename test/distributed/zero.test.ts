@@ -40,6 +40,8 @@ interface Plan {
   saveOptimizerAfter?: number;
   /** Broadcast bucket size of the sharded optimizer (default 25 MiB: one bucket for the fixture model). */
   bucketCapMb?: number;
+  /** Train with sftStep and, on the ranks, attach the model to the group (DDP's gradient averaging). */
+  attach?: boolean;
 }
 
 /** `worldSize` ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
@@ -73,9 +75,10 @@ async function oneProcess(plan: Plan) {
   const optimizer = await createOptimizer(model, run);
   if (plan.loadOptimizer) await optimizer.load(plan.loadOptimizer);
   const r = await reference('llama');
-  const [ids, mask] = [r('input_ids').data as Int32Array, r('attention_mask').data as Int32Array];
+  const [ids, mask, labels] = [r('input_ids').data as Int32Array, r('attention_mask').data as Int32Array, r('labels').data as Int32Array];
   for (const [i, lr] of plan.learningRates.entries()) {
-    await model.forwardBackward(ids, mask, { seqLen });
+    if (plan.attach) await model.sftStep({ inputIds: ids, attentionMask: mask, labels, seqLen });
+    else await model.forwardBackward(ids, mask, { seqLen });
     await optimizer.clipGradNorm(run.max_grad_norm);
     await optimizer.step(lr);
     await model.zeroGrad();
@@ -96,14 +99,14 @@ async function tensorsOf(path: string): Promise<Map<string, SafetensorsTensor>> 
 /** Same names, dtypes and shapes, and every value within `relative` of the largest |value| of its tensor. */
 async function expectSameTensors(gotPath: string, wantPath: string, relative: number) {
   const [got, want] = [await tensorsOf(gotPath), await tensorsOf(wantPath)];
-  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  expect([...got.keys()].sort(), gotPath).toEqual([...want.keys()].sort());
   for (const [name, w] of want) {
     const g = got.get(name)!;
-    expect([g.dtype, g.shape], name).toEqual([w.dtype, w.shape]);
+    expect([g.dtype, g.shape], `${gotPath}: ${name}`).toEqual([w.dtype, w.shape]);
     const [a, b] = [g.data as Float32Array, w.data as Float32Array];
     let diff = 0;
     for (let i = 0; i < b.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    expect(diff, `${name}: max abs diff ${diff}`).toBeLessThanOrEqual(relative * Math.max(maxAbs(b), Number.MIN_VALUE));
+    expect(diff, `${gotPath}: ${name}: max abs diff ${diff}`).toBeLessThanOrEqual(relative * Math.max(maxAbs(b), Number.MIN_VALUE));
   }
 }
 
@@ -128,6 +131,14 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
       expect(sharded.ranks.map((r) => r.stateBytes), `world size ${worldSize}`).toEqual(partition[worldSize]!.elements.map((n) => 2 * 4 * n));
       expect(sharded.ranks.reduce((sum, r) => sum + r.stateBytes, 0)).toBe(single.stateBytes);
     }
+
+    // Attached as DDP: the gradient all-reduces and the optimizer's broadcasts share the group.
+    const sftSingle = await oneProcess({ modelDir: fixture, learningRates, attach: true });
+    const sftSharded = await ranks(2, { modelDir: fixture, learningRates, attach: true });
+    for (const rank of [0, 1]) {
+      await expectSameTensors(join(sftSharded.out, `model-${rank}`, 'model.safetensors'), join(sftSingle.out, 'model', 'model.safetensors'), 1e-6);
+    }
+    await expectSameTensors(join(sftSharded.out, 'optimizer.safetensors'), join(sftSingle.out, 'optimizer.safetensors'), 1e-7);
 
     // 2- and 3-rank checkpoints -> 1 unsharded process, and 1 process's checkpoint -> 2 sharded ranks, for the third step.
     const mid = { modelDir: join(single.out, 'model-mid'), learningRates: learningRates.slice(2) };
