@@ -63,7 +63,8 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
   std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
   const double bucketCapMb = options.Get("bucketCapMb").IsUndefined() ? 25 : numberOption(options, "bucketCapMb");
-  if (!(bucketCapMb > 0)) throw Napi::RangeError::New(env, "options.bucketCapMb must be a number > 0");
+  if (!(bucketCapMb >= 0))
+    throw Napi::RangeError::New(env, "options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)");
   const auto bucketBytes = static_cast<int64_t>(bucketCapMb * (1 << 20));
   auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return PromiseWorker<std::shared_ptr<OptimizerState>>::start(

@@ -27,7 +27,7 @@ export interface OptimizerSharding {
   group: DataParallel | NativeProcessGroup;
   /** TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding. */
   zeroStage: number;
-  /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb). Default 25. */
+  /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb; 0: one tensor each). Default 25. */
   bucketCapMb?: number;
 }
 
