@@ -3,7 +3,8 @@
 // update plus the owners' broadcasts) and the whole training step, for one process and for --ranks data-parallel
 // ranks with zero_stage 0 and 1, on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
 // (each rank its own batch, gradients averaged through DataParallel.attach). CPU ranks talk over Gloo, --device cuda
-// ranks over NCCL (one GPU each). Step 1 is left out of the times (warmup). Prints figures only.
+// ranks over NCCL (one GPU each, so --ranks GPUs are needed). Step 1 is left out of the times (warmup). Prints
+// figures only.
 //
 //   npm run bench:zero -- [--ranks 2] [--steps 6] [--batch 4] [--seq 128] [--threads N] [--device cpu|cuda]
 import { execFileSync, spawn } from 'node:child_process';
@@ -38,7 +39,8 @@ async function main() {
   try {
     const modelDir = join(out, 'model');
     execFileSync(referencePython(), ['-c', 'import sys; from bench_llama import save_bench_llama; print(save_bench_llama(sys.argv[1], int(sys.argv[2]))[1])',
-      modelDir, opts.seq], { cwd: join(root, 'scripts', 'bench'), stdio: ['ignore', 'pipe', 'inherit'] });
+      modelDir, opts.seq], { cwd: join(root, 'scripts', 'bench'), stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, HF_HUB_DISABLE_PROGRESS_BARS: '1', TRANSFORMERS_VERBOSITY: 'error' } });
     const plan = { modelDir, steps: Number(opts.steps), batch: Number(opts.batch), seq: Number(opts.seq), device: opts.device };
     console.log(`bench:zero  bench Llama, ${plan.batch} x ${plan.seq} tokens per rank and step, ${plan.steps} steps, ` +
       `${threads} threads per rank, ${opts.device}`);
