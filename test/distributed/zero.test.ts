@@ -5,13 +5,13 @@
 // write checkpoints that resume across world sizes in both directions.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataParallel } from '../../src/distributed/data-parallel.js';
 import { AlignkitError, createOptimizer, learningRateSchedule, loadModel, readSafetensors, type SafetensorsTensor } from '../../src/index.js';
 import { native, type NativeProcessGroup } from '../../src/native.js';
 import { fixturesDir, maxAbs, modelDir, reference, tempDir } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/ports.js';
 
 const run = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'), 'utf8')) as {
   run: { learning_rate: number; adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number;
@@ -24,14 +24,6 @@ const partition = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'zero-
   llama: Record<string, { elements: number[] }>;
 }).llama;
 const adamw = { adamBeta1: run.adam_beta1, adamBeta2: run.adam_beta2, adamEpsilon: run.adam_epsilon, weightDecay: run.weight_decay };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Plan {
   modelDir: string;
