@@ -39,4 +39,4 @@ for (const [i, lr] of plan.learningRates.entries()) {
 await optimizer.save(rank === 0 ? join(plan.out, 'optimizer.safetensors') : null);
 await model.save(join(plan.out, `model-${rank}`), 50e9);
 writeFileSync(join(plan.out, `rank-${rank}.json`), JSON.stringify({ stateBytes: optimizer.stateBytes(), gradNorms }));
-await group.close();
+await group.close(true); // a finished run: rank 0 keeps the rendezvous store until the others leave
