@@ -18,7 +18,6 @@ export interface DataParallelConfig {
   ddp_timeout: number;
   ddp_bucket_cap_mb: number | null;
   ddp_backend: 'gloo' | 'nccl' | null;
-  zero_stage: number;
   use_cpu: boolean;
 }
 
@@ -44,12 +43,9 @@ export class DataParallel {
    * gradientSyncStats) joins first and passes it as TrainOptions.dataParallel.
    */
   static async join(options: Partial<DataParallelConfig> = {}, env: NodeJS.ProcessEnv = process.env): Promise<DataParallel> {
-    const config: DataParallelConfig = { ddp_timeout: 1800, ddp_bucket_cap_mb: null, ddp_backend: null, zero_stage: 0, use_cpu: false, ...options };
+    const config: DataParallelConfig = { ddp_timeout: 1800, ddp_bucket_cap_mb: null, ddp_backend: null, use_cpu: false, ...options };
     const job = distributedEnv(env);
     if (!job || job.worldSize === 1) return DataParallel.single;
-    if (config.zero_stage > 1) {
-      throw new AlignkitError('ERR_INVALID_CONFIG', `config: zero_stage ${config.zero_stage} is not implemented (0: off, 1: optimizer-state sharding)`);
-    }
     if (env.OMP_NUM_THREADS === undefined) setNumThreads(threadsPerWorker(job.localWorldSize));
     const cuda = config.ddp_backend === 'nccl' || (config.ddp_backend === null && trainsOnCuda(config));
     if (cuda && !trainsOnCuda(config)) {

@@ -74,11 +74,12 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
   }
   await dp.barrier();
   await native().saveRngState(join(temp, rngStateFile(dp))).catch(fromNative);
+  // Sharded (zero_stage 1), every rank sends its part of the optimizer state to rank 0, which writes the whole.
+  await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
   await dp.barrier();
   if (!dp.isMain) return final;
   await savePolicy(model, temp);
   await writeFiles?.(temp);
-  await optimizer.save(join(temp, OPTIMIZER_FILE));
   if (reference) await reference.save(join(temp, REF_MODEL_DIR));
   await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');
   await rm(final, { recursive: true, force: true });

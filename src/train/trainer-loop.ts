@@ -197,7 +197,10 @@ export async function setupPolicy(config: LoopConfig, dataParallel = DataParalle
   // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
   manualSeed(config.seed);
   await dataParallel.attach(policy, config);
-  const optimizer = await createOptimizer(policy, config);
+  // zero_stage 1: each rank keeps the AdamW state of its share of the parameters.
+  const optimizer = await createOptimizer(policy, config, {
+    group: dataParallel, zeroStage: config.zero_stage, bucketCapMb: config.ddp_bucket_cap_mb ?? undefined,
+  });
   const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer, dataParallel) : null;
   return { resumeDir, policy, optimizer, resumed };
 }

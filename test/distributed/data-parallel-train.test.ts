@@ -2,7 +2,8 @@
 // --nproc_per_node 2`), against one process: 2 processes × batch 4 log the same values at every step as 1 process
 // × batch 8 (relative 1e-5) — the loss, grad_norm and every TRL metric gathered across ranks — because the two
 // shards of each 8-row batch are its halves (shard-batches.test.ts), gradients are averaged, and metrics are the
-// gathered sums over counts. One process is itself TRL's parity (dpo-train, sft-train, kto-train tests).
+// gathered sums over counts; with zero_stage 1 too, each rank stepping AdamW for its share of the parameters. One
+// process is itself TRL's parity (dpo-train, sft-train, kto-train tests).
 // Then the faults: a killed worker ends the job with an error naming it; a checkpoint of 2 processes resumes on 1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -64,8 +65,10 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
     ['dpo, gradient accumulation', 'dpo', { gradient_accumulation_steps: 2 }],
     ['dpo, precomputed reference, evaluation', 'dpo', { precompute_ref_log_probs: true, eval_strategy: 'steps', eval_steps: 2 }],
     ['dpo, LoRA', 'dpo', { use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0, learning_rate: 1e-2 }],
+    ['dpo, zero_stage 1, gradient accumulation', 'dpo', { zero_stage: 1, gradient_accumulation_steps: 2, weight_decay: 0.1 }],
     ['sft', 'sft', {}],
     ['sft, gradient accumulation', 'sft', { gradient_accumulation_steps: 2 }],
+    ['sft, zero_stage 1', 'sft', { zero_stage: 1 }],
     ['kto (apo_zero_unpaired)', 'kto', { loss_type: 'apo_zero_unpaired' }],
   ] as const)('%s', async (_, trainer, extra) => {
     const dir = tempDir(`ddp-${trainer}`);

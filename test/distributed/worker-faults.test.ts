@@ -60,7 +60,8 @@ describe('a rank that stops', () => {
     const stoppedAt = Date.now();
     expect(await rank0.exit).toBe(1);
     expect((Date.now() - stoppedAt) / 1000).toBeLessThan(DDP_TIMEOUT + 10);
-    expect(rank0.output()).toMatch(/rank 0 of 2: gradient all-reduce failed: rank 1 stopped responding \(no heartbeat for 2\.5 s: it exited, crashed or hangs\).*Timed out.*\[ERR_DISTRIBUTED\]/);
+    // Whichever collective rank 1 stopped in (gradients, metrics, ...).
+    expect(rank0.output()).toMatch(/rank 0 of 2: [a-z -]+ failed: rank 1 stopped responding \(no heartbeat for 2\.5 s: it exited, crashed or hangs\).*\[ERR_DISTRIBUTED\]/);
     rank1.process.kill('SIGKILL');
   }, 60_000);
 
@@ -72,7 +73,7 @@ describe('a rank that stops', () => {
     await until(() => training(rank0));
     rank0.process.kill('SIGKILL');
     expect(await rank1.exit).toBe(1);
-    expect(rank1.output()).toMatch(/rank 1 of 2: .* failed: rank 0, which hosts the rendezvous store, is gone \(it exited or crashed\)/);
+    expect(rank1.output()).toMatch(/rank 1 of 2: [a-z -]+ failed: rank 0, which hosts the rendezvous store, is gone \(it exited or crashed\)/);
   }, 60_000);
 });
 

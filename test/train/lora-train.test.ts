@@ -103,7 +103,7 @@ describe('LoRA checkpoints', () => {
     const checkpoint = join(first, 'checkpoint-2');
     expect(stoppedRun.checkpoint).toBe(checkpoint);
     expect(readdirSync(checkpoint).sort()).toEqual(
-      ['adapter_config.json', 'adapter_model.safetensors', 'generation_config.json', 'optimizer.safetensors', 'tokenizer.json',
+      ['adapter_config.json', 'adapter_model.safetensors', 'generation_config.json', 'optimizer.safetensors', 'rng_state.safetensors', 'tokenizer.json',
         'tokenizer_config.json', 'trainer_state.json'],
     );
     const optimizer = readFileSync(join(checkpoint, 'optimizer.safetensors'));
