@@ -69,6 +69,7 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
     ['sft', 'sft', {}],
     ['sft, gradient accumulation', 'sft', { gradient_accumulation_steps: 2 }],
     ['sft, zero_stage 1', 'sft', { zero_stage: 1 }],
+    ['sft, gradient checkpointing', 'sft', { gradient_checkpointing: true }],
     ['kto (apo_zero_unpaired)', 'kto', { loss_type: 'apo_zero_unpaired' }],
   ] as const)('%s', async (_, trainer, extra) => {
     const dir = tempDir(`ddp-${trainer}`);
