@@ -38,7 +38,7 @@ void loadRngState(const std::string& path) {
   const auto devices = generatorDevices();
   for (const std::string& name : file.names()) {
     auto it = std::find_if(devices.begin(), devices.end(), [&](const auto& d) { return d.first == name; });
-    if (it == devices.end()) throw invalidFile(path, "holds the state of generator '" + name + "', which this machine lacks");
+    if (it == devices.end()) continue;  // a GPU this machine lacks (as the Trainer, resuming elsewhere goes on)
     at::Generator generator = at::globalContext().defaultGenerator(it->second);
     std::lock_guard<std::mutex> lock(generator.mutex());
     try {

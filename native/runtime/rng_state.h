@@ -9,7 +9,8 @@ namespace alignkit::runtime {
 // Writes every default generator's state to a safetensors file: `cpu`, `cuda:<i>` (uint8 each).
 void saveRngState(const std::string& path);
 
-// Restores a saveRngState file; a device this machine lacks, or a malformed state, is an error naming the file.
+// Restores a saveRngState file (generators of devices this machine lacks are skipped); a malformed state is an
+// error naming the file.
 void loadRngState(const std::string& path);
 
 }  // namespace alignkit::runtime

@@ -7,7 +7,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
-import { DataParallel, type Batches } from '../distributed/data-parallel.js';
+import { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError } from '../errors.js';
 import { distributedEnv } from '../distributed/launch-env.js';
 import { info, manualSeed } from '../info.js';
