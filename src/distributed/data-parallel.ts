@@ -88,6 +88,16 @@ export class DataParallel {
     return this.#group;
   }
 
+  /**
+   * This rank's contiguous block of `rows` rows, rows [first, end), for work split by rows and gathered after
+   * ({@link gather}); every block is `size` long, the last one padded.
+   */
+  rowBlock(rows: number): { first: number; end: number; size: number } {
+    const size = Math.ceil(rows / this.worldSize);
+    const first = Math.min(this.rank * size, rows);
+    return { first, end: Math.min(first + size, rows), size };
+  }
+
   /** Element-wise sums over the ranks. */
   async sum(values: number[]): Promise<number[]> {
     if (!this.#group) return values;

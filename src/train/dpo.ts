@@ -43,11 +43,9 @@ export function padTokenId(config: Pick<DpoConfig, 'pad_token'>, tokenizer: Toke
  */
 async function precomputeReference(reference: Model, batches: PreferenceBatches, batchSize: number, ldAlpha: number | null,
   adaptersOff: boolean, dp: DataParallel) {
-  const block = Math.ceil(batches.rows / dp.worldSize);
-  const first = dp.rank * block;
+  const { first, end, size: block } = dp.rowBlock(batches.rows);
   const chosen = new Float32Array(block);
   const rejected = new Float32Array(block);
-  const end = Math.min(first + block, batches.rows);
   for (let start = first; start < end; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, end - start) }, (_, i) => start + i);
     const b = batches.collate(indices);

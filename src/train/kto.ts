@@ -52,9 +52,7 @@ async function referenceLogps(model: Model, b: UnpairedBatch, options: Completio
  */
 async function precomputeReference(model: Model, batches: UnpairedBatches, batchSize: number, options: CompletionLogProbsOptions,
   dp: DataParallel) {
-  const block = Math.ceil(batches.rows / dp.worldSize);
-  const first = dp.rank * block;
-  const end = Math.min(first + block, batches.rows);
+  const { first, end, size: block } = dp.rowBlock(batches.rows);
   const local: ReferenceLogps = { logps: new Float32Array(block) };
   for (let start = first; start < end; start += batchSize) {
     const indices = Array.from({ length: Math.min(batchSize, end - start) }, (_, i) => start + i);
