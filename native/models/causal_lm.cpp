@@ -1,5 +1,6 @@
 #include "models/causal_lm.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 
 #include <map>
@@ -8,6 +9,7 @@
 #include "models/attention_mask.h"
 #include "models/layer_checkpoint.h"
 #include "models/rope.h"
+#include "models/swiglu_mlp.h"
 
 namespace alignkit::models {
 namespace {
@@ -206,6 +208,12 @@ void CausalLM::mergeLora() {
 }
 
 at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const {
+  // With autograd recording a float32 MLP without biases or active adapters, the one function that saves less.
+  const bool adapters = adaptersEnabled_ && (l.gateLora.a.defined() || l.upLora.a.defined() || l.downLora.a.defined());
+  if (at::GradMode::is_enabled() && !adapters && !l.gateBias.defined() && !l.upBias.defined() && !l.downBias.defined() &&
+      !at::autocast::is_autocast_enabled(x.device().type()) && x.scalar_type() == at::kFloat) {
+    return swigluMlp(x, l.gate, l.up, l.down);
+  }
   return linear(at::silu(linear(x, l.gate, l.gateBias, l.gateLora, train)) * linear(x, l.up, l.upBias, l.upLora, train), l.down,
                 l.downBias, l.downLora, train);
 }
