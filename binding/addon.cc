@@ -92,21 +92,16 @@ Napi::Value randperm(const Napi::CallbackInfo& info) {
 }
 
 // saveRngState(path) / loadRngState(path) -> Promise<void>: the default generators' states (runtime/rng_state.h).
-Napi::Value saveRngState(const Napi::CallbackInfo& info) {
+Napi::Value withRngFile(const Napi::CallbackInfo& info, void (*work)(const std::string&)) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   return PromiseWorker<bool>::start(
-      info.Env(), [path] { runtime::saveRngState(path); return true; },
+      info.Env(), [path, work] { work(path); return true; },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
 }
 
-Napi::Value loadRngState(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  return PromiseWorker<bool>::start(
-      info.Env(), [path] { runtime::loadRngState(path); return true; },
-      [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
-}
+Napi::Value saveRngState(const Napi::CallbackInfo& info) { return withRngFile(info, runtime::saveRngState); }
+Napi::Value loadRngState(const Napi::CallbackInfo& info) { return withRngFile(info, runtime::loadRngState); }
 
 // cpuCache() -> { idleBytes, hits, misses } of the caching CPU allocator (runtime/cpu_caching_allocator.h).
 Napi::Value cpuCache(const Napi::CallbackInfo& info) {

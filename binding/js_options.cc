@@ -57,6 +57,15 @@ train::ForwardOptions forwardOptions(const Napi::Object& options) {
   return forward;
 }
 
+train::CompletionLogProbsOptions logProbsOptions(const Napi::Object& options) {
+  train::CompletionLogProbsOptions out;
+  out.chunks = chunkOptions(options);
+  out.reference = boolOption(options, "reference");
+  out.pairTail = boolOption(options, "pairTail");
+  out.forward = forwardOptions(options);
+  return out;
+}
+
 double numberOption(const Napi::Object& options, const char* key, double fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/fused_linear_logprobs.h"
+#include "train/completion_logprobs.h"
 #include "train/forward_options.h"
 
 namespace alignkit::binding {
@@ -24,6 +25,9 @@ ops::ChunkSizes chunkOptions(const Napi::Object& options);
 
 // TrainingArguments' bf16 and gradient_checkpointing, by those names (absent = false).
 train::ForwardOptions forwardOptions(const Napi::Object& options);
+
+// The completion log-prob pass's options: rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing.
+train::CompletionLogProbsOptions logProbsOptions(const Napi::Object& options);
 
 // Views of a batch's typed arrays: (inputIds, attentionMask?, [positionIds?,] batch, seqLen).
 struct Batch {

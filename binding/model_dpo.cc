@@ -63,11 +63,7 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   if (!inputIds.defined() || !completionMask.defined())
     throw Napi::TypeError::New(env, "inputIds and completionMask are required");
   const Napi::Object options = info[5].IsObject() ? info[5].As<Napi::Object>() : Napi::Object::New(env);
-  train::CompletionLogProbsOptions opts;
-  opts.chunks = chunkOptions(options);
-  opts.reference = boolOption(options, "reference");
-  opts.pairTail = boolOption(options, "pairTail");
-  opts.forward = forwardOptions(options);
+  const train::CompletionLogProbsOptions opts = logProbsOptions(options);
   const bool backward = boolOption(options, "backward");
   const bool adaptersOff = boolOption(options, "adaptersOff");
   std::vector<Napi::Value> keepAlive;
@@ -147,10 +143,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   }
   const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
   const train::DpoLossOptions lossOptions = dpoLossOptions(options);
-  train::CompletionLogProbsOptions lpOptions;
-  lpOptions.chunks = chunkOptions(options);
-  lpOptions.reference = boolOption(options, "reference");
-  lpOptions.forward = forwardOptions(options);
+  const train::CompletionLogProbsOptions lpOptions = logProbsOptions(options);
   train::DpoBackward backward;
   backward.backward = boolOption(options, "backward", true);
   backward.lossScale = numberOption(options, "lossScale", 1.0);

@@ -35,10 +35,7 @@ Napi::Value NativeModel::ktoStep(const Napi::CallbackInfo& info) {
   lossOptions.desirableWeight = numberOption(options, "desirable_weight", lossOptions.desirableWeight);
   lossOptions.undesirableWeight = numberOption(options, "undesirable_weight", lossOptions.undesirableWeight);
   const double kl = numberOption(options, "kl", 0.0);
-  train::CompletionLogProbsOptions lpOptions;
-  lpOptions.chunks = chunkOptions(options);
-  lpOptions.reference = boolOption(options, "reference");
-  lpOptions.forward = forwardOptions(options);
+  const train::CompletionLogProbsOptions lpOptions = logProbsOptions(options);
   train::KtoBackward backward;
   backward.backward = boolOption(options, "backward", true);
   backward.lossScale = numberOption(options, "lossScale", 1.0);

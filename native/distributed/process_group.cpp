@@ -1,6 +1,5 @@
 #include "distributed/process_group.h"
 
-#include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if ALIGNKIT_WITH_CUDA
@@ -187,7 +186,8 @@ void ProcessGroup::broadcast(std::vector<at::Tensor> tensors, int root) {
     c10d::BroadcastOptions opts;
     opts.rootRank = root;
     opts.timeout = options_.timeout;
-    wait(backend_->broadcast(flat, opts), "broadcast from rank " + std::to_string(root));
+    const std::string what = "broadcast from rank " + std::to_string(root);
+    wait(start(what, [&] { return backend_->broadcast(flat, opts); }), what);
     int64_t offset = 0;
     at::NoGradGuard noGrad;
     for (size_t i = begin; i < end; ++i) {
@@ -204,11 +204,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::allReduceSumAsync(at::Tensor tensor
   c10d::AllreduceOptions opts;
   opts.reduceOp = c10d::ReduceOp::SUM;
   opts.timeout = options_.timeout;
-  try {
-    return backend_->allreduce(tensors, opts);
-  } catch (const c10::Error& e) {
-    fail("all-reduce", e.what_without_backtrace());
-  }
+  return start("all-reduce", [&] { return backend_->allreduce(tensors, opts); });
 }
 
 void ProcessGroup::allReduceSum(at::Tensor tensor) {
@@ -224,11 +220,7 @@ at::Tensor ProcessGroup::allGather(const at::Tensor& tensor) {
   std::vector<at::Tensor> inputs{input};
   c10d::AllgatherOptions opts;
   opts.timeout = options_.timeout;
-  try {
-    wait(backend_->allgather(outputs, inputs, opts), "all-gather");
-  } catch (const c10::Error& e) {
-    fail("all-gather", e.what_without_backtrace());
-  }
+  wait(start("all-gather", [&] { return backend_->allgather(outputs, inputs, opts); }), "all-gather");
   return at::stack(outputs[0]).to(tensor.device());
 }
 

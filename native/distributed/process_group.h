@@ -8,6 +8,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
@@ -72,6 +73,15 @@ class ProcessGroup {
 
  private:
   [[noreturn]] void fail(const std::string& what, const std::string& cause) const;
+  // The work `launch` starts; a c10d failure to start it is fail(what).
+  template <typename Launch>
+  c10::intrusive_ptr<c10d::Work> start(const std::string& what, Launch&& launch) const {
+    try {
+      return launch();
+    } catch (const c10::Error& e) {
+      fail(what, e.what_without_backtrace());
+    }
+  }
   void beatHeartbeat();
   // "rank 1 stopped responding ..." for the ranks whose heartbeat stopped, or "" when every rank beats.
   std::string silentRanks() const;

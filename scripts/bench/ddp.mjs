@@ -13,16 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import net from 'node:net';
-import { ensureDist, referencePython, root } from './setup.mjs';
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { ensureDist, freePort, referencePython, root } from './setup.mjs';
 
 const SEQ = 512;
 const PAIRS = 4;

@@ -9,12 +9,11 @@
 //   npm run bench:zero -- [--ranks 2] [--steps 6] [--batch 4] [--seq 128] [--threads N] [--device cpu|cuda]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureDist, referencePython, root } from './setup.mjs';
+import { ensureDist, freePort, referencePython, root } from './setup.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -60,12 +59,7 @@ async function main() {
 
 // Starts worldSize ranks of this script with torchrun's variables; each prints one JSON line of its figures.
 async function run(worldSize, plan, threads) {
-  const port = await new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+  const port = await freePort();
   return Promise.all(Array.from({ length: worldSize }, (_, rank) => new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', JSON.stringify(plan)], {
       env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize),

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { launch } from '../../src/distributed/launcher.js';
 import { train, type LogEntry } from '../../src/train/train.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
@@ -119,7 +119,7 @@ describe('faults', () => {
     launcher.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     launcher.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     // Once training runs (rank 0 reports steps), kill rank 1: the launcher's child whose RANK is 1.
-    await until(() => /\[rank 0\] .*step [1-9]/.test(stdout + stderr));
+    await vi.waitFor(() => expect(stdout + stderr).toMatch(/\[rank 0\] .*step [1-9]/), { timeout: 60_000, interval: 50 });
     const rank1 = workerPids(launcher.pid!).find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('RANK=1'))!;
     process.kill(rank1, 'SIGKILL');
     const code = await new Promise<number | null>((resolve) => launcher.on('exit', resolve));
@@ -141,14 +141,6 @@ describe('faults', () => {
     expectSameLogs(resumed.logHistory.filter((e) => e.step! > 2), logHistory.filter((e) => e.step! > 2));
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 60_000) {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting for the workers to start training');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** The launcher's live child processes (its workers). */
 function workerPids(launcher: number): number[] {

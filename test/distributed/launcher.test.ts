@@ -3,14 +3,13 @@
 // distributedEnv's reading of the same variables.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AlignkitError } from '../../src/errors.js';
 import { distributedEnv, threadsPerWorker } from '../../src/distributed/launch-env.js';
 import { launch, type LaunchOptions } from '../../src/distributed/launcher.js';
 import { tempDir } from '../helpers/fixtures.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, occupiedPort } from '../helpers/ports.js';
 
 const worker = join(import.meta.dirname, 'worker.mjs');
 
@@ -147,16 +146,14 @@ describe('launch', () => {
   });
 
   it('a taken master port is ERR_PORT_IN_USE naming address and port, before any worker starts', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
+    const { port, close } = await occupiedPort();
     try {
       const err = await failure(launch(await options('env', tempDir('launch-port'), { masterPort: port })));
       expect(err.code).toBe('ERR_PORT_IN_USE');
       expect(err.message).toBe(`master port ${port} is already in use on 127.0.0.1 (another job, or workers of an earlier one, hold it); pick a free one with --master_port`);
       expect(stdout).toBe('');
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await close();
     }
   });
 

@@ -4,11 +4,10 @@
 // unreachable master or configs that differ across ranks are clear errors. Workers are the built CLI (dist/).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, occupiedPort } from '../helpers/ports.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const DDP_TIMEOUT = 4;
@@ -39,15 +38,8 @@ function worker(config: string, rank: number, port: number): Worker {
   return { process: child, output: () => output, exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
 }
 
-async function until(condition: () => boolean) {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > 60_000) throw new Error('timed out waiting for training to start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const training = (w: Worker) => /step [1-9]/.test(w.output());
+/** Waits until `w` has logged a training step. */
+const training = (w: Worker) => vi.waitFor(() => expect(w.output()).toMatch(/step [1-9]/), { timeout: 60_000, interval: 50 });
 
 describe('a rank that stops', () => {
   it('hung (SIGSTOP): the other rank fails after ddp_timeout, naming it', async () => {
@@ -55,7 +47,7 @@ describe('a rank that stops', () => {
     const config = writeConfig(dir, 'config');
     const port = await freePort();
     const [rank0, rank1] = [worker(config, 0, port), worker(config, 1, port)];
-    await until(() => training(rank0));
+    await training(rank0);
     rank1.process.kill('SIGSTOP');
     const stoppedAt = Date.now();
     expect(await rank0.exit).toBe(1);
@@ -70,7 +62,7 @@ describe('a rank that stops', () => {
     const config = writeConfig(dir, 'config');
     const port = await freePort();
     const [rank0, rank1] = [worker(config, 0, port), worker(config, 1, port)];
-    await until(() => training(rank0));
+    await training(rank0);
     rank0.process.kill('SIGKILL');
     expect(await rank1.exit).toBe(1);
     expect(rank1.output()).toMatch(/rank 1 of 2: [a-z -]+ failed: rank 0, which hosts the rendezvous store, is gone \(it exited or crashed\)/);
@@ -79,15 +71,13 @@ describe('a rank that stops', () => {
 
 describe('setup errors', () => {
   it('a port in use on rank 0 is ERR_PORT_IN_USE', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
+    const { port, close } = await occupiedPort();
     try {
       const rank0 = worker(writeConfig(tempDir('fault-port'), 'config'), 0, port);
       expect(await rank0.exit).toBe(1);
       expect(rank0.output()).toContain(`alignkit: rank 0: cannot host the rendezvous at 127.0.0.1:${port}: the port is in use (choose another with --master_port / MASTER_PORT) [ERR_PORT_IN_USE]`);
     } finally {
-      server.close();
+      await close();
     }
   });
 
