@@ -103,13 +103,17 @@ Napi::Value withRngFile(const Napi::CallbackInfo& info, void (*work)(const std::
 Napi::Value saveRngState(const Napi::CallbackInfo& info) { return withRngFile(info, runtime::saveRngState); }
 Napi::Value loadRngState(const Napi::CallbackInfo& info) { return withRngFile(info, runtime::loadRngState); }
 
-// cpuCache() -> { idleBytes, hits, misses } of the caching CPU allocator (runtime/cpu_caching_allocator.h).
+// cpuCache() -> { idleBytes, liveBytes, peakLiveBytes, hits, misses, evictions } of the caching CPU allocator
+// (runtime/cpu_caching_allocator.h).
 Napi::Value cpuCache(const Napi::CallbackInfo& info) {
   const runtime::CpuCacheStats s = runtime::cpuCacheStats();
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("idleBytes", static_cast<double>(s.idleBytes));
+  out.Set("liveBytes", static_cast<double>(s.liveBytes));
+  out.Set("peakLiveBytes", static_cast<double>(s.peakLiveBytes));
   out.Set("hits", static_cast<double>(s.hits));
   out.Set("misses", static_cast<double>(s.misses));
+  out.Set("evictions", static_cast<double>(s.evictions));
   return out;
 }
 

@@ -47,8 +47,9 @@ export function setNumThreads(threads: number): void {
 }
 
 /**
- * The caching CPU allocator's counters: bytes of idle cached blocks, and allocations of 128 KiB-64 MiB served from the cache
- * (hits) or from the system (misses). Training repeats its sizes every step, so hits should dominate after step 1.
+ * The caching CPU allocator's counters: bytes of idle and live cached blocks and the live peak that bounds them together,
+ * and allocations of 128 KiB-64 MiB served from the cache (hits) or from the system (misses). Training repeats its sizes
+ * every step, so hits should dominate after step 1.
  */
 export function cpuCache(): CpuCache {
   return native().cpuCache();

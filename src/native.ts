@@ -9,9 +9,16 @@ export type IndexArray = Int32Array | Uint8Array;
 
 /** The CUDA caching allocator's counters, in bytes (what torch.cuda.max_memory_allocated reads). */
 export interface CpuCache {
+  /** Bytes in idle blocks, kept for the next allocation of their size class. */
   idleBytes: number;
+  /** Bytes in live blocks of the cached sizes (128 KiB-64 MiB, rounded to their class). */
+  liveBytes: number;
+  /** The most liveBytes ever was: live and idle together never exceed it. */
+  peakLiveBytes: number;
   hits: number;
   misses: number;
+  /** Idle blocks returned to the system to keep live + idle within peakLiveBytes. */
+  evictions: number;
 }
 
 export interface CudaMemory {

@@ -1,6 +1,5 @@
 #include "models/causal_lm.h"
 
-#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 
 #include <map>
@@ -8,18 +7,12 @@
 #include "common/error.h"
 #include "models/attention_mask.h"
 #include "models/layer_checkpoint.h"
+#include "models/rms_norm.h"
 #include "models/rope.h"
 #include "models/swiglu_mlp.h"
 
 namespace alignkit::models {
 namespace {
-
-// transformers' RMSNorm: normalise in float32, cast back, then scale.
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  const at::Tensor x32 = x.to(at::kFloat);
-  const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * normed.to(x.scalar_type());
-}
 
 // Expands (B, kvHeads, T, D) to (B, kvHeads * groups, T, D) as transformers' repeat_kv does.
 at::Tensor repeatKv(const at::Tensor& x, int64_t groups) {
@@ -105,10 +98,21 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
 at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
                                bool train, KvCache* cache) const {
   const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
+  const bool adapters = adaptersEnabled_ && (l.qLora.a.defined() || l.kLora.a.defined() || l.vLora.a.defined());
+  at::Tensor q, k, v;
+  if (fusesNormedProjections(x) && !adapters && !l.qBias.defined() && !l.kBias.defined() && !l.vBias.defined()) {
+    const std::vector<at::Tensor> qkv = normedProjections(x, l.inputNorm, config_.rmsNormEps, {l.q, l.k, l.v});
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    const at::Tensor normed = rmsNorm(x, l.inputNorm, config_.rmsNormEps);
+    q = linear(normed, l.q, l.qBias, l.qLora, train);
+    k = linear(normed, l.k, l.kBias, l.kLora, train);
+    v = linear(normed, l.v, l.vBias, l.vLora, train);
+  }
   // (B, T, heads * D) -> (B, T, heads, D); Qwen3 normalises each head before RoPE.
-  at::Tensor q = linear(x, l.q, l.qBias, l.qLora, train).view({B, T, config_.numHeads, D});
-  at::Tensor k = linear(x, l.k, l.kBias, l.kLora, train).view({B, T, config_.numKvHeads, D});
-  at::Tensor v = linear(x, l.v, l.vBias, l.vLora, train).view({B, T, config_.numKvHeads, D});
+  q = q.view({B, T, config_.numHeads, D});
+  k = k.view({B, T, config_.numKvHeads, D});
+  v = v.view({B, T, config_.numKvHeads, D});
   if (l.qNorm.defined()) {
     q = rmsNorm(q, l.qNorm, config_.rmsNormEps);
     k = rmsNorm(k, l.kNorm, config_.rmsNormEps);
@@ -120,9 +124,12 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
 
   const int64_t groups = config_.numHeads / config_.numKvHeads;
   const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  // Generation reads the cache in place: SDPA's enable_gqa maps each query head to its KV head where repeat_kv
-  // would copy the whole cache every step.
-  const bool gqa = cache != nullptr;
+  // SDPA's enable_gqa maps each query head to its KV head where repeat_kv copies the keys and values: generation
+  // then reads the cache in place, and unmasked attention on the CPU keeps no expanded copies for the backward
+  // (its flash kernel takes grouped heads both ways). transformers too passes enable_gqa there, and repeats
+  // with a mask (use_gqa_in_sdpa); CUDA's float32 kernel (memory-efficient) has no grouped heads, so SDPA
+  // would fall back to its math path, which keeps whole attention matrices.
+  const bool gqa = cache != nullptr || (x.device().is_cpu() && !mask.defined());
   const at::Tensor out = at::scaled_dot_product_attention(
       q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask, /*dropout_p=*/0.0,
       /*is_causal=*/!mask.defined(), /*scale=*/1.0 / std::sqrt(static_cast<double>(D)), /*enable_gqa=*/gqa);
@@ -208,20 +215,21 @@ void CausalLM::mergeLora() {
 }
 
 at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const {
-  // With autograd recording a float32 MLP without biases or active adapters, the one function that saves less.
+  // With autograd recording a float32 MLP without biases or active adapters, the functions that save less.
   const bool adapters = adaptersEnabled_ && (l.gateLora.a.defined() || l.upLora.a.defined() || l.downLora.a.defined());
-  if (at::GradMode::is_enabled() && !adapters && !l.gateBias.defined() && !l.upBias.defined() && !l.downBias.defined() &&
-      !at::autocast::is_autocast_enabled(x.device().type()) && x.scalar_type() == at::kFloat) {
-    return swigluMlp(x, l.gate, l.up, l.down);
+  if (fusesNormedProjections(x) && !adapters && !l.gateBias.defined() && !l.upBias.defined() && !l.downBias.defined()) {
+    const std::vector<at::Tensor> gateUp = normedProjections(x, l.postAttentionNorm, config_.rmsNormEps, {l.gate, l.up});
+    return swigluDown(gateUp[0], gateUp[1], l.down);
   }
-  return linear(at::silu(linear(x, l.gate, l.gateBias, l.gateLora, train)) * linear(x, l.up, l.upBias, l.upLora, train), l.down,
-                l.downBias, l.downLora, train);
+  const at::Tensor normed = rmsNorm(x, l.postAttentionNorm, config_.rmsNormEps);
+  return linear(at::silu(linear(normed, l.gate, l.gateBias, l.gateLora, train)) * linear(normed, l.up, l.upBias, l.upLora, train),
+                l.down, l.downBias, l.downLora, train);
 }
 
 at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
                                   bool train, KvCache* cache) const {
-  const at::Tensor h = x + attention(l, rmsNorm(x, l.inputNorm, config_.rmsNormEps), angles, mask, train, cache);
-  return h + mlp(l, rmsNorm(h, l.postAttentionNorm, config_.rmsNormEps), train);
+  const at::Tensor h = x + attention(l, x, angles, mask, train, cache);
+  return h + mlp(l, h, train);
 }
 
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,

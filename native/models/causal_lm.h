@@ -89,6 +89,8 @@ class CausalLM {
   at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
                           bool train, KvCache* cache = nullptr) const;
 
+  // The attention and MLP blocks of the stream x, each normalising it first (input_layernorm,
+  // post_attention_layernorm).
   at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
                        bool train, KvCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x, bool train) const;

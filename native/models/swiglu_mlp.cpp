@@ -8,36 +8,34 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-class SwigluMlp : public torch::autograd::Function<SwigluMlp> {
+class SwigluDown : public torch::autograd::Function<SwigluDown> {
  public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up,
-                            const at::Tensor& down) {
-    const at::Tensor g = at::linear(x, gate);
-    const at::Tensor u = at::linear(x, up);
-    ctx->save_for_backward({x, g, u, gate, up, down});
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& u, const at::Tensor& down) {
+    ctx->save_for_backward({g, u, down});
     return at::linear(at::silu(g) * u, down);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &g = saved[1], &u = saved[2], &gate = saved[3], &up = saved[4], &down = saved[5];
+    const at::Tensor &down = saved[2];
+    const int64_t intermediate = down.size(1);
+    at::Tensor g = saved[0].reshape({-1, intermediate}), u = saved[1].reshape({-1, intermediate});
     const at::Tensor dy = grads[0].reshape({-1, down.size(0)});
-    const at::Tensor x2 = x.reshape({-1, x.size(-1)}), g2 = g.reshape({-1, g.size(-1)}), u2 = u.reshape({-1, u.size(-1)});
-    const at::Tensor silu = at::silu(g2);
-    const at::Tensor dh = dy.mm(down);  // (N, intermediate)
-    const at::Tensor du = dh * silu;
-    const at::Tensor dg = at::silu_backward(dh * u2, g2);
-    // Frozen weights (LoRA elsewhere in the model) get no gradient, as autograd would skip them.
-    const auto grad = [&](size_t input, auto make) { return ctx->needs_input_grad(input) ? make() : at::Tensor(); };
-    return {grad(0, [&] { return dg.mm(gate).addmm_(du, up).view(x.sizes()); }), grad(1, [&] { return dg.t().mm(x2); }),
-            grad(2, [&] { return du.t().mm(x2); }), grad(3, [&] { return dy.t().mm(silu * u2); })};
+    // One (tokens × intermediate) temporary: the product for down's gradient, then dL/d(product).
+    at::Tensor buffer = at::silu(g).mul_(u);
+    const at::Tensor dDown = ctx->needs_input_grad(2) ? dy.t().mm(buffer) : at::Tensor();
+    at::Tensor& dProduct = at::mm_out(buffer, dy, down);
+    // dg = silu'(g) ⊙ dProduct ⊙ u into u's memory, then du = dProduct ⊙ silu(g) into dProduct's.
+    at::Tensor& dg = at::silu_backward_out(u, u.mul_(dProduct), g);
+    at::Tensor& du = dProduct.mul_(at::silu_(g));
+    return {dg.view(saved[0].sizes()), du.view(saved[1].sizes()), dDown};
   }
 };
 
 }  // namespace
 
-at::Tensor swigluMlp(const at::Tensor& x, const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down) {
-  return SwigluMlp::apply(x, gate, up, down);
+at::Tensor swigluDown(const at::Tensor& g, const at::Tensor& u, const at::Tensor& down) {
+  return SwigluDown::apply(g, u, down);
 }
 
 }  // namespace alignkit::models

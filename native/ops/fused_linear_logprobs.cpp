@@ -154,16 +154,15 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
 // fusedLinearLogProbsLoss: the upstream gradient g of every logp is given, so the forward makes dH and dW.
 class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogProbsLoss> {
  public:
-  // hidden (N, C), weight (V, C), labels (N) int64, g (N) float32, all on one device; rowChunk 0 takes the rows
-  // of the device's default tile area. Returns loss () = sum g logp, then logps, meanLogit, entropy,
+  // hidden (N, C), weight (V, C), labels (N) int64, g (N) float32, all on one device; rowChunk 0 takes the
+  // device's default (LogitsTileKernels::lossRowChunk). Returns loss () = sum g logp, then logps, meanLogit, entropy,
   // logSumSquaredProbs (N) float32, correct (N), detached.
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& labels, const at::Tensor& g, int64_t rowChunk,
                                std::optional<at::ScalarType> autocast) {
     const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
     const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
-    const ChunkSizes area = kernels->defaultChunks();
-    if (rowChunk == 0) rowChunk = std::max<int64_t>(1, area.rowChunk * area.vocabChunk / V);
+    if (rowChunk == 0) rowChunk = kernels->lossRowChunk(V);
     const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
     const bool wantH = hidden.requires_grad(), wantW = weight.requires_grad();
     // Rows without a label have g = 0 and no statistic anyone reads: they skip the lm_head altogether.

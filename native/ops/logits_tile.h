@@ -36,6 +36,9 @@ class LogitsTileKernels {
   // The chunk sizes a ChunkSizes field of 0 stands for on this device.
   virtual ChunkSizes defaultChunks() const = 0;
 
+  // The rows of fusedLinearLogProbsLoss's whole-vocabulary tiles that a rowChunk of 0 stands for.
+  virtual int64_t lossRowChunk(int64_t vocab) const = 0;
+
   // The dtype of the logits tiles and of the matmuls that make and consume them, for inputs of dtype `input`.
   virtual at::ScalarType tileDtype(at::ScalarType input) const = 0;
 

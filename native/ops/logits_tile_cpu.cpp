@@ -10,31 +10,33 @@
 namespace alignkit::ops {
 namespace {
 
+// A tile's own statistics, relative to its row max c: s = sum exp(z - c), u = sum exp(z - c)^2,
+// t = sum exp(z - c) (z - c); cmax and carg are c and where it was found (first on ties, as torch.argmax).
+struct TileStatistics {
+  at::Tensor cmax, carg, s, t, u;
+};
+
 class CpuLogitsTileKernels final : public LogitsTileKernels {
+  // exp(z - c) is made this many columns at a time: the scratch stays small (and in cache) however wide the tile.
+  static constexpr int64_t kExpColumns = 2048;
+
  public:
   ChunkSizes defaultChunks() const override { return {1024, 4096}; }
 
+  // A 32 MiB float32 tile (262 rows at V = 32000), twice the default tile's area: the tile is the only buffer of
+  // its size (the exp scratch is a block of columns), and the lm_head matmuls run 25-50% faster on 262 rows than
+  // on 131 (on 2 cores, K = 256).
+  int64_t lossRowChunk(int64_t vocab) const override { return std::max<int64_t>(1, 2 * 1024 * 4096 / vocab); }
+
   at::ScalarType tileDtype(at::ScalarType) const override { return at::kFloat; }
 
-  // The tile's own statistics are taken relative to the tile max c: sT = sum exp(z - c), uT = sum exp(z - c)^2,
-  // tT = sum exp(z - c) (z - c).
   void fold(at::Tensor& z, int64_t v0, const at::Tensor& labels, OnlineSoftmax& st) override {
-    const int64_t R = z.size(0), Vc = z.size(1);
-    const int64_t* lab = labels.const_data_ptr<int64_t>();
-    const float* zp = z.const_data_ptr<float>();
-    float* labelZ = st.labelLogit.data_ptr<float>();
-    for (int64_t i = 0; i < R; ++i)
-      if (lab[i] >= v0 && lab[i] < v0 + Vc) labelZ[i] = zp[i * Vc + lab[i] - v0];
-    st.sumLogits.add_(z.sum(1));
-    const auto [cmaxT, cargT] = z.max(1);  // first maximum on ties, as torch.argmax
-    z.sub_(cmaxT.unsqueeze(1));            // z - c
-    at::Tensor e = expScratch(R, Vc);
-    at::exp_out(e, z);
-    const at::Tensor sT = e.sum(1), uT = at::linalg_vector_norm(e, 2, {1}).square_(), tT = e.mul_(z).sum(1);
-
-    const float *cmax = cmaxT.const_data_ptr<float>(), *sTp = sT.const_data_ptr<float>(),
-                *tTp = tT.const_data_ptr<float>(), *uTp = uT.const_data_ptr<float>();
-    const int64_t* carg = cargT.const_data_ptr<int64_t>();
+    const int64_t R = z.size(0);
+    readLabelLogits(z, v0, labels, st);
+    const TileStatistics tile = statistics(z, /*keepExp=*/false);
+    const float *cmax = tile.cmax.const_data_ptr<float>(), *sTp = tile.s.const_data_ptr<float>(),
+                *tTp = tile.t.const_data_ptr<float>(), *uTp = tile.u.const_data_ptr<float>();
+    const int64_t* carg = tile.carg.const_data_ptr<int64_t>();
     float *m = st.m.data_ptr<float>(), *s = st.s.data_ptr<float>(), *t = st.t.data_ptr<float>(),
           *u = st.u.data_ptr<float>();
     int64_t* arg = st.argmax.data_ptr<int64_t>();
@@ -55,9 +57,55 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
 
   void gradient(at::Tensor& z, int64_t v0, const at::Tensor& labels, const at::Tensor& g,
                 const at::Tensor& lse) override {
-    const int64_t R = z.size(0), Vc = z.size(1);
     const at::Tensor gKept = g.masked_fill(labels.lt(0), 0.0);
     z.sub_(lse.unsqueeze(1)).exp_().mul_(gKept.neg().unsqueeze(1));
+    addLabelTerm(z, v0, labels, gKept);
+  }
+
+  // The tile is the whole vocabulary and the state fresh, so the tile's statistics are the state, and the
+  // probabilities are exp(z - c) / s: fold's exponentials, kept in z, are scaled, not made again.
+  void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) override {
+    readLabelLogits(z, 0, labels, st);
+    const TileStatistics tile = statistics(z, /*keepExp=*/true);
+    st.m.copy_(tile.cmax), st.s.copy_(tile.s), st.t.copy_(tile.t), st.u.copy_(tile.u), st.argmax.copy_(tile.carg);
+    const at::Tensor gKept = g.masked_fill(labels.lt(0), 0.0);
+    z.mul_(gKept.neg().div(tile.s).unsqueeze(1));
+    addLabelTerm(z, 0, labels, gKept);
+  }
+
+ private:
+  // Each row's label logit, where the label falls in this tile (vocabulary entries v0 ..), and the logits' sum.
+  static void readLabelLogits(const at::Tensor& z, int64_t v0, const at::Tensor& labels, OnlineSoftmax& st) {
+    const int64_t R = z.size(0), Vc = z.size(1);
+    const int64_t* lab = labels.const_data_ptr<int64_t>();
+    const float* zp = z.const_data_ptr<float>();
+    float* labelZ = st.labelLogit.data_ptr<float>();
+    for (int64_t i = 0; i < R; ++i)
+      if (lab[i] >= v0 && lab[i] < v0 + Vc) labelZ[i] = zp[i * Vc + lab[i] - v0];
+    st.sumLogits.add_(z.sum(1));
+  }
+
+  // The tile's statistics; z is overwritten, with exp(z - c) where keepExp.
+  TileStatistics statistics(at::Tensor& z, bool keepExp) {
+    const int64_t R = z.size(0), Vc = z.size(1);
+    auto [cmax, carg] = z.max(1);
+    z.sub_(cmax.unsqueeze(1));
+    TileStatistics out{cmax, carg, at::zeros({R}, z.options()), at::zeros({R}, z.options()), at::zeros({R}, z.options())};
+    for (int64_t c0 = 0; c0 < Vc; c0 += kExpColumns) {
+      at::Tensor zb = z.narrow(1, c0, std::min(kExpColumns, Vc - c0));
+      at::Tensor e = expScratch(R, zb.size(1));
+      at::exp_out(e, zb);
+      out.s.add_(e.sum(1));
+      out.u.add_(at::linalg_vector_norm(e, 2, {1}).square_());
+      out.t.add_(zb.mul_(e).sum(1));  // zb is z - c until here
+      if (keepExp) zb.copy_(e);
+    }
+    return out;
+  }
+
+  // dz at each row's label gains g: the onehot term of g (onehot - p).
+  static void addLabelTerm(at::Tensor& z, int64_t v0, const at::Tensor& labels, const at::Tensor& gKept) {
+    const int64_t R = z.size(0), Vc = z.size(1);
     float* zp = z.data_ptr<float>();
     const int64_t* lab = labels.const_data_ptr<int64_t>();
     const float* gp = gKept.const_data_ptr<float>();
@@ -65,14 +113,7 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
       if (lab[i] >= v0 && lab[i] < v0 + Vc) zp[i * Vc + lab[i] - v0] += gp[i];
   }
 
-  // fold leaves z minus its row max, here m over the whole vocabulary, so log s = lse - m stands in for lse.
-  void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) override {
-    fold(z, 0, labels, st);
-    gradient(z, 0, labels, g, st.s.log());
-  }
-
- private:
-  // exp(z - c) of a tile, in a buffer reused for every tile of a pass (the first tile is the largest).
+  // A block of exp(z - c), in a buffer reused for every block and tile of a pass.
   at::Tensor expScratch(int64_t rows, int64_t cols) {
     if (scratch_.numel() < rows * cols) scratch_ = at::empty({rows * cols}, at::kFloat);
     return scratch_.narrow(0, 0, rows * cols).view({rows, cols});

@@ -135,6 +135,9 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
  public:
   ChunkSizes defaultChunks() const override { return {2048, 32768}; }
 
+  // As many rows as keep the default tile's area.
+  int64_t lossRowChunk(int64_t vocab) const override { return std::max<int64_t>(1, 2048 * 32768 / vocab); }
+
   at::ScalarType tileDtype(at::ScalarType input) const override {
     return input == at::kBFloat16 || input == at::kHalf ? input : at::kFloat;
   }

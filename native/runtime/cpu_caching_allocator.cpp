@@ -3,8 +3,10 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -38,6 +40,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     }
     const size_t bytes = sizeClass(n);
     void* p = nullptr;
+    std::vector<void*> evicted;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto& idle = idle_[bytes];
@@ -48,8 +51,12 @@ class CachingCpuAllocator final : public c10::Allocator {
         ++hits_;
       } else {
         ++misses_;
+        peakLive_ = std::max(peakLive_, live_ + bytes);
+        while (live_ + idleBytes_ + bytes > peakLive_) evicted.push_back(evictLargest());
       }
+      live_ += bytes;
     }
+    for (void* e : evicted) c10::free_cpu(e);
     if (!p) p = c10::alloc_cpu(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -65,7 +72,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   CpuCacheStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {idleBytes_, hits_, misses_};
+    return {idleBytes_, live_, peakLive_, hits_, misses_, evictions_};
   }
 
   static CachingCpuAllocator* instance;
@@ -81,6 +88,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       if (it != sizes_.end()) {
         const size_t bytes = it->second;
         sizes_.erase(it);
+        live_ -= bytes;
         if (idleBytes_ + bytes <= maxIdle_) {
           idle_[bytes].push_back(p);
           idleBytes_ += bytes;
@@ -91,11 +99,23 @@ class CachingCpuAllocator final : public c10::Allocator {
     c10::free_cpu(p);  // a small block, or the cache is full
   }
 
+  // Takes an idle block out of the cache (mutex_ held; some block is idle) and returns it, to be freed outside the
+  // lock: the oldest of the largest class. Large blocks are the few (parameter-sized gradients and temporaries),
+  // small ones the many a step reuses; one large block also makes the most room.
+  void* evictLargest() {
+    auto largest = std::find_if(idle_.rbegin(), idle_.rend(), [](const auto& entry) { return !entry.second.empty(); });
+    void* p = largest->second.front();
+    largest->second.pop_front();
+    idleBytes_ -= largest->first;
+    ++evictions_;
+    return p;
+  }
+
   const size_t maxIdle_;
   std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> idle_;   // size class -> idle blocks
-  std::unordered_map<void*, size_t> sizes_;     // live cached-size blocks -> their class
-  size_t idleBytes_ = 0, hits_ = 0, misses_ = 0;
+  std::map<size_t, std::deque<void*>> idle_;  // size class -> idle blocks, oldest first
+  std::unordered_map<void*, size_t> sizes_;   // live cached-size blocks -> their class
+  size_t idleBytes_ = 0, live_ = 0, peakLive_ = 0, hits_ = 0, misses_ = 0, evictions_ = 0;
 };
 
 CachingCpuAllocator* CachingCpuAllocator::instance = nullptr;

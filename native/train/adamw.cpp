@@ -56,8 +56,23 @@ void AdamW::step(double lr) {
     const double biasCorrection2 = 1 - std::pow(beta2, s.step);
     const double stepSize = lr / biasCorrection1;
     const double biasCorrection2Sqrt = std::pow(biasCorrection2, 0.5);
-    const at::Tensor denom = (s.expAvgSq.sqrt() / biasCorrection2Sqrt).add_(eps);
-    s.param.addcdiv_(s.expAvg, denom, -stepSize);
+    update(s, stepSize, biasCorrection2Sqrt, eps);
+  }
+}
+
+void AdamW::update(Slot& s, double stepSize, double biasCorrection2Sqrt, double eps) {
+  // param -= stepSize * m / (sqrt(v) / bc2 + eps); the denominator is the step's one temporary, made a block of
+  // kUpdateBlock elements at a time (the same values): a block the size of the embedding would be the step's only
+  // allocation of its size, which the caching allocator would have to find room for beside the idle activations.
+  const auto apply = [&](at::Tensor param, const at::Tensor& avg, const at::Tensor& avgSq) {
+    param.addcdiv_(avg, avgSq.sqrt().div_(biasCorrection2Sqrt).add_(eps), -stepSize);
+  };
+  if (!s.param.is_contiguous() || !s.expAvg.is_contiguous() || !s.expAvgSq.is_contiguous())
+    return apply(s.param, s.expAvg, s.expAvgSq);
+  const at::Tensor param = s.param.view(-1), avg = s.expAvg.view(-1), avgSq = s.expAvgSq.view(-1);
+  for (int64_t i = 0; i < param.numel(); i += kUpdateBlock) {
+    const int64_t len = std::min(kUpdateBlock, param.numel() - i);
+    apply(param.narrow(0, i, len), avg.narrow(0, i, len), avgSq.narrow(0, i, len));
   }
 }
 

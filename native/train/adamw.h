@@ -66,6 +66,12 @@ class AdamW {
     bool owned = true;
   };
 
+  // 4 MiB of float32: the size of many activations, whose idle blocks the caching allocator then hands out.
+  static constexpr int64_t kUpdateBlock = int64_t{1} << 20;
+
+  // The parameter's update from its moments, at the step's size and bias correction.
+  static void update(Slot& s, double stepSize, double biasCorrection2Sqrt, double eps);
+
   AdamWOptions options_;
   std::vector<Slot> slots_;
   std::vector<std::string> decayNames_;
