@@ -38,8 +38,8 @@ struct TokenLogProbs {
 // 0 takes the device's default (LogitsTileKernels::defaultChunks): 1024 rows x 4096 entries on CPU (a 16 MiB
 // tile); 2048 x 32768 on CUDA, where a 32k vocabulary fits one tile (up to 128 MiB in bf16, 256 MiB in float32)
 // and each row chunk is one large matmul and one kernel launch. fusedLinearLogProbsLoss's tiles hold the whole
-// vocabulary: it takes rowChunk only, by default LogitsTileKernels::lossRowChunk (on CPU 262 rows at V = 32000, a
-// 32 MiB float32 tile; on CUDA as many rows as keep the default tile's area).
+// vocabulary: it takes rowChunk only, by default LogitsTileKernels::lossRowChunk (on CPU 524 rows at V = 32000, a
+// 64 MiB float32 tile; on CUDA as many rows as keep the default tile's area).
 struct ChunkSizes {
   int64_t rowChunk = 0;
   int64_t vocabChunk = 0;

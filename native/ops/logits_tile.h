@@ -52,7 +52,8 @@ class LogitsTileKernels {
                         const at::Tensor& lse) = 0;
 
   // fusedLinearLogProbsLoss's step: folds a tile z (R, V) holding the whole vocabulary into a fresh state st,
-  // whose lse is then final, and turns z into its gradient in place as gradient() does.
+  // whose lse is then final, and turns z into its gradient in place as gradient() does. st.argmax is exact where
+  // it is the row's label; elsewhere it is only known not to be (-1): all that the statistics read of it.
   virtual void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) = 0;
 };
 

@@ -47,6 +47,25 @@ describe('sftStep', () => {
     }
   });
 
+  it("mean_token_accuracy counts the labels that are the model's argmax, fused as full-logits", async () => {
+    const model = await loadModel(modelDir('llama'));
+    const ids = [0, 17, 33, 41, 9, 60, 1, 2];
+    const logits = await model.logits([ids]);
+    const [T, V] = [logits.shape[1]!, logits.shape[2]!];
+    const argmax = (t: number) => {
+      const row = (logits.data as Float32Array).subarray(t * V, (t + 1) * V);
+      return row.indexOf(Math.max(...row));
+    };
+    // Label t is predicted from position t - 1: the argmax at even t, anything else at odd t (3 of 7 right).
+    const labels = ids.map((_, t) => (t === 0 ? -100 : t % 2 === 0 ? argmax(t - 1) : (argmax(t - 1) + 1) % V));
+    const batch: SftBatch = { inputIds: [ids], labels: [labels] };
+    for (const options of [{}, { rowChunk: 3 }, { reference: true }] as SftStepOptions[]) {
+      const out = await model.sftStep(batch, { ...options, backward: true });
+      expect(out.metrics.mean_token_accuracy, JSON.stringify(options)).toBeCloseTo(3 / (T - 1), 12);
+      await model.zeroGrad();
+    }
+  });
+
   it('packed rows attend within their sequence: the same loss as the padded batch; num_tokens as TRL counts it', async () => {
     const model = await loadModel(modelDir('llama'));
     const a = await model.sftStep(padded, { backward: false });
