@@ -12,6 +12,7 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
