@@ -66,6 +66,13 @@ train::CompletionLogProbsOptions logProbsOptions(const Napi::Object& options) {
   return out;
 }
 
+train::StepBackward stepBackward(const Napi::Object& options) {
+  train::StepBackward out;
+  out.backward = boolOption(options, "backward", true);
+  out.lossScale = numberOption(options, "lossScale", 1.0);
+  return out;
+}
+
 double numberOption(const Napi::Object& options, const char* key, double fallback) {
   const Napi::Value v = options.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;

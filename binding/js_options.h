@@ -11,6 +11,7 @@
 #include "ops/fused_linear_logprobs.h"
 #include "train/completion_logprobs.h"
 #include "train/forward_options.h"
+#include "train/step_backward.h"
 
 namespace alignkit::binding {
 
@@ -28,6 +29,9 @@ train::ForwardOptions forwardOptions(const Napi::Object& options);
 
 // The completion log-prob pass's options: rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing.
 train::CompletionLogProbsOptions logProbsOptions(const Napi::Object& options);
+
+// { backward? (default true), lossScale? (default 1) } of a preference step.
+train::StepBackward stepBackward(const Napi::Object& options);
 
 // Views of a batch's typed arrays: (inputIds, attentionMask?, [positionIds?,] batch, seqLen).
 struct Batch {

@@ -144,9 +144,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
   const train::DpoLossOptions lossOptions = dpoLossOptions(options);
   const train::CompletionLogProbsOptions lpOptions = logProbsOptions(options);
-  train::DpoBackward backward;
-  backward.backward = boolOption(options, "backward", true);
-  backward.lossScale = numberOption(options, "lossScale", 1.0);
+  const train::StepBackward backward = stepBackward(options);
   const bool syncGradients = boolOption(options, "syncGradients", true) && backward.backward;
   auto state = state_;
   return PromiseWorker<train::DpoStepResult>::start(

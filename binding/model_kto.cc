@@ -36,9 +36,7 @@ Napi::Value NativeModel::ktoStep(const Napi::CallbackInfo& info) {
   lossOptions.undesirableWeight = numberOption(options, "undesirable_weight", lossOptions.undesirableWeight);
   const double kl = numberOption(options, "kl", 0.0);
   const train::CompletionLogProbsOptions lpOptions = logProbsOptions(options);
-  train::KtoBackward backward;
-  backward.backward = boolOption(options, "backward", true);
-  backward.lossScale = numberOption(options, "lossScale", 1.0);
+  const train::StepBackward backward = stepBackward(options);
   const bool syncGradients = boolOption(options, "syncGradients", true) && backward.backward;
   auto state = state_;
   return PromiseWorker<train::KtoStepResult>::start(

@@ -21,14 +21,15 @@ at::Tensor normalise(const at::Tensor& x, const at::Tensor& rstd, const at::Tens
 // The gradients of y = weight * (x * rstd) given dn = dL/dy, as (N, hidden) rows, by the ops autograd runs backwards
 // through the forward's chain (mul, mul, rsqrt, add, mean, pow) in its order, so they are its own bit for bit.
 // x's comes in autograd's two parts, through the product x * rstd and through the square; their sum is dL/dx.
+// xhat is x * rstd, which the weight's gradient reads.
 struct NormGradients {
   at::Tensor xProduct, xSquare, weight;
 };
 
-NormGradients normBackward(const at::Tensor& dn, const at::Tensor& x, const at::Tensor& rstd, const at::Tensor& weight,
-                           bool needX, bool needWeight) {
+NormGradients normBackward(const at::Tensor& dn, const at::Tensor& x, const at::Tensor& xhat, const at::Tensor& rstd,
+                           const at::Tensor& weight, bool needX, bool needWeight) {
   NormGradients out;
-  if (needWeight) out.weight = (dn * (x * rstd)).sum(0);
+  if (needWeight) out.weight = (dn * xhat).sum(0);
   if (!needX) return out;
   const at::Tensor dNormalised = dn * weight;
   const at::Tensor dRstd = (dNormalised * x).sum(-1, /*keepdim=*/true);
@@ -51,8 +52,10 @@ class RmsNorm : public torch::autograd::Function<RmsNorm> {
     const variable_list saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &rstd = saved[1], &weight = saved[2];
     const int64_t hidden = x.size(-1);
-    NormGradients d = normBackward(grads[0].reshape({-1, hidden}), x.reshape({-1, hidden}), rstd.reshape({-1, 1}),
-                                   weight, ctx->needs_input_grad(0), ctx->needs_input_grad(1));
+    const at::Tensor x2 = x.reshape({-1, hidden}), rstd2 = rstd.reshape({-1, 1});
+    const bool needWeight = ctx->needs_input_grad(1);
+    NormGradients d = normBackward(grads[0].reshape({-1, hidden}), x2, needWeight ? x2 * rstd2 : at::Tensor(), rstd2,
+                                   weight, ctx->needs_input_grad(0), needWeight);
     return {d.xProduct.defined() ? d.xProduct.add_(d.xSquare).view(x.sizes()) : at::Tensor(), d.weight, at::Tensor()};
   }
 };
@@ -82,8 +85,9 @@ class NormedProjections : public torch::autograd::Function<NormedProjections> {
     const int64_t hidden = x.size(-1);
     const at::Tensor x2 = x.reshape({-1, hidden}), rstd2 = rstd.reshape({-1, 1});
     const size_t count = saved.size() - 3;
-    // The normalised input again, for the projections' weight gradients.
-    at::Tensor normed = normalise(x2, rstd2, weight);
+    // x * rstd and the normalised input again, for the norm's and the projections' weight gradients.
+    const at::Tensor xhat = x2 * rstd2;
+    at::Tensor normed = xhat * weight;
     // Autograd runs the projections' backwards last-made first and adds up what reaches the normalised input in
     // that order.
     at::Tensor dNormed;
@@ -98,7 +102,7 @@ class NormedProjections : public torch::autograd::Function<NormedProjections> {
     normed.reset();
     variable_list out(count + 4);
     if (dNormed.defined()) {
-      NormGradients d = normBackward(dNormed, x2, rstd2, weight, ctx->needs_input_grad(0), ctx->needs_input_grad(2));
+      NormGradients d = normBackward(dNormed, x2, xhat, rstd2, weight, ctx->needs_input_grad(0), ctx->needs_input_grad(2));
       if (d.xProduct.defined()) out[0] = d.xProduct.view(x.sizes()), out[1] = d.xSquare.view(x.sizes());
       out[2] = d.weight;
     }

@@ -36,7 +36,7 @@ DpoMetrics metricsOf(const CompletionLogProbs& lp, const DpoLoss& loss, const Dp
 
 DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, const DpoReference& reference,
                       const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions,
-                      const DpoBackward& backward) {
+                      const StepBackward& backward) {
   validateDpoLossOptions(options);
   if (batch.inputIds.dim() != 2 || batch.inputIds.size(0) % 2 != 0)
     throw invalidArgument("dpoStep: inputIds (2B, T) of [chosen..., rejected...] rows expected");

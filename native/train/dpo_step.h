@@ -11,6 +11,7 @@
 #include "models/causal_lm.h"
 #include "train/completion_logprobs.h"
 #include "train/dpo_loss.h"
+#include "train/step_backward.h"
 
 namespace alignkit::train {
 
@@ -45,15 +46,8 @@ struct DpoStepResult {
   at::Tensor chosenRewards, rejectedRewards;  // (B) β · log-ratios, detached
 };
 
-// The gradient of lossScale · loss is accumulated (the Trainer divides each micro-batch's loss by the number of
-// micro-batches in the optimizer step); with backward false the policy runs without autograd (evaluation).
-struct DpoBackward {
-  bool backward = true;
-  double lossScale = 1.0;
-};
-
 DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, const DpoReference& reference,
                       const DpoLossOptions& options, const CompletionLogProbsOptions& logpsOptions = {},
-                      const DpoBackward& backward = {});
+                      const StepBackward& backward = {});
 
 }  // namespace alignkit::train

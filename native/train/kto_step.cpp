@@ -11,7 +11,7 @@ namespace alignkit::train {
 
 KtoStepResult ktoStep(const models::CausalLM& policy, const KtoBatch& batch, const at::Tensor& refLogps, double kl,
                       const KtoLossOptions& options, const CompletionLogProbsOptions& logpsOptions,
-                      const KtoBackward& backward) {
+                      const StepBackward& backward) {
   validateKtoLossOptions(options);
   if (batch.inputIds.dim() != 2) throw invalidArgument("ktoStep: inputIds (B, T) expected");
   const int64_t rows = batch.inputIds.size(0);

@@ -10,6 +10,7 @@
 #include "models/causal_lm.h"
 #include "train/completion_logprobs.h"
 #include "train/kto_loss.h"
+#include "train/step_backward.h"
 
 namespace alignkit::train {
 
@@ -17,13 +18,6 @@ namespace alignkit::train {
 struct KtoBatch {
   at::Tensor inputIds, attentionMask, completionMask;  // attentionMask may be undefined (all ones)
   at::Tensor labels;
-};
-
-// The gradient of lossScale · loss is accumulated (the Trainer divides each micro-batch's loss by the number of
-// micro-batches in the optimizer step); with backward false the policy runs without autograd (evaluation).
-struct KtoBackward {
-  bool backward = true;
-  double lossScale = 1.0;
 };
 
 struct KtoStepResult {
@@ -35,6 +29,6 @@ struct KtoStepResult {
 // refLogps (B): the reference's log-probs of the rows; kl: the batch's KL estimate (0 for apo_zero_unpaired).
 KtoStepResult ktoStep(const models::CausalLM& policy, const KtoBatch& batch, const at::Tensor& refLogps, double kl,
                       const KtoLossOptions& options, const CompletionLogProbsOptions& logpsOptions = {},
-                      const KtoBackward& backward = {});
+                      const StepBackward& backward = {});
 
 }  // namespace alignkit::train
