@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "io/safetensors.h"
+#include "js_options.h"
 #include "promise_worker.h"
 
 namespace alignkit::binding {
@@ -45,8 +46,9 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
   state_ = *info[0].As<Napi::External<std::shared_ptr<OptimizerState>>>().Data();
 }
 
-// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, group?, zeroStage?, bucketCapMb? })
-//   -> Promise<NativeOptimizer>; zeroStage 1 shards the state over `group` (a NativeProcessGroup), its broadcasts
+// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, fused?, group?, zeroStage?, bucketCapMb? })
+//   -> Promise<NativeOptimizer>; fused (default true) is optim adamw_torch_fused, false adamw_torch; zeroStage 1
+//   shards the state over `group` (a NativeProcessGroup), its broadcasts
 //   coalesced in buckets of bucketCapMb (default 25, DDP's).
 Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -54,7 +56,8 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
   const Napi::Object options = info[1].As<Napi::Object>();
   const train::AdamWOptions opts{numberOption(options, "adamBeta1"), numberOption(options, "adamBeta2"),
-                                 numberOption(options, "adamEpsilon"), numberOption(options, "weightDecay")};
+                                 numberOption(options, "adamEpsilon"), numberOption(options, "weightDecay"),
+                                 boolOption(options, "fused", true)};
   const Napi::Value zeroStage = options.Get("zeroStage");
   const bool shard = !zeroStage.IsUndefined() && numberOption(options, "zeroStage") == 1;
   if (!zeroStage.IsUndefined() && !shard && numberOption(options, "zeroStage") != 0)

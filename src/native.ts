@@ -275,7 +275,7 @@ export interface NativeAddon {
   NativeOptimizer: {
     create(
       model: NativeModel,
-      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number;
+      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number; fused?: boolean;
         group?: NativeProcessGroup; zeroStage?: 0 | 1; bucketCapMb?: number },
     ): Promise<NativeOptimizer>;
   };

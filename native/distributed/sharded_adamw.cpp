@@ -81,10 +81,12 @@ models::NamedTensors ShardedAdamW::gatherState(bool keep) {
     if (owned.empty()) continue;
     std::vector<std::string> names;
     std::vector<at::Tensor> steps;
+    // The counts travel on the parameters' device (NCCL sends nothing from the host).
+    const at::TensorOptions stepOptions = at::TensorOptions(at::kFloat).device(parameters_[owned[0]].second.device());
     for (size_t i : owned) {
       names.push_back(parameters_[i].first + ".exp_avg");
       names.push_back(parameters_[i].first + ".exp_avg_sq");
-      steps.push_back(root ? mine.at(parameters_[i].first + ".step") : at::empty({}, at::kFloat));
+      steps.push_back(root ? mine.at(parameters_[i].first + ".step").to(stepOptions) : at::empty({}, stepOptions));
     }
     // One bucket at a time: allocate, receive, keep (on the host) or drop.
     size_t begin = 0;
@@ -106,7 +108,7 @@ models::NamedTensors ShardedAdamW::gatherState(bool keep) {
     at::Tensor stepVector = at::stack(steps);
     group_->broadcast({stepVector}, rank);
     if (keep)
-      for (size_t k = 0; k < owned.size(); ++k) all.emplace(parameters_[owned[k]].first + ".step", stepVector[k].clone());
+      for (size_t k = 0; k < owned.size(); ++k) all.emplace(parameters_[owned[k]].first + ".step", stepVector[k].to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
   }
   models::NamedTensors out;
   if (!keep) return out;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <regex>
+#include <tuple>
 
 #include <ATen/core/grad_mode.h>
 
@@ -30,10 +31,11 @@ AdamW::AdamW(const models::NamedTensors& parameters, AdamWOptions options, const
   at::NoGradGuard noGrad;
   for (size_t i = 0; i < parameters.size(); ++i) {
     const auto& [name, p] = parameters[i];
-    Slot s{name, p, {}, {}, 0, appliesWeightDecay(name), owned.empty() || owned[i]};
+    Slot s{name, p, {}, {}, {}, appliesWeightDecay(name), owned.empty() || owned[i]};
     if (s.owned) {
       s.expAvg = at::zeros_like(p, at::MemoryFormat::Preserve);
       s.expAvgSq = at::zeros_like(p, at::MemoryFormat::Preserve);
+      s.step = at::zeros({}, at::TensorOptions(at::kFloat).device(options_.fused ? p.device() : at::kCPU));
     }
     if (s.decay) decayNames_.push_back(name);
     slots_.push_back(std::move(s));
@@ -42,18 +44,50 @@ AdamW::AdamW(const models::NamedTensors& parameters, AdamWOptions options, const
 
 void AdamW::step(double lr) {
   at::NoGradGuard noGrad;
+  if (options_.fused)
+    fusedStep(lr);
+  else
+    singleTensorStep(lr);
+}
+
+void AdamW::fusedStep(double lr) {
+  // One kernel call per weight-decay group, device and dtype (the kernel wants them alike); each element's update
+  // depends only on its own tensors, so how parameters are grouped changes no value.
+  struct Group {
+    std::vector<at::Tensor> params, grads, expAvgs, expAvgSqs, steps;
+  };
+  std::map<std::tuple<bool, std::string, at::ScalarType>, Group> groups;
+  for (const Slot& s : slots_) {
+    const at::Tensor& grad = s.param.grad();
+    if (!s.owned || !grad.defined()) continue;
+    Group& g = groups[{s.decay, s.param.device().str(), s.param.scalar_type()}];
+    g.params.push_back(s.param);
+    g.grads.push_back(grad);
+    g.expAvgs.push_back(s.expAvg);
+    g.expAvgSqs.push_back(s.expAvgSq);
+    g.steps.push_back(s.step);
+  }
+  for (auto& [key, g] : groups) {
+    at::_foreach_add_(g.steps, 1);
+    at::_fused_adamw_(g.params, g.grads, g.expAvgs, g.expAvgSqs, {}, g.steps, lr, options_.adamBeta1,
+                      options_.adamBeta2, std::get<0>(key) ? options_.weightDecay : 0.0, options_.adamEpsilon,
+                      /*amsgrad=*/false, /*maximize=*/false);
+  }
+}
+
+void AdamW::singleTensorStep(double lr) {
   const double beta1 = options_.adamBeta1, beta2 = options_.adamBeta2, eps = options_.adamEpsilon;
   for (Slot& s : slots_) {
     const at::Tensor& grad = s.param.grad();
     if (!s.owned || !grad.defined()) continue;
     // torch counts in a float32 tensor and reads it back as a Python float.
-    s.step = static_cast<double>(static_cast<float>(s.step + 1));
+    const double step = s.step.add_(1).item<double>();
     const double weightDecay = s.decay ? options_.weightDecay : 0.0;
     if (weightDecay != 0) s.param.mul_(1 - lr * weightDecay);
     s.expAvg.lerp_(grad, 1 - beta1);
     s.expAvgSq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-    const double biasCorrection1 = 1 - std::pow(beta1, s.step);
-    const double biasCorrection2 = 1 - std::pow(beta2, s.step);
+    const double biasCorrection1 = 1 - std::pow(beta1, step);
+    const double biasCorrection2 = 1 - std::pow(beta2, step);
     const double stepSize = lr / biasCorrection1;
     const double biasCorrection2Sqrt = std::pow(biasCorrection2, 0.5);
     update(s, stepSize, biasCorrection2Sqrt, eps);
@@ -82,7 +116,7 @@ models::NamedTensors AdamW::state() const {
     if (!s.owned) continue;
     out.emplace_back(s.name + ".exp_avg", s.expAvg);
     out.emplace_back(s.name + ".exp_avg_sq", s.expAvgSq);
-    out.emplace_back(s.name + ".step", at::scalar_tensor(s.step, at::kFloat));
+    out.emplace_back(s.name + ".step", s.step);
   }
   return out;
 }
@@ -114,7 +148,7 @@ void AdamW::loadState(const models::NamedTensors& state, const std::string& wher
     if (!slots_[i].owned) continue;
     slots_[i].expAvg.copy_(loaded[i][0]);
     slots_[i].expAvgSq.copy_(loaded[i][1]);
-    slots_[i].step = loaded[i][2].to(at::kCPU, at::kDouble).item<double>();
+    slots_[i].step.copy_(loaded[i][2]);
   }
 }
 

@@ -2,8 +2,10 @@
 // Regularization", https://arxiv.org/abs/1711.05101) over the two parameter groups of
 // Trainer.create_optimizer, and torch.nn.utils.clip_grad_norm_ for max_grad_norm.
 //
-// The update is torch's default single-tensor path (torch/optim/adam.py `_single_tensor_adam`, what AdamW
-// runs on CPU), op for op, so parameters match PyTorch bit for bit on CPU:
+// Two updates, as TrainingArguments' `optim` picks them: "adamw_torch_fused" (its default) calls torch's fused
+// kernel as torch.optim.AdamW(fused=True) does (torch/optim/adam.py `_fused_adam`: one at::_fused_adamw_ per
+// group, device and dtype); "adamw_torch" is torch's single-tensor path (`_single_tensor_adam`, what
+// AdamW(fused=False) runs on CPU), op for op, so parameters match PyTorch bit for bit on CPU. Both compute
 //   step += 1
 //   p *= 1 - lr * weight_decay                                  (decay group only)
 //   exp_avg.lerp_(g, 1 - beta1);  exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * g * g
@@ -20,12 +22,13 @@
 
 namespace alignkit::train {
 
-// TrainingArguments' adam_beta1, adam_beta2, adam_epsilon, weight_decay.
+// TrainingArguments' adam_beta1, adam_beta2, adam_epsilon, weight_decay, and `optim` (fused: adamw_torch_fused).
 struct AdamWOptions {
   double adamBeta1 = 0.9;
   double adamBeta2 = 0.999;
   double adamEpsilon = 1e-8;
   double weightDecay = 0.0;
+  bool fused = true;
 };
 
 // Whether Trainer.get_decay_parameter_names keeps `name` in the weight-decay group: false for biases and
@@ -52,7 +55,7 @@ class AdamW {
   // naming the first tensor that is missing, unexpected or misshapen. `where` names the source (a file).
   void loadState(const models::NamedTensors& state, const std::string& where);
 
-  // Bytes of the exp_avg and exp_avg_sq tensors held (the step counts are host scalars).
+  // Bytes of the exp_avg and exp_avg_sq tensors held (not the scalar step counts).
   int64_t stateBytes() const;
 
   const std::vector<std::string>& decayParameterNames() const { return decayNames_; }
@@ -60,8 +63,9 @@ class AdamW {
  private:
   struct Slot {
     std::string name;
-    at::Tensor param, expAvg, expAvgSq;
-    double step = 0;
+    // `step` is a float32 scalar, as torch keeps it: on the parameter's device for the fused kernel, on the
+    // host for the single-tensor path.
+    at::Tensor param, expAvg, expAvgSq, step;
     bool decay = false;
     bool owned = true;
   };
@@ -69,7 +73,9 @@ class AdamW {
   // 4 MiB of float32: the size of many activations, whose idle blocks the caching allocator then hands out.
   static constexpr int64_t kUpdateBlock = int64_t{1} << 20;
 
-  // The parameter's update from its moments, at the step's size and bias correction.
+  void fusedStep(double lr);
+  void singleTensorStep(double lr);
+  // The single-tensor path's update from the moments, at the step's size and bias correction.
   static void update(Slot& s, double stepSize, double biasCorrection2Sqrt, double eps);
 
   AdamWOptions options_;

@@ -4,6 +4,8 @@ import { bool, int, num, obj, oneOf, str, strOrBool, type Schema } from './schem
 
 export const SCHEDULERS = ['linear', 'cosine', 'constant', 'constant_with_warmup'] as const;
 export const STRATEGIES = ['no', 'steps', 'epoch'] as const;
+/** The `optim` values alignkit implements: torch.optim.AdamW fused (TrainingArguments' default) and not. */
+export const OPTIMIZERS = ['adamw_torch_fused', 'adamw_torch'] as const;
 
 export const trainingFields = {
   output_dir: str(null),
@@ -17,6 +19,7 @@ export const trainingFields = {
   adam_beta2: num(0.999, { min: 0, max: 1 }),
   adam_epsilon: num(1e-8, { min: 0 }),
   max_grad_norm: num(1.0, { min: 0 }),
+  optim: oneOf(OPTIMIZERS, 'adamw_torch_fused'),
   lr_scheduler_type: oneOf(SCHEDULERS, 'linear'),
   lr_scheduler_kwargs: obj(null),
   warmup_steps: num(0, { min: 0 }),

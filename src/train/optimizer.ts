@@ -1,14 +1,23 @@
 // AdamW over a model's parameters, as transformers' Trainer builds it: weight decay on every parameter except
-// biases and norm weights (Trainer.get_decay_parameter_names), torch.optim.AdamW's update, and
+// biases and norm weights (Trainer.get_decay_parameter_names), torch.optim.AdamW's update (fused, as
+// TrainingArguments' default optim adamw_torch_fused, or torch's single-tensor loop for adamw_torch), and
 // clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp; with zero_stage 1 the state is
 // sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp).
+import type { OPTIMIZERS } from '../config/training-fields.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError, fromNative } from '../errors.js';
 import type { Model } from '../model.js';
 import { native, type NativeOptimizer, type NativeProcessGroup } from '../native.js';
 
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
 /** TrainingArguments' optimizer fields, by their TRL/HF names; defaults are TrainingArguments' own. */
 export interface AdamWOptions {
+  /**
+   * Default 'adamw_torch_fused': torch.optim.AdamW(fused=True), torch's one-pass kernel; 'adamw_torch' is
+   * AdamW(fused=False). The same update, up to rounding.
+   */
+  optim?: OptimizerName;
   /** The rate {@link Optimizer.step} uses when given none (normally the scheduler passes one). */
   learning_rate?: number;
   /** Default 0.9. */
@@ -102,6 +111,7 @@ export async function createOptimizer(model: Model, options: AdamWOptions = {}, 
       adamBeta2: options.adam_beta2 ?? 0.999,
       adamEpsilon: options.adam_epsilon ?? 1e-8,
       weightDecay: options.weight_decay ?? 0.0,
+      fused: (options.optim ?? 'adamw_torch_fused') === 'adamw_torch_fused',
       ...(zeroStage === 1 && group ? { group, zeroStage, bucketCapMb: sharding?.bucketCapMb } : {}),
     })
     .catch(fromNative);
