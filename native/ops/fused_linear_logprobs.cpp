@@ -165,31 +165,37 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
     if (rowChunk == 0) rowChunk = kernels->lossRowChunk(V);
     const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
     const bool wantH = hidden.requires_grad(), wantW = weight.requires_grad();
-    // Rows without a label have g = 0 and no statistic anyone reads: they skip the lm_head altogether.
+    // Rows without a label have g = 0 and no statistic anyone reads: they skip the lm_head altogether. The
+    // labelled rows' hidden states and gradients are gathered and scattered a tile at a time (no whole copy).
     const at::Tensor rows = labels.ge(0).nonzero().squeeze(1);
     const int64_t n = rows.size(0);
-    const at::Tensor hs = hidden.index_select(0, rows), lab = labels.index_select(0, rows);
-    const at::Tensor gs = g.index_select(0, rows);
+    const at::Tensor lab = labels.index_select(0, rows), gs = g.index_select(0, rows);
     const at::Tensor w = weight.to(dtype.matmul), wTile = w.to(dtype.tile);  // (V, C)
     const auto f = hidden.options().dtype(at::kFloat);
-    at::Tensor dHs = wantH ? at::zeros({n, C}, f) : at::Tensor(), dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
+    at::Tensor dH = wantH ? at::zeros({N, C}, f) : at::Tensor(), dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
+    at::Tensor dHTile = wantH ? at::empty({std::min(rowChunk, n), C}, f) : at::Tensor();
     at::Tensor scratch = at::empty({std::min(rowChunk, n) * V}, hidden.options().dtype(dtype.tile));
     const OnlineSoftmax state = startOnlineSoftmax(n, hidden.device());
     for (int64_t r0 = 0; r0 < n; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, n - r0);
-      const at::Tensor h = hs.narrow(0, r0, R).to(dtype.matmul).contiguous();  // (R, C)
+      const at::Tensor tileRows = rows.narrow(0, r0, R);
+      const at::Tensor h = hidden.index_select(0, tileRows).to(dtype.matmul);  // (R, C)
       at::Tensor z = tile(scratch, R, V);  // (R, V) = h @ W^T
       logitsTile(z, h, w);
       OnlineSoftmax st = state.rows(r0, R);
       kernels->foldGradient(z, lab.narrow(0, r0, R), gs.narrow(0, r0, R), st);  // z is now dZ
       if (dtype.matmul != dtype.tile) z.copy_(z.to(dtype.matmul));
-      if (wantH) addProduct(dHs.narrow(0, r0, R), z, wTile);
+      if (wantH) {
+        at::Tensor dh = dHTile.narrow(0, 0, R).zero_();
+        addProduct(dh, z, wTile);
+        dH.index_copy_(0, tileRows, dh);
+      }
       if (wantW) addProduct(dW, z.t(), h.to(dtype.tile));
     }
     const variable_list stats = statistics(state, lab, V);
     const at::Tensor loss = (gs * stats[0]).sum();
     auto all = [&](const at::Tensor& t) { return at::zeros({N}, t.options()).index_copy_(0, rows, t); };
-    ctx->saved_data["dH"] = wantH ? at::zeros({N, C}, f).index_copy_(0, rows, dHs) : at::Tensor();
+    ctx->saved_data["dH"] = dH;
     ctx->saved_data["dW"] = dW;
     ctx->saved_data["dtypes"] = std::vector<int64_t>{static_cast<int64_t>(dtype.matmul),
                                                      static_cast<int64_t>(hidden.scalar_type()),

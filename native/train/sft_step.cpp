@@ -12,16 +12,16 @@ namespace {
 
 constexpr int64_t kIgnoreIndex = -100;
 
-// The loss (summed token NLL / divisor) and the per-token log-probs and statistics of labels[:, 1:] from
-// hidden[:, :-1]; the autocast region (bf16) closes on return, before any backward.
+// The loss (summed token NLL / divisor) and the per-token log-probs and statistics of `target` (B * T, the
+// shifted labels) from every position's hidden state; the autocast region (bf16) closes on return, before any
+// backward.
 ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
                                 double divisor, const SftStepOptions& options) {
   const at::Device device = model.device();
-  const int64_t B = batch.inputIds.size(0), T = batch.inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
   const at::Tensor hidden =
       model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
-  const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
+  const at::Tensor h = hidden.reshape({-1, hidden.size(2)});  // (N, C), a view
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   // dLoss/dlogp is -1/divisor on every label token whatever the logits: the lm_head's gradient is made in the
   // forward, and the rows without a label (prompt, padding) skip it.
@@ -47,8 +47,12 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
   if (!batch.labels.defined() || batch.labels.sizes() != ids.sizes())
     throw invalidArgument("sftStep: labels must have the shape of inputIds");
   const int64_t T = ids.size(1);
-  // The fused kernel ignores negative labels; -100 is the only one the collator writes.
-  const at::Tensor target = batch.labels.narrow(1, 1, T - 1).to(model.device(), at::kLong).reshape({-1});
+  // As transformers' ForCausalLMLoss: the labels shifted left and padded with an ignored one, so position t
+  // predicts labels[t + 1] and the last position nothing. The fused kernel ignores negative labels; -100 is the
+  // only one the collator writes.
+  const at::Tensor target = at::constant_pad_nd(batch.labels.narrow(1, 1, T - 1), {0, 1}, kIgnoreIndex)
+                                .to(model.device(), at::kLong)
+                                .reshape({-1});
   const at::Tensor keep = target.ne(kIgnoreIndex);
   const int64_t count = keep.sum().item<int64_t>();
   const int64_t items = options.numItemsInBatch > 0 ? options.numItemsInBatch : count;
