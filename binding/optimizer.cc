@@ -11,15 +11,14 @@ namespace {
 
 struct Unit {};
 
-double numberOption(const Napi::Object& options, const char* key) {
-  const Napi::Value v = options.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("options.") + key + " must be a number");
+double numberArg(const Napi::Value& v, const std::string& name) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), name + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
-double numberArg(const Napi::Value& v, const char* name) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+// An option that has no default.
+double requiredNumber(const Napi::Object& options, const char* key) {
+  return numberArg(options.Get(key), std::string("options.") + key);
 }
 
 std::string pathArg(const Napi::Value& v) {
@@ -55,17 +54,17 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
   if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
   const Napi::Object options = info[1].As<Napi::Object>();
-  const train::AdamWOptions opts{numberOption(options, "adamBeta1"), numberOption(options, "adamBeta2"),
-                                 numberOption(options, "adamEpsilon"), numberOption(options, "weightDecay"),
+  const train::AdamWOptions opts{requiredNumber(options, "adamBeta1"), requiredNumber(options, "adamBeta2"),
+                                 requiredNumber(options, "adamEpsilon"), requiredNumber(options, "weightDecay"),
                                  boolOption(options, "fused", true)};
-  const Napi::Value zeroStage = options.Get("zeroStage");
-  const bool shard = !zeroStage.IsUndefined() && numberOption(options, "zeroStage") == 1;
-  if (!zeroStage.IsUndefined() && !shard && numberOption(options, "zeroStage") != 0)
-    throw Napi::RangeError::New(env, "options.zeroStage must be 0 or 1, got " + zeroStage.ToString().Utf8Value());
+  const double zeroStage = numberOption(options, "zeroStage", 0);
+  const bool shard = zeroStage == 1;
+  if (!shard && zeroStage != 0)
+    throw Napi::RangeError::New(env, "options.zeroStage must be 0 or 1, got " + options.Get("zeroStage").ToString().Utf8Value());
   if (shard && options.Get("group").IsUndefined())
     throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
   std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
-  const double bucketCapMb = options.Get("bucketCapMb").IsUndefined() ? 25 : numberOption(options, "bucketCapMb");
+  const double bucketCapMb = numberOption(options, "bucketCapMb", 25);
   if (!(bucketCapMb >= 0))
     throw Napi::RangeError::New(env, "options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)");
   const auto bucketBytes = static_cast<int64_t>(bucketCapMb * (1 << 20));

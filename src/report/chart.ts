@@ -51,7 +51,7 @@ export function chartSpec({ metric, points }: Series): TopLevelSpec {
   };
 }
 
-// Loaded with the first chart, not with alignkit: ~40 MiB resident that a training process never needs.
+// Loaded with the first chart, not with alignkit: ~20 MiB resident that a training process never needs.
 const chartLibraries = () => Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
 
 export async function renderChart(series: Series): Promise<Chart> {

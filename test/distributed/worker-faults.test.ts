@@ -38,15 +38,19 @@ function worker(config: string, rank: number, port: number): Worker {
   return { process: child, output: () => output, exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
 }
 
+/** Ranks 0 and 1 of a fresh 2-process job, training until one of them is stopped. */
+async function twoRanks(name: string): Promise<[Worker, Worker]> {
+  const config = writeConfig(tempDir(name), 'config');
+  const port = await freePort();
+  return [worker(config, 0, port), worker(config, 1, port)];
+}
+
 /** Waits until `w` has logged a training step. */
 const training = (w: Worker) => vi.waitFor(() => expect(w.output()).toMatch(/step [1-9]/), { timeout: 60_000, interval: 50 });
 
 describe('a rank that stops', () => {
   it('hung (SIGSTOP): the other rank fails after ddp_timeout, naming it', async () => {
-    const dir = tempDir('fault-hang');
-    const config = writeConfig(dir, 'config');
-    const port = await freePort();
-    const [rank0, rank1] = [worker(config, 0, port), worker(config, 1, port)];
+    const [rank0, rank1] = await twoRanks('fault-hang');
     await training(rank0);
     rank1.process.kill('SIGSTOP');
     const stoppedAt = Date.now();
@@ -58,10 +62,7 @@ describe('a rank that stops', () => {
   }, 60_000);
 
   it('rank 0 killed: the other rank names it by its store', async () => {
-    const dir = tempDir('fault-rank0');
-    const config = writeConfig(dir, 'config');
-    const port = await freePort();
-    const [rank0, rank1] = [worker(config, 0, port), worker(config, 1, port)];
+    const [rank0, rank1] = await twoRanks('fault-rank0');
     await training(rank0);
     rank0.process.kill('SIGKILL');
     expect(await rank1.exit).toBe(1);
