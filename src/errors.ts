@@ -11,6 +11,9 @@ export type AlignkitErrorCode =
   | 'ERR_PORT_IN_USE' // the launcher's MASTER_PORT is taken on MASTER_ADDR
   | 'ERR_DISTRIBUTED' // a collective or the rendezvous of data-parallel training failed (names the rank and operation)
   | 'ERR_WORKER_FAILED' // a worker of a multi-process job failed (names its rank, pid, exit code or signal)
+  | 'ERR_LOCKED' // output_dir is held by another run (names its pid and host)
+  | 'ERR_NOT_FINITE' // a training step's loss or gradient norm is NaN or infinite (names the step; nothing was saved from it)
+  | 'ERR_HUB' // a Hugging Face Hub call failed (names the repo and what was being done)
   | 'ERR_TORCH' // libtorch itself refused (out of memory, unsupported op)
   | 'ERR_NATIVE'; // any other native failure
 

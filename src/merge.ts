@@ -1,5 +1,8 @@
 // Merging a LoRA adapter into its base model, as PEFT's merge_and_unload() followed by save_pretrained() does.
 import { AlignkitError } from './errors.js';
+import { refuseLinksOutside } from './io/model-file.js';
+import { writeModelFolder } from './io/model-folder-write.js';
+import { ensureWritableFolder, refuseOutputOverInputs } from './io/output-folder.js';
 import { loadModel, type Device, type Dtype, type SaveOptions } from './model.js';
 import { adapterBase } from './train/peft.js';
 
@@ -18,11 +21,15 @@ export interface MergeOptions extends SaveOptions {
 export async function mergeAdapter(adapterDir: string, outputDir: string, options: MergeOptions = {}): Promise<void> {
   const base = options.base ?? adapterBase(adapterDir);
   if (!base) throw new AlignkitError('ERR_NOT_FOUND', `${adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter folder)`);
+  // Before any work: the merged model must not overwrite the base or the adapter it is made from.
+  refuseOutputOverInputs({ key: 'output', path: outputDir }, [{ key: 'the adapter', path: adapterDir }, { key: 'the base model', path: base }]);
+  ensureWritableFolder('output', outputDir);
+  refuseLinksOutside(base, 'the base model');
   const model = await loadModel(base, { dtype: options.dtype ?? 'auto', device: options.device });
   try {
     await model.loadAdapter(adapterDir);
     await model.mergeLora();
-    await model.save(outputDir, { maxShardSize: options.maxShardSize });
+    await writeModelFolder(outputDir, (dir) => model.save(dir, { maxShardSize: options.maxShardSize }));
   } finally {
     await model.dispose();
   }

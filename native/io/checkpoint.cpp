@@ -1,12 +1,18 @@
 #include "io/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/json_error.h"
 #include "io/safetensors.h"
 
 namespace alignkit::io {
@@ -24,7 +30,7 @@ nlohmann::json readIndex(const fs::path& indexPath) {
   try {
     index = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
-    throw invalidModel(indexPath.string(), std::string("not valid JSON (") + e.what() + ")");
+    throw invalidModel(indexPath.string(), notValidJson(e.byte));
   }
   if (!index.contains("weight_map") || !index["weight_map"].is_object())
     throw invalidModel(indexPath.string(), "missing object field 'weight_map'");
@@ -102,9 +108,7 @@ void writeCheckpointTensors(const std::string& dir, const std::vector<std::pair<
       written.push_back(name);
     }
     nlohmann::ordered_json index = {{"metadata", {{"total_size", totalBytes}}}, {"weight_map", weightMap}};
-    const fs::path tmp = root / (std::string(kIndexFile) + ".tmp");
-    std::ofstream(tmp.string()) << index.dump(2) << "\n";
-    fs::rename(tmp, root / kIndexFile);
+    writeFileDurably((root / kIndexFile).string(), index.dump(2) + "\n");
     written.push_back(kIndexFile);
   }
 
@@ -114,6 +118,32 @@ void writeCheckpointTensors(const std::string& dir, const std::vector<std::pair<
     const bool weights = name == kIndexFile || (name.rfind("model", 0) == 0 && file.path().extension() == ".safetensors");
     if (weights && std::find(written.begin(), written.end(), name) == written.end()) fs::remove(file.path());
   }
+}
+
+void writeFileDurably(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Error("ERR_IO", path + ": " + what + " failed (" + std::strerror(err) + ")");
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("ERR_IO", path + ": cannot be created (" + std::strerror(errno) + ")");
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      throw fail("write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    throw fail("fsync");
+  }
+  if (::close(fd) != 0) throw fail("close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename");
 }
 
 }  // namespace alignkit::io

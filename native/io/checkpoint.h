@@ -20,4 +20,8 @@ std::map<std::string, at::Tensor> readCheckpointTensors(const std::string& dir);
 void writeCheckpointTensors(const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                             uint64_t maxShardBytes);
 
+// Writes `bytes` to `path` through `path.tmp-<pid>`, fsync'ed and renamed into place: a full disk or a missing
+// permission is an ERR_IO naming `path`, never a silently short file.
+void writeFileDurably(const std::string& path, const std::string& bytes);
+
 }  // namespace alignkit::io

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/json_error.h"
 #include "io/mapped_file.h"
 
 namespace alignkit::io {
@@ -80,17 +81,18 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     throw invalidFile(path, "file is " + std::to_string(size) +
                                 " bytes; a safetensors file starts with an 8-byte header length");
   const uint64_t headerLen = readU64LE(bytes);
+  // Above the limit the length is not printed: the 8 bytes of a text file read as such a number would spell its start.
+  if (headerLen > kMaxHeaderBytes)
+    throw invalidFile(path, "the first 8 bytes give a header length above the 100 MB limit (not a safetensors file?)");
   if (headerLen > size - 8)
     throw invalidFile(path, "header length " + std::to_string(headerLen) + " is larger than the file (" +
                                 std::to_string(size) + " bytes)");
-  if (headerLen > kMaxHeaderBytes)
-    throw invalidFile(path, "header length " + std::to_string(headerLen) + " exceeds the 100 MB limit");
 
   json header;
   try {
     header = json::parse(bytes + 8, bytes + 8 + headerLen);
   } catch (const json::parse_error& e) {
-    throw invalidFile(path, std::string("header is not valid JSON (") + e.what() + ")");
+    throw invalidFile(path, "header is " + notValidJson(e.byte));
   }
   if (!header.is_object()) throw invalidFile(path, "header is not a JSON object");
 
@@ -164,6 +166,18 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
       throw invalidFile(path, "tensors '" + *prev.name + "' " + rangeString(prev.begin, prev.end) + " and '" +
                                   *cur.name + "' " + rangeString(cur.begin, cur.end) + " overlap");
   }
+  // As Python's safetensors (validate): the tensors tile the data buffer, no byte before, between or after them.
+  uint64_t covered = 0;
+  for (const Span& s : spans) {
+    if (s.begin > covered)
+      throw invalidFile(path, "data buffer bytes " + rangeString(covered, s.begin) + " before tensor '" + *s.name +
+                                  "' belong to no tensor (the tensors must fill the buffer without holes)");
+    covered = std::max(covered, s.end);
+  }
+  if (covered != dataSize)
+    throw invalidFile(path, std::to_string(dataSize - covered) + " trailing byte(s) after the last tensor's data " +
+                                "(the data buffer is " + std::to_string(dataSize) + " bytes, its tensors end at " +
+                                std::to_string(covered) + ")");
   for (const Span& s : spans) out.names_.push_back(*s.name);
   return out;
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "io/json_error.h"
 
 namespace alignkit::models {
 namespace {
@@ -131,7 +132,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw invalidModel(where, std::string("not valid JSON (") + e.what() + ")");
+    throw invalidModel(where, io::notValidJson(e.byte));
   }
   if (!j.is_object()) throw invalidModel(where, "not a JSON object");
   const Fields f{j, where};

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "io/json_error.h"
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/pretrained.h"
 
@@ -25,8 +27,8 @@ nlohmann::json readJson(const fs::path& path) {
   buf << in.rdbuf();
   try {
     return nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("ERR_INVALID_FILE", path.string() + ": not valid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error("ERR_INVALID_FILE", path.string() + ": " + io::notValidJson(e.byte));
   }
 }
 
@@ -153,9 +155,7 @@ void savePeftAdapter(const CausalLM& model, const std::string& dir, const std::s
   c["use_qalora"] = false;
   c["use_rslora"] = lora.useRslora;
   c["velora_config"] = nullptr;
-  const fs::path tmp = root / "adapter_config.json.tmp";
-  std::ofstream(tmp) << c.dump(2) << "\n";
-  fs::rename(tmp, root / "adapter_config.json");
+  io::writeFileDurably((root / "adapter_config.json").string(), c.dump(2) + "\n");
   copyCompanionFiles(baseModel, dir);
 }
 

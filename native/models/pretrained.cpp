@@ -1,8 +1,11 @@
 #include "models/pretrained.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -36,6 +39,45 @@ std::string shapeString(at::IntArrayRef shape) {
   return out + "]";
 }
 
+// Where a companion file may resolve to: the model folder, and for a Hugging Face hub cache snapshot
+// (models--org--name/snapshots/<revision>/, whose files link to ../../blobs/) that repository's blobs folder.
+std::vector<fs::path> companionRoots(const fs::path& source) {
+  std::vector<fs::path> roots{fs::canonical(source)};
+  const fs::path snapshots = roots[0].parent_path();
+  if (snapshots.filename() == "snapshots" && fs::is_directory(snapshots.parent_path() / "blobs"))
+    roots.push_back(fs::canonical(snapshots.parent_path() / "blobs"));
+  return roots;
+}
+
+bool inside(const fs::path& path, const fs::path& root) {
+  const fs::path rel = path.lexically_relative(root);
+  return !rel.empty() && *rel.begin() != ".." && rel != ".";
+}
+
+// config.json's num_hidden_layers when it is an integer (ModelConfig::parse reports anything else).
+std::optional<int64_t> declaredLayers(const std::string& configText) {
+  const nlohmann::json j = nlohmann::json::parse(configText, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("num_hidden_layers") || !j["num_hidden_layers"].is_number_integer())
+    return std::nullopt;
+  return j["num_hidden_layers"].get<int64_t>();
+}
+
+// 1 + the largest N of the checkpoint's model.layers.N.* weights (0 without any).
+int64_t checkpointLayers(const std::map<std::string, at::Tensor>& stored) {
+  static const std::string kPrefix = "model.layers.";
+  int64_t layers = 0;
+  for (const auto& entry : stored) {
+    const std::string& name = entry.first;
+    if (name.rfind(kPrefix, 0) != 0) continue;
+    int64_t index = 0;
+    size_t i = kPrefix.size();
+    for (; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])) && index < (int64_t{1} << 40); ++i)
+      index = index * 10 + (name[i] - '0');
+    if (i > kPrefix.size() && i < name.size() && name[i] == '.') layers = std::max(layers, index + 1);
+  }
+  return layers;
+}
+
 std::string listSome(const std::vector<std::string>& names) {
   std::string out;
   for (size_t i = 0; i < names.size() && i < 8; ++i) out += (i ? ", " : "") + names[i];
@@ -65,7 +107,21 @@ PretrainedModel loadPretrained(const std::string& dir, const LoadOptions& option
   const fs::path root(dir);
   if (!fs::is_directory(root)) throw Error("ERR_NOT_FOUND", dir + ": not a directory");
   const fs::path configPath = root / "config.json";
-  ModelConfig config = ModelConfig::parse(readText(configPath), configPath.string());
+  const std::string configText = readText(configPath);
+  // The layer count is checked against the weights before anything is built per layer: a config.json asking for
+  // 10^9 layers would otherwise take gigabytes listing the weights it expects before finding them missing.
+  std::map<std::string, at::Tensor> stored;
+  const std::optional<int64_t> declared = declaredLayers(configText);
+  if (declared) {
+    stored = io::readCheckpointTensors(dir);
+    const int64_t held = checkpointLayers(stored);
+    if (*declared != held)
+      throw invalidModel(configPath.string(), "num_hidden_layers is " + std::to_string(*declared) +
+                                                  ", but the checkpoint holds the weights of " + std::to_string(held) +
+                                                  " layer(s) (model.layers.0 to model.layers." +
+                                                  std::to_string(held - 1) + ")");
+  }
+  ModelConfig config = ModelConfig::parse(configText, configPath.string());
 
   at::Device device(at::kCPU);
   try {
@@ -79,7 +135,7 @@ PretrainedModel loadPretrained(const std::string& dir, const LoadOptions& option
   const at::ScalarType dtype =
       parseDtype(dtypeChoice == "auto" ? config.dtype : dtypeChoice, dtypeChoice == "auto" ? "config.json dtype" : "dtype");
 
-  std::map<std::string, at::Tensor> stored = io::readCheckpointTensors(dir);
+  if (!declared) stored = io::readCheckpointTensors(dir);
   NamedTensors parameters;
   std::vector<std::string> missing, wrongShape;
   for (const auto& [name, shape] : expectedParameters(config)) {
@@ -123,9 +179,7 @@ void savePretrained(const PretrainedModel& model, const std::string& dir, uint64
   const std::string dtype = dtypeName(model.model->dtype());
   if (config.contains("torch_dtype")) config["torch_dtype"] = dtype;
   if (config.contains("dtype") || !config.contains("torch_dtype")) config["dtype"] = dtype;
-  const fs::path tmp = root / "config.json.tmp";
-  std::ofstream(tmp) << config.dump(2) << "\n";
-  fs::rename(tmp, root / "config.json");
+  io::writeFileDurably((root / "config.json").string(), config.dump(2) + "\n");
 
   copyCompanionFiles(model.sourceDir, dir);
 }
@@ -133,8 +187,23 @@ void savePretrained(const PretrainedModel& model, const std::string& dir, uint64
 void copyCompanionFiles(const std::string& sourceDir, const std::string& dir) {
   const fs::path source(sourceDir), root(dir);
   if (fs::exists(root) && fs::equivalent(source, root)) return;
-  for (const char* name : kCompanionFiles)
-    if (fs::exists(source / name)) fs::copy_file(source / name, root / name, fs::copy_options::overwrite_existing);
+  const std::vector<fs::path> roots = companionRoots(source);
+  for (const char* name : kCompanionFiles) {
+    const fs::path from = source / name;
+    if (!fs::exists(from)) continue;  // absent, or a dangling link: nothing to carry along
+    // A link is followed only within the folder: one to /etc/shadow named tokenizer.model must not be copied out.
+    const fs::path target = fs::canonical(from);
+    if (std::none_of(roots.begin(), roots.end(), [&](const fs::path& r) { return inside(target, r); }))
+      throw invalidModel(from.string(), "is a link to a file outside the model folder; a saved model copies only "
+                                        "the folder's own files (replace the link with a copy of the file)");
+    if (!fs::is_regular_file(target))
+      throw invalidModel(from.string(), "is not a regular file; a saved model copies only regular files");
+    std::ifstream in(target, std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) throw Error("ERR_IO", from.string() + ": cannot be read");
+    io::writeFileDurably((root / name).string(), bytes.str());
+  }
 }
 
 }  // namespace alignkit::models

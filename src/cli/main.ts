@@ -12,6 +12,7 @@ import { registerPreprocess } from './preprocess-command.js';
 import { registerReport } from './report-command.js';
 import { registerSetup } from './setup-command.js';
 import { registerTrain } from './train-command.js';
+import { registerTrlCommands } from './trl-command.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -28,6 +29,7 @@ registerPreprocess(program);
 registerReport(program);
 registerSetup(program);
 registerTrain(program);
+registerTrlCommands(program);
 
 try {
   await program.parseAsync();
@@ -35,6 +37,13 @@ try {
   // Our errors already name the file and field: print them plainly, without a stack.
   if (err instanceof AlignkitError) {
     console.error(`alignkit: ${err.message} [${err.code}]`);
+    process.exit(1);
+  }
+  // A system error no check foresaw (a disk filling up mid-run, a file removed under us) names its path and cause
+  // in its message: one line too, not a stack.
+  const sys = err as NodeJS.ErrnoException;
+  if (err instanceof Error && typeof sys.syscall === 'string' && typeof sys.code === 'string') {
+    console.error(`alignkit: ${err.message} [${sys.code}]`);
     process.exit(1);
   }
   throw err;

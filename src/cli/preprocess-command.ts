@@ -37,13 +37,13 @@ export function registerPreprocess(program: Command): void {
       const splits = config.eval_dataset ? (['train', 'eval'] as const) : (['train'] as const);
       for (const split of splits) {
         if (config.trainer === 'dpo') {
-          report(split, await preprocessPreferences(config, { split, log }), 'prompt fills max_length');
+          report(split, await preprocessPreferences(config, { split, log, refuseEmpty: true }), 'prompt fills max_length');
         } else if (config.trainer === 'kto') {
-          const summary = await preprocessUnpaired(config, { split, log });
+          const summary = await preprocessUnpaired(config, { split, log, refuseEmpty: true });
           report(split, summary, 'prompt fills max_length');
           console.log(`  ${'labels'.padEnd(16)} ${summary.desirable} desirable, ${summary.undesirable} undesirable`);
         } else {
-          report(split, await preprocessSft(config, { split, log }), 'no trained token left within max_length');
+          report(split, await preprocessSft(config, { split, log, refuseEmpty: true }), 'no trained token left within max_length');
         }
       }
     });

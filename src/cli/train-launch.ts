@@ -1,9 +1,10 @@
-// torchrun's flags on `alignkit train`. With any of them (--nproc_per_node N) the command becomes the launcher of a
-// data-parallel job: it starts the workers, each running `alignkit train <config>` with the command's other flags
-// under torchrun's variables, and supervises them (src/distributed/launcher.ts).
+// torchrun's flags on `alignkit train` and `alignkit dpo|sft|kto`. With any of them (--nproc_per_node N) the command
+// becomes the launcher of a data-parallel job: it starts the workers, each running the same command (`alignkit train
+// <config>`, `alignkit dpo recipe.yaml --beta 0.2`...) with its other flags under torchrun's variables, and
+// supervises them (src/distributed/launcher.ts).
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../config/load-config.js';
+import type { TrainConfig } from '../config/load-config.js';
 import { launch, type LaunchOptions, validateLaunchOptions } from '../distributed/launcher.js';
 import { onCtrlC } from './ctrl-c.js';
 
@@ -32,8 +33,11 @@ export function addLaunchOptions(command: Command): Command {
   return command;
 }
 
-/** The launcher's options when the user gave any of torchrun's flags, else null (train in-process). */
-export function launchOptionsOf(command: Command, configPath: string): LaunchOptions | null {
+/**
+ * The launcher's options when the user gave any of torchrun's flags, else null (train in-process). Each worker runs
+ * alignkit with `workerArgs` (the subcommand and its arguments) and the command's other flags.
+ */
+export function launchOptionsOf(command: Command, workerArgs: readonly string[]): LaunchOptions | null {
   if (![...LAUNCHER_KEYS].some((key) => command.getOptionValueSource(key) === 'cli')) return null;
   const opts = command.opts();
   const value = (name: FlagName) => opts[camel(name)] ?? opts[name];
@@ -44,17 +48,18 @@ export function launchOptionsOf(command: Command, configPath: string): LaunchOpt
     nodeRank: value('node_rank'),
     masterAddr: value('master_addr'),
     masterPort: value('master_port'),
-    command: [process.execPath, main, 'train', configPath, ...forwardedFlags(command)],
+    command: [process.execPath, main, ...workerArgs, ...forwardedFlags(command)],
   };
 }
 
 /**
- * Runs this node of the job: checks the options and the config once (rather than as N failing workers), launches,
- * prints a summary line and sets the exit code (130 after Ctrl-C: the workers saved a checkpoint).
+ * Runs this node of the job: checks the options and the config (`loadJobConfig`) once (rather than as N failing
+ * workers), launches, prints a summary line and sets the exit code (130 after Ctrl-C: the workers saved a
+ * checkpoint; 143 after SIGTERM, which stops the workers as Ctrl-C does).
  */
-export async function runLauncher(options: LaunchOptions, configPath: string): Promise<void> {
+export async function runLauncher(options: LaunchOptions, loadJobConfig: () => Promise<TrainConfig>): Promise<void> {
   validateLaunchOptions(options);
-  await loadConfig(configPath);
+  await loadJobConfig();
   const first = options.nodeRank * options.nprocPerNode;
   console.log(`launching ${options.nprocPerNode} worker(s): ranks ${first}..${first + options.nprocPerNode - 1} of ` +
     `${options.nnodes * options.nprocPerNode}, rendezvous at ${options.masterAddr}:${options.masterPort}`);
@@ -66,8 +71,15 @@ export async function runLauncher(options: LaunchOptions, configPath: string): P
     console.error('alignkit: interrupted; workers killed');
     process.exit(130); // launch's exit hook kills the workers
   });
-  // Terminated or hung up: go, and take the workers along (they run in their own process groups).
-  const onTerm = () => process.exit(143);
+  // Terminated (a scheduler's stop, a preemption notice): the workers checkpoint as after Ctrl-C, and the launcher
+  // exits with 143; a second SIGTERM ends it, and the workers with it. Hung up: go, and take the workers along
+  // (they run in their own process groups).
+  let terminated = false;
+  const onTerm = () => {
+    console.error('alignkit: SIGTERM: stopping the workers after this optimizer step, each saving a checkpoint');
+    terminated = true;
+    controller.abort();
+  };
   const onHup = () => process.exit(129);
   process.once('SIGTERM', onTerm);
   process.once('SIGHUP', onHup);
@@ -76,7 +88,7 @@ export async function runLauncher(options: LaunchOptions, configPath: string): P
     console.log(code === 0
       ? `done: all ${options.nprocPerNode} worker(s) exited 0`
       : `stopped: the workers saved a checkpoint and exited ${code}; resume with the same command and --resume`);
-    process.exitCode = code;
+    process.exitCode = terminated && code === 130 ? 143 : code;
   } finally {
     stopListening();
     process.off('SIGTERM', onTerm);

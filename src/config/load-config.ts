@@ -4,16 +4,18 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { AlignkitError } from '../errors.js';
+import { refusalOf } from './config-notes.js';
+import { renameLegacyKeys } from './legacy-fields.js';
+import { checkLrScheduler } from './lr-scheduler-kwargs.js';
+import { checkTrainableValues } from './trainable-values.js';
 import type { ConfigOf, Field, Schema } from './schema.js';
-import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema } from './trainer-fields.js';
+import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema, trainerSchemas as schemas } from './trainer-fields.js';
 
 export type DpoConfig = ConfigOf<typeof dpoSchema> & { trainer: 'dpo' };
 export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
 export type KtoConfig = ConfigOf<typeof ktoSchema> & { trainer: 'kto' };
 export type OnlineDpoConfig = ConfigOf<typeof onlineDpoSchema> & { trainer: 'online_dpo' };
 export type TrainConfig = DpoConfig | SftConfig | KtoConfig | OnlineDpoConfig;
-
-const schemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema, online_dpo: onlineDpoSchema } as const;
 
 function configError(where: string, message: string): AlignkitError {
   return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
@@ -43,6 +45,8 @@ export function closestName(key: string, names: Iterable<string>): string | unde
 }
 
 function describe(value: unknown): string {
+  // NaN and ±Infinity (YAML's .nan, .inf) are named as such: JSON.stringify would print them as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return value === null ? 'null' : Array.isArray(value) ? `list ${JSON.stringify(value)}` : `${typeof value} ${JSON.stringify(value)}`;
 }
 
@@ -59,6 +63,7 @@ function checkValue(where: string, key: string, field: Field, value: unknown): u
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
       if (typeof n !== 'number' || Number.isNaN(n)) throw wrong(field.kind === 'int' ? 'an integer' : 'a number');
       if (field.kind === 'int' && !Number.isInteger(n)) throw wrong('an integer');
+      if (!Number.isFinite(n)) throw wrong('a finite number');
       const min = field.min;
       const max = field.kind === 'number' ? field.max : undefined;
       if (min !== undefined && n < min) throw wrong(`at least ${min}`);
@@ -82,20 +87,32 @@ function checkValue(where: string, key: string, field: Field, value: unknown): u
       for (const v of list) {
         if (typeof v !== 'string' || !field.values.includes(v)) throw wrong(`one or a list of ${field.values.join(', ')}`);
       }
-      return list;
+      // TRL wraps a single loss_type in a list; a field whose default is one name (report_to) keeps one as written.
+      return Array.isArray(value) || Array.isArray(field.default) ? list : value;
     }
     case 'numberList':
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw wrong('a list of numbers');
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) throw wrong('a list of finite numbers');
       return value;
     case 'object':
       if (typeof value !== 'object' || Array.isArray(value)) throw wrong('a mapping');
       return value;
+    case 'any':
+      return value;
   }
+}
+
+/** `value` as `key`'s field takes it (numbers written as strings read), or an error naming `where` and the key. */
+export function checkKey(where: string, key: string, field: Field, value: unknown): unknown {
+  const checked = checkValue(where, key, field, value);
+  const refusal = refusalOf(key, field, checked);
+  if (refusal) throw configError(where, refusal);
+  return checked;
 }
 
 /**
  * Checks every key of `values` against `schema` (unknown key → the closest valid name; wrong type → what was
- * expected) and fills in the schema's defaults. `subject` names what the keys are for in the unknown-key error.
+ * expected; a refused key → why) and fills in the schema's defaults. `subject` names what the keys are for in the
+ * unknown-key error.
  */
 export function applySchema(values: Record<string, unknown>, schema: Schema, where: string, subject: string): Record<string, unknown> {
   const config: Record<string, unknown> = {};
@@ -105,7 +122,7 @@ export function applySchema(values: Record<string, unknown>, schema: Schema, whe
       const hint = closestName(key, Object.keys(schema));
       throw configError(where, `unknown key '${key}' for ${subject}${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
-    config[key] = checkValue(where, key, field, value);
+    config[key] = checkKey(where, key, field, value);
   }
   for (const [key, field] of Object.entries(schema)) {
     if (!(key in config)) config[key] = structuredClone(field.default);
@@ -124,9 +141,18 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   const values = configMapping(raw, where);
   const trainer = values.trainer;
   if (typeof trainer !== 'string' || !Object.hasOwn(schemas, trainer)) {
-    throw configError(where, `'trainer' must be one of ${Object.keys(schemas).join(', ')}, got ${describe(trainer)}`);
+    const names = Object.keys(schemas).join(', ');
+    if (trainer === undefined) {
+      throw configError(where, `'trainer' is missing (one of ${names}); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto recipe.yaml`);
+    }
+    throw configError(where, `'trainer' must be one of ${names}, got ${describe(trainer)}`);
   }
-  return applySchema(values, schemas[trainer as keyof typeof schemas], where, `trainer ${trainer}`) as TrainConfig;
+  // Old spellings (warmup_ratio, evaluation_strategy, max_seq_length...) as transformers 4 / TRL < 1 read them.
+  const current = renameLegacyKeys(values, trainer, where);
+  const config = applySchema(current, schemas[trainer as keyof typeof schemas], where, `trainer ${trainer}`) as TrainConfig;
+  checkLrScheduler(config, where);
+  checkTrainableValues(config, where);
+  return config;
 }
 
 /** Reads a YAML or JSON file into a plain value (not yet validated). */

@@ -13,12 +13,20 @@ export type FieldKind =
   /** A list of enum values; a single value is accepted and wrapped, as TRL does for `loss_type`. */
   | { kind: 'enumList'; values: readonly string[] }
   | { kind: 'numberList' }
-  | { kind: 'object' };
+  | { kind: 'object' }
+  /** Any YAML value (keys whose TRL type is a union alignkit only notes or refuses, e.g. `deepspeed`: path or dict). */
+  | { kind: 'any' };
 
 export type Field<T = unknown> = FieldKind & {
   default: T;
   /** null is a valid value (TRL's `Optional[...]` fields). */
   nullable: boolean;
+  /** Accepted, but has no effect in alignkit: why. Printed once as a note when a config sets the key to another value than its default. */
+  noEffect?: string;
+  /** Refused before any work when a config sets the key to another value than its default: why (and what to use instead). */
+  refused?: string;
+  /** With `refused`: only these values are refused (the key's other values are implemented). */
+  refusedValues?: readonly unknown[];
 };
 
 export type Schema = Record<string, Field>;
@@ -42,5 +50,15 @@ export const listOf = <const V extends readonly string[]>(values: V, def: V[numb
   ({ kind: 'enumList', values, default: def, nullable: false });
 export const numbers = (def: null): Field<number[] | null> => ({ kind: 'numberList', default: def, nullable: true });
 export const obj = (def: null): Field<Record<string, unknown> | null> => ({ kind: 'object', default: def, nullable: true });
+export const anyValue = <D>(def: D): Field<unknown> => ({ kind: 'any', default: def, nullable: true });
 /** A field whose TRL type is Optional although its default is not None (e.g. `max_length`). */
 export const orNull = <T>(field: Field<T>): Field<T | null> => ({ ...field, nullable: true });
+
+/** A TRL key alignkit accepts without effect; `why` is printed when a config sets it (see Field.noEffect). */
+export const noEffect = <T>(field: Field<T>, why: string): Field<T> => ({ ...field, noEffect: why });
+/**
+ * A TRL key alignkit refuses unless left at its default, or only when set to one of `values`; `why` is the error
+ * (see Field.refused).
+ */
+export const refused = <T>(field: Field<T>, why: string, values?: readonly T[]): Field<T> =>
+  ({ ...field, refused: why, ...(values && { refusedValues: values }) });

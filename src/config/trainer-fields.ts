@@ -1,6 +1,9 @@
 // The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (../shared/reference/trl-1.13-configs.md),
 // plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
-import { bool, int, listOf, num, numbers, obj, oneOf, orNull, str, type Field, type Schema } from './schema.js';
+import { datasetFields } from './dataset-fields.js';
+import { legacyTrainingFields } from './legacy-fields.js';
+import { modelFields } from './model-fields.js';
+import { bool, int, listOf, noEffect, num, numbers, obj, oneOf, orNull, refused, str, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
 
 export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard',
@@ -8,15 +11,22 @@ export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair'
 export const F_DIVERGENCES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
 export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
-export const LORA_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'all-linear'] as const;
-export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length'] as const;
+export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length', 'batch_rebalance'] as const;
+
+/** TrainingArguments' train_sampling_strategy with the config's default: 'random' and 'sequential' are implemented. */
+const samplingStrategy = (def: 'random' | 'sequential') => refused(oneOf(SAMPLING_STRATEGIES, def),
+  "length-grouped samplers are not implemented (group_by_length: true means train_sampling_strategy 'group_by_length' in transformers 5); use 'random' or 'sequential'",
+  ['group_by_length', 'batch_rebalance']);
+/** DPOTrainer and KTOTrainer override compute_loss, so the Trainer's label smoother never runs for them. */
+const labelSmoothingFactorUnread = noEffect(num(0, { min: 0, max: 1 }),
+  "TRL's DPOTrainer and KTOTrainer compute their own loss and never apply it (DPO's own smoothing is label_smoothing)");
 
 const alignkitFields = {
   trainer: oneOf(['dpo', 'sft', 'kto', 'online_dpo'], null),
   model_name_or_path: str(null),
   train_dataset: str(null),
   eval_dataset: str(null),
-  /** Template for a tokenizer without one: chatml | zephyr | llama2 | llama3 | path/to/file.jinja. */
+  /** The chat template: chatml | zephyr | llama2 | llama3 | path/to/file.jinja | the Jinja source itself (as the handbook's recipes). */
   chat_template: str(null),
   /** Maps the names our formats expect to the dataset's columns, e.g. { prompt: question }. */
   dataset_columns: obj(null),
@@ -31,22 +41,10 @@ const sharedTrlFields = {
   bf16: bool(null),
   gradient_checkpointing: bool(true),
   logging_steps: num(10, { min: 0 }),
-  model_init_kwargs: obj(null),
-  trust_remote_code: bool(false),
   dataset_num_proc: int(null, 1),
   max_length: orNull(int(1024, 1)),
   pad_to_multiple_of: int(null, 1),
-  activation_offloading: bool(false),
-} satisfies Schema;
-
-/** TRL's ModelConfig LoRA fields (its peft_config); null targets are PEFT's default for the model (q_proj, v_proj). */
-const peftFields = {
-  use_peft: bool(false),
-  lora_r: int(16, 1),
-  lora_alpha: num(32, { min: 0 }),
-  lora_dropout: num(0.05, { min: 0, max: 0.999 }),
-  lora_target_modules: { ...listOf(LORA_TARGET_MODULES, []), default: null, nullable: true } as Field<(typeof LORA_TARGET_MODULES)[number][] | null>,
-  use_rslora: bool(false),
+  router_aux_loss_coef: noEffect(num(0.001), "only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type llama, mistral, qwen2, qwen3)"),
 } satisfies Schema;
 
 /** DPOConfig and SFTConfig only: KTOConfig has none of these (its collator keeps the first max_length tokens). */
@@ -57,12 +55,16 @@ const sequenceTrlFields = {
 } satisfies Schema;
 
 export const dpoSchema = {
+  ...legacyTrainingFields,
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
-  ...peftFields,
+  ...modelFields,
+  ...datasetFields,
   ...sequenceTrlFields,
   learning_rate: num(1e-6, { min: 0 }),
+  train_sampling_strategy: samplingStrategy('random'),
+  label_smoothing_factor: labelSmoothingFactorUnread,
   disable_dropout: bool(true),
   precompute_ref_log_probs: bool(false),
   precompute_ref_batch_size: int(null, 1),
@@ -111,12 +113,16 @@ export const onlineDpoSchema = {
 } satisfies Schema;
 
 export const sftSchema = {
+  ...legacyTrainingFields,
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
-  ...peftFields,
+  ...modelFields,
+  ...datasetFields,
   ...sequenceTrlFields,
   learning_rate: num(2e-5, { min: 0 }),
+  train_sampling_strategy: samplingStrategy('random'),
+  label_smoothing_factor: refused(num(0, { min: 0, max: 1 }), "label smoothing of SFT's cross-entropy (the Trainer's LabelSmoother) is not implemented"),
   chat_template_path: str(null),
   dataset_text_field: str('text'),
   dataset_kwargs: obj(null),
@@ -131,13 +137,16 @@ export const sftSchema = {
 } satisfies Schema;
 
 export const ktoSchema = {
+  ...legacyTrainingFields,
   ...trainingFields,
   ...alignkitFields,
   ...sharedTrlFields,
-  ...peftFields,
+  ...modelFields,
+  ...datasetFields,
   learning_rate: num(1e-6, { min: 0 }),
   /** KL loss types pair each example with a neighbour's completion, which only 'sequential' keeps. */
-  train_sampling_strategy: oneOf(SAMPLING_STRATEGIES, 'sequential'),
+  train_sampling_strategy: samplingStrategy('sequential'),
+  label_smoothing_factor: labelSmoothingFactorUnread,
   disable_dropout: bool(true),
   precompute_ref_log_probs: bool(false),
   precompute_ref_batch_size: int(null, 1),
@@ -149,3 +158,6 @@ export const ktoSchema = {
   ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
   ref_model_sync_steps: int(512, 1),
 } satisfies Schema;
+
+/** Each trainer's schema, by the name `trainer:` (or `alignkit dpo|sft|kto`) gives it. */
+export const trainerSchemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema, online_dpo: onlineDpoSchema } as const;

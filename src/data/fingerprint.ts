@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { AlignkitError } from '../errors.js';
 
 // Weights shape no token id: a model folder's are left out, which would be most of its bytes to read (gigabytes
 // for a real model) and, read through a stream, tens of MiB of buffers left for the garbage collector.
@@ -19,8 +20,12 @@ export async function fingerprint(paths: string[], settings: unknown): Promise<s
   const hash = createHash('sha256');
   const visit = async (path: string, inFolder: boolean): Promise<void> => {
     if (!existsSync(path)) return;
-    if (statSync(path).isDirectory()) {
+    const info = statSync(path);
+    if (info.isDirectory()) {
       for (const name of (await readdir(path)).sort()) await visit(join(path, name), true);
+    } else if (!info.isFile()) {
+      // /dev/zero (or a link to it) would be hashed forever, a pipe would block.
+      throw new AlignkitError('ERR_INVALID_DATA', `${path}: not a regular file (a device, pipe or socket); expected a data or model file`);
     } else if (!(inFolder && WEIGHT_FILES.has(extname(path)))) {
       await hashFile(hash, path);
     }

@@ -8,6 +8,7 @@ import type { Table } from 'apache-arrow';
 import type { DpoConfig } from '../config/load-config.js';
 import { AlignkitError } from '../errors.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { requireRows } from './empty-split.js';
 import { fingerprint } from './fingerprint.js';
 import { lengthStats, rowLengths, type LengthStats } from './length-stats.js';
 import { toPreferenceExample, type PreferenceExample } from './preference-rows.js';
@@ -37,6 +38,8 @@ export interface PreprocessOptions {
   split: 'train' | 'eval';
   /** Messages for the user (skipped rows, TRL's tokenization warnings). */
   log?: (message: string) => void;
+  /** A trainer's (or evaluation's) call: a split left without rows is an error naming each reason's count (empty-split.ts). */
+  refuseEmpty?: boolean;
 }
 
 type PreprocessConfig = Pick<DpoConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
@@ -71,10 +74,15 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
     chat_template: config.chat_template, dataset_columns: config.dataset_columns, skip_invalid_rows: config.skip_invalid_rows,
   };
   const key = await fingerprint([dataPath, modelDir], settings);
+  const droppedWhy = `the prompt alone fills max_length=${config.max_length} (truncation_mode keep_start)`;
   const metaPath = `${path}.json`;
   if (existsSync(path) && existsSync(metaPath)) {
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
-    if (meta.fingerprint === key) return summarize(await readArrowFile(path), path, { ...meta.counts, cached: true });
+    if (meta.fingerprint === key) {
+      const cachedTable = await readArrowFile(path);
+      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      return summarize(cachedTable, path, { ...meta.counts, cached: true });
+    }
   }
 
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
@@ -122,6 +130,7 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
   if (stats.dropped > 0) log(`dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length} (keep_start), as TRL does`);
   if (skipped > 0) log(`skipped ${skipped} invalid row(s) (skip_invalid_rows: true)`);
 
+  if (options.refuseEmpty) requireRows({ rows: builders.prompt_ids.length, dropped: stats.dropped, skipped }, options.split, dataPath, droppedWhy);
   const table = buildTable(builders);
   await mkdir(outputDir, { recursive: true });
   await writeArrowFile(table, path);

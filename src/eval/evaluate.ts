@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { info } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
+import { resolveEvalModelPaths } from '../hub/resolve-models.js';
 import { adapterBase } from '../train/peft.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { loadEvalConfig, resolveEvalConfig, type EvalConfig } from './eval-config.js';
@@ -38,8 +39,10 @@ async function load(config: EvalConfig, dir: string): Promise<Model> {
 }
 
 export async function evaluate(configOrPath: string | Record<string, unknown>, options: EvaluateOptions = {}): Promise<EvalResult> {
-  const config = typeof configOrPath === 'string' ? await loadEvalConfig(configOrPath) : resolveEvalConfig(configOrPath);
   const log = options.log ?? ((message: string) => console.error(message));
+  // Hub model ids (model, ref_model, reward_model) → snapshot folders in the HF cache, fetched if missing.
+  const loaded = typeof configOrPath === 'string' ? await loadEvalConfig(configOrPath) : resolveEvalConfig(configOrPath);
+  const config = await resolveEvalModelPaths(loaded, log);
   const outputDir = config.output_dir ?? config.model_name_or_path!;
   const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
   const model = await load(config, config.model_name_or_path!);

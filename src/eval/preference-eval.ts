@@ -64,7 +64,7 @@ export async function evaluatePreferences(
   const preprocessConfig: Parameters<typeof preprocessPreferences>[0] = {
     ...config, train_dataset: null, max_prompt_length: null, max_completion_length: null,
   } satisfies Partial<DpoConfig>;
-  const table = await readArrowFile((await preprocessPreferences(preprocessConfig, { split: 'eval', log })).path);
+  const table = await readArrowFile((await preprocessPreferences(preprocessConfig, { split: 'eval', log, refuseEmpty: true })).path);
   const batches = new PreferenceBatches(table, {
     batchSize: config.per_device_eval_batch_size, seed: config.seed, shuffle: false, groupByLength: false, dropLast: false,
     padTokenId: padTokenId(config, tokenizer), maxLength: config.max_length, truncationMode: config.truncation_mode, padToMultipleOf: null,

@@ -1,8 +1,8 @@
 // The generation defaults a Hugging Face model folder carries: generation_config.json, or without one the special
 // token ids of config.json (transformers' GenerationConfig.from_model_config).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlignkitError } from '../errors.js';
+import { readModelJson } from '../io/model-file.js';
 
 /** The fields of generation_config.json that generate() reads, under their names. */
 export interface GenerationDefaults {
@@ -19,20 +19,7 @@ export interface GenerationDefaults {
 type Json = Record<string, unknown>;
 
 async function readJson(path: string): Promise<Json | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: cannot read (${(err as Error).message})`, { cause: err });
-  }
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
-  } catch (err) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  throw new AlignkitError('ERR_INVALID_MODEL', `${path}: expected a JSON object`);
+  return readModelJson(path);
 }
 
 /** Reads `json[key]` when it is set (null counts as unset) and has the type `check` accepts. */

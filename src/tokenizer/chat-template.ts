@@ -13,6 +13,7 @@
 // strftime_now knows only %Y %m %d %b %B %H %M and names months in the process locale.
 import { Template } from '@huggingface/jinja';
 import { AlignkitError } from '../errors.js';
+import { TemplateBudgetError, withTemplateBudget } from './template-budget.js';
 
 /**
  * One chat message. `content` is usually text; transformers also takes content blocks (`[{type, text}]`) or none
@@ -82,16 +83,17 @@ export class ChatTemplate {
     }
     let rendered: string;
     try {
-      rendered = this.#template.render({
+      // Bounded (template-budget.ts): a template that loops for ever or builds a huge range is an error, not a hang.
+      rendered = withTemplateBudget(() => this.#template.render({
         ...specialTokens,
         ...kwargs,
         messages: chat,
         tools: tools ?? null,
         documents: documents ?? null,
         add_generation_prompt: addGenerationPrompt,
-      });
+      }));
     } catch (err) {
-      throw invalidData(`chat template: ${(err as Error).message}`, err);
+      throw invalidData(err instanceof TemplateBudgetError ? `chat template ${err.message}` : `chat template: ${(err as Error).message}`, err);
     }
     return finalText === undefined ? rendered : cutAtTag(rendered, finalText);
   }

@@ -1,7 +1,8 @@
 // Reads the tokenizer files of a Hugging Face model folder, the ones transformers 5 reads.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlignkitError } from '../errors.js';
+import { readModelJson, readModelText } from '../io/model-file.js';
 
 export type Json = Record<string, unknown>;
 
@@ -23,29 +24,9 @@ export interface TokenizerFolder {
 const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
 const CHAT_TEMPLATE_DIR = 'additional_chat_templates';
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: cannot read (${(err as Error).message})`, { cause: err });
-  }
-}
-
-async function readJson(path: string): Promise<Json | undefined> {
-  const text = await readText(path);
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: expected a JSON object`);
-  }
-  return value as Json;
-}
+// Regular files only, and errors that never quote what was read (io/model-file.ts).
+const readText = (path: string) => readModelText(path);
+const readJson = (path: string) => readModelJson(path);
 
 /**
  * The chat templates as transformers 5 finds them: chat_template.jinja and additional_chat_templates/*.jinja

@@ -47,11 +47,15 @@ function createBackend(json: Json, path: string): Backend {
   }
 }
 
-/** The template named by a load option: a built-in name or a file. */
+/** Jinja source rather than a name or a path: the alignment-handbook's recipes set `chat_template` to the template itself. */
+const isInlineTemplate = (option: string) => option.includes('{%') || option.includes('{{');
+
+/** The template named by a load option: a built-in name, a file, or the template's own source. */
 async function templateOption(option: string): Promise<{ source: string; origin: string; named?: NamedTemplate }> {
   if (isTemplateName(option)) {
     return { source: NAMED_TEMPLATES[option].template, origin: option, named: NAMED_TEMPLATES[option] };
   }
+  if (isInlineTemplate(option)) return { source: option, origin: 'the config\'s chat_template' };
   const path = resolve(option);
   const source = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') {
@@ -59,7 +63,7 @@ async function templateOption(option: string): Promise<{ source: string; origin:
     }
     throw new AlignkitError(
       'ERR_NOT_FOUND',
-      `chat template ${path} not found (a chat template is chatml, zephyr, llama2, llama3 or the path of a .jinja file)`,
+      `chat template ${path} not found (a chat template is chatml, zephyr, llama2, llama3, the path of a .jinja file or the template's Jinja source)`,
     );
   });
   return { source, origin: path };

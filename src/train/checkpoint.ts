@@ -5,6 +5,8 @@
 // transformers saves no reference model, so a resumed TRL run restarts from the initial one; ours resumes exactly.
 // Under data parallelism rank 0 writes the checkpoint and every rank adds its random generators' state
 // (rng_state_<rank>.safetensors, as the Trainer's rng_state_<rank>.pth) into it; the ranks share output_dir.
+// save_only_model: the model and trainer_state.json only, as transformers saves them; such a checkpoint cannot be
+// resumed from (transformers documents that it prevents resuming) and checkpointToResume refuses it.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError, fromNative } from '../errors.js';
 import { native } from '../native.js';
 import type { Model } from '../model.js';
+import type { MetricSchedulerState } from './metric-lr-schedulers.js';
 import type { Optimizer } from './optimizer.js';
 import { savePolicy } from './peft.js';
 
@@ -45,6 +48,8 @@ export interface TrainerState {
   total_loss: number;
   total_flos: number;
   log_history: Record<string, number>[];
+  /** reduce_lr_on_plateau's / greedy's state (their rate moves with the eval metric); absent for the other schedulers. */
+  lr_scheduler?: MetricSchedulerState | null;
 }
 
 const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -53,6 +58,8 @@ const REF_MODEL_DIR = 'ref_model';
 
 export interface CheckpointExtras {
   saveTotalLimit: number | null;
+  /** TrainingArguments' save_only_model: no optimizer state, RNG state or synced reference. */
+  saveOnlyModel?: boolean;
   /** A second model the checkpoint holds in ref_model/ (sync_ref_model's reference). */
   reference?: Model;
   /** Writes more files into the model folder before it is renamed into place (the tokenizer's settings). */
@@ -65,7 +72,7 @@ export interface CheckpointExtras {
 const rngStateFile = (dp: DataParallel) => (dp.worldSize > 1 ? `rng_state_${dp.rank}.safetensors` : 'rng_state.safetensors');
 
 export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
-  { saveTotalLimit, reference, writeFiles, dataParallel: dp = DataParallel.single }: CheckpointExtras): Promise<string> {
+  { saveTotalLimit, saveOnlyModel = false, reference, writeFiles, dataParallel: dp = DataParallel.single }: CheckpointExtras): Promise<string> {
   const final = join(outputDir, `checkpoint-${state.global_step}`);
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   if (dp.isMain) {
@@ -73,14 +80,16 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
     await mkdir(temp, { recursive: true });
   }
   await dp.barrier();
-  await native().saveRngState(join(temp, rngStateFile(dp))).catch(fromNative);
-  // Sharded (zero_stage 1), every rank sends its part of the optimizer state to rank 0, which writes the whole.
-  await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
-  await dp.barrier();
+  if (!saveOnlyModel) {
+    await native().saveRngState(join(temp, rngStateFile(dp))).catch(fromNative);
+    // Sharded (zero_stage 1), every rank sends its part of the optimizer state to rank 0, which writes the whole.
+    await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
+    await dp.barrier();
+  }
   if (!dp.isMain) return final;
   await savePolicy(model, temp);
   await writeFiles?.(temp);
-  if (reference) await reference.save(join(temp, REF_MODEL_DIR));
+  if (reference && !saveOnlyModel) await reference.save(join(temp, REF_MODEL_DIR));
   await writeFile(join(temp, STATE_FILE), JSON.stringify(state, null, 1) + '\n');
   await rm(final, { recursive: true, force: true });
   await rename(temp, final);
@@ -112,12 +121,22 @@ export async function latestCheckpoint(outputDir: string): Promise<string | unde
 
 /** resume_from_checkpoint as transformers' Trainer.train takes it: a folder, true for the latest, false/null for none. */
 export async function checkpointToResume(value: string | boolean | null, outputDir: string): Promise<string | null> {
-  if (value !== true) return value || null;
+  if (value !== true) return value ? resumable(value) : null;
   const latest = await latestCheckpoint(outputDir);
   if (!latest) {
     throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: true, but output_dir ${outputDir} holds no checkpoint-N folder to resume from`);
   }
-  return latest;
+  return resumable(latest);
+}
+
+/** A save_only_model checkpoint (trainer state, no optimizer state) is refused before anything loads. */
+function resumable(dir: string): string {
+  if (existsSync(join(dir, STATE_FILE)) && !existsSync(join(dir, OPTIMIZER_FILE))) {
+    throw new AlignkitError('ERR_INVALID_CONFIG', `resume_from_checkpoint: ${dir} holds the model only (saved with save_only_model: ` +
+      `no ${OPTIMIZER_FILE} or RNG state), so training cannot continue from it exactly; start a new run from its weights ` +
+      `(model_name_or_path: ${dir}) or resume from a checkpoint saved without save_only_model`);
+  }
+  return dir;
 }
 
 /**

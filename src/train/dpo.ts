@@ -127,8 +127,8 @@ export async function trainDpo(config: DpoConfig, options: TrainOptions = {}, re
   };
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
-    readArrowFile((await dp.mainFirst(() => preprocessPreferences(config, { split, log: note }))).path);
-  const trainBatches = new PreferenceBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
+    readArrowFile((await dp.mainFirst(() => preprocessPreferences(config, { split, log: note, refuseEmpty: true }))).path);
+  const trainBatches = new PreferenceBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy !== 'sequential' });
   const evalBatches = evaluates
     ? new PreferenceBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;

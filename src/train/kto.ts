@@ -25,9 +25,6 @@ function checkSupported(config: KtoConfig, note: (message: string) => void): voi
   if (config.sync_ref_model && config.precompute_ref_log_probs) {
     throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
   }
-  if (config.train_sampling_strategy === 'group_by_length') {
-    throw configError("train_sampling_strategy 'group_by_length' is not implemented for trainer: kto; use 'sequential' or 'random'");
-  }
 }
 
 /** The reference's log-probs of a batch's rows and of its KL rows: from the model, or precomputed per table row. */
@@ -85,7 +82,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   };
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
-    readArrowFile((await dp.mainFirst(() => preprocessUnpaired(config, { split, log: note }))).path);
+    readArrowFile((await dp.mainFirst(() => preprocessUnpaired(config, { split, log: note, refuseEmpty: true }))).path);
   const trainBatches = new UnpairedBatches(await table('train'), {
     ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy === 'random',
   });

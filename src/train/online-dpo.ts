@@ -9,10 +9,12 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, OnlineDpoConfig } from '../config/load-config.js';
+import { withHubTokenHidden } from '../config/report-fields.js';
 import { dpoSchema } from '../config/trainer-fields.js';
 import { importJudge, readPrompts, type PromptRow } from '../eval/generation-eval.js';
 import type { Generation } from '../generate/generate.js';
 import { info } from '../info.js';
+import { writeModelFolder } from '../io/model-folder-write.js';
 import { loadModel, type Device } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { trainDpo } from './dpo.js';
@@ -117,7 +119,7 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
     if (prompts.length === 0) throw configError(`train_dataset ${config.train_dataset} holds no prompt rows`);
     const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
     await mkdir(outputDir, { recursive: true });
-    await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');
+    await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(withHubTokenHidden(config), null, 2) + '\n');
     const metricsPath = join(outputDir, 'metrics.jsonl');
     await writeFile(metricsPath, '');
     // Appends in order: the DPO rounds log through a synchronous callback.
@@ -162,7 +164,7 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
     }
     // The run's model in output_dir, as every trainer leaves it.
     const final = await loadTrainingModel(config, policyDir);
-    await final.save(outputDir).finally(() => final.dispose());
+    await writeModelFolder(outputDir, (dir) => final.save(dir)).finally(() => final.dispose());
   } finally {
     await dispose();
   }

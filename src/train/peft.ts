@@ -1,10 +1,12 @@
 // LoRA in the recipes, as TRL 1.13 runs a trainer with `peft_config` (ModelConfig's use_peft, lora_r, lora_alpha,
 // lora_dropout, lora_target_modules, use_rslora): the policy gets fresh adapters, or continues a PEFT adapter
 // folder given as model_name_or_path; checkpoints and the final output hold the adapter as PEFT saves it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { AddLoraOptions, Model } from '../model.js';
 import { AlignkitError } from '../errors.js';
+import { parseModelJson } from '../io/model-file.js';
+import { cachedRepoFolder, isRepoId } from '../hub/resolve.js';
 
 /** The ModelConfig fields LoRA reads, under TRL's names. */
 export interface PeftFields {
@@ -24,11 +26,19 @@ const DEFAULT_TARGETS = ['q_proj', 'v_proj'];
 export function adapterBase(dir: string): string | null {
   const path = join(dir, 'adapter_config.json');
   if (!existsSync(path)) return null;
-  const base = (JSON.parse(readFileSync(path, 'utf8')) as { base_model_name_or_path?: unknown }).base_model_name_or_path;
+  if (!statSync(path).isFile()) throw new AlignkitError('ERR_INVALID_MODEL', `${path}: not a regular file`);
+  const config = parseModelJson(readFileSync(path, 'utf8'), path);
+  const adapter = (typeof config === 'object' && config !== null ? config : {}) as { base_model_name_or_path?: unknown; revision?: unknown };
+  const base = adapter.base_model_name_or_path;
   if (typeof base !== 'string' || !base) {
     throw new AlignkitError('ERR_INVALID_CONFIG', `${path}: base_model_name_or_path must name the base model folder`);
   }
-  return isAbsolute(base) ? base : resolve(dir, base);
+  if (isAbsolute(base)) return base;
+  // PEFT writes the hub id of a base loaded from the hub: the cached snapshot (resolveInputs downloaded it).
+  if (!existsSync(resolve(dir, base)) && isRepoId(base)) {
+    return cachedRepoFolder({ id: base, repoType: 'model', revision: typeof adapter.revision === 'string' ? adapter.revision : null });
+  }
+  return resolve(dir, base);
 }
 
 /**

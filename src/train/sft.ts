@@ -68,8 +68,8 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     dropLast: config.dataloader_drop_last,
   };
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
-  const table = async (split: 'train' | 'eval') => readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note }))).path);
-  const trainBatches = new SftBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: true });
+  const table = async (split: 'train' | 'eval') => readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note, refuseEmpty: true }))).path);
+  const trainBatches = new SftBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy !== 'sequential' });
   const evalBatches = evaluates
     ? new SftBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
     : null;

@@ -2,11 +2,18 @@
 // (trainer-loop.ts). A process started with torchrun's variables (by `alignkit train --nproc_per_node`, torchrun,
 // SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
 // config, trains its shard, and leaves.
-import { loadConfig, resolveConfig } from '../config/load-config.js';
+import { configNotes } from '../config/config-notes.js';
+import { loadConfig, resolveConfig, type TrainConfig } from '../config/load-config.js';
+import { trainerSchemas } from '../config/trainer-fields.js';
 import { DataParallel } from '../distributed/data-parallel.js';
+import { distributedEnv } from '../distributed/launch-env.js';
+import { native } from '../native.js';
+import { checkReporting } from '../report/reporters.js';
 import { trainDpo } from './dpo.js';
 import { trainKto } from './kto.js';
 import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
+import { checkInputFolders, claimOutputDir } from './run-output.js';
+import { resolveInputs } from './resolve-inputs.js';
 import { trainSft } from './sft.js';
 import { configError, type TrainResult } from './trainer-loop.js';
 
@@ -17,6 +24,26 @@ export type { ScoreJudge } from './online-judge.js';
 export async function train(configOrPath: string | Record<string, unknown>, options: OnlineDpoOptions = {}): Promise<TrainResult> {
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
   if (options.judge && config.trainer !== 'online_dpo') throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
+  const log = options.log ?? ((message: string) => console.error(message));
+  // One note for each key the config sets that has no effect in alignkit (the schema says why).
+  for (const note of configNotes(config, trainerSchemas[config.trainer])) log(note);
+  // report_to's names, and whether push_to_hub can push (offline, no token): refused before any work.
+  checkReporting(config, log);
+  // Before any work: output_dir is not an input model's folder, is writable, and is this run's alone (until it returns).
+  const release = claimOutputDir(config, log, options.dataParallel?.rank ?? distributedEnv()?.rank ?? 0);
+  try {
+    // Hub ids (models, datasets) and mixtures → local folders and files, fetched into the HF cache if missing.
+    return await trainClaimed(await resolveInputs(config, log), options);
+  } finally {
+    release();
+  }
+}
+
+async function trainClaimed(config: TrainConfig, options: OnlineDpoOptions): Promise<TrainResult> {
+  // libtorch maps its libraries before the data is read: a Parquet reader's WebAssembly reserves ~10 GB of address
+  // space, after which libtorch would no longer fit under a `ulimit -v` (as clusters set); before it, both do.
+  native();
+  checkInputFolders(config);
   const dataParallel = options.dataParallel ?? (await DataParallel.join(config));
   let finished = false;
   try {

@@ -6,15 +6,20 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
+import { withHubTokenHidden } from '../config/report-fields.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError } from '../errors.js';
 import { distributedEnv } from '../distributed/launch-env.js';
 import { info, manualSeed } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
+import { openReporters, type Reporters } from '../report/reporters.js';
+import { writeModelFolder } from '../io/model-folder-write.js';
 import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { stopIfNotFinite } from './finite-step.js';
 import { sumAcrossRanks, type MetricParts } from './metric-parts.js';
-import { learningRateSchedule } from './lr-schedule.js';
+import { createLrScheduler } from './lr-schedule.js';
+import { checkModelInit, refuseFloat16, refuseLoraDtype, trainingDtype, type ModelInitConfig } from './model-init.js';
 import { adapterBase, loraOptions, savePolicy } from './peft.js';
 import { createOptimizer, type Optimizer } from './optimizer.js';
 import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
@@ -143,7 +148,11 @@ export const configError = (message: string) => new AlignkitError('ERR_INVALID_C
 export function checkPrecision(config: LoopConfig, note: (message: string) => void): void {
   // On CPU accelerate gives fp16 no autocast (TRL trains in float32); on CUDA it would need a loss scaler.
   if (config.fp16) throw configError('fp16 mixed precision is not implemented (on CPU the HF Trainer trains in float32 with it); use bf16: true, or bf16: false for float32');
-  if (config.bf16 === null) note('note: bf16 is unset; as in TRL (true unless fp16) training runs under bfloat16 autocast with float32 weights; set bf16: false for float32');
+  checkModelInit(config, note);
+  if (config.bf16 === null) {
+    const dtype = trainingDtype(config);
+    note(`note: bf16 is unset; as in TRL (true unless fp16) training runs under bfloat16 autocast with the weights in ${dtype === 'auto' ? "the checkpoint's dtype" : dtype}; set bf16: false to train without autocast`);
+  }
 }
 
 /** eval_strategy or eval_on_start without an eval_dataset is an error. */
@@ -157,14 +166,18 @@ export function checkEvalDataset(config: LoopConfig): boolean {
 
 /**
  * As the HF Trainer: the accelerator when there is one (cuda:LOCAL_RANK under a data-parallel launcher), unless
- * use_cpu; float32 master weights either way.
+ * use_cpu; the weights in the dtype TRL loads them in (float32 unless dtype / model_init_kwargs say otherwise).
  */
-export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'>, dir: string): Promise<Model> {
+export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'> & ModelInitConfig, dir: string): Promise<Model> {
   const accelerator = info().device === 'cpu' ? 'cpu' : `cuda:${distributedEnv()?.localRank ?? 0}`;
-  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (accelerator as Device), dtype: 'float32' });
+  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (accelerator as Device), dtype: trainingDtype(config) });
   if (model.config.numLabels > 0) {
     await model.dispose();
     throw configError(`${dir} is a sequence-classification (reward) model; training needs a causal LM (*ForCausalLM)`);
+  }
+  if (model.config.dtype === 'float16') {
+    await model.dispose();
+    refuseFloat16();
   }
   return model;
 }
@@ -180,6 +193,12 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
     throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
   }
   const policy = await loadTrainingModel(config, base ?? from);
+  // dtype auto: the checkpoint's dtype is known once loaded.
+  const { dtype } = policy.config;
+  if ((base || config.use_peft) && dtype !== 'float32') {
+    await policy.dispose();
+    refuseLoraDtype(dtype);
+  }
   if (base) await policy.loadAdapter(from);
   else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
   // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
@@ -218,6 +237,16 @@ function pushMetrics(window: Record<string, number[]>, metrics: object): void {
 }
 
 export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Promise<TrainResult> {
+  // report_to and push_to_hub (src/report/reporters.ts): opened before the first step, closed on every way out.
+  const reporters = await openReporters(recipe.config, { isMain: (options.dataParallel ?? DataParallel.single).isMain, log: options.log });
+  try {
+    return await trainLoop(recipe, options, reporters);
+  } finally {
+    await reporters.close();
+  }
+}
+
+async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Reporters): Promise<TrainResult> {
   const { config, policy, optimizer } = recipe;
   // Data parallelism: this rank's shard of every epoch; rank 0 alone writes logs, checkpoints and the model.
   const dp = options.dataParallel ?? DataParallel.single;
@@ -226,22 +255,29 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   const outputDir = config.output_dir!;
   const accum = config.gradient_accumulation_steps;
   const batchesPerEpoch = trainBatches.length;
+  if (batchesPerEpoch === 0) {
+    throw configError(`train_dataset's ${recipe.trainBatches.rows} row(s) make no batch of per_device_train_batch_size ` +
+      `${config.per_device_train_batch_size}${dp.worldSize > 1 ? ` on each of ${dp.worldSize} ranks` : ''} with dataloader_drop_last: no step to train`);
+  }
   const updatesPerEpoch = Math.max(Math.ceil(batchesPerEpoch / accum), 1);
   const maxSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * updatesPerEpoch);
   const epochs = config.max_steps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(config.num_train_epochs);
-  const learningRate = learningRateSchedule({ ...config, num_training_steps: maxSteps });
+  // Trainer.create_scheduler; reduce_lr_on_plateau / greedy resume from the checkpoint's state.
+  const scheduler = createLrScheduler({ ...config, num_training_steps: maxSteps }, recipe.resumed?.lr_scheduler,
+    (message) => dp.isMain && (options.log ?? console.error)(message));
   const flow = trainingFlow(config, maxSteps);
 
   const state: TrainerState = recipe.resumed
     ?? { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: config.data_seed ?? config.seed,
         total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
         total_loss: 0, total_flos: 0, log_history: [] };
+  state.lr_scheduler = scheduler.state;
   const metricsPath = join(outputDir, 'metrics.jsonl');
   if (dp.isMain) {
     await mkdir(outputDir, { recursive: true });
     // The resolved config (TRL's defaults filled in), as the HF Trainer saves training_args.bin: `alignkit report`
     // shows it, and `alignkit train` reads it back.
-    await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(config, null, 2) + '\n');
+    await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(withHubTokenHidden(config), null, 2) + '\n');
     // metrics.jsonl is the log history: on resume, the checkpoint's (entries logged after it are dropped).
     await writeFile(metricsPath, state.log_history.map((entry) => JSON.stringify(entry) + '\n').join(''));
   }
@@ -250,20 +286,23 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     state.log_history.push(entry);
     if (!dp.isMain) return;
     await appendFile(metricsPath, JSON.stringify(entry) + '\n');
+    await reporters.log(entry);
     options.onLog?.(entry, progress());
   };
   let checkpoint: string | undefined = recipe.resumeDir ?? undefined;
   const save = async () => {
     checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, {
-      saveTotalLimit: config.save_total_limit, reference: recipe.checkpointReference,
+      saveTotalLimit: config.save_total_limit, saveOnlyModel: config.save_only_model, reference: recipe.checkpointReference,
       writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)), dataParallel: dp,
     });
+    await reporters.saved({ checkpoint, step: state.global_step, epoch: state.epoch });
   };
   const acrossRanks = (scalars: number[], micro: { metrics: object; parts?: MetricParts }[]) =>
     sumAcrossRanks(dp, scalars, micro, recipe.combineParts && ((parts) => recipe.combineParts!(parts)));
 
   // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows (every rank's).
-  const evaluate = async () => {
+  // Then Trainer._evaluate steps a metric scheduler with it (not eval_on_start's evaluation).
+  const evaluate = async (stepScheduler = true) => {
     const metrics: Record<string, number[]> = {};
     let lossSum = 0;
     let rows = 0;
@@ -275,7 +314,9 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
       pushMetrics(metrics, sums.metrics[0]!);
     }
     state.mode = 'eval';
-    await emit({ eval_loss: lossSum / rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step });
+    const entry = { eval_loss: lossSum / rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step };
+    await emit(entry);
+    if (stepScheduler) scheduler.afterEvaluate(entry);
   };
 
   // TRL's metrics of the training window, read when the model is in training mode (see TrainerState.mode).
@@ -312,12 +353,13 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
   const flosPerInputToken = flosPerToken(policy);
   const start = performance.now();
   const startStep = state.global_step;
-  if (config.eval_on_start) await evaluate();
+  if (config.eval_on_start) await evaluate(false);
   if (dp.isMain) options.onStep?.(progress());
   let stopped = false;
   for (let epoch = state.epoch_index; epoch < epochs; epoch++) {
     const order = trainBatches.order(epoch);
-    const firstUpdate = epoch === state.epoch_index ? state.update_in_epoch : 0;
+    // Resumed mid-epoch: skip the batches already trained on, unless ignore_data_skip starts the epoch over.
+    const firstUpdate = epoch === state.epoch_index && !config.ignore_data_skip ? state.update_in_epoch : 0;
     for (let update = firstUpdate; update < updatesPerEpoch && state.global_step < maxSteps; update++) {
       stopped = await stopIfAborted();
       if (stopped) break;
@@ -332,8 +374,13 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
         state.total_tokens += metrics.num_tokens!;
         pushMetrics(state.window.metrics, metrics);
       }
-      state.grad_norm = config.max_grad_norm > 0 ? await optimizer.clipGradNorm(config.max_grad_norm) : null;
-      state.learning_rate = learningRate(state.global_step);
+      // Stopped before the update when not finite (finite-step.ts); without clipping the norm is still measured.
+      const rate = scheduler.rateAt(state.global_step);
+      stopIfNotFinite('loss', loss, state.global_step + 1, rate, checkpoint);
+      const gradNorm = await optimizer.clipGradNorm(config.max_grad_norm > 0 ? config.max_grad_norm : Infinity);
+      stopIfNotFinite('gradient norm', gradNorm, state.global_step + 1, rate, checkpoint);
+      state.grad_norm = config.max_grad_norm > 0 ? gradNorm : null;
+      state.learning_rate = rate;
       await optimizer.step(state.learning_rate);
       await policy.zeroGrad();
       state.global_step++;
@@ -351,7 +398,7 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     stopped ||= await stopIfAborted();
     if (stopped) break;
     [state.epoch_index, state.update_in_epoch] = [epoch + 1, 0];
-    await act(flow.atEpochEnd());
+    await act(flow.atEpochEnd(state.epoch));
     if (state.global_step >= maxSteps) break;
   }
   if (stopped) return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
@@ -366,9 +413,14 @@ export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Pr
     }),
     ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
   });
+  await reporters.trainEnd();
   if (dp.isMain) {
-    await savePolicy(policy, outputDir);
-    await recipe.saveTokenizerSettings?.(outputDir);
+    // As a checkpoint is written: a failing write (a full disk) leaves output_dir's previous model intact.
+    await writeModelFolder(outputDir, async (dir) => {
+      await savePolicy(policy, dir);
+      await recipe.saveTokenizerSettings?.(dir);
+    });
   }
+  await reporters.modelSaved();
   return { globalStep: state.global_step, logHistory: state.log_history, stopped, checkpoint };
 }

@@ -11,6 +11,8 @@ export interface FlowConfig {
   logging_first_step: boolean;
   eval_strategy: Strategy;
   eval_steps: number | null;
+  /** No evaluation (but eval_on_start's) before this many steps ('steps') or epochs ('epoch'). */
+  eval_delay: number;
   save_strategy: Strategy;
   save_steps: number;
 }
@@ -23,7 +25,8 @@ export interface FlowActions {
 
 export interface TrainingFlow {
   afterStep(step: number): FlowActions;
-  atEpochEnd(): FlowActions;
+  /** `epoch`: the epochs done, as TrainerState.epoch counts them. */
+  atEpochEnd(epoch: number): FlowActions;
 }
 
 const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
@@ -50,13 +53,13 @@ export function trainingFlow(config: FlowConfig, maxSteps: number): TrainingFlow
       return {
         log: (step === 1 && config.logging_first_step) || due(loggingSteps),
         // The last step also evaluates and saves under 'steps' (transformers 5), off the interval or not.
-        evaluate: config.eval_strategy === 'steps' && (due(evalSteps) || last),
+        evaluate: config.eval_strategy === 'steps' && (due(evalSteps) || last) && config.eval_delay <= step,
         save: config.save_strategy === 'steps' && (due(saveSteps) || last),
       };
     },
-    atEpochEnd: () => ({
+    atEpochEnd: (epoch) => ({
       log: config.logging_strategy === 'epoch',
-      evaluate: config.eval_strategy === 'epoch',
+      evaluate: config.eval_strategy === 'epoch' && config.eval_delay <= epoch,
       save: config.save_strategy === 'epoch',
     }),
   };

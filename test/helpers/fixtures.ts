@@ -1,5 +1,5 @@
 // Paths of the committed fixtures (written by scripts/fixtures/) and small comparison helpers.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,20 @@ export async function reference(name: string): Promise<(key: string) => Safetens
     const t = tensors.get(key);
     if (!t) throw new Error(`reference ${name} has no tensor ${key}`);
     return t;
+  };
+}
+
+/**
+ * The DPO config of a TRL flow fixture case (make_trl_dpo_flow.py and the runs that reuse it): `rows` copies of one
+ * pair in `dir`, in float32 without gradient checkpointing, with the case's own keys (and the data as eval_dataset
+ * when it evaluates).
+ */
+export function flowConfig(pair: object, c: { config: Record<string, unknown>; rows: number }, dir: string): Record<string, unknown> {
+  const data = join(dir, 'pairs.jsonl');
+  writeFileSync(data, `${JSON.stringify(pair)}\n`.repeat(c.rows));
+  return {
+    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir,
+    bf16: false, gradient_checkpointing: false, ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
   };
 }
 

@@ -63,6 +63,11 @@ describe('chat template sources (transformers 5 order)', () => {
     expect(tok.applyChatTemplate(hi)).toBe('[1]');
     expect(tok.addedTokens).toEqual([]);
   });
+
+  it('takes the template source itself, as the alignment-handbook recipes set chat_template', async () => {
+    const tok = await Tokenizer.load(folder({}), { chatTemplate: "{% for m in messages %}<{{ m['role'] }}>{% endfor %}" });
+    expect(tok.applyChatTemplate(hi)).toBe('<user>');
+  });
 });
 
 describe('errors', () => {

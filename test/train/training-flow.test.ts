@@ -3,11 +3,11 @@
 // end-of-training summary. Every log_history entry is compared (keys and values: relative 1e-4 at step 1, 1e-3
 // after), the checkpoint-N folders left, and the summary's speeds against TRL's num_train_samples. Recorded by
 // scripts/fixtures/make_trl_dpo_flow.py: one pair repeated, so every micro-batch is the same whatever the shuffle.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train.js';
-import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import { fixturesDir, flowConfig, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
   name: string;
@@ -21,14 +21,7 @@ const { pair, cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-fl
 const TIMINGS = ['train_runtime', 'train_samples_per_second', 'train_steps_per_second'];
 const caseNamed = (name: string) => cases.find((c) => c.name === name)!;
 
-function configFor(c: Case, dir: string): Record<string, unknown> {
-  const data = join(dir, 'pairs.jsonl');
-  writeFileSync(data, `${JSON.stringify(pair)}\n`.repeat(c.rows));
-  return {
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir,
-    bf16: false, gradient_checkpointing: false, ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
-  };
-}
+const configFor = (c: Case, dir: string) => flowConfig(pair, c, dir);
 
 const checkpointsIn = (dir: string) =>
   readdirSync(dir).filter((n) => /^checkpoint-\d+$/.test(n)).sort((a, b) => Number(a.slice(11)) - Number(b.slice(11)));
@@ -60,6 +53,23 @@ describe('logging, evaluation and checkpoints follow the Trainer', () => {
 });
 
 describe('resuming, and config errors', () => {
+  it('ignore_data_skip: resumed mid-epoch, the epoch starts over from its first batch (the Trainer skips none)', async () => {
+    // 3 steps an epoch, 6 in all; stopped after step 2. Skipping, the resumed run ends epoch 2 at step 6; starting
+    // epoch 1 over, it spends steps 3-5 on epoch 1 and step 6 on the first third of epoch 2.
+    const c = caseNamed('epoch_strategies');
+    const lastEpoch = async (ignore_data_skip: boolean) => {
+      const dir = tempDir(`flow-skip-${ignore_data_skip}`);
+      const config = { ...configFor(c, dir), save_strategy: 'no', ignore_data_skip };
+      const controller = new AbortController();
+      await train(config, { signal: controller.signal, log: () => {}, onStep: ({ step }) => { if (step === 2) controller.abort(); } });
+      const resumed = await train({ ...config, resume_from_checkpoint: true }, { log: () => {} });
+      expect(resumed.globalStep).toBe(6);
+      return resumed.logHistory.at(-1)!.epoch!;
+    };
+    expect(await lastEpoch(false)).toBe(2);
+    expect(await lastEpoch(true)).toBeCloseTo(4 / 3, 10);
+  });
+
   it('stopped after an epoch\'s last step, before its end, resumes into the uninterrupted run', async () => {
     const c = caseNamed('epoch_strategies');
     const config = (dir: string) => ({ ...configFor(c, dir), save_strategy: 'no' });

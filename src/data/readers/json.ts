@@ -2,6 +2,7 @@
 // character is `[` is one JSON array (read whole, as `datasets` also does); anything else — whatever the
 // extension, .json included — is JSON Lines, streamed one line at a time.
 import { open, readFile } from 'node:fs/promises';
+import { jsonErrorPlace } from '../../io/json-error.js';
 import { pickColumns } from './columns.js';
 import { fileError, rejectRow, rowError } from './read-errors.js';
 import { readLines } from './lines.js';
@@ -50,7 +51,9 @@ function parseLine(
   } catch (error) {
     // A pretty-printed single object in a .json file fails here on its first line: say what .json may hold.
     const hint = format === 'json' ? '; a .json file holds one object per line or a top-level array of objects' : '';
-    rejectRow(rowError(path, row, line, `invalid JSON (${(error as Error).message})${hint}`), options);
+    // By position only: the parser's message would quote the line, and a linked file's content must not be printed.
+    const place = jsonErrorPlace(error, text);
+    rejectRow(rowError(path, row, line, `invalid JSON (${place})${hint}`), options);
     return undefined;
   }
   if (isObject(value)) return value;
@@ -60,10 +63,12 @@ function parseLine(
 
 async function* readJsonArray(path: string, options: ReadOptions): AsyncGenerator<SourceRow> {
   let items: unknown[];
+  const text = utf8.decode(await readFile(path));
   try {
-    items = JSON.parse(utf8.decode(await readFile(path))) as unknown[];
+    items = JSON.parse(text) as unknown[];
   } catch (error) {
-    throw fileError(path, 'invalid JSON', error);
+    const place = jsonErrorPlace(error, text);
+    throw fileError(path, `invalid JSON (${place})`);
   }
   // As `datasets`: when the first element is not an object (a list of strings, say), each element
   // becomes a row {"text": element}; otherwise every element must be an object.

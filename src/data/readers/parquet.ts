@@ -2,7 +2,6 @@
 // hyparquet-compressors).
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { FileMetaData } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { AlignkitError } from '../../errors.js';
 import { checkColumns } from './columns.js';
 import { plainValue } from './plain-values.js';
@@ -11,6 +10,12 @@ import type { ReadOptions, SourceRow } from './types.js';
 
 /** The rows of a Parquet file, row group by row group; values as plain JS (see {@link plainValue}). */
 export async function* readParquet(path: string, options: ReadOptions): AsyncGenerator<SourceRow> {
+  // Imported here, not with alignkit: hyparquet-compressors instantiates WebAssembly on import, for which V8 reserves
+  // ~10 GB of address space, and a run under `ulimit -v` (as clusters set) must not lose it to a format it does not read.
+  const { compressors } = await import('hyparquet-compressors').catch((error: unknown) => {
+    throw new AlignkitError('ERR_NATIVE', `${path}: the Parquet decompressors could not start (${(error as Error).message}); their ` +
+      'WebAssembly reserves ~10 GB of address space: raise `ulimit -v`, or convert the dataset to JSON lines', { cause: error });
+  });
   const file = await asyncBufferFromFile(path);
   let metadata: FileMetaData;
   try {

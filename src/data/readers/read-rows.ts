@@ -20,13 +20,22 @@ export async function* readRows(path: string, options: ReadOptions = {}): AsyncG
     throw new AlignkitError('ERR_NOT_FOUND', `${path}: no such file or folder`);
   });
   if (!stats.isDirectory()) {
+    refuseNonRegular(path, stats.isFile());
     yield* readFile(path, options.format ?? detectFormat(path), options);
   } else if ((options.format === undefined || options.format === 'arrow') && isSavedDataset(path)) {
     yield* readSavedDataset(path, options);
   } else {
     const { format, files } = dataFilesIn(path, options.format);
-    for (const file of files) yield* readFile(file, format, options);
+    for (const file of files) {
+      refuseNonRegular(file, (await stat(file)).isFile());
+      yield* readFile(file, format, options);
+    }
   }
+}
+
+/** A device or pipe (/dev/zero, a FIFO) would be read forever or block: only regular files are data files. */
+function refuseNonRegular(path: string, isFile: boolean): void {
+  if (!isFile) throw new AlignkitError('ERR_INVALID_DATA', `${path}: not a regular file (a device, pipe or socket); a dataset is a data file or a folder of them`);
 }
 
 function readFile(path: string, format: DatasetFormat, options: ReadOptions): AsyncGenerator<SourceRow, unknown> {

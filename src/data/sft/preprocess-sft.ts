@@ -10,6 +10,7 @@ import type { SftConfig } from '../../config/load-config.js';
 import { AlignkitError } from '../../errors.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { fingerprint } from '../fingerprint.js';
+import { requireRows } from '../empty-split.js';
 import { lengthStats, rowLengths, type LengthStats } from '../length-stats.js';
 import { dataError, mapColumns } from '../row-context.js';
 import { readRows } from '../readers/index.js';
@@ -45,6 +46,8 @@ export interface SftPreprocessOptions {
   split: 'train' | 'eval';
   /** Messages for the user (skipped rows, TRL's tokenization warnings). */
   log?: (message: string) => void;
+  /** A trainer's call: a split left without rows is an error naming each reason's count (empty-split.ts). */
+  refuseEmpty?: boolean;
 }
 
 type PreprocessConfig = Pick<SftConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
@@ -125,10 +128,15 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
     dataset_num_proc: packing ? config.dataset_num_proc : null,
   };
   const key = await fingerprint([dataPath, modelDir, ...(chatTemplate && existsSync(chatTemplate) ? [chatTemplate] : [])], settings);
+  const droppedWhy = `no trained token is left within max_length=${config.max_length}`;
   const metaPath = `${path}.json`;
   if (existsSync(path) && existsSync(metaPath)) {
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
-    if (meta.fingerprint === key) return summarize(await readArrowFile(path), path, meta.counts, true);
+    if (meta.fingerprint === key) {
+      const cachedTable = await readArrowFile(path);
+      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      return summarize(cachedTable, path, meta.counts, true);
+    }
   }
 
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate });
@@ -229,6 +237,7 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
   if (counts.dropped > 0) log(`dropped ${counts.dropped} row(s) left without a trained token by max_length=${config.max_length}, as TRL does`);
   if (counts.skipped > 0) log(`skipped ${counts.skipped} invalid row(s) (skip_invalid_rows: true)`);
 
+  if (options.refuseEmpty) requireRows({ rows: builders.input_ids!.length, ...counts }, options.split, dataPath, droppedWhy);
   const table = buildTable(builders);
   await mkdir(outputDir, { recursive: true });
   await writeArrowFile(table, path);

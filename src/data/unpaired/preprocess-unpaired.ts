@@ -10,6 +10,7 @@ import type { KtoConfig } from '../../config/load-config.js';
 import { AlignkitError } from '../../errors.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { fingerprint } from '../fingerprint.js';
+import { requireRows } from '../empty-split.js';
 import { lengthStats, rowLengths, type LengthStats } from '../length-stats.js';
 import type { PreferenceExample } from '../preference-rows.js';
 import type { PreprocessOptions, PreprocessSummary } from '../preprocess-preference.js';
@@ -103,10 +104,15 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
     dataset_num_proc: config.dataset_num_proc,
   };
   const key = await fingerprint([dataPath, modelDir], settings);
+  const droppedWhy = `the prompt alone fills max_length=${config.max_length}`;
   const metaPath = `${path}.json`;
   if (existsSync(path) && existsSync(metaPath)) {
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
-    if (meta.fingerprint === key) return summarize(await readArrowFile(path), path, meta.counts, true);
+    if (meta.fingerprint === key) {
+      const cachedTable = await readArrowFile(path);
+      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      return summarize(cachedTable, path, meta.counts, true);
+    }
   }
 
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
@@ -187,6 +193,7 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
   if (stats.dropped > 0) log(`dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length}, as TRL does`);
   if (counts.skipped > 0) log(`skipped ${counts.skipped} invalid row(s) (skip_invalid_rows: true)`);
 
+  if (options.refuseEmpty) requireRows({ rows: labels.length, ...counts }, options.split, dataPath, droppedWhy);
   const table = buildTable(builders).assign(new Table({ label: labelVector(labels) }));
   if (options.split === 'train') {
     const warning = balanceWarning(labelColumn(table), config);
