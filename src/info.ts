@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { addonPath, native, type CpuCache, type CudaMemory } from './native.js';
-import { fromNative } from './errors.js';
+import { AlignkitError, fromNative } from './errors.js';
 
 export type { CpuCache, CudaMemory };
 
@@ -37,7 +37,7 @@ export function info(): RuntimeInfo {
  * torch): LoRA dropout draws from them.
  */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new AlignkitError('ERR_INVALID_ARG', `seed: expected a non-negative integer, got ${seed}`);
   native().manualSeed(seed);
 }
 

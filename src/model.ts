@@ -1,5 +1,5 @@
 // The public model handle: load a Hugging Face folder, run it, train it, save it back.
-import { fromNative } from './errors.js';
+import { AlignkitError, fromNative } from './errors.js';
 import {
   native,
   type CompletionLogProbs,
@@ -246,7 +246,7 @@ const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KI
 function parseSize(size: number | string): number {
   if (typeof size === 'number') return size;
   const match = /^\s*(\d+(?:\.\d+)?)\s*([KMG]I?B|B)\s*$/i.exec(size);
-  if (!match) throw new TypeError(`maxShardSize: expected bytes or a size like "5GB", got ${JSON.stringify(size)}`);
+  if (!match) throw new AlignkitError('ERR_INVALID_ARG', `maxShardSize: expected bytes or a size like "5GB", got ${JSON.stringify(size)}`);
   return Math.floor(Number(match[1]) * SIZE_UNITS[match[2]!.toUpperCase()]!);
 }
 
@@ -260,15 +260,15 @@ function toRows(name: string, rows: TokenRows | MaskRows, seqLen: number | undef
   if (!Array.isArray(rows)) {
     const len = seqLen ?? rows.length;
     if (len <= 0 || rows.length % len !== 0) {
-      throw new RangeError(`${name}: ${rows.length} values do not split into rows of seqLen ${len}`);
+      throw new AlignkitError('ERR_INVALID_ARG', `${name}: ${rows.length} values do not split into rows of seqLen ${len}`);
     }
     return { data: rows, batch: rows.length / len, seqLen: len };
   }
   const width = rows[0]?.length ?? 0;
-  if (rows.length === 0 || width === 0) throw new RangeError(`${name}: expected at least one non-empty row`);
+  if (rows.length === 0 || width === 0) throw new AlignkitError('ERR_INVALID_ARG', `${name}: expected at least one non-empty row`);
   const data = new Int32Array(rows.length * width);
   rows.forEach((row, i) => {
-    if (row.length !== width) throw new RangeError(`${name}: row ${i} has ${row.length} values, row 0 has ${width}`);
+    if (row.length !== width) throw new AlignkitError('ERR_INVALID_ARG', `${name}: row ${i} has ${row.length} values, row 0 has ${width}`);
     data.set(row, i * width);
   });
   return { data, batch: rows.length, seqLen: width };
@@ -278,7 +278,7 @@ function matching(name: string, rows: TokenRows | MaskRows | undefined, shape: R
   if (rows === undefined) return null;
   const r = toRows(name, rows, shape.seqLen);
   if (r.batch !== shape.batch || r.seqLen !== shape.seqLen) {
-    throw new RangeError(`${name}: shape (${r.batch}, ${r.seqLen}) differs from inputIds (${shape.batch}, ${shape.seqLen})`);
+    throw new AlignkitError('ERR_INVALID_ARG', `${name}: shape (${r.batch}, ${r.seqLen}) differs from inputIds (${shape.batch}, ${shape.seqLen})`);
   }
   return r.data;
 }
@@ -347,7 +347,7 @@ export class Model {
     const mask = matching('attentionMask', attentionMask, ids);
     const completion = matching('completionMask', completionMask, ids)!;
     if (options.gradOutput && options.gradOutput.length !== ids.batch) {
-      throw new RangeError(`gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
+      throw new AlignkitError('ERR_INVALID_ARG', `gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`);
     }
     const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff } = options;
     const backward = options.backward ?? gradOutput !== undefined;
@@ -368,12 +368,12 @@ export class Model {
     const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
     const mask = matching('attentionMask', batch.attentionMask, ids);
     const completion = matching('completionMask', batch.completionMask, ids)!;
-    if (ids.batch % 2 !== 0) throw new RangeError(`dpoStep: ${ids.batch} rows do not form [chosen, rejected] pairs`);
+    if (ids.batch % 2 !== 0) throw new AlignkitError('ERR_INVALID_ARG', `dpoStep: ${ids.batch} rows do not form [chosen, rejected] pairs`);
     const pairs = ids.batch / 2;
     if (reference !== 'base' && !(reference instanceof Model)) {
       for (const side of ['chosen', 'rejected'] as const) {
         if (reference[side].length !== pairs) {
-          throw new RangeError(`dpoStep: reference.${side} has ${reference[side].length} values for ${pairs} pairs`);
+          throw new AlignkitError('ERR_INVALID_ARG', `dpoStep: reference.${side} has ${reference[side].length} values for ${pairs} pairs`);
         }
       }
     }
@@ -392,7 +392,7 @@ export class Model {
     const mask = matching('attentionMask', batch.attentionMask, ids);
     const completion = matching('completionMask', batch.completionMask, ids)!;
     for (const [name, values] of [['labels', batch.labels], ['refLogps', refLogps]] as const) {
-      if (values.length !== ids.batch) throw new RangeError(`ktoStep: ${name} has ${values.length} values for ${ids.batch} rows`);
+      if (values.length !== ids.batch) throw new AlignkitError('ERR_INVALID_ARG', `ktoStep: ${name} has ${values.length} values for ${ids.batch} rows`);
     }
     return this.#native.ktoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options).catch(fromNative);
   }
@@ -470,7 +470,7 @@ export class Model {
       target_modules: rest.target_modules ?? ['q_proj', 'v_proj'], use_rslora: rest.use_rslora ?? false,
     };
     if (seed !== undefined) {
-      if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed: expected a non-negative integer, got ${seed}`);
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new AlignkitError('ERR_INVALID_ARG', `seed: expected a non-negative integer, got ${seed}`);
       lora.seed = seed;
     }
     await this.#native.attachLora(lora).catch(fromNative);

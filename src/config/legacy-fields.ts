@@ -2,7 +2,7 @@
 // (transformers 5 removed them; test/fixtures/trl/config-fields.json has what 5.18 and TRL 1.13 accept). A key
 // that was another spelling of a current one is renamed as those versions read it (renameLegacyKeys); the others
 // are fields here, noted or refused like any key alignkit does not implement.
-import { AlignkitError } from '../errors.js';
+import { configError } from '../errors.js';
 import { anyValue, bool, int, noEffect, oneOf, refused, str, type Schema } from './schema.js';
 
 const REMOVED = 'removed in transformers 5';
@@ -79,10 +79,6 @@ export function legacySpelling(key: string, trainer: string): { to: string; bool
   const rename = Object.hasOwn(RENAMES, key) ? RENAMES[key]! : undefined;
   if (!rename || (rename.trainers && !rename.trainers.includes(trainer))) return undefined;
   return { to: rename.to, boolean: rename.boolean === true };
-}
-
-function configError(where: string, message: string): AlignkitError {
-  return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
 }
 
 /**

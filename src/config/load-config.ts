@@ -3,7 +3,7 @@
 // The eval config (src/eval/eval-config.ts) goes through the same checks.
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { AlignkitError } from '../errors.js';
+import { AlignkitError, configError } from '../errors.js';
 import { refusalOf } from './config-notes.js';
 import { renameLegacyKeys } from './legacy-fields.js';
 import { checkLrScheduler } from './lr-scheduler-kwargs.js';
@@ -16,10 +16,6 @@ export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
 export type KtoConfig = ConfigOf<typeof ktoSchema> & { trainer: 'kto' };
 export type OnlineDpoConfig = ConfigOf<typeof onlineDpoSchema> & { trainer: 'online_dpo' };
 export type TrainConfig = DpoConfig | SftConfig | KtoConfig | OnlineDpoConfig;
-
-function configError(where: string, message: string): AlignkitError {
-  return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
-}
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -1,7 +1,7 @@
 // A TRL / alignment-handbook recipe as `alignkit dpo|sft|kto` takes it: the YAML TRL's scripts read (no `trainer:`
 // key: the command names the trainer), with command-line flags over its keys as TrlParser does (the recipe sets
 // the defaults, the flags override them), and its `env:` mapping, the environment variables TrlParser sets.
-import { AlignkitError } from '../errors.js';
+import { configError } from '../errors.js';
 import { legacySpelling } from './legacy-fields.js';
 import { checkKey, configMapping, readConfigFile, resolveConfig, type TrainConfig } from './load-config.js';
 import { trainerSchemas } from './trainer-fields.js';
@@ -55,6 +55,3 @@ function envOf(env: unknown, path: string): Record<string, string> {
   }));
 }
 
-function configError(where: string, message: string): AlignkitError {
-  return new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${message}`);
-}

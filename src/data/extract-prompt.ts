@@ -3,6 +3,7 @@
 // Mirrors TRL exactly, including its quirks: a chosen that is a prefix of rejected ends the prompt one
 // element early (the loop finishes without `break`), and a space before the split point goes to the
 // completions. Text is compared by code point, as Python indexes strings.
+import { AlignkitError } from '../errors.js';
 
 export type Turn = { role: string; content: unknown; [key: string]: unknown };
 export type Side = string | Turn[];
@@ -36,5 +37,5 @@ export function extractPrompt(chosen: Side, rejected: Side): { prompt: Side; cho
     const idx = splitIndex(chosen, rejected, sameTurn, () => false);
     return { prompt: chosen.slice(0, idx), chosen: chosen.slice(idx), rejected: rejected.slice(idx) };
   }
-  throw new TypeError('chosen and rejected must both be text or both be message lists');
+  throw new AlignkitError('ERR_INVALID_DATA', 'chosen and rejected must both be text or both be message lists');
 }

@@ -59,6 +59,7 @@ export function toPreferenceExample(values: Record<string, unknown>, at: RowLoca
     rejected = [message('assistant', rejected)];
   } else if (!('prompt' in values) || (typeof values.prompt === 'string' && Array.isArray(chosen))) {
     // Implicit prompt (hh-rlhf), or UltraFeedback-binarized whose conversations repeat the prompt text.
+    if (typeof chosen !== typeof rejected) throw dataError(at, 'rejected', 'chosen and rejected must both be text or both be message lists');
     ({ prompt, chosen, rejected } = extractPrompt(chosen, rejected));
     if (chosen.length === 0 || rejected.length === 0) {
       throw dataError(at, chosen.length === 0 ? 'chosen' : 'rejected', 'nothing left after removing the prompt shared with the other completion');

@@ -2,6 +2,7 @@
 // and read back as (offsets, values) pairs the collator slices directly.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { Field, Int32, List, makeData, Table, tableFromIPC, tableToIPC, Vector, type Data } from 'apache-arrow';
+import { AlignkitError } from '../errors.js';
 
 /** One list<int32> column being filled row by row. */
 export class IdColumnBuilder {
@@ -49,7 +50,7 @@ export interface IdColumn {
 
 export function idColumn(table: Table, name: string): IdColumn {
   const vector = table.getChild(name);
-  if (!vector) throw new Error(`table has no column '${name}' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
+  if (!vector) throw new AlignkitError('ERR_INVALID_DATA', `table has no column '${name}' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
   const chunks = vector.data as Data<List<Int32>>[];
   if (chunks.length === 1) {
     const d = chunks[0]!;

@@ -4,6 +4,7 @@
 // (accelerate/data_loader.py), so every process takes the same number of full batches and the gradient
 // all-reduce never waits on a process that ran out.
 import type { EpochBatches } from '../data/epoch-batches.js';
+import { AlignkitError } from '../errors.js';
 
 export interface ShardOptions {
   /** Rows per batch (per_device_train_batch_size); only the last of `batches` may be shorter. */
@@ -108,9 +109,9 @@ export class ShardedEpochBatches<Batch> {
 
 function checkProcess(numProcesses: number, processIndex: number): void {
   if (!Number.isInteger(numProcesses) || numProcesses < 1) {
-    throw new RangeError(`numProcesses: expected an integer ≥ 1, got ${numProcesses}`);
+    throw new AlignkitError('ERR_INVALID_ARG', `numProcesses: expected an integer ≥ 1, got ${numProcesses}`);
   }
   if (!Number.isInteger(processIndex) || processIndex < 0 || processIndex >= numProcesses) {
-    throw new RangeError(`processIndex: expected an integer in [0, ${numProcesses - 1}], got ${processIndex}`);
+    throw new AlignkitError('ERR_INVALID_ARG', `processIndex: expected an integer in [0, ${numProcesses - 1}], got ${processIndex}`);
   }
 }

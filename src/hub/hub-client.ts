@@ -3,6 +3,7 @@
 // huggingface_hub gives its own: the endpoint (HF_ENDPOINT), the token (HF_TOKEN & co., sent only to the hub's
 // own origin), a timeout on metadata calls (HF_HUB_ETAG_TIMEOUT), and the hub's X-Error-Code kept for errors.
 import { datasetInfo, downloadFile, HubApiError, listFiles, modelInfo } from '@huggingface/hub';
+import { AlignkitError } from '../errors.js';
 import { hubEndpoint, hubToken, metadataTimeoutSeconds } from './hub-env.js';
 import type { RepoType } from './repo-id.js';
 
@@ -71,7 +72,7 @@ export function createHubClient(id: string, repoType: RepoType): HubClient {
     commitOf: (revision) => keepCode(async () => {
       const params = { name: id, revision, hubUrl: endpoint, fetch: metadataFetch, additionalFields: ['sha' as const] };
       const info = repoType === 'model' ? await modelInfo(params) : await datasetInfo(params);
-      if (typeof info.sha !== 'string') throw new Error(`${endpoint}: the hub's answer for ${id}@${revision} has no commit sha`);
+      if (typeof info.sha !== 'string') throw new AlignkitError('ERR_INVALID_DATA', `${endpoint}: the hub's answer for ${id}@${revision} has no commit sha`);
       return info.sha;
     }),
     listFiles: (commit) => keepCode(async () => {

@@ -14,7 +14,7 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRepo, HubApiError, uploadFiles, whoAmI } from '@huggingface/hub';
 import type { HUB_STRATEGIES } from '../config/report-fields.js';
-import { AlignkitError } from '../errors.js';
+import { AlignkitError, configError } from '../errors.js';
 import type { Reporter, SaveEvent } from '../report/reporters.js';
 import { hubFailure } from './hub-client.js';
 import { hubEndpoint, hubToken, hubTokenPath, isHubOffline, offlineSource } from './hub-env.js';
@@ -31,8 +31,6 @@ export interface PushConfig {
   hub_revision: string | null;
   save_strategy: string;
 }
-
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 /** The token a push sends: hub_token, else the one huggingface_hub would (HF_TOKEN, then the `hf auth login` file). */
 export function pushToken(config: Pick<PushConfig, 'hub_token'>): string | undefined {

@@ -9,8 +9,6 @@ import { isRepoId, resolveRepo } from './resolve.js';
 
 type Log = (message: string) => void;
 
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', message);
-
 /**
  * The revision model_name_or_path resolves at: model_init_kwargs.revision (what TRL's trainers read) or
  * model_revision (what TRL's scripts write into it; `main`, its default, counts as unset). Both set and
@@ -21,7 +19,7 @@ export function modelRevision(config: { model_revision?: unknown; model_init_kwa
   const kwargsRevision = typeof fromKwargs === 'string' ? fromKwargs : null;
   const top = typeof config.model_revision === 'string' && config.model_revision !== 'main' ? config.model_revision : null;
   if (top && kwargsRevision && top !== kwargsRevision) {
-    throw configError(`model_revision: ${top} and model_init_kwargs.revision: ${kwargsRevision} disagree; set one (TRL's scripts pass model_revision to from_pretrained as model_init_kwargs.revision)`);
+    throw new AlignkitError('ERR_INVALID_CONFIG', `model_revision: ${top} and model_init_kwargs.revision: ${kwargsRevision} disagree; set one (TRL's scripts pass model_revision to from_pretrained as model_init_kwargs.revision)`);
   }
   return kwargsRevision ?? top;
 }
@@ -74,7 +72,7 @@ export async function resolveModelPaths<C extends object>(config: C, log: Log): 
  */
 export async function resolveEvalModelPaths<C extends { model_name_or_path: string | null; ref_model: string | null; reward_model: string | null; output_dir: string | null }>(config: C, log: Log): Promise<C> {
   if (config.output_dir === null && config.model_name_or_path !== null && isRepoId(config.model_name_or_path)) {
-    throw configError(`output_dir is required when model_name_or_path is a hub id ('${config.model_name_or_path}'): its default, the model's folder, would be inside the Hugging Face cache`);
+    throw new AlignkitError('ERR_INVALID_CONFIG', `output_dir is required when model_name_or_path is a hub id ('${config.model_name_or_path}'): its default, the model's folder, would be inside the Hugging Face cache`);
   }
   const out = { ...config };
   for (const key of ['model_name_or_path', 'ref_model', 'reward_model'] as const) {

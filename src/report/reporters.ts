@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TrainConfig } from '../config/load-config.js';
 import { REPORT_TO, reportTo, withHubTokenHidden } from '../config/report-fields.js';
-import { AlignkitError } from '../errors.js';
+import { configError } from '../errors.js';
 import { checkPushToHub, HubPusher } from '../hub/push.js';
 import type { LogEntry, LoopConfig } from '../train/trainer-loop.js';
 import { openTensorBoard, type TensorBoardOptions } from './tensorboard.js';
@@ -30,8 +30,6 @@ export interface Reporter {
   /** Every way out, errors included: flush, let uploads in flight end, release files. */
   close(): Promise<void>;
 }
-
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 const BUILT_IN = new Set<string>(['tensorboard']);
 

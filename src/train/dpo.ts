@@ -9,13 +9,14 @@ import { PreferenceBatches } from '../data/preference-batches.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
+import { configError } from '../errors.js';
 import type { DpoReference, DpoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import type { MetricParts } from './metric-parts.js';
 import { adapterBase } from './peft.js';
 import {
-  checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
+  checkEvalDataset, checkPrecision, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
   type TrainOptions, type TrainResult,
 } from './trainer-loop.js';
 

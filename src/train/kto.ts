@@ -10,13 +10,14 @@ import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired
 import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
+import { configError } from '../errors.js';
 import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
 import { klEstimate, klMean, ktoCombine, ktoParts } from './kto-metrics.js';
 import {
-  checkEvalDataset, checkPrecision, configError, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
+  checkEvalDataset, checkPrecision, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
   type TrainOptions, type TrainResult,
 } from './trainer-loop.js';
 

@@ -4,8 +4,9 @@
 // TRL trains the weights in the dtype they are loaded in: with bfloat16 weights the gradients and AdamW's moments
 // are bfloat16 too (bf16 autocast or not).
 import { MODEL_DTYPES } from '../config/model-fields.js';
+import { configError } from '../errors.js';
 import type { Dtype } from '../model.js';
-import { configError, type LoopConfig } from './trainer-loop.js';
+import type { LoopConfig } from './trainer-loop.js';
 
 type ModelDtype = (typeof MODEL_DTYPES)[number];
 

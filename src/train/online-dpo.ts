@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DpoConfig, OnlineDpoConfig } from '../config/load-config.js';
 import { withHubTokenHidden } from '../config/report-fields.js';
 import { dpoSchema } from '../config/trainer-fields.js';
+import { configError } from '../errors.js';
 import { importJudge, readPrompts, type PromptRow } from '../eval/generation-eval.js';
 import type { Generation } from '../generate/generate.js';
 import { info } from '../info.js';
@@ -19,7 +20,7 @@ import { loadModel, type Device } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { trainDpo } from './dpo.js';
 import { judgeScorer, judgeSource, pairBestWorst, rewardScorer, type ScoreJudge, type Scorer } from './online-judge.js';
-import { configError, loadTrainingModel, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './trainer-loop.js';
+import { loadTrainingModel, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './trainer-loop.js';
 
 export interface OnlineDpoOptions extends TrainOptions {
   /** trainer: online_dpo's judge, unless the config names a rule or reward model: scores each prompt's completions. */

@@ -6,8 +6,7 @@ import type { OnlineDpoConfig } from '../config/load-config.js';
 import { rewardScores } from '../eval/reward-model.js';
 import type { PromptRow, RewardModel } from '../eval/generation-eval.js';
 import type { Prompt } from '../generate/generate.js';
-import { AlignkitError } from '../errors.js';
-import { configError } from './trainer-loop.js';
+import { AlignkitError, configError } from '../errors.js';
 
 /**
  * Scores each of one prompt's completions, higher is better; `row` is the dataset row, for rules that need more

@@ -68,7 +68,7 @@ export class Optimizer {
    * collective: each rank updates its parameters and sends them to the others.
    */
   async step(lr = this.#learningRate): Promise<void> {
-    if (lr === undefined) throw new TypeError('step: no lr given and the optimizer has no learning_rate');
+    if (lr === undefined) throw new AlignkitError('ERR_INVALID_ARG', 'step: no lr given and the optimizer has no learning_rate');
     await this.#native.step(lr).catch(fromNative);
   }
 

@@ -14,10 +14,11 @@ import { SftBatches } from '../data/sft/sft-batches.js';
 import { sftCollateOptions, type SftBatch } from '../data/sft/sft-collator.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
+import { configError } from '../errors.js';
 import type { SftStepOptions, SftStepResult } from '../model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import {
-  checkEvalDataset, checkPrecision, configError, runTrainer, setupPolicy, type MicroBatchResult, type TrainOptions,
+  checkEvalDataset, checkPrecision, runTrainer, setupPolicy, type MicroBatchResult, type TrainOptions,
   type TrainResult,
 } from './trainer-loop.js';
 import type { MetricParts } from './metric-parts.js';

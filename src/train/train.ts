@@ -7,6 +7,7 @@ import { loadConfig, resolveConfig, type TrainConfig } from '../config/load-conf
 import { trainerSchemas } from '../config/trainer-fields.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { distributedEnv } from '../distributed/launch-env.js';
+import { configError } from '../errors.js';
 import { native } from '../native.js';
 import { checkReporting } from '../report/reporters.js';
 import { trainDpo } from './dpo.js';
@@ -15,7 +16,7 @@ import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { checkInputFolders, claimOutputDir } from './run-output.js';
 import { resolveInputs } from './resolve-inputs.js';
 import { trainSft } from './sft.js';
-import { configError, type TrainResult } from './trainer-loop.js';
+import { type TrainResult } from './trainer-loop.js';
 
 export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './trainer-loop.js';
 export type { OnlineDpoOptions } from './online-dpo.js';

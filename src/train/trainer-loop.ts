@@ -9,7 +9,7 @@ import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import { withHubTokenHidden } from '../config/report-fields.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { DataParallel } from '../distributed/data-parallel.js';
-import { AlignkitError } from '../errors.js';
+import { configError } from '../errors.js';
 import { distributedEnv } from '../distributed/launch-env.js';
 import { info, manualSeed } from '../info.js';
 import { loadModel, type Device, type Model } from '../model.js';
@@ -141,8 +141,6 @@ export async function meanOverMicroBatches<Batch extends { inputIds: ArrayLike<n
   }
   return { loss, micro: results };
 }
-
-export const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 /** The precision options alignkit does not implement are an error when they would change the result, a note when not. */
 export function checkPrecision(config: LoopConfig, note: (message: string) => void): void {

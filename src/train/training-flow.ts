@@ -1,7 +1,7 @@
 // When the trainer logs, evaluates and saves: transformers 5.18's DefaultFlowCallback, after each optimizer step
 // (on_step_end) and at the end of each epoch (on_epoch_end, also when max_steps ends the last epoch early). The
 // loop acts in _maybe_log_save_evaluate's order: log, then evaluate, then save.
-import { AlignkitError } from '../errors.js';
+import { configError } from '../errors.js';
 
 type Strategy = 'no' | 'steps' | 'epoch';
 
@@ -28,8 +28,6 @@ export interface TrainingFlow {
   /** `epoch`: the epochs done, as TrainerState.epoch counts them. */
   atEpochEnd(epoch: number): FlowActions;
 }
-
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 /** TrainingArguments.__post_init__ checks a 'steps' interval; TrainerState.compute_steps reads one below 1 as a fraction of max_steps. */
 function interval(key: string, value: number, maxSteps: number): number {

@@ -2,6 +2,7 @@
 // than max_length cut), `bfd_split` (the same, long sequences split into max_length pieces first) and `wrapped`
 // (everything concatenated and cut every max_length tokens). Like TRL, packing runs per datasets.map batch:
 // 1,000 rows, within each of dataset_num_proc contiguous shards (mapBatches), so rows never pack across them.
+import { AlignkitError } from '../../errors.js';
 import type { SftIds } from './tokenize-sft.js';
 
 export type PackingStrategy = 'bfd' | 'bfd_split' | 'wrapped';
@@ -122,7 +123,7 @@ export function packBatch(rows: SftIds[], seqLength: number, strategy: PackingSt
   for (const row of rows) {
     if (row.labels.length !== row.input_ids.length) {
       // _check_if_columns_can_be_packed
-      throw new Error('packing needs labels as long as input_ids in every row (TRL: "All columns must have values of the same length")');
+      throw new AlignkitError('ERR_INVALID_DATA', 'packing needs labels as long as input_ids in every row (TRL: "All columns must have values of the same length")');
     }
   }
   if (strategy === 'wrapped') {

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import type { SftConfig } from '../../config/load-config.js';
-import { AlignkitError } from '../../errors.js';
+import { AlignkitError, configError } from '../../errors.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { fingerprint } from '../fingerprint.js';
 import { requireRows } from '../empty-split.js';
@@ -54,8 +54,6 @@ type PreprocessConfig = Pick<SftConfig, 'model_name_or_path' | 'train_dataset' |
   'max_length' | 'truncation_mode' | 'chat_template' | 'chat_template_path' | 'dataset_columns' | 'skip_invalid_rows' |
   'dataset_text_field' | 'eos_token' | 'packing' | 'packing_strategy' | 'eval_packing' | 'padding_free' |
   'completion_only_loss' | 'assistant_only_loss' | 'shuffle_dataset' | 'seed' | 'dataset_num_proc'>;
-
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 function required(config: PreprocessConfig, key: 'model_name_or_path' | 'output_dir' | 'train_dataset' | 'eval_dataset'): string {
   const value = config[key];

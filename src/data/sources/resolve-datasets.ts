@@ -32,8 +32,6 @@ export interface DatasetKeys extends MixtureKeys {
 
 type Log = (message: string) => void;
 
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', message);
-
 /** A local folder laid out as a dataset repo (a git clone or a copied snapshot), read with datasets' split rules. */
 function isRepoFolder(path: string): boolean {
   if (!statSync(path).isDirectory() || isSavedDataset(path)) return false;
@@ -54,7 +52,7 @@ function isDatasetRepo(value: string): boolean {
 const DATA_FILE_EXTENSION = /\.(jsonl|ndjson|json|parquet|csv|tsv|arrow|arrows|ipc|feather|txt)(\.(gz|bz2|xz|zst))?$/i;
 
 function datasetsDir(config: DatasetKeys): string {
-  if (!config.output_dir) throw configError("'output_dir' is required (the resolved dataset rows are written under it)");
+  if (!config.output_dir) throw new AlignkitError('ERR_INVALID_CONFIG', "'output_dir' is required (the resolved dataset rows are written under it)");
   return join(config.output_dir, 'datasets');
 }
 
@@ -93,10 +91,10 @@ function describeMixture(spec: MixtureSpec): string {
 /** A mixture's train (and, when evaluated, test) rows, written out; returns the files for dataset_train_split / dataset_test_split. */
 async function mixturePaths(spec: MixtureSpec, evaluate: boolean, config: DatasetKeys, log: Log): Promise<{ train: string; test: string | null }> {
   if (config.dataset_train_split !== 'train') {
-    throw configError(`dataset_train_split: '${config.dataset_train_split}' is not a split of the mixture (${spec.key}); its splits are train${spec.testSplitSize !== null ? ' and test' : ''}`);
+    throw new AlignkitError('ERR_INVALID_CONFIG', `dataset_train_split: '${config.dataset_train_split}' is not a split of the mixture (${spec.key}); its splits are train${spec.testSplitSize !== null ? ' and test' : ''}`);
   }
   if (evaluate && (spec.testSplitSize === null || config.dataset_test_split !== 'test')) {
-    throw configError(spec.testSplitSize === null
+    throw new AlignkitError('ERR_INVALID_CONFIG', spec.testSplitSize === null
       ? `eval_strategy '${config.eval_strategy}' evaluates on the mixture's test split, which it has only with test_split_size (or set eval_dataset)`
       : `dataset_test_split: '${config.dataset_test_split}' is not a split of the mixture (${spec.key}); its splits are train and test`);
   }
@@ -131,7 +129,7 @@ export async function resolveDatasets<C extends DatasetKeys>(config: C, log: Log
   const evaluate = config.eval_strategy !== 'no';
   const spec = mixtureSpec(config);
   if (spec) {
-    if (config.train_dataset) throw configError(`train_dataset and ${spec.key} both name the training rows; keep one`);
+    if (config.train_dataset) throw new AlignkitError('ERR_INVALID_CONFIG', `train_dataset and ${spec.key} both name the training rows; keep one`);
     if (config.dataset_name) log(`note: dataset_name '${config.dataset_name}' is ignored: ${spec.key} gives the rows (as TRL and the alignment-handbook do)`);
     const wantTest = evaluate && !config.eval_dataset;
     if (evaluate && config.eval_dataset) log(`note: eval_dataset ${config.eval_dataset} is evaluated on, not the mixture's test split`);
@@ -142,7 +140,7 @@ export async function resolveDatasets<C extends DatasetKeys>(config: C, log: Log
 
   const resolved = { ...config };
   if (config.dataset_name) {
-    if (config.train_dataset) throw configError('train_dataset and dataset_name both name the training rows; keep one');
+    if (config.train_dataset) throw new AlignkitError('ERR_INVALID_CONFIG', 'train_dataset and dataset_name both name the training rows; keep one');
     const ref = { path: config.dataset_name, name: config.dataset_config };
     resolved.train_dataset = await splitPath({ ...ref, split: config.dataset_train_split }, 'train', config, log);
     if (evaluate && !config.eval_dataset) resolved.eval_dataset = await splitPath({ ...ref, split: config.dataset_test_split }, 'eval', config, log);

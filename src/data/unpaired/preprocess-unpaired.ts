@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Table } from 'apache-arrow';
 import type { KtoConfig } from '../../config/load-config.js';
-import { AlignkitError } from '../../errors.js';
+import { AlignkitError, configError } from '../../errors.js';
 import { Tokenizer } from '../../tokenizer/index.js';
 import { fingerprint } from '../fingerprint.js';
 import { requireRows } from '../empty-split.js';
@@ -38,8 +38,6 @@ export interface UnpairedPreprocessSummary extends Omit<PreprocessSummary, 'leng
 type PreprocessConfig = Pick<KtoConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
   'max_length' | 'max_prompt_length' | 'max_completion_length' | 'chat_template' | 'dataset_columns' | 'skip_invalid_rows' |
   'loss_type' | 'per_device_train_batch_size' | 'train_sampling_strategy' | 'dataset_num_proc' | 'desirable_weight' | 'undesirable_weight'>;
-
-const configError = (message: string) => new AlignkitError('ERR_INVALID_CONFIG', `config: ${message}`);
 
 /** The tokenizer folder, data file and output folder the split needs. */
 function locations(config: PreprocessConfig, split: PreprocessOptions['split']): [string, string, string] {
