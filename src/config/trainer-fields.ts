@@ -125,7 +125,10 @@ export const sftSchema = {
   label_smoothing_factor: refused(num(0, { min: 0, max: 1 }), "label smoothing of SFT's cross-entropy (the Trainer's LabelSmoother) is not implemented"),
   chat_template_path: str(null),
   dataset_text_field: str('text'),
-  dataset_kwargs: obj(null),
+  /** SFTConfig's only dataset_kwargs key is skip_prepare_dataset (pre-tokenized data), which alignkit does not take. */
+  dataset_kwargs: refused(noEffect(obj(null), "SFTConfig reads only its skip_prepare_dataset key (other keys are ignored by TRL too)"),
+    'skip_prepare_dataset (training on a dataset tokenized beforehand) is not implemented: alignkit tokenizes every dataset as TRL\'s _prepare_dataset does',
+    [{ skip_prepare_dataset: true }]),
   eos_token: str(null),
   shuffle_dataset: bool(false),
   packing: bool(false),

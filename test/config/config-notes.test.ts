@@ -35,6 +35,14 @@ describe('refused keys', () => {
     }
   });
 
+  it("SFT's dataset_kwargs: skip_prepare_dataset is refused, any other mapping noted as having no effect", () => {
+    expect(() => resolveConfig({ trainer: 'sft', dataset_kwargs: { skip_prepare_dataset: true } }, 'r.yaml')).toThrow(/skip_prepare_dataset .* is not implemented/);
+    const config = resolveConfig({ trainer: 'sft', dataset_kwargs: { skip_prepare_dataset: false } });
+    expect(configNotes(config, trainerSchemas.sft)).toEqual([
+      'note: dataset_kwargs: {"skip_prepare_dataset":false} has no effect in alignkit: SFTConfig reads only its skip_prepare_dataset key (other keys are ignored by TRL too)',
+    ]);
+  });
+
   it('left at its default (written or not), a refused key is accepted', () => {
     expect(resolveConfig({ trainer: 'dpo', deepspeed: null, fsdp: null, neftune_noise_alpha: null, auto_find_batch_size: false }))
       .toMatchObject({ deepspeed: null, auto_find_batch_size: false });
