@@ -7,16 +7,17 @@
 
 #include "common/error.h"
 #include "generation.h"
+#include "loss_options.h"
 #include "model.h"
 #include "optimizer.h"
 #include "process_group.h"
 #include "promise_worker.h"
-#include "safetensors.h"
 #include "runtime/cpu_caching_allocator.h"
 #include "runtime/cuda_memory.h"
 #include "runtime/info.h"
 #include "runtime/randperm.h"
 #include "runtime/rng_state.h"
+#include "safetensors.h"
 
 namespace alignkit::binding {
 namespace {
@@ -77,12 +78,14 @@ Napi::Value cudaMemory(const Napi::CallbackInfo& info) {
 // randperm(n, seed) -> Int32Array: torch.randperm(n) from a CPU generator seeded with `seed` (< 2^53 here).
 Napi::Value randperm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "randperm(n, seed): numbers expected");
+  if (!info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "randperm(n, seed): numbers expected");
   const double seed = info[1].As<Napi::Number>().DoubleValue();
   if (seed < 0 || seed != static_cast<double>(static_cast<uint64_t>(seed)))
     throw Napi::RangeError::New(env, "randperm: seed must be a non-negative integer");
   try {
-    const std::vector<int32_t> order = runtime::torchRandperm(info[0].As<Napi::Number>().Int64Value(), static_cast<uint64_t>(seed));
+    const std::vector<int32_t> order =
+        runtime::torchRandperm(info[0].As<Napi::Number>().Int64Value(), static_cast<uint64_t>(seed));
     Napi::Int32Array out = Napi::Int32Array::New(env, order.size());
     std::copy(order.begin(), order.end(), out.Data());
     return out;
@@ -96,7 +99,11 @@ Napi::Value withRngFile(const Napi::CallbackInfo& info, void (*work)(const std::
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   return PromiseWorker<bool>::start(
-      info.Env(), [path, work] { work(path); return true; },
+      info.Env(),
+      [path, work] {
+        work(path);
+        return true;
+      },
       [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
 }
 
@@ -133,6 +140,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("saveRngState", Napi::Function::New<saveRngState>(env, "saveRngState"));
   exports.Set("loadRngState", Napi::Function::New<loadRngState>(env, "loadRngState"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
+  registerLossOptions(env, exports);
   return exports;
 }
 

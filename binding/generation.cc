@@ -42,11 +42,10 @@ uint64_t seedOption(const Napi::Object& options) {
 }  // namespace
 
 Napi::Function NativeGeneration::define(Napi::Env env) {
-  return DefineClass(env, "NativeGeneration",
-                     {StaticMethod<&NativeGeneration::start>("start"),
-                      StaticMethod<&NativeGeneration::warpLogits>("warpLogits"),
-                      InstanceMethod<&NativeGeneration::step>("step"),
-                      InstanceMethod<&NativeGeneration::dispose>("dispose")});
+  return DefineClass(
+      env, "NativeGeneration",
+      {StaticMethod<&NativeGeneration::start>("start"), StaticMethod<&NativeGeneration::warpLogits>("warpLogits"),
+       InstanceMethod<&NativeGeneration::step>("step"), InstanceMethod<&NativeGeneration::dispose>("dispose")});
 }
 
 // Only `start` constructs instances, passing the state as an External.
@@ -142,7 +141,8 @@ Napi::Value NativeGeneration::warpLogits(const Napi::CallbackInfo& info) {
   if (!scores.defined()) throw Napi::TypeError::New(env, "scores is required");
   const Napi::Object options = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
   try {
-    return toFloat32Result(env, generate::warpLogits(scores.view({batch, vocab}), samplingOptions(options))).Get("data");
+    return toFloat32Result(env, generate::warpLogits(scores.view({batch, vocab}), samplingOptions(options)))
+        .Get("data");
   } catch (const alignkit::Error& e) {
     Napi::Error error = Napi::RangeError::New(env, e.what());
     error.Set("code", Napi::String::New(env, e.code()));

@@ -31,25 +31,20 @@ const models::CausalLM& NativeModel::loaded(Napi::Env env) const {
 }
 
 Napi::Function NativeModel::define(Napi::Env env) {
-  return DefineClass(env, "NativeModel",
-                     {StaticMethod<&NativeModel::load>("load"), InstanceMethod<&NativeModel::config>("config"),
-                      InstanceMethod<&NativeModel::parameters>("parameters"),
-                      InstanceMethod<&NativeModel::logits>("logits"),
-                      InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
-                      InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
-                      InstanceMethod<&NativeModel::dpoStep>("dpoStep"),
-                      InstanceMethod<&NativeModel::ktoStep>("ktoStep"),
-                      InstanceMethod<&NativeModel::sftStep>("sftStep"),
-                      InstanceMethod<&NativeModel::gradients>("gradients"),
-                      InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
-                      InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
-                      InstanceMethod<&NativeModel::save>("save"),
-                      InstanceMethod<&NativeModel::attachLora>("attachLora"),
-                      InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
-                      InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"),
-                      InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
-                      InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
-                      InstanceMethod<&NativeModel::dispose>("dispose")});
+  return DefineClass(
+      env, "NativeModel",
+      {StaticMethod<&NativeModel::load>("load"), InstanceMethod<&NativeModel::config>("config"),
+       InstanceMethod<&NativeModel::parameters>("parameters"), InstanceMethod<&NativeModel::logits>("logits"),
+       InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
+       InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
+       InstanceMethod<&NativeModel::dpoStep>("dpoStep"), InstanceMethod<&NativeModel::ktoStep>("ktoStep"),
+       InstanceMethod<&NativeModel::sftStep>("sftStep"), InstanceMethod<&NativeModel::gradients>("gradients"),
+       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
+       InstanceMethod<&NativeModel::save>("save"), InstanceMethod<&NativeModel::attachLora>("attachLora"),
+       InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
+       InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"), InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
+       InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
+       InstanceMethod<&NativeModel::dispose>("dispose")});
 }
 
 // Only `load` constructs instances, passing the loaded state as an External.
@@ -84,8 +79,7 @@ Napi::Value NativeModel::load(const Napi::CallbackInfo& info) {
       },
       [constructor](Napi::Env env, std::shared_ptr<ModelState>& state) -> Napi::Value {
         Napi::External<std::shared_ptr<ModelState>> handle = Napi::External<std::shared_ptr<ModelState>>::New(
-            env, new std::shared_ptr<ModelState>(state),
-            [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
+            env, new std::shared_ptr<ModelState>(state), [](Napi::Env, std::shared_ptr<ModelState>* p) { delete p; });
         return constructor->New({handle});
       });
 }
@@ -143,7 +137,8 @@ Napi::Value NativeModel::logits(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(state->mutex);
         at::NoGradGuard noGrad;
         const AutocastGuard autocast(state->causalLM().device().type(), bf16);
-        return state->causalLM().logits(b.inputIds, b.attentionMask, b.positionIds)
+        return state->causalLM()
+            .logits(b.inputIds, b.attentionMask, b.positionIds)
             .to(at::kCPU, at::kFloat)
             .contiguous();
       },

@@ -2,7 +2,9 @@
 #include <ATen/core/grad_mode.h>
 
 #include "common/error.h"
+#include "js_metric_parts.h"
 #include "js_options.h"
+#include "loss_options.h"
 #include "model.h"
 #include "promise_worker.h"
 #include "tensor_view.h"
@@ -10,43 +12,6 @@
 #include "train/dpo_step.h"
 
 namespace alignkit::binding {
-namespace {
-
-// DPOConfig's loss fields under their TRL names.
-train::DpoLossOptions dpoLossOptions(const Napi::Object& o) {
-  Napi::Env env = o.Env();
-  train::DpoLossOptions opts;
-  opts.beta = numberOption(o, "beta", opts.beta);
-  const Napi::Value types = o.Get("loss_type");
-  if (!types.IsUndefined() && !types.IsNull()) {
-    if (!types.IsArray()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
-    const Napi::Array a = types.As<Napi::Array>();
-    opts.lossType.clear();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      if (!a.Get(i).IsString()) throw Napi::TypeError::New(env, "options.loss_type must be an array of strings");
-      opts.lossType.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-    }
-  }
-  const Napi::Value weights = o.Get("loss_weights");
-  if (!weights.IsUndefined() && !weights.IsNull()) {
-    if (!weights.IsArray()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
-    const Napi::Array a = weights.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      if (!a.Get(i).IsNumber()) throw Napi::TypeError::New(env, "options.loss_weights must be an array of numbers");
-      opts.lossWeights.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
-    }
-  }
-  opts.labelSmoothing = numberOption(o, "label_smoothing", opts.labelSmoothing);
-  opts.useWeighting = boolOption(o, "use_weighting");
-  const Napi::Value ld = o.Get("ld_alpha");
-  if (!ld.IsUndefined() && !ld.IsNull()) opts.ldAlpha = numberOption(o, "ld_alpha", 0.0);
-  opts.fDivergenceType = stringOption(o, "f_divergence_type", opts.fDivergenceType);
-  opts.fAlphaDivergenceCoef = numberOption(o, "f_alpha_divergence_coef", opts.fAlphaDivergenceCoef);
-  opts.discopopTau = numberOption(o, "discopop_tau", opts.discopopTau);
-  return opts;
-}
-
-}  // namespace
 
 // completionLogProbs(inputIds, attentionMask?, completionMask, batch, seqLen,
 //   { backward?, gradOutput?: Float32Array (batch), rowChunk?, vocabChunk?, reference?, pairTail?, bf16?,
@@ -74,8 +39,8 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
   if (!g.IsUndefined() && !g.IsNull()) {
     if (!g.IsTypedArray() || g.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
         static_cast<int64_t>(g.As<Napi::Float32Array>().ElementLength()) != batch)
-      throw Napi::TypeError::New(env, "options.gradOutput must be a Float32Array of batch (" +
-                                          std::to_string(batch) + ") values");
+      throw Napi::TypeError::New(
+          env, "options.gradOutput must be a Float32Array of batch (" + std::to_string(batch) + ") values");
     gradOutput = at::from_blob(g.As<Napi::Float32Array>().Data(), {batch}, at::kFloat);
     keepAlive.push_back(g);
   }
@@ -105,12 +70,12 @@ Napi::Value NativeModel::completionLogProbs(const Napi::CallbackInfo& info) {
 }
 
 // dpoStep(inputIds, attentionMask?, completionMask, batch (2B), seqLen, reference: NativeModel |
-//   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options: DPOConfig loss fields by TRL name +
-//   { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale? (default 1), syncGradients? (default
-//   true: average over a data-parallel group), bf16?,
-//   gradient_checkpointing?, adaptersOff? (LoRA adapters off: the base model) }) -> Promise<{ loss,
-//   metrics: { TRL name: number }, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is
-//   accumulated into the policy's parameters unless backward is false.
+//   { chosen: Float32Array, rejected: Float32Array } (B each) | 'base' (this model, LoRA adapters off), options:
+//   DPOConfig loss fields by TRL name + { rowChunk?, vocabChunk?, reference?, backward? (default true), lossScale?
+//   (default 1), syncGradients? (default true: average over a data-parallel group), bf16?, gradient_checkpointing?,
+//   adaptersOff? (LoRA adapters off: the base model) }) -> Promise<{ loss, parts: { TRL name: [sum, count] },
+//   num_tokens, chosenRewards, rejectedRewards }>; the gradient of lossScale · loss is accumulated into the policy's
+//   parameters unless backward is false.
 Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t batch = positiveInt(info[3], "batch"), seqLen = positiveInt(info[4], "seqLen");
@@ -142,7 +107,7 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
     keepAlive.push_back(ref);
   }
   const Napi::Object options = info[6].IsObject() ? info[6].As<Napi::Object>() : Napi::Object::New(env);
-  const train::DpoLossOptions lossOptions = dpoLossOptions(options);
+  const train::DpoLossOptions lossOptions = readLossOptions(train::dpoLossCatalogue(), options);
   const train::CompletionLogProbsOptions lpOptions = logProbsOptions(options);
   const train::StepBackward backward = stepBackward(options);
   const bool syncGradients = boolOption(options, "syncGradients", true) && backward.backward;
@@ -168,22 +133,9 @@ Napi::Value NativeModel::dpoStep(const Napi::CallbackInfo& info) {
         });
       },
       [](Napi::Env env, train::DpoStepResult& r) -> Napi::Value {
-        const train::DpoMetrics& m = r.metrics;
-        Napi::Object metrics = Napi::Object::New(env);
-        metrics.Set("rewards/chosen", m.rewardsChosen);
-        metrics.Set("rewards/rejected", m.rewardsRejected);
-        metrics.Set("rewards/accuracies", m.rewardsAccuracies);
-        metrics.Set("rewards/margins", m.rewardsMargins);
-        metrics.Set("logps/chosen", m.logpsChosen);
-        metrics.Set("logps/rejected", m.logpsRejected);
-        metrics.Set("logits/chosen", m.logitsChosen);
-        metrics.Set("logits/rejected", m.logitsRejected);
-        metrics.Set("entropy", m.entropy);
-        metrics.Set("mean_token_accuracy", m.meanTokenAccuracy);
-        metrics.Set("num_tokens", static_cast<double>(m.numTokens));
         Napi::Object out = Napi::Object::New(env);
         out.Set("loss", r.loss);
-        out.Set("metrics", metrics);
+        setMetricParts(out, r.metrics);
         out.Set("chosenRewards", toFloat32Result(env, r.chosenRewards).Get("data"));
         out.Set("rejectedRewards", toFloat32Result(env, r.rejectedRewards).Get("data"));
         return out;

@@ -58,9 +58,8 @@ Napi::Value NativeModel::loadAdapter(const Napi::CallbackInfo& info) {
 // saveAdapter(dir) -> Promise<void>: the adapters as PEFT writes them, base_model_name_or_path the source folder.
 Napi::Value NativeModel::saveAdapter(const Napi::CallbackInfo& info) {
   const std::string dir = dirArg(info[0]);
-  return whileLocked(info.Env(), [dir](ModelState& state) {
-    models::savePeftAdapter(state.causalLM(), dir, state.model.sourceDir);
-  });
+  return whileLocked(
+      info.Env(), [dir](ModelState& state) { models::savePeftAdapter(state.causalLM(), dir, state.model.sourceDir); });
 }
 
 // disableDropout() -> Promise<void>: LoRA dropout off from now on (TRL's disable_dropout_in_model).

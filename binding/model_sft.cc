@@ -1,5 +1,7 @@
 // NativeModel's SFT call: one micro-batch through the fused loss (native/train/sft_step.h).
+#include "js_metric_parts.h"
 #include "js_options.h"
+#include "loss_options.h"
 #include "model.h"
 #include "promise_worker.h"
 #include "tensor_view.h"
@@ -8,9 +10,11 @@
 namespace alignkit::binding {
 
 // sftStep(inputIds, attentionMask?, positionIds?, labels, batch, seqLen, { numItemsInBatch?, lossScale? (default 1),
-//   backward? (default true), syncGradients? (default true: average over a data-parallel group), use_token_scaling?, rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
-//   -> Promise<{ loss, labelTokens, metrics: { entropy, mean_token_accuracy, num_tokens } }>; the gradient of loss
-//   (summed token NLL / numItemsInBatch, default this batch's label tokens) is accumulated unless backward is false.
+//   backward? (default true), syncGradients? (default true: average over a data-parallel group), loss_type?
+//   (SFTConfig's), rowChunk?, vocabChunk?, reference?, bf16?, gradient_checkpointing? })
+//   -> Promise<{ loss, labelTokens, parts: { entropy, mean_token_accuracy: [sum, count] }, num_tokens }>; the gradient
+//   of loss (summed token NLL / numItemsInBatch, default this batch's label tokens) is accumulated unless backward is
+//   false.
 Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t batch = positiveInt(info[4], "batch"), seqLen = positiveInt(info[5], "seqLen");
@@ -30,7 +34,7 @@ Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
   opts.forward = forwardOptions(options);
   opts.backward = boolOption(options, "backward", true);
   opts.numItemsInBatch = positiveIntOption(options, "numItemsInBatch", 0);
-  opts.tokenScaling = boolOption(options, "use_token_scaling");
+  opts.loss = readLossOptions(train::sftLossCatalogue(), options);
   opts.lossScale = numberOption(options, "lossScale", 1.0);
   const bool syncGradients = boolOption(options, "syncGradients", true);
   auto state = state_;
@@ -38,17 +42,14 @@ Napi::Value NativeModel::sftStep(const Napi::CallbackInfo& info) {
       env,
       [state, b, opts, syncGradients] {
         std::lock_guard<std::mutex> lock(state->mutex);
-        return state->trainingStep(syncGradients && opts.backward, [&] { return train::sftStep(state->causalLM(), b, opts); });
+        return state->trainingStep(syncGradients && opts.backward,
+                                   [&] { return train::sftStep(state->causalLM(), b, opts); });
       },
       [](Napi::Env env, train::SftStepResult& r) -> Napi::Value {
-        Napi::Object metrics = Napi::Object::New(env);
-        metrics.Set("entropy", r.metrics.entropy);
-        metrics.Set("mean_token_accuracy", r.metrics.meanTokenAccuracy);
-        metrics.Set("num_tokens", static_cast<double>(r.metrics.numTokens));
         Napi::Object out = Napi::Object::New(env);
         out.Set("loss", r.loss);
         out.Set("labelTokens", static_cast<double>(r.labelTokens));
-        out.Set("metrics", metrics);
+        setMetricParts(out, r.metrics);
         return out;
       },
       keepAlive);

@@ -29,13 +29,13 @@ std::string pathArg(const Napi::Value& v) {
 }  // namespace
 
 Napi::Function NativeOptimizer::define(Napi::Env env) {
-  return DefineClass(env, "NativeOptimizer",
-                     {StaticMethod<&NativeOptimizer::create>("create"),
-                      InstanceMethod<&NativeOptimizer::decayParameterNames>("decayParameterNames"),
-                      InstanceMethod<&NativeOptimizer::step>("step"),
-                      InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
-                      InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load"),
-                      InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes")});
+  return DefineClass(
+      env, "NativeOptimizer",
+      {StaticMethod<&NativeOptimizer::create>("create"),
+       InstanceMethod<&NativeOptimizer::decayParameterNames>("decayParameterNames"),
+       InstanceMethod<&NativeOptimizer::step>("step"), InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
+       InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load"),
+       InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes")});
 }
 
 // Only `create` constructs instances, passing the state as an External.
@@ -45,7 +45,8 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
   state_ = *info[0].As<Napi::External<std::shared_ptr<OptimizerState>>>().Data();
 }
 
-// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, fused?, group?, zeroStage?, bucketCapMb? })
+// create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, fused?, group?, zeroStage?, bucketCapMb?
+// })
 //   -> Promise<NativeOptimizer>; fused (default true) is optim adamw_torch_fused, false adamw_torch; zeroStage 1
 //   shards the state over `group` (a NativeProcessGroup), its broadcasts
 //   coalesced in buckets of bucketCapMb (default 25, DDP's).
@@ -60,7 +61,8 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   const double zeroStage = numberOption(options, "zeroStage", 0);
   const bool shard = zeroStage == 1;
   if (!shard && zeroStage != 0)
-    throw Napi::RangeError::New(env, "options.zeroStage must be 0 or 1, got " + options.Get("zeroStage").ToString().Utf8Value());
+    throw Napi::RangeError::New(
+        env, "options.zeroStage must be 0 or 1, got " + options.Get("zeroStage").ToString().Utf8Value());
   if (shard && options.Get("group").IsUndefined())
     throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
   std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
@@ -78,9 +80,8 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
           std::scoped_lock lock(group->mutex, model->mutex);
           group->get();
           state->group = group;
-          state->sharded =
-              std::make_unique<distributed::ShardedAdamW>(group->group, model->causalLM().trainableParameters(), opts,
-                                                          bucketBytes);
+          state->sharded = std::make_unique<distributed::ShardedAdamW>(
+              group->group, model->causalLM().trainableParameters(), opts, bucketBytes);
         } else {
           std::lock_guard<std::mutex> lock(model->mutex);
           state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);

@@ -28,14 +28,14 @@ distributed::ProcessGroup& GroupState::get() const {
 }
 
 Napi::Function NativeProcessGroup::define(Napi::Env env) {
-  return DefineClass(env, "NativeProcessGroup",
-                     {StaticMethod<&NativeProcessGroup::connect>("connect"),
-                      InstanceMethod<&NativeProcessGroup::attach>("attach"),
-                      InstanceMethod<&NativeProcessGroup::allReduceSum>("allReduceSum"),
-                      InstanceMethod<&NativeProcessGroup::allGather>("allGather"),
-                      InstanceMethod<&NativeProcessGroup::allGatherStrings>("allGatherStrings"),
-                      InstanceMethod<&NativeProcessGroup::gradientSyncStats>("gradientSyncStats"),
-                      InstanceMethod<&NativeProcessGroup::close>("close")});
+  return DefineClass(
+      env, "NativeProcessGroup",
+      {StaticMethod<&NativeProcessGroup::connect>("connect"), InstanceMethod<&NativeProcessGroup::attach>("attach"),
+       InstanceMethod<&NativeProcessGroup::allReduceSum>("allReduceSum"),
+       InstanceMethod<&NativeProcessGroup::allGather>("allGather"),
+       InstanceMethod<&NativeProcessGroup::allGatherStrings>("allGatherStrings"),
+       InstanceMethod<&NativeProcessGroup::gradientSyncStats>("gradientSyncStats"),
+       InstanceMethod<&NativeProcessGroup::close>("close")});
 }
 
 // Only `connect` constructs instances, passing the state as an External.
@@ -104,7 +104,8 @@ Napi::Value NativeProcessGroup::attach(const Napi::CallbackInfo& info) {
         for (const auto& [name, p] : lm.parameters()) tensors.push_back(p);
         for (const auto& [name, p] : lm.adapterParameters()) tensors.push_back(p);
         state->get().broadcast(tensors, 0);
-        model->reducer = std::make_unique<distributed::GradientReducer>(state->group, lm.trainableParameters(), buckets);
+        model->reducer =
+            std::make_unique<distributed::GradientReducer>(state->group, lm.trainableParameters(), buckets);
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
@@ -132,13 +133,15 @@ Napi::Value NativeProcessGroup::allReduceSum(const Napi::CallbackInfo& info) {
       });
 }
 
-// allGather(values: Float32Array) -> Promise<Float32Array>: every rank's values (the same length on each), in rank order.
+// allGather(values: Float32Array) -> Promise<Float32Array>: every rank's values (the same length on each), in rank
+// order.
 Napi::Value NativeProcessGroup::allGather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(env, "values must be a Float32Array");
   Napi::Float32Array values = info[0].As<Napi::Float32Array>();
-  const at::Tensor tensor = at::from_blob(values.Data(), {static_cast<int64_t>(values.ElementLength())}, at::kFloat).clone();
+  const at::Tensor tensor =
+      at::from_blob(values.Data(), {static_cast<int64_t>(values.ElementLength())}, at::kFloat).clone();
   auto state = state_;
   return PromiseWorker<at::Tensor>::start(
       env,

@@ -28,7 +28,9 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   PromiseWorker(Napi::Env env, Work work, ToJs toJs)
-      : Napi::AsyncWorker(env, "alignkit"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+      : Napi::AsyncWorker(env, "alignkit"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
         toJs_(std::move(toJs)) {}
 
   void Execute() override {

@@ -19,9 +19,11 @@ function cmake4Args() {
   const cmake = process.env.CMAKE || 'cmake';
   const version = /cmake version (\S+)/.exec(spawnSync(cmake, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1];
   if (Number(version?.split('.')[0]) >= 4) return process.env.CMAKE ? ['--cmake-path', cmake] : [];
-  throw new Error(`alignkit: a CUDA libtorch needs CMake >= 4; ${cmake} is ` +
-    `${version ? `CMake ${version}` : 'not runnable'}. Run \`pip install 'cmake>=4'\` (in a venv on PATH), ` +
-    'or set CMAKE to the path of a cmake >= 4.');
+  throw new Error(
+    `alignkit: a CUDA libtorch needs CMake >= 4; ${cmake} is ` +
+      `${version ? `CMake ${version}` : 'not runnable'}. Run \`pip install 'cmake>=4'\` (in a venv on PATH), ` +
+      'or set CMAKE to the path of a cmake >= 4.',
+  );
 }
 
 // nvcc from CUDACXX, else the default toolkit, then PATH. Its toolkit root is where nvcc really lives, which nvcc
@@ -33,8 +35,9 @@ function findNvcc() {
     if (bin) return { nvcc: join(bin, 'nvcc'), toolkitRoot: dirname(bin) };
   }
   const tried = process.env.CUDACXX || '/usr/local/cuda/bin/nvcc, nvcc on PATH';
-  throw new Error(`alignkit: a CUDA libtorch needs nvcc and none ran (tried ${tried}). ` +
-    'Install the CUDA toolkit or set CUDACXX.');
+  throw new Error(
+    `alignkit: a CUDA libtorch needs nvcc and none ran (tried ${tried}). ` + 'Install the CUDA toolkit or set CUDACXX.',
+  );
 }
 
 // What cmake-js needs beyond the torch prefix to build CUDA sources: CMake >= 4, nvcc and its toolkit, and
@@ -57,22 +60,41 @@ function cudaArgs(torch) {
   return [...cmake4Args(), ...Object.entries(defines).map(([key, value]) => `--CD${key}=${value}`)];
 }
 
+// Warnings in our C++ are errors (CMakeLists.txt's ALIGNKIT_WERROR) when building from a git checkout, CI's clone
+// included, so a contributor sees a new one at once; an installed package only prints them, so a user's build
+// against a newer libtorch or compiler does not fail on one. ALIGNKIT_WERROR=0|1 overrides.
+function werror() {
+  const setting = process.env.ALIGNKIT_WERROR;
+  return setting ? setting !== '0' : existsSync(join(packageRoot, '.git'));
+}
+
 export function buildNative({ log = console.log } = {}) {
   const torch = resolveLibtorch({ log });
-  log(`alignkit: building against libtorch ${torch.version} from ${torch.source} (${torch.root})` +
-    (torch.cuda ? ', with CUDA sources' : ', CPU only'));
+  log(
+    `alignkit: building against libtorch ${torch.version} from ${torch.source} (${torch.root})` +
+      (torch.cuda ? ', with CUDA sources' : ', CPU only'),
+  );
   const cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
-  const defines = [`--CDALIGNKIT_TORCH_PREFIX=${torch.cmakePrefix}`, ...(torch.cuda ? cudaArgs(torch) : [])];
+  const defines = [
+    `--CDALIGNKIT_TORCH_PREFIX=${torch.cmakePrefix}`,
+    `--CDALIGNKIT_WERROR=${werror() ? 'ON' : 'OFF'}`,
+    ...(torch.cuda ? cudaArgs(torch) : []),
+  ];
   // `compile` reuses an existing configuration; another libtorch or other CUDA settings need a fresh one.
   const recorded = join(packageRoot, 'build', 'Release', 'libtorch.json');
   const previous = existsSync(recorded) ? JSON.parse(readFileSync(recorded, 'utf8')) : null;
   const reconfigure = previous?.root !== torch.root || JSON.stringify(previous?.defines) !== JSON.stringify(defines);
   try {
-    execFileSync(process.execPath, [cmakeJs, reconfigure ? 'rebuild' : 'compile', '--out', 'build',
-      '--parallel', String(cpus().length), ...defines], { cwd: packageRoot, stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [cmakeJs, reconfigure ? 'rebuild' : 'compile', '--out', 'build', '--parallel', String(cpus().length), ...defines],
+      { cwd: packageRoot, stdio: 'inherit' },
+    );
   } catch {
-    throw new Error('alignkit: the native build failed (see the compiler output above). It needs cmake >= 3.18, ' +
-      'a C++20 compiler (g++ >= 10 or clang >= 12) and ninja or make; CUDA libtorch also needs nvcc and cmake >= 4.');
+    throw new Error(
+      'alignkit: the native build failed (see the compiler output above). It needs cmake >= 3.18, ' +
+        'a C++20 compiler (g++ >= 10 or clang >= 12) and ninja or make; CUDA libtorch also needs nvcc and cmake >= 4.',
+    );
   }
   writeFileSync(recorded, JSON.stringify({ ...torch, defines }, null, 2) + '\n');
   return torch;

@@ -15,7 +15,10 @@ export function setup({ log = console.log } = {}) {
   const { version, cuda } = JSON.parse(readFileSync(prebuildTorch, 'utf8'));
   const torch = provideLocalLibtorch(version, { log });
   // Record where the prebuild's libtorch came from, for `alignkit info`.
-  writeFileSync(prebuildTorch, JSON.stringify({ version, cuda, source: torch.source, root: torch.root }, null, 2) + '\n');
+  writeFileSync(
+    prebuildTorch,
+    JSON.stringify({ version, cuda, source: torch.source, root: torch.root }, null, 2) + '\n',
+  );
   log(`alignkit: using the prebuilt addon in ${prebuildDir} with libtorch ${torch.version} from ${torch.source}`);
   return torch;
 }

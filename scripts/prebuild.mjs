@@ -9,9 +9,19 @@ import { PINNED_TORCH, packageRoot, provideLocalLibtorch } from './libtorch/reso
 const torch = provideLocalLibtorch(PINNED_TORCH);
 const prebuildify = createRequire(import.meta.url).resolve('prebuildify/bin.js');
 // prebuildify drives node-gyp; build-native.mjs stands in for it and builds with cmake-js.
-execFileSync(process.execPath, [prebuildify, '--napi', '--strip', '--name', 'alignkit',
-  '--node-gyp', join(packageRoot, 'scripts', 'build-native.mjs')],
-  { cwd: packageRoot, stdio: 'inherit', env: { ...process.env, LIBTORCH: torch.root } });
+execFileSync(
+  process.execPath,
+  [
+    prebuildify,
+    '--napi',
+    '--strip',
+    '--name',
+    'alignkit',
+    '--node-gyp',
+    join(packageRoot, 'scripts', 'build-native.mjs'),
+  ],
+  { cwd: packageRoot, stdio: 'inherit', env: { ...process.env, LIBTORCH: torch.root } },
+);
 const out = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'libtorch.json');
 writeFileSync(out, JSON.stringify({ version: torch.version, cuda: torch.cuda }, null, 2) + '\n');
 console.log(`alignkit: wrote ${out}`);

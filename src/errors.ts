@@ -63,7 +63,9 @@ export function fromNative(err: unknown): never {
   if (err instanceof AlignkitError || !(err instanceof Error)) throw err;
   const code = (err as Error & { code?: unknown }).code;
   if (isAlignkitErrorCode(code)) throw new AlignkitError(code, err.message, { cause: err });
-  if (code !== undefined) throw new AlignkitError('ERR_NATIVE', `${err.message} [native code ${String(code)}]`, { cause: err });
-  if (err instanceof TypeError || err instanceof RangeError) throw new AlignkitError('ERR_INVALID_ARG', err.message, { cause: err });
+  if (code !== undefined)
+    throw new AlignkitError('ERR_NATIVE', `${err.message} [native code ${String(code)}]`, { cause: err });
+  if (err instanceof TypeError || err instanceof RangeError)
+    throw new AlignkitError('ERR_INVALID_ARG', err.message, { cause: err });
   throw err;
 }

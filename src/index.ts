@@ -1,47 +1,52 @@
 export { AlignkitError, type AlignkitErrorCode } from './errors.js';
-export { cpuCache, cudaMemory, info, manualSeed, setNumThreads, type CpuCache, type CudaMemory, type RuntimeInfo } from './info.js';
 export {
-  loadModel,
-  Model,
-  type AddLoraOptions,
-  type BatchOptions,
-  type CompletionLogProbs,
-  type CompletionLogProbsOptions,
-  type Device,
-  type DpoBatch,
-  type DpoLossOptions,
-  type DpoMetrics,
-  type DpoReference,
-  type DpoStepOptions,
-  type DpoStepResult,
-  type Dtype,
-  type ForwardOptions,
-  type KtoBatch,
-  type KtoStepOptions,
-  type KtoStepResult,
-  type LoadModelOptions,
-  type MaskRows,
-  type ModelConfig,
-  type SaveOptions,
-  type SftBatch,
-  type SftMetrics,
-  type SftStepOptions,
-  type SftStepResult,
-  type Tensor,
-  type TokenRows,
-} from './model.js';
+  cpuCache,
+  cudaMemory,
+  info,
+  manualSeed,
+  setNumThreads,
+  type CpuCache,
+  type CudaMemory,
+  type RuntimeInfo,
+} from './info.js';
+export { generate, generateTokenIds, loadModel, Model, type DpoReference } from './model.js';
+export type {
+  AddLoraOptions,
+  BatchOptions,
+  CompletionLogProbs,
+  CompletionLogProbsOptions,
+  Device,
+  Dtype,
+  ForwardOptions,
+  LoadModelOptions,
+  ModelConfig,
+  SaveOptions,
+} from './types/model.js';
+export type {
+  DpoBatch,
+  DpoLossOptions,
+  DpoMetrics,
+  DpoStepOptions,
+  DpoStepResult,
+  KtoBatch,
+  KtoMetrics,
+  KtoStepOptions,
+  KtoStepResult,
+  MetricParts,
+  SftBatch,
+  SftMetrics,
+  SftStepOptions,
+  SftStepResult,
+  StepMetricParts,
+} from './types/steps.js';
+export type { MaskRows, Tensor, TokenRows } from './types/tensor.js';
 export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
 export { DataParallel, type DataParallelConfig, type GradientSyncStats } from './distributed/data-parallel.js';
 export { distributedEnv, threadsPerWorker, type DistributedEnv } from './distributed/launch-env.js';
 export { launch, type LaunchOptions } from './distributed/launcher.js';
 export { evaluate, type EvalResult, type EvaluateOptions, type Judge } from './eval/evaluate.js';
 export { report, type ReportOptions, type ReportResult } from './report/report.js';
-export {
-  generate,
-  generateTokenIds,
-  type Generation,
-  type Prompt,
-} from './generate/generate.js';
+export type { Generation, Prompt } from './generate/generate.js';
 export {
   DEFAULT_MAX_NEW_TOKENS,
   type GenerateOptions,
@@ -81,4 +86,4 @@ export {
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
-} from './train/train.js';
+} from './train/train-from-config.js';

@@ -1,7 +1,8 @@
 // What alignkit runs on: torch version, CUDA, threads, which addon file and which libtorch it was built with.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { addonPath, native, type CpuCache, type CudaMemory } from './native.js';
+import { addonPath, native } from './native.js';
+import type { CpuCache, CudaMemory } from './types/runtime.js';
 import { AlignkitError, fromNative } from './errors.js';
 
 export type { CpuCache, CudaMemory };
@@ -37,7 +38,8 @@ export function info(): RuntimeInfo {
  * torch): LoRA dropout draws from them.
  */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new AlignkitError('ERR_INVALID_ARG', `seed: expected a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new AlignkitError('ERR_INVALID_ARG', `seed: expected a non-negative integer, got ${seed}`);
   native().manualSeed(seed);
 }
 

@@ -3,7 +3,8 @@ import { AlignkitError } from './errors.js';
 import { refuseLinksOutside } from './io/model-file.js';
 import { writeModelFolder } from './io/model-folder-write.js';
 import { ensureWritableFolder, refuseOutputOverInputs } from './io/output-folder.js';
-import { loadModel, type Device, type Dtype, type SaveOptions } from './model.js';
+import { loadModel } from './model.js';
+import type { Device, Dtype, SaveOptions } from './types/model.js';
 import { adapterBase } from './train/peft.js';
 
 export interface MergeOptions extends SaveOptions {
@@ -20,9 +21,16 @@ export interface MergeOptions extends SaveOptions {
  */
 export async function mergeAdapter(adapterDir: string, outputDir: string, options: MergeOptions = {}): Promise<void> {
   const base = options.base ?? adapterBase(adapterDir);
-  if (!base) throw new AlignkitError('ERR_NOT_FOUND', `${adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter folder)`);
+  if (!base)
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${adapterDir}: no adapter_config.json (expected a PEFT LoRA adapter folder)`,
+    );
   // Before any work: the merged model must not overwrite the base or the adapter it is made from.
-  refuseOutputOverInputs({ key: 'output', path: outputDir }, [{ key: 'the adapter', path: adapterDir }, { key: 'the base model', path: base }]);
+  refuseOutputOverInputs({ key: 'output', path: outputDir }, [
+    { key: 'the adapter', path: adapterDir },
+    { key: 'the base model', path: base },
+  ]);
   ensureWritableFolder('output', outputDir);
   refuseLinksOutside(base, 'the base model');
   const model = await loadModel(base, { dtype: options.dtype ?? 'auto', device: options.device });

@@ -3,130 +3,27 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AlignkitError } from './errors.js';
-import type { CompletionLogProbsOptions, DpoStepOptions, ForwardOptions, KtoStepOptions, SftStepOptions } from './model.js';
+import type { CpuCache, CudaMemory, GradientSyncStats } from './types/runtime.js';
+import type {
+  CompletionLogProbs,
+  CompletionLogProbsOptions,
+  ForwardOptions,
+  LoraOptions,
+  ModelConfig,
+} from './types/model.js';
+import type {
+  DpoStepOptions,
+  DpoStepResult,
+  KtoStepOptions,
+  KtoStepResult,
+  SftStepOptions,
+  SftStepResult,
+} from './types/steps.js';
+import type { IndexArray, SafetensorsData, Tensor } from './types/tensor.js';
 
-export type IndexArray = Int32Array | Uint8Array;
-
-/** The CUDA caching allocator's counters, in bytes (what torch.cuda.max_memory_allocated reads). */
-export interface CpuCache {
-  /** Bytes in idle blocks, kept for the next allocation of their size class. */
-  idleBytes: number;
-  /** Bytes in live blocks of the cached sizes (128 KiB-64 MiB, rounded to their class). */
-  liveBytes: number;
-  /** The most liveBytes ever was: live and idle together never exceed it. */
-  peakLiveBytes: number;
-  hits: number;
-  misses: number;
-  /** Idle blocks returned to the system to keep live + idle within peakLiveBytes. */
-  evictions: number;
-}
-
-export interface CudaMemory {
-  allocated: number;
-  peakAllocated: number;
-  reserved: number;
-  peakReserved: number;
-}
-
-export interface NativeTensor {
-  data: Float32Array;
-  shape: number[];
-}
-
-/** PEFT's LoraConfig fields, under their PEFT names. */
-export interface LoraOptions {
-  r: number;
-  lora_alpha: number;
-  lora_dropout: number;
-  target_modules: string[];
-  use_rslora: boolean;
-}
-
-export interface NativeModelConfig {
-  modelType: string;
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  tieWordEmbeddings: boolean;
-  /** > 0 for a sequence-classification (reward) model: logits are (batch, seqLen, numLabels) from score.weight. */
-  numLabels: number;
-  ropeType: string;
-  dtype: string;
-  device: string;
-  sourceDir: string;
-  /** LoRA adapters are attached (training updates only them). */
-  lora: boolean;
-}
-
-/** Per-sequence values, each of length batch. */
-export interface CompletionLogProbs {
-  /** Sum over the completion tokens of log p(token). */
-  logps: Float32Array;
-  /** Completion tokens that are predicted: completionMask[:, 1:].sum(1). */
-  tokens: Int32Array;
-  /** Sum over the completion tokens of the logits' mean over the vocabulary (TRL's logits/chosen, /rejected). */
-  meanLogit: Float32Array;
-  /** Sum over the completion tokens of the softmax entropy in nats (TRL's entropy). */
-  entropy: Float32Array;
-  /** Completion tokens whose highest logit is the token itself (TRL's mean_token_accuracy). */
-  correct: Int32Array;
-  /** With `pairTail`: the part of logps past the pair's shorter completion (LD-DPO's tail). */
-  tailLogps?: Float32Array;
-}
-
-/** The metrics TRL's DPOTrainer._compute_loss appends for one micro-batch, under its names. */
-export interface DpoMetrics {
-  'rewards/chosen': number;
-  'rewards/rejected': number;
-  'rewards/accuracies': number;
-  'rewards/margins': number;
-  'logps/chosen': number;
-  'logps/rejected': number;
-  'logits/chosen': number;
-  'logits/rejected': number;
-  entropy: number;
-  mean_token_accuracy: number;
-  num_tokens: number;
-}
-
-export interface DpoStepResult {
-  /** Σ loss_weights[i] · mean over pairs of loss_type[i]. */
-  loss: number;
-  metrics: DpoMetrics;
-  /** β · (policy − reference) log-ratio per pair, (pairs). */
-  chosenRewards: Float32Array;
-  rejectedRewards: Float32Array;
-}
-
-/** One KTO micro-batch: the loss, the rewards and the policy's per-sequence values behind TRL's metrics, (batch) each. */
-export interface KtoStepResult extends Pick<CompletionLogProbs, 'logps' | 'tokens' | 'meanLogit' | 'entropy'> {
-  /** Mean over the rows of the weighted per-row losses (TRL's losses.nanmean()). */
-  loss: number;
-  /** β · (policy − reference) log-ratio per row. */
-  rewards: Float32Array;
-}
-
-/** The metrics TRL's SFTTrainer.compute_loss records for one micro-batch, under its names. */
-export interface SftMetrics {
-  entropy: number;
-  mean_token_accuracy: number;
-  /** attention_mask.sum(), or the row length of a padding-free batch. */
-  num_tokens: number;
-}
-
-export interface SftStepResult {
-  /** The summed token NLL divided by num_items_in_batch (default: this batch's label tokens). */
-  loss: number;
-  /** Label tokens of this batch (labels[:, 1:] != -100). */
-  labelTokens: number;
-  metrics: SftMetrics;
-}
-
+/** @internal A loaded model in the addon (native/models/); `Model` (model.ts) is its public face. */
 export interface NativeModel {
-  config(): NativeModelConfig;
+  config(): ModelConfig;
   parameters(): { name: string; shape: number[] }[];
   logits(
     ids: Int32Array,
@@ -135,7 +32,7 @@ export interface NativeModel {
     batch: number,
     seqLen: number,
     options: Pick<ForwardOptions, 'bf16'>,
-  ): Promise<NativeTensor>;
+  ): Promise<Tensor>;
   forwardBackward(ids: Int32Array, mask: IndexArray | null, batch: number, seqLen: number): Promise<number>;
   completionLogProbs(
     ids: Int32Array,
@@ -153,7 +50,7 @@ export interface NativeModel {
     seqLen: number,
     reference: NativeModel | { chosen: Float32Array; rejected: Float32Array } | 'base',
     options: DpoStepOptions,
-  ): Promise<DpoStepResult>;
+  ): Promise<Omit<DpoStepResult, 'metrics'>>;
   ktoStep(
     ids: Int32Array,
     mask: IndexArray | null,
@@ -163,7 +60,7 @@ export interface NativeModel {
     labels: Uint8Array,
     refLogps: Float32Array,
     options: KtoStepOptions,
-  ): Promise<KtoStepResult>;
+  ): Promise<Omit<KtoStepResult, 'metrics'>>;
   sftStep(
     ids: Int32Array,
     mask: IndexArray | null,
@@ -172,8 +69,8 @@ export interface NativeModel {
     batch: number,
     seqLen: number,
     options: SftStepOptions,
-  ): Promise<SftStepResult>;
-  gradients(): Promise<(NativeTensor & { name: string })[]>;
+  ): Promise<Omit<SftStepResult, 'metrics'>>;
+  gradients(): Promise<(Tensor & { name: string })[]>;
   zeroGrad(): Promise<void>;
   mixParameters(source: NativeModel, alpha: number): Promise<void>;
   save(dir: string, maxShardBytes: number): Promise<void>;
@@ -185,7 +82,7 @@ export interface NativeModel {
   dispose(): Promise<void>;
 }
 
-/** GenerationConfig's fields under their names, as NativeGeneration.start takes them. */
+/** @internal GenerationConfig's fields under their names, as NativeGeneration.start takes them. */
 export interface NativeGenerationOptions {
   max_new_tokens: number;
   do_sample: boolean;
@@ -198,7 +95,7 @@ export interface NativeGenerationOptions {
   output_logits: boolean;
 }
 
-/** The tokens one step() call added. */
+/** @internal The tokens one step() call added. */
 export interface GenerationChunk {
   /** (batch, steps) row-major; a row that finished gets the pad token. */
   tokens: Int32Array;
@@ -209,13 +106,14 @@ export interface GenerationChunk {
   logits?: Float32Array;
 }
 
-/** A batch being generated (its KV cache lives natively until done or disposed). */
+/** @internal A batch being generated (its KV cache lives natively until done or disposed). */
 export interface NativeGeneration {
   /** Finishes `stopRows` first, then adds up to maxSteps tokens per row. */
   step(maxSteps: number, stopRows: Int32Array | null): Promise<GenerationChunk>;
   dispose(): Promise<void>;
 }
 
+/** @internal An AdamW in the addon; `Optimizer` (train/optimizer.ts) is its public face. */
 export interface NativeOptimizer {
   decayParameterNames(): string[];
   step(lr: number): Promise<void>;
@@ -226,16 +124,7 @@ export interface NativeOptimizer {
   stateBytes(): number;
 }
 
-/** What averaging gradients has cost this rank so far. */
-export interface GradientSyncStats {
-  /** Backward passes whose gradients were averaged over the ranks (one per optimizer step). */
-  syncs: number;
-  /** Bucket all-reduces they issued. */
-  allReduces: number;
-  /** Seconds spent waiting for those all-reduces after the backward ended (the communication overlap did not hide). */
-  waitSeconds: number;
-}
-
+/** @internal A data-parallel process group in the addon; `DataParallel` (distributed/data-parallel.ts) is its public face. */
 export interface NativeProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
@@ -247,8 +136,24 @@ export interface NativeProcessGroup {
   close(finished: boolean): Promise<void>;
 }
 
-export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+/** One option of a loss family, as the native catalogue registers it (native/train/option_catalogue.h). */
+export interface LossOptionSpec {
+  /** TRL's name. */
+  name: string;
+  type: 'number' | 'optional_number' | 'bool' | 'string' | 'optional_string' | 'string_list' | 'optional_number_list';
+  /** The default-constructed native struct's value (TRL's default). */
+  default: unknown;
+  /** The values a string option (or each of a list's strings) may take. */
+  choices?: string[];
+}
 
+/** A loss family's catalogue: its loss_type names and every option, each registered once in native/. */
+export interface LossCatalogue {
+  lossTypes: string[];
+  options: LossOptionSpec[];
+}
+
+/** @internal The addon's exports, as binding/addon.cc registers them. */
 export interface NativeAddon {
   readSafetensors(path: string): Promise<{
     tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsData }[];
@@ -275,26 +180,53 @@ export interface NativeAddon {
   NativeOptimizer: {
     create(
       model: NativeModel,
-      options: { adamBeta1: number; adamBeta2: number; adamEpsilon: number; weightDecay: number; fused?: boolean;
-        group?: NativeProcessGroup; zeroStage?: 0 | 1; bucketCapMb?: number },
+      options: {
+        adamBeta1: number;
+        adamBeta2: number;
+        adamEpsilon: number;
+        weightDecay: number;
+        fused?: boolean;
+        group?: NativeProcessGroup;
+        zeroStage?: 0 | 1;
+        bucketCapMb?: number;
+      },
     ): Promise<NativeOptimizer>;
   };
   NativeProcessGroup: {
     connect(options: {
-      rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number; cuda?: boolean; localRank?: number;
+      rank: number;
+      worldSize: number;
+      masterAddr: string;
+      masterPort: number;
+      timeoutMs: number;
+      cuda?: boolean;
+      localRank?: number;
     }): Promise<NativeProcessGroup>;
   };
   saveRngState(path: string): Promise<void>;
   loadRngState(path: string): Promise<void>;
-  runtimeInfo(): { torchVersion: string; builtWithCuda: boolean; cudaAvailable: boolean; cudaDeviceCount: number; threads: number };
+  runtimeInfo(): {
+    torchVersion: string;
+    builtWithCuda: boolean;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    threads: number;
+  };
   setNumThreads(threads: number): void;
   manualSeed(seed: number): void;
   cudaMemory(device: number, reset?: boolean): CudaMemory;
   cpuCache(): CpuCache;
   randperm(n: number, seed: number): Int32Array;
+  dpoLossCatalogue(): LossCatalogue;
+  ktoLossCatalogue(): LossCatalogue;
+  sftLossCatalogue(): LossCatalogue;
+  /** Throws (code ERR_INVALID_ARG, a message naming the keys) where the options cannot train; absent keys take their defaults. */
+  validateDpoLossOptions(options: Record<string, unknown>): void;
+  validateKtoLossOptions(options: Record<string, unknown>): void;
+  validateSftLossOptions(options: Record<string, unknown>): void;
 }
 
-/** The package root: dist/ or src/ sit one level below it. */
+/** @internal The package root: dist/ or src/ sit one level below it. */
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const require = createRequire(import.meta.url);
@@ -302,20 +234,23 @@ const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; reso
 
 let addon: NativeAddon | undefined;
 
+/** @internal The addon, loaded on first use; a load failure says how to install it. */
 export function native(): NativeAddon {
   try {
     addon ??= nodeGypBuild(packageRoot) as NativeAddon;
   } catch (err) {
-    throw new AlignkitError('ERR_NATIVE',
+    throw new AlignkitError(
+      'ERR_NATIVE',
       `alignkit's native addon did not load: ${(err as Error).message}\n` +
-        'If npm skipped alignkit\'s install script (npm >= 11 runs it only once approved: ' +
+        "If npm skipped alignkit's install script (npm >= 11 runs it only once approved: " +
         '`npm install-scripts approve alignkit`), run `npx alignkit setup` to install libtorch and the addon.',
-      { cause: err });
+      { cause: err },
+    );
   }
   return addon;
 }
 
-/** Path of the addon file node-gyp-build loads. */
+/** @internal Path of the addon file node-gyp-build loads. */
 export function addonPath(): string {
   return nodeGypBuild.resolve(packageRoot);
 }

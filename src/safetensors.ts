@@ -1,6 +1,7 @@
 // Reading safetensors files from TS through the native validating reader.
 import { fromNative } from './errors.js';
-import { native, type SafetensorsData } from './native.js';
+import { native } from './native.js';
+import type { SafetensorsData } from './types/tensor.js';
 
 export interface SafetensorsTensor {
   /** Stored dtype: F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL. */

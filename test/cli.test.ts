@@ -15,7 +15,11 @@ describe('alignkit info', () => {
     const printed = JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' }));
     const local = info();
     expect(printed.torchVersion).toMatch(/^2\.\d+\.\d+/);
-    expect(printed).toMatchObject({ torchVersion: local.torchVersion, cudaAvailable: local.cudaAvailable, addonPath: local.addonPath });
+    expect(printed).toMatchObject({
+      torchVersion: local.torchVersion,
+      cudaAvailable: local.cudaAvailable,
+      addonPath: local.addonPath,
+    });
     expect(printed.device).toBe(local.cudaAvailable ? 'cuda:0' : 'cpu');
     expect(printed.threads).toBeGreaterThan(0);
     expect(printed.addonPath).toMatch(/alignkit\.node$/);
@@ -31,8 +35,12 @@ describe('alignkit info', () => {
 
 describe('alignkit inspect', () => {
   it('loads the bundled model and runs a forward+backward pass with the library’s loss', async () => {
-    const text = execFileSync(process.execPath, [cli, 'inspect', '--batch', '2', '--seq-len', '16'], { encoding: 'utf8' });
-    const params = (await loadModel(modelDir('llama'))).parameters().reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    const text = execFileSync(process.execPath, [cli, 'inspect', '--batch', '2', '--seq-len', '16'], {
+      encoding: 'utf8',
+    });
+    const params = (await loadModel(modelDir('llama')))
+      .parameters()
+      .reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
     expect(text).toMatch(/^type\s+llama: 2 layers, hidden 64, heads 4\/2 \(q\/kv\), head_dim 16, vocab 256$/m);
     expect(text).toContain(`params     ${params.toLocaleString('en-US')} (float32 on cpu)`);
     expect(text).toMatch(/^step\s+loss \d+\.\d{4} on random tokens/m);
@@ -46,7 +54,9 @@ describe('alignkit inspect', () => {
       failure = e as { status: number; stderr: string };
     }
     expect(failure?.status).toBe(1);
-    expect(failure?.stderr.trim()).toBe(`alignkit: ${join(import.meta.dirname, 'config.json')}: cannot be read (is this a Hugging Face model folder?) [ERR_NOT_FOUND]`);
+    expect(failure?.stderr.trim()).toBe(
+      `alignkit: ${join(import.meta.dirname, 'config.json')}: cannot be read (is this a Hugging Face model folder?) [ERR_NOT_FOUND]`,
+    );
   });
 });
 
@@ -66,15 +76,18 @@ describe('alignkit preprocess', () => {
   it('tokenizes the train and eval datasets of a config and prints counts and length statistics', () => {
     const dir = tempDir('cli-preprocess');
     const config = join(dir, 'dpo.yaml');
-    writeFileSync(config, [
-      'trainer: dpo',
-      `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
-      `train_dataset: ${join(fixturesDir, 'data', 'conversational.jsonl')}`,
-      `eval_dataset: ${join(fixturesDir, 'data', 'standard.parquet')}`,
-      `output_dir: ${join(dir, 'out')}`,
-      'skip_invalid_rows: true',
-      'beta: 0.2',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'trainer: dpo',
+        `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
+        `train_dataset: ${join(fixturesDir, 'data', 'conversational.jsonl')}`,
+        `eval_dataset: ${join(fixturesDir, 'data', 'standard.parquet')}`,
+        `output_dir: ${join(dir, 'out')}`,
+        'skip_invalid_rows: true',
+        'beta: 0.2',
+      ].join('\n'),
+    );
     const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
     expect(result).toContain(`train: 3 rows → ${join(dir, 'out', 'train.arrow')}`);
     expect(result).toContain(`eval: 3 rows → ${join(dir, 'out', 'eval.arrow')}`);
@@ -89,13 +102,21 @@ describe('alignkit preprocess', () => {
     const config = join(dir, 'sft.yaml');
     const data = join(dir, 'chat.jsonl');
     const turn = (role: string, content: string) => ({ role, content });
-    writeFileSync(data, [1, 2, 3].map((i) => JSON.stringify({ messages: [turn('user', `Question ${i}?`), turn('assistant', `Answer ${i}.`)] })).join('\n'));
-    writeFileSync(config, [
-      'trainer: sft',
-      `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
-      `train_dataset: ${data}`,
-      `output_dir: ${join(dir, 'out')}`,
-    ].join('\n'));
+    writeFileSync(
+      data,
+      [1, 2, 3]
+        .map((i) => JSON.stringify({ messages: [turn('user', `Question ${i}?`), turn('assistant', `Answer ${i}.`)] }))
+        .join('\n'),
+    );
+    writeFileSync(
+      config,
+      [
+        'trainer: sft',
+        `model_name_or_path: ${join(fixturesDir, 'tokenizers', 'chatml-bytelevel')}`,
+        `train_dataset: ${data}`,
+        `output_dir: ${join(dir, 'out')}`,
+      ].join('\n'),
+    );
     const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
     expect(result).toContain(`train: 3 rows → ${join(dir, 'out', 'train.arrow')}`);
     expect(result).toMatch(/^  trained tokens\s+min \d+/m);
@@ -106,22 +127,29 @@ describe('alignkit train', () => {
   const dir = tempDir('cli-train');
   const configFile = (name: string) => {
     const path = join(dir, `${name}.yaml`);
-    writeFileSync(path, [
-      'trainer: dpo',
-      `model_name_or_path: ${modelDir('llama')}`,
-      `train_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`,
-      `output_dir: ${join(dir, name)}`,
-      'bf16: false',
-      'gradient_checkpointing: false',
-      'per_device_train_batch_size: 1',
-      'max_steps: 24',
-      'logging_steps: 1',
-      'learning_rate: 0.001',
-      "save_strategy: 'no'",
-    ].join('\n'));
+    writeFileSync(
+      path,
+      [
+        'trainer: dpo',
+        `model_name_or_path: ${modelDir('llama')}`,
+        `train_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`,
+        `output_dir: ${join(dir, name)}`,
+        'bf16: false',
+        'gradient_checkpointing: false',
+        'per_device_train_batch_size: 1',
+        'max_steps: 24',
+        'logging_steps: 1',
+        'learning_rate: 0.001',
+        "save_strategy: 'no'",
+      ].join('\n'),
+    );
     return path;
   };
-  const metrics = (name: string) => readFileSync(join(dir, name, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = (name: string) =>
+    readFileSync(join(dir, name, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
 
   /** Runs `alignkit train` (stdout a pipe: plain lines) and sends SIGINT once the first step is logged. */
   function interruptAfterFirstLog(config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -137,9 +165,17 @@ describe('alignkit train', () => {
   }
 
   it('Ctrl-C saves a whole checkpoint and exits with 130; --resume ends where an uninterrupted run does', async () => {
-    const full = execFileSync(process.execPath, [cli, 'train', configFile('full')], { encoding: 'utf8', stdio: 'pipe' });
+    const full = execFileSync(process.execPath, [cli, 'train', configFile('full')], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
     expect(full).toMatch(/^step 1\/24  loss 0\.6931/m);
-    expect(full).toMatch(new RegExp(`^done: 24 steps in \\d+m\\d+s, train_loss [\\d.]+, [\\d.]+ steps/s, [\\d.]+ samples/s; model saved to ${join(dir, 'full')}$`, 'm'));
+    expect(full).toMatch(
+      new RegExp(
+        `^done: 24 steps in \\d+m\\d+s, train_loss [\\d.]+, [\\d.]+ steps/s, [\\d.]+ samples/s; model saved to ${join(dir, 'full')}$`,
+        'm',
+      ),
+    );
 
     const config = configFile('stopped');
     const stopped = await interruptAfterFirstLog(config);
@@ -151,12 +187,17 @@ describe('alignkit train', () => {
     const state = JSON.parse(readFileSync(join(checkpoint!, 'trainer_state.json'), 'utf8'));
     expect(basename(checkpoint!)).toBe(`checkpoint-${state.global_step}`);
     expect(state.global_step).toBeLessThan(24);
-    expect(readdirSync(checkpoint!)).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']));
+    expect(readdirSync(checkpoint!)).toEqual(
+      expect.arrayContaining(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']),
+    );
     expect(readdirSync(join(dir, 'stopped')).filter((n) => n.startsWith('.'))).toEqual([]);
     expect(metrics('stopped')).toEqual(state.log_history);
     await loadModel(checkpoint!);
 
-    const resumed = execFileSync(process.execPath, [cli, 'train', config, '--resume'], { encoding: 'utf8', stdio: 'pipe' });
+    const resumed = execFileSync(process.execPath, [cli, 'train', config, '--resume'], {
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
     expect(resumed).toMatch(new RegExp(`^step ${state.global_step + 1}/24 `, 'm'));
     expect(withoutTimings(metrics('stopped'))).toEqual(withoutTimings(metrics('full')));
     expect(/train_loss ([\d.]+)/.exec(resumed)![1]).toBe(/train_loss ([\d.]+)/.exec(full)![1]);
@@ -169,9 +210,15 @@ describe('alignkit report', () => {
     const out = join(tempDir('cli-report-out'), 'report');
     const printed = execFileSync(process.execPath, [cli, 'report', dir, '--out', out], { encoding: 'utf8' });
     const plots = readdirSync(join(out, 'plots'));
-    expect(printed.trim()).toBe(`report: ${join(out, 'report.html')} (${plots.length} charts, PNGs in ${join(out, 'plots')})`);
-    expect(plots).toEqual(expect.arrayContaining(['loss.png', 'rewards-margins.png', 'rewards-accuracies.png', 'learning_rate.png']));
-    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<figure class="chart" data-metric="rewards/margins">');
+    expect(printed.trim()).toBe(
+      `report: ${join(out, 'report.html')} (${plots.length} charts, PNGs in ${join(out, 'plots')})`,
+    );
+    expect(plots).toEqual(
+      expect.arrayContaining(['loss.png', 'rewards-margins.png', 'rewards-accuracies.png', 'learning_rate.png']),
+    );
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain(
+      '<figure class="chart" data-metric="rewards/margins">',
+    );
   });
 
   it('a folder without metrics.jsonl is one plain error line and exit code 1', () => {
@@ -183,7 +230,11 @@ describe('alignkit report', () => {
       failure = e as { status: number; stderr: string };
     }
     expect(failure?.status).toBe(1);
-    expect(failure?.stderr.trim()).toMatch(new RegExp(`^alignkit: ${join(dir, 'metrics.jsonl')}: cannot be read \\(ENOENT[^\\n]*\\); alignkit train writes it to output_dir \\[ERR_NOT_FOUND\\]$`));
+    expect(failure?.stderr.trim()).toMatch(
+      new RegExp(
+        `^alignkit: ${join(dir, 'metrics.jsonl')}: cannot be read \\(ENOENT[^\\n]*\\); alignkit train writes it to output_dir \\[ERR_NOT_FOUND\\]$`,
+      ),
+    );
   });
 });
 
@@ -191,13 +242,24 @@ describe('alignkit eval', () => {
   it('evaluates as the YAML config says and prints every figure of eval_results.json', () => {
     const dir = tempDir('cli-eval');
     const config = join(dir, 'eval.yaml');
-    writeFileSync(config, [
-      `model_name_or_path: ${modelDir('llama')}`, `ref_model: ${modelDir('llama-ref')}`,
-      `eval_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`, `output_dir: ${dir}`, 'beta: 0.3', 'use_cpu: true',
-    ].join('\n') + '\n');
-    const printed = execFileSync(process.execPath, [cli, 'eval', config], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      config,
+      [
+        `model_name_or_path: ${modelDir('llama')}`,
+        `ref_model: ${modelDir('llama-ref')}`,
+        `eval_dataset: ${join(fixturesDir, 'trl', 'dpo-train.jsonl')}`,
+        `output_dir: ${dir}`,
+        'beta: 0.3',
+        'use_cpu: true',
+      ].join('\n') + '\n',
+    );
+    const printed = execFileSync(process.execPath, [cli, 'eval', config], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const results = JSON.parse(readFileSync(join(dir, 'eval_results.json'), 'utf8')) as Record<string, number>;
-    for (const key of Object.keys(results)) expect(printed).toMatch(new RegExp(`^${key.replace('/', '\\/')}\\s+\\S+$`, 'm'));
+    for (const key of Object.keys(results))
+      expect(printed).toMatch(new RegExp(`^${key.replace('/', '\\/')}\\s+\\S+$`, 'm'));
     expect(printed).toContain(`results: ${join(dir, 'eval_results.json')}`);
   });
 
@@ -212,6 +274,8 @@ describe('alignkit eval', () => {
       failure = e as { status: number; stderr: string };
     }
     expect(failure?.status).toBe(1);
-    expect(failure?.stderr.trim()).toBe(`alignkit: ${config}: unknown key 'eval_datset' for alignkit eval (did you mean 'eval_dataset'?) [ERR_INVALID_CONFIG]`);
+    expect(failure?.stderr.trim()).toBe(
+      `alignkit: ${config}: unknown key 'eval_datset' for alignkit eval (did you mean 'eval_dataset'?) [ERR_INVALID_CONFIG]`,
+    );
   });
 });

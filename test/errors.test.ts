@@ -17,8 +17,14 @@ function caught(err: unknown): unknown {
 
 describe('configError', () => {
   it('prefixes the file (or command) it is given, else config:', () => {
-    expect(configError('run.yaml', "'beta' must be a number")).toMatchObject({ code: 'ERR_INVALID_CONFIG', message: "run.yaml: 'beta' must be a number" });
-    expect(configError('fp16 is not implemented')).toMatchObject({ code: 'ERR_INVALID_CONFIG', message: 'config: fp16 is not implemented' });
+    expect(configError('run.yaml', "'beta' must be a number")).toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: "run.yaml: 'beta' must be a number",
+    });
+    expect(configError('fp16 is not implemented')).toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: 'config: fp16 is not implemented',
+    });
     expect(configError('x')).toBeInstanceOf(AlignkitError);
   });
 });
@@ -33,7 +39,11 @@ describe('fromNative', () => {
 
   it('turns an undocumented code into ERR_NATIVE naming it', () => {
     const native = nativeError('something broke', 'ERR_SOMETHING_NEW');
-    expect(caught(native)).toMatchObject({ code: 'ERR_NATIVE', message: 'something broke [native code ERR_SOMETHING_NEW]', cause: native });
+    expect(caught(native)).toMatchObject({
+      code: 'ERR_NATIVE',
+      message: 'something broke [native code ERR_SOMETHING_NEW]',
+      cause: native,
+    });
   });
 
   it("turns a binding's bare TypeError or RangeError into ERR_INVALID_ARG", () => {

@@ -74,8 +74,10 @@ void GradientReducer::launch(Bucket& bucket) {
   for (size_t i = 0; i < bucket.params.size(); ++i) {
     const at::Tensor& p = params_[bucket.params[i]];
     at::Tensor slot = bucket.flat.narrow(0, bucket.offsets[i], p.numel());
-    if (p.grad().defined()) slot.copy_(p.grad().reshape(-1));
-    else slot.zero_();
+    if (p.grad().defined())
+      slot.copy_(p.grad().reshape(-1));
+    else
+      slot.zero_();
   }
   // DDP's default comm hook: divide by the world size, then sum.
   bucket.flat.div_(group_->worldSize());
@@ -99,8 +101,10 @@ void GradientReducer::finish() {
     for (size_t i = 0; i < bucket.params.size(); ++i) {
       at::Tensor p = params_[bucket.params[i]];
       at::Tensor average = bucket.flat.narrow(0, bucket.offsets[i], p.numel()).view(p.sizes());
-      if (p.grad().defined()) p.mutable_grad().copy_(average);
-      else p.mutable_grad() = average.clone();
+      if (p.grad().defined())
+        p.mutable_grad().copy_(average);
+      else
+        p.mutable_grad() = average.clone();
     }
   }
   group_->recordGradientSync(static_cast<int64_t>(buckets_.size()), waitSeconds);

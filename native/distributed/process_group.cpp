@@ -21,14 +21,13 @@ constexpr auto kSilence = std::chrono::milliseconds(2500);
 
 std::string heartbeatKey(int rank) { return "alignkit/heartbeat/" + std::to_string(rank); }
 
-bool isLoopback(const std::string& addr) {
-  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-}
+bool isLoopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
 // Gloo's transport device, chosen as torch.distributed does: GLOO_SOCKET_IFNAME when set, the loopback address
 // for a job on one machine, else this machine's hostname.
 std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& masterAddr) {
-  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   if (isLoopback(masterAddr)) return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
@@ -57,10 +56,12 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options) {
       throw Error("ERR_PORT_IN_USE", "rank 0: cannot host the rendezvous at " + master + ": the port is in use " +
                                          "(choose another with --master_port / MASTER_PORT)");
     }
-    throw Error("ERR_DISTRIBUTED", "rank " + std::to_string(options.rank) + ": rendezvous at " + master +
-                                       " failed within " + std::to_string(options.timeout.count() / 1000) + " s (" +
-                                       (options.rank == 0 ? "not every rank joined" : "is rank 0 running and " +
-                                        master + " reachable from here?") + "): " + why);
+    throw Error("ERR_DISTRIBUTED",
+                "rank " + std::to_string(options.rank) + ": rendezvous at " + master + " failed within " +
+                    std::to_string(options.timeout.count() / 1000) + " s (" +
+                    (options.rank == 0 ? "not every rank joined"
+                                       : "is rank 0 running and " + master + " reachable from here?") +
+                    "): " + why);
   }
   try {
 #if ALIGNKIT_WITH_CUDA
@@ -71,7 +72,8 @@ ProcessGroup::ProcessGroup(const GroupOptions& options) : options_(options) {
       return;
     }
 #endif
-    if (options.cuda) throw Error("ERR_DISTRIBUTED", "NCCL needs a CUDA build of alignkit's addon; this one is CPU only");
+    if (options.cuda)
+      throw Error("ERR_DISTRIBUTED", "NCCL needs a CUDA build of alignkit's addon; this one is CPU only");
     auto glooOptions = c10d::ProcessGroupGloo::Options::create(options.timeout);
     glooOptions->devices.push_back(glooDevice(options.masterAddr));
     backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, options.rank, options.worldSize, glooOptions);
@@ -137,26 +139,29 @@ std::string ProcessGroup::silentRanks() const {
     for (int r = 0; r < worldSize(); ++r) {
       if (r != rank() && after[r] == before[r]) silent += (silent.empty() ? "rank " : ", rank ") + std::to_string(r);
     }
-    return silent.empty() ? "" : silent + " stopped responding (no heartbeat for " +
-                                     std::to_string(kSilence.count() / 1000.0).substr(0, 3) + " s: it exited, crashed or hangs)";
+    return silent.empty()
+               ? ""
+               : silent + " stopped responding (no heartbeat for " +
+                     std::to_string(kSilence.count() / 1000.0).substr(0, 3) + " s: it exited, crashed or hangs)";
   } catch (const std::exception&) {
     return rank() == 0 ? "" : "rank 0, which hosts the rendezvous store, is gone (it exited or crashed)";
   }
 }
 
 at::Device ProcessGroup::device() const {
-  return options_.cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(options_.localRank)) : at::Device(at::kCPU);
+  return options_.cuda ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(options_.localRank))
+                       : at::Device(at::kCPU);
 }
 
 void ProcessGroup::fail(const std::string& what, const std::string& cause) const {
   const std::string culprit = heartbeatStore_ ? silentRanks() : "";
-  throw Error("ERR_DISTRIBUTED", "rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.worldSize) +
-                                     ": " + what + " failed: " +
-                                     (culprit.empty() ? "another rank died, hung past ddp_timeout " +
-                                                            std::to_string(options_.timeout.count() / 1000) +
-                                                            " s, or left the job"
-                                                      : culprit) +
-                                     " (" + cause + ")");
+  throw Error("ERR_DISTRIBUTED",
+              "rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.worldSize) + ": " + what +
+                  " failed: " +
+                  (culprit.empty() ? "another rank died, hung past ddp_timeout " +
+                                         std::to_string(options_.timeout.count() / 1000) + " s, or left the job"
+                                   : culprit) +
+                  " (" + cause + ")");
 }
 
 void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) const {

@@ -16,17 +16,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace alignkit::distributed {
 
 // What averaging gradients has cost this rank so far (GradientReducer reports each synced backward).
 struct GradientSyncStats {
-  int64_t syncs = 0;         // backward passes whose gradients were averaged
-  int64_t allReduces = 0;    // bucket all-reduces they issued
-  double waitSeconds = 0;    // time spent waiting for those all-reduces after the backward (what overlap did not hide)
+  int64_t syncs = 0;       // backward passes whose gradients were averaged
+  int64_t allReduces = 0;  // bucket all-reduces they issued
+  double waitSeconds = 0;  // time spent waiting for those all-reduces after the backward (what overlap did not hide)
 };
 
 struct GroupOptions {

@@ -108,12 +108,15 @@ models::NamedTensors ShardedAdamW::gatherState(bool keep) {
     at::Tensor stepVector = at::stack(steps);
     group_->broadcast({stepVector}, rank);
     if (keep)
-      for (size_t k = 0; k < owned.size(); ++k) all.emplace(parameters_[owned[k]].first + ".step", stepVector[k].to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
+      for (size_t k = 0; k < owned.size(); ++k)
+        all.emplace(parameters_[owned[k]].first + ".step",
+                    stepVector[k].to(at::kCPU, /*non_blocking=*/false, /*copy=*/true));
   }
   models::NamedTensors out;
   if (!keep) return out;
   for (const auto& [name, p] : parameters_)
-    for (const char* suffix : {".exp_avg", ".exp_avg_sq", ".step"}) out.emplace_back(name + suffix, all.at(name + suffix));
+    for (const char* suffix : {".exp_avg", ".exp_avg_sq", ".step"})
+      out.emplace_back(name + suffix, all.at(name + suffix));
   return out;
 }
 

@@ -25,8 +25,8 @@ class ShardedAdamW {
   // Every rank must construct it over the same parameters (names, shapes, dtypes) and bucket size.
   // Broadcasts go out coalesced in buckets of at most `bucketBytes` (one larger tensor goes alone), so the flat
   // copy a broadcast makes stays small next to the parameters and state it moves.
-  ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters,
-               train::AdamWOptions options, int64_t bucketBytes = 25LL << 20);
+  ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters, train::AdamWOptions options,
+               int64_t bucketBytes = 25LL << 20);
 
   // A collective: the owned updates, then each rank broadcasts its parameters.
   void step(double lr);

@@ -92,8 +92,8 @@ GenerationChunk Generation::step(const models::CausalLM& model, int64_t maxSteps
 
   GenerationChunk chunk;
   chunk.done = done_;
-  chunk.tokens = tokens.empty() ? at::empty({batch, 0}, at::kInt)
-                                : at::stack(tokens, 1).to(at::kCPU, at::kInt).contiguous();
+  chunk.tokens =
+      tokens.empty() ? at::empty({batch, 0}, at::kInt) : at::stack(tokens, 1).to(at::kCPU, at::kInt).contiguous();
   if (options_.outputLogits && !logits.empty()) chunk.logits = at::stack(logits, 0).to(at::kCPU).contiguous();
   return chunk;
 }

@@ -52,8 +52,8 @@ std::map<std::string, at::Tensor> readCheckpointTensors(const std::string& dir) 
   }
   const fs::path indexPath = root / kIndexFile;
   if (!fs::exists(indexPath))
-    throw invalidModel(dir, std::string("no ") + kSingleFile + " or " + kIndexFile +
-                                " (only safetensors checkpoints are supported)");
+    throw invalidModel(
+        dir, std::string("no ") + kSingleFile + " or " + kIndexFile + " (only safetensors checkpoints are supported)");
 
   const nlohmann::json weightMap = readIndex(indexPath)["weight_map"];
   std::map<std::string, std::vector<std::string>> namesByShard;
@@ -62,7 +62,8 @@ std::map<std::string, at::Tensor> readCheckpointTensors(const std::string& dir) 
       throw invalidModel(indexPath.string(), "weight_map['" + it.key() + "'] is not a file name");
     const std::string shard = it.value().get<std::string>();
     if (fs::path(shard).filename() != fs::path(shard))
-      throw invalidModel(indexPath.string(), "weight_map['" + it.key() + "'] = '" + shard + "' is not a plain file name");
+      throw invalidModel(indexPath.string(),
+                         "weight_map['" + it.key() + "'] = '" + shard + "' is not a plain file name");
     namesByShard[shard].push_back(it.key());
   }
   for (const auto& [shard, names] : namesByShard) {
@@ -115,7 +116,8 @@ void writeCheckpointTensors(const std::string& dir, const std::vector<std::pair<
   // Only now remove weight files of an earlier save, so the folder holds exactly one layout.
   for (const auto& file : fs::directory_iterator(root)) {
     const std::string name = file.path().filename().string();
-    const bool weights = name == kIndexFile || (name.rfind("model", 0) == 0 && file.path().extension() == ".safetensors");
+    const bool weights =
+        name == kIndexFile || (name.rfind("model", 0) == 0 && file.path().extension() == ".safetensors");
     if (weights && std::find(written.begin(), written.end(), name) == written.end()) fs::remove(file.path());
   }
 }

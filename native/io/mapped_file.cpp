@@ -15,7 +15,7 @@ namespace alignkit::io {
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error("ERR_NOT_FOUND", path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     throw invalidFile(path, "not a regular file");

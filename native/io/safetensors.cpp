@@ -26,8 +26,8 @@ struct DtypeName {
   at::ScalarType type;
 };
 constexpr DtypeName kDtypes[] = {
-    {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16}, {"I64", at::kLong},
-    {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},   {"U8", at::kByte},       {"BOOL", at::kBool},
+    {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
+    {"I32", at::kInt},    {"I16", at::kShort}, {"I8", at::kChar},  {"U8", at::kByte},       {"BOOL", at::kBool},
 };
 
 std::string knownDtypeList() {
@@ -78,8 +78,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const unsigned char* bytes = out.file_->data();
 
   if (size < 8)
-    throw invalidFile(path, "file is " + std::to_string(size) +
-                                " bytes; a safetensors file starts with an 8-byte header length");
+    throw invalidFile(
+        path, "file is " + std::to_string(size) + " bytes; a safetensors file starts with an 8-byte header length");
   const uint64_t headerLen = readU64LE(bytes);
   // Above the limit the length is not printed: the 8 bytes of a text file read as such a number would spell its start.
   if (headerLen > kMaxHeaderBytes)
@@ -120,15 +120,14 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
 
     const json* dtype = info.contains("dtype") ? &info["dtype"] : nullptr;
     if (dtype == nullptr || !dtype->is_string()) throw invalidFile(path, where + "missing string field 'dtype'");
-    const auto known = std::find_if(std::begin(kDtypes), std::end(kDtypes),
-                                    [&](const DtypeName& d) { return *dtype == d.name; });
+    const auto known =
+        std::find_if(std::begin(kDtypes), std::end(kDtypes), [&](const DtypeName& d) { return *dtype == d.name; });
     if (known == std::end(kDtypes))
-      throw invalidFile(path, where + "unknown dtype '" + dtype->get<std::string>() + "' (expected one of " +
-                                  knownDtypeList() + ")");
+      throw invalidFile(
+          path, where + "unknown dtype '" + dtype->get<std::string>() + "' (expected one of " + knownDtypeList() + ")");
 
     const json* shape = info.contains("shape") ? &info["shape"] : nullptr;
-    if (shape == nullptr || !shape->is_array())
-      throw invalidFile(path, where + "missing array field 'shape'");
+    if (shape == nullptr || !shape->is_array()) throw invalidFile(path, where + "missing array field 'shape'");
     std::vector<int64_t> dims;
     for (const json& d : *shape) {
       if (!d.is_number_unsigned() || d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
@@ -216,8 +215,7 @@ void writeSafetensors(const std::string& path, const std::vector<std::pair<std::
   unsigned char lenBytes[8];
   for (int i = 0; i < 8; ++i) lenBytes[i] = static_cast<unsigned char>((text.size() >> (8 * i)) & 0xff);
   bool ok = std::fwrite(lenBytes, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  for (const at::Tensor& c : cpu)
-    ok = ok && std::fwrite(c.data_ptr(), 1, c.nbytes(), f) == c.nbytes();
+  for (const at::Tensor& c : cpu) ok = ok && std::fwrite(c.data_ptr(), 1, c.nbytes(), f) == c.nbytes();
   ok = std::fflush(f) == 0 && ok && ::fsync(fileno(f)) == 0;
   ok = std::fclose(f) == 0 && ok;
   if (!ok) {

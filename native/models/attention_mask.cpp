@@ -25,11 +25,12 @@ at::Tensor buildAttentionMask(const at::Tensor& attentionMask, const at::Tensor&
   const auto opts = at::TensorOptions().dtype(at::kLong).device(device);
   const at::Tensor query = at::arange(seqLen, opts).view({seqLen, 1});
   const at::Tensor key = at::arange(seqLen, opts).view({1, seqLen});
-  at::Tensor allowed = key <= query;                                        // (T, T)
+  at::Tensor allowed = key <= query;  // (T, T)
   if (slidingWindow) allowed = allowed.logical_and(query - key < *slidingWindow);
   at::Tensor mask = allowed.view({1, 1, seqLen, seqLen}).expand({batch, 1, seqLen, seqLen});
   if (padded) mask = mask.logical_and(attentionMask.to(device).to(at::kBool).view({batch, 1, 1, seqLen}));
-  if (packed.defined()) mask = mask.logical_and(packed.view({batch, 1, seqLen, 1}) == packed.view({batch, 1, 1, seqLen}));
+  if (packed.defined())
+    mask = mask.logical_and(packed.view({batch, 1, seqLen, 1}) == packed.view({batch, 1, 1, seqLen}));
   return mask.logical_or((query == key).view({1, 1, seqLen, seqLen}));
 }
 

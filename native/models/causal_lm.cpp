@@ -67,7 +67,9 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
 
   embedTokens_ = get("model.embed_tokens.weight");
   finalNorm_ = get("model.norm.weight");
-  lmHead_ = config_.numLabels > 0 ? get("score.weight") : config_.tieWordEmbeddings ? embedTokens_ : get("lm_head.weight");
+  lmHead_ = config_.numLabels > 0       ? get("score.weight")
+            : config_.tieWordEmbeddings ? embedTokens_
+                                        : get("lm_head.weight");
   for (int64_t i = 0; i < config_.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     Layer l;
@@ -148,8 +150,8 @@ std::vector<at::Tensor> CausalLM::Layer::parameters() const {
 }
 
 // PEFT's Linear.forward: result = base(x) + lora_B(lora_A(dropout(x))) * scaling.
-at::Tensor CausalLM::linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
-                            const Adapter& lora, bool train) const {
+at::Tensor CausalLM::linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const Adapter& lora,
+                            bool train) const {
   at::Tensor out = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
   if (!lora.a.defined() || !adaptersEnabled_) return out;
   const bool drop = train && lora_->loraDropout > 0 && !dropoutDisabled_;
@@ -170,11 +172,12 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
     const std::string names[] = {loraAName(t.module), loraBName(t.module)};
     for (int i = 0; i < 2; ++i) {
       auto it = byName.find(names[i]);
-      if (it == byName.end()) throw invalidArgument("LoRA adapter: no tensor '" + names[i] + "' for target " + t.module);
+      if (it == byName.end())
+        throw invalidArgument("LoRA adapter: no tensor '" + names[i] + "' for target " + t.module);
       if (it->second.sizes() != at::IntArrayRef(shapes[i]))
-        throw invalidArgument("LoRA adapter: '" + names[i] + "' has the wrong shape for r = " +
-                              std::to_string(config.r) + " (expected [" + std::to_string(shapes[i][0]) + ", " +
-                              std::to_string(shapes[i][1]) + "])");
+        throw invalidArgument("LoRA adapter: '" + names[i] +
+                              "' has the wrong shape for r = " + std::to_string(config.r) + " (expected [" +
+                              std::to_string(shapes[i][0]) + ", " + std::to_string(shapes[i][1]) + "])");
       *parts[i] = it->second.to(device(), dtype(), /*non_blocking=*/false, /*copy=*/true).set_requires_grad(true);
       adapters.emplace_back(names[i], *parts[i]);
       byName.erase(it);
@@ -182,9 +185,13 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
     const size_t layer = std::stoul(t.module.substr(std::string("model.layers.").size()));
     const std::string proj = t.module.substr(t.module.rfind('.') + 1);
     Layer& l = layers_[layer];
-    Adapter* slot = proj == "q_proj" ? &l.qLora : proj == "k_proj" ? &l.kLora : proj == "v_proj" ? &l.vLora
-                  : proj == "o_proj" ? &l.oLora : proj == "gate_proj" ? &l.gateLora : proj == "up_proj" ? &l.upLora
-                  : &l.downLora;
+    Adapter* slot = proj == "q_proj"      ? &l.qLora
+                    : proj == "k_proj"    ? &l.kLora
+                    : proj == "v_proj"    ? &l.vLora
+                    : proj == "o_proj"    ? &l.oLora
+                    : proj == "gate_proj" ? &l.gateLora
+                    : proj == "up_proj"   ? &l.upLora
+                                          : &l.downLora;
     slots.emplace_back(slot, adapter);
   }
   if (!byName.empty())
@@ -200,9 +207,9 @@ void CausalLM::mergeLora() {
   if (!lora_) return;
   at::NoGradGuard noGrad;
   for (Layer& l : layers_) {
-    const std::pair<at::Tensor*, Adapter*> pairs[] = {{&l.q, &l.qLora},       {&l.k, &l.kLora},   {&l.v, &l.vLora},
-                                                      {&l.o, &l.oLora},       {&l.gate, &l.gateLora},
-                                                      {&l.up, &l.upLora},     {&l.down, &l.downLora}};
+    const std::pair<at::Tensor*, Adapter*> pairs[] = {{&l.q, &l.qLora},      {&l.k, &l.kLora},       {&l.v, &l.vLora},
+                                                      {&l.o, &l.oLora},      {&l.gate, &l.gateLora}, {&l.up, &l.upLora},
+                                                      {&l.down, &l.downLora}};
     for (auto [weight, adapter] : pairs) {
       if (!adapter->a.defined()) continue;
       weight->add_(at::matmul(adapter->b, adapter->a) * lora_->scaling());
@@ -218,12 +225,14 @@ at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const 
   // With autograd recording a float32 MLP without biases or active adapters, the functions that save less.
   const bool adapters = adaptersEnabled_ && (l.gateLora.a.defined() || l.upLora.a.defined() || l.downLora.a.defined());
   if (fusesNormedProjections(x) && !adapters && !l.gateBias.defined() && !l.upBias.defined() && !l.downBias.defined()) {
-    const std::vector<at::Tensor> gateUp = normedProjections(x, l.postAttentionNorm, config_.rmsNormEps, {l.gate, l.up});
+    const std::vector<at::Tensor> gateUp =
+        normedProjections(x, l.postAttentionNorm, config_.rmsNormEps, {l.gate, l.up});
     return swigluDown(gateUp[0], gateUp[1], l.down);
   }
   const at::Tensor normed = rmsNorm(x, l.postAttentionNorm, config_.rmsNormEps);
-  return linear(at::silu(linear(normed, l.gate, l.gateBias, l.gateLora, train)) * linear(normed, l.up, l.upBias, l.upLora, train),
-                l.down, l.downBias, l.downLora, train);
+  return linear(
+      at::silu(linear(normed, l.gate, l.gateBias, l.gateLora, train)) * linear(normed, l.up, l.upBias, l.upLora, train),
+      l.down, l.downBias, l.downLora, train);
 }
 
 at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
@@ -242,14 +251,14 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
                             ", " + std::to_string(T) + ")");
 
   const at::Tensor ids = tokenIds(inputIds);
-  const at::Tensor positions = positionIds.defined()
-                                   ? positionIds.to(device(), at::kLong)
-                                   : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
+  const at::Tensor positions =
+      positionIds.defined() ? positionIds.to(device(), at::kLong)
+                            : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
   const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
   const at::Tensor fullMask = buildAttentionMask(attentionMask, positionIds, B, T, std::nullopt, device());
-  const at::Tensor slidingMask = config_.slidingWindow
-                                     ? buildAttentionMask(attentionMask, positionIds, B, T, config_.slidingWindow, device())
-                                     : at::Tensor();
+  const at::Tensor slidingMask =
+      config_.slidingWindow ? buildAttentionMask(attentionMask, positionIds, B, T, config_.slidingWindow, device())
+                            : at::Tensor();
 
   const bool train = at::GradMode::is_enabled();
   const bool checkpoint = gradientCheckpointing && train;
@@ -273,7 +282,8 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
 
 at::Tensor CausalLM::tokenIds(const at::Tensor& inputIds) const {
   const at::Tensor ids = inputIds.to(device(), at::kLong);
-  const int64_t maxId = ids.numel() ? ids.max().item<int64_t>() : 0, minId = ids.numel() ? ids.min().item<int64_t>() : 0;
+  const int64_t maxId = ids.numel() ? ids.max().item<int64_t>() : 0,
+                minId = ids.numel() ? ids.min().item<int64_t>() : 0;
   if (minId < 0 || maxId >= config_.vocabSize)
     throw invalidArgument("input_ids hold token id " + std::to_string(minId < 0 ? minId : maxId) +
                           " outside the vocabulary [0, " + std::to_string(config_.vocabSize) + ")");
@@ -287,8 +297,8 @@ at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Te
     throw invalidArgument("attention_mask must have the shape of input_ids");
   const at::Tensor ids = tokenIds(inputIds);
   const int64_t T = ids.size(1);
-  const at::Tensor keyMask = cache.reserve(attentionMask.defined() ? attentionMask.to(device(), at::kLong)
-                                                                   : at::ones_like(ids));
+  const at::Tensor keyMask =
+      cache.reserve(attentionMask.defined() ? attentionMask.to(device(), at::kLong) : at::ones_like(ids));
   // transformers' _prepare_position_ids_for_generation: cumsum(mask) - 1, 0 on padding; + 1 per later token.
   const at::Tensor positions = (keyMask.cumsum(-1) - 1).masked_fill(keyMask == 0, 0).narrow(1, keyMask.size(1) - T, T);
   const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());

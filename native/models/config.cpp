@@ -102,7 +102,8 @@ void parseSlidingWindow(const Fields& f, ModelConfig& c) {
       for (int64_t i = first; i < c.numLayers; ++i) c.slidingLayers[i] = true;
     }
   }
-  if (std::find(c.slidingLayers.begin(), c.slidingLayers.end(), true) != c.slidingLayers.end()) c.slidingWindow = window;
+  if (std::find(c.slidingLayers.begin(), c.slidingLayers.end(), true) != c.slidingLayers.end())
+    c.slidingWindow = window;
 }
 
 // transformers' PretrainedConfig.num_labels: the size of id2label (2 when absent); 0 unless `architectures` names a
@@ -116,7 +117,8 @@ int64_t sequenceClassificationLabels(const Fields& f) {
     return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   });
   if (!classifier) return 0;
-  if (f.has("id2label") && j["id2label"].is_object() && !j["id2label"].empty()) return static_cast<int64_t>(j["id2label"].size());
+  if (f.has("id2label") && j["id2label"].is_object() && !j["id2label"].empty())
+    return static_cast<int64_t>(j["id2label"].size());
   return f.positiveInt("num_labels", 2);
 }
 

@@ -13,10 +13,10 @@ namespace alignkit::models {
 struct RopeConfig {
   std::string type = "default";  // default | linear | llama3
   double theta = 10000.0;
-  double factor = 1.0;                    // linear, llama3
-  double lowFreqFactor = 1.0;             // llama3
-  double highFreqFactor = 4.0;            // llama3
-  int64_t originalMaxPositions = 8192;    // llama3
+  double factor = 1.0;                  // linear, llama3
+  double lowFreqFactor = 1.0;           // llama3
+  double highFreqFactor = 4.0;          // llama3
+  int64_t originalMaxPositions = 8192;  // llama3
 };
 
 struct ModelConfig {
@@ -33,15 +33,15 @@ struct ModelConfig {
   // > 0 for a *ForSequenceClassification checkpoint (a reward model): its head is score.weight (numLabels, hidden)
   // in place of lm_head, so logits are (B, T, numLabels).
   int64_t numLabels = 0;
-  bool qkvBias = false;     // bias on q/k/v projections (Qwen2 always; Llama/Qwen3 with attention_bias)
-  bool outputBias = false;  // bias on o_proj (Llama/Qwen3 with attention_bias)
-  bool mlpBias = false;     // Llama's mlp_bias
-  bool qkNorm = false;      // Qwen3's per-head RMSNorm of queries and keys
+  bool qkvBias = false;                  // bias on q/k/v projections (Qwen2 always; Llama/Qwen3 with attention_bias)
+  bool outputBias = false;               // bias on o_proj (Llama/Qwen3 with attention_bias)
+  bool mlpBias = false;                  // Llama's mlp_bias
+  bool qkNorm = false;                   // Qwen3's per-head RMSNorm of queries and keys
   std::optional<int64_t> slidingWindow;  // keys within this many positions, on layers marked below
   std::vector<bool> slidingLayers;       // per layer: does the sliding window apply
   RopeConfig rope;
-  std::string dtype = "float32";         // torch_dtype / dtype as saved, e.g. "bfloat16"
-  std::string sourceJson;                // the original config.json text, rewritten on save
+  std::string dtype = "float32";  // torch_dtype / dtype as saved, e.g. "bfloat16"
+  std::string sourceJson;         // the original config.json text, rewritten on save
 
   // Parses config.json text; `where` names the file in errors.
   static ModelConfig parse(const std::string& text, const std::string& where);

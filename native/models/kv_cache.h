@@ -32,7 +32,10 @@ class KvCache {
   std::pair<at::Tensor, at::Tensor> write(size_t layer, const at::Tensor& keys, const at::Tensor& values);
 
   // The reserved positions are written in every layer: they join the cache.
-  void commit() { length_ += pending_; pending_ = 0; }
+  void commit() {
+    length_ += pending_;
+    pending_ = 0;
+  }
 
  private:
   // Copies what is written into buffers of `capacity` positions.

@@ -89,8 +89,8 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
 }  // namespace
 
-at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input, const std::vector<at::Tensor>& parameters,
-                           bool preserveRng) {
+at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
+                           const std::vector<at::Tensor>& parameters, bool preserveRng) {
   return CheckpointedLayer::apply(input, at::TensorList(parameters), layer, preserveRng);
 }
 

@@ -42,8 +42,9 @@ void LoraConfig::validate() const {
   if (!(loraDropout >= 0 && loraDropout < 1))
     throw invalidArgument("lora_dropout: expected a number in [0, 1), got " + std::to_string(loraDropout));
   if (targetModules.empty())
-    throw invalidArgument("lora_target_modules: expected projection names (q_proj, k_proj, v_proj, o_proj, "
-                          "gate_proj, up_proj, down_proj) or all-linear, got none");
+    throw invalidArgument(
+        "lora_target_modules: expected projection names (q_proj, k_proj, v_proj, o_proj, "
+        "gate_proj, up_proj, down_proj) or all-linear, got none");
 }
 
 std::vector<LoraTarget> loraTargets(const ModelConfig& c, const LoraConfig& lora) {

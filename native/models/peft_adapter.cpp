@@ -8,8 +8,8 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "io/json_error.h"
 #include "io/checkpoint.h"
+#include "io/json_error.h"
 #include "io/safetensors.h"
 #include "models/pretrained.h"
 

@@ -17,10 +17,16 @@ namespace fs = std::filesystem;
 namespace {
 
 // Files beside the weights that a fine-tuned folder must carry along for transformers to use it unchanged.
-const char* const kCompanionFiles[] = {
-    "tokenizer.json",      "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-    "vocab.json",          "merges.txt",            "added_tokens.json",       "chat_template.jinja",
-    "chat_template.json",  "generation_config.json"};
+const char* const kCompanionFiles[] = {"tokenizer.json",
+                                       "tokenizer_config.json",
+                                       "special_tokens_map.json",
+                                       "tokenizer.model",
+                                       "vocab.json",
+                                       "merges.txt",
+                                       "added_tokens.json",
+                                       "chat_template.jinja",
+                                       "chat_template.json",
+                                       "generation_config.json"};
 
 // Checkpoint keys that carry no parameter: rotary caches some older exports include.
 bool isNonParameterKey(const std::string& name) { return name.find("rotary_emb.inv_freq") != std::string::npos; }
@@ -96,10 +102,14 @@ at::ScalarType parseDtype(const std::string& name, const std::string& field) {
 
 std::string dtypeName(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    default: throw invalidArgument(std::string("no Hugging Face dtype name for ") + c10::toString(type));
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
+    default:
+      throw invalidArgument(std::string("no Hugging Face dtype name for ") + c10::toString(type));
   }
 }
 
@@ -132,8 +142,8 @@ PretrainedModel loadPretrained(const std::string& dir, const LoadOptions& option
   if (device.is_cuda() && !at::hasCUDA())
     throw invalidArgument("device: '" + options.device + "' requested but this libtorch has no usable CUDA device");
   const std::string dtypeChoice = options.dtype.empty() ? (device.is_cpu() ? "float32" : "auto") : options.dtype;
-  const at::ScalarType dtype =
-      parseDtype(dtypeChoice == "auto" ? config.dtype : dtypeChoice, dtypeChoice == "auto" ? "config.json dtype" : "dtype");
+  const at::ScalarType dtype = parseDtype(dtypeChoice == "auto" ? config.dtype : dtypeChoice,
+                                          dtypeChoice == "auto" ? "config.json dtype" : "dtype");
 
   if (!declared) stored = io::readCheckpointTensors(dir);
   NamedTensors parameters;
@@ -163,9 +173,9 @@ PretrainedModel loadPretrained(const std::string& dir, const LoadOptions& option
   for (const auto& [name, tensor] : stored)
     if (!isNonParameterKey(name) && !(config.tieWordEmbeddings && name == "lm_head.weight")) unexpected.push_back(name);
   if (!unexpected.empty())
-    throw invalidModel(dir, "checkpoint holds weight(s) that a " + config.modelType +
-                                " model with this config.json does not use (wrong model_type or flags?): " +
-                                listSome(unexpected));
+    throw invalidModel(
+        dir, "checkpoint holds weight(s) that a " + config.modelType +
+                 " model with this config.json does not use (wrong model_type or flags?): " + listSome(unexpected));
 
   return {std::make_unique<CausalLM>(std::move(config), std::move(parameters)), fs::absolute(root).string()};
 }
@@ -194,8 +204,9 @@ void copyCompanionFiles(const std::string& sourceDir, const std::string& dir) {
     // A link is followed only within the folder: one to /etc/shadow named tokenizer.model must not be copied out.
     const fs::path target = fs::canonical(from);
     if (std::none_of(roots.begin(), roots.end(), [&](const fs::path& r) { return inside(target, r); }))
-      throw invalidModel(from.string(), "is a link to a file outside the model folder; a saved model copies only "
-                                        "the folder's own files (replace the link with a copy of the file)");
+      throw invalidModel(from.string(),
+                         "is a link to a file outside the model folder; a saved model copies only "
+                         "the folder's own files (replace the link with a copy of the file)");
     if (!fs::is_regular_file(target))
       throw invalidModel(from.string(), "is not a regular file; a saved model copies only regular files");
     std::ifstream in(target, std::ios::binary);

@@ -11,7 +11,8 @@
 namespace alignkit::models {
 
 struct LoadOptions {
-  std::string dtype = "";   // float32 | bfloat16 | float16 | auto (config's dtype); empty: float32 on CPU, auto elsewhere
+  std::string dtype =
+      "";  // float32 | bfloat16 | float16 | auto (config's dtype); empty: float32 on CPU, auto elsewhere
   std::string device = "cpu";  // cpu | cuda | cuda:N
 };
 

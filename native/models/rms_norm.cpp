@@ -102,7 +102,8 @@ class NormedProjections : public torch::autograd::Function<NormedProjections> {
     normed.reset();
     variable_list out(count + 4);
     if (dNormed.defined()) {
-      NormGradients d = normBackward(dNormed, x2, xhat, rstd2, weight, ctx->needs_input_grad(0), ctx->needs_input_grad(2));
+      NormGradients d =
+          normBackward(dNormed, x2, xhat, rstd2, weight, ctx->needs_input_grad(0), ctx->needs_input_grad(2));
       if (d.xProduct.defined()) out[0] = d.xProduct.view(x.sizes()), out[1] = d.xSquare.view(x.sizes());
       out[2] = d.weight;
     }
@@ -114,7 +115,8 @@ class NormedProjections : public torch::autograd::Function<NormedProjections> {
 }  // namespace
 
 bool fusesNormedProjections(const at::Tensor& x) {
-  return at::GradMode::is_enabled() && x.scalar_type() == at::kFloat && !at::autocast::is_autocast_enabled(x.device().type());
+  return at::GradMode::is_enabled() && x.scalar_type() == at::kFloat &&
+         !at::autocast::is_autocast_enabled(x.device().type());
 }
 
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {

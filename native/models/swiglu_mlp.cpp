@@ -17,7 +17,7 @@ class SwigluDown : public torch::autograd::Function<SwigluDown> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor &down = saved[2];
+    const at::Tensor& down = saved[2];
     const int64_t intermediate = down.size(1);
     at::Tensor g = saved[0].reshape({-1, intermediate}), u = saved[1].reshape({-1, intermediate});
     const at::Tensor dy = grads[0].reshape({-1, down.size(0)});

@@ -31,8 +31,13 @@ std::unique_ptr<LogitsTileKernels> tileKernelsFor(const at::Device& device) {
 
 OnlineSoftmax startOnlineSoftmax(int64_t N, const at::Device& device) {
   const auto f = at::TensorOptions().dtype(at::kFloat).device(device);
-  return {at::full({N}, -std::numeric_limits<float>::infinity(), f), at::zeros({N}, f), at::zeros({N}, f),
-          at::zeros({N}, f), at::zeros({N}, f), at::zeros({N}, f), at::zeros({N}, f.dtype(at::kLong))};
+  return {at::full({N}, -std::numeric_limits<float>::infinity(), f),
+          at::zeros({N}, f),
+          at::zeros({N}, f),
+          at::zeros({N}, f),
+          at::zeros({N}, f),
+          at::zeros({N}, f),
+          at::zeros({N}, f.dtype(at::kLong))};
 }
 
 // A (rows, cols) view at the front of a scratch buffer, reused for every tile of a pass.
@@ -57,15 +62,18 @@ struct Dtypes {
 
 Dtypes dtypesFor(const LogitsTileKernels& kernels, const at::Tensor& hidden, const at::Tensor& weight,
                  std::optional<at::ScalarType> autocast) {
-  const at::ScalarType tile = kernels.tileDtype(autocast.value_or(at::promoteTypes(hidden.scalar_type(), weight.scalar_type())));
+  const at::ScalarType tile =
+      kernels.tileDtype(autocast.value_or(at::promoteTypes(hidden.scalar_type(), weight.scalar_type())));
   return {tile, autocast.value_or(tile)};
 }
 
 // acc += a @ b with acc float32: in place when a and b are float32 too; else their product is made in their own
 // dtype (as under autocast) and added.
 void addProduct(at::Tensor acc, const at::Tensor& a, const at::Tensor& b) {
-  if (a.scalar_type() == acc.scalar_type()) acc.addmm_(a, b);
-  else acc.add_(at::mm(a, b));
+  if (a.scalar_type() == acc.scalar_type())
+    acc.addmm_(a, b);
+  else
+    acc.add_(at::mm(a, b));
 }
 
 // The final values of a finished state: logps, meanLogit, entropy, logSumSquaredProbs (N) float32, correct (N).
@@ -88,7 +96,8 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     if (rowChunk == 0) rowChunk = kernels->defaultChunks().rowChunk;
     if (vocabChunk == 0) vocabChunk = kernels->defaultChunks().vocabChunk;
     const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
-    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
+    at::Tensor scratch =
+        at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
     const OnlineSoftmax state = startOnlineSoftmax(N, hidden.device());
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, N - r0);
@@ -123,12 +132,13 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
     const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
     const at::IValue autocast = ctx->saved_data["autocast"];
-    const Dtypes dtype = dtypesFor(*kernels, hidden, weight,
-                                   autocast.isNone() ? std::nullopt : std::optional(autocast.toScalarType()));
+    const Dtypes dtype =
+        dtypesFor(*kernels, hidden, weight, autocast.isNone() ? std::nullopt : std::optional(autocast.toScalarType()));
     const auto f = hidden.options().dtype(at::kFloat);
     at::Tensor dH = wantH ? at::empty({N, C}, f) : at::Tensor();
     at::Tensor dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
-    at::Tensor scratch = at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
+    at::Tensor scratch =
+        at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, N - r0);
       const at::Tensor h = hidden.narrow(0, r0, R).to(dtype.matmul).contiguous(), hTile = h.to(dtype.tile);  // (R, C)
@@ -146,8 +156,11 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
       }
     }
     return {wantH ? dH.to(dtype.matmul).to(hidden.scalar_type()) : at::Tensor(),
-            wantW ? dW.to(dtype.matmul).to(weight.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+            wantW ? dW.to(dtype.matmul).to(weight.scalar_type()) : at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
@@ -180,7 +193,7 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
       const int64_t R = std::min(rowChunk, n - r0);
       const at::Tensor tileRows = rows.narrow(0, r0, R);
       const at::Tensor h = hidden.index_select(0, tileRows).to(dtype.matmul);  // (R, C)
-      at::Tensor z = tile(scratch, R, V);  // (R, V) = h @ W^T
+      at::Tensor z = tile(scratch, R, V);                                      // (R, V) = h @ W^T
       logitsTile(z, h, w);
       OnlineSoftmax st = state.rows(r0, R);
       kernels->foldGradient(z, lab.narrow(0, r0, R), gs.narrow(0, r0, R), st);  // z is now dZ
@@ -197,9 +210,9 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
     auto all = [&](const at::Tensor& t) { return at::zeros({N}, t.options()).index_copy_(0, rows, t); };
     ctx->saved_data["dH"] = dH;
     ctx->saved_data["dW"] = dW;
-    ctx->saved_data["dtypes"] = std::vector<int64_t>{static_cast<int64_t>(dtype.matmul),
-                                                     static_cast<int64_t>(hidden.scalar_type()),
-                                                     static_cast<int64_t>(weight.scalar_type())};
+    ctx->saved_data["dtypes"] =
+        std::vector<int64_t>{static_cast<int64_t>(dtype.matmul), static_cast<int64_t>(hidden.scalar_type()),
+                             static_cast<int64_t>(weight.scalar_type())};
     variable_list out{loss, all(stats[0]), all(stats[1]), all(stats[2]), all(stats[3]), all(stats[4])};
     ctx->mark_non_differentiable({out[1], out[2], out[3], out[4], out[5]});
     return out;
@@ -220,24 +233,26 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
       if (dW.defined()) dW.mul_(scale);
     }
     return {dH.defined() ? dH.to(matmul).to(static_cast<at::ScalarType>(dtypes[1])) : at::Tensor(),
-            dW.defined() ? dW.to(matmul).to(static_cast<at::ScalarType>(dtypes[2])) : at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            dW.defined() ? dW.to(matmul).to(static_cast<at::ScalarType>(dtypes[2])) : at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 
 void checkShapes(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {
   auto shape = [](const at::Tensor& t) { return std::string(c10::str(t.sizes())); };
   if (hidden.dim() != 2 || weight.dim() != 2 || hidden.size(1) != weight.size(1))
-    throw invalidArgument("fusedLinearLogProbs: hidden (N, C) and weight (V, C) expected, got hidden " +
-                          shape(hidden) + " and weight " + shape(weight));
+    throw invalidArgument("fusedLinearLogProbs: hidden (N, C) and weight (V, C) expected, got hidden " + shape(hidden) +
+                          " and weight " + shape(weight));
   if (labels.dim() != 1 || labels.size(0) != hidden.size(0))
     throw invalidArgument("fusedLinearLogProbs: labels (N) expected for hidden " + shape(hidden) + ", got " +
                           shape(labels));
   if (!at::isFloatingType(hidden.scalar_type()) || !at::isFloatingType(weight.scalar_type()))
     throw invalidArgument("fusedLinearLogProbs: hidden and weight must be floating point");
   if (labels.numel() > 0 && labels.max().item<int64_t>() >= weight.size(0))
-    throw invalidArgument("fusedLinearLogProbs: a label is >= the vocabulary size " +
-                          std::to_string(weight.size(0)));
+    throw invalidArgument("fusedLinearLogProbs: a label is >= the vocabulary size " + std::to_string(weight.size(0)));
 }
 
 }  // namespace
@@ -249,12 +264,15 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
     throw invalidArgument("fusedLinearLogProbs: hidden and weight must be on one device, got hidden on " +
                           hidden.device().str() + " and weight on " + weight.device().str());
   if (chunks.rowChunk < 0 || chunks.vocabChunk < 0)
-    throw invalidArgument("fusedLinearLogProbs: rowChunk and vocabChunk must be positive, or 0 for the device's default");
+    throw invalidArgument(
+        "fusedLinearLogProbs: rowChunk and vocabChunk must be positive, or 0 for the device's default");
   const at::DeviceType device = hidden.device().type();
-  const std::optional<at::ScalarType> autocast =
-      at::autocast::is_autocast_enabled(device) ? std::optional(at::autocast::get_autocast_dtype(device)) : std::nullopt;
-  const variable_list out = FusedLinearLogProbs::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
-                                                       chunks.rowChunk, chunks.vocabChunk, autocast);
+  // Emplaced rather than built by a conditional expression, which GCC 12 reports as maybe-uninitialized
+  // where libtorch's inlined IValue code reads it (its std::optional false positive, GCC bug 80635).
+  std::optional<at::ScalarType> autocast;
+  if (at::autocast::is_autocast_enabled(device)) autocast.emplace(at::autocast::get_autocast_dtype(device));
+  const variable_list out = FusedLinearLogProbs::apply(
+      hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(), chunks.rowChunk, chunks.vocabChunk, autocast);
   return {out[0], out[1], out[2], out[3], out[4]};
 }
 
@@ -270,8 +288,8 @@ LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor&
   if (chunks.rowChunk < 0)
     throw invalidArgument("fusedLinearLogProbsLoss: rowChunk must be positive, or 0 for the device's default");
   const at::DeviceType device = hidden.device().type();
-  const std::optional<at::ScalarType> autocast =
-      at::autocast::is_autocast_enabled(device) ? std::optional(at::autocast::get_autocast_dtype(device)) : std::nullopt;
+  std::optional<at::ScalarType> autocast;
+  if (at::autocast::is_autocast_enabled(device)) autocast.emplace(at::autocast::get_autocast_dtype(device));
   const variable_list out =
       FusedLinearLogProbsLoss::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
                                      g.to(hidden.device(), at::kFloat).contiguous(), chunks.rowChunk, autocast);

@@ -32,7 +32,7 @@ struct TokenLogProbs {
   at::Tensor entropy;    // -sum p log p of softmax(h W^T), in nats (trl.trainer.utils.entropy_from_logits)
   // log sum p^2 = logsumexp(2 h W^T) - 2 logsumexp(h W^T): the log_denom of TRL's WPO weights (use_weighting)
   at::Tensor logSumSquaredProbs;
-  at::Tensor correct;    // argmax(h W^T) == label (first maximum on ties, as torch.argmax); false where label < 0
+  at::Tensor correct;  // argmax(h W^T) == label (first maximum on ties, as torch.argmax); false where label < 0
 };
 
 // 0 takes the device's default (LogitsTileKernels::defaultChunks): 1024 rows x 4096 entries on CPU (a 16 MiB
@@ -57,8 +57,8 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
 // Rows with label < 0 are dropped before the lm_head: no gradient, and logp and every statistic 0 there.
 // hidden, weight, labels as fusedLinearLogProbs; g (N) float. Gradients flow to hidden and weight through loss.
 struct LogProbsLoss {
-  at::Tensor loss;        // () float32, with autograd
-  TokenLogProbs tokens;   // detached, logps included
+  at::Tensor loss;       // () float32, with autograd
+  TokenLogProbs tokens;  // detached, logps included
 };
 LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                      const at::Tensor& g, ChunkSizes chunks = {});

@@ -24,7 +24,7 @@ struct OnlineSoftmax {
 
   // Rows r0 .. r0+R-1 (views).
   OnlineSoftmax rows(int64_t r0, int64_t R) const {
-    return {m.narrow(0, r0, R), s.narrow(0, r0, R), t.narrow(0, r0, R), u.narrow(0, r0, R),
+    return {m.narrow(0, r0, R),         s.narrow(0, r0, R),          t.narrow(0, r0, R),     u.narrow(0, r0, R),
             sumLogits.narrow(0, r0, R), labelLogit.narrow(0, r0, R), argmax.narrow(0, r0, R)};
   }
 };

@@ -23,9 +23,8 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
   ChunkSizes defaultChunks() const override { return {1024, 4096}; }
 
   // A 64 MiB float32 tile (524 rows at V = 32000), four times the default tile's area: the tile is the only
-  // buffer of its size, and on 2 cores (K = 256) the logits and dH matmuls run 20-50% faster on 524 rows than on
-  // 131: each packs all of the lm_head's weight, whatever the rows. bench:sft's step: 1.93 s on 262 rows, 1.81 s
-  // on 524 (means of 3 alternating runs), for 35 MiB more peak RSS.
+  // buffer of its size, and the logits and dH matmuls run faster on more rows, since each packs all of the
+  // lm_head's weight whatever the rows (docs/performance.md, "The fused lm_head log-prob kernel").
   int64_t lossRowChunk(int64_t vocab) const override { return std::max<int64_t>(1, 4 * 1024 * 4096 / vocab); }
 
   at::ScalarType tileDtype(at::ScalarType) const override { return at::kFloat; }

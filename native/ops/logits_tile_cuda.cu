@@ -39,8 +39,12 @@ struct MergeRowStats {
     if (a.s == 0.f) return {b.m, b.s, b.t, b.u, a.sum + b.sum, b.arg};
     const float m = fmaxf(a.m, b.m), da = a.m - m, db = b.m - m, ea = expf(da), eb = expf(db);
     const int64_t arg = a.m > b.m ? a.arg : b.m > a.m ? b.arg : (a.arg < b.arg ? a.arg : b.arg);
-    return {m, ea * a.s + eb * b.s, ea * (a.t + da * a.s) + eb * (b.t + db * b.s), ea * ea * a.u + eb * eb * b.u,
-            a.sum + b.sum, arg};
+    return {m,
+            ea * a.s + eb * b.s,
+            ea * (a.t + da * a.s) + eb * (b.t + db * b.s),
+            ea * ea * a.u + eb * eb * b.u,
+            a.sum + b.sum,
+            arg};
   }
 };
 
@@ -77,8 +81,8 @@ struct StatePointers {
 
 // z (R, Vc) holds vocabulary entries v0 .. v0+Vc-1; block i folds row i into state row i. Vc % kPack == 0.
 template <typename T, int kPack>
-__global__ void __launch_bounds__(kThreads) foldTile(const T* __restrict__ z, int64_t Vc, int64_t v0,
-                                                     const int64_t* __restrict__ labels, StatePointers st) {
+__global__ void __launch_bounds__(kThreads)
+    foldTile(const T* __restrict__ z, int64_t Vc, int64_t v0, const int64_t* __restrict__ labels, StatePointers st) {
   const int64_t i = blockIdx.x;
   const T* row = z + i * Vc;
   const auto* packs = reinterpret_cast<const Pack<T, kPack>*>(row);
@@ -103,9 +107,9 @@ __global__ void __launch_bounds__(kThreads) foldTile(const T* __restrict__ z, in
 
 // z (R, Vc) for vocabulary v0 .. v0+Vc-1 becomes dZ; g, lse (R). Vc % kPack == 0.
 template <typename T, int kPack>
-__global__ void __launch_bounds__(kThreads) tileGradient(T* __restrict__ z, int64_t Vc, int64_t v0,
-                                                         const int64_t* __restrict__ labels,
-                                                         const float* __restrict__ g, const float* __restrict__ lse) {
+__global__ void __launch_bounds__(kThreads)
+    tileGradient(T* __restrict__ z, int64_t Vc, int64_t v0, const int64_t* __restrict__ labels,
+                 const float* __restrict__ g, const float* __restrict__ lse) {
   const int64_t i = blockIdx.x;
   auto* packs = reinterpret_cast<Pack<T, kPack>*>(z + i * Vc);
   const int64_t label = labels[i], hit = label - v0;  // the label's column, when in [0, Vc)
@@ -125,10 +129,14 @@ __global__ void __launch_bounds__(kThreads) tileGradient(T* __restrict__ z, int6
 template <typename F>
 void dispatchTileType(at::ScalarType dtype, F&& f) {
   switch (dtype) {
-    case at::kFloat: return f(float{});
-    case at::kBFloat16: return f(c10::BFloat16{});
-    case at::kHalf: return f(c10::Half{});
-    default: TORCH_CHECK(false, "fusedLinearLogProbs: no CUDA tile kernel for ", dtype);
+    case at::kFloat:
+      return f(float{});
+    case at::kBFloat16:
+      return f(c10::BFloat16{});
+    case at::kHalf:
+      return f(c10::Half{});
+    default:
+      TORCH_CHECK(false, "fusedLinearLogProbs: no CUDA tile kernel for ", dtype);
   }
 }
 
@@ -144,15 +152,15 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
   }
 
   void fold(at::Tensor& z, int64_t v0, const at::Tensor& labels, OnlineSoftmax& st) override {
-    const StatePointers p{st.m.data_ptr<float>(),         st.s.data_ptr<float>(),
-                          st.t.data_ptr<float>(),         st.u.data_ptr<float>(),
-                          st.sumLogits.data_ptr<float>(), st.labelLogit.data_ptr<float>(),
+    const StatePointers p{st.m.data_ptr<float>(),       st.s.data_ptr<float>(),         st.t.data_ptr<float>(),
+                          st.u.data_ptr<float>(),       st.sumLogits.data_ptr<float>(), st.labelLogit.data_ptr<float>(),
                           st.argmax.data_ptr<int64_t>()};
     dispatchTileType(z.scalar_type(), [&](auto tag) {
       using T = decltype(tag);
       const T* zp = z.const_data_ptr<T>();
       forRows<T>(z, [&](auto pack, unsigned R, cudaStream_t stream) {
-        foldTile<T, decltype(pack)::value><<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), p);
+        foldTile<T, decltype(pack)::value>
+            <<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), p);
       });
     });
   }
@@ -163,8 +171,9 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
       using T = decltype(tag);
       T* zp = z.mutable_data_ptr<T>();
       forRows<T>(z, [&](auto pack, unsigned R, cudaStream_t stream) {
-        tileGradient<T, decltype(pack)::value><<<R, kThreads, 0, stream>>>(
-            zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), g.const_data_ptr<float>(), lse.const_data_ptr<float>());
+        tileGradient<T, decltype(pack)::value>
+            <<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), g.const_data_ptr<float>(),
+                                         lse.const_data_ptr<float>());
       });
     });
   }

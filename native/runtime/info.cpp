@@ -35,7 +35,8 @@ void tuneMalloc() {
     return env != nullptr ? std::atoi(env) : fallback;
   };
   if (const int arenas = setting("ALIGNKIT_MALLOC_ARENAS", 2); arenas > 0) mallopt(M_ARENA_MAX, arenas);
-  if (const int bytes = setting("ALIGNKIT_MALLOC_MMAP_THRESHOLD", 128 << 10); bytes > 0) mallopt(M_MMAP_THRESHOLD, bytes);
+  if (const int bytes = setting("ALIGNKIT_MALLOC_MMAP_THRESHOLD", 128 << 10); bytes > 0)
+    mallopt(M_MMAP_THRESHOLD, bytes);
 }
 
 }  // namespace alignkit::runtime

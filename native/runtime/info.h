@@ -17,7 +17,7 @@ RuntimeInfo runtimeInfo();
 void setNumThreads(int threads);
 
 // Tunes glibc's malloc for training's large, short-lived buffers, which otherwise fragment its heaps so that
-// peak RSS keeps climbing for steps (measured on the DPO benchmark):
+// peak RSS keeps climbing for steps (docs/performance.md has the figures):
 // - caps the arenas (M_ARENA_MAX) at ALIGNKIT_MALLOC_ARENAS, default 2 (0: glibc's 8 per core); every libuv and
 //   ATen worker thread would otherwise get its own;
 // - fixes the mmap threshold (M_MMAP_THRESHOLD) at ALIGNKIT_MALLOC_MMAP_THRESHOLD bytes, default 128 KiB (0:

@@ -13,8 +13,7 @@ namespace alignkit::train {
 at::Tensor causalLmLoss(const models::CausalLM& model, const at::Tensor& inputIds, const at::Tensor& attentionMask);
 
 // Computes the loss, accumulates its gradients into the parameters' .grad, and returns the loss value.
-double causalLmLossBackward(const models::CausalLM& model, const at::Tensor& inputIds,
-                            const at::Tensor& attentionMask);
+double causalLmLossBackward(const models::CausalLM& model, const at::Tensor& inputIds, const at::Tensor& attentionMask);
 
 // Drops every parameter's accumulated gradient.
 void zeroGradients(const models::CausalLM& model);

@@ -17,7 +17,8 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   const at::Device device = model.device();
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
-  const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing);  // (B, T, C)
+  const at::Tensor hidden =
+      model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing);  // (B, T, C)
   // Position t predicts token t + 1: hidden[:, :-1] against input_ids[:, 1:], kept where the target is a
   // completion token, -1 (ignored) elsewhere.
   const at::Tensor target = inputIds.narrow(1, 1, T - 1).to(device, at::kLong);
@@ -39,7 +40,8 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   out.logSumSquaredProbs = perSequence(tok.logSumSquaredProbs);
   if (options.pairTail) {
     // As DPOTrainer._compute_loss with ld_alpha: comp_pos = shift_mask.cumsum(1); tail where comp_pos > shared_len.
-    if (B % 2 != 0) throw invalidArgument("completionLogProbs: pairTail needs an even batch of [chosen, rejected] rows");
+    if (B % 2 != 0)
+      throw invalidArgument("completionLogProbs: pairTail needs an even batch of [chosen, rejected] rows");
     const at::Tensor lens = out.tokens.chunk(2, 0)[0].minimum(out.tokens.chunk(2, 0)[1]);
     const at::Tensor shared = at::cat({lens, lens}, 0).unsqueeze(1);  // (B, 1)
     const at::Tensor tail = isCompletion.cumsum(1).gt(shared).to(at::kFloat);

@@ -35,7 +35,7 @@ struct CompletionLogProbs {
   at::Tensor entropy;    // sum over completion tokens of the softmax entropy
   at::Tensor correct;    // number of completion tokens whose argmax logit is the token, int64
   at::Tensor logSumSquaredProbs;  // sum over completion tokens of log sum_v p_v^2 (WPO's log_denom)
-  at::Tensor tailLogps;  // with pairTail: the part of logps past min(chosen, rejected) tokens, with autograd
+  at::Tensor tailLogps;           // with pairTail: the part of logps past min(chosen, rejected) tokens, with autograd
 };
 
 // inputIds (B, T); attentionMask (B, T) 0/1 or undefined; completionMask (B, T) 0/1, 1 on completion tokens.
@@ -48,6 +48,7 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
 // returns the values detached.
 CompletionLogProbs completionLogProbsBackward(const models::CausalLM& model, const at::Tensor& inputIds,
                                               const at::Tensor& attentionMask, const at::Tensor& completionMask,
-                                              const at::Tensor& gradOutput, const CompletionLogProbsOptions& options = {});
+                                              const at::Tensor& gradOutput,
+                                              const CompletionLogProbsOptions& options = {});
 
 }  // namespace alignkit::train

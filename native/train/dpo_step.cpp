@@ -8,26 +8,23 @@
 namespace alignkit::train {
 namespace {
 
-double ratio(const at::Tensor& num, const at::Tensor& den) {
-  const double d = den.sum().item<double>();
-  return d > 0 ? num.sum().item<float>() / d : 0.0;
-}
-
-// DPOTrainer._compute_loss lines 1623-1691 (trl 1.13): token-weighted means for entropy, logits and
-// mean_token_accuracy; per-pair means for rewards and logps.
-DpoMetrics metricsOf(const CompletionLogProbs& lp, const DpoLoss& loss, const DpoBatch& batch) {
-  DpoMetrics m;
+// DPOTrainer._compute_loss's metrics (trl 1.13): the token metrics over completion_mask[:, 1:] (logits/ of each
+// side, entropy of both, mean_token_accuracy of the chosen side), the rest over the pairs.
+MetricParts metricsOf(const CompletionLogProbs& lp, const DpoLoss& loss, const DpoBatch& batch) {
+  MetricParts m;
   const auto tokens = lp.tokens.chunk(2, 0), logits = lp.meanLogit.chunk(2, 0);
-  m.entropy = ratio(lp.entropy, lp.tokens);
-  m.logitsChosen = ratio(logits[0], tokens[0]);
-  m.logitsRejected = ratio(logits[1], tokens[1]);
-  m.meanTokenAccuracy = ratio(lp.correct.chunk(2, 0)[0].to(at::kFloat), tokens[0]);
-  m.rewardsChosen = loss.chosenRewards.mean().item<float>();
-  m.rewardsRejected = loss.rejectedRewards.mean().item<float>();
-  m.rewardsAccuracies = loss.chosenRewards.gt(loss.rejectedRewards).to(at::kFloat).mean().item<float>();
-  m.rewardsMargins = (loss.chosenRewards - loss.rejectedRewards).mean().item<float>();
-  m.logpsChosen = loss.chosenLogps.mean().item<float>();
-  m.logpsRejected = loss.rejectedLogps.mean().item<float>();
+  const double pairs = static_cast<double>(loss.chosenRewards.numel());
+  const double chosenTokens = tokens[0].sum().item<double>(), rejectedTokens = tokens[1].sum().item<double>();
+  m.add("rewards/chosen", loss.chosenRewards, pairs);
+  m.add("rewards/rejected", loss.rejectedRewards, pairs);
+  m.add("rewards/accuracies", loss.chosenRewards.gt(loss.rejectedRewards), pairs);
+  m.add("rewards/margins", loss.chosenRewards - loss.rejectedRewards, pairs);
+  m.add("logps/chosen", loss.chosenLogps, pairs);
+  m.add("logps/rejected", loss.rejectedLogps, pairs);
+  m.add("logits/chosen", logits[0], chosenTokens);
+  m.add("logits/rejected", logits[1], rejectedTokens);
+  m.add("entropy", lp.entropy, chosenTokens + rejectedTokens);
+  m.add("mean_token_accuracy", lp.correct.chunk(2, 0)[0], chosenTokens);
   m.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : batch.inputIds.numel();
   return m;
 }
@@ -42,7 +39,7 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
     throw invalidArgument("dpoStep: inputIds (2B, T) of [chosen..., rejected...] rows expected");
   const int64_t pairs = batch.inputIds.size(0) / 2;
   CompletionLogProbsOptions lpOptions = logpsOptions;
-  lpOptions.pairTail = options.ldAlpha.has_value();
+  lpOptions.pairTail = options.ld_alpha.has_value();
 
   at::Tensor refLogps;
   if (reference.model) {
@@ -50,7 +47,7 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
     const models::AdaptersOff off(*reference.model, reference.adaptersOff);
     const CompletionLogProbs ref =
         completionLogProbs(*reference.model, batch.inputIds, batch.attentionMask, batch.completionMask, lpOptions);
-    refLogps = options.ldAlpha ? ref.logps + (*options.ldAlpha - 1.0) * ref.tailLogps : ref.logps;
+    refLogps = options.ld_alpha ? ref.logps + (*options.ld_alpha - 1.0) * ref.tailLogps : ref.logps;
   } else {
     if (!reference.chosenLogps.defined() || reference.chosenLogps.numel() != pairs ||
         !reference.rejectedLogps.defined() || reference.rejectedLogps.numel() != pairs)

@@ -11,6 +11,7 @@
 #include "models/causal_lm.h"
 #include "train/completion_logprobs.h"
 #include "train/dpo_loss.h"
+#include "train/metric_parts.h"
 #include "train/step_backward.h"
 
 namespace alignkit::train {
@@ -29,20 +30,13 @@ struct DpoReference {
   at::Tensor chosenLogps, rejectedLogps;
 };
 
-// TRL's metric names: rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen,
-// logps/rejected, logits/chosen, logits/rejected, entropy, mean_token_accuracy, num_tokens.
-struct DpoMetrics {
-  double rewardsChosen, rewardsRejected, rewardsAccuracies, rewardsMargins;  // means over the B pairs
-  double logpsChosen, logpsRejected;                                         // means over the B pairs
-  double logitsChosen, logitsRejected;  // mean over completion tokens of the vocabulary-mean logit
-  double entropy;                       // mean over all completion tokens (chosen and rejected)
-  double meanTokenAccuracy;             // over the chosen completion tokens only
-  int64_t numTokens;                    // attention_mask.sum() of this micro-batch
-};
-
+// DPOTrainer._compute_loss's metrics as (sum, count) parts (train/metric_parts.h): rewards/chosen, rewards/rejected,
+// rewards/accuracies, rewards/margins, logps/chosen and logps/rejected over the B pairs; logits/chosen and
+// logits/rejected (the vocabulary-mean logit) over that side's completion tokens; entropy over every completion
+// token; mean_token_accuracy over the chosen completion tokens; num_tokens.
 struct DpoStepResult {
   double loss;
-  DpoMetrics metrics;
+  MetricParts metrics;
   at::Tensor chosenRewards, rejectedRewards;  // (B) β · log-ratios, detached
 };
 

@@ -9,17 +9,21 @@
 
 #include <string>
 
+#include "train/option_catalogue.h"
+
 namespace alignkit::train {
 
-// KTOConfig's loss fields, under their TRL names (camelCase).
+// KTOConfig's loss fields, under their TRL names and with TRL 1.13's defaults.
 struct KtoLossOptions {
   double beta = 0.1;
-  std::string lossType = "kto";  // kto apo_zero_unpaired
-  double desirableWeight = 1.0;
-  double undesirableWeight = 1.0;
+  std::string loss_type = "kto";
+  double desirable_weight = 1.0;
+  double undesirable_weight = 1.0;
 };
 
-// Throws, naming the field, for a loss_type TRL does not have.
+// Every KtoLossOptions field by its TRL name; loss_type's choices are the names registered in kto_loss.cpp.
+// validate throws, naming the keys, where the options cannot train.
+const OptionCatalogue<KtoLossOptions>& ktoLossCatalogue();
 void validateKtoLossOptions(const KtoLossOptions& options);
 
 // All (B) float32 but labels (B) bool or 0/1, rows in batch order (DataCollatorForUnpairedPreference).

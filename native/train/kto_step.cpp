@@ -8,6 +8,31 @@
 #include "common/error.h"
 
 namespace alignkit::train {
+namespace {
+
+// KTOTrainer._compute_loss's metrics (trl 1.13), in the order it logs them; a side's rewards and log-probs summed
+// with nansum, as TRL sums them.
+MetricParts metricsOf(const CompletionLogProbs& lp, const KtoStepResult& step, const KtoBatch& batch, double kl) {
+  const at::Tensor chosen = batch.labels.reshape({-1}).to(lp.tokens.device()).ne(0), rejected = chosen.logical_not();
+  const auto of = [](const at::Tensor& values, const at::Tensor& rows) {
+    return values.to(at::kDouble).masked_select(rows);
+  };
+  const auto nansum = [](const at::Tensor& values) { return at::nansum(values).item<double>(); };
+  const double chosenRows = chosen.sum().item<double>(), rejectedRows = rejected.sum().item<double>();
+  MetricParts m;
+  m.add("kl", kl, 1);
+  m.add("entropy", lp.entropy, lp.tokens.sum().item<double>());
+  m.add("logits/chosen", of(lp.meanLogit, chosen), of(lp.tokens, chosen).sum().item<double>());
+  m.add("logits/rejected", of(lp.meanLogit, rejected), of(lp.tokens, rejected).sum().item<double>());
+  m.add("rewards/chosen", nansum(of(step.rewards, chosen)), chosenRows);
+  m.add("logps/chosen", nansum(of(step.logps, chosen)), chosenRows);
+  m.add("rewards/rejected", nansum(of(step.rewards, rejected)), rejectedRows);
+  m.add("logps/rejected", nansum(of(step.logps, rejected)), rejectedRows);
+  m.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : batch.inputIds.numel();
+  return m;
+}
+
+}  // namespace
 
 KtoStepResult ktoStep(const models::CausalLM& policy, const KtoBatch& batch, const at::Tensor& refLogps, double kl,
                       const KtoLossOptions& options, const CompletionLogProbsOptions& logpsOptions,
@@ -32,8 +57,8 @@ KtoStepResult ktoStep(const models::CausalLM& policy, const KtoBatch& batch, con
   KtoStepResult out;
   out.loss = loss.loss.item<double>();
   out.rewards = loss.rewards;
-  pol.logps = pol.logps.detach();
-  out.lp = pol;
+  out.logps = pol.logps.detach();
+  out.metrics = metricsOf(pol, out, batch, kl);
   return out;
 }
 

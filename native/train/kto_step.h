@@ -10,6 +10,7 @@
 #include "models/causal_lm.h"
 #include "train/completion_logprobs.h"
 #include "train/kto_loss.h"
+#include "train/metric_parts.h"
 #include "train/step_backward.h"
 
 namespace alignkit::train {
@@ -20,10 +21,15 @@ struct KtoBatch {
   at::Tensor labels;
 };
 
+// KTOTrainer._compute_loss's metrics as (sum, count) parts (train/metric_parts.h): kl (the batch's estimate, one
+// value); entropy over every completion token; for each side (chosen: desirable rows), logits/ over its completion
+// tokens and rewards/, logps/ over its rows. A side without rows has count 0: TRL then logs none of its metrics,
+// and rewards/margins only when both sides have some (src/train/metrics.ts keeps both rules).
 struct KtoStepResult {
   double loss;
-  at::Tensor rewards;    // (B) β · log-ratios, detached
-  CompletionLogProbs lp;  // the policy's, detached: logps and the per-sequence sums behind TRL's metrics
+  at::Tensor rewards;  // (B) β · log-ratios, detached
+  at::Tensor logps;    // (B) the policy's completion log-probs, detached
+  MetricParts metrics;
 };
 
 // refLogps (B): the reference's log-probs of the rows; kl: the batch's KL estimate (0 for apo_zero_unpaired).

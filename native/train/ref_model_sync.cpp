@@ -26,7 +26,9 @@ void mixParameters(const models::CausalLM& target, const models::CausalLM& sourc
                           std::to_string(from.size()));
   for (size_t i = 0; i < to.size(); ++i) {
     const std::string t = describe(to[i].first, to[i].second), s = describe(from[i].first, from[i].second);
-    if (t != s) throw invalidArgument("mixParameters: parameter " + std::to_string(i) + " is " + t + " in the target, " + s + " in the source");
+    if (t != s)
+      throw invalidArgument("mixParameters: parameter " + std::to_string(i) + " is " + t + " in the target, " + s +
+                            " in the source");
   }
   at::NoGradGuard noGrad;
   // TRL's two in-place ops, target.data.mul_(1 - α).add_(source.data, alpha=α), so the rounding agrees.

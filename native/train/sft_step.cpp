@@ -23,15 +23,16 @@ ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& b
       model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
   const at::Tensor h = hidden.reshape({-1, hidden.size(2)});  // (N, C), a view
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
+  const bool tokenScaling = sftTokenScaling(options.loss);
   // dLoss/dlogp is -1/divisor on every label token whatever the logits: the lm_head's gradient is made in the
   // forward, and the rows without a label (prompt, padding) skip it.
-  if (fused && options.backward && !options.tokenScaling) {
+  if (fused && options.backward && !tokenScaling) {
     const at::Tensor g = at::full({h.size(0)}, -1.0 / divisor, h.options().dtype(at::kFloat));
     return ops::fusedLinearLogProbsLoss(h, model.lmHeadWeight(), target, g, options.chunks);
   }
   const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
                                        : ops::logprobsReference(h, model.lmHeadWeight(), target);
-  const at::Tensor perToken = options.tokenScaling ? tok.logps.exp().detach() * tok.logps : tok.logps;
+  const at::Tensor perToken = tokenScaling ? tok.logps.exp().detach() * tok.logps : tok.logps;
   return {-perToken.sum() / divisor, tok};
 }
 
@@ -67,8 +68,8 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
   out.loss = loss.item<double>() / options.lossScale;
   out.labelTokens = count;
   const double tokens = static_cast<double>(count);
-  out.metrics.entropy = count ? (tok.entropy * keep.to(at::kFloat)).sum().item<float>() / tokens : 0.0;
-  out.metrics.meanTokenAccuracy = count ? tok.correct.sum().item<int64_t>() / tokens : 0.0;
+  out.metrics.add("entropy", tok.entropy.masked_fill(keep.logical_not(), 0), tokens);
+  out.metrics.add("mean_token_accuracy", tok.correct, tokens);
   out.metrics.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : T;
   return out;
 }

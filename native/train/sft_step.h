@@ -14,6 +14,8 @@
 #include "models/causal_lm.h"
 #include "ops/fused_linear_logprobs.h"
 #include "train/forward_options.h"
+#include "train/metric_parts.h"
+#include "train/sft_loss.h"
 
 namespace alignkit::train {
 
@@ -34,27 +36,23 @@ struct SftStepOptions {
   // num_items_in_batch: the loss is the summed token NLL divided by it. 0 takes this batch's label tokens (the
   // plain mean, as prediction_step counts one batch).
   int64_t numItemsInBatch = 0;
-  // Multiplies the loss's gradient (the returned loss is never scaled): data-parallel transformers counts num_items_in_batch over every rank
-  // (average_tokens_across_devices) and scales each rank's loss by the world size, so that DDP's gradient average
-  // is the mean over all the step's tokens.
+  // Multiplies the loss's gradient (the returned loss is never scaled): data-parallel transformers counts
+  // num_items_in_batch over every rank (average_tokens_across_devices) and scales each rank's loss by the world size,
+  // so that DDP's gradient average is the mean over all the step's tokens.
   double lossScale = 1.0;
-  // loss_type "dft" (TRL's dft_loss, Dynamic Fine-Tuning, arXiv 2508.05629): each token's -logp weighted by its
-  // probability, detached. The weight is known only after the token's logits, so this takes the fused forward with
-  // a recomputing backward instead of the gradient-in-forward path.
-  bool tokenScaling = false;
+  // SFTConfig's loss_type (train/sft_loss.h). "dft" weights each token's -logp by its probability, detached: the
+  // weight is known only after the token's logits, so it takes the fused forward with a recomputing backward
+  // instead of the gradient-in-forward path.
+  SftLossOptions loss;
 };
 
-// TRL's metric names: entropy, mean_token_accuracy, num_tokens.
-struct SftMetrics {
-  double entropy;            // mean softmax entropy over the label tokens
-  double meanTokenAccuracy;  // share of label tokens whose argmax logit is the label
-  int64_t numTokens;         // attention_mask.sum(), or position_ids.size(1) when padding-free
-};
-
+// SFTTrainer.compute_loss's metrics as (sum, count) parts (train/metric_parts.h): entropy (softmax entropy) and
+// mean_token_accuracy (argmax logit = label) over the label tokens; num_tokens: attention_mask.sum(), or
+// position_ids.size(1) when padding-free.
 struct SftStepResult {
   double loss;          // summed NLL / numItemsInBatch
   int64_t labelTokens;  // label tokens of this batch (labels[:, 1:] != -100)
-  SftMetrics metrics;
+  MetricParts metrics;
 };
 
 SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, const SftStepOptions& options = {});

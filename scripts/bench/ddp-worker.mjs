@@ -21,6 +21,12 @@ await train(config, {
     losses.push(entry.loss);
   },
 });
-const report = { rank: dataParallel.rank, worldSize: dataParallel.worldSize, stepEnds, losses, stats: dataParallel.gradientSyncStats() };
+const report = {
+  rank: dataParallel.rank,
+  worldSize: dataParallel.worldSize,
+  stepEnds,
+  losses,
+  stats: dataParallel.gradientSyncStats(),
+};
 writeFileSync(`${outPrefix}.${dataParallel.rank}.json`, JSON.stringify(report));
 await dataParallel.close();

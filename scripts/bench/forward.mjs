@@ -45,8 +45,21 @@ try {
   console.error(`bench: pytorch side (${python}), threads=${threads} warmup=${warmup} steps=${steps}`);
   const pyOut = execFileSync(
     python,
-    [join(root, 'scripts/bench/forward_torch.py'), '--out', dir, '--threads', String(threads),
-      '--steps', String(steps), '--warmup', String(warmup), '--batch', String(BATCH), '--seq', String(SEQ)],
+    [
+      join(root, 'scripts/bench/forward_torch.py'),
+      '--out',
+      dir,
+      '--threads',
+      String(threads),
+      '--steps',
+      String(steps),
+      '--warmup',
+      String(warmup),
+      '--batch',
+      String(BATCH),
+      '--seq',
+      String(SEQ),
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
   );
   const torchRes = JSON.parse(pyOut.trim().split('\n').at(-1));
@@ -77,11 +90,12 @@ try {
   const akCpuPerStep = (cpu.user + cpu.system) / 1e6 / steps;
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
   const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+    const s = [...xs].sort((a, b) => a - b),
+      m = s.length >> 1;
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   // Headline tokens/s uses the median step: one step slowed by another process on a
-  // 2-core box would otherwise swing the ratio by 30%+. The mean is shown beside it.
+  // 2-core box would otherwise swing the ratio widely. The mean is shown beside it.
   const tps = (xs) => ({ median: (BATCH * SEQ) / median(xs), mean: (BATCH * SEQ * xs.length) / sum(xs) });
   const ak = tps(stepSeconds);
   const pt = tps(torchRes.stepSeconds);
@@ -90,34 +104,52 @@ try {
   // --- report ---
   const relDiff = Math.abs(firstLoss - torchRes.loss) / Math.abs(torchRes.loss);
   const fmt = (x, d = 1) => x.toFixed(d);
-  console.log(`\nforward+backward, Llama ${fmt(torchRes.params / 1e6, 2)}M params (vocab 32000, untied), ` +
-    `batch ${BATCH} x seq ${SEQ}, float32, ${warmup} warmup + ${steps} timed steps`);
-  console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, pytorch ${torchRes.threads}`);
-  console.log(`load average (1 min) before the run: ${loadBefore.toFixed(2)}; ` +
-    `timings are only comparable on an otherwise idle machine`);
-  console.log(`versions: alignkit libtorch ${rt.torchVersion}; python ${torchRes.python}, torch ${torchRes.torch}, ` +
-    `transformers ${torchRes.transformers} (attn: ${torchRes.attnImplementation})`);
+  console.log(
+    `\nforward+backward, Llama ${fmt(torchRes.params / 1e6, 2)}M params (vocab 32000, untied), ` +
+      `batch ${BATCH} x seq ${SEQ}, float32, ${warmup} warmup + ${steps} timed steps`,
+  );
+  console.log(
+    `cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, pytorch ${torchRes.threads}`,
+  );
+  console.log(
+    `load average (1 min) before the run: ${loadBefore.toFixed(2)}; ` +
+      `timings are only comparable on an otherwise idle machine`,
+  );
+  console.log(
+    `versions: alignkit libtorch ${rt.torchVersion}; python ${torchRes.python}, torch ${torchRes.torch}, ` +
+      `transformers ${torchRes.transformers} (attn: ${torchRes.attnImplementation})`,
+  );
   console.table({
     alignkit: {
-      'tokens/s': fmt(ak.median), 'mean tokens/s': fmt(ak.mean), 'median step s': fmt(median(stepSeconds), 3),
+      'tokens/s': fmt(ak.median),
+      'mean tokens/s': fmt(ak.mean),
+      'median step s': fmt(median(stepSeconds), 3),
       'CPU s/step': fmt(akCpuPerStep, 3),
-      'step-1 loss': firstLoss.toFixed(6), 'peak RSS MiB': fmt(process.resourceUsage().maxRSS / 1024, 0),
+      'step-1 loss': firstLoss.toFixed(6),
+      'peak RSS MiB': fmt(process.resourceUsage().maxRSS / 1024, 0),
     },
     pytorch: {
-      'tokens/s': fmt(pt.median), 'mean tokens/s': fmt(pt.mean), 'median step s': fmt(median(torchRes.stepSeconds), 3),
+      'tokens/s': fmt(pt.median),
+      'mean tokens/s': fmt(pt.mean),
+      'median step s': fmt(median(torchRes.stepSeconds), 3),
       'CPU s/step': fmt(torchRes.cpuSecondsPerStep, 3),
-      'step-1 loss': torchRes.loss.toFixed(6), 'peak RSS MiB': fmt(torchRes.maxRssMiB, 0),
+      'step-1 loss': torchRes.loss.toFixed(6),
+      'peak RSS MiB': fmt(torchRes.maxRssMiB, 0),
     },
   });
   // Per-step times, so a noisy neighbour (one slow step) is visible next to the mean.
   const list = (xs) => xs.map((x) => x.toFixed(3)).join(' ');
   console.log(`step s  alignkit: ${list(stepSeconds)}\nstep s  pytorch:  ${list(torchRes.stepSeconds)}`);
-  console.log(`ratio alignkit/pytorch: ${(ak.median / pt.median).toFixed(3)}  ` +
-    `(by mean: ${(ak.mean / pt.mean).toFixed(3)}; >= 1.0: no binding overhead)`);
+  console.log(
+    `ratio alignkit/pytorch: ${(ak.median / pt.median).toFixed(3)}  ` +
+      `(by mean: ${(ak.mean / pt.mean).toFixed(3)}; >= 1.0: no binding overhead)`,
+  );
   console.log(`loss rel diff: ${relDiff.toExponential(2)} (limit ${LOSS_RTOL})`);
   if (!(relDiff < LOSS_RTOL)) {
-    console.error(`\n!!! LOSS MISMATCH: alignkit ${firstLoss} vs pytorch ${torchRes.loss} ` +
-      `(rel diff ${relDiff.toExponential(2)} >= ${LOSS_RTOL}); the throughput comparison is not like for like !!!`);
+    console.error(
+      `\n!!! LOSS MISMATCH: alignkit ${firstLoss} vs pytorch ${torchRes.loss} ` +
+        `(rel diff ${relDiff.toExponential(2)} >= ${LOSS_RTOL}); the throughput comparison is not like for like !!!`,
+    );
     process.exitCode = 1;
   }
 } finally {

@@ -18,14 +18,30 @@ mkdirSync(out, { recursive: true });
 const exe = join(out, 'fused_logprobs');
 const include = join(torch.root, 'include');
 console.error(`compiling ${exe} against libtorch ${torch.version} ...`);
-execFileSync(process.env.CXX || 'c++', [
-  '-std=c++20', '-O2', '-DNDEBUG', '-D_GLIBCXX_USE_CXX11_ABI=1', '-fopenmp',
-  `-I${join(packageRoot, 'native')}`, `-I${include}`, `-I${join(include, 'torch', 'csrc', 'api', 'include')}`,
-  join(packageRoot, 'scripts', 'bench', 'fused_logprobs.cpp'),
-  join(packageRoot, 'native', 'ops', 'fused_linear_logprobs.cpp'),
-  join(packageRoot, 'native', 'ops', 'logits_tile_cpu.cpp'),
-  `-L${torch.libDir}`, `-Wl,-rpath,${torch.libDir}`, '-ltorch', '-ltorch_cpu', '-lc10', '-o', exe,
-], { stdio: 'inherit' });
+execFileSync(
+  process.env.CXX || 'c++',
+  [
+    '-std=c++20',
+    '-O2',
+    '-DNDEBUG',
+    '-D_GLIBCXX_USE_CXX11_ABI=1',
+    '-fopenmp',
+    `-I${join(packageRoot, 'native')}`,
+    `-I${include}`,
+    `-I${join(include, 'torch', 'csrc', 'api', 'include')}`,
+    join(packageRoot, 'scripts', 'bench', 'fused_logprobs.cpp'),
+    join(packageRoot, 'native', 'ops', 'fused_linear_logprobs.cpp'),
+    join(packageRoot, 'native', 'ops', 'logits_tile_cpu.cpp'),
+    `-L${torch.libDir}`,
+    `-Wl,-rpath,${torch.libDir}`,
+    '-ltorch',
+    '-ltorch_cpu',
+    '-lc10',
+    '-o',
+    exe,
+  ],
+  { stdio: 'inherit' },
+);
 
 const args = process.argv.slice(2);
 for (const mode of ['unfused', 'fused', 'loss']) execFileSync(exe, [mode, ...args], { stdio: 'inherit' });

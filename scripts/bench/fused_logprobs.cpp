@@ -9,9 +9,9 @@
 #include <sys/resource.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -68,8 +68,10 @@ int main(int argc, char** argv) {
     step();
     ms = std::min(ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::printf("%-8s N=%lld C=%lld V=%lld rowChunk=%lld vocabChunk=%lld threads=%d  fwd+bwd %8.1f ms (best of %lld)  peak +%7.1f MiB\n",
-              mode.c_str(), (long long)N, (long long)C, (long long)V, (long long)chunks.rowChunk,
-              (long long)chunks.vocabChunk, at::get_num_threads(), ms, (long long)steps, peakMiB);
+  std::printf(
+      "%-8s N=%lld C=%lld V=%lld rowChunk=%lld vocabChunk=%lld threads=%d  fwd+bwd %8.1f ms (best of %lld)  peak "
+      "+%7.1f MiB\n",
+      mode.c_str(), (long long)N, (long long)C, (long long)V, (long long)chunks.rowChunk, (long long)chunks.vocabChunk,
+      at::get_num_threads(), ms, (long long)steps, peakMiB);
   return 0;
 }

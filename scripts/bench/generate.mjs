@@ -38,8 +38,21 @@ try {
   console.error(`bench: transformers side, threads=${threads} runs=${runs} batch=${batch} max_new_tokens=${maxNew}`);
   const pyOut = execFileSync(
     referencePython(),
-    [join(root, 'scripts/bench/generate_torch.py'), '--out', dir, '--threads', String(threads), '--runs', String(runs),
-      '--batch', String(batch), '--max-new-tokens', String(maxNew), '--device', opts.device],
+    [
+      join(root, 'scripts/bench/generate_torch.py'),
+      '--out',
+      dir,
+      '--threads',
+      String(threads),
+      '--runs',
+      String(runs),
+      '--batch',
+      String(batch),
+      '--max-new-tokens',
+      String(maxNew),
+      '--device',
+      opts.device,
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
   );
   const torchRes = JSON.parse(pyOut.trim().split('\n').at(-1));
@@ -65,17 +78,24 @@ try {
   const mismatched = first.filter((r, i) => JSON.stringify(r.tokenIds) !== JSON.stringify(expected[i])).length;
   const steps = Math.max(...torchRes.newTokens.map((row) => row.length));
   const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+    const s = [...xs].sort((a, b) => a - b),
+      m = s.length >> 1;
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   const fmt = (x, d = 1) => x.toFixed(d);
   const rt = info();
-  console.log(`\ngreedy generation, Llama ${fmt(torchRes.params / 1e6, 2)}M params (vocab 32000), batch ${batch} ` +
-    `left-padded prompts of 16..128 tokens, ${steps} steps, float32 on ${opts.device}, 1 warmup + ${runs} timed runs`);
-  console.log(`cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, ` +
-    `pytorch ${torchRes.threads}; load average before: ${loadBefore.toFixed(2)}`);
-  console.log(`versions: alignkit libtorch ${rt.torchVersion}; python ${torchRes.python}, torch ${torchRes.torch}, ` +
-    `transformers ${torchRes.transformers} (attn: ${torchRes.attnImplementation})`);
+  console.log(
+    `\ngreedy generation, Llama ${fmt(torchRes.params / 1e6, 2)}M params (vocab 32000), batch ${batch} ` +
+      `left-padded prompts of 16..128 tokens, ${steps} steps, float32 on ${opts.device}, 1 warmup + ${runs} timed runs`,
+  );
+  console.log(
+    `cpu: ${cpus()[0]?.model ?? '?'} (${cpus().length} logical), threads: alignkit ${rt.threads}, ` +
+      `pytorch ${torchRes.threads}; load average before: ${loadBefore.toFixed(2)}`,
+  );
+  console.log(
+    `versions: alignkit libtorch ${rt.torchVersion}; python ${torchRes.python}, torch ${torchRes.torch}, ` +
+      `transformers ${torchRes.transformers} (attn: ${torchRes.attnImplementation})`,
+  );
   const row = (seconds, rss) => ({
     'new tokens/s': fmt((batch * steps) / median(seconds)),
     'median run s': fmt(median(seconds), 3),
@@ -86,7 +106,9 @@ try {
     alignkit: row(runSeconds, process.resourceUsage().maxRSS / 1024),
     transformers: row(torchRes.runSeconds, torchRes.maxRssMiB),
   });
-  console.log(`ratio alignkit/transformers: ${(median(torchRes.runSeconds) / median(runSeconds)).toFixed(3)} (> 1: faster)`);
+  console.log(
+    `ratio alignkit/transformers: ${(median(torchRes.runSeconds) / median(runSeconds)).toFixed(3)} (> 1: faster)`,
+  );
   console.log(`rows with tokens equal to transformers': ${batch - mismatched} of ${batch}`);
   if (mismatched) process.exitCode = 1;
 } finally {

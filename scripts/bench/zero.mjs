@@ -37,20 +37,53 @@ async function main() {
   const out = mkdtempSync(join(tmpdir(), 'alignkit-bench-zero-'));
   try {
     const modelDir = join(out, 'model');
-    execFileSync(referencePython(), ['-c', 'import sys; from bench_llama import save_bench_llama; print(save_bench_llama(sys.argv[1], int(sys.argv[2]))[1])',
-      modelDir, opts.seq], { cwd: join(root, 'scripts', 'bench'), stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, HF_HUB_DISABLE_PROGRESS_BARS: '1', TRANSFORMERS_VERBOSITY: 'error' } });
-    const plan = { modelDir, steps: Number(opts.steps), batch: Number(opts.batch), seq: Number(opts.seq), device: opts.device };
-    console.log(`bench:zero  bench Llama, ${plan.batch} x ${plan.seq} tokens per rank and step, ${plan.steps} steps, ` +
-      `${threads} threads per rank, ${opts.device}`);
-    console.log(`ranks  zero_stage  AdamW state per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`);
-    for (const [worldSize, zeroStage] of [[1, 0], [ranks, 0], [ranks, 1]]) {
+    execFileSync(
+      referencePython(),
+      [
+        '-c',
+        'import sys; from bench_llama import save_bench_llama; print(save_bench_llama(sys.argv[1], int(sys.argv[2]))[1])',
+        modelDir,
+        opts.seq,
+      ],
+      {
+        cwd: join(root, 'scripts', 'bench'),
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, HF_HUB_DISABLE_PROGRESS_BARS: '1', TRANSFORMERS_VERBOSITY: 'error' },
+      },
+    );
+    const plan = {
+      modelDir,
+      steps: Number(opts.steps),
+      batch: Number(opts.batch),
+      seq: Number(opts.seq),
+      device: opts.device,
+    };
+    console.log(
+      `bench:zero  bench Llama, ${plan.batch} x ${plan.seq} tokens per rank and step, ${plan.steps} steps, ` +
+        `${threads} threads per rank, ${opts.device}`,
+    );
+    console.log(
+      `ranks  zero_stage  AdamW state per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`,
+    );
+    for (const [worldSize, zeroStage] of [
+      [1, 0],
+      [ranks, 0],
+      [ranks, 1],
+    ]) {
       const results = await run(worldSize, { ...plan, zeroStage }, threads);
       const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
       const most = (key) => Math.max(...results.map((r) => r[key]));
-      console.log(`${String(worldSize).padStart(5)}  ${String(zeroStage).padStart(10)}  ` +
-        `${results.map((r) => mib(r.stateBytes)).join(' / ').padStart(26)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
-        `${most('stepMs').toFixed(1).padStart(15)}  ${results.map((r) => mib(r.peakBytes)).join(' / ').padStart(23)}`);
+      console.log(
+        `${String(worldSize).padStart(5)}  ${String(zeroStage).padStart(10)}  ` +
+          `${results
+            .map((r) => mib(r.stateBytes))
+            .join(' / ')
+            .padStart(26)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
+          `${most('stepMs').toFixed(1).padStart(15)}  ${results
+            .map((r) => mib(r.peakBytes))
+            .join(' / ')
+            .padStart(23)}`,
+      );
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -60,31 +93,58 @@ async function main() {
 // Starts worldSize ranks of this script with torchrun's variables; each prints one JSON line of its figures.
 async function run(worldSize, plan, threads) {
   const port = await freePort();
-  return Promise.all(Array.from({ length: worldSize }, (_, rank) => new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', JSON.stringify(plan)], {
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize),
-        LOCAL_WORLD_SIZE: String(worldSize), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`bench:zero rank ${rank} exited ${code}`))));
-  })));
+  return Promise.all(
+    Array.from(
+      { length: worldSize },
+      (_, rank) =>
+        new Promise((resolve, reject) => {
+          const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--worker', JSON.stringify(plan)], {
+            env: {
+              ...process.env,
+              RANK: String(rank),
+              LOCAL_RANK: String(rank),
+              WORLD_SIZE: String(worldSize),
+              LOCAL_WORLD_SIZE: String(worldSize),
+              MASTER_ADDR: '127.0.0.1',
+              MASTER_PORT: String(port),
+              OMP_NUM_THREADS: String(threads),
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let stdout = '';
+          child.stdout.on('data', (chunk) => (stdout += chunk));
+          child.on('exit', (code) =>
+            code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`bench:zero rank ${rank} exited ${code}`)),
+          );
+        }),
+    ),
+  );
 }
 
 async function worker(plan) {
   const { createOptimizer, cudaMemory, loadModel } = await import(join(root, 'dist', 'index.js'));
   const { DataParallel } = await import(join(root, 'dist', 'distributed', 'data-parallel.js'));
   const cuda = plan.device === 'cuda';
-  const dp = await DataParallel.join({ ddp_timeout: 600, ddp_bucket_cap_mb: null, ddp_backend: null, zero_stage: plan.zeroStage, use_cpu: !cuda });
+  const dp = await DataParallel.join({
+    ddp_timeout: 600,
+    ddp_bucket_cap_mb: null,
+    ddp_backend: null,
+    zero_stage: plan.zeroStage,
+    use_cpu: !cuda,
+  });
   const model = await loadModel(plan.modelDir, { device: cuda ? `cuda:${dp.env?.localRank ?? 0}` : 'cpu' });
   await dp.attach(model, { ddp_bucket_cap_mb: null });
-  const optimizer = await createOptimizer(model, { learning_rate: 1e-4, weight_decay: 0.1 }, { group: dp, zeroStage: plan.zeroStage });
+  const optimizer = await createOptimizer(
+    model,
+    { learning_rate: 1e-4, weight_decay: 0.1 },
+    { group: dp, zeroStage: plan.zeroStage },
+  );
   // Random tokens, different on each rank (a small LCG seeded by the rank).
   const ids = new Int32Array(plan.batch * plan.seq);
   let x = 12345 + dp.rank;
   for (let i = 0; i < ids.length; i++) ids[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) % 32000;
-  const optimizerMs = [], stepMs = [];
+  const optimizerMs = [],
+    stepMs = [];
   for (let step = 0; step < plan.steps; step++) {
     const t0 = performance.now();
     await model.sftStep({ inputIds: ids, labels: ids, seqLen: plan.seq });
@@ -93,10 +153,20 @@ async function worker(plan) {
     await optimizer.step();
     await model.zeroGrad();
     const t2 = performance.now();
-    if (step > 0) optimizerMs.push(t2 - t1), stepMs.push(t2 - t0);
+    if (step > 0) {
+      optimizerMs.push(t2 - t1);
+      stepMs.push(t2 - t0);
+    }
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const peakBytes = cuda ? cudaMemory(dp.env?.localRank ?? 0).peakAllocated : process.resourceUsage().maxRSS * 1024;
   await dp.close();
-  console.log(JSON.stringify({ stateBytes: optimizer.stateBytes(), optimizerMs: mean(optimizerMs), stepMs: mean(stepMs), peakBytes }));
+  console.log(
+    JSON.stringify({
+      stateBytes: optimizer.stateBytes(),
+      optimizerMs: mean(optimizerMs),
+      stepMs: mean(stepMs),
+      peakBytes,
+    }),
+  );
 }

@@ -3,8 +3,7 @@
 // chromium-headless-shell fetched once into node_modules/.cache/alignkit-chromium and reused while it is there.
 // The fetch needs no root and changes nothing on the system: apt-get reads the system's sources into a private
 // state folder and downloads the package with the libraries this system lacks, dpkg-deb unpacks them, and a
-// wrapper runs the browser with those libraries on LD_LIBRARY_PATH. Measured cold: 10 s for 100 MB on a Debian 12
-// machine with most libraries present; where only Debian's required packages are, apt picks 107 packages (164 MB).
+// wrapper runs the browser with those libraries on LD_LIBRARY_PATH (docs/performance.md: how long a cold fetch takes).
 //   node scripts/browser/chromium.mjs      # prints the command, fetching it first if needed
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,8 +30,10 @@ function run(command, args) {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) {
     const why = result.error?.message ?? result.stderr.trim().split('\n').slice(-5).join('\n');
-    throw new Error(`chromium.mjs: \`${command} ${args.join(' ')}\` failed:\n${why}\n` +
-      'Set CHROMIUM to a Chromium or Chrome binary, or install Debian\'s chromium (fetching it needs apt-get and dpkg-deb).');
+    throw new Error(
+      `chromium.mjs: \`${command} ${args.join(' ')}\` failed:\n${why}\n` +
+        "Set CHROMIUM to a Chromium or Chrome binary, or install Debian's chromium (fetching it needs apt-get and dpkg-deb).",
+    );
   }
   return result.stdout;
 }
@@ -58,22 +59,40 @@ function unpackDebian(work) {
   mkdirSync(join(debs, 'partial'), { recursive: true });
   // A private copy of the package lists (the system's may be stale or absent), no locks on the system's state;
   // as root, apt would hand downloads to the _apt user, who cannot write here.
-  const apt = ['-q', '-o', `Dir::State::Lists=${lists}`, '-o', `Dir::Cache::archives=${debs}`, '-o', 'Dir::Cache::pkgcache=',
-    '-o', 'Dir::Cache::srcpkgcache=', '-o', 'Debug::NoLocking=1', '-o', `APT::Sandbox::User=${userInfo().username}`];
+  const apt = [
+    '-q',
+    '-o',
+    `Dir::State::Lists=${lists}`,
+    '-o',
+    `Dir::Cache::archives=${debs}`,
+    '-o',
+    'Dir::Cache::pkgcache=',
+    '-o',
+    'Dir::Cache::srcpkgcache=',
+    '-o',
+    'Debug::NoLocking=1',
+    '-o',
+    `APT::Sandbox::User=${userInfo().username}`,
+  ];
   run('apt-get', [...apt, 'update']);
   // --reinstall: the packages themselves even where installed; apt adds the dependencies this system lacks.
   run('apt-get', [...apt, 'install', '-d', '-y', '--reinstall', '--no-install-recommends', ...PACKAGES]);
   const root = join(work, 'root');
   for (const deb of readdirSync(debs).filter((f) => f.endsWith('.deb'))) run('dpkg-deb', ['-x', join(debs, deb), root]);
 
-  const libs = libraryDirs(root).map((d) => `"$HERE/${relative(work, d)}"`).join(':');
-  writeFileSync(join(work, 'chromium'), [
-    '#!/bin/sh',
-    '# Written by scripts/browser/chromium.mjs: Debian\'s chromium-headless-shell with the libraries unpacked beside it.',
-    'HERE="$(cd "$(dirname "$0")" && pwd)"',
-    `LD_LIBRARY_PATH=${libs}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec "$HERE/${relative(work, join(root, BINARY))}" "$@"`,
-    '',
-  ].join('\n'));
+  const libs = libraryDirs(root)
+    .map((d) => `"$HERE/${relative(work, d)}"`)
+    .join(':');
+  writeFileSync(
+    join(work, 'chromium'),
+    [
+      '#!/bin/sh',
+      "# Written by scripts/browser/chromium.mjs: Debian's chromium-headless-shell with the libraries unpacked beside it.",
+      'HERE="$(cd "$(dirname "$0")" && pwd)"',
+      `LD_LIBRARY_PATH=${libs}\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec "$HERE/${relative(work, join(root, BINARY))}" "$@"`,
+      '',
+    ].join('\n'),
+  );
   chmodSync(join(work, 'chromium'), 0o755);
   rmSync(lists, { recursive: true });
   rmSync(debs, { recursive: true });
@@ -105,5 +124,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const start = performance.now();
   const command = chromium();
   console.log(command);
-  console.error(`${execFileSync(command, ['--version'], { encoding: 'utf8' }).trim()} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+  console.error(
+    `${execFileSync(command, ['--version'], { encoding: 'utf8' }).trim()} (${((performance.now() - start) / 1000).toFixed(1)} s)`,
+  );
 }

@@ -29,22 +29,27 @@ function keysWith(property) {
   return [...byKey.entries()].sort(([a], [b]) => a.localeCompare(b));
 }
 
-const forTrainers = (trainers) => (trainers.length === Object.keys(trainerSchemas).length ? 'all' : trainers.join(', '));
+const forTrainers = (trainers) =>
+  trainers.length === Object.keys(trainerSchemas).length ? 'all' : trainers.join(', ');
 
 export function recipeKeyTables() {
   const lines = [];
   lines.push('### Keys accepted without effect (one printed note when a recipe sets them)', '');
   lines.push('| key | trainers | why it changes nothing here |', '|---|---|---|');
-  for (const [key, { field, trainers }] of keysWith('noEffect')) lines.push(`| \`${key}\` | ${forTrainers(trainers)} | ${cell(field.noEffect)} |`);
-  lines.push('', '### Keys refused before any work (unless left at TRL\'s default)', '');
+  for (const [key, { field, trainers }] of keysWith('noEffect'))
+    lines.push(`| \`${key}\` | ${forTrainers(trainers)} | ${cell(field.noEffect)} |`);
+  lines.push('', "### Keys refused before any work (unless left at TRL's default)", '');
   lines.push('| key | trainers | refused values | why |', '|---|---|---|---|');
   for (const [key, { field, trainers }] of keysWith('refused')) {
-    const values = field.refusedValues ? field.refusedValues.map(shown).join(', ') : `anything but ${shown(field.default)}`;
+    const values = field.refusedValues
+      ? field.refusedValues.map(shown).join(', ')
+      : `anything but ${shown(field.default)}`;
     lines.push(`| \`${key}\` | ${forTrainers(trainers)} | ${cell(values)} | ${cell(field.refused)} |`);
   }
   lines.push('', '### Old spellings, renamed as transformers 4 / TRL < 1 read them', '');
   lines.push('| old key | becomes | trainers |', '|---|---|---|');
-  for (const { old, to, trainers } of legacySpellings()) lines.push(`| \`${old}\` | \`${to}\` | ${trainers ? trainers.join(', ') : 'all'} |`);
+  for (const { old, to, trainers } of legacySpellings())
+    lines.push(`| \`${old}\` | \`${to}\` | ${trainers ? trainers.join(', ') : 'all'} |`);
   return lines.join('\n') + '\n';
 }
 

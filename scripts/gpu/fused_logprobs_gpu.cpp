@@ -138,8 +138,8 @@ bool compare(const std::string& name, const Result& got, const Result& want, con
       {"dHidden", gradRatio(got.dHidden, want.dHidden, tol)},
       {"dWeight", gradRatio(got.dWeight, want.dWeight, tol)},
   };
-  const auto worst = *std::max_element(ratios.begin(), ratios.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto worst =
+      *std::max_element(ratios.begin(), ratios.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   const int64_t wrong = correctMismatches(got.out.correct, want.out.correct, tol);
   const bool pass = worst.second <= 1.0 && wrong == 0 && got.dHidden.scalar_type() == want.dHidden.scalar_type();
   std::printf("%s %-58s worst %-18s at %5.3f of its tolerance, correct mismatches %lld\n", pass ? "PASS" : "FAIL",
@@ -220,7 +220,8 @@ int bench(int64_t N, int64_t C, int64_t V) {
   for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
     // Leaves of the graph, as the final-norm output and lm_head.weight are.
     const at::Tensor hidden = at::randn({N, C}).to(cuda, dtype).set_requires_grad(true);
-    const at::Tensor weight = (at::randn({V, C}) / std::sqrt(static_cast<double>(C))).to(cuda, dtype).set_requires_grad(true);
+    const at::Tensor weight =
+        (at::randn({V, C}) / std::sqrt(static_cast<double>(C))).to(cuda, dtype).set_requires_grad(true);
     double baseMs = 0, baseMiB = 0;
     for (const Mode& mode : modes) {
       auto step = [&] {

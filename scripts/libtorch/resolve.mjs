@@ -34,7 +34,10 @@ function describeRoot(root, source) {
 export function nvidiaCudaDir(root) {
   const nvidia = join(root, '..', 'nvidia');
   if (!existsSync(nvidia)) return null;
-  const cu = readdirSync(nvidia).filter((name) => /^cu\d+$/.test(name)).sort().pop();
+  const cu = readdirSync(nvidia)
+    .filter((name) => /^cu\d+$/.test(name))
+    .sort()
+    .pop();
   return cu ? resolve(nvidia, cu) : null;
 }
 
@@ -70,12 +73,28 @@ function installPinned(log) {
   rmSync(staging, { recursive: true, force: true });
   log(`alignkit: installing torch==${PINNED_TORCH} (CPU) into ${localLibtorch} with ${python()} -m pip ...`);
   try {
-    execFileSync(python(), ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-compile', '--disable-pip-version-check',
-      '--target', staging, `torch==${PINNED_TORCH}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(
+      python(),
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--no-deps',
+        '--no-compile',
+        '--disable-pip-version-check',
+        '--target',
+        staging,
+        `torch==${PINNED_TORCH}`,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
   } catch (err) {
     throw new Error(
       `could not install torch==${PINNED_TORCH} with pip (${err.message}). Set LIBTORCH to a libtorch folder, ` +
-        'or install torch for python3, or configure pip (PIP_INDEX_URL) to reach a torch CPU wheel.');
+        'or install torch for python3, or configure pip (PIP_INDEX_URL) to reach a torch CPU wheel.',
+      { cause: err },
+    );
   }
   rmSync(localLibtorch, { recursive: true, force: true });
   renameSync(staging, localLibtorch);
@@ -108,6 +127,7 @@ export function provideLocalLibtorch(version, { log = console.log } = {}) {
     symlinkSync(fromPython, local);
     return describeRoot(local, `${python()} torch (linked)`);
   }
-  if (version !== PINNED_TORCH) throw new Error(`prebuilt addon needs libtorch ${version}, which alignkit cannot install`);
+  if (version !== PINNED_TORCH)
+    throw new Error(`prebuilt addon needs libtorch ${version}, which alignkit cannot install`);
   return describeRoot(installPinned(log), 'local pinned install');
 }

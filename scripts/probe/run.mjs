@@ -7,7 +7,7 @@
 //
 //   npm run probe [-- --only <substring>]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,8 +20,9 @@ import { changed, cli, secretLeaked, snapshot } from './workspace.mjs';
 import { finiteSafetensors } from './verdict.mjs';
 
 const { values: opts } = parseArgs({ options: { only: { type: 'string' } } });
-const cases = [...modelCases, ...templateCases, ...dataCases, ...configCases, ...faultCases]
-  .filter((c) => !opts.only || c.name.includes(opts.only));
+const cases = [...modelCases, ...templateCases, ...dataCases, ...configCases, ...faultCases].filter(
+  (c) => !opts.only || c.name.includes(opts.only),
+);
 if (!existsSync(cli)) {
   console.error(`probe: ${cli} is missing; run npm run build:ts first`);
   process.exit(2);
@@ -32,7 +33,11 @@ function run(setup, limit) {
   const quoted = [process.execPath, cli, ...setup.args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   const child = setup.shell
     ? spawn('bash', ['-c', `${setup.shell} exec ${quoted}`], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [cli, ...setup.args], { stdio: ['ignore', 'pipe', 'pipe'], uid: setup.user, gid: setup.user });
+    : spawn(process.execPath, [cli, ...setup.args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        uid: setup.user,
+        gid: setup.user,
+      });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -42,10 +47,12 @@ function run(setup, limit) {
     hung = true;
     child.kill('SIGKILL');
   }, limit * 1000);
-  const exit = new Promise((resolve) => child.on('exit', (code, signal) => {
-    clearTimeout(timer);
-    resolve({ code, signal, hung, stdout, stderr });
-  }));
+  const exit = new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, hung, stdout, stderr });
+    }),
+  );
   return { child, output: () => stdout + stderr, exit };
 }
 
@@ -57,7 +64,8 @@ function verdictOf(c, setup, r, dir, before, keepBefore) {
   if (/^\s+at |node:internal|^[A-Za-z]*Error: |Node\.js v\d/m.test(r.stderr)) return 'stack trace';
   const outside = changed(before, snapshot(dir, setup.outputs));
   if (outside.length) return `changed outside output_dir: ${outside.slice(0, 3).join(', ')}`;
-  if (setup.keep && changed(keepBefore, snapshot(dir, [])).some((f) => setup.keep.includes(f))) return 'previous model in output_dir not intact';
+  if (setup.keep && changed(keepBefore, snapshot(dir, [])).some((f) => setup.keep.includes(f)))
+    return 'previous model in output_dir not intact';
   if (setup.outputs.some(secretLeaked) || /PROBE-SECRET|root:x/.test(r.stdout + r.stderr)) return 'secret leaked';
   if (setup.noNanIn && !finiteSafetensors(setup.noNanIn)) return 'NaN saved';
   if (c.expect === 'error') {
@@ -66,7 +74,10 @@ function verdictOf(c, setup, r, dir, before, keepBefore) {
     if (c.code && !lastErr.endsWith(`[${c.code}]`)) return `expected ${c.code}`;
     return null;
   }
-  if (c.expect === 'stopped') return r.code === c.exitCode && /stopped at step \d+: checkpoint/.test(r.stdout) ? null : `expected a checkpoint and exit ${c.exitCode}`;
+  if (c.expect === 'stopped')
+    return r.code === c.exitCode && /stopped at step \d+: checkpoint/.test(r.stdout)
+      ? null
+      : `expected a checkpoint and exit ${c.exitCode}`;
   return r.code === 0 ? null : `expected success, exit ${r.code}`;
 }
 
@@ -85,12 +96,39 @@ for (const c of cases) {
     const r = await running.exit;
     await setup.after?.();
     const wrong = verdictOf(c, setup, r, dir, before, keepBefore);
-    const line = r.stderr.trim().split('\n').filter((l) => l.startsWith('alignkit:')).at(-1)
-      ?? r.stdout.trim().split('\n').filter((l) => /^(done|stopped|merged|type)/.test(l))[0] ?? r.stderr.trim().split('\n').at(-1) ?? '';
-    row = { name: c.name, exit: r.hung ? 'hung' : (r.code ?? r.signal), seconds: ((performance.now() - started) / 1000).toFixed(1), line,
-      verdict: wrong ? `FAIL: ${wrong}` : c.expect === 'ok' ? 'ok: correct result' : c.expect === 'stopped' ? 'ok: checkpoint, stopped' : 'ok: clear error' };
+    const line =
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('alignkit:'))
+        .at(-1) ??
+      r.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => /^(done|stopped|merged|type)/.test(l))[0] ??
+      r.stderr.trim().split('\n').at(-1) ??
+      '';
+    row = {
+      name: c.name,
+      exit: r.hung ? 'hung' : (r.code ?? r.signal),
+      seconds: ((performance.now() - started) / 1000).toFixed(1),
+      line,
+      verdict: wrong
+        ? `FAIL: ${wrong}`
+        : c.expect === 'ok'
+          ? 'ok: correct result'
+          : c.expect === 'stopped'
+            ? 'ok: checkpoint, stopped'
+            : 'ok: clear error',
+    };
   } catch (err) {
-    row = { name: c.name, exit: '-', seconds: '-', line: String(err.message).split('\n')[0], verdict: 'FAIL: probe setup' };
+    row = {
+      name: c.name,
+      exit: '-',
+      seconds: '-',
+      line: String(err.message).split('\n')[0],
+      verdict: 'FAIL: probe setup',
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }

@@ -23,12 +23,25 @@ export function model(dir, name = 'llama', as = name) {
 /** Writes a YAML training config: a 2-step DPO run on the llama fixture, `fields` overriding its keys. */
 export function config(dir, fields = {}, name = 'config.yaml') {
   const base = {
-    trainer: 'dpo', model_name_or_path: join(fixtures, 'models', 'llama'), train_dataset: dpoRows, output_dir: join(dir, 'out'),
-    bf16: false, use_cpu: true, max_steps: 2, logging_steps: 1, save_strategy: 'no', per_device_train_batch_size: 2,
+    trainer: 'dpo',
+    model_name_or_path: join(fixtures, 'models', 'llama'),
+    train_dataset: dpoRows,
+    output_dir: join(dir, 'out'),
+    bf16: false,
+    use_cpu: true,
+    max_steps: 2,
+    logging_steps: 1,
+    save_strategy: 'no',
+    per_device_train_batch_size: 2,
     gradient_checkpointing: false,
   };
   const path = join(dir, name);
-  writeFileSync(path, Object.entries({ ...base, ...fields }).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  writeFileSync(
+    path,
+    Object.entries({ ...base, ...fields })
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n',
+  );
   return path;
 }
 

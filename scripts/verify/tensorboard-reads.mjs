@@ -12,9 +12,25 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const python = execFileSync('bash', [join(root, 'scripts', 'fixtures', 'python-env.sh')], { encoding: 'utf8' }).trim();
 const outputDir = join(mkdtempSync(join(tmpdir(), 'alignkit-verify-tb-')), 'dpo');
 const data = join(root, 'test', 'fixtures', 'trl', 'dpo-train.jsonl');
-await train({
-  trainer: 'dpo', model_name_or_path: join(root, 'test', 'fixtures', 'models', 'llama'), train_dataset: data, eval_dataset: data,
-  output_dir: outputDir, report_to: ['tensorboard'], bf16: false, gradient_checkpointing: false, use_cpu: true, max_steps: 6,
-  logging_steps: 1, eval_strategy: 'steps', eval_steps: 2, save_strategy: 'no', per_device_train_batch_size: 4, learning_rate: 1e-3,
-}, { log: () => {} });
+await train(
+  {
+    trainer: 'dpo',
+    model_name_or_path: join(root, 'test', 'fixtures', 'models', 'llama'),
+    train_dataset: data,
+    eval_dataset: data,
+    output_dir: outputDir,
+    report_to: ['tensorboard'],
+    bf16: false,
+    gradient_checkpointing: false,
+    use_cpu: true,
+    max_steps: 6,
+    logging_steps: 1,
+    eval_strategy: 'steps',
+    eval_steps: 2,
+    save_strategy: 'no',
+    per_device_train_batch_size: 4,
+    learning_rate: 1e-3,
+  },
+  { log: () => {} },
+);
 execFileSync(python, [join(root, 'scripts', 'verify', 'tensorboard_reads.py'), outputDir], { stdio: 'inherit' });

@@ -20,6 +20,11 @@ for (const name of ['llama', 'llama3-tied', 'mistral', 'qwen2', 'qwen3']) {
   await model.save(saved);
   const { data, shape } = await model.logits(ids, undefined, { seqLen: 12 });
   const logitsFile = join(work, `${name}-logits.safetensors`);
-  writeSafetensors(logitsFile, { input_ids: { dtype: 'I32', shape: [2, 12], data: ids }, logits: { dtype: 'F32', shape, data } });
-  execFileSync(python, [join(root, 'scripts', 'verify', 'transformers_loads_saved.py'), saved, logitsFile], { stdio: 'inherit' });
+  writeSafetensors(logitsFile, {
+    input_ids: { dtype: 'I32', shape: [2, 12], data: ids },
+    logits: { dtype: 'F32', shape, data },
+  });
+  execFileSync(python, [join(root, 'scripts', 'verify', 'transformers_loads_saved.py'), saved, logitsFile], {
+    stdio: 'inherit',
+  });
 }

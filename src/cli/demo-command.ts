@@ -7,12 +7,15 @@ import { duration, trainReporter } from './train-progress.js';
 
 const percent = (v: number) => `${(100 * v).toFixed(0)}%`.padStart(6);
 /** A path relative to the working directory when it lies inside it. */
-const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path) || '.');
+const shown = (path: string) =>
+  relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path) || '.';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('align the bundled tiny model on this machine: SFT, then DPO, then evaluation and a report (a few minutes on a CPU)')
+    .description(
+      'align the bundled tiny model on this machine: SFT, then DPO, then evaluation and a report (a few minutes on a CPU)',
+    )
     .option('--out <dir>', 'where models, configs, metrics and the report go', 'alignkit-demo')
     .action(async (options: { out: string }) => {
       const started = performance.now();
@@ -32,7 +35,8 @@ export function registerDemo(program: Command): void {
       reporter.stop();
       const { preferenceAccuracy: acc, followsInstruction: follows } = result;
       // Before DPO the model is the SFT model: against itself every comparison is a tie.
-      console.log(`
+      console.log(
+        `
 held-out data                                    before DPO   after DPO
   prefers the chosen answer (log-prob)           ${percent(acc.before)}       ${percent(acc.after)}
   answers in the case the prompt asks for        ${percent(follows.before)}       ${percent(follows.after)}
@@ -40,6 +44,7 @@ held-out data                                    before DPO   after DPO
 
 report: ${shown(result.report.html)}
 done in ${duration((performance.now() - started) / 1000)}: ${shown(result.outputDir)}/ holds the models (sft/, dpo/) with their ` +
-        'metrics.jsonl, the configs (rerun any stage with alignkit train|eval <file>), eval_results.json and generations.jsonl');
+          'metrics.jsonl, the configs (rerun any stage with alignkit train|eval <file>), eval_results.json and generations.jsonl',
+      );
     });
 }

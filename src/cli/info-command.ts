@@ -22,7 +22,11 @@ export function registerInfo(program: Command, version: string): void {
         ['threads', String(i.threads)],
         ['addon', i.addonPath],
       ];
-      if (i.libtorch) rows.push(['libtorch', `${i.libtorch.version} from ${i.libtorch.source}${i.libtorch.root ? ` (${i.libtorch.root})` : ''}`]);
+      if (i.libtorch)
+        rows.push([
+          'libtorch',
+          `${i.libtorch.version} from ${i.libtorch.source}${i.libtorch.root ? ` (${i.libtorch.root})` : ''}`,
+        ]);
       for (const [key, value] of rows) console.log(`${key.padEnd(10)} ${value}`);
     });
 }

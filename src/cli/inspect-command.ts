@@ -2,8 +2,9 @@
 // and runs one forward+backward pass on a seeded random batch — "will alignkit train this checkpoint?".
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { loadModel, type Device, type Dtype } from '../model.js';
+import { loadModel } from '../model.js';
 import { packageRoot } from '../native.js';
+import type { Device, Dtype } from '../types/model.js';
 
 /** The tiny random Llama the tests use; the default so `alignkit inspect` works right after install. */
 export const bundledModelDir = join(packageRoot, 'test', 'fixtures', 'models', 'llama');
@@ -33,14 +34,20 @@ export function registerInspect(program: Command): void {
       const c = model.config;
       const params = model.parameters().reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
       console.log(`model      ${dir}`);
-      console.log(`type       ${c.modelType}: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads} (q/kv), head_dim ${c.headDim}, vocab ${c.vocabSize}`);
+      console.log(
+        `type       ${c.modelType}: ${c.numLayers} layers, hidden ${c.hiddenSize}, heads ${c.numHeads}/${c.numKvHeads} (q/kv), head_dim ${c.headDim}, vocab ${c.vocabSize}`,
+      );
       console.log(`rope       ${c.ropeType}${c.tieWordEmbeddings ? ', tied embeddings' : ''}`);
-      console.log(`params     ${params.toLocaleString('en-US')} (${c.dtype} on ${c.device}), loaded in ${loadMs.toFixed(0)} ms`);
+      console.log(
+        `params     ${params.toLocaleString('en-US')} (${c.dtype} on ${c.device}), loaded in ${loadMs.toFixed(0)} ms`,
+      );
 
       const ids = randomTokens(options.batch * options.seqLen, c.vocabSize, 0);
       const stepStart = performance.now();
       const loss = await model.forwardBackward(ids, undefined, { seqLen: options.seqLen });
       const stepMs = performance.now() - stepStart;
-      console.log(`step       loss ${loss.toFixed(4)} on random tokens (ln vocab = ${Math.log(c.vocabSize).toFixed(4)}), forward+backward ${stepMs.toFixed(0)} ms for ${options.batch}×${options.seqLen} tokens`);
+      console.log(
+        `step       loss ${loss.toFixed(4)} on random tokens (ln vocab = ${Math.log(c.vocabSize).toFixed(4)}), forward+backward ${stepMs.toFixed(0)} ms for ${options.batch}×${options.seqLen} tokens`,
+      );
     });
 }

@@ -1,7 +1,7 @@
 // `alignkit merge <adapter> <output>`: a LoRA adapter folder folded into its base model, written as a full model.
 import type { Command } from 'commander';
 import { mergeAdapter } from '../merge.js';
-import type { Dtype } from '../model.js';
+import type { Dtype } from '../types/model.js';
 
 export function registerMerge(program: Command): void {
   program

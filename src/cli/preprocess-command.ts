@@ -20,7 +20,9 @@ interface Summary {
 }
 
 function report(split: string, s: Summary, dropReason: string): void {
-  console.log(`${split}: ${s.rows} rows → ${s.path}${s.cached ? ' (cached: data, tokenizer and settings unchanged)' : ''}`);
+  console.log(
+    `${split}: ${s.rows} rows → ${s.path}${s.cached ? ' (cached: data, tokenizer and settings unchanged)' : ''}`,
+  );
   if (s.dropped || s.skipped) console.log(`  dropped ${s.dropped} (${dropReason}), skipped ${s.skipped} invalid`);
   for (const [name, stats] of Object.entries(s.lengths)) console.log(`  ${`${name} tokens`.padEnd(16)} ${fmt(stats)}`);
 }
@@ -32,18 +34,30 @@ export function registerPreprocess(program: Command): void {
     .argument('<config>', 'training config (YAML or JSON)')
     .action(async (path: string) => {
       const config = await loadConfig(path);
-      if (config.trainer === 'online_dpo') throw new AlignkitError('ERR_INVALID_CONFIG', `${path}: trainer: online_dpo makes its pairs while training; there is nothing to preprocess`);
+      if (config.trainer === 'online_dpo')
+        throw new AlignkitError(
+          'ERR_INVALID_CONFIG',
+          `${path}: trainer: online_dpo makes its pairs while training; there is nothing to preprocess`,
+        );
       const log = (message: string) => console.error(message);
       const splits = config.eval_dataset ? (['train', 'eval'] as const) : (['train'] as const);
       for (const split of splits) {
         if (config.trainer === 'dpo') {
-          report(split, await preprocessPreferences(config, { split, log, refuseEmpty: true }), 'prompt fills max_length');
+          report(
+            split,
+            await preprocessPreferences(config, { split, log, refuseEmpty: true }),
+            'prompt fills max_length',
+          );
         } else if (config.trainer === 'kto') {
           const summary = await preprocessUnpaired(config, { split, log, refuseEmpty: true });
           report(split, summary, 'prompt fills max_length');
           console.log(`  ${'labels'.padEnd(16)} ${summary.desirable} desirable, ${summary.undesirable} undesirable`);
         } else {
-          report(split, await preprocessSft(config, { split, log, refuseEmpty: true }), 'no trained token left within max_length');
+          report(
+            split,
+            await preprocessSft(config, { split, log, refuseEmpty: true }),
+            'no trained token left within max_length',
+          );
         }
       }
     });

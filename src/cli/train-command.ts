@@ -9,15 +9,19 @@ import { addLaunchOptions, launchOptionsOf, runLauncher } from './train-launch.j
 export function registerTrain(program: Command): void {
   const command = program
     .command('train')
-    .description('train a model as the config says (trainer: dpo, sft, kto or online_dpo); Ctrl-C saves a checkpoint and stops')
+    .description(
+      'train a model as the config says (trainer: dpo, sft, kto or online_dpo); Ctrl-C saves a checkpoint and stops',
+    )
     .argument('<config>', 'training config (YAML or JSON)')
-    .option('--resume [checkpoint]', 'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given');
-  addLaunchOptions(command)
-    .action(async (path: string, options: { resume?: string | true }) => {
-      const launcher = launchOptionsOf(command, ['train', path]);
-      if (launcher) return runLauncher(launcher, () => loadConfig(path));
-      const config = await loadConfig(path);
-      if (options.resume !== undefined) config.resume_from_checkpoint = options.resume;
-      await runTraining(config, (checkpoint) => `alignkit train ${path} --resume ${checkpoint}`);
-    });
+    .option(
+      '--resume [checkpoint]',
+      'resume_from_checkpoint: the newest checkpoint-N in output_dir, or the folder given',
+    );
+  addLaunchOptions(command).action(async (path: string, options: { resume?: string | true }) => {
+    const launcher = launchOptionsOf(command, ['train', path]);
+    if (launcher) return runLauncher(launcher, () => loadConfig(path));
+    const config = await loadConfig(path);
+    if (options.resume !== undefined) config.resume_from_checkpoint = options.resume;
+    await runTraining(config, (checkpoint) => `alignkit train ${path} --resume ${checkpoint}`);
+  });
 }

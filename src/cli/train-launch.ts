@@ -10,9 +10,18 @@ import { onCtrlC } from './ctrl-c.js';
 
 /** torchrun's flags, under its names; each is also accepted dashed (--nproc-per-node), as torchrun does. */
 const FLAGS = [
-  { name: 'nproc_per_node', arg: '<n>', about: 'data parallel: start n workers on this node (one per GPU, or per share of the CPU cores)' },
+  {
+    name: 'nproc_per_node',
+    arg: '<n>',
+    about: 'data parallel: start n workers on this node (one per GPU, or per share of the CPU cores)',
+  },
   { name: 'nnodes', arg: '<n>', about: 'nodes in the job', default: '1' },
-  { name: 'node_rank', arg: '<r>', about: "this node's index, 0..nnodes-1 (node 0 hosts the rendezvous store)", default: '0' },
+  {
+    name: 'node_rank',
+    arg: '<r>',
+    about: "this node's index, 0..nnodes-1 (node 0 hosts the rendezvous store)",
+    default: '0',
+  },
   { name: 'master_addr', arg: '<a>', about: 'address of node 0', default: '127.0.0.1' },
   { name: 'master_port', arg: '<p>', about: 'port of the rendezvous store on node 0', default: '29500' },
 ] as const;
@@ -61,16 +70,23 @@ export async function runLauncher(options: LaunchOptions, loadJobConfig: () => P
   validateLaunchOptions(options);
   await loadJobConfig();
   const first = options.nodeRank * options.nprocPerNode;
-  console.log(`launching ${options.nprocPerNode} worker(s): ranks ${first}..${first + options.nprocPerNode - 1} of ` +
-    `${options.nnodes * options.nprocPerNode}, rendezvous at ${options.masterAddr}:${options.masterPort}`);
+  console.log(
+    `launching ${options.nprocPerNode} worker(s): ranks ${first}..${first + options.nprocPerNode - 1} of ` +
+      `${options.nnodes * options.nprocPerNode}, rendezvous at ${options.masterAddr}:${options.masterPort}`,
+  );
   const controller = new AbortController();
-  const stopListening = onCtrlC(() => {
-    console.error('alignkit: stopping the workers after this optimizer step, each saving a checkpoint (Ctrl-C again to kill them)');
-    controller.abort();
-  }, () => {
-    console.error('alignkit: interrupted; workers killed');
-    process.exit(130); // launch's exit hook kills the workers
-  });
+  const stopListening = onCtrlC(
+    () => {
+      console.error(
+        'alignkit: stopping the workers after this optimizer step, each saving a checkpoint (Ctrl-C again to kill them)',
+      );
+      controller.abort();
+    },
+    () => {
+      console.error('alignkit: interrupted; workers killed');
+      process.exit(130); // launch's exit hook kills the workers
+    },
+  );
   // Terminated (a scheduler's stop, a preemption notice): the workers checkpoint as after Ctrl-C, and the launcher
   // exits with 143; a second SIGTERM ends it, and the workers with it. Hung up: go, and take the workers along
   // (they run in their own process groups).
@@ -85,9 +101,11 @@ export async function runLauncher(options: LaunchOptions, loadJobConfig: () => P
   process.once('SIGHUP', onHup);
   try {
     const code = await launch({ ...options, signal: controller.signal });
-    console.log(code === 0
-      ? `done: all ${options.nprocPerNode} worker(s) exited 0`
-      : `stopped: the workers saved a checkpoint and exited ${code}; resume with the same command and --resume`);
+    console.log(
+      code === 0
+        ? `done: all ${options.nprocPerNode} worker(s) exited 0`
+        : `stopped: the workers saved a checkpoint and exited ${code}; resume with the same command and --resume`,
+    );
     process.exitCode = terminated && code === 130 ? 143 : code;
   } finally {
     stopListening();

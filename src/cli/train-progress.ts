@@ -2,25 +2,31 @@
 // reward margin or the SFT token accuracy, elapsed<ETA) with each log entry printed above it, as HF's ProgressCallback does with tqdm. Elsewhere
 // (CI, pipes) or with disable_tqdm: one line per log entry, as HF's PrinterCallback.
 import cliProgress from 'cli-progress';
-import type { LogEntry, TrainProgress } from '../train/trainer-loop.js';
+import type { LogEntry, TrainProgress } from '../train/train-types.js';
 
 export function duration(seconds: number): string {
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
 
 // DPO's reward margin, or SFT's token accuracy (an SFT entry has no rewards).
-const isSft = (entry: LogEntry, prefix = '') => !(`${prefix}rewards/margins` in entry) && `${prefix}mean_token_accuracy` in entry;
-const barMetric = (entry: LogEntry) => (isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'])}`);
+const isSft = (entry: LogEntry, prefix = '') =>
+  !(`${prefix}rewards/margins` in entry) && `${prefix}mean_token_accuracy` in entry;
+const barMetric = (entry: LogEntry) =>
+  isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'])}`;
 
 function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
   if ('online/pairs' in entry) {
     return `round ${entry.round}: ${entry['online/pairs']} pairs, ${entry['online/ties']} ties  score ${fmt(entry['online/score_mean'])}`;
   }
   if ('eval_loss' in entry) {
-    const metric = isSft(entry, 'eval_') ? `acc ${fmt(entry.eval_mean_token_accuracy)}` : `margin ${fmt(entry['eval_rewards/margins'])}`;
+    const metric = isSft(entry, 'eval_')
+      ? `acc ${fmt(entry.eval_mean_token_accuracy)}`
+      : `margin ${fmt(entry['eval_rewards/margins'])}`;
     return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  ${metric}`;
   }
   // DPO's reward accuracy beside the margin; KTO has none, its KL estimate instead.
@@ -39,7 +45,13 @@ export interface TrainReporter {
 }
 
 /** `interactive`: draw the bar (and print log entries above it) on `stream`, a terminal; else plain lines. */
-export function trainReporter({ interactive, stream = process.stderr }: { interactive: boolean; stream?: NodeJS.WriteStream }): TrainReporter {
+export function trainReporter({
+  interactive,
+  stream = process.stderr,
+}: {
+  interactive: boolean;
+  stream?: NodeJS.WriteStream;
+}): TrainReporter {
   let bars: cliProgress.MultiBar | undefined;
   let bar: cliProgress.SingleBar | undefined;
   // ETA from this session's steps: a resumed run starts at its checkpoint's step.
@@ -55,10 +67,16 @@ export function trainReporter({ interactive, stream = process.stderr }: { intera
       first ??= { step, time: performance.now() };
       if (!interactive) return;
       if (!bars) {
-        bars = new cliProgress.MultiBar({
-          format: 'train |{bar}| {value}/{total} | loss {loss} | {metric} | {elapsed}<{left}',
-          barsize: 30, stream, gracefulExit: false, hideCursor: false,
-        }, cliProgress.Presets.shades_classic);
+        bars = new cliProgress.MultiBar(
+          {
+            format: 'train |{bar}| {value}/{total} | loss {loss} | {metric} | {elapsed}<{left}',
+            barsize: 30,
+            stream,
+            gracefulExit: false,
+            hideCursor: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
         bar = bars.create(maxSteps, step, { loss: '-', metric: '-', ...timing(step, maxSteps) });
       }
       if (bar!.getTotal() !== maxSteps) bar!.setTotal(maxSteps); // online_dpo: each round adds its steps

@@ -10,7 +10,8 @@ import { addLaunchOptions, launchOptionsOf, runLauncher } from './train-launch.j
 const CONFIG_CLASS: Record<TrlTrainer, string> = { dpo: 'DPOConfig', sft: 'SFTConfig', kto: 'KTOConfig' };
 
 /** A command line as a shell reads it back: arguments with spaces or quotes quoted. */
-const shellLine = (args: readonly string[]) => args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+const shellLine = (args: readonly string[]) =>
+  args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 
 export function registerTrlCommands(program: Command): void {
   for (const trainer of TRL_TRAINERS) registerTrlCommand(program, trainer);
@@ -19,22 +20,26 @@ export function registerTrlCommands(program: Command): void {
 function registerTrlCommand(program: Command, trainer: TrlTrainer): void {
   const command = program
     .command(trainer)
-    .description(`train with TRL's ${CONFIG_CLASS[trainer]} keys, as \`trl ${trainer} --config recipe.yaml\`: a TRL or ` +
-      'alignment-handbook recipe as it is, --key value flags overriding its keys')
+    .description(
+      `train with TRL's ${CONFIG_CLASS[trainer]} keys, as \`trl ${trainer} --config recipe.yaml\`: a TRL or ` +
+        'alignment-handbook recipe as it is, --key value flags overriding its keys',
+    )
     .argument('[args...]', 'recipe.yaml (or --config recipe.yaml), then --key value, --key=value, --flag, --no_flag')
     .allowUnknownOption();
-  addLaunchOptions(command)
-    .action(async (args: string[]) => {
-      const launcher = launchOptionsOf(command, [trainer, ...args]);
-      if (launcher) {
-        return runLauncher(launcher, async () => {
-          const { config, env } = await loadRecipe(trainer, args);
-          Object.assign(process.env, env); // before the workers start, so that they inherit it
-          return config;
-        });
-      }
-      const { config, env } = await loadRecipe(trainer, args);
-      Object.assign(process.env, env);
-      await runTraining(config, (checkpoint) => `alignkit ${trainer} ${shellLine([...args, '--resume_from_checkpoint', checkpoint])}`);
-    });
+  addLaunchOptions(command).action(async (args: string[]) => {
+    const launcher = launchOptionsOf(command, [trainer, ...args]);
+    if (launcher) {
+      return runLauncher(launcher, async () => {
+        const { config, env } = await loadRecipe(trainer, args);
+        Object.assign(process.env, env); // before the workers start, so that they inherit it
+        return config;
+      });
+    }
+    const { config, env } = await loadRecipe(trainer, args);
+    Object.assign(process.env, env);
+    await runTraining(
+      config,
+      (checkpoint) => `alignkit ${trainer} ${shellLine([...args, '--resume_from_checkpoint', checkpoint])}`,
+    );
+  });
 }

@@ -13,7 +13,9 @@ export function isDefault(field: Field, value: unknown): boolean {
 /** Why `key: value` is refused, or undefined when it is not. */
 export function refusalOf(key: string, field: Field, value: unknown): string | undefined {
   if (field.refused === undefined) return undefined;
-  const refusedValue = field.refusedValues ? field.refusedValues.some((v) => isDeepStrictEqual(v, value)) : !isDefault(field, value);
+  const refusedValue = field.refusedValues
+    ? field.refusedValues.some((v) => isDeepStrictEqual(v, value))
+    : !isDefault(field, value);
   return refusedValue ? `${key}: ${shown(value)} is not supported: ${field.refused}` : undefined;
 }
 

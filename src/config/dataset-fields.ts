@@ -4,7 +4,8 @@
 // them (resolve-datasets.ts) into train_dataset / eval_dataset before any work.
 import { anyValue, bool, noEffect, num, obj, str, type Schema } from './schema.js';
 
-const STREAMING = 'alignkit always reads data files as a stream and writes the split (or mixture) it trains on once, in the order datasets gives it; there is no separate streaming mode to choose';
+const STREAMING =
+  'alignkit always reads data files as a stream and writes the split (or mixture) it trains on once, in the order datasets gives it; there is no separate streaming mode to choose';
 
 export const datasetFields = {
   /** A hub dataset id or a local dataset folder, read as datasets.load_dataset(dataset_name, dataset_config). */
@@ -16,7 +17,10 @@ export const datasetFields = {
   /** The split evaluated on when eval_strategy is not `no`; `test` for a mixture with test_split_size. */
   dataset_test_split: str('test'),
   dataset_streaming: noEffect(bool(false), STREAMING),
-  ignore_bias_buffers: noEffect(bool(false), "alignkit's data parallelism averages gradients and never broadcasts module buffers, so there are no boolean buffers to leave out of DistributedDataParallel"),
+  ignore_bias_buffers: noEffect(
+    bool(false),
+    "alignkit's data parallelism averages gradients and never broadcasts module buffers, so there are no boolean buffers to leave out of DistributedDataParallel",
+  ),
   /** TRL's mixture: a list of {path, name, data_dir, data_files, split, columns, fraction} (src/data/sources/mixture-config.ts). */
   datasets: anyValue([]),
   streaming: noEffect(bool(false), STREAMING),

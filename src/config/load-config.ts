@@ -7,6 +7,7 @@ import { AlignkitError, configError } from '../errors.js';
 import { refusalOf } from './config-notes.js';
 import { renameLegacyKeys } from './legacy-fields.js';
 import { checkLrScheduler } from './lr-scheduler-kwargs.js';
+import { checkLossOptions } from './loss-options.js';
 import { checkTrainableValues } from './trainable-values.js';
 import type { ConfigOf, Field, Schema } from './schema.js';
 import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema, trainerSchemas as schemas } from './trainer-fields.js';
@@ -43,7 +44,11 @@ export function closestName(key: string, names: Iterable<string>): string | unde
 function describe(value: unknown): string {
   // NaN and ±Infinity (YAML's .nan, .inf) are named as such: JSON.stringify would print them as null.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return value === null ? 'null' : Array.isArray(value) ? `list ${JSON.stringify(value)}` : `${typeof value} ${JSON.stringify(value)}`;
+  return value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? `list ${JSON.stringify(value)}`
+      : `${typeof value} ${JSON.stringify(value)}`;
 }
 
 function checkValue(where: string, key: string, field: Field, value: unknown): unknown {
@@ -81,13 +86,20 @@ function checkValue(where: string, key: string, field: Field, value: unknown): u
     case 'enumList': {
       const list = Array.isArray(value) ? value : [value];
       for (const v of list) {
-        if (typeof v !== 'string' || !field.values.includes(v)) throw wrong(`one or a list of ${field.values.join(', ')}`);
+        if (typeof v !== 'string' || !field.values.includes(v))
+          throw wrong(`one or a list of ${field.values.join(', ')}`);
       }
       // TRL wraps a single loss_type in a list; a field whose default is one name (report_to) keeps one as written.
       return Array.isArray(value) || Array.isArray(field.default) ? list : value;
     }
+    case 'stringList': {
+      const list = Array.isArray(value) ? value : [value];
+      if (!list.every((v) => typeof v === 'string')) throw wrong('a string or a list of strings');
+      return list;
+    }
     case 'numberList':
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isFinite(v))) throw wrong('a list of finite numbers');
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'number' && Number.isFinite(v)))
+        throw wrong('a list of finite numbers');
       return value;
     case 'object':
       if (typeof value !== 'object' || Array.isArray(value)) throw wrong('a mapping');
@@ -110,7 +122,12 @@ export function checkKey(where: string, key: string, field: Field, value: unknow
  * expected; a refused key → why) and fills in the schema's defaults. `subject` names what the keys are for in the
  * unknown-key error.
  */
-export function applySchema(values: Record<string, unknown>, schema: Schema, where: string, subject: string): Record<string, unknown> {
+export function applySchema(
+  values: Record<string, unknown>,
+  schema: Schema,
+  where: string,
+  subject: string,
+): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(values)) {
     const field = schema[key];
@@ -128,7 +145,8 @@ export function applySchema(values: Record<string, unknown>, schema: Schema, whe
 
 /** The mapping at the top of a config (as parsed from YAML/JSON or passed to the API). */
 export function configMapping(raw: unknown, where: string): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError(where, 'expected a mapping of keys to values');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw configError(where, 'expected a mapping of keys to values');
   return raw as Record<string, unknown>;
 }
 
@@ -139,15 +157,24 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   if (typeof trainer !== 'string' || !Object.hasOwn(schemas, trainer)) {
     const names = Object.keys(schemas).join(', ');
     if (trainer === undefined) {
-      throw configError(where, `'trainer' is missing (one of ${names}); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto recipe.yaml`);
+      throw configError(
+        where,
+        `'trainer' is missing (one of ${names}); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto recipe.yaml`,
+      );
     }
     throw configError(where, `'trainer' must be one of ${names}, got ${describe(trainer)}`);
   }
   // Old spellings (warmup_ratio, evaluation_strategy, max_seq_length...) as transformers 4 / TRL < 1 read them.
   const current = renameLegacyKeys(values, trainer, where);
-  const config = applySchema(current, schemas[trainer as keyof typeof schemas], where, `trainer ${trainer}`) as TrainConfig;
+  const config = applySchema(
+    current,
+    schemas[trainer as keyof typeof schemas],
+    where,
+    `trainer ${trainer}`,
+  ) as TrainConfig;
   checkLrScheduler(config, where);
   checkTrainableValues(config, where);
+  checkLossOptions(config, where);
   return config;
 }
 

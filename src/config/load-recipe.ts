@@ -28,11 +28,17 @@ export async function loadRecipe(trainer: TrlTrainer, args: readonly string[]): 
 
 /** The recipe's keys with `flags` over them, resolved for `trainer`; `path` names the recipe in errors. */
 export function resolveRecipe(
-  trainer: TrlTrainer, recipe: Record<string, unknown>, flags: Record<string, unknown>, path = `alignkit ${trainer}`,
+  trainer: TrlTrainer,
+  recipe: Record<string, unknown>,
+  flags: Record<string, unknown>,
+  path = `alignkit ${trainer}`,
 ): { config: TrainConfig; env: Record<string, string> } {
   const { trainer: named, env, ...keys } = recipe;
   if (named !== undefined && named !== trainer) {
-    throw configError(path, `trainer: ${JSON.stringify(named)}, but the command is alignkit ${trainer} (drop the trainer key, or run alignkit train)`);
+    throw configError(
+      path,
+      `trainer: ${JSON.stringify(named)}, but the command is alignkit ${trainer} (drop the trainer key, or run alignkit train)`,
+    );
   }
   const schema = trainerSchemas[trainer];
   const current = (key: string) => legacySpelling(key, trainer)?.to ?? key;
@@ -40,7 +46,8 @@ export function resolveRecipe(
   for (const [key, value] of Object.entries(flags)) {
     // A flag replaces the recipe's key, whichever spelling (warmup_ratio / warmup_steps) either uses.
     for (const written of Object.keys(keys)) if (current(written) === current(key)) delete keys[written];
-    overrides[key] = key in schema ? checkKey(`alignkit ${trainer} --${key}`, key, schema[key as keyof typeof schema], value) : value;
+    overrides[key] =
+      key in schema ? checkKey(`alignkit ${trainer} --${key}`, key, schema[key as keyof typeof schema], value) : value;
   }
   return { config: resolveConfig({ ...keys, ...overrides, trainer }, path), env: envOf(env, path) };
 }
@@ -48,10 +55,13 @@ export function resolveRecipe(
 /** TrlParser's `env:` mapping: each value as Python's str() writes it. */
 function envOf(env: unknown, path: string): Record<string, string> {
   if (env === undefined || env === null) return {};
-  if (typeof env !== 'object' || Array.isArray(env)) throw configError(path, "'env' must be a mapping of environment variables to values");
-  return Object.fromEntries(Object.entries(env).map(([name, value]) => {
-    if (typeof value === 'object' && value !== null) throw configError(path, `env.${name} must be a string, number or boolean`);
-    return [name, value === null ? 'None' : typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value)];
-  }));
+  if (typeof env !== 'object' || Array.isArray(env))
+    throw configError(path, "'env' must be a mapping of environment variables to values");
+  return Object.fromEntries(
+    Object.entries(env).map(([name, value]) => {
+      if (typeof value === 'object' && value !== null)
+        throw configError(path, `env.${name} must be a string, number or boolean`);
+      return [name, value === null ? 'None' : typeof value === 'boolean' ? (value ? 'True' : 'False') : String(value)];
+    }),
+  );
 }
-

@@ -2,13 +2,37 @@
 // quantization), the trainers' model_init_kwargs / trust_remote_code, and the TrainingArguments keys about the
 // model's kernels and activations. Each is implemented, noted as without effect, or refused (schema.ts).
 // model_init_kwargs and gradient_checkpointing_kwargs are mappings whose keys src/train/model-init.ts checks.
-import { anyValue, bool, int, listOf, noEffect, num, obj, oneOf, orNull, refused, str, type Field, type Schema } from './schema.js';
+import {
+  anyValue,
+  bool,
+  int,
+  listOf,
+  noEffect,
+  num,
+  obj,
+  oneOf,
+  orNull,
+  refused,
+  str,
+  type Field,
+  type Schema,
+} from './schema.js';
 
-export const LORA_TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'all-linear'] as const;
+export const LORA_TARGET_MODULES = [
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'o_proj',
+  'gate_proj',
+  'up_proj',
+  'down_proj',
+  'all-linear',
+] as const;
 /** ModelConfig's dtype choices (transformers' from_pretrained: `auto` is config.json's dtype). */
 export const MODEL_DTYPES = ['auto', 'bfloat16', 'float16', 'float32'] as const;
 
-const QUANTIZATION = 'quantized (bitsandbytes) training is not implemented in alignkit; train LoRA adapters on full-precision weights (use_peft: true) instead';
+const QUANTIZATION =
+  'quantized (bitsandbytes) training is not implemented in alignkit; train LoRA adapters on full-precision weights (use_peft: true) instead';
 const BNB_ONLY = 'it is read only with load_in_4bit, and quantized training is not implemented in alignkit';
 
 /** TRL's ModelConfig LoRA fields (its peft_config); null targets are PEFT's default for the model (q_proj, v_proj). */
@@ -17,11 +41,22 @@ export const peftFields = {
   lora_r: int(16, 1),
   lora_alpha: num(32, { min: 0 }),
   lora_dropout: num(0.05, { min: 0, max: 0.999 }),
-  lora_target_modules: { ...listOf(LORA_TARGET_MODULES, []), default: null, nullable: true } as Field<(typeof LORA_TARGET_MODULES)[number][] | null>,
+  lora_target_modules: { ...listOf(LORA_TARGET_MODULES, []), default: null, nullable: true } as Field<
+    (typeof LORA_TARGET_MODULES)[number][] | null
+  >,
   use_rslora: bool(false),
-  lora_target_parameters: refused(anyValue(null), "LoRA on parameters (PEFT's target_parameters, for MoE experts) is not implemented; alignkit's LoRA targets the linear layers named by lora_target_modules"),
-  lora_modules_to_save: refused(anyValue(null), 'training whole modules beside the LoRA adapters (PEFT modules_to_save) is not implemented; train the full model (use_peft: false) instead'),
-  lora_task_type: refused(str('CAUSAL_LM'), 'alignkit trains causal language models only (lora_task_type CAUSAL_LM); reward modelling (SEQ_CLS) is not implemented'),
+  lora_target_parameters: refused(
+    anyValue(null),
+    "LoRA on parameters (PEFT's target_parameters, for MoE experts) is not implemented; alignkit's LoRA targets the linear layers named by lora_target_modules",
+  ),
+  lora_modules_to_save: refused(
+    anyValue(null),
+    'training whole modules beside the LoRA adapters (PEFT modules_to_save) is not implemented; train the full model (use_peft: false) instead',
+  ),
+  lora_task_type: refused(
+    str('CAUSAL_LM'),
+    'alignkit trains causal language models only (lora_task_type CAUSAL_LM); reward modelling (SEQ_CLS) is not implemented',
+  ),
   use_dora: refused(bool(false), 'DoRA (weight-decomposed LoRA) is not implemented; use plain LoRA (use_dora: false)'),
 } satisfies Schema;
 
@@ -34,8 +69,14 @@ export const modelFields = {
   torch_dtype: oneOf(MODEL_DTYPES, null),
   /** from_pretrained's keyword arguments: dtype / torch_dtype, revision, trust_remote_code are read (model-init.ts). */
   model_init_kwargs: obj(null),
-  trust_remote_code: noEffect(bool(false), 'no remote code ever runs in alignkit: architectures are built natively from config.json (model_type llama, mistral, qwen2, qwen3), and any other model_type is refused when the model loads'),
-  attn_implementation: noEffect(str(null), "alignkit runs its own attention (scaled dot-product attention from libtorch, with the model's masks); there is no implementation to choose"),
+  trust_remote_code: noEffect(
+    bool(false),
+    'no remote code ever runs in alignkit: architectures are built natively from config.json (model_type llama, mistral, qwen2, qwen3), and any other model_type is refused when the model loads',
+  ),
+  attn_implementation: noEffect(
+    str(null),
+    "alignkit runs its own attention (scaled dot-product attention from libtorch, with the model's masks); there is no implementation to choose",
+  ),
   load_in_8bit: refused(bool(false), QUANTIZATION),
   load_in_4bit: refused(bool(false), QUANTIZATION),
   bnb_4bit_quant_type: noEffect(oneOf(['fp4', 'nf4'], 'nf4'), BNB_ONLY),
@@ -43,8 +84,17 @@ export const modelFields = {
   bnb_4bit_quant_storage: noEffect(str(null), BNB_ONLY),
   /** gradient_checkpointing_enable()'s arguments: every_n_layers, offload, and torch.utils.checkpoint's (model-init.ts). */
   gradient_checkpointing_kwargs: obj(null),
-  activation_offloading: refused(bool(false), 'activation offloading is not implemented (on CPU the activations live in host memory already); gradient_checkpointing: true saves activation memory'),
-  use_liger_kernel: noEffect(bool(false), "alignkit's fused lm_head + log-softmax kernel (what Liger fuses) is always on, and its other kernels are its own"),
-  liger_kernel_config: noEffect(obj(null), "alignkit's fused lm_head + log-softmax kernel (what Liger fuses) is always on, and its other kernels are its own"),
+  activation_offloading: refused(
+    bool(false),
+    'activation offloading is not implemented (on CPU the activations live in host memory already); gradient_checkpointing: true saves activation memory',
+  ),
+  use_liger_kernel: noEffect(
+    bool(false),
+    "alignkit's fused lm_head + log-softmax kernel (what Liger fuses) is always on, and its other kernels are its own",
+  ),
+  liger_kernel_config: noEffect(
+    obj(null),
+    "alignkit's fused lm_head + log-softmax kernel (what Liger fuses) is always on, and its other kernels are its own",
+  ),
   ...peftFields,
 } satisfies Schema;

@@ -5,8 +5,24 @@
 import { bool, listOf, oneOf, str, type Field, type Schema } from './schema.js';
 
 /** INTEGRATION_TO_CALLBACK's names, and 'all' / 'none'. Only tensorboard is built into alignkit. */
-export const REPORT_TO = ['all', 'none', 'azure_ml', 'comet_ml', 'mlflow', 'neptune', 'tensorboard', 'trackio', 'wandb',
-  'codecarbon', 'clearml', 'dagshub', 'flyte', 'dvclive', 'swanlab', 'kubeflow'] as const;
+export const REPORT_TO = [
+  'all',
+  'none',
+  'azure_ml',
+  'comet_ml',
+  'mlflow',
+  'neptune',
+  'tensorboard',
+  'trackio',
+  'wandb',
+  'codecarbon',
+  'clearml',
+  'dagshub',
+  'flyte',
+  'dvclive',
+  'swanlab',
+  'kubeflow',
+] as const;
 
 type ReportTo = (typeof REPORT_TO)[number];
 

@@ -12,6 +12,8 @@ export type FieldKind =
   | { kind: 'enum'; values: readonly string[] }
   /** A list of enum values; a single value is accepted and wrapped, as TRL does for `loss_type`. */
   | { kind: 'enumList'; values: readonly string[] }
+  /** A list of strings; a single string is accepted and wrapped, as TRL does for `loss_type`. */
+  | { kind: 'stringList' }
   | { kind: 'numberList' }
   | { kind: 'object' }
   /** Any YAML value (keys whose TRL type is a union alignkit only notes or refuses, e.g. `deepspeed`: path or dict). */
@@ -34,22 +36,58 @@ export type ConfigOf<S extends Schema> = { -readonly [K in keyof S]: S[K] extend
 
 type Nullable<T, D> = D extends null ? T | null : T;
 
-export const num = <D extends number | null>(def: D, range: { min?: number; max?: number } = {}): Field<Nullable<number, D>> =>
-  ({ kind: 'number', default: def as Nullable<number, D>, nullable: def === null, ...range });
-export const int = <D extends number | null>(def: D, min?: number): Field<Nullable<number, D>> =>
-  ({ kind: 'int', default: def as Nullable<number, D>, nullable: def === null, min });
-export const str = <D extends string | null>(def: D): Field<Nullable<string, D>> =>
-  ({ kind: 'string', default: def as Nullable<string, D>, nullable: def === null });
-export const bool = <D extends boolean | null>(def: D): Field<Nullable<boolean, D>> =>
-  ({ kind: 'boolean', default: def as Nullable<boolean, D>, nullable: def === null });
-export const strOrBool = <D extends string | boolean | null>(def: D): Field<Nullable<string | boolean, D>> =>
-  ({ kind: 'stringOrBoolean', default: def as Nullable<string | boolean, D>, nullable: def === null });
-export const oneOf = <const V extends readonly string[], D extends V[number] | null>(values: V, def: D): Field<Nullable<V[number], D>> =>
-  ({ kind: 'enum', values, default: def as Nullable<V[number], D>, nullable: def === null });
-export const listOf = <const V extends readonly string[]>(values: V, def: V[number][]): Field<V[number][]> =>
-  ({ kind: 'enumList', values, default: def, nullable: false });
+export const num = <D extends number | null>(
+  def: D,
+  range: { min?: number; max?: number } = {},
+): Field<Nullable<number, D>> => ({
+  kind: 'number',
+  default: def as Nullable<number, D>,
+  nullable: def === null,
+  ...range,
+});
+export const int = <D extends number | null>(def: D, min?: number): Field<Nullable<number, D>> => ({
+  kind: 'int',
+  default: def as Nullable<number, D>,
+  nullable: def === null,
+  min,
+});
+export const str = <D extends string | null>(def: D): Field<Nullable<string, D>> => ({
+  kind: 'string',
+  default: def as Nullable<string, D>,
+  nullable: def === null,
+});
+export const bool = <D extends boolean | null>(def: D): Field<Nullable<boolean, D>> => ({
+  kind: 'boolean',
+  default: def as Nullable<boolean, D>,
+  nullable: def === null,
+});
+export const strOrBool = <D extends string | boolean | null>(def: D): Field<Nullable<string | boolean, D>> => ({
+  kind: 'stringOrBoolean',
+  default: def as Nullable<string | boolean, D>,
+  nullable: def === null,
+});
+export const oneOf = <const V extends readonly string[], D extends V[number] | null>(
+  values: V,
+  def: D,
+): Field<Nullable<V[number], D>> => ({
+  kind: 'enum',
+  values,
+  default: def as Nullable<V[number], D>,
+  nullable: def === null,
+});
+export const listOf = <const V extends readonly string[]>(values: V, def: V[number][]): Field<V[number][]> => ({
+  kind: 'enumList',
+  values,
+  default: def,
+  nullable: false,
+});
+export const strings = (def: string[]): Field<string[]> => ({ kind: 'stringList', default: def, nullable: false });
 export const numbers = (def: null): Field<number[] | null> => ({ kind: 'numberList', default: def, nullable: true });
-export const obj = (def: null): Field<Record<string, unknown> | null> => ({ kind: 'object', default: def, nullable: true });
+export const obj = (def: null): Field<Record<string, unknown> | null> => ({
+  kind: 'object',
+  default: def,
+  nullable: true,
+});
 export const anyValue = <D>(def: D): Field<unknown> => ({ kind: 'any', default: def, nullable: true });
 /** A field whose TRL type is Optional although its default is not None (e.g. `max_length`). */
 export const orNull = <T>(field: Field<T>): Field<T | null> => ({ ...field, nullable: true });
@@ -60,5 +98,8 @@ export const noEffect = <T>(field: Field<T>, why: string): Field<T> => ({ ...fie
  * A TRL key alignkit refuses unless left at its default, or only when set to one of `values`; `why` is the error
  * (see Field.refused).
  */
-export const refused = <T>(field: Field<T>, why: string, values?: readonly T[]): Field<T> =>
-  ({ ...field, refused: why, ...(values && { refusedValues: values }) });
+export const refused = <T>(field: Field<T>, why: string, values?: readonly T[]): Field<T> => ({
+  ...field,
+  refused: why,
+  ...(values && { refusedValues: values }),
+});

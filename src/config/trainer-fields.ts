@@ -1,25 +1,26 @@
-// The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (../shared/reference/trl-1.13-configs.md),
+// The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (test/fixtures/trl/config-fields.json),
 // plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
 import { datasetFields } from './dataset-fields.js';
 import { legacyTrainingFields } from './legacy-fields.js';
 import { modelFields } from './model-fields.js';
-import { bool, int, listOf, noEffect, num, numbers, obj, oneOf, orNull, refused, str, type Schema } from './schema.js';
+import { bool, int, noEffect, num, numbers, obj, oneOf, orNull, refused, str, strings, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
 
-export const DPO_LOSS_TYPES = ['sigmoid', 'hinge', 'ipo', 'exo_pair', 'nca_pair', 'robust', 'bco_pair', 'sppo_hard',
-  'aot', 'aot_unpaired', 'apo_zero', 'apo_down', 'discopop', 'sft', 'sigmoid_norm'] as const;
-export const F_DIVERGENCES = ['reverse_kl', 'forward_kl', 'js_divergence', 'alpha_divergence'] as const;
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
-export const KTO_LOSS_TYPES = ['kto', 'apo_zero_unpaired'] as const;
 export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length', 'batch_rebalance'] as const;
 
 /** TrainingArguments' train_sampling_strategy with the config's default: 'random' and 'sequential' are implemented. */
-const samplingStrategy = (def: 'random' | 'sequential') => refused(oneOf(SAMPLING_STRATEGIES, def),
-  "length-grouped samplers are not implemented (group_by_length: true means train_sampling_strategy 'group_by_length' in transformers 5); use 'random' or 'sequential'",
-  ['group_by_length', 'batch_rebalance']);
+const samplingStrategy = (def: 'random' | 'sequential') =>
+  refused(
+    oneOf(SAMPLING_STRATEGIES, def),
+    "length-grouped samplers are not implemented (group_by_length: true means train_sampling_strategy 'group_by_length' in transformers 5); use 'random' or 'sequential'",
+    ['group_by_length', 'batch_rebalance'],
+  );
 /** DPOTrainer and KTOTrainer override compute_loss, so the Trainer's label smoother never runs for them. */
-const labelSmoothingFactorUnread = noEffect(num(0, { min: 0, max: 1 }),
-  "TRL's DPOTrainer and KTOTrainer compute their own loss and never apply it (DPO's own smoothing is label_smoothing)");
+const labelSmoothingFactorUnread = noEffect(
+  num(0, { min: 0, max: 1 }),
+  "TRL's DPOTrainer and KTOTrainer compute their own loss and never apply it (DPO's own smoothing is label_smoothing)",
+);
 
 const alignkitFields = {
   trainer: oneOf(['dpo', 'sft', 'kto', 'online_dpo'], null),
@@ -44,7 +45,10 @@ const sharedTrlFields = {
   dataset_num_proc: int(null, 1),
   max_length: orNull(int(1024, 1)),
   pad_to_multiple_of: int(null, 1),
-  router_aux_loss_coef: noEffect(num(0.001), "only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type llama, mistral, qwen2, qwen3)"),
+  router_aux_loss_coef: noEffect(
+    num(0.001),
+    'only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type llama, mistral, qwen2, qwen3)',
+  ),
 } satisfies Schema;
 
 /** DPOConfig and SFTConfig only: KTOConfig has none of these (its collator keeps the first max_length tokens). */
@@ -68,13 +72,21 @@ export const dpoSchema = {
   disable_dropout: bool(true),
   precompute_ref_log_probs: bool(false),
   precompute_ref_batch_size: int(null, 1),
-  loss_type: listOf(DPO_LOSS_TYPES, ['sigmoid']),
+  // The loss fields: names and defaults are those of native/train/dpo_loss.h's catalogue (test/config/native-catalogue.test.ts);
+  // the loss types, f-divergences and the rules between these keys are checked by it at config load (loss-options.ts).
+  /** One or more of the native catalogue's DPO loss types (docs/training.md lists them); several are summed. */
+  loss_type: strings(['sigmoid']),
+  /** One weight per loss type (null: all 1). */
   loss_weights: numbers(null),
+  /** LD-DPO: the log-probs past the shorter completion of a pair are scaled by ld_alpha (null: no weighting). */
   ld_alpha: num(null, { min: 0, max: 1 }),
-  f_divergence_type: oneOf(F_DIVERGENCES, 'reverse_kl'),
+  /** f-DPO's f-divergence, one of the native catalogue's (reverse_kl: standard DPO). */
+  f_divergence_type: str('reverse_kl'),
   f_alpha_divergence_coef: num(0.5),
+  /** Robust DPO's label flip probability (below 0.5), EXO's ε (above 0), AOT's smoothing. */
   label_smoothing: num(0.0, { min: 0, max: 1 }),
   beta: num(0.1),
+  /** WPO weighting of each pair's loss. */
   use_weighting: bool(false),
   discopop_tau: num(0.05),
   sync_ref_model: bool(false),
@@ -122,13 +134,18 @@ export const sftSchema = {
   ...sequenceTrlFields,
   learning_rate: num(2e-5, { min: 0 }),
   train_sampling_strategy: samplingStrategy('random'),
-  label_smoothing_factor: refused(num(0, { min: 0, max: 1 }), "label smoothing of SFT's cross-entropy (the Trainer's LabelSmoother) is not implemented"),
+  label_smoothing_factor: refused(
+    num(0, { min: 0, max: 1 }),
+    "label smoothing of SFT's cross-entropy (the Trainer's LabelSmoother) is not implemented",
+  ),
   chat_template_path: str(null),
   dataset_text_field: str('text'),
   /** SFTConfig's only dataset_kwargs key is skip_prepare_dataset (pre-tokenized data), which alignkit does not take. */
-  dataset_kwargs: refused(noEffect(obj(null), "SFTConfig reads only its skip_prepare_dataset key (other keys are ignored by TRL too)"),
-    'skip_prepare_dataset (training on a dataset tokenized beforehand) is not implemented: alignkit tokenizes every dataset as TRL\'s _prepare_dataset does',
-    [{ skip_prepare_dataset: true }]),
+  dataset_kwargs: refused(
+    noEffect(obj(null), 'SFTConfig reads only its skip_prepare_dataset key (other keys are ignored by TRL too)'),
+    "skip_prepare_dataset (training on a dataset tokenized beforehand) is not implemented: alignkit tokenizes every dataset as TRL's _prepare_dataset does",
+    [{ skip_prepare_dataset: true }],
+  ),
   eos_token: str(null),
   shuffle_dataset: bool(false),
   packing: bool(false),
@@ -136,7 +153,8 @@ export const sftSchema = {
   eval_packing: bool(null),
   completion_only_loss: bool(null),
   assistant_only_loss: bool(false),
-  loss_type: oneOf(['nll', 'dft', 'chunked_nll'], null),
+  /** One of the native catalogue's SFT loss types (null: chunked_nll, as SFTConfig resolves it); checked at config load. */
+  loss_type: str(null),
 } satisfies Schema;
 
 export const ktoSchema = {
@@ -153,7 +171,9 @@ export const ktoSchema = {
   disable_dropout: bool(true),
   precompute_ref_log_probs: bool(false),
   precompute_ref_batch_size: int(null, 1),
-  loss_type: oneOf(KTO_LOSS_TYPES, 'kto'),
+  // The loss fields: names and defaults are those of native/train/kto_loss.h's catalogue, which checks them at config load.
+  /** One of the native catalogue's KTO loss types (docs/training.md lists them). */
+  loss_type: str('kto'),
   beta: num(0.1),
   desirable_weight: num(1.0, { min: 0 }),
   undesirable_weight: num(1.0, { min: 0 }),

@@ -6,8 +6,20 @@ import { reportFields } from './report-fields.js';
 import { unimplementedTrainingFields } from './unimplemented-fields.js';
 
 /** transformers 5.18's SchedulerType: every lr_scheduler_type get_scheduler builds (lr-scheduler-kwargs.ts: their arguments). */
-export const SCHEDULERS = ['linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
-  'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr', 'warmup_stable_decay', 'greedy'] as const;
+export const SCHEDULERS = [
+  'linear',
+  'cosine',
+  'cosine_with_restarts',
+  'polynomial',
+  'constant',
+  'constant_with_warmup',
+  'inverse_sqrt',
+  'reduce_lr_on_plateau',
+  'cosine_with_min_lr',
+  'cosine_warmup_with_min_lr',
+  'warmup_stable_decay',
+  'greedy',
+] as const;
 export const STRATEGIES = ['no', 'steps', 'epoch'] as const;
 /** The `optim` values alignkit implements: torch.optim.AdamW fused (TrainingArguments' default) and not. */
 export const OPTIMIZERS = ['adamw_torch_fused', 'adamw_torch'] as const;
@@ -20,7 +32,10 @@ export const trainingFields = {
   per_device_eval_batch_size: int(8, 1),
   gradient_accumulation_steps: int(1, 1),
   /** SFT's loss divides by the label tokens of every rank's micro-batches (data-parallel); DPO and KTO's do not count tokens. */
-  average_tokens_across_devices: refused(bool(true), 'only true is implemented: a data-parallel SFT loss is normalised by the label tokens of all ranks, as TRL does by default'),
+  average_tokens_across_devices: refused(
+    bool(true),
+    'only true is implemented: a data-parallel SFT loss is normalised by the label tokens of all ranks, as TRL does by default',
+  ),
   weight_decay: num(0.0, { min: 0 }),
   adam_beta1: num(0.9, { min: 0, max: 1 }),
   adam_beta2: num(0.999, { min: 0, max: 1 }),
@@ -37,7 +52,10 @@ export const trainingFields = {
   warmup_steps: num(0, { min: 0 }),
   logging_first_step: bool(false),
   logging_strategy: oneOf(STRATEGIES, 'steps'),
-  logging_nan_inf_filter: noEffect(bool(true), 'a step whose loss or gradient norm is NaN or infinite stops the run before its update (ERR_NOT_FINITE), so no such loss reaches the log to be filtered'),
+  logging_nan_inf_filter: noEffect(
+    bool(true),
+    'a step whose loss or gradient norm is NaN or infinite stops the run before its update (ERR_NOT_FINITE), so no such loss reaches the log to be filtered',
+  ),
   save_steps: num(500, { min: 0 }),
   save_strategy: oneOf(STRATEGIES, 'steps'),
   save_total_limit: int(null, 1),
@@ -54,9 +72,15 @@ export const trainingFields = {
   resume_from_checkpoint: strOrBool(null),
   /** Resuming mid-epoch, start that epoch's batches from its first instead of where the checkpoint left them. */
   ignore_data_skip: bool(false),
-  enable_jit_checkpoint: noEffect(bool(false), "alignkit's command line always checkpoints on SIGTERM: the running optimizer step finishes, a checkpoint is saved and it exits with 143 (library callers pass train() an AbortSignal)"),
+  enable_jit_checkpoint: noEffect(
+    bool(false),
+    "alignkit's command line always checkpoints on SIGTERM: the running optimizer step finishes, a checkpoint is saved and it exits with 143 (library callers pass train() an AbortSignal)",
+  ),
   dataloader_drop_last: bool(false),
-  run_name: noEffect(str(null), 'it names the run for wandb, mlflow, trackio and the like, integrations alignkit does not have (report_to)'),
+  run_name: noEffect(
+    str(null),
+    'it names the run for wandb, mlflow, trackio and the like, integrations alignkit does not have (report_to)',
+  ),
   disable_tqdm: bool(null),
   use_cpu: bool(false),
   /** Seconds a rendezvous or a collective waits for the other data-parallel ranks before failing. */

@@ -100,7 +100,9 @@ function value({ name, inline, tokens, error }: Flag): string {
 function optionalValue(flag: Flag, field: Field): string {
   if (flag.inline !== undefined) return flag.inline;
   const next = flag.tokens.peek();
-  const taken = next !== undefined && !isFlag(next) &&
+  const taken =
+    next !== undefined &&
+    !isFlag(next) &&
     (field.kind === 'stringOrBoolean' || isBoolean(next) || (field.nullable && isNone(next)));
   return taken ? flag.tokens.take() : 'true';
 }
@@ -120,10 +122,14 @@ function flagValue(flag: Flag, field: Field): unknown {
       return isNone(text) ? null : isBoolean(text) ? bool(text) : text;
     }
     case 'enumList':
+    case 'stringList':
     case 'numberList': {
       const values = [value(flag)];
-      while (flag.inline === undefined && !flag.tokens.done && !isFlag(flag.tokens.peek())) values.push(flag.tokens.take());
-      return field.kind === 'numberList' ? values.map((v) => (v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v)) : values;
+      while (flag.inline === undefined && !flag.tokens.done && !isFlag(flag.tokens.peek()))
+        values.push(flag.tokens.take());
+      return field.kind === 'numberList'
+        ? values.map((v) => (v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : v))
+        : values;
     }
     case 'object': {
       const text = value(flag);

@@ -22,5 +22,8 @@ export function requireRows(summary: SplitCounts, split: 'train' | 'eval', dataP
     ...(summary.skipped ? [`${summary.skipped} skipped as invalid (skip_invalid_rows: true)`] : []),
   ];
   const reasons = read === 0 ? 'the dataset holds no rows' : `all ${read} row(s) were left out: ${counts.join(', ')}`;
-  throw new AlignkitError('ERR_INVALID_DATA', `${key} ${dataPath}: no rows to ${split === 'train' ? 'train' : 'evaluate'} on (${reasons})`);
+  throw new AlignkitError(
+    'ERR_INVALID_DATA',
+    `${key} ${dataPath}: no rows to ${split === 'train' ? 'train' : 'evaluate'} on (${reasons})`,
+  );
 }

@@ -44,7 +44,13 @@ export class EpochBatches<Batch> {
   /** The row indices of each batch of `epoch`, in order; the same seed and epoch give the same batches. */
   order(epoch: number): number[][] {
     const { seed, shuffle, groupByLength, batchSize, dropLast } = this.#options;
-    const order = epochOrder(this.rows, { seed, epoch, shuffle, batchSize, lengths: groupByLength ? this.#lengths : undefined });
+    const order = epochOrder(this.rows, {
+      seed,
+      epoch,
+      shuffle,
+      batchSize,
+      lengths: groupByLength ? this.#lengths : undefined,
+    });
     return batchesOf(order, batchSize, dropLast);
   }
 

@@ -13,10 +13,14 @@ function sameTurn(a: Turn, b: Turn): boolean {
 }
 
 /** Index where the prompt ends, as TRL's loop leaves `idx`. */
-function splitIndex<T>(chosen: T[], rejected: T[], same: (a: T, b: T) => boolean, isSpace: (x: T | undefined) => boolean): number {
+function splitIndex<T>(
+  chosen: T[],
+  rejected: T[],
+  same: (a: T, b: T) => boolean,
+  isSpace: (x: T | undefined) => boolean,
+): number {
   const n = Math.min(chosen.length, rejected.length);
-  let idx = 0;
-  for (idx = 0; idx < n; idx++) {
+  for (let idx = 0; idx < n; idx++) {
     if (!same(chosen[idx]!, rejected[idx]!)) {
       // Python's chosen[idx - 1] wraps to the last element when idx is 0.
       if (isSpace(chosen.at(idx - 1))) idx -= 1;
@@ -30,7 +34,12 @@ export function extractPrompt(chosen: Side, rejected: Side): { prompt: Side; cho
   if (typeof chosen === 'string' && typeof rejected === 'string') {
     const c = Array.from(chosen);
     const r = Array.from(rejected);
-    const idx = splitIndex(c, r, (a, b) => a === b, (x) => x === ' ');
+    const idx = splitIndex(
+      c,
+      r,
+      (a, b) => a === b,
+      (x) => x === ' ',
+    );
     return { prompt: c.slice(0, idx).join(''), chosen: c.slice(idx).join(''), rejected: r.slice(idx).join('') };
   }
   if (Array.isArray(chosen) && Array.isArray(rejected)) {

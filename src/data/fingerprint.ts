@@ -25,7 +25,10 @@ export async function fingerprint(paths: string[], settings: unknown): Promise<s
       for (const name of (await readdir(path)).sort()) await visit(join(path, name), true);
     } else if (!info.isFile()) {
       // /dev/zero (or a link to it) would be hashed forever, a pipe would block.
-      throw new AlignkitError('ERR_INVALID_DATA', `${path}: not a regular file (a device, pipe or socket); expected a data or model file`);
+      throw new AlignkitError(
+        'ERR_INVALID_DATA',
+        `${path}: not a regular file (a device, pipe or socket); expected a data or model file`,
+      );
     } else if (!(inFolder && WEIGHT_FILES.has(extname(path)))) {
       await hashFile(hash, path);
     }

@@ -29,7 +29,11 @@ export interface PreferenceBatch {
 
 const rowLength = (c: IdColumn, i: number) => c.offsets[i + 1]! - c.offsets[i]!;
 
-export function collatePreference(columns: PreferenceColumns, indices: readonly number[], options: CollateOptions): PreferenceBatch {
+export function collatePreference(
+  columns: PreferenceColumns,
+  indices: readonly number[],
+  options: CollateOptions,
+): PreferenceBatch {
   const { prompt } = columns;
   const sides = [columns.chosen, columns.rejected];
   const cut = (full: number) => (options.maxLength === null ? full : Math.min(full, options.maxLength));

@@ -25,7 +25,11 @@ export function side(at: RowLocation, field: string, value: unknown, allowEmpty:
   if (Array.isArray(value)) {
     value.forEach((m, i) => {
       if (typeof m !== 'object' || m === null || typeof (m as Turn).role !== 'string' || !('content' in m)) {
-        throw dataError(at, field, `message ${i} must be an object with string 'role' and 'content', got ${describe(m)}`);
+        throw dataError(
+          at,
+          field,
+          `message ${i} must be an object with string 'role' and 'content', got ${describe(m)}`,
+        );
       }
     });
     if (!allowEmpty && value.every((m: Turn) => m.content === '')) {
@@ -42,8 +46,12 @@ const message = (role: string, content: unknown): Turn => ({ role, content });
 export function toPreferenceExample(values: Record<string, unknown>, at: RowLocation): PreferenceExample {
   for (const field of ['chosen', 'rejected']) {
     if (!(field in values)) {
-      throw dataError(at, undefined, `missing field '${field}' (preference rows need chosen and rejected, and ` +
-        `optionally prompt; found ${Object.keys(values).join(', ') || 'no fields'}; map other names with dataset_columns)`);
+      throw dataError(
+        at,
+        undefined,
+        `missing field '${field}' (preference rows need chosen and rejected, and ` +
+          `optionally prompt; found ${Object.keys(values).join(', ') || 'no fields'}; map other names with dataset_columns)`,
+      );
     }
   }
   let chosen = side(at, 'chosen', values.chosen, false);
@@ -52,26 +60,40 @@ export function toPreferenceExample(values: Record<string, unknown>, at: RowLoca
 
   if (typeof values.question === 'string' && !('prompt' in values)) {
     // orca_dpo_pairs: system + question, answers as text; becomes a conversation.
-    const system = typeof values.system === 'string' && values.system.length > 0 ? [message('system', values.system)] : [];
+    const system =
+      typeof values.system === 'string' && values.system.length > 0 ? [message('system', values.system)] : [];
     prompt = [...system, message('user', values.question)];
-    if (typeof chosen !== 'string' || typeof rejected !== 'string') throw dataError(at, 'chosen', 'expected text next to question');
+    if (typeof chosen !== 'string' || typeof rejected !== 'string')
+      throw dataError(at, 'chosen', 'expected text next to question');
     chosen = [message('assistant', chosen)];
     rejected = [message('assistant', rejected)];
   } else if (!('prompt' in values) || (typeof values.prompt === 'string' && Array.isArray(chosen))) {
     // Implicit prompt (hh-rlhf), or UltraFeedback-binarized whose conversations repeat the prompt text.
-    if (typeof chosen !== typeof rejected) throw dataError(at, 'rejected', 'chosen and rejected must both be text or both be message lists');
+    if (typeof chosen !== typeof rejected)
+      throw dataError(at, 'rejected', 'chosen and rejected must both be text or both be message lists');
     ({ prompt, chosen, rejected } = extractPrompt(chosen, rejected));
     if (chosen.length === 0 || rejected.length === 0) {
-      throw dataError(at, chosen.length === 0 ? 'chosen' : 'rejected', 'nothing left after removing the prompt shared with the other completion');
+      throw dataError(
+        at,
+        chosen.length === 0 ? 'chosen' : 'rejected',
+        'nothing left after removing the prompt shared with the other completion',
+      );
     }
   } else {
     prompt = side(at, 'prompt', values.prompt, true);
   }
 
   const conversational = Array.isArray(chosen);
-  for (const [field, v] of [['prompt', prompt], ['rejected', rejected]] as const) {
+  for (const [field, v] of [
+    ['prompt', prompt],
+    ['rejected', rejected],
+  ] as const) {
     if (Array.isArray(v) !== conversational) {
-      throw dataError(at, field, `is ${Array.isArray(v) ? 'a message list' : 'text'} but chosen is ${conversational ? 'a message list' : 'text'}`);
+      throw dataError(
+        at,
+        field,
+        `is ${Array.isArray(v) ? 'a message list' : 'text'} but chosen is ${conversational ? 'a message list' : 'text'}`,
+      );
     }
   }
   return { ...rowContext(values, at), prompt, chosen, rejected, conversational };

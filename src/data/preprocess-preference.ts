@@ -42,17 +42,35 @@ export interface PreprocessOptions {
   refuseEmpty?: boolean;
 }
 
-type PreprocessConfig = Pick<DpoConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
-  'max_length' | 'truncation_mode' | 'max_prompt_length' | 'max_completion_length' | 'chat_template' |
-  'dataset_columns' | 'skip_invalid_rows'>;
+type PreprocessConfig = Pick<
+  DpoConfig,
+  | 'model_name_or_path'
+  | 'train_dataset'
+  | 'eval_dataset'
+  | 'output_dir'
+  | 'max_length'
+  | 'truncation_mode'
+  | 'max_prompt_length'
+  | 'max_completion_length'
+  | 'chat_template'
+  | 'dataset_columns'
+  | 'skip_invalid_rows'
+>;
 
-function required(config: PreprocessConfig, key: 'model_name_or_path' | 'output_dir' | 'train_dataset' | 'eval_dataset'): string {
+function required(
+  config: PreprocessConfig,
+  key: 'model_name_or_path' | 'output_dir' | 'train_dataset' | 'eval_dataset',
+): string {
   const value = config[key];
   if (!value) throw new AlignkitError('ERR_INVALID_CONFIG', `config: '${key}' is required to preprocess`);
   return value;
 }
 
-async function summarize(table: Table, path: string, counts: Omit<PreprocessSummary, 'path' | 'rows' | 'lengths'>): Promise<PreprocessSummary> {
+async function summarize(
+  table: Table,
+  path: string,
+  counts: Omit<PreprocessSummary, 'path' | 'rows' | 'lengths'>,
+): Promise<PreprocessSummary> {
   const length = (name: string) => lengthStats(rowLengths(idColumn(table, name)));
   return {
     path,
@@ -62,16 +80,24 @@ async function summarize(table: Table, path: string, counts: Omit<PreprocessSumm
   };
 }
 
-export async function preprocessPreferences(config: PreprocessConfig, options: PreprocessOptions): Promise<PreprocessSummary> {
+export async function preprocessPreferences(
+  config: PreprocessConfig,
+  options: PreprocessOptions,
+): Promise<PreprocessSummary> {
   const log = options.log ?? (() => {});
   const modelDir = required(config, 'model_name_or_path');
   const dataPath = required(config, options.split === 'train' ? 'train_dataset' : 'eval_dataset');
   const outputDir = required(config, 'output_dir');
   const path = join(outputDir, `${options.split}.arrow`);
   const settings = {
-    FORMAT_VERSION, max_length: config.max_length, truncation_mode: config.truncation_mode,
-    max_prompt_length: config.max_prompt_length, max_completion_length: config.max_completion_length,
-    chat_template: config.chat_template, dataset_columns: config.dataset_columns, skip_invalid_rows: config.skip_invalid_rows,
+    FORMAT_VERSION,
+    max_length: config.max_length,
+    truncation_mode: config.truncation_mode,
+    max_prompt_length: config.max_prompt_length,
+    max_completion_length: config.max_completion_length,
+    chat_template: config.chat_template,
+    dataset_columns: config.dataset_columns,
+    skip_invalid_rows: config.skip_invalid_rows,
   };
   const key = await fingerprint([dataPath, modelDir], settings);
   const droppedWhy = `the prompt alone fills max_length=${config.max_length} (truncation_mode keep_start)`;
@@ -80,13 +106,18 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
     if (meta.fingerprint === key) {
       const cachedTable = await readArrowFile(path);
-      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      if (options.refuseEmpty)
+        requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
       return summarize(cachedTable, path, { ...meta.counts, cached: true });
     }
   }
 
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
-  const builders = { prompt_ids: new IdColumnBuilder(), chosen_ids: new IdColumnBuilder(), rejected_ids: new IdColumnBuilder() };
+  const builders = {
+    prompt_ids: new IdColumnBuilder(),
+    chosen_ids: new IdColumnBuilder(),
+    rejected_ids: new IdColumnBuilder(),
+  };
   const stats: PreferenceTokenizeStats = { dropped: 0, prefixMismatches: 0 };
   let skipped = 0;
   const skip = (error: AlignkitError) => {
@@ -106,7 +137,10 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
   // While the Rust tokenizer's threads encode one chunk, this thread reads and checks the next.
   let chunk: PreferenceExample[] = [];
   let encoding: Promise<void> = Promise.resolve();
-  for await (const { values, file, row } of readRows(dataPath, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
+  for await (const { values, file, row } of readRows(dataPath, {
+    skipInvalidRows: config.skip_invalid_rows,
+    onSkip: skip,
+  })) {
     try {
       chunk.push(toPreferenceExample(mapColumns(values, config.dataset_columns), { file, row }));
     } catch (err) {
@@ -124,13 +158,24 @@ export async function preprocessPreferences(config: PreprocessConfig, options: P
   await flush(chunk);
 
   if (stats.prefixMismatches > 0) {
-    log(`warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
-      'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way');
+    log(
+      `warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
+        'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way',
+    );
   }
-  if (stats.dropped > 0) log(`dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length} (keep_start), as TRL does`);
+  if (stats.dropped > 0)
+    log(
+      `dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length} (keep_start), as TRL does`,
+    );
   if (skipped > 0) log(`skipped ${skipped} invalid row(s) (skip_invalid_rows: true)`);
 
-  if (options.refuseEmpty) requireRows({ rows: builders.prompt_ids.length, dropped: stats.dropped, skipped }, options.split, dataPath, droppedWhy);
+  if (options.refuseEmpty)
+    requireRows(
+      { rows: builders.prompt_ids.length, dropped: stats.dropped, skipped },
+      options.split,
+      dataPath,
+      droppedWhy,
+    );
   const table = buildTable(builders);
   await mkdir(outputDir, { recursive: true });
   await writeArrowFile(table, path);

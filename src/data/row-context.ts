@@ -17,7 +17,10 @@ export interface RowContext {
 }
 
 export function dataError(at: RowLocation, field: string | undefined, message: string): AlignkitError {
-  return new AlignkitError('ERR_INVALID_DATA', `${at.file}: row ${at.row}${field ? `, field '${field}'` : ''}: ${message}`);
+  return new AlignkitError(
+    'ERR_INVALID_DATA',
+    `${at.file}: row ${at.row}${field ? `, field '${field}'` : ''}: ${message}`,
+  );
 }
 
 /** A short description of an unexpected value for error messages. */
@@ -28,7 +31,10 @@ export function describe(value: unknown): string {
 }
 
 /** Renames dataset columns to the names the formats expect: `{ prompt: 'question' }` reads prompt from column question. */
-export function mapColumns(values: Record<string, unknown>, columns: Record<string, unknown> | null): Record<string, unknown> {
+export function mapColumns(
+  values: Record<string, unknown>,
+  columns: Record<string, unknown> | null,
+): Record<string, unknown> {
   if (!columns) return values;
   const out = { ...values };
   for (const [ours, theirs] of Object.entries(columns)) {

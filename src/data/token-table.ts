@@ -25,7 +25,11 @@ export class IdColumnBuilder {
   }
 
   finish(): Data<List<Int32>> {
-    const values = makeData({ type: new Int32(), length: this.#offsets.at(-1)!, data: this.#values.subarray(0, this.#offsets.at(-1)!) });
+    const values = makeData({
+      type: new Int32(),
+      length: this.#offsets.at(-1)!,
+      data: this.#values.subarray(0, this.#offsets.at(-1)!),
+    });
     return makeData({
       type: new List(new Field('item', new Int32(), true)),
       length: this.length,
@@ -50,7 +54,11 @@ export interface IdColumn {
 
 export function idColumn(table: Table, name: string): IdColumn {
   const vector = table.getChild(name);
-  if (!vector) throw new AlignkitError('ERR_INVALID_DATA', `table has no column '${name}' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
+  if (!vector)
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `table has no column '${name}' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`,
+    );
   const chunks = vector.data as Data<List<Int32>>[];
   if (chunks.length === 1) {
     const d = chunks[0]!;

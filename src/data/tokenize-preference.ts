@@ -46,7 +46,8 @@ async function encodeTriples(examples: PreferenceExample[], tokenizer: Tokenizer
         );
       } catch (err) {
         // The template's own message ("chat template: ...") with the row it failed on.
-        if (err instanceof AlignkitError) throw new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err });
+        if (err instanceof AlignkitError)
+          throw new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err });
         throw err;
       }
     } else {
@@ -59,8 +60,18 @@ async function encodeTriples(examples: PreferenceExample[], tokenizer: Tokenizer
   // Plain text gets the tokenizer's special tokens (e.g. BOS), as tokenizer(text) does; a rendered chat
   // template already holds them, and transformers' apply_chat_template(tokenize=True) adds none.
   const special = examples.flatMap((ex) => [!ex.conversational, !ex.conversational, !ex.conversational]);
-  const withSpecial = (await tokenizer.encodeBatch(texts.filter((_, i) => special[i]), { addSpecialTokens: true }))[Symbol.iterator]();
-  const withoutSpecial = (await tokenizer.encodeBatch(texts.filter((_, i) => !special[i]), { addSpecialTokens: false }))[Symbol.iterator]();
+  const withSpecial = (
+    await tokenizer.encodeBatch(
+      texts.filter((_, i) => special[i]),
+      { addSpecialTokens: true },
+    )
+  )[Symbol.iterator]();
+  const withoutSpecial = (
+    await tokenizer.encodeBatch(
+      texts.filter((_, i) => !special[i]),
+      { addSpecialTokens: false },
+    )
+  )[Symbol.iterator]();
   const ids = special.map((s) => (s ? withSpecial : withoutSpecial).next().value as number[]);
   return examples.map((_, e) => ids.slice(3 * e, 3 * e + 3));
 }
@@ -83,7 +94,11 @@ export async function tokenizePreferences(
       chosen = chosen.slice(0, options.max_completion_length);
       rejected = rejected.slice(0, options.max_completion_length);
     }
-    if (options.max_length !== null && options.truncation_mode === 'keep_start' && prompt.length >= options.max_length) {
+    if (
+      options.max_length !== null &&
+      options.truncation_mode === 'keep_start' &&
+      prompt.length >= options.max_length
+    ) {
       stats.dropped++;
       return null;
     }

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import { packageRoot } from '../native.js';
 import { report, type ReportResult } from '../report/report.js';
-import { train, type TrainOptions } from '../train/train.js';
+import { train, type TrainOptions } from '../train/train-from-config.js';
 import { caseJudge, followsInstruction } from './case-judge.js';
 
 export const demoAssets = join(packageRoot, 'test', 'fixtures', 'demo');
@@ -17,27 +17,61 @@ export const demoAssets = join(packageRoot, 'test', 'fixtures', 'demo');
 function demoConfigs(dir: string) {
   const data = (name: string) => join(demoAssets, 'data', name);
   // A 0.2M-parameter model: no memory to save, fp32 on the CPU is fastest; only the final models are kept.
-  const common = { max_length: 128, gradient_checkpointing: false, bf16: false, use_cpu: true, save_strategy: 'no', disable_tqdm: true };
+  const common = {
+    max_length: 128,
+    gradient_checkpointing: false,
+    bf16: false,
+    use_cpu: true,
+    save_strategy: 'no',
+    disable_tqdm: true,
+  };
   return {
     sft: {
-      trainer: 'sft', model_name_or_path: join(demoAssets, 'model'), train_dataset: data('sft.jsonl'), output_dir: join(dir, 'sft'),
-      learning_rate: 3e-3, lr_scheduler_type: 'cosine', warmup_steps: 0.1, per_device_train_batch_size: 32,
-      num_train_epochs: 8, logging_steps: 27, ...common,
+      trainer: 'sft',
+      model_name_or_path: join(demoAssets, 'model'),
+      train_dataset: data('sft.jsonl'),
+      output_dir: join(dir, 'sft'),
+      learning_rate: 3e-3,
+      lr_scheduler_type: 'cosine',
+      warmup_steps: 0.1,
+      per_device_train_batch_size: 32,
+      num_train_epochs: 8,
+      logging_steps: 27,
+      ...common,
     },
     dpo: {
-      trainer: 'dpo', model_name_or_path: join(dir, 'sft'), train_dataset: data('preferences_train.jsonl'),
-      eval_dataset: data('preferences_eval.jsonl'), output_dir: join(dir, 'dpo'), beta: 0.1, learning_rate: 1e-3,
+      trainer: 'dpo',
+      model_name_or_path: join(dir, 'sft'),
+      train_dataset: data('preferences_train.jsonl'),
+      eval_dataset: data('preferences_eval.jsonl'),
+      output_dir: join(dir, 'dpo'),
+      beta: 0.1,
+      learning_rate: 1e-3,
       // DPO plus an NLL term on the chosen answers (RPO, TRL's loss list): plain sigmoid DPO lowers the chosen
       // answers' likelihood too on a model this small, and its answers in small letters degenerate.
-      loss_type: ['sigmoid', 'sft'], loss_weights: [1.0, 0.3],
-      lr_scheduler_type: 'cosine', warmup_steps: 0.1, per_device_train_batch_size: 16, num_train_epochs: 6,
-      precompute_ref_log_probs: true, logging_steps: 8, eval_strategy: 'steps', eval_steps: 24, eval_on_start: true, ...common,
+      loss_type: ['sigmoid', 'sft'],
+      loss_weights: [1.0, 0.3],
+      lr_scheduler_type: 'cosine',
+      warmup_steps: 0.1,
+      per_device_train_batch_size: 16,
+      num_train_epochs: 6,
+      precompute_ref_log_probs: true,
+      logging_steps: 8,
+      eval_strategy: 'steps',
+      eval_steps: 24,
+      eval_on_start: true,
+      ...common,
     },
     eval: {
-      model_name_or_path: join(dir, 'dpo'), ref_model: join(dir, 'sft'), eval_dataset: data('preferences_eval.jsonl'),
-      prompt_dataset: data('prompts.jsonl'), output_dir: join(dir, 'dpo'), max_new_tokens: 24, per_device_eval_batch_size: 16,
-      use_cpu: true, judge: join(packageRoot, 'dist', 'demo', 'case-judge.js'), // for `alignkit eval eval.yaml`
-
+      model_name_or_path: join(dir, 'dpo'),
+      ref_model: join(dir, 'sft'),
+      eval_dataset: data('preferences_eval.jsonl'),
+      prompt_dataset: data('prompts.jsonl'),
+      output_dir: join(dir, 'dpo'),
+      max_new_tokens: 24,
+      per_device_eval_batch_size: 16,
+      use_cpu: true,
+      judge: join(packageRoot, 'dist', 'demo', 'case-judge.js'), // for `alignkit eval eval.yaml`
     },
   };
 }
@@ -61,8 +95,14 @@ export interface DemoResult {
 }
 
 async function followRates(generationsPath: string, promptsPath: string) {
-  const rows = (await readFile(promptsPath, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const generations = (await readFile(generationsPath, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { model: string; reference: string });
+  const rows = (await readFile(promptsPath, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const generations = (await readFile(generationsPath, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { model: string; reference: string });
   const rate = (pick: (g: { model: string; reference: string }) => string) =>
     generations.filter((g, i) => followsInstruction(pick(g), rows[i]!)).length / generations.length;
   return { before: rate((g) => g.reference), after: rate((g) => g.model) };

@@ -6,14 +6,15 @@
 import { AlignkitError, fromNative } from '../errors.js';
 import { setNumThreads } from '../info.js';
 import type { Model } from '../model.js';
-import { native, type GradientSyncStats, type NativeProcessGroup } from '../native.js';
+import { native, type NativeProcessGroup } from '../native.js';
+import type { GradientSyncStats } from '../types/runtime.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import { distributedEnv, threadsPerWorker, type DistributedEnv } from './launch-env.js';
 import { ShardedEpochBatches } from './shard-batches.js';
 
-/** The TrainingArguments fields data parallelism reads. */
 export type { GradientSyncStats };
 
+/** The TrainingArguments fields data parallelism reads. */
 export interface DataParallelConfig {
   ddp_timeout: number;
   ddp_bucket_cap_mb: number | null;
@@ -42,19 +43,38 @@ export class DataParallel {
    * The config's fields default as TrainingArguments'. train() joins by itself; a script that wants the group (its
    * gradientSyncStats) joins first and passes it as TrainOptions.dataParallel.
    */
-  static async join(options: Partial<DataParallelConfig> = {}, env: NodeJS.ProcessEnv = process.env): Promise<DataParallel> {
-    const config: DataParallelConfig = { ddp_timeout: 1800, ddp_bucket_cap_mb: null, ddp_backend: null, use_cpu: false, ...options };
+  static async join(
+    options: Partial<DataParallelConfig> = {},
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<DataParallel> {
+    const config: DataParallelConfig = {
+      ddp_timeout: 1800,
+      ddp_bucket_cap_mb: null,
+      ddp_backend: null,
+      use_cpu: false,
+      ...options,
+    };
     const job = distributedEnv(env);
     if (!job || job.worldSize === 1) return DataParallel.single;
     if (env.OMP_NUM_THREADS === undefined) setNumThreads(threadsPerWorker(job.localWorldSize));
     const cuda = config.ddp_backend === 'nccl' || (config.ddp_backend === null && trainsOnCuda(config));
     if (cuda && !trainsOnCuda(config)) {
-      throw new AlignkitError('ERR_INVALID_CONFIG', 'config: ddp_backend nccl needs training on CUDA (a CUDA build and use_cpu: false)');
+      throw new AlignkitError(
+        'ERR_INVALID_CONFIG',
+        'config: ddp_backend nccl needs training on CUDA (a CUDA build and use_cpu: false)',
+      );
     }
-    const group = await native().NativeProcessGroup.connect({
-      rank: job.rank, worldSize: job.worldSize, masterAddr: job.masterAddr, masterPort: job.masterPort,
-      timeoutMs: config.ddp_timeout * 1000, cuda, localRank: job.localRank,
-    }).catch(fromNative);
+    const group = await native()
+      .NativeProcessGroup.connect({
+        rank: job.rank,
+        worldSize: job.worldSize,
+        masterAddr: job.masterAddr,
+        masterPort: job.masterPort,
+        timeoutMs: config.ddp_timeout * 1000,
+        cuda,
+        localRank: job.localRank,
+      })
+      .catch(fromNative);
     return new DataParallel(group, job);
   }
 
@@ -74,7 +94,9 @@ export class DataParallel {
   /** DistributedDataParallel(model): rank 0's weights on every rank, then gradients averaged at each synced step. */
   async attach(model: Model, config: Pick<DataParallelConfig, 'ddp_bucket_cap_mb'>): Promise<void> {
     if (!this.#group) return;
-    await this.#group.attach(model.nativeHandle(), { bucketCapMb: config.ddp_bucket_cap_mb ?? undefined }).catch(fromNative);
+    await this.#group
+      .attach(model.nativeHandle(), { bucketCapMb: config.ddp_bucket_cap_mb ?? undefined })
+      .catch(fromNative);
   }
 
   /** This rank's batches of each epoch (accelerate's BatchSamplerShard). */
@@ -83,7 +105,7 @@ export class DataParallel {
     return new ShardedEpochBatches(batches, { numProcesses: this.worldSize, processIndex: this.rank });
   }
 
-  /** The native group handle (null for one process), for collectives that live in native objects (ZeRO). */
+  /** @internal The native group handle (null for one process), for collectives that live in native objects (ZeRO). */
   nativeGroup(): NativeProcessGroup | null {
     return this.#group;
   }
@@ -122,13 +144,18 @@ export class DataParallel {
    */
   async checkSameConfig(config: object): Promise<void> {
     if (!this.#group) return;
-    const all = (await this.gatherStrings(JSON.stringify(config))).map((text) => JSON.parse(text) as Record<string, unknown>);
+    const all = (await this.gatherStrings(JSON.stringify(config))).map(
+      (text) => JSON.parse(text) as Record<string, unknown>,
+    );
     all.forEach((other, rank) => {
       const keys = new Set([...Object.keys(all[0]!), ...Object.keys(other)]);
       for (const key of keys) {
         const [a, b] = [JSON.stringify(all[0]![key]), JSON.stringify(other[key])];
         if (a !== b) {
-          throw new AlignkitError('ERR_INVALID_CONFIG', `config: rank ${rank} has ${key}: ${b ?? 'unset'} but rank 0 has ${a ?? 'unset'}; every rank must train with the same config`);
+          throw new AlignkitError(
+            'ERR_INVALID_CONFIG',
+            `config: rank ${rank} has ${key}: ${b ?? 'unset'} but rank 0 has ${a ?? 'unset'}; every rank must train with the same config`,
+          );
         }
       }
     });

@@ -41,7 +41,10 @@ export function distributedEnv(env: NodeJS.ProcessEnv = process.env): Distribute
 }
 
 /** torchrun's variables for the worker `localRank` of node `nodeRank` (GROUP_RANK is the node's index). */
-export function workerEnv(job: { nprocPerNode: number; nnodes: number; nodeRank: number; masterAddr: string; masterPort: number }, localRank: number): Record<string, string> {
+export function workerEnv(
+  job: { nprocPerNode: number; nnodes: number; nodeRank: number; masterAddr: string; masterPort: number },
+  localRank: number,
+): Record<string, string> {
   return {
     RANK: String(job.nodeRank * job.nprocPerNode + localRank),
     WORLD_SIZE: String(job.nnodes * job.nprocPerNode),
@@ -60,7 +63,8 @@ export function threadsPerWorker(localWorldSize: number, cores = os.availablePar
 
 function integerVar(env: NodeJS.ProcessEnv, name: string, min: number, max: number, bound?: string): number {
   const text = env[name];
-  const expected = (max === Infinity ? `an integer >= ${min}` : `an integer in ${min}..${max}`) + (bound ? ` (${bound})` : '');
+  const expected =
+    (max === Infinity ? `an integer >= ${min}` : `an integer in ${min}..${max}`) + (bound ? ` (${bound})` : '');
   if (text === undefined || !/^\s*\d+\s*$/.test(text)) throw invalidEnv(name, expected, text);
   const value = Number(text);
   if (value < min || value > max) throw invalidEnv(name, expected, text);
@@ -69,5 +73,8 @@ function integerVar(env: NodeJS.ProcessEnv, name: string, min: number, max: numb
 
 function invalidEnv(name: string, expected: string, got: string | undefined): AlignkitError {
   const found = got === undefined ? 'it is unset' : `got ${JSON.stringify(got)}`;
-  return new AlignkitError('ERR_INVALID_ENV', `environment variable ${name}: expected ${expected} (torchrun's worker variables), ${found}`);
+  return new AlignkitError(
+    'ERR_INVALID_ENV',
+    `environment variable ${name}: expected ${expected} (torchrun's worker variables), ${found}`,
+  );
 }

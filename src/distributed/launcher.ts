@@ -58,7 +58,8 @@ export async function launch(options: LaunchOptions): Promise<number> {
   if (options.signal?.aborted) return STOPPED_BY_SIGINT;
   const threads = { OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(threadsPerWorker(options.nprocPerNode)) };
   const workers = Array.from({ length: options.nprocPerNode }, (_, localRank) =>
-    startWorker(options, { ...process.env, ...threads, ...workerEnv(options, localRank) }));
+    startWorker(options, { ...process.env, ...threads, ...workerEnv(options, localRank) }),
+  );
   return supervise(workers, options.signal, options.stopGraceMs ?? 5000);
 }
 
@@ -68,11 +69,21 @@ function startWorker(options: LaunchOptions, env: NodeJS.ProcessEnv): Worker {
   // Its own process group: the terminal's Ctrl-C reaches only the launcher, which forwards it once, and stopping a
   // worker stops whatever it started.
   const child = spawn(options.command[0]!, options.command.slice(1), {
-    env, stdio: ['ignore', prefix ? 'pipe' : 'inherit', prefix ? 'pipe' : 'inherit'], detached: process.platform !== 'win32',
+    env,
+    stdio: ['ignore', prefix ? 'pipe' : 'inherit', prefix ? 'pipe' : 'inherit'],
+    detached: process.platform !== 'win32',
   });
-  const worker: Worker = { rank, child, tail: prefix ? new LineTail(TAIL_LINES) : undefined, closed: Promise.resolve() };
+  const worker: Worker = {
+    rank,
+    child,
+    tail: prefix ? new LineTail(TAIL_LINES) : undefined,
+    closed: Promise.resolve(),
+  };
   const output = prefix
-    ? [copyPrefixedLines(child.stdout!, rank, process.stdout), copyPrefixedLines(child.stderr!, rank, process.stderr, worker.tail)]
+    ? [
+        copyPrefixedLines(child.stdout!, rank, process.stdout),
+        copyPrefixedLines(child.stderr!, rank, process.stderr, worker.tail),
+      ]
     : [];
   const gone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   worker.closed = Promise.all([gone, ...output]).then(() => undefined);
@@ -84,7 +95,9 @@ function supervise(workers: Worker[], signal: AbortSignal | undefined, graceMs: 
   let failed: Worker | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   const running = () => workers.filter((w) => !w.exit);
-  const send = (sig: NodeJS.Signals) => { for (const w of running()) signalGroup(w.child, sig); };
+  const send = (sig: NodeJS.Signals) => {
+    for (const w of running()) signalGroup(w.child, sig);
+  };
 
   const onAbort = () => {
     interrupted = true;
@@ -131,12 +144,21 @@ function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
 
 function workerFailed(w: Worker, count: number): AlignkitError {
   const { code, signal, error } = w.exit!;
-  const how = error ? `could not start (${error.message})` : signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
+  const how = error
+    ? `could not start (${error.message})`
+    : signal
+      ? `was killed by signal ${signal}`
+      : `exited with code ${code}`;
   const others = count > 1 ? '; the other workers were stopped' : '';
-  const tail = !w.tail ? ' (its stderr went to the terminal)'
-    : w.tail.lines.length === 0 ? ' (its stderr was empty)'
+  const tail = !w.tail
+    ? ' (its stderr went to the terminal)'
+    : w.tail.lines.length === 0
+      ? ' (its stderr was empty)'
       : `; the last lines of its stderr:\n${w.tail.lines.map((line) => `  ${line}`).join('\n')}`;
-  return new AlignkitError('ERR_WORKER_FAILED', `worker rank ${w.rank} (pid ${w.child.pid ?? '-'}) ${how}${others}${tail}`);
+  return new AlignkitError(
+    'ERR_WORKER_FAILED',
+    `worker rank ${w.rank} (pid ${w.child.pid ?? '-'}) ${how}${others}${tail}`,
+  );
 }
 
 /** Throws ERR_INVALID_ARG naming the first option out of range (under torchrun's name), as launch does first. */
@@ -153,9 +175,15 @@ export function validateLaunchOptions(o: LaunchOptions): void {
   integer('master_port', o.masterPort, 1, 65535);
   if (o.stopGraceMs !== undefined) integer('stopGraceMs', o.stopGraceMs, 0);
   if (typeof o.masterAddr !== 'string' || o.masterAddr.trim() === '') {
-    throw new AlignkitError('ERR_INVALID_ARG', `master_addr: expected a host name or address, got ${JSON.stringify(o.masterAddr)}`);
+    throw new AlignkitError(
+      'ERR_INVALID_ARG',
+      `master_addr: expected a host name or address, got ${JSON.stringify(o.masterAddr)}`,
+    );
   }
   if (!Array.isArray(o.command) || o.command.length === 0 || !o.command.every((a) => typeof a === 'string')) {
-    throw new AlignkitError('ERR_INVALID_ARG', 'command: expected the argv of one worker, a non-empty array of strings');
+    throw new AlignkitError(
+      'ERR_INVALID_ARG',
+      'command: expected the argv of one worker, a non-empty array of strings',
+    );
   }
 }

@@ -15,16 +15,24 @@ export function checkMasterPortFree(host: string, port: number): Promise<void> {
 function portError(err: NodeJS.ErrnoException, host: string, port: number): AlignkitError {
   switch (err.code) {
     case 'EADDRINUSE':
-      return new AlignkitError('ERR_PORT_IN_USE',
+      return new AlignkitError(
+        'ERR_PORT_IN_USE',
         `master port ${port} is already in use on ${host} (another job, or workers of an earlier one, hold it); ` +
-        'pick a free one with --master_port', { cause: err });
+          'pick a free one with --master_port',
+        { cause: err },
+      );
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new AlignkitError('ERR_INVALID_ARG',
+      return new AlignkitError(
+        'ERR_INVALID_ARG',
         `master_addr ${host} is not an address of this machine, and node_rank 0 hosts the rendezvous store: ` +
-        `pass one of its addresses with --master_addr (${err.code})`, { cause: err });
+          `pass one of its addresses with --master_addr (${err.code})`,
+        { cause: err },
+      );
     default:
-      return new AlignkitError('ERR_INVALID_ARG', `cannot listen on master_addr ${host} port ${port}: ${err.message}`, { cause: err });
+      return new AlignkitError('ERR_INVALID_ARG', `cannot listen on master_addr ${host} port ${port}: ${err.message}`, {
+        cause: err,
+      });
   }
 }

@@ -95,7 +95,12 @@ export class ShardedEpochBatches<Batch> {
   order(epoch: number): number[][] {
     if (this.#numProcesses === 1) return this.#inner.order(epoch);
     const { batchSize, dropLast } = this.#inner;
-    return shardBatches(this.#inner.order(epoch), { batchSize, dropLast, numProcesses: this.#numProcesses, processIndex: this.#processIndex });
+    return shardBatches(this.#inner.order(epoch), {
+      batchSize,
+      dropLast,
+      numProcesses: this.#numProcesses,
+      processIndex: this.#processIndex,
+    });
   }
 
   collate(indices: readonly number[]): Batch {
@@ -112,6 +117,9 @@ function checkProcess(numProcesses: number, processIndex: number): void {
     throw new AlignkitError('ERR_INVALID_ARG', `numProcesses: expected an integer ≥ 1, got ${numProcesses}`);
   }
   if (!Number.isInteger(processIndex) || processIndex < 0 || processIndex >= numProcesses) {
-    throw new AlignkitError('ERR_INVALID_ARG', `processIndex: expected an integer in [0, ${numProcesses - 1}], got ${processIndex}`);
+    throw new AlignkitError(
+      'ERR_INVALID_ARG',
+      `processIndex: expected an integer in [0, ${numProcesses - 1}], got ${processIndex}`,
+    );
   }
 }

@@ -47,9 +47,12 @@ export function resolveEvalConfig(raw: unknown, where = 'eval config'): EvalConf
   const config = applySchema(configMapping(raw, where), evalSchema, where, 'alignkit eval') as EvalConfig;
   const missing = (what: string) => new AlignkitError('ERR_INVALID_CONFIG', `${where}: ${what}`);
   if (!config.model_name_or_path) throw missing("'model_name_or_path' is required");
-  if (!config.eval_dataset && !config.prompt_dataset) throw missing("give 'eval_dataset' (preference rows), 'prompt_dataset' (prompts), or both");
-  if ((config.judge || config.reward_model) && !config.prompt_dataset) throw missing("'judge' and 'reward_model' score generations: they need 'prompt_dataset'");
-  if ((config.judge || config.reward_model) && !config.ref_model) throw missing("a win rate compares the model with 'ref_model': set it");
+  if (!config.eval_dataset && !config.prompt_dataset)
+    throw missing("give 'eval_dataset' (preference rows), 'prompt_dataset' (prompts), or both");
+  if ((config.judge || config.reward_model) && !config.prompt_dataset)
+    throw missing("'judge' and 'reward_model' score generations: they need 'prompt_dataset'");
+  if ((config.judge || config.reward_model) && !config.ref_model)
+    throw missing("a win rate compares the model with 'ref_model': set it");
   if (config.judge && config.reward_model) throw missing("give 'judge' or 'reward_model', not both");
   return config;
 }

@@ -5,7 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { info } from '../info.js';
-import { loadModel, type Device, type Model } from '../model.js';
+import { loadModel, type Model } from '../model.js';
+import type { Device } from '../types/model.js';
 import { resolveEvalModelPaths } from '../hub/resolve-models.js';
 import { adapterBase } from '../train/peft.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -33,18 +34,27 @@ export interface EvalResult {
 /** A model folder, or a PEFT adapter folder (a LoRA training's output) on its base model. */
 async function load(config: EvalConfig, dir: string): Promise<Model> {
   const base = adapterBase(dir);
-  const model = await loadModel(base ?? dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
+  const model = await loadModel(base ?? dir, {
+    device: config.use_cpu ? 'cpu' : (info().device as Device),
+    dtype: 'float32',
+  });
   if (base) await model.loadAdapter(dir);
   return model;
 }
 
-export async function evaluate(configOrPath: string | Record<string, unknown>, options: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluate(
+  configOrPath: string | Record<string, unknown>,
+  options: EvaluateOptions = {},
+): Promise<EvalResult> {
   const log = options.log ?? ((message: string) => console.error(message));
   // Hub model ids (model, ref_model, reward_model) → snapshot folders in the HF cache, fetched if missing.
-  const loaded = typeof configOrPath === 'string' ? await loadEvalConfig(configOrPath) : resolveEvalConfig(configOrPath);
+  const loaded =
+    typeof configOrPath === 'string' ? await loadEvalConfig(configOrPath) : resolveEvalConfig(configOrPath);
   const config = await resolveEvalModelPaths(loaded, log);
   const outputDir = config.output_dir ?? config.model_name_or_path!;
-  const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
+  const tokenizer = await Tokenizer.load(config.model_name_or_path!, {
+    chatTemplate: config.chat_template ?? undefined,
+  });
   const model = await load(config, config.model_name_or_path!);
   const reference = config.ref_model ? await load(config, config.ref_model) : null;
   const rewardModel = config.reward_model
@@ -61,7 +71,15 @@ export async function evaluate(configOrPath: string | Record<string, unknown>, o
     if (config.prompt_dataset) {
       log(`eval: generating for the prompts of ${config.prompt_dataset}`);
       generationsPath = join(outputDir, 'generations.jsonl');
-      const judged = await evaluateGenerations(config, { tokenizer, model, reference, judge: options.judge, rewardModel, generationsPath, log });
+      const judged = await evaluateGenerations(config, {
+        tokenizer,
+        model,
+        reference,
+        judge: options.judge,
+        rewardModel,
+        generationsPath,
+        log,
+      });
       metrics = { ...metrics, ...judged };
     }
     const resultsPath = join(outputDir, 'eval_results.json');

@@ -28,15 +28,22 @@ export interface PromptRow {
 }
 
 /** The rows of `path` that have a prompt (text or messages); invalid rows are an error, or skipped and logged. */
-export async function readPrompts(path: string, config: Pick<EvalConfig, 'skip_invalid_rows' | 'dataset_columns'>,
-  log: (message: string) => void): Promise<PromptRow[]> {
+export async function readPrompts(
+  path: string,
+  config: Pick<EvalConfig, 'skip_invalid_rows' | 'dataset_columns'>,
+  log: (message: string) => void,
+): Promise<PromptRow[]> {
   const rows: PromptRow[] = [];
   const skip = (error: AlignkitError) => log(`skipped: ${error.message}`);
-  for await (const { values, file, row } of readRows(path, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
+  for await (const { values, file, row } of readRows(path, {
+    skipInvalidRows: config.skip_invalid_rows,
+    onSkip: skip,
+  })) {
     const at = { file, row };
     const mapped = mapColumns(values, config.dataset_columns);
     try {
-      if (!('prompt' in mapped)) throw dataError(at, 'prompt', 'missing: a prompt row needs a prompt (text or messages)');
+      if (!('prompt' in mapped))
+        throw dataError(at, 'prompt', 'missing: a prompt row needs a prompt (text or messages)');
       rows.push({ prompt: side(at, 'prompt', mapped.prompt, false) as Prompt, row: mapped, at });
     } catch (err) {
       if (!(err instanceof AlignkitError) || !config.skip_invalid_rows) throw err;
@@ -55,14 +62,18 @@ export async function importJudge<F = Judge>(path: string): Promise<F> {
     throw new AlignkitError('ERR_INVALID_CONFIG', `judge: cannot import ${path} (${(err as Error).message})`);
   }
   const judge = module.default ?? module.judge;
-  if (typeof judge !== 'function') throw new AlignkitError('ERR_INVALID_CONFIG', `judge: ${path} must export a function (default export or 'judge')`);
+  if (typeof judge !== 'function')
+    throw new AlignkitError('ERR_INVALID_CONFIG', `judge: ${path} must export a function (default export or 'judge')`);
   return judge as F;
 }
 
 async function verdict(judge: Judge, p: PromptRow, a: string, b: string): Promise<number> {
   const v = await judge(p.prompt, a, b, p.row);
   if (v !== 0 && v !== 0.5 && v !== 1) {
-    throw new AlignkitError('ERR_INVALID_ARG', `judge: ${p.at.file} row ${p.at.row}: must return 1, 0 or 0.5, got ${String(v)}`);
+    throw new AlignkitError(
+      'ERR_INVALID_ARG',
+      `judge: ${p.at.file} row ${p.at.row}: must return 1, 0 or 0.5, got ${String(v)}`,
+    );
   }
   return v;
 }
@@ -84,7 +95,11 @@ export interface GenerationEvalContext {
 }
 
 /** Per row of a batch: the verdict (1 / 0 / 0.5) on the model's completion a against the reference's b, and scores. */
-type Scorer = (batch: PromptRow[], a: string[], b: string[]) => Promise<{ verdict: number; scores?: [number, number] }[]>;
+type Scorer = (
+  batch: PromptRow[],
+  a: string[],
+  b: string[],
+) => Promise<{ verdict: number; scores?: [number, number] }[]>;
 
 function judgeScorer(judge: Judge): Scorer {
   return (batch, a, b) => Promise.all(batch.map(async (p, i) => ({ verdict: await verdict(judge, p, a[i]!, b[i]!) })));
@@ -101,17 +116,28 @@ function rewardScorer({ model, tokenizer }: RewardModel): Scorer {
   };
 }
 
-export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEvalContext): Promise<Record<string, number>> {
+export async function evaluateGenerations(
+  config: EvalConfig,
+  ctx: GenerationEvalContext,
+): Promise<Record<string, number>> {
   const prompts = await readPrompts(config.prompt_dataset!, config, ctx.log);
   const judge = ctx.judge ?? (config.judge ? await importJudge(config.judge) : undefined);
   const scorer = judge ? judgeScorer(judge) : ctx.rewardModel ? rewardScorer(ctx.rewardModel) : undefined;
   // Unset (null) fields fall back to the model folder's generation_config.json, as in transformers.
-  const sampling = Object.fromEntries(Object.entries({
-    max_new_tokens: config.max_new_tokens, do_sample: config.do_sample, temperature: config.temperature,
-    top_k: config.top_k, top_p: config.top_p,
-  }).filter(([, v]) => v !== null));
+  const sampling = Object.fromEntries(
+    Object.entries({
+      max_new_tokens: config.max_new_tokens,
+      do_sample: config.do_sample,
+      temperature: config.temperature,
+      top_k: config.top_k,
+      top_p: config.top_p,
+    }).filter(([, v]) => v !== null),
+  );
   const generate = (model: Model, batch: PromptRow[]) =>
-    model.generate(batch.map((p) => p.prompt), { ...sampling, seed: config.seed, tokenizer: ctx.tokenizer });
+    model.generate(
+      batch.map((p) => p.prompt),
+      { ...sampling, seed: config.seed, tokenizer: ctx.tokenizer },
+    );
 
   const out = await open(ctx.generationsPath, 'w');
   let wins = 0;
@@ -130,8 +156,15 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
         if (j) wins += j.verdict;
         if (j?.scores) [rewards[0], rewards[1]] = [rewards[0] + j.scores[0], rewards[1] + j.scores[1]];
         newTokens += ours[i]!.tokenIds.length;
-        await out.write(JSON.stringify({ prompt: p.prompt, model: a[i], ...(b ? { reference: b[i] } : {}),
-          ...(j ? { verdict: j.verdict } : {}), ...(j?.scores ? { rewards: j.scores } : {}) }) + '\n');
+        await out.write(
+          JSON.stringify({
+            prompt: p.prompt,
+            model: a[i],
+            ...(b ? { reference: b[i] } : {}),
+            ...(j ? { verdict: j.verdict } : {}),
+            ...(j?.scores ? { rewards: j.scores } : {}),
+          }) + '\n',
+        );
       }
       ctx.log(`eval: ${Math.min(start + batch.length, prompts.length)}/${prompts.length} prompts`);
     }
@@ -142,6 +175,8 @@ export async function evaluateGenerations(config: EvalConfig, ctx: GenerationEva
     eval_prompts: prompts.length,
     eval_mean_completion_tokens: newTokens / prompts.length,
     ...(scorer && ctx.reference ? { eval_win_rate: wins / prompts.length } : {}),
-    ...(!judge && ctx.rewardModel ? { 'eval_reward/model': rewards[0] / prompts.length, 'eval_reward/reference': rewards[1] / prompts.length } : {}),
+    ...(!judge && ctx.rewardModel
+      ? { 'eval_reward/model': rewards[0] / prompts.length, 'eval_reward/reference': rewards[1] / prompts.length }
+      : {}),
   };
 }

@@ -5,51 +5,84 @@
 // With a reference model, its own preference_accuracy and perplexity come too: the "before" of a run.
 import type { DpoConfig } from '../config/load-config.js';
 import { PreferenceBatches } from '../data/preference-batches.js';
+import type { PreferenceBatch } from '../data/preference-collator.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { readArrowFile } from '../data/token-table.js';
 import type { Model } from '../model.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { padTokenId } from '../train/dpo.js';
+import {
+  METRIC_RULES,
+  addParts,
+  pushMetrics,
+  stepMetrics,
+  windowMeans,
+  type MetricParts,
+  type MetricWindow,
+} from '../train/metrics.js';
+import { padTokenId } from '../data/pad-token.js';
 import type { EvalConfig } from './eval-config.js';
 
-/** Per-pair sums of completion log-probs and completion token counts, chosen and rejected. */
-interface PairLogProbs {
-  chosen: Float64Array;
-  rejected: Float64Array;
-  chosenTokens: Float64Array;
+/** A batch's per-pair completion log-probs (chosen, rejected) and chosen completion tokens. */
+interface BatchLogProbs {
+  chosen: Float32Array;
+  rejected: Float32Array;
+  chosenTokens: Int32Array;
 }
 
-async function pairLogProbs(model: Model, batches: PreferenceBatches, order: number[][], bf16: boolean): Promise<PairLogProbs> {
-  const out = { chosen: new Float64Array(batches.rows), rejected: new Float64Array(batches.rows), chosenTokens: new Float64Array(batches.rows) };
-  for (const indices of order) {
-    const b = batches.collate(indices);
-    const { logps, tokens } = await model.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask, { seqLen: b.seqLen, bf16 });
-    // Rows are [chosen of each pair, rejected of each pair] (DataCollatorForPreference).
-    indices.forEach((row, i) => {
-      out.chosen[row] = logps[i]!;
-      out.rejected[row] = logps[indices.length + i]!;
-      out.chosenTokens[row] = tokens[i]!;
-    });
-  }
-  return out;
+async function batchLogProbs(model: Model, b: PreferenceBatch, bf16: boolean): Promise<BatchLogProbs> {
+  const { logps, tokens } = await model.completionLogProbs(b.inputIds, b.attentionMask, b.completionMask, {
+    seqLen: b.seqLen,
+    bf16,
+  });
+  // Rows are [chosen of each pair, rejected of each pair] (DataCollatorForPreference).
+  return {
+    chosen: logps.subarray(0, b.pairs),
+    rejected: logps.subarray(b.pairs),
+    chosenTokens: tokens.subarray(0, b.pairs),
+  };
 }
 
-const mean = (values: ArrayLike<unknown>, f: (i: number) => number) => {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += f(i);
-  return sum / values.length;
+const sum = (n: number, f: (i: number) => number) => {
+  let total = 0;
+  for (let i = 0; i < n; i++) total += f(i);
+  return total;
 };
 
-/** TRL's eval metric: each batch's mean of `f` over its pairs, then the mean over batches. */
-const batchMean = (batches: number[][], f: (pair: number) => number) =>
-  mean(batches, (b) => mean(batches[b]!, (i) => f(batches[b]![i]!)));
+/** The parts of TRL's DPO metrics of one batch (DPOTrainer._compute_loss: over its pairs); rewards/ with a reference. */
+function dpoParts(policy: BatchLogProbs, ref: BatchLogProbs | null, beta: number): MetricParts {
+  const n = policy.chosen.length;
+  const parts: MetricParts = {};
+  if (ref) {
+    const chosen = (i: number) => beta * (policy.chosen[i]! - ref.chosen[i]!);
+    const rejected = (i: number) => beta * (policy.rejected[i]! - ref.rejected[i]!);
+    parts['rewards/chosen'] = [sum(n, chosen), n];
+    parts['rewards/rejected'] = [sum(n, rejected), n];
+    parts['rewards/accuracies'] = [sum(n, (i) => Number(chosen(i) > rejected(i))), n];
+    parts['rewards/margins'] = [sum(n, (i) => chosen(i) - rejected(i)), n];
+  }
+  parts['logps/chosen'] = [sum(n, (i) => policy.chosen[i]!), n];
+  parts['logps/rejected'] = [sum(n, (i) => policy.rejected[i]!), n];
+  return parts;
+}
 
-/** The reference-free figures of one model: preference accuracy and the chosen completions' perplexity. */
-function ownFigures(lp: PairLogProbs, prefix: string): Record<string, number> {
-  const tokens = lp.chosenTokens.reduce((a, b) => a + b, 0);
+/**
+ * The parts of one model's reference-free figures over a batch: how often it gives the chosen completion the higher
+ * log-prob, and the chosen completions' log-prob per token (perplexity = exp(−that) over every pair).
+ */
+const ownParts = (lp: BatchLogProbs): MetricParts => ({
+  preference_accuracy: [sum(lp.chosen.length, (i) => Number(lp.chosen[i]! > lp.rejected[i]!)), lp.chosen.length],
+  chosen_logp_per_token: [
+    sum(lp.chosen.length, (i) => lp.chosen[i]!),
+    sum(lp.chosen.length, (i) => lp.chosenTokens[i]!),
+  ],
+});
+
+/** The reference-free figures from their parts summed over every batch. */
+function ownFigures(parts: MetricParts, prefix: string): Record<string, number> {
+  const m = stepMetrics({ parts, num_tokens: 0 }, METRIC_RULES.dpo);
   return {
-    [`${prefix}preference_accuracy`]: mean(lp.chosen, (i) => Number(lp.chosen[i]! > lp.rejected[i]!)),
-    [`${prefix}perplexity`]: Math.exp(-lp.chosen.reduce((a, b) => a + b, 0) / tokens),
+    [`${prefix}preference_accuracy`]: m.preference_accuracy!,
+    [`${prefix}perplexity`]: Math.exp(-m.chosen_logp_per_token!),
   };
 }
 
@@ -62,32 +95,41 @@ export async function evaluatePreferences(
   log: (message: string) => void,
 ): Promise<Record<string, number>> {
   const preprocessConfig: Parameters<typeof preprocessPreferences>[0] = {
-    ...config, train_dataset: null, max_prompt_length: null, max_completion_length: null,
+    ...config,
+    train_dataset: null,
+    max_prompt_length: null,
+    max_completion_length: null,
   } satisfies Partial<DpoConfig>;
-  const table = await readArrowFile((await preprocessPreferences(preprocessConfig, { split: 'eval', log, refuseEmpty: true })).path);
+  const table = await readArrowFile(
+    (await preprocessPreferences(preprocessConfig, { split: 'eval', log, refuseEmpty: true })).path,
+  );
   const batches = new PreferenceBatches(table, {
-    batchSize: config.per_device_eval_batch_size, seed: config.seed, shuffle: false, groupByLength: false, dropLast: false,
-    padTokenId: padTokenId(config, tokenizer), maxLength: config.max_length, truncationMode: config.truncation_mode, padToMultipleOf: null,
+    batchSize: config.per_device_eval_batch_size,
+    seed: config.seed,
+    shuffle: false,
+    groupByLength: false,
+    dropLast: false,
+    padTokenId: padTokenId(config, tokenizer),
+    maxLength: config.max_length,
+    truncationMode: config.truncation_mode,
+    padToMultipleOf: null,
   });
-  const order = batches.order(0);
-  const policy = await pairLogProbs(model, batches, order, config.bf16);
-  const results: Record<string, number> = {
-    'eval_logps/chosen': batchMean(order, (i) => policy.chosen[i]!),
-    'eval_logps/rejected': batchMean(order, (i) => policy.rejected[i]!),
-    ...ownFigures(policy, 'eval_'),
-    eval_pairs: batches.rows,
-  };
-  if (!reference) return results;
-
-  const ref = await pairLogProbs(reference, batches, order, config.bf16);
-  const chosenReward = (i: number) => config.beta * (policy.chosen[i]! - ref.chosen[i]!);
-  const rejectedReward = (i: number) => config.beta * (policy.rejected[i]! - ref.rejected[i]!);
+  // TRL's eval log: each batch's metrics over its pairs, then their mean over the batches (metrics.ts).
+  const window: MetricWindow = {};
+  const own = { policy: {}, ref: {} } as Record<'policy' | 'ref', MetricParts>;
+  for (const indices of batches.order(0)) {
+    const b = batches.collate(indices);
+    const policy = await batchLogProbs(model, b, config.bf16);
+    const ref = reference && (await batchLogProbs(reference, b, config.bf16));
+    pushMetrics(window, stepMetrics({ parts: dpoParts(policy, ref, config.beta), num_tokens: 0 }, METRIC_RULES.dpo));
+    addParts(own.policy, ownParts(policy));
+    if (ref) addParts(own.ref, ownParts(ref));
+  }
+  const dpo = Object.fromEntries(Object.entries(windowMeans(window)).map(([key, value]) => [`eval_${key}`, value]));
   return {
-    'eval_rewards/chosen': batchMean(order, chosenReward),
-    'eval_rewards/rejected': batchMean(order, rejectedReward),
-    'eval_rewards/accuracies': batchMean(order, (i) => Number(chosenReward(i) > rejectedReward(i))),
-    'eval_rewards/margins': batchMean(order, (i) => chosenReward(i) - rejectedReward(i)),
-    ...results,
-    ...ownFigures(ref, 'eval_ref_'),
+    ...dpo,
+    ...ownFigures(own.policy, 'eval_'),
+    eval_pairs: batches.rows,
+    ...(reference ? ownFigures(own.ref, 'eval_ref_') : {}),
   };
 }

@@ -14,10 +14,18 @@ function tokenize(tokenizer: Tokenizer, prompt: Prompt, completion: string): Pro
 }
 
 /** One score per (prompt, completion): the reward model's first logit at the row's last token. */
-export async function rewardScores(model: Model, tokenizer: Tokenizer, prompts: Prompt[], completions: string[]): Promise<number[]> {
+export async function rewardScores(
+  model: Model,
+  tokenizer: Tokenizer,
+  prompts: Prompt[],
+  completions: string[],
+): Promise<number[]> {
   const labels = model.config.numLabels;
   if (labels < 1) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `reward_model: ${model.config.sourceDir} is not a sequence-classification model (its config.json names no *ForSequenceClassification architecture)`);
+    throw new AlignkitError(
+      'ERR_INVALID_MODEL',
+      `reward_model: ${model.config.sourceDir} is not a sequence-classification model (its config.json names no *ForSequenceClassification architecture)`,
+    );
   }
   const rows = await Promise.all(prompts.map((p, i) => tokenize(tokenizer, p, completions[i]!)));
   const width = Math.max(...rows.map((r) => r.length));

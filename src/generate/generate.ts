@@ -1,7 +1,7 @@
 // Text generation: prompts (text or chat messages) through the tokenizer and chat template, a batched native
 // generation, and the completions decoded and cut at stop strings.
 import { AlignkitError } from '../errors.js';
-import type { Model } from '../model.js';
+import type { NativeModel } from '../native.js';
 import type { Message } from '../tokenizer/chat-template.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { readGenerationDefaults, type GenerationDefaults } from './generation-config.js';
@@ -23,23 +23,23 @@ export interface Generation {
 }
 
 // Read once per model: the folder does not change under a loaded model.
-const defaultsOf = new WeakMap<Model, Promise<GenerationDefaults>>();
-const tokenizerOf = new WeakMap<Model, Promise<Tokenizer>>();
+const defaultsOf = new WeakMap<NativeModel, Promise<GenerationDefaults>>();
+const tokenizerOf = new WeakMap<NativeModel, Promise<Tokenizer>>();
 
-function generationDefaults(model: Model): Promise<GenerationDefaults> {
+function generationDefaults(model: NativeModel): Promise<GenerationDefaults> {
   let defaults = defaultsOf.get(model);
   if (!defaults) {
-    defaults = readGenerationDefaults(model.config.sourceDir);
+    defaults = readGenerationDefaults(model.config().sourceDir);
     defaultsOf.set(model, defaults);
     defaults.catch(() => defaultsOf.delete(model));
   }
   return defaults;
 }
 
-function folderTokenizer(model: Model): Promise<Tokenizer> {
+function folderTokenizer(model: NativeModel): Promise<Tokenizer> {
   let tokenizer = tokenizerOf.get(model);
   if (!tokenizer) {
-    const dir = model.config.sourceDir;
+    const dir = model.config().sourceDir;
     tokenizer = Tokenizer.load(dir).catch((err: AlignkitError) => {
       tokenizerOf.delete(model);
       const message = `generate: the model folder ${dir} has no usable tokenizer; pass options.tokenizer (${err.message})`;
@@ -62,7 +62,10 @@ function isBatch(input: Prompt | Prompt[]): input is Prompt[] {
 
 async function encodePrompt(tokenizer: Tokenizer, prompt: Prompt, index: number, options: GenerateOptions) {
   if (typeof prompt === 'string') return tokenizer.encode(prompt);
-  if (!Array.isArray(prompt) || !prompt.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string')) {
+  if (
+    !Array.isArray(prompt) ||
+    !prompt.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string')
+  ) {
     const message = `generate: prompt ${index} must be a string or an array of { role, content } messages`;
     throw new AlignkitError('ERR_INVALID_ARG', message);
   }
@@ -70,18 +73,11 @@ async function encodePrompt(tokenizer: Tokenizer, prompt: Prompt, index: number,
 }
 
 /**
- * Continues one prompt, or a batch of them (left padded, one forward per step), with `model`. A chat prompt
- * (Message[]) gets the tokenizer's chat template with the assistant header appended (add_generation_prompt).
+ * @internal Continues one prompt, or a batch of them (left padded, one forward per step), with the model `model` holds. A chat
+ * prompt (Message[]) gets the tokenizer's chat template with the assistant header appended (add_generation_prompt).
  */
-export async function generate(model: Model, input: Prompt, options?: GenerateOptions): Promise<Generation>;
-export async function generate(model: Model, input: Prompt[], options?: GenerateOptions): Promise<Generation[]>;
-export async function generate(
-  model: Model,
-  input: Prompt | Prompt[],
-  options?: GenerateOptions,
-): Promise<Generation | Generation[]>;
-export async function generate(
-  model: Model,
+export async function generateText(
+  model: NativeModel,
   input: Prompt | Prompt[],
   options: GenerateOptions = {},
 ): Promise<Generation | Generation[]> {
@@ -93,7 +89,12 @@ export async function generate(
     throw new AlignkitError('ERR_INVALID_ARG', message);
   }
   const tokenizer = options.tokenizer ?? (await folderTokenizer(model));
-  const resolved = resolveOptions(options, await generationDefaults(model), model.config.vocabSize, tokenizer.eosTokenId);
+  const resolved = resolveOptions(
+    options,
+    await generationDefaults(model),
+    model.config().vocabSize,
+    tokenizer.eosTokenId,
+  );
   const ids = await Promise.all(prompts.map((p, i) => encodePrompt(tokenizer, p, i, options)));
   const skipSpecialTokens = options.skip_special_tokens ?? true;
   const decode = (tokens: number[]) => tokenizer.decode(tokens, { skipSpecialTokens });
@@ -116,14 +117,14 @@ export async function generate(
 }
 
 /**
- * Continues prompts given as token ids (no tokenizer, no chat template), in one left-padded batch. Greedy output
+ * @internal Continues prompts given as token ids (no tokenizer, no chat template), in one left-padded batch. Greedy output
  * equals transformers' `generate(input_ids, attention_mask, do_sample=False)` token for token.
  */
-export async function generateTokenIds(
-  model: Model,
+export async function generateFromTokenIds(
+  model: NativeModel,
   prompts: number[][],
   options: TokenGenerateOptions = {},
 ): Promise<TokenGeneration[]> {
-  const resolved = resolveOptions(options, await generationDefaults(model), model.config.vocabSize);
+  const resolved = resolveOptions(options, await generationDefaults(model), model.config().vocabSize);
   return generateTokens(model, prompts, resolved, options.signal);
 }

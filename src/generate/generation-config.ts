@@ -23,7 +23,13 @@ async function readJson(path: string): Promise<Json | undefined> {
 }
 
 /** Reads `json[key]` when it is set (null counts as unset) and has the type `check` accepts. */
-function field<T>(json: Json, key: string, path: string, expected: string, check: (v: unknown) => v is T): T | undefined {
+function field<T>(
+  json: Json,
+  key: string,
+  path: string,
+  expected: string,
+  check: (v: unknown) => v is T,
+): T | undefined {
   const value = json[key];
   if (value === undefined || value === null) return undefined;
   if (!check(value)) {

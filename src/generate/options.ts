@@ -69,7 +69,7 @@ export interface GenerateOptions extends Omit<TokenGenerateOptions, 'output_logi
   skip_special_tokens?: boolean;
 }
 
-/** Every option settled, as the native generation takes them (the EOS ids still a plain array). */
+/** @internal Every option settled, as the native generation takes them (the EOS ids still a plain array). */
 export type ResolvedOptions = Omit<NativeGenerationOptions, 'eos_token_id'> & { eos_token_id: number[] };
 
 const invalid = (key: string, expected: string, value: unknown) =>
@@ -80,11 +80,13 @@ function check<T>(key: string, value: T | undefined, expected: string, ok: (v: T
   return value;
 }
 
-const isInteger = (min: number, max = Number.MAX_SAFE_INTEGER) => (v: number) =>
-  Number.isInteger(v) && v >= min && v <= max;
+const isInteger =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (v: number) =>
+    Number.isInteger(v) && v >= min && v <= max;
 
 /**
- * Settles `options` over the folder's `defaults`. `extraEos` (the tokenizer's eos token) joins the default eos ids;
+ * @internal Settles `options` over the folder's `defaults`. `extraEos` (the tokenizer's eos token) joins the default eos ids;
  * an explicit eos_token_id replaces both. Sampling fields are checked only with do_sample, as transformers builds
  * its warpers only then.
  */
@@ -100,7 +102,12 @@ export function resolveOptions(
   const sampling = doSample ?? defaults.do_sample ?? false;
   const ifSampling = <T>(key: string, value: T | undefined, expected: string, ok: (v: T) => boolean) =>
     sampling ? check(key, value, expected, ok) : value;
-  const temperature = ifSampling('temperature', options.temperature, 'a number > 0', (v) => Number.isFinite(v) && v > 0);
+  const temperature = ifSampling(
+    'temperature',
+    options.temperature,
+    'a number > 0',
+    (v) => Number.isFinite(v) && v > 0,
+  );
   const topK = ifSampling('top_k', options.top_k, 'an integer >= 0 (0 keeps all tokens)', isInteger(0));
   const topP = ifSampling('top_p', options.top_p, 'a number in [0, 1]', (v) => v >= 0 && v <= 1);
   const seed = check('seed', options.seed, 'an integer in [0, 2^53)', isInteger(0));

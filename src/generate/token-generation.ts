@@ -1,8 +1,7 @@
 // Drives a native generation (native/generate/generation.h) over a batch of prompt token ids: left pads them,
 // steps in chunks, gathers each row's tokens until its EOS, a stop point or max_new_tokens.
 import { AlignkitError, fromNative } from '../errors.js';
-import type { Model } from '../model.js';
-import { native } from '../native.js';
+import { native, type NativeModel } from '../native.js';
 import type { ResolvedOptions } from './options.js';
 
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -18,7 +17,7 @@ export interface TokenGeneration {
 }
 
 /**
- * Called after each chunk for each row still going, with all its tokens so far and how many of them earlier calls
+ * @internal Called after each chunk for each row still going, with all its tokens so far and how many of them earlier calls
  * saw; returns how many tokens to keep when the row stops there (a stop string), else undefined.
  */
 export type StopCheck = (row: number, tokens: readonly number[], checked: number) => Promise<number | undefined>;
@@ -56,21 +55,25 @@ function checkPrompts(prompts: readonly number[][], vocabSize: number): void {
   });
 }
 
-/** Generates for every prompt in one left-padded batch. */
+/** @internal Generates for every prompt in one left-padded batch. */
 export async function generateTokens(
-  model: Model,
+  model: NativeModel,
   prompts: readonly number[][],
   options: ResolvedOptions,
   signal?: AbortSignal,
   stopCheck?: StopCheck,
 ): Promise<TokenGeneration[]> {
-  const { vocabSize: vocab, numLabels, sourceDir } = model.config;
-  if (numLabels > 0) throw new AlignkitError('ERR_INVALID_ARG', `generate: ${sourceDir} is a sequence-classification model; it scores text, it cannot generate it`);
+  const { vocabSize: vocab, numLabels, sourceDir } = model.config();
+  if (numLabels > 0)
+    throw new AlignkitError(
+      'ERR_INVALID_ARG',
+      `generate: ${sourceDir} is a sequence-classification model; it scores text, it cannot generate it`,
+    );
   checkPrompts(prompts, vocab);
   signal?.throwIfAborted();
   const { ids, mask, width } = leftPad(prompts, options.pad_token_id);
   const generation = await native()
-    .NativeGeneration.start(model.nativeHandle(), ids, mask, prompts.length, width, {
+    .NativeGeneration.start(model, ids, mask, prompts.length, width, {
       ...options,
       eos_token_id: Int32Array.from(options.eos_token_id),
     })
@@ -80,7 +83,7 @@ export async function generateTokens(
   const chunkSteps = stopCheck || signal ? CHUNK_STEPS : options.max_new_tokens;
   try {
     let stopRows: number[] = [];
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       signal?.throwIfAborted();
       const stopped = stopRows.length ? Int32Array.from(stopRows) : null;
       const chunk = await generation.step(chunkSteps, stopped).catch(fromNative);
@@ -91,7 +94,7 @@ export async function generateTokens(
         for (let s = 0; s < chunk.steps && !row.finish; s++) {
           const token = chunk.tokens[r * chunk.steps + s]!;
           row.tokens.push(token);
-          const at = (s * rows.length + r) * vocab;  // logits are (steps, batch, vocab)
+          const at = (s * rows.length + r) * vocab; // logits are (steps, batch, vocab)
           if (chunk.logits) row.logits.push(chunk.logits.subarray(at, at + vocab));
           if (eos.has(token)) row.finish = 'eos';
         }

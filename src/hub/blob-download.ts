@@ -21,7 +21,11 @@ const ATTEMPTS = 5;
 /** The name of a file's blob: its LFS sha256, else its git blob id (what the hub sends as ETag). */
 export function etagOf(file: RepoTreeFile): string {
   const etag = file.lfs?.oid ?? file.oid;
-  if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(etag)) throw new AlignkitError('ERR_INVALID_DATA', `${file.path}: the hub's listing gives it no usable id (${JSON.stringify(etag)})`);
+  if (!/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(etag))
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${file.path}: the hub's listing gives it no usable id (${JSON.stringify(etag)})`,
+    );
   return etag;
 }
 
@@ -37,15 +41,24 @@ async function contentHash(path: string, lfs: boolean): Promise<string> {
 export type BlobProgress = (bytesOnDisk: number) => void;
 
 /** Appends the file's bytes from `offset` to `partial`; throws past the expected size (a server ignoring Range). */
-async function fetchInto(client: HubClient, commit: string, file: RepoTreeFile, partial: string, offset: number, progress: BlobProgress): Promise<void> {
+async function fetchInto(
+  client: HubClient,
+  commit: string,
+  file: RepoTreeFile,
+  partial: string,
+  offset: number,
+  progress: BlobProgress,
+): Promise<void> {
   const blob = await client.openFile(commit, file.path);
-  if (!blob) throw new AlignkitError('ERR_NOT_FOUND', `${file.path}: listed at commit ${commit} but the hub has no such file`);
+  if (!blob)
+    throw new AlignkitError('ERR_NOT_FOUND', `${file.path}: listed at commit ${commit} but the hub has no such file`);
   const size = file.lfs?.size ?? file.size;
   let onDisk = offset;
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       onDisk += chunk.length;
-      if (onDisk > size) return done(new AlignkitError('ERR_INVALID_FILE', `${file.path}: the hub sent more than its ${size} bytes`));
+      if (onDisk > size)
+        return done(new AlignkitError('ERR_INVALID_FILE', `${file.path}: the hub sent more than its ${size} bytes`));
       progress(onDisk);
       done(null, chunk);
     },
@@ -72,7 +85,14 @@ interface Outcome {
 }
 
 /** Brings `partial` to the file's full size (resuming, retrying network failures), then checks its hash. */
-async function fetchAndVerify(client: HubClient, commit: string, file: RepoTreeFile, partial: string, progress: BlobProgress, log: (m: string) => void): Promise<Outcome> {
+async function fetchAndVerify(
+  client: HubClient,
+  commit: string,
+  file: RepoTreeFile,
+  partial: string,
+  progress: BlobProgress,
+  log: (m: string) => void,
+): Promise<Outcome> {
   const size = file.lfs?.size ?? file.size;
   let resumed = false;
   for (let attempt = 1; ; attempt++) {
@@ -101,33 +121,55 @@ async function fetchAndVerify(client: HubClient, commit: string, file: RepoTreeF
   const actual = got === size ? await contentHash(partial, Boolean(file.lfs)) : null;
   if (actual === etagOf(file)) return { failure: null, resumed };
   await rm(partial, { force: true });
-  return { failure: actual === null ? `${got} bytes instead of ${size}` : `${file.lfs ? 'sha256' : 'git blob id'} ${actual} instead of ${etagOf(file)}`, resumed };
+  return {
+    failure:
+      actual === null
+        ? `${got} bytes instead of ${size}`
+        : `${file.lfs ? 'sha256' : 'git blob id'} ${actual} instead of ${etagOf(file)}`,
+    resumed,
+  };
 }
 
 /**
  * Makes blobs/<etag> hold `file`'s bytes (at `commit`), downloading what is missing. Safe across processes: one
  * downloads under .locks/<repo folder>/<etag>.alignkit.lock while the others wait and then find the blob.
  */
-export async function downloadBlob(repo: RepoCache, client: HubClient, commit: string, file: RepoTreeFile, progress: BlobProgress, log: (m: string) => void): Promise<string> {
+export async function downloadBlob(
+  repo: RepoCache,
+  client: HubClient,
+  commit: string,
+  file: RepoTreeFile,
+  progress: BlobProgress,
+  log: (m: string) => void,
+): Promise<string> {
   const etag = etagOf(file);
   const blob = blobFile(repo, etag);
   if (existsSync(blob)) return blob;
   const lock = join(repo.cacheDir, '.locks', repoFolderName(repo.id, repo.repoType), `${etag}.alignkit.lock`);
-  return withFileLock(lock, async () => {
-    if (existsSync(blob)) return blob; // another process finished it while we waited
-    await mkdir(dirname(blob), { recursive: true });
-    const partial = `${blob}.incomplete`;
-    if (existsSync(partial)) log(`hub: resuming ${file.path} from byte ${statSync(partial).size}`);
-    let outcome = await fetchAndVerify(client, commit, file, partial, progress, log);
-    // Bytes kept from an earlier try may be what went wrong (or a server that ignored Range): start over once.
-    if (outcome.failure && outcome.resumed) {
-      log(`hub: ${file.path}: the resumed download came out wrong (${outcome.failure}); downloading it again from the start`);
-      outcome = await fetchAndVerify(client, commit, file, partial, progress, log);
-    }
-    if (outcome.failure) {
-      throw new AlignkitError('ERR_INVALID_FILE', `${repo.id}: ${file.path} at commit ${commit} came with ${outcome.failure}; nothing was kept (run again to retry)`);
-    }
-    await rename(partial, blob);
-    return blob;
-  }, () => log(`hub: waiting for another process downloading ${file.path} (${lock})`));
+  return withFileLock(
+    lock,
+    async () => {
+      if (existsSync(blob)) return blob; // another process finished it while we waited
+      await mkdir(dirname(blob), { recursive: true });
+      const partial = `${blob}.incomplete`;
+      if (existsSync(partial)) log(`hub: resuming ${file.path} from byte ${statSync(partial).size}`);
+      let outcome = await fetchAndVerify(client, commit, file, partial, progress, log);
+      // Bytes kept from an earlier try may be what went wrong (or a server that ignored Range): start over once.
+      if (outcome.failure && outcome.resumed) {
+        log(
+          `hub: ${file.path}: the resumed download came out wrong (${outcome.failure}); downloading it again from the start`,
+        );
+        outcome = await fetchAndVerify(client, commit, file, partial, progress, log);
+      }
+      if (outcome.failure) {
+        throw new AlignkitError(
+          'ERR_INVALID_FILE',
+          `${repo.id}: ${file.path} at commit ${commit} came with ${outcome.failure}; nothing was kept (run again to retry)`,
+        );
+      }
+      await rename(partial, blob);
+      return blob;
+    },
+    () => log(`hub: waiting for another process downloading ${file.path} (${lock})`),
+  );
 }

@@ -14,7 +14,14 @@ import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSyn
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { AlignkitError } from '../errors.js';
-import { COMMIT_HASH, repoFileProblem, repoFolderName, revisionProblem, repoIdProblem, type RepoType } from './repo-id.js';
+import {
+  COMMIT_HASH,
+  repoFileProblem,
+  repoFolderName,
+  revisionProblem,
+  repoIdProblem,
+  type RepoType,
+} from './repo-id.js';
 
 /** One repo's folder in one hub cache. */
 export interface RepoCache {
@@ -45,7 +52,12 @@ export const snapshotFile = (repo: RepoCache, commit: string, path: string) =>
 export const blobFile = (repo: RepoCache, etag: string) => join(repo.storage, 'blobs', etag);
 export const treeFile = (repo: RepoCache, commit: string) => join(repo.storage, 'trees', `${commit}.json`);
 export const noExistFile = (repo: RepoCache, commit: string, path: string) =>
-  join(repo.storage, '.no_exist', checked('revision', commit, revisionProblem(commit)), ...checked('file', path, repoFileProblem(path)).split('/'));
+  join(
+    repo.storage,
+    '.no_exist',
+    checked('revision', commit, revisionProblem(commit)),
+    ...checked('file', path, repoFileProblem(path)).split('/'),
+  );
 
 const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
 export const isDir = (path: string) => existsSync(path) && statSync(path).isDirectory();
@@ -56,7 +68,10 @@ export function readRef(repo: RepoCache, revision: string): string | null {
   if (!isFile(path)) return null;
   const commit = readFileSync(path, 'utf8');
   if (!COMMIT_HASH.test(commit)) {
-    throw new AlignkitError('ERR_INVALID_FILE', `${path}: a ref holds a 40-character commit hash, this one holds ${JSON.stringify(commit.slice(0, 60))}`);
+    throw new AlignkitError(
+      'ERR_INVALID_FILE',
+      `${path}: a ref holds a 40-character commit hash, this one holds ${JSON.stringify(commit.slice(0, 60))}`,
+    );
   }
   return commit;
 }
@@ -72,7 +87,8 @@ export function listRefs(repo: RepoCache): Map<string, string> {
   const walk = (dir: string, prefix: string) => {
     for (const entry of isDir(dir) ? readdirSync(dir, { withFileTypes: true }) : []) {
       if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
-      else if (!entry.name.endsWith('.tmp')) refs.set(prefix + entry.name, readFileSync(join(dir, entry.name), 'utf8').slice(0, 40));
+      else if (!entry.name.endsWith('.tmp'))
+        refs.set(prefix + entry.name, readFileSync(join(dir, entry.name), 'utf8').slice(0, 40));
     }
   };
   walk(join(repo.storage, 'refs'), '');
@@ -81,7 +97,9 @@ export function listRefs(repo: RepoCache): Map<string, string> {
 
 /** The realpaths a snapshot file may lead to: the repo's blobs/ and the cache-wide shared store. */
 function blobRoots(repo: RepoCache): string[] {
-  return [join(repo.storage, 'blobs'), join(repo.cacheDir, 'blobs')].filter(existsSync).map((dir) => realpathSync(dir) + sep);
+  return [join(repo.storage, 'blobs'), join(repo.cacheDir, 'blobs')]
+    .filter(existsSync)
+    .map((dir) => realpathSync(dir) + sep);
 }
 
 /**
@@ -97,8 +115,11 @@ export function checkSnapshotEntry(repo: RepoCache, file: string): boolean {
     return false;
   }
   if (!blobRoots(repo).some((root) => target.startsWith(root)) || !statSync(target).isFile()) {
-    throw new AlignkitError('ERR_INVALID_FILE', `${file} links to ${target}, which is not a blob of the Hugging Face cache ` +
-      `${repo.cacheDir} (a snapshot file must lead to ${join(repo.storage, 'blobs')}/ or ${join(repo.cacheDir, 'blobs')}/): refusing to read it`);
+    throw new AlignkitError(
+      'ERR_INVALID_FILE',
+      `${file} links to ${target}, which is not a blob of the Hugging Face cache ` +
+        `${repo.cacheDir} (a snapshot file must lead to ${join(repo.storage, 'blobs')}/ or ${join(repo.cacheDir, 'blobs')}/): refusing to read it`,
+    );
   }
   return true;
 }
@@ -109,8 +130,14 @@ export function checkSnapshotEntry(repo: RepoCache, file: string): boolean {
  */
 export function snapshotFiles(repo: RepoCache, commit: string): string[] {
   const root = snapshotDir(repo, commit);
-  if (lstatSync(root).isSymbolicLink() || !realpathSync(root).startsWith(realpathSync(join(repo.storage, 'snapshots')) + sep)) {
-    throw new AlignkitError('ERR_INVALID_FILE', `${root} is a link, not a snapshot folder of ${repo.storage}: refusing to read it`);
+  if (
+    lstatSync(root).isSymbolicLink() ||
+    !realpathSync(root).startsWith(realpathSync(join(repo.storage, 'snapshots')) + sep)
+  ) {
+    throw new AlignkitError(
+      'ERR_INVALID_FILE',
+      `${root} is a link, not a snapshot folder of ${repo.storage}: refusing to read it`,
+    );
   }
   const files: string[] = [];
   const walk = (dir: string) => {
@@ -137,7 +164,10 @@ export interface TreeEntry {
 export function readTreeListing(repo: RepoCache, commit: string): Map<string, TreeEntry> | null {
   const path = treeFile(repo, commit);
   try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as { format_version?: unknown; files?: Record<string, TreeEntry> };
+    const data = JSON.parse(readFileSync(path, 'utf8')) as {
+      format_version?: unknown;
+      files?: Record<string, TreeEntry>;
+    };
     if (data.format_version !== 1 || typeof data.files !== 'object' || data.files === null) return null;
     const entries = new Map(Object.entries(data.files));
     for (const [file, entry] of entries) {
@@ -152,10 +182,17 @@ export function readTreeListing(repo: RepoCache, commit: string): Map<string, Tr
 
 /** Python's json.dump(ensure_ascii=True): every character outside printable ASCII as \uXXXX. */
 const asciiJson = (value: unknown) =>
-  JSON.stringify(value, null, 1).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  JSON.stringify(value, null, 1).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 
 /** Writes trees/<commit>.json as huggingface_hub's write_tree_cache does (sorted paths, indent 1, atomic). */
-export async function writeTreeListing(repo: RepoCache, commit: string, entries: Map<string, TreeEntry>): Promise<void> {
+export async function writeTreeListing(
+  repo: RepoCache,
+  commit: string,
+  entries: Map<string, TreeEntry>,
+): Promise<void> {
   // As write_tree_cache: a listing with a malformed Xet hash is not kept (readers would reject it anyway).
   if ([...entries.values()].some((e) => e.xet_hash !== undefined && !/^[0-9a-f]{64}$/.test(e.xet_hash))) return;
   const files: Record<string, TreeEntry> = {};
@@ -186,12 +223,19 @@ export const CACHED_NO_EXIST: unique symbol = Symbol('CACHED_NO_EXIST');
  * huggingface_hub's try_to_load_from_cache: the cached path of one file of a repo at a revision (default main),
  * CACHED_NO_EXIST when the hub said it has no such file, or null when the cache cannot tell. Never uses the network.
  */
-export function tryToLoadFromCache(cacheDir: string, id: string, repoType: RepoType, filename: string, revision?: string | null): string | typeof CACHED_NO_EXIST | null {
+export function tryToLoadFromCache(
+  cacheDir: string,
+  id: string,
+  repoType: RepoType,
+  filename: string,
+  revision?: string | null,
+): string | typeof CACHED_NO_EXIST | null {
   const repo = repoCache(cacheDir, id, repoType);
   checked('file', filename, repoFileProblem(filename));
   if (!isDir(repo.storage)) return null;
   // As Python: a ref resolves to its commit; any other revision is looked up as a snapshot name as it is.
-  const commit = readRef(repo, revision ?? 'main') ?? checked('revision', revision ?? 'main', revisionProblem(revision ?? 'main'));
+  const commit =
+    readRef(repo, revision ?? 'main') ?? checked('revision', revision ?? 'main', revisionProblem(revision ?? 'main'));
   if (isFile(noExistFile(repo, commit, filename))) return CACHED_NO_EXIST;
   const snapshots = join(repo.storage, 'snapshots');
   if (!isDir(snapshots) || !readdirSync(snapshots).includes(commit)) return null;

@@ -6,7 +6,19 @@ import { copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { AlignkitError } from '../errors.js';
-import { blobFile, readTreeListing, refFile, snapshotDir, snapshotFile, writeAtomic, writeTreeListing, checkSnapshotEntry, readRef, type RepoCache, type TreeEntry } from './cache-layout.js';
+import {
+  blobFile,
+  readTreeListing,
+  refFile,
+  snapshotDir,
+  snapshotFile,
+  writeAtomic,
+  writeTreeListing,
+  checkSnapshotEntry,
+  readRef,
+  type RepoCache,
+  type TreeEntry,
+} from './cache-layout.js';
 import { downloadBlob, etagOf } from './blob-download.js';
 import { filterRepoFiles, modelFiles } from './file-patterns.js';
 import { hubFailure, type HubClient, type RepoTreeFile } from './hub-client.js';
@@ -28,15 +40,18 @@ export interface SnapshotDownloadOptions {
   progressIntervalMs?: number;
 }
 
-const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n' +
+const CACHEDIR_TAG =
+  'Signature: 8a477f597d28d172789f06886806bc55\n' +
   '# This file is a cache directory tag created by huggingface_hub (here by alignkit, in its layout).\n' +
   '# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n';
 
-export const megabytes = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
+export const megabytes = (bytes: number) =>
+  bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
 
 function treeEntry(file: RepoTreeFile): TreeEntry {
   return {
-    size: file.size, blob_id: file.oid,
+    size: file.size,
+    blob_id: file.oid,
     ...(file.lfs ? { lfs_sha256: file.lfs.oid, lfs_size: file.lfs.size } : {}),
     ...(file.xetHash ? { xet_hash: file.xetHash } : {}),
   };
@@ -44,7 +59,9 @@ function treeEntry(file: RepoTreeFile): TreeEntry {
 
 export function fromTreeEntry(path: string, entry: TreeEntry): RepoTreeFile {
   return {
-    path, size: entry.size, oid: entry.blob_id,
+    path,
+    size: entry.size,
+    oid: entry.blob_id,
     ...(entry.lfs_sha256 ? { lfs: { oid: entry.lfs_sha256, size: entry.lfs_size ?? entry.size } } : {}),
     ...(entry.xet_hash ? { xetHash: entry.xet_hash } : {}),
   };
@@ -54,7 +71,11 @@ export function fromTreeEntry(path: string, entry: TreeEntry): RepoTreeFile {
 export async function hubCommit(client: HubClient, revision: string): Promise<string> {
   if (COMMIT_HASH.test(revision)) return revision;
   const commit = await client.commitOf(revision);
-  if (!COMMIT_HASH.test(commit)) throw new AlignkitError('ERR_INVALID_DATA', `${client.endpoint}: revision ${revision} resolved to ${JSON.stringify(commit)}, not a commit hash`);
+  if (!COMMIT_HASH.test(commit))
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${client.endpoint}: revision ${revision} resolved to ${JSON.stringify(commit)}, not a commit hash`,
+    );
   return commit;
 }
 
@@ -65,16 +86,31 @@ export async function repoListing(repo: RepoCache, client: HubClient, commit: st
   const files = await client.listFiles(commit);
   for (const file of files) {
     const problem = repoFileProblem(file.path);
-    if (problem) throw new AlignkitError('ERR_INVALID_DATA', `${repo.id}@${commit}: the hub lists a file '${file.path}': ${problem}`);
+    if (problem)
+      throw new AlignkitError(
+        'ERR_INVALID_DATA',
+        `${repo.id}@${commit}: the hub lists a file '${file.path}': ${problem}`,
+      );
   }
   await writeTreeListing(repo, commit, new Map(files.map((f) => [f.path, treeEntry(f)])));
   return files;
 }
 
 /** The files to fetch: the caller's patterns, else a model's needs (modelFiles) or a dataset's every file. */
-export function chosenFiles(repo: RepoCache, files: RepoTreeFile[], allowPatterns: string[] | undefined, where: string): RepoTreeFile[] {
+export function chosenFiles(
+  repo: RepoCache,
+  files: RepoTreeFile[],
+  allowPatterns: string[] | undefined,
+  where: string,
+): RepoTreeFile[] {
   const paths = files.map((f) => f.path);
-  const chosen = new Set(allowPatterns ? filterRepoFiles(paths, allowPatterns) : repo.repoType === 'model' ? modelFiles(paths, where) : paths);
+  const chosen = new Set(
+    allowPatterns
+      ? filterRepoFiles(paths, allowPatterns)
+      : repo.repoType === 'model'
+        ? modelFiles(paths, where)
+        : paths,
+  );
   return files.filter((f) => chosen.has(f.path));
 }
 
@@ -99,38 +135,62 @@ function present(repo: RepoCache, pointer: string): boolean {
  * Fetches the chosen files of `repo` at `revision` into the cache and returns the snapshot folder. `commit` is
  * what the hub said the revision is (hubCommit).
  */
-export async function downloadSnapshot(repo: RepoCache, client: HubClient, revision: string, commit: string, options: SnapshotDownloadOptions = {}): Promise<string> {
+export async function downloadSnapshot(
+  repo: RepoCache,
+  client: HubClient,
+  revision: string,
+  commit: string,
+  options: SnapshotDownloadOptions = {},
+): Promise<string> {
   const log = options.log ?? (() => {});
   const where = `${repo.repoType} ${repo.id} (revision ${revision}, commit ${commit})`;
   const files = chosenFiles(repo, await repoListing(repo, client, commit), options.allowPatterns, where);
   if (revision !== commit && readRef(repo, revision) !== commit) await writeAtomic(refFile(repo, revision), commit);
   await mkdir(snapshotDir(repo, commit), { recursive: true });
-  if (!existsSync(join(repo.cacheDir, 'CACHEDIR.TAG'))) await writeFile(join(repo.cacheDir, 'CACHEDIR.TAG'), CACHEDIR_TAG).catch(() => {});
+  if (!existsSync(join(repo.cacheDir, 'CACHEDIR.TAG')))
+    await writeFile(join(repo.cacheDir, 'CACHEDIR.TAG'), CACHEDIR_TAG).catch(() => {});
 
   const missing = files.filter((f) => !present(repo, snapshotFile(repo, commit, f.path)));
   const toFetch = missing.filter((f) => !existsSync(blobFile(repo, etagOf(f))));
   const totalBytes = toFetch.reduce((sum, f) => sum + (f.lfs?.size ?? f.size), 0);
-  if (toFetch.length > 0) log(`hub: downloading ${toFetch.length} file(s), ${megabytes(totalBytes)}, of ${where} into ${repo.storage}`);
+  if (toFetch.length > 0)
+    log(`hub: downloading ${toFetch.length} file(s), ${megabytes(totalBytes)}, of ${where} into ${repo.storage}`);
   const started = Date.now();
   let done = 0;
   let lastLine = started;
   for (const file of missing) {
-    const blob = await downloadBlob(repo, client, commit, file, (onDisk) => {
-      options.onProgress?.({ file: file.path, bytes: done + onDisk, totalBytes });
-      const now = Date.now();
-      if (now - lastLine >= (options.progressIntervalMs ?? 5000)) {
-        lastLine = now;
-        const rate = (done + onDisk) / Math.max((now - started) / 1000, 1e-3);
-        log(`hub: ${repo.id}: ${megabytes(done + onDisk)} of ${megabytes(totalBytes)} (${Math.floor((100 * (done + onDisk)) / Math.max(totalBytes, 1))}%), ${megabytes(rate)}/s, ${file.path}`);
-      }
-    }, log).catch((err: unknown) => {
+    const blob = await downloadBlob(
+      repo,
+      client,
+      commit,
+      file,
+      (onDisk) => {
+        options.onProgress?.({ file: file.path, bytes: done + onDisk, totalBytes });
+        const now = Date.now();
+        if (now - lastLine >= (options.progressIntervalMs ?? 5000)) {
+          lastLine = now;
+          const rate = (done + onDisk) / Math.max((now - started) / 1000, 1e-3);
+          log(
+            `hub: ${repo.id}: ${megabytes(done + onDisk)} of ${megabytes(totalBytes)} (${Math.floor((100 * (done + onDisk)) / Math.max(totalBytes, 1))}%), ${megabytes(rate)}/s, ${file.path}`,
+          );
+        }
+      },
+      log,
+    ).catch((err: unknown) => {
       if (err instanceof AlignkitError) throw err;
-      throw new AlignkitError('ERR_HUB', `${repo.id}: downloading ${file.path} at commit ${commit} failed (${hubFailure(err)}); ` +
-        'the bytes fetched so far are kept, and the next run resumes from them', { cause: err });
+      throw new AlignkitError(
+        'ERR_HUB',
+        `${repo.id}: downloading ${file.path} at commit ${commit} failed (${hubFailure(err)}); ` +
+          'the bytes fetched so far are kept, and the next run resumes from them',
+        { cause: err },
+      );
     });
     if (toFetch.includes(file)) done += file.lfs?.size ?? file.size;
     await linkSnapshotFile(blob, snapshotFile(repo, commit, file.path));
   }
-  if (toFetch.length > 0) log(`hub: ${repo.id}: ${toFetch.length} file(s), ${megabytes(totalBytes)}, downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (toFetch.length > 0)
+    log(
+      `hub: ${repo.id}: ${toFetch.length} file(s), ${megabytes(totalBytes)}, downloaded in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   return snapshotDir(repo, commit);
 }

@@ -36,7 +36,11 @@ export function fnmatchRegExp(pattern: string): RegExp {
 }
 
 /** filter_repo_objects: the paths matching any of `allow` (all when null) and none of `ignore`. */
-export function filterRepoFiles(paths: readonly string[], allow: readonly string[] | null, ignore: readonly string[] = []): string[] {
+export function filterRepoFiles(
+  paths: readonly string[],
+  allow: readonly string[] | null,
+  ignore: readonly string[] = [],
+): string[] {
   const compile = (patterns: readonly string[]) =>
     patterns.map((p) => p.replace(/\\/g, '/')).map((p) => fnmatchRegExp(p.endsWith('/') ? `${p}*` : p));
   const allowed = allow === null ? null : compile(allow);
@@ -48,7 +52,15 @@ export function filterRepoFiles(paths: readonly string[], allow: readonly string
 }
 
 /** The top-level files a model folder needs: configs, tokenizer, chat template, safetensors weights and index. */
-export const MODEL_FILE_PATTERNS = ['*.json', '*.safetensors', '*.jinja', '*.model', '*.tiktoken', 'merges.txt', 'vocab.txt'];
+export const MODEL_FILE_PATTERNS = [
+  '*.json',
+  '*.safetensors',
+  '*.jinja',
+  '*.model',
+  '*.tiktoken',
+  'merges.txt',
+  'vocab.txt',
+];
 
 /** Weight formats alignkit does not read: never fetched. */
 const OTHER_WEIGHTS = /\.(bin|pt|pth|h5|msgpack|ckpt|onnx|gguf|ot)$/;
@@ -62,9 +74,12 @@ export function modelFiles(paths: readonly string[], where: string): string[] {
   const chosen = filterRepoFiles(top, MODEL_FILE_PATTERNS);
   const others = top.filter((p) => OTHER_WEIGHTS.test(p));
   if (!chosen.some((p) => p.endsWith('.safetensors')) && others.length > 0) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `${where} has weights only as ${others.slice(0, 3).join(', ')}: alignkit reads ` +
-      'safetensors weights. Use a revision that has model.safetensors (the hub\'s conversion bot often opened one as refs/pr/N), ' +
-      'or convert the checkpoint with transformers (save_pretrained writes safetensors).');
+    throw new AlignkitError(
+      'ERR_INVALID_MODEL',
+      `${where} has weights only as ${others.slice(0, 3).join(', ')}: alignkit reads ` +
+        "safetensors weights. Use a revision that has model.safetensors (the hub's conversion bot often opened one as refs/pr/N), " +
+        'or convert the checkpoint with transformers (save_pretrained writes safetensors).',
+    );
   }
   return chosen;
 }

@@ -41,16 +41,18 @@ export function createHubClient(id: string, repoType: RepoType): HubClient {
   const token = hubToken();
   const codes = new Map<string, string>();
 
-  const wrap = (timeoutMs: number | null): typeof fetch => async (input, init) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    const headers = new Headers(init?.headers);
-    if (token && url.origin === origin) headers.set('Authorization', `Bearer ${token}`);
-    const signal = timeoutMs === null ? init?.signal : AbortSignal.timeout(timeoutMs);
-    const response = await fetch(input, { ...init, headers, ...(signal ? { signal } : {}) });
-    const code = response.headers.get('X-Error-Code');
-    if (!response.ok && code) codes.set(response.url || url.href, code);
-    return response;
-  };
+  const wrap =
+    (timeoutMs: number | null): typeof fetch =>
+    async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      const headers = new Headers(init?.headers);
+      if (token && url.origin === origin) headers.set('Authorization', `Bearer ${token}`);
+      const signal = timeoutMs === null ? init?.signal : AbortSignal.timeout(timeoutMs);
+      const response = await fetch(input, { ...init, headers, ...(signal ? { signal } : {}) });
+      const code = response.headers.get('X-Error-Code');
+      if (!response.ok && code) codes.set(response.url || url.href, code);
+      return response;
+    };
   const metadataFetch = wrap(metadataTimeoutSeconds() * 1000);
   const contentFetch = wrap(null);
   const repo = { type: repoType, name: id } as const;
@@ -69,27 +71,48 @@ export function createHubClient(id: string, repoType: RepoType): HubClient {
 
   return {
     endpoint,
-    commitOf: (revision) => keepCode(async () => {
-      const params = { name: id, revision, hubUrl: endpoint, fetch: metadataFetch, additionalFields: ['sha' as const] };
-      const info = repoType === 'model' ? await modelInfo(params) : await datasetInfo(params);
-      if (typeof info.sha !== 'string') throw new AlignkitError('ERR_INVALID_DATA', `${endpoint}: the hub's answer for ${id}@${revision} has no commit sha`);
-      return info.sha;
-    }),
-    listFiles: (commit) => keepCode(async () => {
-      const files: RepoTreeFile[] = [];
-      for await (const entry of listFiles({ repo, revision: commit, recursive: true, hubUrl: endpoint, fetch: metadataFetch })) {
-        if (entry.type !== 'file') continue;
-        files.push({
-          path: entry.path, size: entry.size, oid: entry.oid ?? '',
-          ...(entry.lfs ? { lfs: { oid: entry.lfs.oid, size: entry.lfs.size } } : {}),
-          ...(entry.xetHash ? { xetHash: entry.xetHash } : {}),
-        });
-      }
-      return files;
-    }),
+    commitOf: (revision) =>
+      keepCode(async () => {
+        const params = {
+          name: id,
+          revision,
+          hubUrl: endpoint,
+          fetch: metadataFetch,
+          additionalFields: ['sha' as const],
+        };
+        const info = repoType === 'model' ? await modelInfo(params) : await datasetInfo(params);
+        if (typeof info.sha !== 'string')
+          throw new AlignkitError(
+            'ERR_INVALID_DATA',
+            `${endpoint}: the hub's answer for ${id}@${revision} has no commit sha`,
+          );
+        return info.sha;
+      }),
+    listFiles: (commit) =>
+      keepCode(async () => {
+        const files: RepoTreeFile[] = [];
+        for await (const entry of listFiles({
+          repo,
+          revision: commit,
+          recursive: true,
+          hubUrl: endpoint,
+          fetch: metadataFetch,
+        })) {
+          if (entry.type !== 'file') continue;
+          files.push({
+            path: entry.path,
+            size: entry.size,
+            oid: entry.oid ?? '',
+            ...(entry.lfs ? { lfs: { oid: entry.lfs.oid, size: entry.lfs.size } } : {}),
+            ...(entry.xetHash ? { xetHash: entry.xetHash } : {}),
+          });
+        }
+        return files;
+      }),
     // Plain HTTP (xet: false): one code path whose ranged requests resume a partial download; the hub serves every
     // file, Xet-stored ones included, that way (as huggingface_hub does without hf_xet).
-    openFile: (commit, path) => keepCode(() => downloadFile({ repo, path, revision: commit, hubUrl: endpoint, fetch: contentFetch, xet: false })),
+    openFile: (commit, path) =>
+      keepCode(() => downloadFile({ repo, path, revision: commit, hubUrl: endpoint, fetch: contentFetch, xet: false })),
   };
 }
 
@@ -103,10 +126,15 @@ export function isRevisionNotFound(err: unknown): boolean {
 
 /** A short reason for a failed hub call, for messages. */
 export function hubFailure(err: unknown): string {
-  if (err instanceof HubApiError) return `HTTP ${err.statusCode}${hubErrorCode(err) ? ` ${hubErrorCode(err)}` : ''}: ${err.message}`;
+  if (err instanceof HubApiError)
+    return `HTTP ${err.statusCode}${hubErrorCode(err) ? ` ${hubErrorCode(err)}` : ''}: ${err.message}`;
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    return cause?.code ? `${err.message} (${cause.code})` : err.name === 'TimeoutError' ? `no answer within ${metadataTimeoutSeconds()} s (HF_HUB_ETAG_TIMEOUT)` : err.message;
+    return cause?.code
+      ? `${err.message} (${cause.code})`
+      : err.name === 'TimeoutError'
+        ? `no answer within ${metadataTimeoutSeconds()} s (HF_HUB_ETAG_TIMEOUT)`
+        : err.message;
   }
   return String(err);
 }

@@ -58,8 +58,11 @@ export function isHubOffline(repoType: 'model' | 'dataset' = 'model'): boolean {
 
 /** The variable that turned offline mode on, for messages. */
 export function offlineSource(repoType: 'model' | 'dataset' = 'model'): string {
-  if (repoType === 'dataset' && env('HF_DATASETS_OFFLINE') !== undefined) return `HF_DATASETS_OFFLINE=${env('HF_DATASETS_OFFLINE')}`;
-  return env('HF_HUB_OFFLINE') ? `HF_HUB_OFFLINE=${env('HF_HUB_OFFLINE')}` : `TRANSFORMERS_OFFLINE=${env('TRANSFORMERS_OFFLINE')}`;
+  if (repoType === 'dataset' && env('HF_DATASETS_OFFLINE') !== undefined)
+    return `HF_DATASETS_OFFLINE=${env('HF_DATASETS_OFFLINE')}`;
+  return env('HF_HUB_OFFLINE')
+    ? `HF_HUB_OFFLINE=${env('HF_HUB_OFFLINE')}`
+    : `TRANSFORMERS_OFFLINE=${env('TRANSFORMERS_OFFLINE')}`;
 }
 
 /** HF_ENDPOINT without its trailing slashes, else https://huggingface.co. */

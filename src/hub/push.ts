@@ -46,17 +46,23 @@ export function requestedRepo(config: Pick<PushConfig, 'hub_model_id' | 'output_
 export function checkPushToHub(config: PushConfig): void {
   if (!config.push_to_hub) return;
   if (isHubOffline()) {
-    throw configError(`push_to_hub: true uploads output_dir to the Hugging Face Hub, but ${offlineSource()} keeps alignkit offline; ` +
-      'set push_to_hub: false, or unset the variable');
+    throw configError(
+      `push_to_hub: true uploads output_dir to the Hugging Face Hub, but ${offlineSource()} keeps alignkit offline; ` +
+        'set push_to_hub: false, or unset the variable',
+    );
   }
   if (!pushToken(config)) {
-    throw configError(`push_to_hub: true needs a Hugging Face token with write access, and none was found: set hub_token, ` +
-      `or HF_TOKEN, or log in with \`hf auth login\` (it writes ${hubTokenPath()})`);
+    throw configError(
+      `push_to_hub: true needs a Hugging Face token with write access, and none was found: set hub_token, ` +
+        `or HF_TOKEN, or log in with \`hf auth login\` (it writes ${hubTokenPath()})`,
+    );
   }
   const repo = requestedRepo(config);
   const problem = repoIdProblem(repo);
   if (problem) {
-    throw configError(`${config.hub_model_id ? 'hub_model_id' : "hub_model_id (unset: output_dir's name)"} '${repo}' is not a hub repo id: ${problem}`);
+    throw configError(
+      `${config.hub_model_id ? 'hub_model_id' : "hub_model_id (unset: output_dir's name)"} '${repo}' is not a hub repo id: ${problem}`,
+    );
   }
 }
 
@@ -80,11 +86,27 @@ function fnmatch(pattern: string): RegExp {
 }
 
 /** upload_folder's DEFAULT_IGNORE_PATTERNS. */
-const DEFAULT_IGNORE = ['.git', '.git/*', '*/.git', '**/.git/**', '.cache/huggingface', '.cache/huggingface/*', '*/.cache/huggingface', '**/.cache/huggingface/**'];
+const DEFAULT_IGNORE = [
+  '.git',
+  '.git/*',
+  '*/.git',
+  '**/.git/**',
+  '.cache/huggingface',
+  '.cache/huggingface/*',
+  '*/.cache/huggingface',
+  '**/.cache/huggingface/**',
+];
 /** Trainer.push_to_hub / _push_from_checkpoint's ignore_patterns for output_dir. */
 const TRAINER_IGNORE = ['_*', 'checkpoint-*'];
 /** alignkit's working files in output_dir: tokenized data (train/eval.arrow and their .json), the run lock, checkpoints being written. */
-const ALIGNKIT_IGNORE = ['train.arrow', 'train.arrow.json', 'eval.arrow', 'eval.arrow.json', 'alignkit.lock', '.checkpoint-*'];
+const ALIGNKIT_IGNORE = [
+  'train.arrow',
+  'train.arrow.json',
+  'eval.arrow',
+  'eval.arrow.json',
+  'alignkit.lock',
+  '.checkpoint-*',
+];
 
 export const OUTPUT_DIR_IGNORE = [...TRAINER_IGNORE, ...ALIGNKIT_IGNORE];
 
@@ -94,7 +116,12 @@ export async function filesToUpload(folder: string, ignore: string[] = []): Prom
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
   return entries
     .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name).slice(folder.length + 1).split('\\').join('/'))
+    .map((e) =>
+      join(e.parentPath, e.name)
+        .slice(folder.length + 1)
+        .split('\\')
+        .join('/'),
+    )
     .filter((path) => !patterns.some((p) => p.test(path)))
     .sort();
 }
@@ -107,12 +134,17 @@ export async function filesToUpload(folder: string, ignore: string[] = []): Prom
 export async function checkpointModelFiles(checkpoint: string): Promise<string[]> {
   const state = /^(trainer_state\.json|optimizer\..*|scheduler\..*|scaler\..*|rng_state.*|training_args\.bin)$/;
   const entries = await readdir(checkpoint, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && !state.test(e.name)).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isFile() && !state.test(e.name))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The commit title of a checkpoint's push, as _push_from_checkpoint words it. */
 export function checkpointCommitTitle(saveStrategy: string, event: Pick<SaveEvent, 'step' | 'epoch'>): string {
-  return saveStrategy === 'steps' ? `Training in progress, step ${event.step}` : `Training in progress, epoch ${Math.trunc(event.epoch)}`;
+  return saveStrategy === 'steps'
+    ? `Training in progress, step ${event.step}`
+    : `Training in progress, epoch ${Math.trunc(event.epoch)}`;
 }
 
 /** Where hub_strategy puts a checkpoint folder in the repo, or null when only output_dir is pushed. */
@@ -145,10 +177,14 @@ export class HubPusher implements Reporter {
     const hubUrl = hubEndpoint();
     const requested = requestedRepo(config);
     const repoId = await hubCall(`push_to_hub: creating the repo ${requested} on ${hubUrl}`, async () => {
-      const id = requested.includes('/') ? requested : `${(await whoAmI({ accessToken: token, hubUrl })).name}/${requested}`;
+      const id = requested.includes('/')
+        ? requested
+        : `${(await whoAmI({ accessToken: token, hubUrl })).name}/${requested}`;
       try {
         await createRepo({
-          repo: { type: 'model', name: id }, accessToken: token, hubUrl,
+          repo: { type: 'model', name: id },
+          accessToken: token,
+          hubUrl,
           ...(config.hub_private_repo === null ? {} : { private: config.hub_private_repo }),
         });
       } catch (err) {
@@ -157,7 +193,9 @@ export class HubPusher implements Reporter {
       }
       return id;
     });
-    log(`push_to_hub: pushing to ${hubUrl}/${repoId}${config.hub_revision ? ` (revision ${config.hub_revision})` : ''}, hub_strategy ${config.hub_strategy}`);
+    log(
+      `push_to_hub: pushing to ${hubUrl}/${repoId}${config.hub_revision ? ` (revision ${config.hub_revision})` : ''}, hub_strategy ${config.hub_strategy}`,
+    );
     return new HubPusher(config, repoId, token, log);
   }
 
@@ -166,11 +204,14 @@ export class HubPusher implements Reporter {
     const { hub_strategy: strategy, hub_always_push: always } = this.#config;
     if (strategy === 'end') return;
     if (!always && this.#pending > 0) {
-      this.#log(`push_to_hub: ${basename(event.checkpoint)} not pushed: the previous push is still uploading (hub_always_push: false)`);
+      this.#log(
+        `push_to_hub: ${basename(event.checkpoint)} not pushed: the previous push is still uploading (hub_always_push: false)`,
+      );
       return;
     }
     const outputDir = this.#config.output_dir!;
-    for (const name of await checkpointModelFiles(event.checkpoint)) await copyFile(join(event.checkpoint, name), join(outputDir, name));
+    for (const name of await checkpointModelFiles(event.checkpoint))
+      await copyFile(join(event.checkpoint, name), join(outputDir, name));
     const title = checkpointCommitTitle(this.#config.save_strategy, event);
     const inRepo = checkpointPathInRepo(strategy, event.checkpoint);
     this.#enqueue(title, async () => {
@@ -188,7 +229,9 @@ export class HubPusher implements Reporter {
   async modelSaved(): Promise<void> {
     await this.#queue;
     const outputDir = this.#config.output_dir!;
-    await hubCall(`push_to_hub: uploading ${outputDir} to ${this.repoId}`, () => this.#upload(outputDir, OUTPUT_DIR_IGNORE, '', 'End of training'));
+    await hubCall(`push_to_hub: uploading ${outputDir} to ${this.repoId}`, () =>
+      this.#upload(outputDir, OUTPUT_DIR_IGNORE, '', 'End of training'),
+    );
     this.#log(`push_to_hub: ${outputDir} pushed to ${hubEndpoint()}/${this.repoId}`);
   }
 
@@ -208,9 +251,15 @@ export class HubPusher implements Reporter {
   async #upload(folder: string, ignore: string[], pathInRepo: string, commitTitle: string): Promise<void> {
     const files = await filesToUpload(folder, ignore);
     await uploadFiles({
-      repo: { type: 'model', name: this.repoId }, accessToken: this.#token, hubUrl: hubEndpoint(), commitTitle,
+      repo: { type: 'model', name: this.repoId },
+      accessToken: this.#token,
+      hubUrl: hubEndpoint(),
+      commitTitle,
       ...(this.#config.hub_revision ? { branch: this.#config.hub_revision } : {}),
-      files: files.map((path) => ({ path: pathInRepo ? `${pathInRepo}/${path}` : path, content: pathToFileURL(join(folder, path)) })),
+      files: files.map((path) => ({
+        path: pathInRepo ? `${pathInRepo}/${path}` : path,
+        content: pathToFileURL(join(folder, path)),
+      })),
     });
   }
 }

@@ -30,6 +30,7 @@ export function repoIdProblem(id: string): string | null {
  */
 export function revisionProblem(revision: string): string | null {
   if (revision === '') return 'a revision cannot be empty';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\\\x00-\x1f\x7f]/.test(revision)) return 'a revision cannot hold a backslash or control characters';
   if (revision.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
     return "a revision cannot start or end with '/', or hold an empty, '.' or '..' segment";

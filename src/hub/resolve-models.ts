@@ -14,12 +14,19 @@ type Log = (message: string) => void;
  * model_revision (what TRL's scripts write into it; `main`, its default, counts as unset). Both set and
  * different is refused rather than one silently winning.
  */
-export function modelRevision(config: { model_revision?: unknown; model_init_kwargs?: Record<string, unknown> | null }): string | null {
+export function modelRevision(config: {
+  model_revision?: unknown;
+  model_init_kwargs?: Record<string, unknown> | null;
+}): string | null {
   const fromKwargs = config.model_init_kwargs?.revision;
   const kwargsRevision = typeof fromKwargs === 'string' ? fromKwargs : null;
-  const top = typeof config.model_revision === 'string' && config.model_revision !== 'main' ? config.model_revision : null;
+  const top =
+    typeof config.model_revision === 'string' && config.model_revision !== 'main' ? config.model_revision : null;
   if (top && kwargsRevision && top !== kwargsRevision) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `model_revision: ${top} and model_init_kwargs.revision: ${kwargsRevision} disagree; set one (TRL's scripts pass model_revision to from_pretrained as model_init_kwargs.revision)`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `model_revision: ${top} and model_init_kwargs.revision: ${kwargsRevision} disagree; set one (TRL's scripts pass model_revision to from_pretrained as model_init_kwargs.revision)`,
+    );
   }
   return kwargsRevision ?? top;
 }
@@ -46,7 +53,10 @@ async function resolveModel(key: string, value: string, revision: string | null,
     dir = await resolveRepo({ id: value, repoType: 'model', revision }, { log });
   } catch (err) {
     if (!(err instanceof AlignkitError) || err.code !== 'ERR_NOT_FOUND') throw err;
-    throw new AlignkitError('ERR_NOT_FOUND', `${key}: '${value}' is no local folder (in ${process.cwd()}), so it names a hub model: ${err.message}`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${key}: '${value}' is no local folder (in ${process.cwd()}), so it names a hub model: ${err.message}`,
+    );
   }
   log(`${key}: ${value}${revision ? ` (revision ${revision})` : ''} is ${dir}`);
   await resolveAdapterBase(dir, key, log);
@@ -58,7 +68,12 @@ export async function resolveModelPaths<C extends object>(config: C, log: Log): 
   const values = config as Record<string, unknown>;
   const out: Record<string, unknown> = { ...values };
   if (typeof values.model_name_or_path === 'string') {
-    out.model_name_or_path = await resolveModel('model_name_or_path', values.model_name_or_path, modelRevision(values), log);
+    out.model_name_or_path = await resolveModel(
+      'model_name_or_path',
+      values.model_name_or_path,
+      modelRevision(values),
+      log,
+    );
   }
   if (typeof values.reward_model_path === 'string') {
     out.reward_model_path = await resolveModel('reward_model_path', values.reward_model_path, null, log);
@@ -70,14 +85,24 @@ export async function resolveModelPaths<C extends object>(config: C, log: Log): 
  * An eval config's models (model_name_or_path, ref_model, reward_model) resolved likewise. Its output_dir defaults
  * to the model's folder, which for a hub id would be inside the cache: then output_dir must be given.
  */
-export async function resolveEvalModelPaths<C extends { model_name_or_path: string | null; ref_model: string | null; reward_model: string | null; output_dir: string | null }>(config: C, log: Log): Promise<C> {
+export async function resolveEvalModelPaths<
+  C extends {
+    model_name_or_path: string | null;
+    ref_model: string | null;
+    reward_model: string | null;
+    output_dir: string | null;
+  },
+>(config: C, log: Log): Promise<C> {
   if (config.output_dir === null && config.model_name_or_path !== null && isRepoId(config.model_name_or_path)) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `output_dir is required when model_name_or_path is a hub id ('${config.model_name_or_path}'): its default, the model's folder, would be inside the Hugging Face cache`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `output_dir is required when model_name_or_path is a hub id ('${config.model_name_or_path}'): its default, the model's folder, would be inside the Hugging Face cache`,
+    );
   }
   const out = { ...config };
   for (const key of ['model_name_or_path', 'ref_model', 'reward_model'] as const) {
     const value = config[key];
-    if (value !== null) out[key] = await resolveModel(key, value, null, log) as C[typeof key];
+    if (value !== null) out[key] = (await resolveModel(key, value, null, log)) as C[typeof key];
   }
   return out;
 }

@@ -37,7 +37,11 @@ export function isRepoId(s: string): boolean {
 
 function checkedRef(ref: RepoRef): { repo: RepoCache; revision: string } {
   const problem = repoIdProblem(ref.id);
-  if (problem) throw new AlignkitError('ERR_NOT_FOUND', `${ref.id}: no such file or folder, and not a Hugging Face repo id (${problem})`);
+  if (problem)
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${ref.id}: no such file or folder, and not a Hugging Face repo id (${problem})`,
+    );
   const revision = ref.revision ?? 'main';
   const revProblem = revisionProblem(revision);
   if (revProblem) throw new AlignkitError('ERR_INVALID_ARG', `${ref.id}: revision '${revision}': ${revProblem}`);
@@ -49,8 +53,10 @@ function hubUnusable(endpoint: string, err: unknown): string {
   const status = (err as { statusCode?: unknown }).statusCode;
   if (typeof status !== 'number') return `cannot reach ${endpoint} (${hubFailure(err)})`;
   const code = hubErrorCode(err);
-  const hint = status === 401 || status === 403 || code === 'RepoNotFound' || code === 'GatedRepo'
-    ? ' (a private or gated repo needs a token with access: set HF_TOKEN, or run `hf auth login`)' : '';
+  const hint =
+    status === 401 || status === 403 || code === 'RepoNotFound' || code === 'GatedRepo'
+      ? ' (a private or gated repo needs a token with access: set HF_TOKEN, or run `hf auth login`)'
+      : '';
   return `${endpoint} answered ${hubFailure(err)}${hint}`;
 }
 
@@ -59,7 +65,8 @@ export async function resolveRepo(ref: RepoRef, options: ResolveRepoOptions = {}
   if (existsSync(ref.id)) return ref.id;
   const { repo, revision } = checkedRef(ref);
   const log = options.log ?? ((message: string) => console.error(message));
-  if (isHubOffline(ref.repoType)) return cachedSnapshot(repo, revision, options.allowPatterns, `${offlineSource(ref.repoType)} forbids the network`);
+  if (isHubOffline(ref.repoType))
+    return cachedSnapshot(repo, revision, options.allowPatterns, `${offlineSource(ref.repoType)} forbids the network`);
 
   const client = createHubClient(ref.id, ref.repoType);
   let commit: string;
@@ -68,7 +75,11 @@ export async function resolveRepo(ref: RepoRef, options: ResolveRepoOptions = {}
     await repoListing(repo, client, commit);
   } catch (err) {
     if (err instanceof AlignkitError) throw err;
-    if (isRevisionNotFound(err)) throw new AlignkitError('ERR_NOT_FOUND', `${ref.repoType} ${ref.id}: the hub has no revision '${revision}' (${hubFailure(err)})`);
+    if (isRevisionNotFound(err))
+      throw new AlignkitError(
+        'ERR_NOT_FOUND',
+        `${ref.repoType} ${ref.id}: the hub has no revision '${revision}' (${hubFailure(err)})`,
+      );
     // As huggingface_hub: the hub could not be asked (network, timeout, server error, access) — use the cache.
     const reason = hubUnusable(client.endpoint, err);
     const dir = cachedSnapshot(repo, revision, options.allowPatterns, reason);
@@ -104,13 +115,18 @@ function cachedFiles(repo: RepoCache, revision: string, why: string): string[] {
  */
 export async function listRepoFiles(ref: RepoRef): Promise<string[]> {
   const { repo, revision } = checkedRef(ref);
-  if (isHubOffline(ref.repoType)) return cachedFiles(repo, revision, `${offlineSource(ref.repoType)} forbids the network`);
+  if (isHubOffline(ref.repoType))
+    return cachedFiles(repo, revision, `${offlineSource(ref.repoType)} forbids the network`);
   const client = createHubClient(ref.id, ref.repoType);
   try {
     return (await repoListing(repo, client, await hubCommit(client, revision))).map((f) => f.path);
   } catch (err) {
     if (err instanceof AlignkitError) throw err;
-    if (isRevisionNotFound(err)) throw new AlignkitError('ERR_NOT_FOUND', `${ref.repoType} ${ref.id}: the hub has no revision '${revision}' (${hubFailure(err)})`);
+    if (isRevisionNotFound(err))
+      throw new AlignkitError(
+        'ERR_NOT_FOUND',
+        `${ref.repoType} ${ref.id}: the hub has no revision '${revision}' (${hubFailure(err)})`,
+      );
     return cachedFiles(repo, revision, hubUnusable(client.endpoint, err));
   }
 }

@@ -3,7 +3,8 @@
 // /etc/shadow named tokenizer.json or data.jsonl) must not reach an error message that way.
 
 /** Messages of a text that is valid so far and only ends too soon. */
-const INCOMPLETE = /end of JSON input|Unterminated string|No number after minus sign|Exponent part is missing|Unterminated fractional number/;
+const INCOMPLETE =
+  /end of JSON input|Unterminated string|No number after minus sign|Exponent part is missing|Unterminated fractional number/;
 
 /** Whether `prefix` could still be the start of a JSON text: it parses, or fails only at its very end. */
 function validSoFar(prefix: string): boolean {

@@ -10,7 +10,10 @@ import { jsonErrorPlace } from './json-error.js';
 import { within } from './output-folder.js';
 
 /** The file's text, or undefined when it does not exist; a folder, device or pipe is an error naming it. */
-export async function readModelText(path: string, code: AlignkitErrorCode = 'ERR_INVALID_MODEL'): Promise<string | undefined> {
+export async function readModelText(
+  path: string,
+  code: AlignkitErrorCode = 'ERR_INVALID_MODEL',
+): Promise<string | undefined> {
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw new AlignkitError(code, `${path}: cannot be read (${err.code ?? err.message})`, { cause: err });
@@ -20,7 +23,11 @@ export async function readModelText(path: string, code: AlignkitErrorCode = 'ERR
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new AlignkitError(code, `${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new AlignkitError(
+      code,
+      `${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
 }
 
@@ -35,11 +42,15 @@ export function parseModelJson(text: string, path: string, code: AlignkitErrorCo
 }
 
 /** A JSON object file of a model folder, or undefined when absent. */
-export async function readModelJson(path: string, code: AlignkitErrorCode = 'ERR_INVALID_MODEL'): Promise<Record<string, unknown> | undefined> {
+export async function readModelJson(
+  path: string,
+  code: AlignkitErrorCode = 'ERR_INVALID_MODEL',
+): Promise<Record<string, unknown> | undefined> {
   const text = await readModelText(path, code);
   if (text === undefined) return undefined;
   const value = parseModelJson(text, path, code);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AlignkitError(code, `${path}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new AlignkitError(code, `${path}: expected a JSON object`);
   return value as Record<string, unknown>;
 }
 
@@ -76,8 +87,11 @@ export function refuseLinksOutside(dir: string, key: string): void {
       continue; // a dangling link is no file to copy
     }
     if (!roots.some((r) => within(target, r))) {
-      throw new AlignkitError('ERR_INVALID_MODEL', `${join(dir, entry.name)} (in ${key}) is a link to a file outside the model ` +
-        'folder; models alignkit saves carry only the folder\'s own files (replace the link with a copy of the file)');
+      throw new AlignkitError(
+        'ERR_INVALID_MODEL',
+        `${join(dir, entry.name)} (in ${key}) is a link to a file outside the model ` +
+          "folder; models alignkit saves carry only the folder's own files (replace the link with a copy of the file)",
+      );
     }
   }
 }

@@ -38,13 +38,16 @@ export async function writeModelFolder(dir: string, write: (temp: string) => Pro
     await rm(temp, { recursive: true, force: true });
     const message = err instanceof Error ? err.message : String(err);
     const code = err instanceof AlignkitError ? err.code : 'ERR_IO';
-    throw new AlignkitError(code, `saving the model into ${dir} failed, its previous files are unchanged: ${message}`, { cause: err });
+    throw new AlignkitError(code, `saving the model into ${dir} failed, its previous files are unchanged: ${message}`, {
+      cause: err,
+    });
   }
   for (const name of names) await rename(join(temp, name), join(dir, name));
   await rm(temp, { recursive: true, force: true });
   // A full model replaces the weights of an earlier layout (shards then, one file now); an adapter leaves them.
   if (names.some(isWeightFile)) {
-    for (const name of await readdir(dir)) if (isWeightFile(name) && !names.includes(name)) await rm(join(dir, name), { force: true });
+    for (const name of await readdir(dir))
+      if (isWeightFile(name) && !names.includes(name)) await rm(join(dir, name), { force: true });
   }
   fsyncPath(dir);
 }

@@ -47,9 +47,16 @@ export function refuseOutputOverInputs(output: InputFolder, inputs: InputFolder[
     const real = realPathOf(input.path);
     if (!within(out, real)) continue;
     const same = out === real;
-    const how = same ? `is the same folder as ${input.key} ${input.path} (both are ${real})` : `lies inside ${input.key} ${input.path} (${out} is inside ${real})`;
-    const harm = same ? 'saving there would overwrite the model it reads' : 'saving there would write into the model folder it reads';
-    throw new AlignkitError('ERR_INVALID_CONFIG', `${output.key} ${output.path} ${how}: ${harm}; choose another ${output.key}`);
+    const how = same
+      ? `is the same folder as ${input.key} ${input.path} (both are ${real})`
+      : `lies inside ${input.key} ${input.path} (${out} is inside ${real})`;
+    const harm = same
+      ? 'saving there would overwrite the model it reads'
+      : 'saving there would write into the model folder it reads';
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `${output.key} ${output.path} ${how}: ${harm}; choose another ${output.key}`,
+    );
   }
 }
 
@@ -75,12 +82,17 @@ export function ensureWritableFolder(key: string, path: string): void {
     throw new AlignkitError('ERR_IO', `${key} ${path} cannot be created: ${reason(err)}`, { cause: err });
   }
   if (info && !info.isDirectory()) {
-    throw new AlignkitError('ERR_IO', `${key} ${path} is a file, not a folder: choose a folder path (it is created if missing)`);
+    throw new AlignkitError(
+      'ERR_IO',
+      `${key} ${path} is a file, not a folder: choose a folder path (it is created if missing)`,
+    );
   }
   try {
     if (!info) mkdirSync(path, { recursive: true });
     accessSync(path, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new AlignkitError('ERR_IO', `${key} ${path} cannot be ${info ? 'written' : 'created'}: ${reason(err)}`, { cause: err });
+    throw new AlignkitError('ERR_IO', `${key} ${path} cannot be ${info ? 'written' : 'created'}: ${reason(err)}`, {
+      cause: err,
+    });
   }
 }

@@ -32,7 +32,11 @@ function tryCreate(path: string, holder: Holder): boolean {
     fd = openSync(path, 'wx');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new AlignkitError('ERR_IO', `${path}: cannot create the run's lock file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new AlignkitError(
+      'ERR_IO',
+      `${path}: cannot create the run's lock file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
   try {
     writeSync(fd, JSON.stringify(holder) + '\n');
@@ -48,7 +52,12 @@ function tryCreate(path: string, holder: Holder): boolean {
  */
 export function lockOutputDir(outputDir: string, note: (message: string) => void): () => void {
   const path = join(outputDir, LOCK_FILE);
-  const me: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
+  const me: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: process.argv.slice(1).join(' '),
+  };
   if (!tryCreate(path, me)) {
     const holder = readHolder(path);
     const stale = holder !== null && holder.host === me.host && !processAlive(holder.pid);
@@ -56,12 +65,19 @@ export function lockOutputDir(outputDir: string, note: (message: string) => void
       const who = holder
         ? `pid ${holder.pid} on ${holder.host}, started ${holder.started}${holder.command ? `: ${holder.command}` : ''}`
         : 'an unknown process (the lock file is unreadable)';
-      throw new AlignkitError('ERR_LOCKED', `output_dir ${outputDir} is in use by another run (${who}); wait for it to ` +
-        `finish or choose another output_dir (if no run uses it, delete ${path})`);
+      throw new AlignkitError(
+        'ERR_LOCKED',
+        `output_dir ${outputDir} is in use by another run (${who}); wait for it to ` +
+          `finish or choose another output_dir (if no run uses it, delete ${path})`,
+      );
     }
     note(`note: ${path} was left by pid ${holder.pid}, which no longer runs; taking it over`);
     unlinkSync(path);
-    if (!tryCreate(path, me)) throw new AlignkitError('ERR_LOCKED', `output_dir ${outputDir} was taken by another run starting at the same time`);
+    if (!tryCreate(path, me))
+      throw new AlignkitError(
+        'ERR_LOCKED',
+        `output_dir ${outputDir} was taken by another run starting at the same time`,
+      );
   }
   let held = true;
   const release = () => {

@@ -33,7 +33,9 @@ export function chartSpec({ metric, points }: Series): TopLevelSpec {
       x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
       y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false, padding: 8 } },
       color: {
-        field: 'split', type: 'nominal', title: null,
+        field: 'split',
+        type: 'nominal',
+        title: null,
         scale: { domain: splits, range: splits.map((s) => COLORS[s]) },
         legend: splits.length > 1 ? { orient: 'top', direction: 'horizontal' } : null,
       },
@@ -51,7 +53,7 @@ export function chartSpec({ metric, points }: Series): TopLevelSpec {
   };
 }
 
-// Loaded with the first chart, not with alignkit: ~20 MiB resident that a training process never needs.
+// Loaded with the first chart, not with alignkit: resident memory a training process never needs (docs/performance.md).
 const chartLibraries = () => Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
 
 export async function renderChart(series: Series): Promise<Chart> {
@@ -59,6 +61,8 @@ export async function renderChart(series: Series): Promise<Chart> {
   const view = new View(parse(compile(chartSpec(series)).spec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: PNG_SCALE }, font: { loadSystemFonts: true } }).render().asPng();
+  const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: PNG_SCALE }, font: { loadSystemFonts: true } })
+    .render()
+    .asPng();
   return { svg, png };
 }

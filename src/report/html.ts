@@ -16,7 +16,8 @@ const escape = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function table({ head, rows }: Table): string {
-  const row = (cells: string[], tag: 'th' | 'td') => `<tr>${cells.map((c) => `<${tag}>${escape(c)}</${tag}>`).join('')}</tr>`;
+  const row = (cells: string[], tag: 'th' | 'td') =>
+    `<tr>${cells.map((c) => `<${tag}>${escape(c)}</${tag}>`).join('')}</tr>`;
   return `<table><thead>${row(head, 'th')}</thead><tbody>${rows.map((r) => row(r, 'td')).join('')}</tbody></table>`;
 }
 
@@ -39,8 +40,10 @@ export function renderPage(page: ReportPage): string {
   ];
   if (page.evalResults) sections.push(`<h2>Evaluation results</h2>\n${table(page.evalResults)}`);
   if (page.config) {
-    sections.push(`<h2>Config</h2>\n<p>Keys set away from TRL's defaults:</p>\n${table(page.config.set)}\n` +
-      `<details><summary>All ${page.config.all.rows.length} keys</summary>\n${table(page.config.all)}</details>`);
+    sections.push(
+      `<h2>Config</h2>\n<p>Keys set away from TRL's defaults:</p>\n${table(page.config.set)}\n` +
+        `<details><summary>All ${page.config.all.rows.length} keys</summary>\n${table(page.config.all)}</details>`,
+    );
   }
   return `<!DOCTYPE html>
 <html lang="en">

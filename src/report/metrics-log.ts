@@ -3,7 +3,7 @@
 // summary (train_runtime, train_loss, ...).
 import { readFile } from 'node:fs/promises';
 import { AlignkitError } from '../errors.js';
-import type { LogEntry } from '../train/trainer-loop.js';
+import type { LogEntry } from '../train/train-types.js';
 
 export interface MetricsLog {
   train: LogEntry[];
@@ -25,7 +25,8 @@ function parseEntry(line: string, where: string): LogEntry {
   } catch (err) {
     throw invalid(where, `not valid JSON (${(err as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(where, 'expected a JSON object of named numbers');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(where, 'expected a JSON object of named numbers');
   const entry: LogEntry = {};
   for (const [key, v] of Object.entries(value)) {
     if (v === null) continue;
@@ -41,7 +42,10 @@ export async function readMetricsLog(path: string): Promise<MetricsLog> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new AlignkitError('ERR_NOT_FOUND', `${path}: cannot be read (${(err as Error).message}); alignkit train writes it to output_dir`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${path}: cannot be read (${(err as Error).message}); alignkit train writes it to output_dir`,
+    );
   }
   const log: MetricsLog = { train: [], eval: [] };
   text.split('\n').forEach((line, i) => {

@@ -26,7 +26,8 @@ export const plotFileName = (metric: string) => `${metric.replace(/[^\w.-]+/g, '
 
 /** The end-of-training entry (runtime, speeds, train_loss); before it is logged, how far the log goes. */
 function summary(log: MetricsLog): { table: Table; progress: string } {
-  if (log.summary) return { table: keyValueTable(['metric', 'value'], log.summary), progress: `finished at step ${log.summary.step}` };
+  if (log.summary)
+    return { table: keyValueTable(['metric', 'value'], log.summary), progress: `finished at step ${log.summary.step}` };
   const last = [...log.train, ...log.eval].reduce((a, b) => (b.step! >= a.step! ? b : a));
   return {
     table: keyValueTable(['metric', 'value'], { step: last.step, epoch: last.epoch ?? null }),
@@ -54,13 +55,16 @@ export async function report(outputDir: string, options: ReportOptions = {}): Pr
   const { table, progress } = summary(log);
   const trainer = typeof config?.trainer === 'string' ? `trainer: ${config.trainer}` : 'no training_args.json';
   const html = join(out, 'report.html');
-  await writeFile(html, renderPage({
-    title: `alignkit report: ${basename(resolve(outputDir))}`,
-    subtitle: [resolve(outputDir), trainer, progress].join(' · '),
-    summary: table,
-    charts,
-    evalResults: evalResults && resultsTable(evalResults),
-    config: config && configTables(config),
-  }));
+  await writeFile(
+    html,
+    renderPage({
+      title: `alignkit report: ${basename(resolve(outputDir))}`,
+      subtitle: [resolve(outputDir), trainer, progress].join(' · '),
+      summary: table,
+      charts,
+      evalResults: evalResults && resultsTable(evalResults),
+      config: config && configTables(config),
+    }),
+  );
   return { html, plots };
 }

@@ -8,7 +8,8 @@ import type { TrainConfig } from '../config/load-config.js';
 import { REPORT_TO, reportTo, withHubTokenHidden } from '../config/report-fields.js';
 import { configError } from '../errors.js';
 import { checkPushToHub, HubPusher } from '../hub/push.js';
-import type { LogEntry, LoopConfig } from '../train/trainer-loop.js';
+import type { LoopConfig } from '../train/recipe.js';
+import type { LogEntry } from '../train/train-types.js';
 import { openTensorBoard, type TensorBoardOptions } from './tensorboard.js';
 
 export interface SaveEvent {
@@ -39,13 +40,17 @@ export function reportTargets(names: readonly string[]): string[] {
   if (names.length === 1 && names[0] === 'all') return ['tensorboard'];
   for (const name of ['none', 'all']) {
     // get_reporting_integration_callbacks: in a list with other names they are unknown integrations.
-    if (names.includes(name)) throw configError(`report_to: '${name}' stands alone; a list holding it with other names is refused by transformers too (${name} is not supported)`);
+    if (names.includes(name))
+      throw configError(
+        `report_to: '${name}' stands alone; a list holding it with other names is refused by transformers too (${name} is not supported)`,
+      );
   }
   return [...new Set(names)];
 }
 
 /** How to send logs to an integration alignkit does not build in. */
-const ON_LOG_HINT = 'metrics go to output_dir/metrics.jsonl; to send them on, pass onLog to train() ' +
+const ON_LOG_HINT =
+  'metrics go to output_dir/metrics.jsonl; to send them on, pass onLog to train() ' +
   '(e.g. `train(config, { onLog: (entry, { step }) => run.log(entry, { step }) })` with your wandb/mlflow/trackio client)';
 
 /** Before any work: report_to's names, and whether push_to_hub can push. Notes for what has no effect here. */
@@ -56,17 +61,26 @@ export function checkReporting(config: TrainConfig, note: (message: string) => v
     ? REPORT_TO.filter((name) => name !== 'all' && name !== 'none' && !BUILT_IN.has(name))
     : targets.filter((name) => !BUILT_IN.has(name));
   if (others.length) {
-    note(`note: report_to ${names.includes('all') ? "'all' reports to tensorboard, the one integration built into alignkit; " : ''}` +
-      `${names.includes('all') ? 'the others' : others.join(', ')} ${others.length > 1 ? 'are' : 'is'} not built in: ${ON_LOG_HINT}`);
+    note(
+      `note: report_to ${names.includes('all') ? "'all' reports to tensorboard, the one integration built into alignkit; " : ''}` +
+        `${names.includes('all') ? 'the others' : others.join(', ')} ${others.length > 1 ? 'are' : 'is'} not built in: ${ON_LOG_HINT}`,
+    );
   }
-  if (config.logging_dir && !targets.includes('tensorboard')) note(`note: logging_dir is TensorBoard's folder; it has no effect without report_to: tensorboard`);
+  if (config.logging_dir && !targets.includes('tensorboard'))
+    note(`note: logging_dir is TensorBoard's folder; it has no effect without report_to: tensorboard`);
   if (config.push_to_hub && config.trainer === 'online_dpo') {
-    throw configError('push_to_hub is not supported by trainer: online_dpo (each round is its own DPO run); push output_dir after training');
+    throw configError(
+      'push_to_hub is not supported by trainer: online_dpo (each round is its own DPO run); push output_dir after training',
+    );
   }
   checkPushToHub(config);
-  const hubKeys = (['hub_model_id', 'hub_strategy', 'hub_token', 'hub_private_repo', 'hub_always_push', 'hub_revision'] as const)
-    .filter((key) => config[key] !== null && config[key] !== false && !(key === 'hub_strategy' && config[key] === 'every_save'));
-  if (!config.push_to_hub && hubKeys.length) note(`note: ${hubKeys.join(', ')} ${hubKeys.length > 1 ? 'have' : 'has'} no effect: push_to_hub is false`);
+  const hubKeys = (
+    ['hub_model_id', 'hub_strategy', 'hub_token', 'hub_private_repo', 'hub_always_push', 'hub_revision'] as const
+  ).filter(
+    (key) => config[key] !== null && config[key] !== false && !(key === 'hub_strategy' && config[key] === 'every_save'),
+  );
+  if (!config.push_to_hub && hubKeys.length)
+    note(`note: ${hubKeys.join(', ')} ${hubKeys.length > 1 ? 'have' : 'has'} no effect: push_to_hub is false`);
 }
 
 /** The reporters of one run, called in order. */
@@ -115,16 +129,23 @@ function modelConfigText(config: LoopConfig): string | undefined {
  * The run's reporters, on the process that writes logs (data-parallel rank 0): the hub repo is created here, before
  * the first step, and TensorBoard's file opened with the `args` and `model_config` texts.
  */
-export async function openReporters(config: LoopConfig, options: { isMain: boolean; log?: (message: string) => void; tensorboard?: TensorBoardOptions }): Promise<Reporters> {
+export async function openReporters(
+  config: LoopConfig,
+  options: { isMain: boolean; log?: (message: string) => void; tensorboard?: TensorBoardOptions },
+): Promise<Reporters> {
   if (!options.isMain) return Reporters.none;
   const log = options.log ?? ((message: string) => console.error(message));
   const list: Reporter[] = [];
   try {
     if (config.push_to_hub) list.push(await HubPusher.open(config, log));
     if (reportTargets(reportTo(config.report_to)).includes('tensorboard')) {
-      list.push(await openTensorBoard(config, {
-        argsText: JSON.stringify(withHubTokenHidden(config), null, 2), modelConfigText: modelConfigText(config), ...options.tensorboard,
-      }));
+      list.push(
+        await openTensorBoard(config, {
+          argsText: JSON.stringify(withHubTokenHidden(config), null, 2),
+          modelConfigText: modelConfigText(config),
+          ...options.tensorboard,
+        }),
+      );
     }
   } catch (err) {
     await new Reporters(list).close();

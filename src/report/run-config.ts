@@ -8,7 +8,8 @@ const schemas: Record<string, Schema> = { dpo: dpoSchema, sft: sftSchema, kto: k
 
 export function configTables(config: JsonObject): { set: Table; all: Table } {
   const schema = schemas[String(config.trainer)] ?? {};
-  const isDefault = (key: string) => key in schema && JSON.stringify(config[key]) === JSON.stringify(schema[key]!.default);
+  const isDefault = (key: string) =>
+    key in schema && JSON.stringify(config[key]) === JSON.stringify(schema[key]!.default);
   const set = Object.fromEntries(Object.entries(config).filter(([key]) => !isDefault(key)));
   return { set: keyValueTable(['key', 'value'], set), all: keyValueTable(['key', 'value'], config) };
 }

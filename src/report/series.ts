@@ -19,7 +19,14 @@ export interface Series {
  * The charts a run is read by come first (online DPO's judge score, DPO's margins and accuracies, SFT's token
  * accuracy); the rest follow as logged.
  */
-const HEADLINE = ['online/score_mean', 'loss', 'rewards/margins', 'rewards/accuracies', 'mean_token_accuracy', 'learning_rate'];
+const HEADLINE = [
+  'online/score_mean',
+  'loss',
+  'rewards/margins',
+  'rewards/accuracies',
+  'mean_token_accuracy',
+  'learning_rate',
+];
 /** Where an entry sits, not a metric: online DPO's entries carry their round. */
 const POSITION = new Set(['step', 'epoch', 'round']);
 const EVAL_PREFIX = 'eval_';
@@ -35,8 +42,12 @@ export function metricSeries(log: MetricsLog): Series[] {
     for (const [key, value] of Object.entries(entry)) if (!POSITION.has(key)) add(key, entry.step!, value, 'train');
   }
   for (const entry of log.eval) {
-    for (const [key, value] of Object.entries(entry)) if (key.startsWith(EVAL_PREFIX)) add(key.slice(EVAL_PREFIX.length), entry.step!, value, 'eval');
+    for (const [key, value] of Object.entries(entry))
+      if (key.startsWith(EVAL_PREFIX)) add(key.slice(EVAL_PREFIX.length), entry.step!, value, 'eval');
   }
-  const metrics = [...HEADLINE.filter((m) => points.has(m)), ...[...points.keys()].filter((m) => !HEADLINE.includes(m))];
+  const metrics = [
+    ...HEADLINE.filter((m) => points.has(m)),
+    ...[...points.keys()].filter((m) => !HEADLINE.includes(m)),
+  ];
   return metrics.map((metric) => ({ metric, points: points.get(metric)! }));
 }

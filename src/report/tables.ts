@@ -35,7 +35,10 @@ export async function readJsonObject(path: string): Promise<JsonObject | undefin
     throw new AlignkitError('ERR_INVALID_DATA', `${path}: not valid JSON (${(err as Error).message})`);
   }
   if (!isObject(value)) {
-    throw new AlignkitError('ERR_INVALID_DATA', `${path}: expected a JSON object of named values, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${path}: expected a JSON object of named values, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -52,7 +55,11 @@ export function resultsTable(results: JsonObject): Table {
   const flatValues = Object.fromEntries(flat);
   return {
     head: ['metric', ...(flat.length ? ['value'] : []), ...groups.map(([group]) => group)],
-    rows: names.map((name) => [name, ...(flat.length ? [cell(flatValues, name)] : []), ...groups.map(([, g]) => cell(g, name))]),
+    rows: names.map((name) => [
+      name,
+      ...(flat.length ? [cell(flatValues, name)] : []),
+      ...groups.map(([, g]) => cell(g, name)),
+    ]),
   };
 }
 

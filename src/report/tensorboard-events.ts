@@ -64,7 +64,8 @@ function concat(parts: (Uint8Array | number[])[]): Uint8Array {
   return out;
 }
 
-const lengthDelimited = (field: number, bytes: Uint8Array): Uint8Array => concat([key(field, 2), varint(bytes.length), bytes]);
+const lengthDelimited = (field: number, bytes: Uint8Array): Uint8Array =>
+  concat([key(field, 2), varint(bytes.length), bytes]);
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 function fixed(field: number, wireType: 1 | 5, value: number): Uint8Array {
@@ -91,7 +92,11 @@ export function textSummary(tag: string, text: string): Uint8Array {
   const shape = lengthDelimited(2, lengthDelimited(2, Uint8Array.from([...key(1, 0), ...varint(1)])));
   const tensor = concat([key(1, 0), varint(DT_STRING), shape, lengthDelimited(8, utf8(text))]);
   const metadata = lengthDelimited(1, lengthDelimited(1, utf8('text')));
-  const value = concat([lengthDelimited(1, utf8(`${tag}/text_summary`)), lengthDelimited(8, tensor), lengthDelimited(9, metadata)]);
+  const value = concat([
+    lengthDelimited(1, utf8(`${tag}/text_summary`)),
+    lengthDelimited(8, tensor),
+    lengthDelimited(9, metadata),
+  ]);
   return lengthDelimited(1, value);
 }
 

@@ -29,7 +29,11 @@ export function defaultLogDir(now = new Date(), host = hostname()): string {
  * The folder of a run's event file. `logging_dir` is the TrainingArguments key transformers 4 had (5.18 reads
  * TENSORBOARD_LOGGING_DIR instead); a recipe that still sets it gets its folder.
  */
-export function tensorboardLogDir(config: { output_dir: string | null; logging_dir: string | null }, env = process.env, now = new Date()): string {
+export function tensorboardLogDir(
+  config: { output_dir: string | null; logging_dir: string | null },
+  env = process.env,
+  now = new Date(),
+): string {
   const expandUser = (path: string) => (path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path);
   if (config.logging_dir) return expandUser(config.logging_dir);
   if (env.TENSORBOARD_LOGGING_DIR) return expandUser(env.TENSORBOARD_LOGGING_DIR);
@@ -63,13 +67,19 @@ export class EventFileWriter {
     const path = join(logDir, name);
     const file = await open(path, 'wx');
     const writer = new EventFileWriter(path, file, clock);
-    await writer.#write([tfRecord(eventBytes({ wallTime, fileVersion: FILE_VERSION, writer: options.writer ?? 'alignkit' }))]);
+    await writer.#write([
+      tfRecord(eventBytes({ wallTime, fileVersion: FILE_VERSION, writer: options.writer ?? 'alignkit' })),
+    ]);
     return writer;
   }
 
   /** Scalars, each at `step` with its own wall time, written and flushed together. */
   async addScalars(values: [tag: string, value: number][], step: number): Promise<void> {
-    await this.#write(values.map(([tag, value]) => tfRecord(eventBytes({ wallTime: this.#clock(), step, summary: scalarSummary(tag, value) }))));
+    await this.#write(
+      values.map(([tag, value]) =>
+        tfRecord(eventBytes({ wallTime: this.#clock(), step, summary: scalarSummary(tag, value) })),
+      ),
+    );
   }
 
   /** One text summary (tag `<tag>/text_summary`); step 0 is add_text's global_step=None. */
@@ -91,7 +101,9 @@ export class EventFileWriter {
  * entry's step, in the entry's order.
  */
 export function entryScalars(entry: Record<string, number>): [tag: string, value: number][] {
-  return Object.entries(entry).filter(([key, value]) => key !== 'step' && typeof value === 'number').map(([key, value]) => [tensorboardTag(key), value]);
+  return Object.entries(entry)
+    .filter(([key, value]) => key !== 'step' && typeof value === 'number')
+    .map(([key, value]) => [tensorboardTag(key), value]);
 }
 
 export interface TensorBoardOptions {
@@ -110,8 +122,10 @@ export interface TensorBoardReporter extends Reporter {
  * TensorBoardCallback for one run: on_train_begin writes the `args` text (the resolved config as JSON) and the
  * `model_config` text (the model's config.json) when there is one; on_log every entry's scalars; on_train_end closes.
  */
-export async function openTensorBoard(config: { output_dir: string | null; logging_dir: string | null },
-  options: TensorBoardOptions & { argsText: string; modelConfigText?: string }): Promise<TensorBoardReporter> {
+export async function openTensorBoard(
+  config: { output_dir: string | null; logging_dir: string | null },
+  options: TensorBoardOptions & { argsText: string; modelConfigText?: string },
+): Promise<TensorBoardReporter> {
   const writer = await EventFileWriter.create(tensorboardLogDir(config), options);
   let closed = false;
   const close = async () => {

@@ -58,9 +58,13 @@ export class ChatTemplate {
     try {
       this.#template = new Template(source);
     } catch (err) {
-      throw new AlignkitError('ERR_INVALID_MODEL', `${origin}: chat template does not parse (${(err as Error).message})`, {
-        cause: err,
-      });
+      throw new AlignkitError(
+        'ERR_INVALID_MODEL',
+        `${origin}: chat template does not parse (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -76,7 +80,10 @@ export class ChatTemplate {
     let finalText: string | undefined;
     if (continueFinalMessage) {
       if (addGenerationPrompt) {
-        throw new AlignkitError('ERR_INVALID_ARG', 'continueFinalMessage and addGenerationPrompt cannot be used together');
+        throw new AlignkitError(
+          'ERR_INVALID_ARG',
+          'continueFinalMessage and addGenerationPrompt cannot be used together',
+        );
       }
       const field = typeof continueFinalMessage === 'string' ? continueFinalMessage : 'content';
       ({ chat, finalText } = this.#markFinalMessage(messages, field));
@@ -84,16 +91,23 @@ export class ChatTemplate {
     let rendered: string;
     try {
       // Bounded (template-budget.ts): a template that loops for ever or builds a huge range is an error, not a hang.
-      rendered = withTemplateBudget(() => this.#template.render({
-        ...specialTokens,
-        ...kwargs,
-        messages: chat,
-        tools: tools ?? null,
-        documents: documents ?? null,
-        add_generation_prompt: addGenerationPrompt,
-      }));
+      rendered = withTemplateBudget(() =>
+        this.#template.render({
+          ...specialTokens,
+          ...kwargs,
+          messages: chat,
+          tools: tools ?? null,
+          documents: documents ?? null,
+          add_generation_prompt: addGenerationPrompt,
+        }),
+      );
     } catch (err) {
-      throw invalidData(err instanceof TemplateBudgetError ? `chat template ${err.message}` : `chat template: ${(err as Error).message}`, err);
+      throw invalidData(
+        err instanceof TemplateBudgetError
+          ? `chat template ${err.message}`
+          : `chat template: ${(err as Error).message}`,
+        err,
+      );
     }
     return finalText === undefined ? rendered : cutAtTag(rendered, finalText);
   }

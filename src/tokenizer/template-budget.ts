@@ -22,7 +22,9 @@ export class TemplateBudgetError extends Error {}
 
 function spend(count = 1): void {
   if (budget !== null && (budget -= count) < 0) {
-    throw new TemplateBudgetError(`exceeded ${TEMPLATE_STEPS.toLocaleString('en-US')} evaluation steps in one render (a loop that does not end?)`);
+    throw new TemplateBudgetError(
+      `exceeded ${TEMPLATE_STEPS.toLocaleString('en-US')} evaluation steps in one render (a loop that does not end?)`,
+    );
   }
 }
 
@@ -34,7 +36,10 @@ Interpreter.prototype.evaluate = function budgeted(this: Interpreter, ...args: P
   return evaluate.apply(this, args);
 };
 const evaluateBlock = Interpreter.prototype.evaluateBlock;
-Interpreter.prototype.evaluateBlock = function budgetedBlock(this: Interpreter, ...args: Parameters<typeof evaluateBlock>) {
+Interpreter.prototype.evaluateBlock = function budgetedBlock(
+  this: Interpreter,
+  ...args: Parameters<typeof evaluateBlock>
+) {
   spend();
   return evaluateBlock.apply(this, args);
 };
@@ -51,7 +56,9 @@ export function boundedRange(start: number, stop?: number, step = 1): number[] {
   if (step === 0) throw new Error('range() step must not be zero');
   const count = Math.max(0, Math.ceil((stop - start) / step));
   if (count > TEMPLATE_RANGE) {
-    throw new TemplateBudgetError(`exceeded the ${TEMPLATE_RANGE.toLocaleString('en-US')} numbers one range() may make (it asked for ${count.toLocaleString('en-US')})`);
+    throw new TemplateBudgetError(
+      `exceeded the ${TEMPLATE_RANGE.toLocaleString('en-US')} numbers one range() may make (it asked for ${count.toLocaleString('en-US')})`,
+    );
   }
   spend(count);
   return Array.from({ length: count }, (_, i) => start + i * step);

@@ -41,9 +41,13 @@ function createBackend(json: Json, path: string): Backend {
     // transformers turns tokenizer.json's padding and truncation off for every call that does not ask for them
     return Backend.fromString(JSON.stringify({ ...json, padding: null, truncation: null }));
   } catch (err) {
-    throw new AlignkitError('ERR_INVALID_MODEL', `${path}: the tokenizers library cannot load it (${(err as Error).message})`, {
-      cause: err,
-    });
+    throw new AlignkitError(
+      'ERR_INVALID_MODEL',
+      `${path}: the tokenizers library cannot load it (${(err as Error).message})`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -55,7 +59,7 @@ async function templateOption(option: string): Promise<{ source: string; origin:
   if (isTemplateName(option)) {
     return { source: NAMED_TEMPLATES[option].template, origin: option, named: NAMED_TEMPLATES[option] };
   }
-  if (isInlineTemplate(option)) return { source: option, origin: 'the config\'s chat_template' };
+  if (isInlineTemplate(option)) return { source: option, origin: "the config's chat_template" };
   const path = resolve(option);
   const source = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') {
@@ -93,7 +97,12 @@ export class Tokenizer {
   readonly #backend: Backend;
   readonly #templates: Map<string, ChatTemplate>;
 
-  private constructor(backend: Backend, named: Map<string, string>, templates: Map<string, ChatTemplate>, added: string[]) {
+  private constructor(
+    backend: Backend,
+    named: Map<string, string>,
+    templates: Map<string, ChatTemplate>,
+    added: string[],
+  ) {
     this.#backend = backend;
     this.#templates = templates;
     this.specialTokens = Object.freeze(Object.fromEntries(named));
@@ -167,7 +176,10 @@ export class Tokenizer {
    * Encodes many texts with each token's `[start, end)` span in its text, counted in code points as Python
    * indexes strings (transformers' `offset_mapping`); tokens the post-processor adds span `[0, 0)`.
    */
-  async encodeBatchWithOffsets(texts: string[], options: EncodeOptions = {}): Promise<{ ids: number[]; offsets: [number, number][] }[]> {
+  async encodeBatchWithOffsets(
+    texts: string[],
+    options: EncodeOptions = {},
+  ): Promise<{ ids: number[]; offsets: [number, number][] }[]> {
     const encodings = await this.#backend.encodeBatch(texts, { addSpecialTokens: options.addSpecialTokens ?? true });
     return encodings.map((e) => ({ ids: e.getIds(), offsets: e.getOffsets() as [number, number][] }));
   }
@@ -203,7 +215,7 @@ export class Tokenizer {
       'ERR_INVALID_MODEL',
       names.length === 0
         ? 'the tokenizer has no chat template; choose one with ' +
-          'chat_template: chatml | zephyr | llama2 | llama3 | path/to/file.jinja'
+            'chat_template: chatml | zephyr | llama2 | llama3 | path/to/file.jinja'
         : `the tokenizer has several chat templates (${names.join(', ')}) and none is named "default"`,
     );
   }

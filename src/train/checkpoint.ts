@@ -69,10 +69,22 @@ export interface CheckpointExtras {
 }
 
 /** The Trainer's rng_state.pth, or rng_state_<rank>.pth with several processes. */
-const rngStateFile = (dp: DataParallel) => (dp.worldSize > 1 ? `rng_state_${dp.rank}.safetensors` : 'rng_state.safetensors');
+const rngStateFile = (dp: DataParallel) =>
+  dp.worldSize > 1 ? `rng_state_${dp.rank}.safetensors` : 'rng_state.safetensors';
 
-export async function saveCheckpoint(outputDir: string, model: Model, optimizer: Optimizer, state: TrainerState,
-  { saveTotalLimit, saveOnlyModel = false, reference, writeFiles, dataParallel: dp = DataParallel.single }: CheckpointExtras): Promise<string> {
+export async function saveCheckpoint(
+  outputDir: string,
+  model: Model,
+  optimizer: Optimizer,
+  state: TrainerState,
+  {
+    saveTotalLimit,
+    saveOnlyModel = false,
+    reference,
+    writeFiles,
+    dataParallel: dp = DataParallel.single,
+  }: CheckpointExtras,
+): Promise<string> {
   const final = join(outputDir, `checkpoint-${state.global_step}`);
   const temp = join(outputDir, `.checkpoint-${state.global_step}.tmp`);
   if (dp.isMain) {
@@ -81,7 +93,9 @@ export async function saveCheckpoint(outputDir: string, model: Model, optimizer:
   }
   await dp.barrier();
   if (!saveOnlyModel) {
-    await native().saveRngState(join(temp, rngStateFile(dp))).catch(fromNative);
+    await native()
+      .saveRngState(join(temp, rngStateFile(dp)))
+      .catch(fromNative);
     // Sharded (zero_stage 1), every rank sends its part of the optimizer state to rank 0, which writes the whole.
     await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
     await dp.barrier();
@@ -124,7 +138,10 @@ export async function checkpointToResume(value: string | boolean | null, outputD
   if (value !== true) return value ? resumable(value) : null;
   const latest = await latestCheckpoint(outputDir);
   if (!latest) {
-    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: true, but output_dir ${outputDir} holds no checkpoint-N folder to resume from`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `resume_from_checkpoint: true, but output_dir ${outputDir} holds no checkpoint-N folder to resume from`,
+    );
   }
   return resumable(latest);
 }
@@ -132,9 +149,12 @@ export async function checkpointToResume(value: string | boolean | null, outputD
 /** A save_only_model checkpoint (trainer state, no optimizer state) is refused before anything loads. */
 function resumable(dir: string): string {
   if (existsSync(join(dir, STATE_FILE)) && !existsSync(join(dir, OPTIMIZER_FILE))) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `resume_from_checkpoint: ${dir} holds the model only (saved with save_only_model: ` +
-      `no ${OPTIMIZER_FILE} or RNG state), so training cannot continue from it exactly; start a new run from its weights ` +
-      `(model_name_or_path: ${dir}) or resume from a checkpoint saved without save_only_model`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `resume_from_checkpoint: ${dir} holds the model only (saved with save_only_model: ` +
+        `no ${OPTIMIZER_FILE} or RNG state), so training cannot continue from it exactly; start a new run from its weights ` +
+        `(model_name_or_path: ${dir}) or resume from a checkpoint saved without save_only_model`,
+    );
   }
   return dir;
 }
@@ -143,10 +163,17 @@ function resumable(dir: string): string {
  * Reads a checkpoint's trainer_state.json, loads its optimizer state into `optimizer` and restores this rank's RNG
  * state. A checkpoint from another world size has no RNG state for some ranks: as the Trainer, they go on unrestored.
  */
-export async function loadCheckpoint(dir: string, optimizer: Optimizer, dp = DataParallel.single): Promise<TrainerState> {
+export async function loadCheckpoint(
+  dir: string,
+  optimizer: Optimizer,
+  dp = DataParallel.single,
+): Promise<TrainerState> {
   const statePath = join(dir, STATE_FILE);
   if (!existsSync(statePath)) {
-    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: ${dir} has no ${STATE_FILE} (not an alignkit checkpoint)`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `resume_from_checkpoint: ${dir} has no ${STATE_FILE} (not an alignkit checkpoint)`,
+    );
   }
   await optimizer.load(join(dir, OPTIMIZER_FILE));
   const rngPath = join(dir, rngStateFile(dp));
@@ -158,8 +185,11 @@ export async function loadCheckpoint(dir: string, optimizer: Optimizer, dp = Dat
 export function syncedReferenceDir(dir: string): string {
   const refDir = join(dir, REF_MODEL_DIR);
   if (!existsSync(join(refDir, 'config.json'))) {
-    throw new AlignkitError('ERR_NOT_FOUND', `resume_from_checkpoint: ${dir} has no ${REF_MODEL_DIR}/ (sync_ref_model resumes ` +
-      'from the synced reference weights a sync_ref_model run saves there)');
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `resume_from_checkpoint: ${dir} has no ${REF_MODEL_DIR}/ (sync_ref_model resumes ` +
+        'from the synced reference weights a sync_ref_model run saves there)',
+    );
   }
   return refDir;
 }

@@ -1,31 +1,33 @@
 // The KTO recipe: config → unpaired data (data/unpaired) → policy and reference → the KTO step, handed to the
 // shared loop (trainer-loop.ts) for optimizer steps, logging, evaluation and checkpoints. It mirrors TRL 1.13's
 // KTOTrainer (_compute_loss, _compute_kl_logps, _precompute_ref_logps, sync_ref_model): per micro-batch the
-// policy's and the reference's log-probs of the mismatched KL rows give the KL reference point (kto-metrics.ts),
+// policy's and the reference's log-probs of the mismatched KL rows give the KL reference point (kto-kl.ts),
 // both without autograd; the reference's log-probs of the rows and that point go into Model.ktoStep
 // (native/train/kto_step.cpp), the policy's forward, loss and backward.
 import type { Table } from 'apache-arrow';
 import type { KtoConfig } from '../config/load-config.js';
+import { lossCatalogue, lossOptions } from '../config/loss-options.js';
 import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
 import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { configError } from '../errors.js';
-import type { CompletionLogProbsOptions, KtoStepOptions, Model } from '../model.js';
+import type { Model } from '../model.js';
+import type { CompletionLogProbsOptions } from '../types/model.js';
+import type { KtoLossOptions, KtoStepOptions } from '../types/steps.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
-import { klEstimate, klMean, ktoCombine, ktoParts } from './kto-metrics.js';
-import {
-  checkEvalDataset, checkPrecision, loadTrainingModel, meanOverMicroBatches, runTrainer, setupPolicy,
-  type TrainOptions, type TrainResult,
-} from './trainer-loop.js';
+import { klEstimate, klMean } from './kto-kl.js';
+import { METRIC_RULES } from './metrics.js';
+import { checkEvalDataset, checkPrecision } from './config-checks.js';
+import { loadTrainingModel, setupPolicy } from './policy-setup.js';
+import { meanOverMicroBatches } from './recipe.js';
+import { runTrainer } from './trainer-loop.js';
+import type { TrainOptions, TrainResult } from './train-types.js';
 
 function checkSupported(config: KtoConfig, note: (message: string) => void): void {
   checkPrecision(config, note);
-  if (config.sync_ref_model && config.precompute_ref_log_probs) {
-    throw configError('sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)');
-  }
 }
 
 /** The reference's log-probs of a batch's rows and of its KL rows: from the model, or precomputed per table row. */
@@ -39,7 +41,11 @@ type Reference = Model | ReferenceLogps;
 const logpsOf = (model: Model, rows: CompletionRows, options: CompletionLogProbsOptions) =>
   model.completionLogProbs(rows.inputIds, rows.attentionMask, rows.completionMask, { ...options, seqLen: rows.seqLen });
 
-async function referenceLogps(model: Model, b: UnpairedBatch, options: CompletionLogProbsOptions): Promise<ReferenceLogps> {
+async function referenceLogps(
+  model: Model,
+  b: UnpairedBatch,
+  options: CompletionLogProbsOptions,
+): Promise<ReferenceLogps> {
   const { logps } = await logpsOf(model, b, options);
   return { logps, klLogps: b.kl && (await logpsOf(model, b.kl, options)).logps };
 }
@@ -48,8 +54,13 @@ async function referenceLogps(model: Model, b: UnpairedBatch, options: Completio
  * TRL's _precompute_ref_logps: the reference's log-probs of every row (and KL row), in table order, without
  * gradients. Data-parallel ranks each take a block of rows and gather the rest.
  */
-async function precomputeReference(model: Model, batches: UnpairedBatches, batchSize: number, options: CompletionLogProbsOptions,
-  dp: DataParallel) {
+async function precomputeReference(
+  model: Model,
+  batches: UnpairedBatches,
+  batchSize: number,
+  options: CompletionLogProbsOptions,
+  dp: DataParallel,
+) {
   const { first, end, size: block } = dp.rowBlock(batches.rows);
   const local: ReferenceLogps = { logps: new Float32Array(block) };
   for (let start = first; start < end; start += batchSize) {
@@ -75,27 +86,43 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   checkSupported(config, note);
   const evaluates = checkEvalDataset(config);
   const modelDir = config.model_name_or_path!;
-  if (adapterBase(modelDir)) throw configError(`trainer: kto starts from a model, not a PEFT adapter folder (${modelDir}); merge it first with alignkit merge, or train fresh adapters with use_peft`);
+  if (adapterBase(modelDir))
+    throw configError(
+      `trainer: kto starts from a model, not a PEFT adapter folder (${modelDir}); merge it first with alignkit merge, or train fresh adapters with use_peft`,
+    );
   const tokenizer = await Tokenizer.load(modelDir, { chatTemplate: config.chat_template ?? undefined });
   const batchOptions = {
-    seed: config.data_seed ?? config.seed, groupByLength: false, dropLast: config.dataloader_drop_last,
-    padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId, maxLength: config.max_length, padToMultipleOf: config.pad_to_multiple_of,
+    seed: config.data_seed ?? config.seed,
+    groupByLength: false,
+    dropLast: config.dataloader_drop_last,
+    padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId,
+    maxLength: config.max_length,
+    padToMultipleOf: config.pad_to_multiple_of,
   };
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
     readArrowFile((await dp.mainFirst(() => preprocessUnpaired(config, { split, log: note, refuseEmpty: true }))).path);
   const trainBatches = new UnpairedBatches(await table('train'), {
-    ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy === 'random',
+    ...batchOptions,
+    batchSize: config.per_device_train_batch_size,
+    shuffle: config.train_sampling_strategy === 'random',
   });
   const evalBatches = evaluates
-    ? new UnpairedBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
+    ? new UnpairedBatches(await table('eval'), {
+        ...batchOptions,
+        batchSize: config.per_device_eval_batch_size,
+        shuffle: false,
+      })
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // With LoRA adapters the reference is the policy with them off (PEFT's disable_adapter), as TRL runs it.
   const lora = policy.config.lora;
-  if (lora && config.sync_ref_model) throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
-  let reference: Reference = lora ? policy : await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
+  if (lora && config.sync_ref_model)
+    throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
+  let reference: Reference = lora
+    ? policy
+    : await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   // bf16 autocast on every forward; gradient checkpointing on the policy's forward with autograd only.
@@ -106,40 +133,69 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
     const options = { bf16: false, adaptersOff: lora };
-    reference = await precomputeReference(model, trainBatches, config.precompute_ref_batch_size ?? config.per_device_train_batch_size, options, dp);
-    if (evalBatches) evalReference = await precomputeReference(model, evalBatches, config.precompute_ref_batch_size ?? config.per_device_eval_batch_size, options, dp);
+    reference = await precomputeReference(
+      model,
+      trainBatches,
+      config.precompute_ref_batch_size ?? config.per_device_train_batch_size,
+      options,
+      dp,
+    );
+    if (evalBatches)
+      evalReference = await precomputeReference(
+        model,
+        evalBatches,
+        config.precompute_ref_batch_size ?? config.per_device_eval_batch_size,
+        options,
+        dp,
+      );
     if (!lora) await model.dispose();
   }
   const stepOptions: KtoStepOptions = {
-    beta: config.beta, loss_type: config.loss_type, desirable_weight: config.desirable_weight,
-    undesirable_weight: config.undesirable_weight, ...forward, gradient_checkpointing: config.gradient_checkpointing,
+    ...lossOptions<KtoLossOptions>(config, lossCatalogue('kto')),
+    ...forward,
+    gradient_checkpointing: config.gradient_checkpointing,
   };
   const kl = usesKl(config);
 
   // TRL's _compute_loss on one batch: the reference's log-probs and the KL reference point (the policy's KL rows
   // without gradients; the mean over data-parallel ranks), then the policy's step and TRL's metrics.
-  const klAcrossRanks = async (mean: number) => (dp.worldSize > 1 ? Math.fround((await dp.sum([mean]))[0]! / dp.worldSize) : mean);
+  const klAcrossRanks = async (mean: number) =>
+    dp.worldSize > 1 ? Math.fround((await dp.sum([mean]))[0]! / dp.worldSize) : mean;
   const kto = async (b: UnpairedBatch, indices: number[], ref: Reference, options: KtoStepOptions) => {
     const refLogps = await referenceFor(ref, b, indices, referenceForward);
-    const klValue = kl ? klEstimate(await klAcrossRanks(klMean((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!))) : 0;
-    const out = await policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
-    const numTokens = b.attentionMask.reduce((n, m) => n + m, 0);
-    const parts = ktoParts(out, b.labels, klValue);
-    return { loss: out.loss, metrics: { ...ktoCombine(parts), num_tokens: numTokens }, parts };
+    const klValue = kl
+      ? klEstimate(await klAcrossRanks(klMean((await logpsOf(policy, b.kl!, forward)).logps, refLogps.klLogps!)))
+      : 0;
+    return policy.ktoStep(b, refLogps.logps, { ...stepOptions, ...options, kl: klValue });
   };
 
-  return runTrainer({
-    config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches, checkpointReference: synced,
-    trainStep: (micro) => meanOverMicroBatches(micro, (indices) => trainBatches.collate(indices),
-      (b, indices, how) => kto(b, indices, reference, how)),
-    // TRL's prediction_step: the policy without gradients against the eval reference.
-    async evalStep(indices) {
-      return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });
+  return runTrainer(
+    {
+      config,
+      policy,
+      optimizer,
+      resumed,
+      resumeDir,
+      trainBatches,
+      evalBatches,
+      checkpointReference: synced,
+      trainStep: (micro) =>
+        meanOverMicroBatches(
+          micro,
+          (indices) => trainBatches.collate(indices),
+          (b, indices, how) => kto(b, indices, reference, how),
+        ),
+      // TRL's prediction_step: the policy without gradients against the eval reference.
+      async evalStep(indices) {
+        return kto(evalBatches!.collate(indices), indices, evalReference, { backward: false });
+      },
+      metricRules: METRIC_RULES.kto,
+      // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
+      async onStepEnd(step) {
+        if (synced && step % config.ref_model_sync_steps === 0)
+          await synced.mixParameters(policy, config.ref_model_mixup_alpha);
+      },
     },
-    combineParts: ktoCombine,
-    // TRL's SyncRefModelCallback.on_step_end: before this step's logging, evaluation and save.
-    async onStepEnd(step) {
-      if (synced && step % config.ref_model_sync_steps === 0) await synced.mixParameters(policy, config.ref_model_mixup_alpha);
-    },
-  }, options);
+    options,
+  );
 }

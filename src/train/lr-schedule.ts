@@ -6,10 +6,18 @@
 // lr_scheduler.step(), so the `learning_rate` it logs at global_step k is the rate optimizer step k used,
 // multiplier(k - 1). `rateAt(step)` takes that 0-based step index: the rate of the (step + 1)-th update.
 import {
-  isMetricScheduler, resolveSchedulerKwargs, type SchedulerKwargs, type SchedulerType,
+  isMetricScheduler,
+  resolveSchedulerKwargs,
+  type SchedulerKwargs,
+  type SchedulerType,
 } from '../config/lr-scheduler-kwargs.js';
 import { AlignkitError } from '../errors.js';
-import { greedyLr, reduceLrOnPlateau, type MetricScheduler, type MetricSchedulerState } from './metric-lr-schedulers.js';
+import {
+  greedyLr,
+  reduceLrOnPlateau,
+  type MetricScheduler,
+  type MetricSchedulerState,
+} from './metric-lr-schedulers.js';
 
 export type { SchedulerType } from '../config/lr-scheduler-kwargs.js';
 export type { MetricSchedulerState } from './metric-lr-schedulers.js';
@@ -89,12 +97,13 @@ export const polynomialDecayScheduleWithWarmup =
   };
 
 /** `get_inverse_sqrt_schedule`: linear warmup, then `1 / sqrt((step + timescale - warmup) / timescale)`. */
-export const inverseSqrtSchedule =
-  (num_warmup_steps: number, timescale: number | null = null): LrLambda => {
-    const scale = timescale ?? (num_warmup_steps || 10_000);
-    return (step) =>
-      step < num_warmup_steps ? warmupRamp(step, num_warmup_steps) : 1.0 / Math.sqrt((step + (scale - num_warmup_steps)) / scale);
-  };
+export const inverseSqrtSchedule = (num_warmup_steps: number, timescale: number | null = null): LrLambda => {
+  const scale = timescale ?? (num_warmup_steps || 10_000);
+  return (step) =>
+    step < num_warmup_steps
+      ? warmupRamp(step, num_warmup_steps)
+      : 1.0 / Math.sqrt((step + (scale - num_warmup_steps)) / scale);
+};
 
 /**
  * `get_cosine_with_min_lr_schedule_with_warmup_lr_rate` (cosine_warmup_with_min_lr): as cosine_with_min_lr but one
@@ -102,7 +111,13 @@ export const inverseSqrtSchedule =
  * the last training step.
  */
 export const cosineWithMinLrScheduleWithWarmupLrRate =
-  (num_warmup_steps: number, num_training_steps: number, num_cycles: number, min_lr_rate: number, warmup_lr_rate: number | null): LrLambda =>
+  (
+    num_warmup_steps: number,
+    num_training_steps: number,
+    num_cycles: number,
+    min_lr_rate: number,
+    warmup_lr_rate: number | null,
+  ): LrLambda =>
   (step) => {
     if (step < num_warmup_steps) {
       if (warmup_lr_rate === null) return (step + 1.0) / Math.max(1.0, num_warmup_steps);
@@ -115,7 +130,9 @@ export const cosineWithMinLrScheduleWithWarmupLrRate =
 
 /** `get_wsd_schedule`: warmup (from min_lr_ratio), a stable phase at 1, a decay to min_lr_ratio, then min_lr_ratio. */
 export function warmupStableDecaySchedule(
-  num_warmup_steps: number, num_training_steps: number, kw: SchedulerKwargs<'warmup_stable_decay'>,
+  num_warmup_steps: number,
+  num_training_steps: number,
+  kw: SchedulerKwargs<'warmup_stable_decay'>,
 ): LrLambda {
   const { warmup_type, decay_type, min_lr_ratio, num_cycles } = kw;
   const num_decay_steps = kw.num_decay_steps!;
@@ -189,13 +206,22 @@ export function lrLambda(options: ScheduleOptions): LrLambda {
     }
     case 'cosine_warmup_with_min_lr': {
       const kw = at(type);
-      return cosineWithMinLrScheduleWithWarmupLrRate(warmup, total, kw.num_cycles, minLrRate(kw, learning_rate), kw.warmup_lr_rate);
+      return cosineWithMinLrScheduleWithWarmupLrRate(
+        warmup,
+        total,
+        kw.num_cycles,
+        minLrRate(kw, learning_rate),
+        kw.warmup_lr_rate,
+      );
     }
     case 'warmup_stable_decay':
       return warmupStableDecaySchedule(warmup, total, at(type));
     case 'reduce_lr_on_plateau':
     case 'greedy':
-      throw new AlignkitError('ERR_INVALID_CONFIG', `lr_scheduler_type ${type} follows the eval metric, not the step: use createLrScheduler`);
+      throw new AlignkitError(
+        'ERR_INVALID_CONFIG',
+        `lr_scheduler_type ${type} follows the eval metric, not the step: use createLrScheduler`,
+      );
   }
 }
 
@@ -218,22 +244,32 @@ export interface LrScheduler {
  * and greedy's verbose messages.
  */
 export function createLrScheduler(
-  options: ScheduleOptions, saved?: MetricSchedulerState | null, log: (message: string) => void = () => {},
+  options: ScheduleOptions,
+  saved?: MetricSchedulerState | null,
+  log: (message: string) => void = () => {},
 ): LrScheduler {
   const type = options.lr_scheduler_type;
   const ignoresWarmup = type === 'constant' || isMetricScheduler(type);
-  if (ignoresWarmup && options.warmup_steps > 0) log(`note: lr_scheduler_type ${type} has no warmup (transformers ignores warmup_steps for it too)`);
+  if (ignoresWarmup && options.warmup_steps > 0)
+    log(`note: lr_scheduler_type ${type} has no warmup (transformers ignores warmup_steps for it too)`);
   if (!isMetricScheduler(type)) {
     if (options.metric_for_best_model != null) {
-      log(`note: metric_for_best_model has no effect with lr_scheduler_type ${type}: alignkit reads it only for reduce_lr_on_plateau ` +
-        'and greedy (it keeps no best checkpoint)');
+      log(
+        `note: metric_for_best_model has no effect with lr_scheduler_type ${type}: alignkit reads it only for reduce_lr_on_plateau ` +
+          'and greedy (it keeps no best checkpoint)',
+      );
     }
     const lambda = lrLambda(options);
     return { rateAt: (step) => options.learning_rate * lambda(step), afterEvaluate: () => {}, state: null };
   }
-  const metric: MetricScheduler = type === 'greedy'
-    ? greedyLr(resolveSchedulerKwargs({ ...options, lr_scheduler_type: type }), options.learning_rate, saved, log)
-    : reduceLrOnPlateau(resolveSchedulerKwargs({ ...options, lr_scheduler_type: type }), options.learning_rate, saved);
+  const metric: MetricScheduler =
+    type === 'greedy'
+      ? greedyLr(resolveSchedulerKwargs({ ...options, lr_scheduler_type: type }), options.learning_rate, saved, log)
+      : reduceLrOnPlateau(
+          resolveSchedulerKwargs({ ...options, lr_scheduler_type: type }),
+          options.learning_rate,
+          saved,
+        );
   // Trainer._evaluate: metric_for_best_model (TrainingArguments makes it 'loss' for these), 'eval_' prefixed.
   const name = options.metric_for_best_model ?? 'loss';
   const key = name.startsWith('eval_') ? name : `eval_${name}`;
@@ -242,8 +278,13 @@ export function createLrScheduler(
     afterEvaluate(metrics) {
       const value = metrics[key];
       if (typeof value !== 'number') {
-        throw new AlignkitError('ERR_INVALID_CONFIG', `metric_for_best_model: lr_scheduler_type ${type} steps with '${key}', which is not ` +
-          `among the evaluation metrics (${Object.keys(metrics).filter((k) => k.startsWith('eval_')).join(', ')})`);
+        throw new AlignkitError(
+          'ERR_INVALID_CONFIG',
+          `metric_for_best_model: lr_scheduler_type ${type} steps with '${key}', which is not ` +
+            `among the evaluation metrics (${Object.keys(metrics)
+              .filter((k) => k.startsWith('eval_'))
+              .join(', ')})`,
+        );
       }
       metric.step(value);
     },

@@ -41,9 +41,17 @@ const worst = (mode: Mode) => (mode === 'min' ? Infinity : -Infinity);
 
 /** torch.optim.lr_scheduler.ReduceLROnPlateau.step. */
 export function reduceLrOnPlateau(
-  kw: SchedulerKwargs<'reduce_lr_on_plateau'>, learning_rate: number, saved?: MetricSchedulerState | null,
+  kw: SchedulerKwargs<'reduce_lr_on_plateau'>,
+  learning_rate: number,
+  saved?: MetricSchedulerState | null,
 ): MetricScheduler {
-  const state: MetricSchedulerState = saved ?? { lr: learning_rate, best: null, num_bad_epochs: 0, cooldown_counter: 0, last_epoch: 0 };
+  const state: MetricSchedulerState = saved ?? {
+    lr: learning_rate,
+    best: null,
+    num_bad_epochs: 0,
+    cooldown_counter: 0,
+    last_epoch: 0,
+  };
   return {
     state,
     step(metric) {
@@ -70,11 +78,22 @@ export function reduceLrOnPlateau(
 
 /** transformers.optimization.GreedyLR.step (and its StreamingAverage when smooth). `log` gets what verbose prints. */
 export function greedyLr(
-  kw: SchedulerKwargs<'greedy'>, learning_rate: number, saved?: MetricSchedulerState | null, log: (message: string) => void = () => {},
+  kw: SchedulerKwargs<'greedy'>,
+  learning_rate: number,
+  saved?: MetricSchedulerState | null,
+  log: (message: string) => void = () => {},
 ): MetricScheduler {
   const fresh = (): MetricSchedulerState => ({
-    lr: learning_rate, best: null, num_bad_epochs: 0, num_good_epochs: 0, cooldown_counter: 0, warmup_counter: 0,
-    last_epoch: 0, reset_start: kw.reset_start, values: [], sum: 0,
+    lr: learning_rate,
+    best: null,
+    num_bad_epochs: 0,
+    num_good_epochs: 0,
+    cooldown_counter: 0,
+    warmup_counter: 0,
+    last_epoch: 0,
+    reset_start: kw.reset_start,
+    values: [],
+    sum: 0,
   });
   const state = saved ?? fresh();
   const verbose = (message: string) => kw.verbose && log(message);

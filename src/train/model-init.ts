@@ -5,14 +5,21 @@
 // are bfloat16 too (bf16 autocast or not).
 import { MODEL_DTYPES } from '../config/model-fields.js';
 import { configError } from '../errors.js';
-import type { Dtype } from '../model.js';
-import type { LoopConfig } from './trainer-loop.js';
+import type { Dtype } from '../types/model.js';
+import type { LoopConfig } from './recipe.js';
 
 type ModelDtype = (typeof MODEL_DTYPES)[number];
 
 /** The keys of a trainer config this file reads. */
-export type ModelInitConfig = Pick<LoopConfig, 'dtype' | 'torch_dtype' | 'model_init_kwargs' | 'use_peft' |
-  'gradient_checkpointing' | 'gradient_checkpointing_kwargs'>;
+export type ModelInitConfig = Pick<
+  LoopConfig,
+  | 'dtype'
+  | 'torch_dtype'
+  | 'model_init_kwargs'
+  | 'use_peft'
+  | 'gradient_checkpointing'
+  | 'gradient_checkpointing_kwargs'
+>;
 
 const QUANTIZATION = 'quantized (bitsandbytes) training is not implemented in alignkit';
 
@@ -21,18 +28,23 @@ const INIT_KWARGS_NOTES: Record<string, string | null> = {
   dtype: null,
   // Read by the hub resolution of model_name_or_path (as TRL passes it to from_pretrained).
   revision: null,
-  torch_dtype: 'model_init_kwargs.torch_dtype has no effect in TRL 1.13 either: its create_model_from_path sets dtype ' +
-    "(float32 unless model_init_kwargs.dtype is given), which from_pretrained prefers to the old torch_dtype; write " +
+  torch_dtype:
+    'model_init_kwargs.torch_dtype has no effect in TRL 1.13 either: its create_model_from_path sets dtype ' +
+    '(float32 unless model_init_kwargs.dtype is given), which from_pretrained prefers to the old torch_dtype; write ' +
     'model_init_kwargs.dtype (or dtype) to load the weights in another dtype',
-  trust_remote_code: 'model_init_kwargs.trust_remote_code has no effect: no remote code ever runs in alignkit (architectures are built natively)',
+  trust_remote_code:
+    'model_init_kwargs.trust_remote_code has no effect: no remote code ever runs in alignkit (architectures are built natively)',
   attn_implementation: 'model_init_kwargs.attn_implementation has no effect: alignkit runs its own attention',
-  low_cpu_mem_usage: 'model_init_kwargs.low_cpu_mem_usage has no effect (transformers 5 ignores it too: weights are always loaded lazily)',
-  device_map: 'model_init_kwargs.device_map has no effect: alignkit places the model as the Trainer does (the accelerator, or the CPU with use_cpu)',
+  low_cpu_mem_usage:
+    'model_init_kwargs.low_cpu_mem_usage has no effect (transformers 5 ignores it too: weights are always loaded lazily)',
+  device_map:
+    'model_init_kwargs.device_map has no effect: alignkit places the model as the Trainer does (the accelerator, or the CPU with use_cpu)',
   use_cache: 'model_init_kwargs.use_cache has no effect: training forwards keep no KV cache',
 };
 
 function checkDtypeValue(key: string, value: unknown): ModelDtype | null {
-  if (value === null || (typeof value === 'string' && (MODEL_DTYPES as readonly string[]).includes(value))) return value as ModelDtype | null;
+  if (value === null || (typeof value === 'string' && (MODEL_DTYPES as readonly string[]).includes(value)))
+    return value as ModelDtype | null;
   throw configError(`${key} must be one of ${MODEL_DTYPES.join(', ')} or null, got ${JSON.stringify(value)}`);
 }
 
@@ -45,10 +57,15 @@ function checkDtypeValue(key: string, value: unknown): ModelDtype | null {
 export function trainingDtype(config: ModelInitConfig): Dtype {
   const dtypeSet = config.dtype !== 'float32';
   if (dtypeSet && config.torch_dtype !== null && (config.dtype ?? 'auto') !== config.torch_dtype) {
-    throw configError(`dtype: ${config.dtype} and torch_dtype: ${config.torch_dtype} disagree; torch_dtype is the old name of dtype, set one`);
+    throw configError(
+      `dtype: ${config.dtype} and torch_dtype: ${config.torch_dtype} disagree; torch_dtype is the old name of dtype, set one`,
+    );
   }
-  const topLevel = dtypeSet ? { key: 'dtype', value: config.dtype ?? 'auto' }
-    : config.torch_dtype !== null ? { key: 'torch_dtype', value: config.torch_dtype } : null;
+  const topLevel = dtypeSet
+    ? { key: 'dtype', value: config.dtype ?? 'auto' }
+    : config.torch_dtype !== null
+      ? { key: 'torch_dtype', value: config.torch_dtype }
+      : null;
   const kwargs = config.model_init_kwargs ?? {};
   if (!Object.hasOwn(kwargs, 'dtype')) return topLevel?.value ?? 'float32';
   const dtype = checkDtypeValue('model_init_kwargs.dtype', kwargs.dtype) ?? 'auto';
@@ -63,7 +80,9 @@ function checkInitKwargs(kwargs: Record<string, unknown>, note: (message: string
   for (const key of Object.keys(kwargs)) {
     if (key === 'quantization_config') throw configError(`model_init_kwargs.quantization_config: ${QUANTIZATION}`);
     if (!Object.hasOwn(INIT_KWARGS_NOTES, key)) {
-      throw configError(`model_init_kwargs.${key} is not supported by alignkit (it reads ${Object.keys(INIT_KWARGS_NOTES).join(', ')})`);
+      throw configError(
+        `model_init_kwargs.${key} is not supported by alignkit (it reads ${Object.keys(INIT_KWARGS_NOTES).join(', ')})`,
+      );
     }
     const message = INIT_KWARGS_NOTES[key];
     if (message) note(`note: ${message}`);
@@ -88,15 +107,26 @@ function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: strin
   for (const [key, value] of Object.entries(kwargs)) {
     const where = `gradient_checkpointing_kwargs.${key}`;
     if (key === 'use_reentrant') {
-      note(`note: ${where} has no effect: alignkit's checkpointing recomputes each decoder layer in backward, which gives the same gradients either way`);
+      note(
+        `note: ${where} has no effect: alignkit's checkpointing recomputes each decoder layer in backward, which gives the same gradients either way`,
+      );
     } else if (key === 'every_n_layers') {
-      if (value !== 1) throw configError(`${where}: checkpointing only some layers is not implemented; alignkit checkpoints every decoder layer (every_n_layers: 1)`);
+      if (value !== 1)
+        throw configError(
+          `${where}: checkpointing only some layers is not implemented; alignkit checkpoints every decoder layer (every_n_layers: 1)`,
+        );
     } else if (key === 'offload') {
-      if (value !== false) throw configError(`${where}: offloading the saved activations to host memory is not implemented`);
+      if (value !== false)
+        throw configError(`${where}: offloading the saved activations to host memory is not implemented`);
     } else if (key === 'preserve_rng_state') {
-      if (value !== true) throw configError(`${where}: alignkit's recompute always replays the forward's random draws (preserve_rng_state: true)`);
+      if (value !== true)
+        throw configError(
+          `${where}: alignkit's recompute always replays the forward's random draws (preserve_rng_state: true)`,
+        );
     } else {
-      throw configError(`${where} is not supported by alignkit (it reads use_reentrant, every_n_layers, offload, preserve_rng_state)`);
+      throw configError(
+        `${where} is not supported by alignkit (it reads use_reentrant, every_n_layers, offload, preserve_rng_state)`,
+      );
     }
   }
 }
@@ -104,7 +134,7 @@ function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: strin
 /**
  * The model keys' checks before any work: model_init_kwargs, gradient_checkpointing_kwargs, the dtype, and LoRA
  * on weights that are not float32 (PEFT keeps the adapters in float32 on a bfloat16 model; alignkit's take the model's
- * dtype), refused. With `auto` the same checks run on the loaded model (trainer-loop.ts).
+ * dtype), refused. With `auto` the same checks run on the loaded model (policy-setup.ts).
  */
 export function checkModelInit(config: ModelInitConfig, note: (message: string) => void): void {
   checkInitKwargs(config.model_init_kwargs ?? {}, note);
@@ -119,12 +149,16 @@ export function checkModelInit(config: ModelInitConfig, note: (message: string) 
  * trains them as they are, and alignkit's float16 steps part from TRL's within a few steps.
  */
 export function refuseFloat16(): never {
-  throw configError('training float16 weights is not implemented; load the model in bfloat16 (dtype: bfloat16) or in float32 ' +
-    '(dtype: float32, with bf16: true for bfloat16 autocast)');
+  throw configError(
+    'training float16 weights is not implemented; load the model in bfloat16 (dtype: bfloat16) or in float32 ' +
+      '(dtype: float32, with bf16: true for bfloat16 autocast)',
+  );
 }
 
 /** LoRA on weights that are not float32 is refused (checkModelInit; for `auto` and adapter folders, once loaded). */
 export function refuseLoraDtype(dtype: string): never {
-  throw configError(`LoRA on ${dtype} weights is not implemented: PEFT keeps the adapters in float32 on a ${dtype} model ` +
-    "(autocast_adapter_dtype), alignkit's adapters take the model's dtype; load the model in float32 (dtype: float32) and use bf16: true for bfloat16 autocast");
+  throw configError(
+    `LoRA on ${dtype} weights is not implemented: PEFT keeps the adapters in float32 on a ${dtype} model ` +
+      "(autocast_adapter_dtype), alignkit's adapters take the model's dtype; load the model in float32 (dtype: float32) and use bf16: true for bfloat16 autocast",
+  );
 }

@@ -16,11 +16,13 @@ import { importJudge, readPrompts, type PromptRow } from '../eval/generation-eva
 import type { Generation } from '../generate/generate.js';
 import { info } from '../info.js';
 import { writeModelFolder } from '../io/model-folder-write.js';
-import { loadModel, type Device } from '../model.js';
+import { loadModel } from '../model.js';
+import type { Device } from '../types/model.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { trainDpo } from './dpo.js';
 import { judgeScorer, judgeSource, pairBestWorst, rewardScorer, type ScoreJudge, type Scorer } from './online-judge.js';
-import { loadTrainingModel, type LogEntry, type TrainOptions, type TrainProgress, type TrainResult } from './trainer-loop.js';
+import { loadTrainingModel } from './policy-setup.js';
+import type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './train-types.js';
 
 export interface OnlineDpoOptions extends TrainOptions {
   /** trainer: online_dpo's judge, unless the config names a rule or reward model: scores each prompt's completions. */
@@ -31,21 +33,44 @@ export interface OnlineDpoOptions extends TrainOptions {
 function roundConfig(config: OnlineDpoConfig, policyDir: string, pairsPath: string, outputDir: string): DpoConfig {
   const dpo = Object.fromEntries(Object.keys(dpoSchema).map((key) => [key, config[key as keyof OnlineDpoConfig]]));
   // dataset_columns maps the prompt rows' columns; the pairs file has the standard ones.
-  return { ...dpo, trainer: 'dpo', model_name_or_path: policyDir, train_dataset: pairsPath, output_dir: outputDir, dataset_columns: null } as DpoConfig;
+  return {
+    ...dpo,
+    trainer: 'dpo',
+    model_name_or_path: policyDir,
+    train_dataset: pairsPath,
+    output_dir: outputDir,
+    dataset_columns: null,
+  } as DpoConfig;
 }
 
 /** num_generations completions of each prompt, sampled with the round's policy: completions[i][k]. */
-async function sample(config: OnlineDpoConfig, policyDir: string, prompts: PromptRow[], round: number, tokenizer: Tokenizer, signal?: AbortSignal) {
+async function sample(
+  config: OnlineDpoConfig,
+  policyDir: string,
+  prompts: PromptRow[],
+  round: number,
+  tokenizer: Tokenizer,
+  signal?: AbortSignal,
+) {
   const policy = await loadTrainingModel(config, policyDir);
   const out: Generation[][] = [];
   try {
     const n = config.num_generations;
     for (let start = 0; start < prompts.length; start += config.per_device_train_batch_size) {
       const batch = prompts.slice(start, start + config.per_device_train_batch_size);
-      const generations = await policy.generate(batch.flatMap((p) => Array<typeof p.prompt>(n).fill(p.prompt)), {
-        max_new_tokens: config.max_new_tokens, do_sample: true, temperature: config.temperature, top_k: config.top_k,
-        top_p: config.top_p, seed: config.seed + (round - 1) * prompts.length + start, tokenizer, signal,
-      });
+      const generations = await policy.generate(
+        batch.flatMap((p) => Array<typeof p.prompt>(n).fill(p.prompt)),
+        {
+          max_new_tokens: config.max_new_tokens,
+          do_sample: true,
+          temperature: config.temperature,
+          top_k: config.top_k,
+          top_p: config.top_p,
+          seed: config.seed + (round - 1) * prompts.length + start,
+          tokenizer,
+          signal,
+        },
+      );
       batch.forEach((_, i) => out.push(generations.slice(i * n, (i + 1) * n)));
     }
   } finally {
@@ -57,7 +82,8 @@ async function sample(config: OnlineDpoConfig, policyDir: string, prompts: Promp
 async function scorerFor(config: OnlineDpoConfig, judge: ScoreJudge | undefined) {
   const source = judgeSource(config, judge);
   if ('judge' in source) return { scorer: judgeScorer(source.judge), dispose: async () => {} };
-  if ('judgeModule' in source) return { scorer: judgeScorer(await importJudge<ScoreJudge>(source.judgeModule)), dispose: async () => {} };
+  if ('judgeModule' in source)
+    return { scorer: judgeScorer(await importJudge<ScoreJudge>(source.judgeModule)), dispose: async () => {} };
   const dir = source.rewardModelPath;
   const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (info().device as Device), dtype: 'float32' });
   return { scorer: rewardScorer({ model, tokenizer: await Tokenizer.load(dir) }), dispose: () => model.dispose() };
@@ -69,33 +95,69 @@ const mean = (values: number[]) => (values.length ? values.reduce((a, b) => a + 
  * Scores (missing_eos_penalty applied) and pairs, written to the round's generations.jsonl (every completion, its
  * finish reason and score) and pairs.jsonl (the preference rows DPO trains on); and the round's stats entry.
  */
-async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: PromptRow[], generations: Generation[][], roundDir: string) {
+async function judgeRound(
+  config: OnlineDpoConfig,
+  scorer: Scorer,
+  prompts: PromptRow[],
+  generations: Generation[][],
+  roundDir: string,
+) {
   const scores: number[][] = [];
   for (let start = 0; start < prompts.length; start += config.per_device_train_batch_size) {
     const batch = prompts.slice(start, start + config.per_device_train_batch_size);
     const texts = generations.slice(start, start + batch.length).map((g) => g.map((c) => c.text));
-    scores.push(...await scorer(batch, texts));
+    scores.push(...(await scorer(batch, texts)));
   }
   if (config.missing_eos_penalty !== null) {
-    generations.forEach((g, i) => g.forEach((c, k) => {
-      if (c.finishReason !== 'eos') scores[i]![k]! -= config.missing_eos_penalty!;
-    }));
+    generations.forEach((g, i) =>
+      g.forEach((c, k) => {
+        if (c.finishReason !== 'eos') scores[i]![k]! -= config.missing_eos_penalty!;
+      }),
+    );
   }
-  await writeFile(join(roundDir, 'generations.jsonl'), generations.map((g, i) => JSON.stringify({
-    prompt: prompts[i]!.prompt, completions: g.map((c) => c.text), finish_reasons: g.map((c) => c.finishReason), scores: scores[i],
-  }) + '\n').join(''));
+  await writeFile(
+    join(roundDir, 'generations.jsonl'),
+    generations
+      .map(
+        (g, i) =>
+          JSON.stringify({
+            prompt: prompts[i]!.prompt,
+            completions: g.map((c) => c.text),
+            finish_reasons: g.map((c) => c.finishReason),
+            scores: scores[i],
+          }) + '\n',
+      )
+      .join(''),
+  );
   // An empty completion cannot be a side of a DPO pair (the preference rows refuse it): left out of pairing.
-  const { pairs, ties } = pairBestWorst(scores.map((s, i) => s.map((v, k) => (generations[i]![k]!.text === '' ? Number.NaN : v))));
+  const { pairs, ties } = pairBestWorst(
+    scores.map((s, i) => s.map((v, k) => (generations[i]![k]!.text === '' ? Number.NaN : v))),
+  );
   // A conversation's completions become assistant turns, as the preference formats expect.
-  const side = (prompt: PromptRow['prompt'], text: string) => (typeof prompt === 'string' ? text : [{ role: 'assistant', content: text }]);
-  await writeFile(join(roundDir, 'pairs.jsonl'), pairs.map(({ prompt: i, chosen, rejected }) => JSON.stringify({
-    prompt: prompts[i]!.prompt, chosen: side(prompts[i]!.prompt, generations[i]![chosen]!.text),
-    rejected: side(prompts[i]!.prompt, generations[i]![rejected]!.text), score_chosen: scores[i]![chosen], score_rejected: scores[i]![rejected],
-  }) + '\n').join(''));
+  const side = (prompt: PromptRow['prompt'], text: string) =>
+    typeof prompt === 'string' ? text : [{ role: 'assistant', content: text }];
+  await writeFile(
+    join(roundDir, 'pairs.jsonl'),
+    pairs
+      .map(
+        ({ prompt: i, chosen, rejected }) =>
+          JSON.stringify({
+            prompt: prompts[i]!.prompt,
+            chosen: side(prompts[i]!.prompt, generations[i]![chosen]!.text),
+            rejected: side(prompts[i]!.prompt, generations[i]![rejected]!.text),
+            score_chosen: scores[i]![chosen],
+            score_rejected: scores[i]![rejected],
+          }) + '\n',
+      )
+      .join(''),
+  );
   return {
     pairs: pairs.length,
     stats: {
-      'online/prompts': prompts.length, 'online/pairs': pairs.length, 'online/ties': ties, 'online/score_mean': mean(scores.flat()),
+      'online/prompts': prompts.length,
+      'online/pairs': pairs.length,
+      'online/ties': ties,
+      'online/score_mean': mean(scores.flat()),
       'online/score_chosen_mean': mean(pairs.map((p) => scores[p.prompt]![p.chosen]!)),
       'online/score_rejected_mean': mean(pairs.map((p) => scores[p.prompt]![p.rejected]!)),
       'online/completion_length': mean(generations.flat().map((c) => c.tokenIds.length)),
@@ -106,9 +168,11 @@ async function judgeRound(config: OnlineDpoConfig, scorer: Scorer, prompts: Prom
 export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpoOptions = {}): Promise<TrainResult> {
   const { judge, ...trainOptions } = options;
   const log = options.log ?? ((message: string) => console.error(message));
-  if (config.resume_from_checkpoint) throw configError('resume_from_checkpoint is not supported by trainer: online_dpo');
+  if (config.resume_from_checkpoint)
+    throw configError('resume_from_checkpoint is not supported by trainer: online_dpo');
   for (const key of ['model_name_or_path', 'train_dataset', 'output_dir'] as const) {
-    if (!config[key]) throw configError(`'${key}' is required${key === 'train_dataset' ? ' (prompt rows: text or messages)' : ''}`);
+    if (!config[key])
+      throw configError(`'${key}' is required${key === 'train_dataset' ? ' (prompt rows: text or messages)' : ''}`);
   }
   const outputDir = config.output_dir!;
   const { scorer, dispose } = await scorerFor(config, judge);
@@ -118,7 +182,9 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
   try {
     const prompts = await readPrompts(config.train_dataset!, config, log);
     if (prompts.length === 0) throw configError(`train_dataset ${config.train_dataset} holds no prompt rows`);
-    const tokenizer = await Tokenizer.load(config.model_name_or_path!, { chatTemplate: config.chat_template ?? undefined });
+    const tokenizer = await Tokenizer.load(config.model_name_or_path!, {
+      chatTemplate: config.chat_template ?? undefined,
+    });
     await mkdir(outputDir, { recursive: true });
     await writeFile(join(outputDir, 'training_args.json'), JSON.stringify(withHubTokenHidden(config), null, 2) + '\n');
     const metricsPath = join(outputDir, 'metrics.jsonl');
@@ -138,10 +204,12 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
       const roundDir = join(outputDir, `round-${round}`);
       await mkdir(roundDir, { recursive: true });
       // Aborted while sampling: stop as between DPO steps, with the last round's checkpoint.
-      const generations = await sample(config, policyDir, prompts, round, tokenizer, options.signal).catch((err: unknown) => {
-        if (options.signal?.aborted) return null;
-        throw err;
-      });
+      const generations = await sample(config, policyDir, prompts, round, tokenizer, options.signal).catch(
+        (err: unknown) => {
+          if (options.signal?.aborted) return null;
+          throw err;
+        },
+      );
       if (!generations) return { globalStep: step, logHistory, stopped: true, checkpoint };
       const judged = await judgeRound(config, scorer, prompts, generations, roundDir);
       await emit({ round, ...judged.stats, step }, { step, maxSteps: step, epoch: 0 });
@@ -152,11 +220,15 @@ export async function trainOnlineDpo(config: OnlineDpoConfig, options: OnlineDpo
       // Steps count on across rounds; maxSteps is the last step of this round.
       const startStep = step;
       const across = (p: TrainProgress) => ({ ...p, step: startStep + p.step, maxSteps: startStep + p.maxSteps });
-      const result = await trainDpo(roundConfig(config, policyDir, join(roundDir, 'pairs.jsonl'), roundDir), {
-        ...trainOptions,
-        onStep: (progress) => options.onStep?.(across(progress)),
-        onLog: (entry, progress) => void emit({ ...entry, round, step: startStep + entry.step! }, across(progress)),
-      }, config.ref_model_update === 'fixed' ? config.model_name_or_path! : policyDir);
+      const result = await trainDpo(
+        roundConfig(config, policyDir, join(roundDir, 'pairs.jsonl'), roundDir),
+        {
+          ...trainOptions,
+          onStep: (progress) => options.onStep?.(across(progress)),
+          onLog: (entry, progress) => void emit({ ...entry, round, step: startStep + entry.step! }, across(progress)),
+        },
+        config.ref_model_update === 'fixed' ? config.model_name_or_path! : policyDir,
+      );
       await written;
       step = startStep + result.globalStep;
       checkpoint = result.checkpoint ?? checkpoint;

@@ -12,7 +12,11 @@ import { AlignkitError, configError } from '../errors.js';
  * Scores each of one prompt's completions, higher is better; `row` is the dataset row, for rules that need more
  * than the prompt. Return one finite number per completion.
  */
-export type ScoreJudge = (prompt: Prompt, completions: string[], row: Record<string, unknown>) => number[] | Promise<number[]>;
+export type ScoreJudge = (
+  prompt: Prompt,
+  completions: string[],
+  row: Record<string, unknown>,
+) => number[] | Promise<number[]>;
 
 /** Scores of a batch of prompts' completions: scores[i][k] is prompt i's completion k's. */
 export type Scorer = (batch: PromptRow[], completions: string[][]) => Promise<number[][]>;
@@ -29,7 +33,9 @@ export function judgeSource(config: OnlineDpoConfig, judge: ScoreJudge | undefin
     config.reward_model_path !== null && 'reward_model_path',
   ].filter((g): g is string => typeof g === 'string');
   if (given.length === 0) {
-    throw configError('online_dpo needs a judge: pass { judge } to train(), or set judge (a JS module), judge_regex, judge_length_target or reward_model_path');
+    throw configError(
+      'online_dpo needs a judge: pass { judge } to train(), or set judge (a JS module), judge_regex, judge_length_target or reward_model_path',
+    );
   }
   if (given.length > 1) throw configError(`online_dpo takes one judge, got ${given.join(' and ')}`);
   if (judge) return { judge };
@@ -40,7 +46,9 @@ export function judgeSource(config: OnlineDpoConfig, judge: ScoreJudge | undefin
     try {
       regex = new RegExp(config.judge_regex);
     } catch (err) {
-      throw configError(`'judge_regex' must be a valid regular expression, got ${JSON.stringify(config.judge_regex)} (${(err as Error).message})`);
+      throw configError(
+        `'judge_regex' must be a valid regular expression, got ${JSON.stringify(config.judge_regex)} (${(err as Error).message})`,
+      );
     }
     return { judge: (_prompt, completions) => completions.map((c) => Number(regex.test(c))) };
   }
@@ -49,19 +57,30 @@ export function judgeSource(config: OnlineDpoConfig, judge: ScoreJudge | undefin
 }
 
 export function judgeScorer(judge: ScoreJudge): Scorer {
-  return (batch, completions) => Promise.all(batch.map(async (p, i) => {
-    const scores = await judge(p.prompt, completions[i]!, p.row);
-    if (!Array.isArray(scores) || scores.length !== completions[i]!.length || !scores.every(Number.isFinite)) {
-      throw new AlignkitError('ERR_INVALID_ARG', `judge: ${p.at.file} row ${p.at.row}: must return ${completions[i]!.length} finite numbers (one per completion), got ${JSON.stringify(scores)}`);
-    }
-    return scores;
-  }));
+  return (batch, completions) =>
+    Promise.all(
+      batch.map(async (p, i) => {
+        const scores = await judge(p.prompt, completions[i]!, p.row);
+        if (!Array.isArray(scores) || scores.length !== completions[i]!.length || !scores.every(Number.isFinite)) {
+          throw new AlignkitError(
+            'ERR_INVALID_ARG',
+            `judge: ${p.at.file} row ${p.at.row}: must return ${completions[i]!.length} finite numbers (one per completion), got ${JSON.stringify(scores)}`,
+          );
+        }
+        return scores;
+      }),
+    );
 }
 
 /** The reward model's score of each prompt + completion, as `alignkit eval` scores them. */
 export function rewardScorer({ model, tokenizer }: RewardModel): Scorer {
   return async (batch, completions) => {
-    const flat = await rewardScores(model, tokenizer, batch.flatMap((p, i) => completions[i]!.map(() => p.prompt)), completions.flat());
+    const flat = await rewardScores(
+      model,
+      tokenizer,
+      batch.flatMap((p, i) => completions[i]!.map(() => p.prompt)),
+      completions.flat(),
+    );
     let k = 0;
     return completions.map((c) => c.map(() => flat[k++]!));
   };

@@ -4,10 +4,10 @@
 // clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp; with zero_stage 1 the state is
 // sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp).
 import type { OPTIMIZERS } from '../config/training-fields.js';
-import { DataParallel } from '../distributed/data-parallel.js';
+import type { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError, fromNative } from '../errors.js';
 import type { Model } from '../model.js';
-import { native, type NativeOptimizer, type NativeProcessGroup } from '../native.js';
+import { native, type NativeOptimizer } from '../native.js';
 
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
@@ -33,7 +33,7 @@ export interface AdamWOptions {
 /** ZeRO stage 1 over a data-parallel group: each rank keeps the AdamW state of about 1/world size of the parameters. */
 export interface OptimizerSharding {
   /** The ranks' group; a world of one ({@link DataParallel.single}) leaves the optimizer unsharded. */
-  group: DataParallel | NativeProcessGroup;
+  group: DataParallel;
   /** TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding. */
   zeroStage: number;
   /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb; 0: one tensor each). Default 25. */
@@ -68,7 +68,8 @@ export class Optimizer {
    * collective: each rank updates its parameters and sends them to the others.
    */
   async step(lr = this.#learningRate): Promise<void> {
-    if (lr === undefined) throw new AlignkitError('ERR_INVALID_ARG', 'step: no lr given and the optimizer has no learning_rate');
+    if (lr === undefined)
+      throw new AlignkitError('ERR_INVALID_ARG', 'step: no lr given and the optimizer has no learning_rate');
     await this.#native.step(lr).catch(fromNative);
   }
 
@@ -99,12 +100,19 @@ export class Optimizer {
  * An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa.
  * With `sharding` (zeroStage 1 and a group of several ranks) every rank must create it, step it and save it together.
  */
-export async function createOptimizer(model: Model, options: AdamWOptions = {}, sharding?: OptimizerSharding): Promise<Optimizer> {
+export async function createOptimizer(
+  model: Model,
+  options: AdamWOptions = {},
+  sharding?: OptimizerSharding,
+): Promise<Optimizer> {
   const zeroStage = sharding?.zeroStage ?? 0;
   if (zeroStage !== 0 && zeroStage !== 1) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got ${zeroStage}`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got ${zeroStage}`,
+    );
   }
-  const group = sharding?.group instanceof DataParallel ? sharding.group.nativeGroup() : sharding?.group ?? null;
+  const group = sharding?.group.nativeGroup() ?? null;
   const handle = await native()
     .NativeOptimizer.create(model.nativeHandle(), {
       adamBeta1: options.adam_beta1 ?? 0.9,

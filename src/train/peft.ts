@@ -3,7 +3,8 @@
 // folder given as model_name_or_path; checkpoints and the final output hold the adapter as PEFT saves it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { AddLoraOptions, Model } from '../model.js';
+import type { Model } from '../model.js';
+import type { AddLoraOptions } from '../types/model.js';
 import { AlignkitError } from '../errors.js';
 import { parseModelJson } from '../io/model-file.js';
 import { cachedRepoFolder, isRepoId } from '../hub/resolve.js';
@@ -28,7 +29,10 @@ export function adapterBase(dir: string): string | null {
   if (!existsSync(path)) return null;
   if (!statSync(path).isFile()) throw new AlignkitError('ERR_INVALID_MODEL', `${path}: not a regular file`);
   const config = parseModelJson(readFileSync(path, 'utf8'), path);
-  const adapter = (typeof config === 'object' && config !== null ? config : {}) as { base_model_name_or_path?: unknown; revision?: unknown };
+  const adapter = (typeof config === 'object' && config !== null ? config : {}) as {
+    base_model_name_or_path?: unknown;
+    revision?: unknown;
+  };
   const base = adapter.base_model_name_or_path;
   if (typeof base !== 'string' || !base) {
     throw new AlignkitError('ERR_INVALID_CONFIG', `${path}: base_model_name_or_path must name the base model folder`);
@@ -36,7 +40,11 @@ export function adapterBase(dir: string): string | null {
   if (isAbsolute(base)) return base;
   // PEFT writes the hub id of a base loaded from the hub: the cached snapshot (resolveInputs downloaded it).
   if (!existsSync(resolve(dir, base)) && isRepoId(base)) {
-    return cachedRepoFolder({ id: base, repoType: 'model', revision: typeof adapter.revision === 'string' ? adapter.revision : null });
+    return cachedRepoFolder({
+      id: base,
+      repoType: 'model',
+      revision: typeof adapter.revision === 'string' ? adapter.revision : null,
+    });
   }
   return resolve(dir, base);
 }
@@ -47,8 +55,12 @@ export function adapterBase(dir: string): string | null {
  */
 export function loraOptions(config: PeftFields): AddLoraOptions {
   return {
-    r: config.lora_r, lora_alpha: config.lora_alpha, lora_dropout: config.lora_dropout,
-    target_modules: config.lora_target_modules ?? DEFAULT_TARGETS, use_rslora: config.use_rslora, seed: config.seed,
+    r: config.lora_r,
+    lora_alpha: config.lora_alpha,
+    lora_dropout: config.lora_dropout,
+    target_modules: config.lora_target_modules ?? DEFAULT_TARGETS,
+    use_rslora: config.use_rslora,
+    seed: config.seed,
   };
 }
 

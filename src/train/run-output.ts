@@ -8,7 +8,14 @@ import { lockOutputDir } from '../io/run-lock.js';
 import { adapterBase } from './peft.js';
 
 /** The config keys that name a model folder a run reads (those a trainer does not have are absent). */
-const MODEL_KEYS = ['model_name_or_path', 'ref_model', 'ref_model_name_or_path', 'reward_model_path', 'reward_model', 'resume_from_checkpoint'];
+const MODEL_KEYS = [
+  'model_name_or_path',
+  'ref_model',
+  'ref_model_name_or_path',
+  'reward_model_path',
+  'reward_model',
+  'resume_from_checkpoint',
+];
 
 /** The model folders `config` reads: its model keys, and the base model of a PEFT adapter folder among them. */
 export function inputFolders(config: TrainConfig): InputFolder[] {

@@ -9,26 +9,29 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SftConfig } from '../config/load-config.js';
+import { lossCatalogue, lossOptions } from '../config/loss-options.js';
 import { chatTemplateOption, preprocessSft } from '../data/sft/preprocess-sft.js';
 import { SftBatches } from '../data/sft/sft-batches.js';
 import { sftCollateOptions, type SftBatch } from '../data/sft/sft-collator.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { configError } from '../errors.js';
-import type { SftStepOptions, SftStepResult } from '../model.js';
+import type { SftLossOptions, SftStepOptions } from '../types/steps.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import {
-  checkEvalDataset, checkPrecision, runTrainer, setupPolicy, type MicroBatchResult, type TrainOptions,
-  type TrainResult,
-} from './trainer-loop.js';
-import type { MetricParts } from './metric-parts.js';
+import { checkEvalDataset, checkPrecision } from './config-checks.js';
+import { setupPolicy } from './policy-setup.js';
+import type { MicroBatchResult } from './recipe.js';
+import { runTrainer } from './trainer-loop.js';
+import type { TrainOptions, TrainResult } from './train-types.js';
+import { METRIC_RULES } from './metrics.js';
 
 function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
   checkPrecision(config, note);
-  // chunked_nll is nll computed in chunks, which the fused step always does; dft weights it (use_token_scaling).
   if (tokenizer.addedTokens.length > 0) {
-    throw configError(`the chat template adds tokens (${tokenizer.addedTokens.join(', ')}) the model has no embeddings for; ` +
-      'use a chat template whose tokens are in the vocabulary');
+    throw configError(
+      `the chat template adds tokens (${tokenizer.addedTokens.join(', ')}) the model has no embeddings for; ` +
+        'use a chat template whose tokens are in the vocabulary',
+    );
   }
 }
 
@@ -50,14 +53,6 @@ async function saveTokenizerSettings(dir: string, tokenizer: Tokenizer, eosToken
   await writeFile(path, JSON.stringify({ ...tokenizerConfig, eos_token: eosToken }, null, 2) + '\n');
 }
 
-/** The parts TRL gathers for SFT's metrics: entropy and mean_token_accuracy over the label tokens. */
-function sftParts(metrics: SftStepResult['metrics'], labelTokens: number): MetricParts {
-  return {
-    entropy: [metrics.entropy * labelTokens, labelTokens],
-    mean_token_accuracy: [metrics.mean_token_accuracy * labelTokens, labelTokens],
-  };
-}
-
 export async function trainSft(config: SftConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const note = options.log ?? ((message: string) => console.error(message));
   const dp = options.dataParallel ?? DataParallel.single;
@@ -65,42 +60,67 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
   checkSupported(config, tokenizer, note);
   const evaluates = checkEvalDataset(config);
   const batchOptions = {
-    ...sftCollateOptions(config, tokenizer), seed: config.data_seed ?? config.seed, groupByLength: false,
+    ...sftCollateOptions(config, tokenizer),
+    seed: config.data_seed ?? config.seed,
+    groupByLength: false,
     dropLast: config.dataloader_drop_last,
   };
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
-  const table = async (split: 'train' | 'eval') => readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note, refuseEmpty: true }))).path);
-  const trainBatches = new SftBatches(await table('train'), { ...batchOptions, batchSize: config.per_device_train_batch_size, shuffle: config.train_sampling_strategy !== 'sequential' });
+  const table = async (split: 'train' | 'eval') =>
+    readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note, refuseEmpty: true }))).path);
+  const trainBatches = new SftBatches(await table('train'), {
+    ...batchOptions,
+    batchSize: config.per_device_train_batch_size,
+    shuffle: config.train_sampling_strategy !== 'sequential',
+  });
   const evalBatches = evaluates
-    ? new SftBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size, shuffle: false })
+    ? new SftBatches(await table('eval'), {
+        ...batchOptions,
+        batchSize: config.per_device_eval_batch_size,
+        shuffle: false,
+      })
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   const stepOptions: SftStepOptions = {
-    bf16: config.bf16 ?? true, gradient_checkpointing: config.gradient_checkpointing, use_token_scaling: config.loss_type === 'dft',
+    ...lossOptions<SftLossOptions>(config, lossCatalogue('sft')),
+    bf16: config.bf16 ?? true,
+    gradient_checkpointing: config.gradient_checkpointing,
   };
-  return runTrainer({
-    config, policy, optimizer, resumed, resumeDir, trainBatches, evalBatches,
-    async trainStep(micro) {
-      const batches = micro.map((indices) => trainBatches.collate(indices));
-      const [numItemsInBatch] = await dp.sum([batches.reduce((n, b) => n + labelTokens(b), 0)]);
-      const world = dp.worldSize;
-      let loss = 0;
-      const results: MicroBatchResult[] = [];
-      for (const [i, b] of batches.entries()) {
-        const out = await policy.sftStep(b, {
-          ...stepOptions, numItemsInBatch: numItemsInBatch || undefined, lossScale: world, syncGradients: i === batches.length - 1,
-        });
-        loss += out.loss * world;
-        results.push({ metrics: out.metrics, parts: world > 1 ? sftParts(out.metrics, out.labelTokens) : undefined, inputTokens: b.inputIds.length });
-      }
-      return { loss, micro: results };
+  return runTrainer(
+    {
+      config,
+      policy,
+      optimizer,
+      resumed,
+      resumeDir,
+      trainBatches,
+      evalBatches,
+      async trainStep(micro) {
+        const batches = micro.map((indices) => trainBatches.collate(indices));
+        const [numItemsInBatch] = await dp.sum([batches.reduce((n, b) => n + labelTokens(b), 0)]);
+        const world = dp.worldSize;
+        let loss = 0;
+        const results: MicroBatchResult[] = [];
+        for (const [i, b] of batches.entries()) {
+          const out = await policy.sftStep(b, {
+            ...stepOptions,
+            numItemsInBatch: numItemsInBatch || undefined,
+            lossScale: world,
+            syncGradients: i === batches.length - 1,
+          });
+          loss += out.loss * world;
+          results.push({ parts: out.parts, num_tokens: out.num_tokens, inputTokens: b.inputIds.length });
+        }
+        return { loss, micro: results };
+      },
+      // prediction_step counts num_items_in_batch over the one batch: its mean token NLL.
+      async evalStep(indices) {
+        return policy.sftStep(evalBatches!.collate(indices), { ...stepOptions, backward: false });
+      },
+      metricRules: METRIC_RULES.sft,
+      saveTokenizerSettings: (dir) => saveTokenizerSettings(dir, tokenizer, config.eos_token),
     },
-    // prediction_step counts num_items_in_batch over the one batch: its mean token NLL.
-    async evalStep(indices) {
-      const out = await policy.sftStep(evalBatches!.collate(indices), { ...stepOptions, backward: false });
-      return { loss: out.loss, metrics: out.metrics, parts: dp.worldSize > 1 ? sftParts(out.metrics, out.labelTokens) : undefined };
-    },
-    saveTokenizerSettings: (dir) => saveTokenizerSettings(dir, tokenizer, config.eos_token),
-  }, options);
+    options,
+  );
 }

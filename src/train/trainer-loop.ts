@@ -5,238 +5,35 @@
 // (dpo.ts, sft.ts, kto.ts) brings the models, the data and its step; this file never knows which loss it trains.
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
 import { withHubTokenHidden } from '../config/report-fields.js';
-import type { EpochBatches } from '../data/epoch-batches.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { configError } from '../errors.js';
-import { distributedEnv } from '../distributed/launch-env.js';
-import { info, manualSeed } from '../info.js';
-import { loadModel, type Device, type Model } from '../model.js';
 import { openReporters, type Reporters } from '../report/reporters.js';
 import { writeModelFolder } from '../io/model-folder-write.js';
-import { checkpointToResume, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { stopIfNotFinite } from './finite-step.js';
-import { sumAcrossRanks, type MetricParts } from './metric-parts.js';
+import { pushMetrics, sumAcrossRanks, windowMeans, type MetricWindow, type StepMetricParts } from './metrics.js';
 import { createLrScheduler } from './lr-schedule.js';
-import { checkModelInit, refuseFloat16, refuseLoraDtype, trainingDtype, type ModelInitConfig } from './model-init.js';
-import { adapterBase, loraOptions, savePolicy } from './peft.js';
-import { createOptimizer, type Optimizer } from './optimizer.js';
-import { flosPerToken, trainSamples, trainSummary } from './train-summary.js';
-import { trainingFlow, type FlowActions } from './training-flow.js';
+import { savePolicy } from './peft.js';
+import type { Recipe } from './recipe.js';
+import { flosPerToken, trainSamples, trainSummary } from './summary-entry.js';
+import type { LogEntry, TrainOptions, TrainResult } from './train-types.js';
+import { flowCallback, type FlowActions } from './flow-callback.js';
 
-/** One log_history entry, as the Trainer logs it: loss, grad_norm, learning_rate, TRL's metrics, epoch, step. */
-export type LogEntry = Record<string, number>;
-
-export interface TrainProgress {
-  step: number;
-  maxSteps: number;
-  epoch: number;
-}
-
-export interface TrainOptions {
-  /**
-   * Aborting stops between optimizer steps: the running step (with its log, evaluation, checkpoint) finishes, a
-   * checkpoint is saved and train() returns with `stopped: true`.
-   */
-  signal?: AbortSignal;
-  /** Called when the loop starts (step 0, or the checkpoint's step) and after every optimizer step. */
-  onStep?: (progress: TrainProgress) => void;
-  /**
-   * Called with every log entry: training, evaluation and the end-of-training summary (train_runtime, train_loss,
-   * ...). They are also written to output_dir/metrics.jsonl (and the resolved config to training_args.json).
-   */
-  onLog?: (entry: LogEntry, progress: TrainProgress) => void;
-  /** Notes for the user (options not implemented, precompute progress). Default: stderr. */
-  log?: (message: string) => void;
-  /**
-   * This process's part in data-parallel training; train() joins the job torchrun's variables describe. Default:
-   * one process.
-   */
-  dataParallel?: DataParallel;
-}
-
-export interface TrainResult {
-  globalStep: number;
-  logHistory: LogEntry[];
-  /** True when the signal stopped training early (a checkpoint holds the state). */
-  stopped: boolean;
-  /** The latest checkpoint: the last one written, else the one resumed from. */
-  checkpoint?: string;
-}
-
-/** The TrainingArguments every recipe shares (the fields of DPOConfig, SFTConfig and KTOConfig the loop reads). */
-export type LoopConfig = DpoConfig | SftConfig | KtoConfig;
-
-/** What one micro-batch reports: TRL's metrics (num_tokens: attention tokens of this micro-batch) and its input tokens. */
-export interface MicroBatchResult {
-  metrics: { num_tokens: number };
-  /**
-   * The sums and counts behind the metrics, which data-parallel ranks add up before dividing, as TRL gathers them
-   * (metric-parts.ts). Without them a metric is averaged over the ranks.
-   */
-  parts?: MetricParts;
-  /** Tokens of input_ids, padding included (the Trainer's floating_point_ops counts them). */
-  inputTokens: number;
-}
-
-export interface Recipe {
-  config: LoopConfig;
-  policy: Model;
-  optimizer: Optimizer;
-  /** The resumed checkpoint's trainer state, or null for a run from step 0. */
-  resumed: TrainerState | null;
-  resumeDir: string | null;
-  /** The whole tables: the loop takes this rank's shard of each. */
-  trainBatches: EpochBatches<unknown>;
-  evalBatches: EpochBatches<unknown> | null;
-  /**
-   * One optimizer step's micro-batches: accumulate the gradient of the step's loss into the policy and return that
-   * loss (what training_step returns, summed over the micro-batches) and each micro-batch's metrics.
-   */
-  trainStep(micro: number[][]): Promise<{ loss: number; micro: MicroBatchResult[] }>;
-  /** One evaluation batch without gradients: its loss (the Trainer weights it by the batch's rows) and metrics. */
-  evalStep(indices: number[]): Promise<{ loss: number; metrics: object; parts?: MetricParts }>;
-  /** After each optimizer step, before its log, evaluation and save (TRL's SyncRefModelCallback.on_step_end). */
-  onStepEnd?(globalStep: number): Promise<void>;
-  /** Metrics from the parts summed over data-parallel ranks, when they are not all sum / count (KTO's). */
-  combineParts?(parts: MetricParts): Record<string, number>;
-  /** A second model checkpoints hold beside the policy (sync_ref_model's reference). */
-  checkpointReference?: Model;
-  /**
-   * Writes what the recipe's tokenizer adds to a saved model folder (SFT: the chat template and eos_token), into
-   * every checkpoint and the final model, so that each is a complete model_name_or_path.
-   */
-  saveTokenizerSettings?(dir: string): Promise<void>;
-}
-
-/** How a micro-batch's step treats its gradient. */
-export interface MicroStep {
-  /** The Trainer divides each micro-batch's loss by the micro-batches of the optimizer step. */
-  lossScale: number;
-  /**
-   * Whether this backward averages the gradients over data-parallel ranks: only the step's last micro-batch does
-   * (accelerate's no_sync on the others), carrying the accumulated sum.
-   */
-  syncGradients: boolean;
-}
-
-/**
- * training_step over an optimizer step's micro-batches for trainers whose loss takes no num_items_in_batch (TRL's
- * DPOTrainer and KTOTrainer set model_accepts_loss_kwargs = False): each micro-batch's loss scaled by 1 / their
- * count (`step` gets that lossScale for its gradient), summed.
- */
-export async function meanOverMicroBatches<Batch extends { inputIds: ArrayLike<number> }>(
-  micro: number[][],
-  collate: (indices: number[]) => Batch,
-  step: (batch: Batch, indices: number[], how: MicroStep) => Promise<Omit<MicroBatchResult, 'inputTokens'> & { loss: number }>,
-): Promise<{ loss: number; micro: MicroBatchResult[] }> {
-  let loss = 0;
-  const results: MicroBatchResult[] = [];
-  for (const [i, indices] of micro.entries()) {
-    const b = collate(indices);
-    const out = await step(b, indices, { lossScale: 1 / micro.length, syncGradients: i === micro.length - 1 });
-    loss += out.loss / micro.length;
-    results.push({ metrics: out.metrics, parts: out.parts, inputTokens: b.inputIds.length });
-  }
-  return { loss, micro: results };
-}
-
-/** The precision options alignkit does not implement are an error when they would change the result, a note when not. */
-export function checkPrecision(config: LoopConfig, note: (message: string) => void): void {
-  // On CPU accelerate gives fp16 no autocast (TRL trains in float32); on CUDA it would need a loss scaler.
-  if (config.fp16) throw configError('fp16 mixed precision is not implemented (on CPU the HF Trainer trains in float32 with it); use bf16: true, or bf16: false for float32');
-  checkModelInit(config, note);
-  if (config.bf16 === null) {
-    const dtype = trainingDtype(config);
-    note(`note: bf16 is unset; as in TRL (true unless fp16) training runs under bfloat16 autocast with the weights in ${dtype === 'auto' ? "the checkpoint's dtype" : dtype}; set bf16: false to train without autocast`);
-  }
-}
-
-/** eval_strategy or eval_on_start without an eval_dataset is an error. */
-export function checkEvalDataset(config: LoopConfig): boolean {
-  const evaluates = config.eval_strategy !== 'no' || config.eval_on_start;
-  if (evaluates && !config.eval_dataset) {
-    throw configError(`${config.eval_strategy !== 'no' ? `eval_strategy '${config.eval_strategy}'` : 'eval_on_start'} needs an eval_dataset`);
-  }
-  return evaluates;
-}
-
-/**
- * As the HF Trainer: the accelerator when there is one (cuda:LOCAL_RANK under a data-parallel launcher), unless
- * use_cpu; the weights in the dtype TRL loads them in (float32 unless dtype / model_init_kwargs say otherwise).
- */
-export async function loadTrainingModel(config: Pick<LoopConfig, 'use_cpu'> & ModelInitConfig, dir: string): Promise<Model> {
-  const accelerator = info().device === 'cpu' ? 'cpu' : `cuda:${distributedEnv()?.localRank ?? 0}`;
-  const model = await loadModel(dir, { device: config.use_cpu ? 'cpu' : (accelerator as Device), dtype: trainingDtype(config) });
-  if (model.config.numLabels > 0) {
-    await model.dispose();
-    throw configError(`${dir} is a sequence-classification (reward) model; training needs a causal LM (*ForCausalLM)`);
-  }
-  if (model.config.dtype === 'float16') {
-    await model.dispose();
-    refuseFloat16();
-  }
-  return model;
-}
-
-/**
- * The policy: model_name_or_path, a PEFT adapter folder on its base model, or (resuming) the checkpoint's weights or
- * adapter; use_peft gives a model folder fresh LoRA adapters (peft.ts).
- */
-async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise<Model> {
-  const from = resumeDir ?? config.model_name_or_path!;
-  const base = adapterBase(from);
-  if (base && config.use_peft && !resumeDir) {
-    throw configError(`use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`);
-  }
-  const policy = await loadTrainingModel(config, base ?? from);
-  // dtype auto: the checkpoint's dtype is known once loaded.
-  const { dtype } = policy.config;
-  if ((base || config.use_peft) && dtype !== 'float32') {
-    await policy.dispose();
-    refuseLoraDtype(dtype);
-  }
-  if (base) await policy.loadAdapter(from);
-  else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
-  // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
-  if ('disable_dropout' in config && config.disable_dropout) await policy.disableDropout();
-  return policy;
-}
-
-/**
- * The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state; under data
- * parallelism the policy takes rank 0's weights and averages its gradients over the ranks (DDP).
- */
-export async function setupPolicy(config: LoopConfig, dataParallel = DataParallel.single) {
-  const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
-  const policy = await loadPolicy(config, resumeDir);
-  // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
-  manualSeed(config.seed);
-  await dataParallel.attach(policy, config);
-  // zero_stage 1: each rank keeps the AdamW state of its share of the parameters.
-  const optimizer = await createOptimizer(policy, config, {
-    group: dataParallel, zeroStage: config.zero_stage, bucketCapMb: config.ddp_bucket_cap_mb ?? undefined,
-  });
-  const resumed = resumeDir ? await loadCheckpoint(resumeDir, optimizer, dataParallel) : null;
-  return { resumeDir, policy, optimizer, resumed };
-}
-
-/** TRL's log: each metric is the mean of its per-micro-batch values; num_tokens is the running total. */
-function averaged(metrics: Record<string, number[]>, totalTokens: number, prefix = ''): LogEntry {
+/** TRL's log: each metric is the mean of its per-micro-batch values (metrics.ts); num_tokens is the running total. */
+function averaged(window: MetricWindow, totalTokens: number, prefix = ''): LogEntry {
   const out: LogEntry = {};
-  for (const [key, values] of Object.entries(metrics)) out[prefix + key] = values.reduce((a, b) => a + b, 0) / values.length;
+  for (const [key, value] of Object.entries(windowMeans(window))) out[prefix + key] = value;
   out[`${prefix}num_tokens`] = totalTokens;
   return out;
 }
 
-function pushMetrics(window: Record<string, number[]>, metrics: object): void {
-  for (const [key, value] of Object.entries(metrics as Record<string, number>)) if (key !== 'num_tokens') (window[key] ??= []).push(value);
-}
-
 export async function runTrainer(recipe: Recipe, options: TrainOptions = {}): Promise<TrainResult> {
   // report_to and push_to_hub (src/report/reporters.ts): opened before the first step, closed on every way out.
-  const reporters = await openReporters(recipe.config, { isMain: (options.dataParallel ?? DataParallel.single).isMain, log: options.log });
+  const reporters = await openReporters(recipe.config, {
+    isMain: (options.dataParallel ?? DataParallel.single).isMain,
+    log: options.log,
+  });
   try {
     return await trainLoop(recipe, options, reporters);
   } finally {
@@ -254,21 +51,38 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
   const accum = config.gradient_accumulation_steps;
   const batchesPerEpoch = trainBatches.length;
   if (batchesPerEpoch === 0) {
-    throw configError(`train_dataset's ${recipe.trainBatches.rows} row(s) make no batch of per_device_train_batch_size ` +
-      `${config.per_device_train_batch_size}${dp.worldSize > 1 ? ` on each of ${dp.worldSize} ranks` : ''} with dataloader_drop_last: no step to train`);
+    throw configError(
+      `train_dataset's ${recipe.trainBatches.rows} row(s) make no batch of per_device_train_batch_size ` +
+        `${config.per_device_train_batch_size}${dp.worldSize > 1 ? ` on each of ${dp.worldSize} ranks` : ''} with dataloader_drop_last: no step to train`,
+    );
   }
   const updatesPerEpoch = Math.max(Math.ceil(batchesPerEpoch / accum), 1);
   const maxSteps = config.max_steps > 0 ? config.max_steps : Math.ceil(config.num_train_epochs * updatesPerEpoch);
   const epochs = config.max_steps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(config.num_train_epochs);
   // Trainer.create_scheduler; reduce_lr_on_plateau / greedy resume from the checkpoint's state.
-  const scheduler = createLrScheduler({ ...config, num_training_steps: maxSteps }, recipe.resumed?.lr_scheduler,
-    (message) => dp.isMain && (options.log ?? console.error)(message));
-  const flow = trainingFlow(config, maxSteps);
+  const scheduler = createLrScheduler(
+    { ...config, num_training_steps: maxSteps },
+    recipe.resumed?.lr_scheduler,
+    (message) => dp.isMain && (options.log ?? console.error)(message),
+  );
+  const flow = flowCallback(config, maxSteps);
 
-  const state: TrainerState = recipe.resumed
-    ?? { global_step: 0, epoch: 0, max_steps: maxSteps, epoch_index: 0, update_in_epoch: 0, seed: config.data_seed ?? config.seed,
-        total_tokens: 0, window: { loss: 0, steps: 0, metrics: {} }, grad_norm: null, learning_rate: 0, mode: 'train',
-        total_loss: 0, total_flos: 0, log_history: [] };
+  const state: TrainerState = recipe.resumed ?? {
+    global_step: 0,
+    epoch: 0,
+    max_steps: maxSteps,
+    epoch_index: 0,
+    update_in_epoch: 0,
+    seed: config.data_seed ?? config.seed,
+    total_tokens: 0,
+    window: { loss: 0, steps: 0, metrics: {} },
+    grad_norm: null,
+    learning_rate: 0,
+    mode: 'train',
+    total_loss: 0,
+    total_flos: 0,
+    log_history: [],
+  };
   state.lr_scheduler = scheduler.state;
   const metricsPath = join(outputDir, 'metrics.jsonl');
   if (dp.isMain) {
@@ -290,13 +104,16 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
   let checkpoint: string | undefined = recipe.resumeDir ?? undefined;
   const save = async () => {
     checkpoint = await saveCheckpoint(outputDir, policy, optimizer, state, {
-      saveTotalLimit: config.save_total_limit, saveOnlyModel: config.save_only_model, reference: recipe.checkpointReference,
-      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)), dataParallel: dp,
+      saveTotalLimit: config.save_total_limit,
+      saveOnlyModel: config.save_only_model,
+      reference: recipe.checkpointReference,
+      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)),
+      dataParallel: dp,
     });
     await reporters.saved({ checkpoint, step: state.global_step, epoch: state.epoch });
   };
-  const acrossRanks = (scalars: number[], micro: { metrics: object; parts?: MetricParts }[]) =>
-    sumAcrossRanks(dp, scalars, micro, recipe.combineParts && ((parts) => recipe.combineParts!(parts)));
+  const acrossRanks = (scalars: number[], micro: StepMetricParts[]) =>
+    sumAcrossRanks(dp, scalars, micro, recipe.metricRules);
 
   // evaluation_loop: no gradients; eval_loss is the mean of the batch losses weighted by their rows (every rank's).
   // Then Trainer._evaluate steps a metric scheduler with it (not eval_on_start's evaluation).
@@ -312,7 +129,12 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
       pushMetrics(metrics, sums.metrics[0]!);
     }
     state.mode = 'eval';
-    const entry = { eval_loss: lossSum / rows, ...averaged(metrics, state.total_tokens, 'eval_'), epoch: state.epoch, step: state.global_step };
+    const entry = {
+      eval_loss: lossSum / rows,
+      ...averaged(metrics, state.total_tokens, 'eval_'),
+      epoch: state.epoch,
+      step: state.global_step,
+    };
     await emit(entry);
     if (stepScheduler) scheduler.afterEvaluate(entry);
   };
@@ -328,8 +150,12 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
     if (actions.log && state.window.steps > 0) {
       const { loss, steps } = state.window;
       await emit({
-        loss: loss / steps, ...(state.grad_norm === null ? {} : { grad_norm: state.grad_norm }), learning_rate: state.learning_rate,
-        ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+        loss: loss / steps,
+        ...(state.grad_norm === null ? {} : { grad_norm: state.grad_norm }),
+        learning_rate: state.learning_rate,
+        ...(state.mode === 'train' ? pendingMetrics() : {}),
+        epoch: state.epoch,
+        step: state.global_step,
       });
       state.window.loss = 0;
       state.window.steps = 0;
@@ -405,11 +231,16 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
   const sessionSteps = state.global_step - startStep;
   await emit({
     ...trainSummary({
-      runtime: (performance.now() - start) / 1000, steps: sessionSteps,
+      runtime: (performance.now() - start) / 1000,
+      steps: sessionSteps,
       samples: (trainSamples(config, trainBatches.rows, maxSteps, dp.worldSize) * sessionSteps) / maxSteps,
-      totalFlos: state.total_flos, totalLoss: state.total_loss, globalStep: state.global_step,
+      totalFlos: state.total_flos,
+      totalLoss: state.total_loss,
+      globalStep: state.global_step,
     }),
-    ...(state.mode === 'train' ? pendingMetrics() : {}), epoch: state.epoch, step: state.global_step,
+    ...(state.mode === 'train' ? pendingMetrics() : {}),
+    epoch: state.epoch,
+    step: state.global_step,
   });
   await reporters.trainEnd();
   if (dp.isMain) {

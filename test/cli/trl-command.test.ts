@@ -12,11 +12,21 @@ import { freePort } from '../helpers/ports.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const alignkit = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+const metrics = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
 
-interface Case { name: string; config: Record<string, unknown>; log_history: Record<string, number>[] }
+interface Case {
+  name: string;
+  config: Record<string, unknown>;
+  log_history: Record<string, number>[];
+}
 const caseOf = (fixture: string, name: string) =>
-  (JSON.parse(readFileSync(join(fixturesDir, 'trl', fixture), 'utf8')) as { cases: Case[] }).cases.find((c) => c.name === name)!;
+  (JSON.parse(readFileSync(join(fixturesDir, 'trl', fixture), 'utf8')) as { cases: Case[] }).cases.find(
+    (c) => c.name === name,
+  )!;
 
 /** The run's log history (without the summary's timings; without the summary when TRL's has none) against TRL's. */
 function expectTrlLogs(dir: string, trl: Record<string, number>[]) {
@@ -40,22 +50,56 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     const { pair } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-flow.json'), 'utf8')) as { pair: object };
     writeFileSync(data, `${JSON.stringify(pair)}\n`.repeat(5));
     const recipe = writeRecipe(dir, {
-      model_name_or_path: modelDir('llama'), train_dataset: data, eval_dataset: data, output_dir: join(dir, 'out'),
-      bf16: false, gradient_checkpointing: false, per_device_train_batch_size: 2, per_device_eval_batch_size: 2,
-      learning_rate: '1.0e-3', seed: 42, max_steps: 100, save_steps: 100,
+      model_name_or_path: modelDir('llama'),
+      train_dataset: data,
+      eval_dataset: data,
+      output_dir: join(dir, 'out'),
+      bf16: false,
+      gradient_checkpointing: false,
+      per_device_train_batch_size: 2,
+      per_device_eval_batch_size: 2,
+      learning_rate: '1.0e-3',
+      seed: 42,
+      max_steps: 100,
+      save_steps: 100,
       // A handbook recipe's keys: the old spelling of eval_strategy, and keys with no effect here.
-      evaluation_strategy: 'steps', do_eval: true, log_level: 'info', overwrite_output_dir: true,
+      evaluation_strategy: 'steps',
+      do_eval: true,
+      log_level: 'info',
+      overwrite_output_dir: true,
     });
-    const result = alignkit('dpo', recipe, '--max_steps', '6', '--logging_steps', '0.25', '--eval_steps=0.34', '--eval-delay', '4',
-      '--save_strategy', 'steps', '--save_steps', '0.5');
+    const result = alignkit(
+      'dpo',
+      recipe,
+      '--max_steps',
+      '6',
+      '--logging_steps',
+      '0.25',
+      '--eval_steps=0.34',
+      '--eval-delay',
+      '4',
+      '--save_strategy',
+      'steps',
+      '--save_steps',
+      '0.5',
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^done: 6 steps in .*; model saved to ${join(dir, 'out')}$`, 'm'));
     for (const key of ['do_eval', 'log_level', 'overwrite_output_dir']) {
-      expect(result.stderr.split('\n').filter((line) => line.startsWith(`note: ${key}: `)), key).toHaveLength(1);
+      expect(
+        result.stderr.split('\n').filter((line) => line.startsWith(`note: ${key}: `)),
+        key,
+      ).toHaveLength(1);
     }
     expectTrlLogs(join(dir, 'out'), c.log_history);
     const args = JSON.parse(readFileSync(join(dir, 'out', 'training_args.json'), 'utf8'));
-    expect(args).toMatchObject({ trainer: 'dpo', max_steps: 6, eval_strategy: 'steps', eval_delay: 4, save_steps: 0.5 });
+    expect(args).toMatchObject({
+      trainer: 'dpo',
+      max_steps: 6,
+      eval_strategy: 'steps',
+      eval_delay: 4,
+      save_steps: 0.5,
+    });
   });
 
   it('sft --config recipe.yaml trains as TRL does', () => {
@@ -64,8 +108,15 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     const data = join(dir, 'rows.jsonl');
     writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
     const recipe = writeRecipe(dir, {
-      model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'), bf16: false,
-      gradient_checkpointing: true, save_strategy: 'no', use_cpu: true, max_seq_length: 1024, ...c.config,
+      model_name_or_path: modelDir('llama'),
+      train_dataset: data,
+      output_dir: join(dir, 'out'),
+      bf16: false,
+      gradient_checkpointing: true,
+      save_strategy: 'no',
+      use_cpu: true,
+      max_seq_length: 1024,
+      ...c.config,
     });
     const result = alignkit('sft', '--config', recipe, '--no_gradient_checkpointing', '--completion_only_loss', 'true');
     expect(result.status, result.stderr).toBe(0);
@@ -76,8 +127,14 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     const c = caseOf('kto-train.json', 'kto');
     const dir = tempDir('trl-cli-kto');
     const recipe = writeRecipe(dir, {
-      model_name_or_path: modelDir('llama'), train_dataset: join(fixturesDir, 'trl', 'kto-train.jsonl'), output_dir: join(dir, 'out'),
-      bf16: false, gradient_checkpointing: false, save_strategy: 'no', ...c.config, learning_rate: 0.5,
+      model_name_or_path: modelDir('llama'),
+      train_dataset: join(fixturesDir, 'trl', 'kto-train.jsonl'),
+      output_dir: join(dir, 'out'),
+      bf16: false,
+      gradient_checkpointing: false,
+      save_strategy: 'no',
+      ...c.config,
+      learning_rate: 0.5,
     });
     const result = alignkit('kto', recipe, '--learning_rate', String(c.config.learning_rate));
     expect(result.status, result.stderr).toBe(0);
@@ -85,8 +142,14 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
   });
 
   it.each([
-    [['dpo', '--betta', '0.2'], 'alignkit: alignkit dpo: unknown flag --betta (did you mean --beta?) [ERR_INVALID_CONFIG]'],
-    [['kto', '--fsdp', 'full_shard'], /^alignkit: alignkit kto --fsdp: fsdp: "full_shard" is not supported: FSDP is not implemented/],
+    [
+      ['dpo', '--betta', '0.2'],
+      'alignkit: alignkit dpo: unknown flag --betta (did you mean --beta?) [ERR_INVALID_CONFIG]',
+    ],
+    [
+      ['kto', '--fsdp', 'full_shard'],
+      /^alignkit: alignkit kto --fsdp: fsdp: "full_shard" is not supported: FSDP is not implemented/,
+    ],
   ])('%j is one clear error line and exit code 1', (args, message) => {
     const result = alignkit(...args);
     expect(result.status).toBe(1);
@@ -94,32 +157,56 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     expect(result.stdout).toBe('');
   });
 
-  it("a recipe whose trainer: names another trainer is refused, before any work", () => {
+  it('a recipe whose trainer: names another trainer is refused, before any work', () => {
     const dir = tempDir('trl-cli-mismatch');
     const recipe = writeRecipe(dir, { trainer: 'sft', output_dir: join(dir, 'out') });
     const result = alignkit('dpo', recipe);
     expect(result.status).toBe(1);
-    expect(result.stderr.trim()).toBe(`alignkit: ${recipe}: trainer: "sft", but the command is alignkit dpo (drop the trainer key, or run alignkit train) [ERR_INVALID_CONFIG]`);
+    expect(result.stderr.trim()).toBe(
+      `alignkit: ${recipe}: trainer: "sft", but the command is alignkit dpo (drop the trainer key, or run alignkit train) [ERR_INVALID_CONFIG]`,
+    );
   });
 
   it('with --nproc_per_node, every worker runs the same recipe and flags', async () => {
     const dir = tempDir('trl-cli-launch');
     const recipe = writeRecipe(dir, {
-      model_name_or_path: modelDir('llama'), train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'), output_dir: join(dir, 'out'),
+      model_name_or_path: modelDir('llama'),
+      train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+      output_dir: join(dir, 'out'),
     });
     // --resume_from_checkpoint with no checkpoint in output_dir: each worker refuses, so the flag shows in the failure.
     const port = await freePort();
-    const result = alignkit('dpo', recipe, '--max_steps', '1', '--nproc_per_node', '2', '--master_port', String(port), '--resume_from_checkpoint');
-    expect(result.stdout).toMatch(new RegExp(`^launching 2 worker\\(s\\): ranks 0\\.\\.1 of 2, rendezvous at 127\\.0\\.0\\.1:${port}\\n`));
+    const result = alignkit(
+      'dpo',
+      recipe,
+      '--max_steps',
+      '1',
+      '--nproc_per_node',
+      '2',
+      '--master_port',
+      String(port),
+      '--resume_from_checkpoint',
+    );
+    expect(result.stdout).toMatch(
+      new RegExp(`^launching 2 worker\\(s\\): ranks 0\\.\\.1 of 2, rendezvous at 127\\.0\\.0\\.1:${port}\\n`),
+    );
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`alignkit: resume_from_checkpoint: true, but output_dir ${join(dir, 'out')} holds no checkpoint-N folder to resume from [ERR_NOT_FOUND]`);
+    expect(result.stderr).toContain(
+      `alignkit: resume_from_checkpoint: true, but output_dir ${join(dir, 'out')} holds no checkpoint-N folder to resume from [ERR_NOT_FOUND]`,
+    );
   });
 
   it('SIGTERM saves a checkpoint and exits 143 (enable_jit_checkpoint is noted: always so); the printed command resumes the run', async () => {
     const dir = tempDir('trl-cli-jit');
     const recipe = writeRecipe(dir, {
-      model_name_or_path: modelDir('llama'), train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'), output_dir: join(dir, 'out'),
-      bf16: false, gradient_checkpointing: false, per_device_train_batch_size: 1, logging_steps: 1, save_strategy: 'no',
+      model_name_or_path: modelDir('llama'),
+      train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+      output_dir: join(dir, 'out'),
+      bf16: false,
+      gradient_checkpointing: false,
+      per_device_train_batch_size: 1,
+      logging_steps: 1,
+      save_strategy: 'no',
     });
     const args = ['dpo', recipe, '--max_steps', '24', '--enable_jit_checkpoint'];
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -133,10 +220,14 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code, stderr).toBe(143);
     expect(stderr).toContain('SIGTERM: stopping after this optimizer step and saving a checkpoint');
-    expect(stderr).toMatch(/^note: enable_jit_checkpoint: true has no effect in alignkit: alignkit's command line always checkpoints on SIGTERM/m);
+    expect(stderr).toMatch(
+      /^note: enable_jit_checkpoint: true has no effect in alignkit: alignkit's command line always checkpoints on SIGTERM/m,
+    );
     const checkpoint = /^stopped at step \d+: checkpoint (\S+)$/m.exec(stdout)?.[1];
     expect(checkpoint).toBeDefined();
-    const resume = /^resume with: alignkit (.*?)  \(or resume_from_checkpoint: true in the config\)$/m.exec(stdout)?.[1];
+    const resume = /^resume with: alignkit (.*?)  \(or resume_from_checkpoint: true in the config\)$/m.exec(
+      stdout,
+    )?.[1];
     expect(resume).toBe(`dpo ${recipe} --max_steps 24 --enable_jit_checkpoint --resume_from_checkpoint ${checkpoint}`);
     const resumed = alignkit(...resume!.split(' '));
     expect(resumed.status, resumed.stderr).toBe(0);

@@ -39,29 +39,48 @@ function trlKeys(trainer: keyof typeof CONFIG_CLASS): { key: string; owner: stri
 }
 
 const status = (schema: Schema, key: string) =>
-  !(key in schema) ? 'missing' : schema[key]!.refused !== undefined ? 'refused' : schema[key]!.noEffect !== undefined ? 'noted' : 'implemented';
+  !(key in schema)
+    ? 'missing'
+    : schema[key]!.refused !== undefined
+      ? 'refused'
+      : schema[key]!.noEffect !== undefined
+        ? 'noted'
+        : 'implemented';
 
 describe(`every key of TRL ${trl.trl} (transformers ${trl.transformers}) is implemented, noted or refused`, () => {
   it('was recorded from TRL 1.13 and transformers 5.18', () => {
     expect([trl.trl, trl.transformers]).toEqual(['1.13.0', '5.18.0']);
     // The fixture holds all of TrainingArguments: a sample of keys from its corners.
-    expect(Object.keys(trl.classes.DPOConfig!)).toEqual(expect.arrayContaining(['deepspeed', 'log_level', 'dataloader_num_workers', 'beta']));
+    expect(Object.keys(trl.classes.DPOConfig!)).toEqual(
+      expect.arrayContaining(['deepspeed', 'log_level', 'dataloader_num_workers', 'beta']),
+    );
   });
 
-  it.each(Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[])('trainer %s: no key is missing from the schema', (trainer) => {
-    const schema: Schema = trainerSchemas[trainer];
-    const missing = trlKeys(trainer).filter(({ key }) => status(schema, key) === 'missing').map(({ owner, key }) => `${owner}.${key}`);
-    expect(missing).toEqual([]);
-  });
+  it.each(Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[])(
+    'trainer %s: no key is missing from the schema',
+    (trainer) => {
+      const schema: Schema = trainerSchemas[trainer];
+      const missing = trlKeys(trainer)
+        .filter(({ key }) => status(schema, key) === 'missing')
+        .map(({ owner, key }) => `${owner}.${key}`);
+      expect(missing).toEqual([]);
+    },
+  );
 
-  it.each(Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[])("trainer %s: each key's default is TRL's", (trainer) => {
-    const schema: Schema = trainerSchemas[trainer];
-    const differing = trlKeys(trainer)
-      .filter(({ key, owner }) => key in schema && !(`${owner}.${key}` in INTENTIONAL_DEFAULTS))
-      .filter(({ key, trlDefault }) => !isDeepStrictEqual(schema[key]!.default, trlDefault))
-      .map(({ key, owner, trlDefault }) => `${owner}.${key}: alignkit ${JSON.stringify(schema[key]!.default)}, TRL ${JSON.stringify(trlDefault)}`);
-    expect(differing).toEqual([]);
-  });
+  it.each(Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[])(
+    "trainer %s: each key's default is TRL's",
+    (trainer) => {
+      const schema: Schema = trainerSchemas[trainer];
+      const differing = trlKeys(trainer)
+        .filter(({ key, owner }) => key in schema && !(`${owner}.${key}` in INTENTIONAL_DEFAULTS))
+        .filter(({ key, trlDefault }) => !isDeepStrictEqual(schema[key]!.default, trlDefault))
+        .map(
+          ({ key, owner, trlDefault }) =>
+            `${owner}.${key}: alignkit ${JSON.stringify(schema[key]!.default)}, TRL ${JSON.stringify(trlDefault)}`,
+        );
+      expect(differing).toEqual([]);
+    },
+  );
 
   it('a key without effect or refused says why, and is both only when it refuses some values and notes the rest', () => {
     for (const [trainer, schema] of Object.entries(trainerSchemas) as [string, Schema][]) {
@@ -69,7 +88,10 @@ describe(`every key of TRL ${trl.trl} (transformers ${trl.transformers}) is impl
         const where = `${trainer}.${key}`;
         if (field.noEffect !== undefined) expect(field.noEffect.length, where).toBeGreaterThan(20);
         if (field.refused !== undefined) expect(field.refused.length, where).toBeGreaterThan(20);
-        expect(field.noEffect !== undefined && field.refused !== undefined && field.refusedValues === undefined, where).toBe(false);
+        expect(
+          field.noEffect !== undefined && field.refused !== undefined && field.refusedValues === undefined,
+          where,
+        ).toBe(false);
       }
     }
   });
@@ -77,9 +99,18 @@ describe(`every key of TRL ${trl.trl} (transformers ${trl.transformers}) is impl
   it('every intentional difference is still a difference', () => {
     for (const name of Object.keys(INTENTIONAL_DEFAULTS)) {
       const [owner, key] = name.split('.') as [string, string];
-      const trainers = (Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[]).filter((t) => trlKeys(t).some((k) => k.key === key && k.owner === owner));
+      const trainers = (Object.keys(CONFIG_CLASS) as (keyof typeof CONFIG_CLASS)[]).filter((t) =>
+        trlKeys(t).some((k) => k.key === key && k.owner === owner),
+      );
       expect(trainers, name).not.toEqual([]);
-      for (const t of trainers) expect(isDeepStrictEqual(trainerSchemas[t][key as keyof (typeof trainerSchemas)[typeof t]]?.default, { ...trl.classes[owner], ...trl.handbook[owner] }[key]), name).toBe(false);
+      for (const t of trainers)
+        expect(
+          isDeepStrictEqual(
+            trainerSchemas[t][key as keyof (typeof trainerSchemas)[typeof t]]?.default,
+            { ...trl.classes[owner], ...trl.handbook[owner] }[key],
+          ),
+          name,
+        ).toBe(false);
     }
   });
 });

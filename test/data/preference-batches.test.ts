@@ -5,18 +5,29 @@ import { PreferenceBatches, type PreferenceBatchOptions } from '../../src/data/p
 import { buildTable, IdColumnBuilder } from '../../src/data/token-table.js';
 
 function table(rows: number) {
-  const builders = { prompt_ids: new IdColumnBuilder(), chosen_ids: new IdColumnBuilder(), rejected_ids: new IdColumnBuilder() };
+  const builders = {
+    prompt_ids: new IdColumnBuilder(),
+    chosen_ids: new IdColumnBuilder(),
+    rejected_ids: new IdColumnBuilder(),
+  };
   for (let i = 0; i < rows; i++) {
-    builders.prompt_ids.push(Array.from({ length: 1 + (i * 7) % 13 }, (_, t) => 10 + t));
-    builders.chosen_ids.push(Array.from({ length: 1 + (i * 5) % 11 }, (_, t) => 50 + t));
-    builders.rejected_ids.push(Array.from({ length: 1 + (i * 3) % 7 }, (_, t) => 90 + t));
+    builders.prompt_ids.push(Array.from({ length: 1 + ((i * 7) % 13) }, (_, t) => 10 + t));
+    builders.chosen_ids.push(Array.from({ length: 1 + ((i * 5) % 11) }, (_, t) => 50 + t));
+    builders.rejected_ids.push(Array.from({ length: 1 + ((i * 3) % 7) }, (_, t) => 90 + t));
   }
   return buildTable(builders);
 }
 
 const options: PreferenceBatchOptions = {
-  batchSize: 4, seed: 42, shuffle: true, groupByLength: false, dropLast: false,
-  padTokenId: 0, maxLength: null, truncationMode: 'keep_start', padToMultipleOf: null,
+  batchSize: 4,
+  seed: 42,
+  shuffle: true,
+  groupByLength: false,
+  dropLast: false,
+  padTokenId: 0,
+  maxLength: null,
+  truncationMode: 'keep_start',
+  padToMultipleOf: null,
 };
 
 describe('PreferenceBatches', () => {
@@ -28,7 +39,9 @@ describe('PreferenceBatches', () => {
     expect(new PreferenceBatches(table(30), options).order(0)).toEqual(epoch0);
     expect(batches.order(1)).not.toEqual(epoch0);
     expect(new PreferenceBatches(table(30), { ...options, seed: 7 }).order(0)).not.toEqual(epoch0);
-    expect(new PreferenceBatches(table(30), { ...options, shuffle: false }).order(0).flat()).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(new PreferenceBatches(table(30), { ...options, shuffle: false }).order(0).flat()).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
   });
 
   it('drops the short last batch only when asked', () => {
@@ -37,10 +50,21 @@ describe('PreferenceBatches', () => {
   });
 
   it('grouping by length pads less than a plain shuffle', () => {
-    const padding = (b: PreferenceBatches) => [...b.epoch(0)].reduce((n, batch) => n + batch.attentionMask.filter((m) => m === 0).length, 0);
+    const padding = (b: PreferenceBatches) =>
+      [...b.epoch(0)].reduce((n, batch) => n + batch.attentionMask.filter((m) => m === 0).length, 0);
     const plain = new PreferenceBatches(table(200), options);
     const grouped = new PreferenceBatches(table(200), { ...options, groupByLength: true });
-    expect(grouped.order(0).flat().sort((a, b) => a - b)).toEqual(plain.order(0).flat().sort((a, b) => a - b));
+    expect(
+      grouped
+        .order(0)
+        .flat()
+        .sort((a, b) => a - b),
+    ).toEqual(
+      plain
+        .order(0)
+        .flat()
+        .sort((a, b) => a - b),
+    );
     expect(padding(grouped)).toBeLessThan(padding(plain) / 2);
   });
 

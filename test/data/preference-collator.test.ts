@@ -7,7 +7,11 @@ import { buildTable, idColumn, IdColumnBuilder } from '../../src/data/token-tabl
 import { fixturesDir } from '../helpers/fixtures.js';
 
 interface Case {
-  settings: { max_length: number | null; truncation_mode: 'keep_start' | 'keep_end'; pad_to_multiple_of: number | null };
+  settings: {
+    max_length: number | null;
+    truncation_mode: 'keep_start' | 'keep_end';
+    pad_to_multiple_of: number | null;
+  };
   pad_token_id: number;
   examples: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
   input_ids: number[][];
@@ -23,20 +27,32 @@ function rows(flat: ArrayLike<number>, seqLen: number): number[][] {
 
 describe('collatePreference', () => {
   it.each(cases.map((c) => [JSON.stringify(c.settings), c] as const))('matches TRL with %s', (_, c) => {
-    const builders = { prompt_ids: new IdColumnBuilder(), chosen_ids: new IdColumnBuilder(), rejected_ids: new IdColumnBuilder() };
+    const builders = {
+      prompt_ids: new IdColumnBuilder(),
+      chosen_ids: new IdColumnBuilder(),
+      rejected_ids: new IdColumnBuilder(),
+    };
     for (const ex of c.examples) {
       builders.prompt_ids.push(ex.prompt_ids);
       builders.chosen_ids.push(ex.chosen_ids);
       builders.rejected_ids.push(ex.rejected_ids);
     }
     const table = buildTable(builders);
-    const columns = { prompt: idColumn(table, 'prompt_ids'), chosen: idColumn(table, 'chosen_ids'), rejected: idColumn(table, 'rejected_ids') };
-    const batch = collatePreference(columns, c.examples.map((_, i) => i), {
-      padTokenId: c.pad_token_id,
-      maxLength: c.settings.max_length,
-      truncationMode: c.settings.truncation_mode,
-      padToMultipleOf: c.settings.pad_to_multiple_of,
-    });
+    const columns = {
+      prompt: idColumn(table, 'prompt_ids'),
+      chosen: idColumn(table, 'chosen_ids'),
+      rejected: idColumn(table, 'rejected_ids'),
+    };
+    const batch = collatePreference(
+      columns,
+      c.examples.map((_, i) => i),
+      {
+        padTokenId: c.pad_token_id,
+        maxLength: c.settings.max_length,
+        truncationMode: c.settings.truncation_mode,
+        padToMultipleOf: c.settings.pad_to_multiple_of,
+      },
+    );
     expect(batch.pairs).toBe(c.examples.length);
     expect(rows(batch.inputIds, batch.seqLen)).toEqual(c.input_ids);
     expect(rows(batch.attentionMask, batch.seqLen)).toEqual(c.attention_mask);

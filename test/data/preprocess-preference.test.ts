@@ -38,25 +38,35 @@ function column(table: Awaited<ReturnType<typeof readArrowFile>>, name: string):
 }
 
 describe('preprocessPreferences matches TRL', () => {
-  it.each(cases.map((c) => [`${c.layout} / ${c.tokenizer} / ${JSON.stringify(c.settings)}`, c] as const))('%s', async (_, c) => {
-    const summary = await preprocessPreferences(configFor(c, tempDir('prep')), { split: 'train' });
-    const table = await readArrowFile(summary.path);
-    expect(summary.rows).toBe(c.expected.length);
-    expect(summary.dropped).toBe(c.rows.length - c.expected.length);
-    expect(column(table, 'prompt_ids')).toEqual(c.expected.map((r) => r.prompt_ids));
-    expect(column(table, 'chosen_ids')).toEqual(c.expected.map((r) => r.chosen_ids));
-    expect(column(table, 'rejected_ids')).toEqual(c.expected.map((r) => r.rejected_ids));
-  });
+  it.each(cases.map((c) => [`${c.layout} / ${c.tokenizer} / ${JSON.stringify(c.settings)}`, c] as const))(
+    '%s',
+    async (_, c) => {
+      const summary = await preprocessPreferences(configFor(c, tempDir('prep')), { split: 'train' });
+      const table = await readArrowFile(summary.path);
+      expect(summary.rows).toBe(c.expected.length);
+      expect(summary.dropped).toBe(c.rows.length - c.expected.length);
+      expect(column(table, 'prompt_ids')).toEqual(c.expected.map((r) => r.prompt_ids));
+      expect(column(table, 'chosen_ids')).toEqual(c.expected.map((r) => r.chosen_ids));
+      expect(column(table, 'rejected_ids')).toEqual(c.expected.map((r) => r.rejected_ids));
+    },
+  );
 });
 
 describe('large files', () => {
   it('keeps row order across chunks tokenized while the next chunk is read', async () => {
     const dir = tempDir('chunks');
     const data = join(dir, 'many.jsonl');
-    const row = (i: number) => ({ prompt: `Question ${i}: what is ${i} + ${i}?`, chosen: ` ${2 * i}`, rejected: ` ${2 * i + 1}` });
+    const row = (i: number) => ({
+      prompt: `Question ${i}: what is ${i} + ${i}?`,
+      chosen: ` ${2 * i}`,
+      rejected: ` ${2 * i + 1}`,
+    });
     writeFileSync(data, Array.from({ length: 2500 }, (_, i) => JSON.stringify(row(i))).join('\n') + '\n');
     const config = resolveConfig({
-      trainer: 'dpo', model_name_or_path: join(fixturesDir, 'tokenizers', 'chatml-bytelevel'), train_dataset: data, output_dir: join(dir, 'out'),
+      trainer: 'dpo',
+      model_name_or_path: join(fixturesDir, 'tokenizers', 'chatml-bytelevel'),
+      train_dataset: data,
+      output_dir: join(dir, 'out'),
     }) as DpoConfig;
     const table = await readArrowFile((await preprocessPreferences(config, { split: 'train' })).path);
     const tokenizer = await Tokenizer.load(config.model_name_or_path!);
@@ -90,24 +100,33 @@ describe('invalid rows', () => {
   it('name the file, row and field, or are skipped and counted with skip_invalid_rows', async () => {
     const dir = tempDir('invalid');
     const data = join(dir, 'bad.jsonl');
-    writeFileSync(data, [
-      JSON.stringify({ prompt: 'a', chosen: 'b', rejected: 'c' }),
-      JSON.stringify({ prompt: 'a', chosen: '', rejected: 'c' }),
-      JSON.stringify({ prompt: 'a', chosen: 'b' }),
-      JSON.stringify({ prompt: 'a', chosen: 7, rejected: 'c' }),
-      '{not json',
-      JSON.stringify({ prompt: 'x', chosen: 'y', rejected: 'z' }),
-    ].join('\n') + '\n');
+    writeFileSync(
+      data,
+      [
+        JSON.stringify({ prompt: 'a', chosen: 'b', rejected: 'c' }),
+        JSON.stringify({ prompt: 'a', chosen: '', rejected: 'c' }),
+        JSON.stringify({ prompt: 'a', chosen: 'b' }),
+        JSON.stringify({ prompt: 'a', chosen: 7, rejected: 'c' }),
+        '{not json',
+        JSON.stringify({ prompt: 'x', chosen: 'y', rejected: 'z' }),
+      ].join('\n') + '\n',
+    );
     const config = resolveConfig({ ...base, train_dataset: data, output_dir: join(dir, 'out') }) as DpoConfig;
     await expect(preprocessPreferences(config, { split: 'train' })).rejects.toMatchObject({
-      code: 'ERR_INVALID_DATA', message: `${data}: row 1, field 'chosen': empty text`,
+      code: 'ERR_INVALID_DATA',
+      message: `${data}: row 1, field 'chosen': empty text`,
     });
     const logs: string[] = [];
-    const summary = await preprocessPreferences({ ...config, skip_invalid_rows: true }, { split: 'train', log: (m) => logs.push(m) });
+    const summary = await preprocessPreferences(
+      { ...config, skip_invalid_rows: true },
+      { split: 'train', log: (m) => logs.push(m) },
+    );
     expect(summary).toMatchObject({ rows: 2, skipped: 4 });
     expect(logs.filter((l) => l.startsWith('skipped:'))).toHaveLength(4);
     expect(logs.join('\n')).toMatch(/row 2: missing field 'rejected'/);
-    expect(logs.join('\n')).toMatch(/row 3, field 'chosen': expected text or a list of \{role, content\} messages, got number 7/);
+    expect(logs.join('\n')).toMatch(
+      /row 3, field 'chosen': expected text or a list of \{role, content\} messages, got number 7/,
+    );
     expect(logs.join('\n')).toMatch(/skipped 4 invalid row\(s\)/);
   });
 
@@ -116,7 +135,9 @@ describe('invalid rows', () => {
     const data = join(dir, 'pairs.jsonl');
     writeFileSync(data, JSON.stringify({ instruction: 'Say hi', good: 'Hi!', bad: 'No.' }) + '\n');
     const config = resolveConfig({
-      ...base, train_dataset: data, output_dir: join(dir, 'out'),
+      ...base,
+      train_dataset: data,
+      output_dir: join(dir, 'out'),
       dataset_columns: { prompt: 'instruction', chosen: 'good', rejected: 'bad' },
     }) as DpoConfig;
     expect((await preprocessPreferences(config, { split: 'train' })).rows).toBe(1);
@@ -126,16 +147,30 @@ describe('invalid rows', () => {
     const dir = tempDir('template-error');
     const data = join(dir, 'chat.jsonl');
     const turn = (role: string, content: string) => ({ role, content });
-    writeFileSync(data, [
-      JSON.stringify({ prompt: [turn('user', 'hi')], chosen: [turn('assistant', 'a')], rejected: [turn('assistant', 'b')] }),
-      JSON.stringify({ prompt: [turn('user', 'hi')], chosen: [turn('assistant', 'a')], rejected: [turn('assistant', 'b')] }),
-    ].join('\n') + '\n');
+    writeFileSync(
+      data,
+      [
+        JSON.stringify({
+          prompt: [turn('user', 'hi')],
+          chosen: [turn('assistant', 'a')],
+          rejected: [turn('assistant', 'b')],
+        }),
+        JSON.stringify({
+          prompt: [turn('user', 'hi')],
+          chosen: [turn('assistant', 'a')],
+          rejected: [turn('assistant', 'b')],
+        }),
+      ].join('\n') + '\n',
+    );
     const config = resolveConfig({
-      ...base, train_dataset: data, output_dir: join(dir, 'out'),
+      ...base,
+      train_dataset: data,
+      output_dir: join(dir, 'out'),
       chat_template: join(fixturesDir, 'tokenizers', 'templates', 'raises.jinja'),
     }) as DpoConfig;
     await expect(preprocessPreferences(config, { split: 'train' })).rejects.toMatchObject({
-      code: 'ERR_INVALID_DATA', message: expect.stringMatching(new RegExp(`^${data}: row 0: chat template: `)),
+      code: 'ERR_INVALID_DATA',
+      message: expect.stringMatching(new RegExp(`^${data}: row 0: chat template: `)),
     });
   });
 });

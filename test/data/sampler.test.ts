@@ -13,18 +13,23 @@ interface Case {
   data_seed: number | null;
   epochs: number[][];
 }
-const { transformers_order: cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'trainer-order.json'), 'utf8')) as {
+const { transformers_order: cases } = JSON.parse(
+  readFileSync(join(fixturesDir, 'trl', 'trainer-order.json'), 'utf8'),
+) as {
   transformers_order: Case[];
 };
 
 describe('epochOrder', () => {
-  it.each(cases.map((c) => [`${c.rows} rows, seed ${c.seed}, data_seed ${c.data_seed}`, c] as const))('%s: the Trainer order', (_, c) => {
-    c.epochs.forEach((expected, epoch) => {
-      const order = epochOrder(c.rows, { seed: c.data_seed ?? c.seed, epoch, shuffle: true });
-      expect(order).toEqual(expected);
-      expect(batchesOf(order, c.batch_size, false).flat()).toEqual(expected);
-    });
-  });
+  it.each(cases.map((c) => [`${c.rows} rows, seed ${c.seed}, data_seed ${c.data_seed}`, c] as const))(
+    '%s: the Trainer order',
+    (_, c) => {
+      c.epochs.forEach((expected, epoch) => {
+        const order = epochOrder(c.rows, { seed: c.data_seed ?? c.seed, epoch, shuffle: true });
+        expect(order).toEqual(expected);
+        expect(batchesOf(order, c.batch_size, false).flat()).toEqual(expected);
+      });
+    },
+  );
 
   it('keeps table order without shuffle', () => {
     expect(epochOrder(5, { seed: 1, epoch: 3, shuffle: false })).toEqual([0, 1, 2, 3, 4]);

@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { launch } from '../../src/distributed/launcher.js';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -22,19 +22,43 @@ function writeRows(dir: string, file: string, lines: string[]): string {
   return path;
 }
 
-const pairs = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8').trim().split('\n').slice(0, 16);
-const sftCase = (JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-train.json'), 'utf8')) as { cases: { name: string; rows: object[] }[] })
-  .cases.find((c) => c.name === 'messages')!;
+const pairs = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, 16);
+const sftCase = (
+  JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-train.json'), 'utf8')) as {
+    cases: { name: string; rows: object[] }[];
+  }
+).cases.find((c) => c.name === 'messages')!;
 
 /** A config for `trainer` on the llama fixture; batch: rows per process. */
 function configFor(trainer: 'dpo' | 'sft' | 'kto', dir: string, batch: number, extra: Record<string, unknown>) {
-  const data = trainer === 'dpo' ? writeRows(dir, 'pairs.jsonl', pairs)
-    : trainer === 'sft' ? writeRows(dir, 'rows.jsonl', sftCase.rows.map((row) => JSON.stringify(row)))
-      : join(fixturesDir, 'trl', 'kto-train.jsonl');
+  const data =
+    trainer === 'dpo'
+      ? writeRows(dir, 'pairs.jsonl', pairs)
+      : trainer === 'sft'
+        ? writeRows(
+            dir,
+            'rows.jsonl',
+            sftCase.rows.map((row) => JSON.stringify(row)),
+          )
+        : join(fixturesDir, 'trl', 'kto-train.jsonl');
   return {
-    trainer, model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'),
-    per_device_train_batch_size: batch, per_device_eval_batch_size: batch, max_steps: 4, logging_steps: 1,
-    learning_rate: 1e-3, bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, seed: 42,
+    trainer,
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    per_device_train_batch_size: batch,
+    per_device_eval_batch_size: batch,
+    max_steps: 4,
+    logging_steps: 1,
+    learning_rate: 1e-3,
+    bf16: false,
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    use_cpu: true,
+    seed: 42,
     ...(trainer === 'sft' ? { chat_template_path: join(fixturesDir, 'trl', 'sft-train-chatml.jinja') } : {}),
     ...extra,
   };
@@ -44,12 +68,24 @@ function configFor(trainer: 'dpo' | 'sft' | 'kto', dir: string, batch: number, e
 async function alignkitTrain(config: object, dir: string, nproc: number, more: string[] = []) {
   const path = join(dir, `config-${nproc}.json`);
   writeFileSync(path, JSON.stringify(config));
-  const args = [cli, 'train', path, '--nproc_per_node', String(nproc), '--master_port', String(await freePort()), ...more];
+  const args = [
+    cli,
+    'train',
+    path,
+    '--nproc_per_node',
+    String(nproc),
+    '--master_port',
+    String(await freePort()),
+    ...more,
+  ];
   return spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
 }
 
 const logsOf = (config: { output_dir: string }): LogEntry[] =>
-  readFileSync(join(config.output_dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as LogEntry);
+  readFileSync(join(config.output_dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as LogEntry);
 
 // total_flos counts input tokens with their padding, and each rank pads its half of a batch to its own longest row.
 const comparable = (entries: LogEntry[]) => withoutTimings(entries).map(({ total_flos: _, ...entry }) => entry);
@@ -63,9 +99,17 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
   it.each([
     ['dpo', 'dpo', {}],
     ['dpo, gradient accumulation', 'dpo', { gradient_accumulation_steps: 2 }],
-    ['dpo, precomputed reference, evaluation', 'dpo', { precompute_ref_log_probs: true, eval_strategy: 'steps', eval_steps: 2 }],
+    [
+      'dpo, precomputed reference, evaluation',
+      'dpo',
+      { precompute_ref_log_probs: true, eval_strategy: 'steps', eval_steps: 2 },
+    ],
     ['dpo, LoRA', 'dpo', { use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0, learning_rate: 1e-2 }],
-    ['dpo, zero_stage 1, gradient accumulation', 'dpo', { zero_stage: 1, gradient_accumulation_steps: 2, weight_decay: 0.1 }],
+    [
+      'dpo, zero_stage 1, gradient accumulation',
+      'dpo',
+      { zero_stage: 1, gradient_accumulation_steps: 2, weight_decay: 0.1 },
+    ],
     ['sft', 'sft', {}],
     ['sft, gradient accumulation', 'sft', { gradient_accumulation_steps: 2 }],
     ['sft, zero_stage 1', 'sft', { zero_stage: 1 }],
@@ -84,7 +128,9 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
     expect(job.status, job.stderr).toBe(0);
     expectSameLogs(logsOf(two), logHistory);
     // Rank 0 alone wrote the final model, as a full Hugging Face folder.
-    expect(existsSync(join(two.output_dir, 'use_peft' in extra ? 'adapter_model.safetensors' : 'model.safetensors'))).toBe(true);
+    expect(
+      existsSync(join(two.output_dir, 'use_peft' in extra ? 'adapter_model.safetensors' : 'model.safetensors')),
+    ).toBe(true);
   });
 });
 
@@ -95,12 +141,18 @@ describe('gradient averaging', () => {
     writeFileSync(path, JSON.stringify(configFor('dpo', dir, 2, { gradient_accumulation_steps: 2, max_steps: 3 })));
     const worker = join(import.meta.dirname, '..', '..', 'scripts', 'bench', 'ddp-worker.mjs');
     const code = await launch({
-      nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: await freePort(),
+      nprocPerNode: 2,
+      nnodes: 1,
+      nodeRank: 0,
+      masterAddr: '127.0.0.1',
+      masterPort: await freePort(),
       command: [process.execPath, worker, path, join(dir, 'report')],
     });
     expect(code).toBe(0);
     for (const rank of [0, 1]) {
-      const { stats } = JSON.parse(readFileSync(join(dir, `report.${rank}.json`), 'utf8')) as { stats: { syncs: number; allReduces: number } };
+      const { stats } = JSON.parse(readFileSync(join(dir, `report.${rank}.json`), 'utf8')) as {
+        stats: { syncs: number; allReduces: number };
+      };
       expect(stats.syncs).toBe(3);
       expect(stats.allReduces).toBeGreaterThanOrEqual(3);
     }
@@ -113,14 +165,27 @@ describe('faults', () => {
     const config = configFor('dpo', dir, 4, { max_steps: 100_000, output_dir: join(dir, 'out') });
     const path = join(dir, 'config.json');
     writeFileSync(path, JSON.stringify(config));
-    const launcher = spawn(process.execPath, [cli, 'train', path, '--nproc_per_node', '2', '--master_port', String(await freePort())]);
+    const launcher = spawn(process.execPath, [
+      cli,
+      'train',
+      path,
+      '--nproc_per_node',
+      '2',
+      '--master_port',
+      String(await freePort()),
+    ]);
     let stdout = '';
     let stderr = '';
     launcher.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
     launcher.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     // Once training runs (rank 0 reports steps), kill rank 1: the launcher's child whose RANK is 1.
-    await vi.waitFor(() => expect(stdout + stderr).toMatch(/\[rank 0\] .*step [1-9]/), { timeout: 60_000, interval: 50 });
-    const rank1 = workerPids(launcher.pid!).find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('RANK=1'))!;
+    await vi.waitFor(() => expect(stdout + stderr).toMatch(/\[rank 0\] .*step [1-9]/), {
+      timeout: 60_000,
+      interval: 50,
+    });
+    const rank1 = workerPids(launcher.pid!).find((pid) =>
+      readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('RANK=1'),
+    )!;
     process.kill(rank1, 'SIGKILL');
     const code = await new Promise<number | null>((resolve) => launcher.on('exit', resolve));
     expect(code).toBe(1);
@@ -136,9 +201,17 @@ describe('faults', () => {
     const job = await alignkitTrain(two, dir, 2);
     expect(job.status, job.stderr).toBe(0);
     const checkpoint = join(two.output_dir, 'checkpoint-2');
-    expect(readdirSync(checkpoint)).toEqual(expect.arrayContaining(['rng_state_0.safetensors', 'rng_state_1.safetensors', 'optimizer.safetensors']));
-    const resumed = await train({ ...oneConfig, output_dir: join(dir, 'resumed'), resume_from_checkpoint: checkpoint }, { log: () => {} });
-    expectSameLogs(resumed.logHistory.filter((e) => e.step! > 2), logHistory.filter((e) => e.step! > 2));
+    expect(readdirSync(checkpoint)).toEqual(
+      expect.arrayContaining(['rng_state_0.safetensors', 'rng_state_1.safetensors', 'optimizer.safetensors']),
+    );
+    const resumed = await train(
+      { ...oneConfig, output_dir: join(dir, 'resumed'), resume_from_checkpoint: checkpoint },
+      { log: () => {} },
+    );
+    expectSameLogs(
+      resumed.logHistory.filter((e) => e.step! > 2),
+      logHistory.filter((e) => e.step! > 2),
+    );
   });
 });
 

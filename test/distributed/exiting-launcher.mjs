@@ -6,6 +6,14 @@ import { launch } from '../../dist/distributed/launcher.js';
 
 const [dir, port] = process.argv.slice(2);
 const worker = join(import.meta.dirname, 'worker.mjs');
-launch({ nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: Number(port), command: [process.execPath, worker, 'deaf', dir] });
-while (!existsSync(join(dir, 'pid-0')) || !existsSync(join(dir, 'pid-1'))) await new Promise((resolve) => setTimeout(resolve, 10));
+launch({
+  nprocPerNode: 2,
+  nnodes: 1,
+  nodeRank: 0,
+  masterAddr: '127.0.0.1',
+  masterPort: Number(port),
+  command: [process.execPath, worker, 'deaf', dir],
+});
+while (!existsSync(join(dir, 'pid-0')) || !existsSync(join(dir, 'pid-1')))
+  await new Promise((resolve) => setTimeout(resolve, 10));
 process.exit(130);

@@ -20,8 +20,14 @@ let stderr: string;
 beforeEach(() => {
   stdout = '';
   stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => { stdout += String(chunk); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    stdout += String(chunk);
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    stderr += String(chunk);
+    return true;
+  });
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -30,14 +36,22 @@ afterEach(() => {
 
 async function options(mode: string, dir: string, more: Partial<LaunchOptions> = {}): Promise<LaunchOptions> {
   return {
-    nprocPerNode: 2, nnodes: 1, nodeRank: 0, masterAddr: '127.0.0.1', masterPort: await freePort(),
-    command: [process.execPath, worker, mode, dir], ...more,
+    nprocPerNode: 2,
+    nnodes: 1,
+    nodeRank: 0,
+    masterAddr: '127.0.0.1',
+    masterPort: await freePort(),
+    command: [process.execPath, worker, mode, dir],
+    ...more,
   };
 }
 
 /** launch's rejection (fails the test when it resolves). */
 async function failure(launched: Promise<number>): Promise<AlignkitError> {
-  const err = await launched.then(() => undefined, (e: unknown) => e);
+  const err = await launched.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(AlignkitError);
   return err as AlignkitError;
 }
@@ -58,10 +72,18 @@ describe('launch', () => {
     expect(await launch(opts)).toBe(0);
     const envs = [0, 1].map((rank) => JSON.parse(new RegExp(`^\\[rank ${rank}\\] (\\{.*\\})$`, 'm').exec(stdout)![1]!));
     const threads = String(threadsPerWorker(2));
-    expect(envs).toEqual([0, 1].map((rank) => ({
-      RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: '2', GROUP_RANK: '0',
-      MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(opts.masterPort), OMP_NUM_THREADS: threads,
-    })));
+    expect(envs).toEqual(
+      [0, 1].map((rank) => ({
+        RANK: String(rank),
+        WORLD_SIZE: '2',
+        LOCAL_RANK: String(rank),
+        LOCAL_WORLD_SIZE: '2',
+        GROUP_RANK: '0',
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(opts.masterPort),
+        OMP_NUM_THREADS: threads,
+      })),
+    );
     for (const rank of [0, 1]) {
       expect(stdout).toMatch(new RegExp(`^\\[rank ${rank}\\] no newline from ${rank}$`, 'm'));
       expect(stderr).toMatch(new RegExp(`^\\[rank ${rank}\\] stderr of ${rank}$`, 'm'));
@@ -75,8 +97,12 @@ describe('launch', () => {
     // Node 1 does not host the store: its port is not checked, even when taken.
     expect(await launch(await options('env', tempDir('launch-node1'), { nnodes: 2, nodeRank: 1 }))).toBe(0);
     const envs = [2, 3].map((rank) => JSON.parse(new RegExp(`^\\[rank ${rank}\\] (\\{.*\\})$`, 'm').exec(stdout)![1]!));
-    expect(envs.map((e) => [e.RANK, e.LOCAL_RANK, e.WORLD_SIZE, e.LOCAL_WORLD_SIZE, e.GROUP_RANK, e.OMP_NUM_THREADS]))
-      .toEqual([['2', '0', '4', '2', '1', '3'], ['3', '1', '4', '2', '1', '3']]);
+    expect(
+      envs.map((e) => [e.RANK, e.LOCAL_RANK, e.WORLD_SIZE, e.LOCAL_WORLD_SIZE, e.GROUP_RANK, e.OMP_NUM_THREADS]),
+    ).toEqual([
+      ['2', '0', '4', '2', '1', '3'],
+      ['3', '1', '4', '2', '1', '3'],
+    ]);
   });
 
   it('a worker exiting 3 stops the others and is reported with its rank, pid, exit code and stderr tail', async () => {
@@ -84,7 +110,9 @@ describe('launch', () => {
     const started = performance.now();
     const err = await failure(launch(await options('fail', dir)));
     expect(err.code).toBe('ERR_WORKER_FAILED');
-    expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) exited with code 3; the other workers were stopped; the last lines of its stderr:\n/);
+    expect(err.message).toMatch(
+      /^worker rank 1 \(pid \d+\) exited with code 3; the other workers were stopped; the last lines of its stderr:\n/,
+    );
     const quoted = err.message.split('\n').slice(1);
     expect(quoted).toHaveLength(20);
     expect(quoted[0]).toBe('  trace line 7');
@@ -107,27 +135,38 @@ describe('launch', () => {
     const dir = tempDir('launch-sigkill');
     const err = await failure(launch(await options('sigkill', dir)));
     expect(err.code).toBe('ERR_WORKER_FAILED');
-    expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr was empty\)$/);
+    expect(err.message).toMatch(
+      /^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr was empty\)$/,
+    );
     expect(isRunning(Number(readFileSync(join(dir, 'rank0.pid'), 'utf8')))).toBe(false);
   });
 
   it("stdio 'inherit' leaves the workers' output alone, and says so in a failure", async () => {
     const err = await failure(launch(await options('sigkill', tempDir('launch-inherit'), { stdio: 'inherit' })));
-    expect(err.message).toMatch(/^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr went to the terminal\)$/);
+    expect(err.message).toMatch(
+      /^worker rank 1 \(pid \d+\) was killed by signal SIGKILL; the other workers were stopped \(its stderr went to the terminal\)$/,
+    );
   });
 
   it('a command that cannot start is reported as such', async () => {
     const missing = join(tempDir('launch-missing'), 'no-such-program');
-    const err = await failure(launch({ ...await options('env', ''), command: [missing] }));
+    const err = await failure(launch({ ...(await options('env', '')), command: [missing] }));
     expect(err.code).toBe('ERR_WORKER_FAILED');
-    expect(err.message).toMatch(new RegExp(`^worker rank [01] \\(pid -\\) could not start \\(spawn ${missing} ENOENT\\); the other workers were stopped \\(its stderr was empty\\)$`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^worker rank [01] \\(pid -\\) could not start \\(spawn ${missing} ENOENT\\); the other workers were stopped \\(its stderr was empty\\)$`,
+      ),
+    );
   });
 
   it('abort forwards one SIGINT; workers that save and exit 130 make a clean stop (130)', async () => {
     const dir = tempDir('launch-sigint');
     const controller = new AbortController();
     const launched = launch(await options('sigint', dir, { signal: controller.signal }));
-    await vi.waitFor(() => expect(existsSync(join(dir, 'ready-0')) && existsSync(join(dir, 'ready-1'))).toBe(true), { timeout: 5000, interval: 20 });
+    await vi.waitFor(() => expect(existsSync(join(dir, 'ready-0')) && existsSync(join(dir, 'ready-1'))).toBe(true), {
+      timeout: 5000,
+      interval: 20,
+    });
     controller.abort();
     expect(await launched).toBe(130);
     expect(stdout).toMatch(/^\[rank 0\] saving checkpoint$/m);
@@ -138,7 +177,9 @@ describe('launch', () => {
     const [dir, port] = [tempDir('launch-exit'), await freePort()];
     // The built launcher (dist/, which `npm test` builds first), in a process of its own.
     const code = await new Promise((resolve) => {
-      spawn(process.execPath, [join(import.meta.dirname, 'exiting-launcher.mjs'), dir, String(port)], { stdio: 'ignore' }).on('exit', resolve);
+      spawn(process.execPath, [join(import.meta.dirname, 'exiting-launcher.mjs'), dir, String(port)], {
+        stdio: 'ignore',
+      }).on('exit', resolve);
     });
     expect(code).toBe(130);
     const pids = [0, 1].map((rank) => Number(readFileSync(join(dir, `pid-${rank}`), 'utf8')));
@@ -150,7 +191,9 @@ describe('launch', () => {
     try {
       const err = await failure(launch(await options('env', tempDir('launch-port'), { masterPort: port })));
       expect(err.code).toBe('ERR_PORT_IN_USE');
-      expect(err.message).toBe(`master port ${port} is already in use on 127.0.0.1 (another job, or workers of an earlier one, hold it); pick a free one with --master_port`);
+      expect(err.message).toBe(
+        `master port ${port} is already in use on 127.0.0.1 (another job, or workers of an earlier one, hold it); pick a free one with --master_port`,
+      );
       expect(stdout).toBe('');
     } finally {
       await close();
@@ -173,11 +216,27 @@ describe('launch', () => {
 });
 
 describe('distributedEnv', () => {
-  const good = { RANK: '1', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2', MASTER_ADDR: 'node0', MASTER_PORT: '29500' };
+  const good = {
+    RANK: '1',
+    WORLD_SIZE: '4',
+    LOCAL_RANK: '1',
+    LOCAL_WORLD_SIZE: '2',
+    MASTER_ADDR: 'node0',
+    MASTER_PORT: '29500',
+  };
 
   it("reads torchrun's variables, and is null outside a launched job", () => {
-    expect(distributedEnv(good)).toEqual({ rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: 'node0', masterPort: 29500 });
-    expect(distributedEnv({ ...good, RANK: '0', WORLD_SIZE: '1', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1' })?.worldSize).toBe(1);
+    expect(distributedEnv(good)).toEqual({
+      rank: 1,
+      worldSize: 4,
+      localRank: 1,
+      localWorldSize: 2,
+      masterAddr: 'node0',
+      masterPort: 29500,
+    });
+    expect(
+      distributedEnv({ ...good, RANK: '0', WORLD_SIZE: '1', LOCAL_RANK: '0', LOCAL_WORLD_SIZE: '1' })?.worldSize,
+    ).toBe(1);
     expect(distributedEnv({})).toBeNull();
     expect(distributedEnv({ PATH: '/bin' })).toBeNull();
   });
@@ -185,13 +244,33 @@ describe('distributedEnv', () => {
   it.each([
     ['WORLD_SIZE', '0', 'WORLD_SIZE: expected an integer >= 1 (torchrun\'s worker variables), got "0"'],
     ['WORLD_SIZE', 'two', 'WORLD_SIZE: expected an integer >= 1 (torchrun\'s worker variables), got "two"'],
-    ['RANK', undefined, 'RANK: expected an integer in 0..3 (below WORLD_SIZE=4) (torchrun\'s worker variables), it is unset'],
+    [
+      'RANK',
+      undefined,
+      "RANK: expected an integer in 0..3 (below WORLD_SIZE=4) (torchrun's worker variables), it is unset",
+    ],
     ['RANK', '4', 'RANK: expected an integer in 0..3 (below WORLD_SIZE=4) (torchrun\'s worker variables), got "4"'],
     ['RANK', '-1', 'RANK: expected an integer in 0..3 (below WORLD_SIZE=4) (torchrun\'s worker variables), got "-1"'],
-    ['LOCAL_RANK', '2', 'LOCAL_RANK: expected an integer in 0..1 (below LOCAL_WORLD_SIZE=2) (torchrun\'s worker variables), got "2"'],
-    ['LOCAL_WORLD_SIZE', '5', 'LOCAL_WORLD_SIZE: expected an integer in 1..4 (at most WORLD_SIZE=4) (torchrun\'s worker variables), got "5"'],
-    ['LOCAL_WORLD_SIZE', undefined, 'LOCAL_WORLD_SIZE: expected an integer in 1..4 (at most WORLD_SIZE=4) (torchrun\'s worker variables), it is unset'],
-    ['MASTER_ADDR', '', 'MASTER_ADDR: expected the host name or address of rank 0 (torchrun\'s worker variables), got ""'],
+    [
+      'LOCAL_RANK',
+      '2',
+      'LOCAL_RANK: expected an integer in 0..1 (below LOCAL_WORLD_SIZE=2) (torchrun\'s worker variables), got "2"',
+    ],
+    [
+      'LOCAL_WORLD_SIZE',
+      '5',
+      'LOCAL_WORLD_SIZE: expected an integer in 1..4 (at most WORLD_SIZE=4) (torchrun\'s worker variables), got "5"',
+    ],
+    [
+      'LOCAL_WORLD_SIZE',
+      undefined,
+      "LOCAL_WORLD_SIZE: expected an integer in 1..4 (at most WORLD_SIZE=4) (torchrun's worker variables), it is unset",
+    ],
+    [
+      'MASTER_ADDR',
+      '',
+      'MASTER_ADDR: expected the host name or address of rank 0 (torchrun\'s worker variables), got ""',
+    ],
     ['MASTER_PORT', '0', 'MASTER_PORT: expected an integer in 1..65535 (torchrun\'s worker variables), got "0"'],
     ['MASTER_PORT', '1.5', 'MASTER_PORT: expected an integer in 1..65535 (torchrun\'s worker variables), got "1.5"'],
   ])('%s=%s is ERR_INVALID_ENV naming the variable', (name, value, message) => {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LogEntry } from '../../src/train/train.js';
+import type { LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -22,7 +22,10 @@ interface Case {
   rows: object[];
   log_history: LogEntry[];
 }
-const fixture = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'ddp-train.json'), 'utf8')) as { nproc_per_node: number; cases: Case[] };
+const fixture = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'ddp-train.json'), 'utf8')) as {
+  nproc_per_node: number;
+  cases: Case[];
+};
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 function configFor(c: Case, dir: string): Record<string, unknown> {
@@ -30,24 +33,47 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
   const { chat_template_path: template, ...fields } = c.config;
   return {
-    trainer: c.trainer, model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'),
-    bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, ...fields,
+    trainer: c.trainer,
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    bf16: false,
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    use_cpu: true,
+    ...fields,
     ...(template ? { chat_template_path: join(fixturesDir, 'trl', template as string) } : {}),
   };
 }
 
 describe('2 processes train as TRL under torchrun with 2 processes', () => {
-  it.each(fixture.cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
-    const dir = tempDir(`trl-ddp-${c.name}`);
-    const config = configFor(c, dir);
-    const path = join(dir, 'config.json');
-    writeFileSync(path, JSON.stringify(config));
-    const args = [cli, 'train', path, '--nproc_per_node', String(fixture.nproc_per_node), '--master_port', String(await freePort())];
-    const job = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
-    expect(job.status, job.stderr).toBe(0);
-    const logs = readFileSync(join(config.output_dir as string, 'metrics.jsonl'), 'utf8').trim().split('\n')
-      .map((line) => JSON.parse(line) as LogEntry);
-    expect(logs.length).toBe(c.log_history.length);
-    withoutTimings(logs).forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, 1e-6));
-  }, 150_000);
+  it.each(fixture.cases.map((c) => [c.name, c] as const))(
+    '%s',
+    async (_, c) => {
+      const dir = tempDir(`trl-ddp-${c.name}`);
+      const config = configFor(c, dir);
+      const path = join(dir, 'config.json');
+      writeFileSync(path, JSON.stringify(config));
+      const args = [
+        cli,
+        'train',
+        path,
+        '--nproc_per_node',
+        String(fixture.nproc_per_node),
+        '--master_port',
+        String(await freePort()),
+      ];
+      const job = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
+      expect(job.status, job.stderr).toBe(0);
+      const logs = readFileSync(join(config.output_dir as string, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as LogEntry);
+      expect(logs.length).toBe(c.log_history.length);
+      withoutTimings(logs).forEach((entry, i) =>
+        expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, 1e-6),
+      );
+    },
+    150_000,
+  );
 });

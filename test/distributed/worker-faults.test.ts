@@ -14,11 +14,24 @@ const DDP_TIMEOUT = 4;
 
 function writeConfig(dir: string, name: string, extra: Record<string, unknown> = {}): string {
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
-    output_dir: join(dir, 'out'), per_device_train_batch_size: 2, max_steps: 100_000, logging_steps: 1, bf16: false,
-    gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, ddp_timeout: DDP_TIMEOUT, ...extra,
-  }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      trainer: 'dpo',
+      model_name_or_path: modelDir('llama'),
+      train_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+      output_dir: join(dir, 'out'),
+      per_device_train_batch_size: 2,
+      max_steps: 100_000,
+      logging_steps: 1,
+      bf16: false,
+      gradient_checkpointing: false,
+      save_strategy: 'no',
+      use_cpu: true,
+      ddp_timeout: DDP_TIMEOUT,
+      ...extra,
+    }),
+  );
   return path;
 }
 
@@ -30,12 +43,25 @@ interface Worker {
 
 /** `alignkit train config` as rank `rank` of a 2-process job, as torchrun would start it. */
 function worker(config: string, rank: number, port: number): Worker {
-  const env = { ...process.env, RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' };
+  const env = {
+    ...process.env,
+    RANK: String(rank),
+    WORLD_SIZE: '2',
+    LOCAL_RANK: String(rank),
+    LOCAL_WORLD_SIZE: '2',
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    OMP_NUM_THREADS: '1',
+  };
   const child = spawn(process.execPath, [cli, 'train', config], { env });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
-  return { process: child, output: () => output, exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  return {
+    process: child,
+    output: () => output,
+    exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
 }
 
 /** Ranks 0 and 1 of a fresh 2-process job, training until one of them is stopped. */
@@ -46,7 +72,8 @@ async function twoRanks(name: string): Promise<[Worker, Worker]> {
 }
 
 /** Waits until `w` has logged a training step. */
-const training = (w: Worker) => vi.waitFor(() => expect(w.output()).toMatch(/step [1-9]/), { timeout: 60_000, interval: 50 });
+const training = (w: Worker) =>
+  vi.waitFor(() => expect(w.output()).toMatch(/step [1-9]/), { timeout: 60_000, interval: 50 });
 
 describe('a rank that stops', () => {
   it('hung (SIGSTOP): the other rank fails after ddp_timeout, naming it', async () => {
@@ -57,7 +84,9 @@ describe('a rank that stops', () => {
     expect(await rank0.exit).toBe(1);
     expect((Date.now() - stoppedAt) / 1000).toBeLessThan(DDP_TIMEOUT + 10);
     // Whichever collective rank 1 stopped in (gradients, metrics, ...).
-    expect(rank0.output()).toMatch(/rank 0 of 2: [a-z -]+ failed: rank 1 stopped responding \(no heartbeat for 2\.5 s: it exited, crashed or hangs\).*\[ERR_DISTRIBUTED\]/);
+    expect(rank0.output()).toMatch(
+      /rank 0 of 2: [a-z -]+ failed: rank 1 stopped responding \(no heartbeat for 2\.5 s: it exited, crashed or hangs\).*\[ERR_DISTRIBUTED\]/,
+    );
     rank1.process.kill('SIGKILL');
   }, 60_000);
 
@@ -66,7 +95,9 @@ describe('a rank that stops', () => {
     await training(rank0);
     rank0.process.kill('SIGKILL');
     expect(await rank1.exit).toBe(1);
-    expect(rank1.output()).toMatch(/rank 1 of 2: [a-z -]+ failed: rank 0, which hosts the rendezvous store, is gone \(it exited or crashed\)/);
+    expect(rank1.output()).toMatch(
+      /rank 1 of 2: [a-z -]+ failed: rank 0, which hosts the rendezvous store, is gone \(it exited or crashed\)/,
+    );
   }, 60_000);
 });
 
@@ -76,7 +107,9 @@ describe('setup errors', () => {
     try {
       const rank0 = worker(writeConfig(tempDir('fault-port'), 'config'), 0, port);
       expect(await rank0.exit).toBe(1);
-      expect(rank0.output()).toContain(`alignkit: rank 0: cannot host the rendezvous at 127.0.0.1:${port}: the port is in use (choose another with --master_port / MASTER_PORT) [ERR_PORT_IN_USE]`);
+      expect(rank0.output()).toContain(
+        `alignkit: rank 0: cannot host the rendezvous at 127.0.0.1:${port}: the port is in use (choose another with --master_port / MASTER_PORT) [ERR_PORT_IN_USE]`,
+      );
     } finally {
       await close();
     }
@@ -86,16 +119,23 @@ describe('setup errors', () => {
     const port = await freePort();
     const rank1 = worker(writeConfig(tempDir('fault-master'), 'config'), 1, port);
     expect(await rank1.exit).toBe(1);
-    expect(rank1.output()).toContain(`alignkit: rank 1: rendezvous at 127.0.0.1:${port} failed within ${DDP_TIMEOUT} s (is rank 0 running and 127.0.0.1:${port} reachable from here?)`);
+    expect(rank1.output()).toContain(
+      `alignkit: rank 1: rendezvous at 127.0.0.1:${port} failed within ${DDP_TIMEOUT} s (is rank 0 running and 127.0.0.1:${port} reachable from here?)`,
+    );
   }, 30_000);
 
   it('configs that differ across ranks are an error on every rank, naming the rank and the key', async () => {
     const dir = tempDir('fault-config');
     const port = await freePort();
-    const [rank0, rank1] = [worker(writeConfig(dir, 'a'), 0, port), worker(writeConfig(dir, 'b', { learning_rate: 2e-6 }), 1, port)];
+    const [rank0, rank1] = [
+      worker(writeConfig(dir, 'a'), 0, port),
+      worker(writeConfig(dir, 'b', { learning_rate: 2e-6 }), 1, port),
+    ];
     for (const w of [rank0, rank1]) {
       expect(await w.exit).toBe(1);
-      expect(w.output()).toContain('config: rank 1 has learning_rate: 0.000002 but rank 0 has 0.000001; every rank must train with the same config');
+      expect(w.output()).toContain(
+        'config: rank 1 has learning_rate: 0.000002 but rank 0 has 0.000001; every rank must train with the same config',
+      );
     }
   }, 30_000);
 });

@@ -6,12 +6,23 @@ import { join } from 'node:path';
 const [mode, dir] = process.argv.slice(2);
 const rank = Number(process.env.RANK);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const waitFor = async (file) => { while (!existsSync(join(dir, file))) await sleep(10); };
+const waitFor = async (file) => {
+  while (!existsSync(join(dir, file))) await sleep(10);
+};
 const sleepForever = () => setInterval(() => {}, 1000);
 
 switch (mode) {
   case 'env': {
-    const names = ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE', 'GROUP_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'OMP_NUM_THREADS'];
+    const names = [
+      'RANK',
+      'WORLD_SIZE',
+      'LOCAL_RANK',
+      'LOCAL_WORLD_SIZE',
+      'GROUP_RANK',
+      'MASTER_ADDR',
+      'MASTER_PORT',
+      'OMP_NUM_THREADS',
+    ];
     console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, process.env[n]]))));
     process.stdout.write(`no newline from ${rank}`); // a last line without '\n' still comes out whole
     console.error(`stderr of ${rank}`);

@@ -13,12 +13,20 @@ const addon = createRequire(import.meta.url)('node-gyp-build')(root);
 const rank = Number(process.env.RANK);
 
 const group = await addon.NativeProcessGroup.connect({
-  rank, worldSize: Number(process.env.WORLD_SIZE), masterAddr: process.env.MASTER_ADDR,
-  masterPort: Number(process.env.MASTER_PORT), timeoutMs: 60_000,
+  rank,
+  worldSize: Number(process.env.WORLD_SIZE),
+  masterAddr: process.env.MASTER_ADDR,
+  masterPort: Number(process.env.MASTER_PORT),
+  timeoutMs: 60_000,
 });
 const model = await addon.NativeModel.load(plan.modelDir, {});
 if (plan.attach) await group.attach(model, {});
-const optimizer = await addon.NativeOptimizer.create(model, { ...plan.adamw, group, zeroStage: 1, bucketCapMb: plan.bucketCapMb });
+const optimizer = await addon.NativeOptimizer.create(model, {
+  ...plan.adamw,
+  group,
+  zeroStage: 1,
+  bucketCapMb: plan.bucketCapMb,
+});
 if (plan.loadOptimizer) await optimizer.load(plan.loadOptimizer);
 
 const { tensors } = await addon.readSafetensors(plan.batchFile);
@@ -34,7 +42,8 @@ for (const [i, lr] of plan.learningRates.entries()) {
   gradNorms.push(await optimizer.clipGradNorm(plan.maxGradNorm));
   await optimizer.step(lr);
   await model.zeroGrad();
-  if (i + 1 === plan.saveOptimizerAfter) await optimizer.save(rank === 0 ? join(plan.out, 'optimizer-mid.safetensors') : null);
+  if (i + 1 === plan.saveOptimizerAfter)
+    await optimizer.save(rank === 0 ? join(plan.out, 'optimizer-mid.safetensors') : null);
 }
 await optimizer.save(rank === 0 ? join(plan.out, 'optimizer.safetensors') : null);
 await model.save(join(plan.out, `model-${rank}`), 50e9);

@@ -8,22 +8,47 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataParallel } from '../../src/distributed/data-parallel.js';
-import { AlignkitError, createOptimizer, learningRateSchedule, loadModel, readSafetensors, type SafetensorsTensor } from '../../src/index.js';
+import {
+  AlignkitError,
+  createOptimizer,
+  learningRateSchedule,
+  loadModel,
+  readSafetensors,
+  type SafetensorsTensor,
+} from '../../src/index.js';
 import { native, type NativeProcessGroup } from '../../src/native.js';
 import { fixturesDir, maxAbs, modelDir, reference, tempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
-const run = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'), 'utf8')) as {
-  run: { learning_rate: number; adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number;
-    max_grad_norm: number; lr_scheduler_type: 'linear'; warmup_steps: number; num_training_steps: number };
-}).run;
+const run = (
+  JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'), 'utf8')) as {
+    run: {
+      learning_rate: number;
+      adam_beta1: number;
+      adam_beta2: number;
+      adam_epsilon: number;
+      weight_decay: number;
+      max_grad_norm: number;
+      lr_scheduler_type: 'linear';
+      warmup_steps: number;
+      num_training_steps: number;
+    };
+  }
+).run;
 const lrAt = learningRateSchedule(run);
 const learningRates = [0, 1, 2].map((step) => lrAt(step));
 const seqLen = 12;
-const partition = (JSON.parse(readFileSync(join(fixturesDir, 'reference', 'zero-partition.json'), 'utf8')) as {
-  llama: Record<string, { elements: number[] }>;
-}).llama;
-const adamw = { adamBeta1: run.adam_beta1, adamBeta2: run.adam_beta2, adamEpsilon: run.adam_epsilon, weightDecay: run.weight_decay };
+const partition = (
+  JSON.parse(readFileSync(join(fixturesDir, 'reference', 'zero-partition.json'), 'utf8')) as {
+    llama: Record<string, { elements: number[] }>;
+  }
+).llama;
+const adamw = {
+  adamBeta1: run.adam_beta1,
+  adamBeta2: run.adam_beta2,
+  adamEpsilon: run.adam_epsilon,
+  weightDecay: run.weight_decay,
+};
 
 interface Plan {
   modelDir: string;
@@ -41,23 +66,48 @@ async function ranks(worldSize: number, plan: Plan) {
   const all = Array.from({ length: worldSize }, (_, rank) => rank);
   const out = tempDir('zero-ranks');
   const planFile = join(out, 'plan.json');
-  writeFileSync(planFile, JSON.stringify({
-    ...plan, out, adamw, seqLen, maxGradNorm: run.max_grad_norm, batchFile: join(fixturesDir, 'reference', 'llama.safetensors'),
-  }));
+  writeFileSync(
+    planFile,
+    JSON.stringify({
+      ...plan,
+      out,
+      adamw,
+      seqLen,
+      maxGradNorm: run.max_grad_norm,
+      batchFile: join(fixturesDir, 'reference', 'llama.safetensors'),
+    }),
+  );
   const port = await freePort();
   const exits = all.map((rank) => {
     const child = spawn(process.execPath, [join(import.meta.dirname, 'zero-worker.mjs'), planFile], {
-      env: { ...process.env, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_WORLD_SIZE: String(worldSize),
-        MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: '1' },
+      env: {
+        ...process.env,
+        RANK: String(rank),
+        LOCAL_RANK: String(rank),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_WORLD_SIZE: String(worldSize),
+        MASTER_ADDR: '127.0.0.1',
+        MASTER_PORT: String(port),
+        OMP_NUM_THREADS: '1',
+      },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     return new Promise<void>((resolve, reject) =>
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`rank ${rank} exited ${code}: ${stderr}`)))));
+      child.on('exit', (code) =>
+        code === 0 ? resolve() : reject(new Error(`rank ${rank} exited ${code}: ${stderr}`)),
+      ),
+    );
   });
   await Promise.all(exits);
-  return { out, ranks: all.map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] }) };
+  return {
+    out,
+    ranks: all.map(
+      (rank) =>
+        JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] },
+    ),
+  };
 }
 
 /** The same steps in this process with the unsharded optimizer; saves the optimizer after `saveOptimizerAfter` steps. */
@@ -67,7 +117,11 @@ async function oneProcess(plan: Plan) {
   const optimizer = await createOptimizer(model, run);
   if (plan.loadOptimizer) await optimizer.load(plan.loadOptimizer);
   const r = await reference('llama');
-  const [ids, mask, labels] = [r('input_ids').data as Int32Array, r('attention_mask').data as Int32Array, r('labels').data as Int32Array];
+  const [ids, mask, labels] = [
+    r('input_ids').data as Int32Array,
+    r('attention_mask').data as Int32Array,
+    r('labels').data as Int32Array,
+  ];
   for (const [i, lr] of plan.learningRates.entries()) {
     if (plan.attach) await model.sftStep({ inputIds: ids, attentionMask: mask, labels, seqLen });
     else await model.forwardBackward(ids, mask, { seqLen });
@@ -98,12 +152,14 @@ async function expectSameTensors(gotPath: string, wantPath: string, relative: nu
     const [a, b] = [g.data as Float32Array, w.data as Float32Array];
     let diff = 0;
     for (let i = 0; i < b.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    expect(diff, `${gotPath}: ${name}: max abs diff ${diff}`).toBeLessThanOrEqual(relative * Math.max(maxAbs(b), Number.MIN_VALUE));
+    expect(diff, `${gotPath}: ${name}: max abs diff ${diff}`).toBeLessThanOrEqual(
+      relative * Math.max(maxAbs(b), Number.MIN_VALUE),
+    );
   }
 }
 
 describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
-  it('trains as the unsharded AdamW with the state torch\'s partition gives each rank, saves the same file, resumes across world sizes', async () => {
+  it("trains as the unsharded AdamW with the state torch's partition gives each rank, saves the same file, resumes across world sizes", async () => {
     const fixture = modelDir('llama');
     const single = await oneProcess({ modelDir: fixture, learningRates, saveOptimizerAfter: 2 });
     const finalModel = join(single.out, 'model', 'model.safetensors');
@@ -111,16 +167,26 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
 
     const midOptimizers = new Map<number, string>();
     // 3 ranks with 16 KiB buckets: parameters and state split over several broadcasts (the largest, 64 KiB, alone).
-    for (const [worldSize, bucketCapMb] of [[2, undefined], [3, 1 / 64]] as const) {
+    for (const [worldSize, bucketCapMb] of [
+      [2, undefined],
+      [3, 1 / 64],
+    ] as const) {
       const sharded = await ranks(worldSize, { modelDir: fixture, learningRates, saveOptimizerAfter: 2, bucketCapMb });
       midOptimizers.set(worldSize, join(sharded.out, 'optimizer-mid.safetensors'));
       for (let rank = 0; rank < worldSize; rank++) {
         await expectSameTensors(join(sharded.out, `model-${rank}`, 'model.safetensors'), finalModel, 1e-6);
       }
       await expectSameTensors(join(sharded.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
-      await expectSameTensors(join(sharded.out, 'optimizer-mid.safetensors'), join(single.out, 'optimizer-mid.safetensors'), 1e-7);
+      await expectSameTensors(
+        join(sharded.out, 'optimizer-mid.safetensors'),
+        join(single.out, 'optimizer-mid.safetensors'),
+        1e-7,
+      );
       // float32 exp_avg and exp_avg_sq of the parameters each rank owns; together, the unsharded optimizer's.
-      expect(sharded.ranks.map((r) => r.stateBytes), `world size ${worldSize}`).toEqual(partition[worldSize]!.elements.map((n) => 2 * 4 * n));
+      expect(
+        sharded.ranks.map((r) => r.stateBytes),
+        `world size ${worldSize}`,
+      ).toEqual(partition[worldSize]!.elements.map((n) => 2 * 4 * n));
       expect(sharded.ranks.reduce((sum, r) => sum + r.stateBytes, 0)).toBe(single.stateBytes);
     }
 
@@ -128,9 +194,17 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     const sftSingle = await oneProcess({ modelDir: fixture, learningRates, attach: true });
     const sftSharded = await ranks(2, { modelDir: fixture, learningRates, attach: true });
     for (const rank of [0, 1]) {
-      await expectSameTensors(join(sftSharded.out, `model-${rank}`, 'model.safetensors'), join(sftSingle.out, 'model', 'model.safetensors'), 1e-6);
+      await expectSameTensors(
+        join(sftSharded.out, `model-${rank}`, 'model.safetensors'),
+        join(sftSingle.out, 'model', 'model.safetensors'),
+        1e-6,
+      );
     }
-    await expectSameTensors(join(sftSharded.out, 'optimizer.safetensors'), join(sftSingle.out, 'optimizer.safetensors'), 1e-7);
+    await expectSameTensors(
+      join(sftSharded.out, 'optimizer.safetensors'),
+      join(sftSingle.out, 'optimizer.safetensors'),
+      1e-7,
+    );
 
     // 2- and 3-rank checkpoints -> 1 unsharded process, and 1 process's checkpoint -> 2 sharded ranks, for the third step.
     const mid = { modelDir: join(single.out, 'model-mid'), learningRates: learningRates.slice(2) };
@@ -139,7 +213,11 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
       await expectSameTensors(join(fromSharded.out, 'model', 'model.safetensors'), finalModel, 1e-6);
       await expectSameTensors(join(fromSharded.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
     }
-    const fromSingle = await ranks(2, { ...mid, loadOptimizer: join(single.out, 'optimizer-mid.safetensors'), bucketCapMb: 0 });
+    const fromSingle = await ranks(2, {
+      ...mid,
+      loadOptimizer: join(single.out, 'optimizer-mid.safetensors'),
+      bucketCapMb: 0,
+    });
     await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), finalModel, 1e-6);
     await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), finalOptimizer, 1e-7);
   }, 60_000);
@@ -150,15 +228,20 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     const single = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 1 });
     expect(single.stateBytes()).toBe(2 * 4 * elements); // float32 exp_avg and exp_avg_sq of every parameter
 
-    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 2 }).catch((e: unknown) => e);
+    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 2 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AlignkitError);
     expect((err as AlignkitError).code).toBe('ERR_INVALID_CONFIG');
     expect((err as Error).message).toBe('zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got 2');
-    const create = (options: object) => () => native().NativeOptimizer.create(model.nativeHandle(), { ...adamw, ...options });
+    const create = (options: object) => () =>
+      native().NativeOptimizer.create(model.nativeHandle(), { ...adamw, ...options });
     expect(create({ zeroStage: 1 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 1');
     expect(create({ zeroStage: 1, group: {} as NativeProcessGroup })).toThrow('group must be a NativeProcessGroup');
     expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0 or 1, got 3');
-    expect(create({ zeroStage: 0, bucketCapMb: -1 })).toThrow('options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)');
+    expect(create({ zeroStage: 0, bucketCapMb: -1 })).toThrow(
+      'options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)',
+    );
     const handle = await native().NativeOptimizer.create(model.nativeHandle(), adamw);
     expect(() => handle.save(undefined as never)).toThrow('path must be a string, or null to write nothing');
   });

@@ -10,7 +10,9 @@ describe('docs/troubleshooting.md', () => {
   it('has a section for every error code in src/errors.ts', () => {
     const codes = [...new Set([...read('src/errors.ts').matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]!))];
     expect(codes).toContain('ERR_INVALID_CONFIG');
-    const headings = new Set([...read('docs/troubleshooting.md').matchAll(/^### (ERR_[A-Z_]+)\s*$/gm)].map((m) => m[1]));
+    const headings = new Set(
+      [...read('docs/troubleshooting.md').matchAll(/^### (ERR_[A-Z_]+)\s*$/gm)].map((m) => m[1]),
+    );
     expect(codes.filter((code) => !headings.has(code))).toEqual([]);
   });
 });

@@ -10,23 +10,35 @@ import { mergeAdapter } from '../../src/merge.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
 
 const fixture = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-evaluate.json'), 'utf8')) as {
-  beta: number; per_device_eval_batch_size: number; expected: Record<string, number>;
+  beta: number;
+  per_device_eval_batch_size: number;
+  expected: Record<string, number>;
 };
 
 function expectClose(metrics: Record<string, number>, keys: string[]) {
   for (const key of keys) {
     const want = fixture.expected[key]!;
-    expect(Math.abs(metrics[key]! - want), `${key}: ${metrics[key]} vs ${want}`).toBeLessThanOrEqual(1e-5 * Math.abs(want) + 1e-6);
+    expect(Math.abs(metrics[key]! - want), `${key}: ${metrics[key]} vs ${want}`).toBeLessThanOrEqual(
+      1e-5 * Math.abs(want) + 1e-6,
+    );
   }
 }
 
 describe('evaluate() on preference data', () => {
   it('reports TRL evaluate()’s rewards and log-probs, and both models’ preference accuracy and perplexity', async () => {
     const dir = tempDir('eval-pref');
-    const { metrics, resultsPath } = await evaluate({
-      model_name_or_path: modelDir('llama'), ref_model: modelDir('llama-ref'), eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
-      beta: fixture.beta, per_device_eval_batch_size: fixture.per_device_eval_batch_size, output_dir: dir, use_cpu: true,
-    }, { log: () => {} });
+    const { metrics, resultsPath } = await evaluate(
+      {
+        model_name_or_path: modelDir('llama'),
+        ref_model: modelDir('llama-ref'),
+        eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+        beta: fixture.beta,
+        per_device_eval_batch_size: fixture.per_device_eval_batch_size,
+        output_dir: dir,
+        use_cpu: true,
+      },
+      { log: () => {} },
+    );
     expect(Object.keys(metrics).sort()).toEqual(Object.keys(fixture.expected).sort());
     expectClose(metrics, Object.keys(fixture.expected));
     expect(JSON.parse(readFileSync(resultsPath, 'utf8'))).toEqual(metrics);
@@ -34,11 +46,23 @@ describe('evaluate() on preference data', () => {
   });
 
   it('without a reference reports only the reference-free figures', async () => {
-    const { metrics } = await evaluate({
-      model_name_or_path: modelDir('llama'), eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
-      per_device_eval_batch_size: 3, output_dir: tempDir('eval-noref'), use_cpu: true,
-    }, { log: () => {} });
-    const own = ['eval_logps/chosen', 'eval_logps/rejected', 'eval_preference_accuracy', 'eval_perplexity', 'eval_pairs'];
+    const { metrics } = await evaluate(
+      {
+        model_name_or_path: modelDir('llama'),
+        eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+        per_device_eval_batch_size: 3,
+        output_dir: tempDir('eval-noref'),
+        use_cpu: true,
+      },
+      { log: () => {} },
+    );
+    const own = [
+      'eval_logps/chosen',
+      'eval_logps/rejected',
+      'eval_preference_accuracy',
+      'eval_perplexity',
+      'eval_pairs',
+    ];
     expect(Object.keys(metrics).sort()).toEqual(own.sort());
     expectClose(metrics, own);
   });
@@ -48,13 +72,22 @@ describe('evaluate() on a LoRA adapter folder', () => {
   it('evaluates the adapter on its base: the figures of the merged model', async () => {
     const merged = tempDir('eval-merged');
     await mergeAdapter(modelDir('llama-lora'), merged);
-    const run = (model: string) => evaluate({
-      model_name_or_path: model, ref_model: modelDir('llama'), eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
-      per_device_eval_batch_size: 3, output_dir: tempDir('eval-lora'), use_cpu: true,
-    }, { log: () => {} });
+    const run = (model: string) =>
+      evaluate(
+        {
+          model_name_or_path: model,
+          ref_model: modelDir('llama'),
+          eval_dataset: join(fixturesDir, 'trl', 'dpo-train.jsonl'),
+          per_device_eval_batch_size: 3,
+          output_dir: tempDir('eval-lora'),
+          use_cpu: true,
+        },
+        { log: () => {} },
+      );
     const [adapter, full] = [(await run(modelDir('llama-lora'))).metrics, (await run(merged)).metrics];
     expect(Object.keys(adapter).sort()).toEqual(Object.keys(full).sort());
-    for (const [key, want] of Object.entries(full)) expect(Math.abs(adapter[key]! - want), key).toBeLessThanOrEqual(1e-4 * Math.abs(want) + 1e-6);
+    for (const [key, want] of Object.entries(full))
+      expect(Math.abs(adapter[key]! - want), key).toBeLessThanOrEqual(1e-4 * Math.abs(want) + 1e-6);
     expect(Math.abs(adapter['eval_rewards/margins']!)).toBeGreaterThan(1e-3);
   });
 });

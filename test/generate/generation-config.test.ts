@@ -29,7 +29,14 @@ describe('readGenerationDefaults', () => {
   });
 
   it('takes a list of eos ids and the sampling fields; without the file, config.json gives the token ids', async () => {
-    const dir = llamaWith({ eos_token_id: [1, 7], do_sample: true, temperature: 0.6, top_k: 20, top_p: 0.95, max_new_tokens: 9 });
+    const dir = llamaWith({
+      eos_token_id: [1, 7],
+      do_sample: true,
+      temperature: 0.6,
+      top_k: 20,
+      top_p: 0.95,
+      max_new_tokens: 9,
+    });
     expect(await readGenerationDefaults(dir)).toEqual({
       eos_token_id: [1, 7],
       pad_token_id: undefined,
@@ -62,6 +69,8 @@ describe('generate() defaults', () => {
     expect(sampled[0]!.tokenIds).toHaveLength(10);
     expect(sampled[0]!.tokenIds).not.toEqual(greedy[0]!.tokenIds);
     expect(await model.generateTokenIds(prompt, { do_sample: false })).toEqual(greedy);
-    expect((await model.generateTokenIds(prompt, { max_new_tokens: 4, seed: 0 }))[0]!.tokenIds).toEqual(sampled[0]!.tokenIds.slice(0, 4));
+    expect((await model.generateTokenIds(prompt, { max_new_tokens: 4, seed: 0 }))[0]!.tokenIds).toEqual(
+      sampled[0]!.tokenIds.slice(0, 4),
+    );
   });
 });

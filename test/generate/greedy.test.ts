@@ -20,9 +20,14 @@ describe.each(Object.entries(families))('%s (%s)', (name) => {
   it.each(cases.map((c, i) => [describeCase(i), c] as const))('%s equals transformers', async (_, c) => {
     const model = await loadModel(modelDir(name));
     const eos = c.eos_token_id ?? [FIXTURE_EOS];
-    const out = await model.generateTokenIds(c.prompts, { max_new_tokens: c.max_new_tokens, eos_token_id: c.eos_token_id ?? undefined });
+    const out = await model.generateTokenIds(c.prompts, {
+      max_new_tokens: c.max_new_tokens,
+      eos_token_id: c.eos_token_id ?? undefined,
+    });
     expect(out.map((o) => o.tokenIds)).toEqual(c.new_tokens.map((row) => untilEos(row, eos)));
-    expect(out.map((o) => o.finishReason)).toEqual(c.new_tokens.map((row) => (row.some((t) => eos.includes(t)) ? 'eos' : 'length')));
+    expect(out.map((o) => o.finishReason)).toEqual(
+      c.new_tokens.map((row) => (row.some((t) => eos.includes(t)) ? 'eos' : 'length')),
+    );
   });
 });
 
@@ -30,9 +35,16 @@ describe('greedy generation', () => {
   it('stops rows at different EOS ids in one batch and keeps generating the rest', async () => {
     const c = reference.greedy.llama![2]!;
     const model = await loadModel(modelDir('llama'));
-    const out = await model.generateTokenIds(c.prompts, { max_new_tokens: c.max_new_tokens, eos_token_id: c.eos_token_id! });
+    const out = await model.generateTokenIds(c.prompts, {
+      max_new_tokens: c.max_new_tokens,
+      eos_token_id: c.eos_token_id!,
+    });
     expect(out.map((o) => o.finishReason)).toEqual(['eos', 'length', 'eos']);
-    expect(out.map((o) => o.tokenIds.at(-1))).toEqual([c.eos_token_id![0], c.new_tokens[1]!.at(-1), c.eos_token_id![1]]);
+    expect(out.map((o) => o.tokenIds.at(-1))).toEqual([
+      c.eos_token_id![0],
+      c.new_tokens[1]!.at(-1),
+      c.eos_token_id![1],
+    ]);
   });
 
   it('a row gives the same tokens alone as in a left-padded batch', async () => {
@@ -58,9 +70,14 @@ describe('greedy generation', () => {
 
   it('rejects prompts that are empty or outside the vocabulary', async () => {
     const model = await loadModel(modelDir('llama'));
-    await expect(model.generateTokenIds([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: 'generate: no prompts given' });
+    await expect(model.generateTokenIds([])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: 'generate: no prompts given',
+    });
     await expect(model.generateTokenIds([[5], []])).rejects.toThrow('generate: prompt 1 has no tokens');
-    await expect(model.generateTokenIds([[5, 256]])).rejects.toThrow('generate: prompt 0 holds token id 256 outside the vocabulary [0, 256)');
+    await expect(model.generateTokenIds([[5, 256]])).rejects.toThrow(
+      'generate: prompt 0 holds token id 256 outside the vocabulary [0, 256)',
+    );
     await expect(model.generateTokenIds([[5]], { max_new_tokens: 0 })).rejects.toThrow(
       'generate: options.max_new_tokens must be an integer >= 1, got 0',
     );

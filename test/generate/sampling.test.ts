@@ -57,7 +57,13 @@ describe('sampling', () => {
     const model = await loadModel(modelDir('mistral'));
     const greedy = await model.generateTokenIds(c.prompts, { max_new_tokens: 16 });
     for (const seed of [0, 1, 2]) {
-      const sampled = await model.generateTokenIds(c.prompts, { max_new_tokens: 16, do_sample: true, top_k: 1, temperature: 3, seed });
+      const sampled = await model.generateTokenIds(c.prompts, {
+        max_new_tokens: 16,
+        do_sample: true,
+        top_k: 1,
+        temperature: 3,
+        seed,
+      });
       expect(sampled.map((o) => o.tokenIds)).toEqual(greedy.map((o) => o.tokenIds));
     }
   });
@@ -76,9 +82,15 @@ describe('sampling', () => {
       code: 'ERR_INVALID_ARG',
       message: 'generate: options.temperature must be a number > 0, got 0',
     });
-    await expect(model.generateTokenIds([[5, 6]], { do_sample: true, top_p: 2 })).rejects.toThrow('options.top_p must be a number in [0, 1], got 2');
-    await expect(model.generateTokenIds([[5, 6]], { do_sample: true, top_k: -1 })).rejects.toThrow('options.top_k must be an integer >= 0');
-    await expect(model.generateTokenIds([[5, 6]], { seed: -1 })).rejects.toThrow('options.seed must be an integer in [0, 2^53), got -1');
+    await expect(model.generateTokenIds([[5, 6]], { do_sample: true, top_p: 2 })).rejects.toThrow(
+      'options.top_p must be a number in [0, 1], got 2',
+    );
+    await expect(model.generateTokenIds([[5, 6]], { do_sample: true, top_k: -1 })).rejects.toThrow(
+      'options.top_k must be an integer >= 0',
+    );
+    await expect(model.generateTokenIds([[5, 6]], { seed: -1 })).rejects.toThrow(
+      'options.seed must be an integer in [0, 2^53), got -1',
+    );
     const greedy = await model.generateTokenIds([[5, 6]], { max_new_tokens: 4, temperature: 0 });
     expect(greedy[0]!.tokenIds).toHaveLength(4);
   });

@@ -29,12 +29,19 @@ describe('model.generate', () => {
     const ids = await tokenizer.encode('The quick brown fox');
     const [expected] = await model.generateTokenIds([ids], { max_new_tokens: 20 });
     const out = await model.generate('The quick brown fox', { max_new_tokens: 20 });
-    expect(out).toEqual({ text: await tokenizer.decode(expected!.tokenIds), tokenIds: expected!.tokenIds, finishReason: 'length' });
+    expect(out).toEqual({
+      text: await tokenizer.decode(expected!.tokenIds),
+      tokenIds: expected!.tokenIds,
+      finishReason: 'length',
+    });
   });
 
   it('a conversation gets the chat template with the generation prompt; batches mix both kinds', async () => {
     const template = join(tempDir('generate'), 'chat.jinja');
-    writeFileSync(template, "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}");
+    writeFileSync(
+      template,
+      '{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}',
+    );
     const model = await loadModel(modelDir('llama'));
     const tokenizer = await Tokenizer.load(modelDir('llama'), { chatTemplate: template });
     const chat: Message[] = [{ role: 'user', content: 'Say hi' }];
@@ -110,7 +117,9 @@ describe('model.generate', () => {
     await expect(model.generate(['a', [{ content: 'x' } as unknown as Message]])).rejects.toThrow(
       'generate: prompt 1 must be a string or an array of { role, content } messages',
     );
-    await expect(model.generate('a', { stop: [''] })).rejects.toThrow('generate: options.stop must be an array of non-empty strings, got [""]');
+    await expect(model.generate('a', { stop: [''] })).rejects.toThrow(
+      'generate: options.stop must be an array of non-empty strings, got [""]',
+    );
     const noTokenizer = await loadModel(modelDir('qwen3'));
     await expect(noTokenizer.generate('a')).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',

@@ -25,12 +25,22 @@ export async function reference(name: string): Promise<(key: string) => Safetens
  * pair in `dir`, in float32 without gradient checkpointing, with the case's own keys (and the data as eval_dataset
  * when it evaluates).
  */
-export function flowConfig(pair: object, c: { config: Record<string, unknown>; rows: number }, dir: string): Record<string, unknown> {
+export function flowConfig(
+  pair: object,
+  c: { config: Record<string, unknown>; rows: number },
+  dir: string,
+): Record<string, unknown> {
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, `${JSON.stringify(pair)}\n`.repeat(c.rows));
   return {
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir,
-    bf16: false, gradient_checkpointing: false, ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
+    trainer: 'dpo',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: dir,
+    bf16: false,
+    gradient_checkpointing: false,
+    ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
+    ...c.config,
   };
 }
 
@@ -42,7 +52,12 @@ export function tempDir(prefix: string): string {
  * Largest |a - b| over the rows of (batch, seqLen, width) arrays where mask is 1 (all rows without mask).
  * Padded positions are left out: transformers itself gives them implementation-dependent values.
  */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, width: number, mask?: ArrayLike<number>): number {
+export function maxAbsDiff(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  width: number,
+  mask?: ArrayLike<number>,
+): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let worst = 0;
   for (let row = 0; row < a.length / width; row++) {
@@ -68,7 +83,12 @@ export async function expectGradients(
   tolerance: (scale: number) => number,
 ): Promise<void> {
   const grads = await model.gradients();
-  expect([...grads.keys()].sort()).toEqual(model.parameters().map((p) => p.name).sort());
+  expect([...grads.keys()].sort()).toEqual(
+    model
+      .parameters()
+      .map((p) => p.name)
+      .sort(),
+  );
   for (const [param, grad] of grads) {
     const expected = expectedOf(param);
     const diff = maxAbsDiff(grad.data, expected, expected.length);
@@ -86,10 +106,17 @@ export function withoutTimings(entries: Record<string, number>[]): Record<string
  * One log entry against TRL's: the same keys, each value within `rel` of TRL's (or `abs` where TRL's is near 0:
  * rewards, margins and KL start at exactly 0 while policy = reference).
  */
-export function expectLogEntryClose(actual: Record<string, number>, expected: Record<string, number>, rel: number, abs = 1e-6) {
+export function expectLogEntryClose(
+  actual: Record<string, number>,
+  expected: Record<string, number>,
+  rel: number,
+  abs = 1e-6,
+) {
   expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
   for (const [key, want] of Object.entries(expected)) {
     const got = actual[key]!;
-    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(want), abs));
+    expect(Math.abs(got - want), `step ${expected.step} ${key}: ${got} vs ${want}`).toBeLessThanOrEqual(
+      Math.max(rel * Math.abs(want), abs),
+    );
   }
 }

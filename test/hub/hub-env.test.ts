@@ -22,14 +22,17 @@ afterEach(restoreEnv);
 
 describe('hub environment variables, as huggingface_hub reads them', () => {
   it.each(expected.cache_dirs as { env: Record<string, string>; hub_cache: string; token_path: string }[])(
-    'cache dir under %j', ({ env, hub_cache, token_path }) => {
+    'cache dir under %j',
+    ({ env, hub_cache, token_path }) => {
       setEnv(env);
       expect(hubCacheDir()).toBe(hub_cache);
       expect(hubTokenPath()).toBe(token_path);
-    });
+    },
+  );
 
   it.each(expected.tokens as { env: Record<string, string>; files: Record<string, string>; token: string | null }[])(
-    'token under %j', ({ env, files, token }) => {
+    'token under %j',
+    ({ env, files, token }) => {
       const tmp = tempDir('hub-token');
       setEnv(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace('<TMP>', tmp)])));
       for (const [path, content] of Object.entries(files)) {
@@ -38,19 +41,25 @@ describe('hub environment variables, as huggingface_hub reads them', () => {
         writeFileSync(target, content);
       }
       expect(hubToken() ?? null).toBe(token);
-    });
+    },
+  );
 
   it.each(expected.offline as { env: Record<string, string>; hub: boolean; datasets: boolean }[])(
-    'offline under %j', ({ env, hub, datasets }) => {
+    'offline under %j',
+    ({ env, hub, datasets }) => {
       setEnv(env);
       expect(isHubOffline('model')).toBe(hub);
       expect(isHubOffline('dataset')).toBe(datasets);
-    });
+    },
+  );
 
-  it.each(expected.endpoints as { env: Record<string, string>; endpoint: string }[])('endpoint under %j', ({ env, endpoint }) => {
-    setEnv(env);
-    expect(hubEndpoint()).toBe(endpoint);
-  });
+  it.each(expected.endpoints as { env: Record<string, string>; endpoint: string }[])(
+    'endpoint under %j',
+    ({ env, endpoint }) => {
+      setEnv(env);
+      expect(hubEndpoint()).toBe(endpoint);
+    },
+  );
 });
 
 describe('repo ids and file patterns, as huggingface_hub validates and filters them', () => {
@@ -66,8 +75,9 @@ describe('repo ids and file patterns, as huggingface_hub validates and filters t
     expect(isRepoId('/abs/path')).toBe(false);
   });
 
-  it.each(expected.patterns as { allow: string[] | null; ignore: string[] | null; paths: string[]; result: string[] }[])(
-    'filter_repo_objects(allow %j)', ({ allow, ignore, paths, result }) => {
-      expect(filterRepoFiles(paths, allow, ignore ?? [])).toEqual(result);
-    });
+  it.each(
+    expected.patterns as { allow: string[] | null; ignore: string[] | null; paths: string[]; result: string[] }[],
+  )('filter_repo_objects(allow %j)', ({ allow, ignore, paths, result }) => {
+    expect(filterRepoFiles(paths, allow, ignore ?? [])).toEqual(result);
+  });
 });

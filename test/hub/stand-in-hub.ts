@@ -20,8 +20,23 @@ export const repos = JSON.parse(readFileSync(join(hubFixture, 'repos.json'), 'ut
 export const expected = JSON.parse(readFileSync(join(hubFixture, 'expected.json'), 'utf8'));
 
 /** Every variable the hub code reads (and two the fixture's cases use), to clear and restore around a test. */
-export const HUB_ENV = ['HOME', 'HF_HOME', 'XDG_CACHE_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN',
-  'HF_TOKEN_PATH', 'HF_HUB_DISABLE_IMPLICIT_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_DATASETS_OFFLINE', 'HF_ENDPOINT', 'DATA', 'NOT_SET'];
+export const HUB_ENV = [
+  'HOME',
+  'HF_HOME',
+  'XDG_CACHE_HOME',
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_TOKEN',
+  'HUGGING_FACE_HUB_TOKEN',
+  'HF_TOKEN_PATH',
+  'HF_HUB_DISABLE_IMPLICIT_TOKEN',
+  'HF_HUB_OFFLINE',
+  'TRANSFORMERS_OFFLINE',
+  'HF_DATASETS_OFFLINE',
+  'HF_ENDPOINT',
+  'DATA',
+  'NOT_SET',
+];
 
 /** The current values of HUB_ENV; call the result to put them back. */
 export function saveHubEnv(): () => void {
@@ -56,18 +71,39 @@ export interface Faults {
 
 const gitOid = (data: Buffer) => createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const pointer = (data: Buffer) => Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(data)}\nsize ${data.length}\n`);
+const pointer = (data: Buffer) =>
+  Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(data)}\nsize ${data.length}\n`);
 
 function treeEntries(files: RepoSpec['commits'][string]): unknown[] {
   const paths = Object.keys(files).sort();
-  const folders = [...new Set(paths.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))))].sort();
+  const folders = [
+    ...new Set(
+      paths.flatMap((p) =>
+        p
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+      ),
+    ),
+  ].sort();
   return [
-    ...folders.map((path) => ({ type: 'directory', oid: createHash('sha1').update(path).digest('hex'), size: 0, path })),
+    ...folders.map((path) => ({
+      type: 'directory',
+      oid: createHash('sha1').update(path).digest('hex'),
+      size: 0,
+      path,
+    })),
     ...paths.map((path) => {
       const data = Buffer.from(files[path]!.base64, 'base64');
       if (!files[path]!.lfs) return { type: 'file', oid: gitOid(data), size: data.length, path };
       const p = pointer(data);
-      return { type: 'file', oid: gitOid(p), size: data.length, path, lfs: { oid: sha256(data), size: data.length, pointerSize: p.length } };
+      return {
+        type: 'file',
+        oid: gitOid(p),
+        size: data.length,
+        path,
+        lfs: { oid: sha256(data), size: data.length, pointerSize: p.length },
+      };
     }),
   ];
 }
@@ -105,23 +141,43 @@ export async function startStandInHub(): Promise<StandInHub> {
     }
     const repoId = repoParts.map(decodeURIComponent).join('/');
     const path = kind === 'resolve' ? rest.slice(1).map(decodeURIComponent).join('/') : undefined;
-    requests.push({ method: req.method!, kind: kind as HubRequest['kind'], repo: repoId, path, range: req.headers.range, authorization: req.headers.authorization });
+    requests.push({
+      method: req.method!,
+      kind: kind as HubRequest['kind'],
+      repo: repoId,
+      path,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+    });
     const spec = repos[repoId];
-    if (!spec || spec.type !== repoType) return json(401, { error: 'Repository Not Found' }, { 'X-Error-Code': 'RepoNotFound' });
+    if (!spec || spec.type !== repoType)
+      return json(401, { error: 'Repository Not Found' }, { 'X-Error-Code': 'RepoNotFound' });
     const revision = decodeURIComponent(rest[0] ?? '');
     const sha = spec.refs[revision] ?? (spec.commits[revision] ? revision : undefined);
     if (!sha) return json(404, { error: `Invalid rev id: ${revision}` }, { 'X-Error-Code': 'RevisionNotFound' });
     const files = spec.commits[sha]!;
-    if (kind === 'revision') return json(200, { _id: repoId, id: repoId, sha, private: false, siblings: Object.keys(files).map((rfilename) => ({ rfilename })) });
+    if (kind === 'revision')
+      return json(200, {
+        _id: repoId,
+        id: repoId,
+        sha,
+        private: false,
+        siblings: Object.keys(files).map((rfilename) => ({ rfilename })),
+      });
     if (kind === 'tree') return json(200, treeEntries(files));
     const file = files[path!];
-    if (!file) return json(404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': sha });
+    if (!file)
+      return json(404, { error: 'Entry not found' }, { 'X-Error-Code': 'EntryNotFound', 'X-Repo-Commit': sha });
     if (faults.forbidden?.has(path!)) return json(403, { error: 'Access to this file is restricted' });
     let data = Buffer.from(file.base64, 'base64');
     const etag = file.lfs ? sha256(data) : gitOid(data);
-    if (faults.corrupt?.has(path!)) data = Buffer.concat([data.subarray(0, 10), Buffer.from([data[10]! ^ 0xff]), data.subarray(11)]);
+    if (faults.corrupt?.has(path!))
+      data = Buffer.concat([data.subarray(0, 10), Buffer.from([data[10]! ^ 0xff]), data.subarray(11)]);
     const headers: Record<string, string> = {
-      'X-Repo-Commit': sha, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ETag: `"${etag}"`,
+      'X-Repo-Commit': sha,
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'application/octet-stream',
+      ETag: `"${etag}"`,
       ...(file.lfs ? { 'X-Linked-Etag': `"${etag}"`, 'X-Linked-Size': String(data.length) } : {}),
     };
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
@@ -131,7 +187,13 @@ export async function startStandInHub(): Promise<StandInHub> {
       const end = range[2] ? Number(range[2]) : data.length - 1;
       const body = data.subarray(start, end + 1);
       if (!probe) served.set(path!, (served.get(path!) ?? 0) + body.length);
-      return res.writeHead(206, { ...headers, 'Content-Range': `bytes ${start}-${end}/${data.length}`, 'Content-Length': String(body.length) }).end(body);
+      return res
+        .writeHead(206, {
+          ...headers,
+          'Content-Range': `bytes ${start}-${end}/${data.length}`,
+          'Content-Length': String(body.length),
+        })
+        .end(body);
     }
     const cut = faults.dropAfter?.get(path!);
     if (cut !== undefined) {
@@ -149,8 +211,15 @@ export async function startStandInHub(): Promise<StandInHub> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, requests, faults, served,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    faults,
+    served,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

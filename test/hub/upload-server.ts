@@ -41,28 +41,44 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 /** `existing`: repos that already exist (create answers 409, as the hub does). */
 export async function startUploadServer(existing: string[] = []): Promise<UploadServer> {
   const lfs = new Map<string, Buffer>();
-  const state: Omit<UploadServer, 'endpoint' | 'close'> = { user: 'tester', repos: [], commits: [], tokens: new Set(), hold: null };
+  const state: Omit<UploadServer, 'endpoint' | 'close'> = {
+    user: 'tester',
+    repos: [],
+    commits: [],
+    tokens: new Set(),
+    hold: null,
+  };
   const server = createServer(async (req, res) => {
     const url = new URL(req.url!, 'http://127.0.0.1');
     if (req.headers.authorization) state.tokens.add(req.headers.authorization);
     const data = await body(req);
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && url.pathname === '/api/whoami-v2') return json(res, 200, { type: 'user', name: state.user, auth: {} });
+    if (req.method === 'GET' && url.pathname === '/api/whoami-v2')
+      return json(res, 200, { type: 'user', name: state.user, auth: {} });
     if (req.method === 'POST' && url.pathname === '/api/repos/create') {
       const repo = JSON.parse(data.toString()) as UploadServer['repos'][number];
-      if (existing.includes(`${repo.organization}/${repo.name}`)) return json(res, 409, { error: 'You already created this model repo' });
+      if (existing.includes(`${repo.organization}/${repo.name}`))
+        return json(res, 409, { error: 'You already created this model repo' });
       state.repos.push(repo);
-      return json(res, 200, { url: `${endpoint}/${repo.organization}/${repo.name}`, id: `${repo.organization}/${repo.name}` });
+      return json(res, 200, {
+        url: `${endpoint}/${repo.organization}/${repo.name}`,
+        id: `${repo.organization}/${repo.name}`,
+      });
     }
-    if (req.method === 'POST' && (m = /^\/api\/models\/(.+)\/preupload\/(.+)$/.exec(url.pathname))) {
+    if (req.method === 'POST' && /^\/api\/models\/(.+)\/preupload\/(.+)$/.test(url.pathname)) {
       const { files } = JSON.parse(data.toString()) as { files: { path: string }[] };
-      return json(res, 200, { files: files.map((f) => ({ path: f.path, uploadMode: f.path.endsWith('.safetensors') ? 'lfs' : 'regular' })) });
+      return json(res, 200, {
+        files: files.map((f) => ({ path: f.path, uploadMode: f.path.endsWith('.safetensors') ? 'lfs' : 'regular' })),
+      });
     }
-    if (req.method === 'POST' && (m = /^\/(.+)\.git\/info\/lfs\/objects\/batch$/.exec(url.pathname))) {
+    if (req.method === 'POST' && /^\/(.+)\.git\/info\/lfs\/objects\/batch$/.test(url.pathname)) {
       const { objects } = JSON.parse(data.toString()) as { objects: { oid: string; size: number }[] };
       return json(res, 200, {
         transfer: 'basic',
-        objects: objects.map((o) => ({ ...o, actions: lfs.has(o.oid) ? undefined : { upload: { href: `${endpoint}/lfs-objects/${o.oid}` } } })),
+        objects: objects.map((o) => ({
+          ...o,
+          actions: lfs.has(o.oid) ? undefined : { upload: { href: `${endpoint}/lfs-objects/${o.oid}` } },
+        })),
       });
     }
     if (req.method === 'PUT' && (m = /^\/lfs-objects\/([0-9a-f]{64})$/.exec(url.pathname))) {
@@ -73,7 +89,10 @@ export async function startUploadServer(existing: string[] = []): Promise<Upload
     }
     if (req.method === 'POST' && (m = /^\/api\/models\/(.+)\/commit\/(.+)$/.exec(url.pathname))) {
       await state.hold;
-      const lines = data.toString().split('\n').map((line) => JSON.parse(line) as { key: string; value: Record<string, string> });
+      const lines = data
+        .toString()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { key: string; value: Record<string, string> });
       const files: Record<string, string> = {};
       for (const { key, value } of lines) {
         if (key === 'file') files[value.path!] = sha256(Buffer.from(value.content!, 'base64'));
@@ -84,7 +103,10 @@ export async function startUploadServer(existing: string[] = []): Promise<Upload
       }
       const header = lines.find((l) => l.key === 'header')!.value;
       state.commits.push({ repo: m[1]!, branch: decodeURIComponent(m[2]!), title: header.summary!, files });
-      return json(res, 200, { commitOid: `${state.commits.length}`.padStart(40, '0'), commitUrl: `${endpoint}/${m[1]}/commit/${state.commits.length}` });
+      return json(res, 200, {
+        commitOid: `${state.commits.length}`.padStart(40, '0'),
+        commitUrl: `${endpoint}/${m[1]}/commit/${state.commits.length}`,
+      });
     }
     json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
   });

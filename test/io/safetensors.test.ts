@@ -28,7 +28,10 @@ describe('readSafetensors', () => {
 
   it.each(corpus)('%s.safetensors is an ERR_INVALID_FILE naming the file', async (name, message) => {
     const path = corruptFile(name);
-    const error = await readSafetensors(path).then(() => null, (e: unknown) => e);
+    const error = await readSafetensors(path).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ name: 'AlignkitError', code: 'ERR_INVALID_FILE' });
     expect((error as Error).message.startsWith(`${path}: `)).toBe(true);
     expect((error as Error).message).toMatch(message);

@@ -20,7 +20,9 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel
   expect(actual.length, what).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
     const diff = Math.abs(actual[i]! - expected[i]!);
-    expect(diff, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(rel * Math.max(1, Math.abs(expected[i]!)));
+    expect(diff, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(
+      rel * Math.max(1, Math.abs(expected[i]!)),
+    );
   }
 }
 
@@ -44,7 +46,11 @@ describe.each(['llama', 'qwen2', 'qwen3'])('%s under bf16 autocast', (name) => {
     expectClose(out.meanLogit, ref('mean_logit').data as Float32Array, 5e-4, 'meanLogit');
     expect([...out.correct]).toEqual([...(ref('correct').data as Int32Array)]);
     if (name === 'llama') {
-      await expectGradients(model, (param) => ref(`grad.${param}`).data as Float32Array, (scale) => 1e-5 + BF16_ULP * scale);
+      await expectGradients(
+        model,
+        (param) => ref(`grad.${param}`).data as Float32Array,
+        (scale) => 1e-5 + BF16_ULP * scale,
+      );
     }
   });
 });

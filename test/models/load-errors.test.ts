@@ -17,14 +17,19 @@ function editedCopy(name: string, edit: (config: Record<string, unknown>) => voi
 }
 
 async function loadError(dir: string, options = {}) {
-  return loadModel(dir, options).then(() => null, (e: unknown) => e as Error & { code: string });
+  return loadModel(dir, options).then(
+    () => null,
+    (e: unknown) => e as Error & { code: string },
+  );
 }
 
 describe('loadModel errors', () => {
   it('unsupported model_type lists the supported ones', async () => {
     const err = await loadError(editedCopy('llama', (c) => (c.model_type = 'gpt2')));
     expect(err?.code).toBe('ERR_INVALID_MODEL');
-    expect(err?.message).toMatch(/config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3\)/);
+    expect(err?.message).toMatch(
+      /config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3\)/,
+    );
   });
 
   it('a config implying weights the checkpoint lacks lists the missing ones', async () => {
@@ -46,7 +51,9 @@ describe('loadModel errors', () => {
   });
 
   it('an unsupported RoPE type lists the supported ones', async () => {
-    const err = await loadError(editedCopy('llama', (c) => (c.rope_parameters = { rope_type: 'yarn', rope_theta: 1e4, factor: 4 })));
+    const err = await loadError(
+      editedCopy('llama', (c) => (c.rope_parameters = { rope_type: 'yarn', rope_theta: 1e4, factor: 4 })),
+    );
     expect(err?.message).toMatch(/unsupported RoPE type 'yarn' \(supported: default, linear, llama3\)/);
   });
 
@@ -60,7 +67,9 @@ describe('loadModel errors', () => {
     index.weight_map[moved] = second;
     writeFileSync(indexPath, JSON.stringify(index));
     const err = await loadError(dir);
-    expect(err?.message).toBe(`${join(dir, second!)}: lacks tensor '${moved}' that model.safetensors.index.json places in it`);
+    expect(err?.message).toBe(
+      `${join(dir, second!)}: lacks tensor '${moved}' that model.safetensors.index.json places in it`,
+    );
   });
 
   it('a folder without config.json or weights says what is missing', async () => {

@@ -59,21 +59,34 @@ describe('logits API', () => {
   // one + 1 starts a new sequence, which attends only to itself (padding-free and packed SFT batches).
   it('a row of packed sequences (positions restarting, no attention mask) gives each sequence its own logits', async () => {
     const model = await loadModel(modelDir('llama'));
-    const a = [5, 9, 13, 7, 20], b = [11, 4, 8];
+    const a = [5, 9, 13, 7, 20],
+      b = [11, 4, 8];
     const packed = await model.logits([[...a, ...b]], undefined, { positionIds: [[0, 1, 2, 3, 4, 0, 1, 2]] });
     const [alone0, alone1] = [await model.logits([a]), await model.logits([b])];
     expect(maxAbsDiff(packed.data.subarray(0, 5 * VOCAB), alone0.data, VOCAB)).toBeLessThanOrEqual(1e-5);
     expect(maxAbsDiff(packed.data.subarray(5 * VOCAB), alone1.data, VOCAB)).toBeLessThanOrEqual(1e-5);
     // With an attention mask the positions only rotate: the second sequence sees the first.
-    const masked = await model.logits([[...a, ...b]], [[1, 1, 1, 1, 1, 1, 1, 1]], { positionIds: [[0, 1, 2, 3, 4, 0, 1, 2]] });
+    const masked = await model.logits([[...a, ...b]], [[1, 1, 1, 1, 1, 1, 1, 1]], {
+      positionIds: [[0, 1, 2, 3, 4, 0, 1, 2]],
+    });
     expect(maxAbsDiff(masked.data.subarray(5 * VOCAB), alone1.data, VOCAB)).toBeGreaterThan(1e-3);
   });
 
   it('rejects shapes that do not fit and token ids outside the vocabulary', async () => {
     const model = await loadModel(modelDir('llama'));
     await expect(model.logits(new Int32Array(10), undefined, { seqLen: 4 })).rejects.toThrow(/do not split into rows/);
-    await expect(model.logits([[1, 2, 3]], [[1, 1]])).rejects.toThrow(/attentionMask: shape \(1, 2\) differs from inputIds \(1, 3\)/);
-    await expect(model.logits([[1, 2, 3], [4, 5]])).rejects.toThrow(/inputIds: row 1 has 2 values, row 0 has 3/);
-    await expect(model.logits([[1, 2, 999]])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/999 outside the vocabulary \[0, 256\)/) });
+    await expect(model.logits([[1, 2, 3]], [[1, 1]])).rejects.toThrow(
+      /attentionMask: shape \(1, 2\) differs from inputIds \(1, 3\)/,
+    );
+    await expect(
+      model.logits([
+        [1, 2, 3],
+        [4, 5],
+      ]),
+    ).rejects.toThrow(/inputIds: row 1 has 2 values, row 0 has 3/);
+    await expect(model.logits([[1, 2, 999]])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringMatching(/999 outside the vocabulary \[0, 256\)/),
+    });
   });
 });

@@ -25,7 +25,7 @@ describe('PEFT adapters', () => {
   it.each([
     ['llama-lora', 'logits_lora', 'all-linear, r 4, alpha 8'],
     ['llama-lora-rs', 'logits_lora_rs', 'q_proj + v_proj, rsLoRA'],
-  ])('%s gives PEFT\'s logits (%s)', async (adapter, key) => {
+  ])("%s gives PEFT's logits (%s)", async (adapter, key) => {
     const { ref, mask, out } = await logitsWith(adapter);
     expect(maxAbsDiff(out.data, ref(key).data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
     // The adapters change the output: the comparison is not against the base model by accident.
@@ -46,7 +46,9 @@ describe('PEFT adapters', () => {
     expect(merged).toHaveLength(14);
     for (const key of merged) {
       const want = expected.get(key)!.data as Float32Array;
-      expect(maxAbsDiff(tensors.get(key.slice('merged.'.length))!.data as Float32Array, want, want.length)).toBeLessThanOrEqual(1e-6);
+      expect(
+        maxAbsDiff(tensors.get(key.slice('merged.'.length))!.data as Float32Array, want, want.length),
+      ).toBeLessThanOrEqual(1e-6);
     }
   });
 
@@ -56,7 +58,13 @@ describe('PEFT adapters', () => {
     await model.forwardBackward([[5, 9, 11, 30, 4]]);
     const names = [...(await model.gradients()).keys()].sort();
     expect(names).toEqual(
-      [0, 1].flatMap((l) => ['q_proj', 'v_proj'].flatMap((p) => ['A', 'B'].map((m) => `model.layers.${l}.self_attn.${p}.lora_${m}.weight`))).sort(),
+      [0, 1]
+        .flatMap((l) =>
+          ['q_proj', 'v_proj'].flatMap((p) =>
+            ['A', 'B'].map((m) => `model.layers.${l}.self_attn.${p}.lora_${m}.weight`),
+          ),
+        )
+        .sort(),
     );
   });
 
@@ -96,7 +104,7 @@ describe('addLora', () => {
     expect(config.base_model_name_or_path).toBe(modelDir('llama'));
   });
 
-  it('starts from the base model\'s logits (B = 0) and trains only the adapters', async () => {
+  it("starts from the base model's logits (B = 0) and trains only the adapters", async () => {
     const { model, ref, mask } = await logitsWith(null);
     await model.addLora({ r: 2, target_modules: ALL_LINEAR });
     const out = await model.logits(ref('input_ids').data as Int32Array, mask, { seqLen: SEQ });
@@ -109,7 +117,9 @@ describe('addLora', () => {
 
   it('names the field of a bad option', async () => {
     const model = await loadModel(modelDir('llama'));
-    await expect(model.addLora({ target_modules: ['qproj'] })).rejects.toThrow(/lora_target_modules: 'qproj' names no linear layer/);
+    await expect(model.addLora({ target_modules: ['qproj'] })).rejects.toThrow(
+      /lora_target_modules: 'qproj' names no linear layer/,
+    );
     await expect(model.addLora({ r: 0 })).rejects.toThrow(/r must be a positive integer|lora_r/);
     await expect(model.addLora({ lora_dropout: 1 })).rejects.toThrow(/lora_dropout: expected a number in \[0, 1\)/);
   });
@@ -117,9 +127,24 @@ describe('addLora', () => {
 
 describe("DPO reference 'base'", () => {
   const batch = {
-    inputIds: [[5, 9, 11, 30, 4, 2], [5, 9, 12, 40, 41, 42], [5, 9, 13, 31, 2, 2], [5, 9, 14, 44, 45, 2]],
-    attentionMask: [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0]],
-    completionMask: [[0, 0, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1], [0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 0]],
+    inputIds: [
+      [5, 9, 11, 30, 4, 2],
+      [5, 9, 12, 40, 41, 42],
+      [5, 9, 13, 31, 2, 2],
+      [5, 9, 14, 44, 45, 2],
+    ],
+    attentionMask: [
+      [1, 1, 1, 1, 1, 0],
+      [1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0],
+      [1, 1, 1, 1, 1, 0],
+    ],
+    completionMask: [
+      [0, 0, 1, 1, 1, 0],
+      [0, 0, 1, 1, 1, 1],
+      [0, 0, 1, 1, 0, 0],
+      [0, 0, 1, 1, 1, 0],
+    ],
   };
 
   it('is the policy with its adapters off: the same step as a separately loaded base model', async () => {
@@ -150,7 +175,13 @@ describe('mergeAdapter', () => {
     const mask = ref('attention_mask').data as Int32Array;
     const out = await merged.logits(ref('input_ids').data as Int32Array, mask, { seqLen: SEQ });
     expect(maxAbsDiff(out.data, ref('logits_lora').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
-    expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
     await expect(mergeAdapter(modelDir('llama'), tempDir('lora-merge-bad'))).rejects.toThrow(/no adapter_config\.json/);
   });
 });
@@ -162,9 +193,13 @@ describe('lora_dropout', () => {
     const grads = async (gradient_checkpointing: boolean, lora_dropout: number) => {
       const model = await loadModel(modelDir('llama'));
       const adapter = tempDir('lora-dropout');
-      for (const name of readdirSync(modelDir('llama-lora'))) copyFileSync(join(modelDir('llama-lora'), name), join(adapter, name));
+      for (const name of readdirSync(modelDir('llama-lora')))
+        copyFileSync(join(modelDir('llama-lora'), name), join(adapter, name));
       const config = readJson(join(adapter, 'adapter_config.json'));
-      writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ ...config, lora_dropout, base_model_name_or_path: modelDir('llama') }));
+      writeFileSync(
+        join(adapter, 'adapter_config.json'),
+        JSON.stringify({ ...config, lora_dropout, base_model_name_or_path: modelDir('llama') }),
+      );
       await model.loadAdapter(adapter);
       manualSeed(7);
       const { loss } = await model.sftStep(batch, { gradient_checkpointing });

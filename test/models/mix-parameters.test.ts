@@ -20,11 +20,18 @@ async function mixedWeights(alpha: number, sourceDir: string) {
 describe('Model.mixParameters', () => {
   it('moves every parameter to (1 - alpha)·target + alpha·source', async () => {
     const [target, source, mixed] = await Promise.all([
-      weights(modelDir('llama')), weights(modelDir('llama-ref')), mixedWeights(0.3, modelDir('llama-ref'))]);
+      weights(modelDir('llama')),
+      weights(modelDir('llama-ref')),
+      mixedWeights(0.3, modelDir('llama-ref')),
+    ]);
     expect([...mixed.keys()].sort()).toEqual([...target.keys()].sort());
     for (const [name, t] of target) {
-      const s = source.get(name)!.data as Float32Array, m = mixed.get(name)!.data as Float32Array;
-      const worst = (t.data as Float32Array).reduce((w, v, i) => Math.max(w, Math.abs(m[i]! - (0.7 * v + 0.3 * s[i]!)) / Math.max(1, Math.abs(v))), 0);
+      const s = source.get(name)!.data as Float32Array,
+        m = mixed.get(name)!.data as Float32Array;
+      const worst = (t.data as Float32Array).reduce(
+        (w, v, i) => Math.max(w, Math.abs(m[i]! - (0.7 * v + 0.3 * s[i]!)) / Math.max(1, Math.abs(v))),
+        0,
+      );
       expect(worst, name).toBeLessThan(1e-6);
       expect(m, name).not.toEqual(t.data);
     }
@@ -40,6 +47,8 @@ describe('Model.mixParameters', () => {
   it('refuses another architecture and alpha outside [0, 1]', async () => {
     const llama = await loadModel(modelDir('llama'));
     await expect(llama.mixParameters(await loadModel(modelDir('qwen2')), 0.5)).rejects.toThrow(/parameter/);
-    await expect(llama.mixParameters(await loadModel(modelDir('llama-ref')), 1.5)).rejects.toThrow(/alpha must be in \[0, 1\]/);
+    await expect(llama.mixParameters(await loadModel(modelDir('llama-ref')), 1.5)).rejects.toThrow(
+      /alpha must be in \[0, 1\]/,
+    );
   });
 });

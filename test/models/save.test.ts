@@ -18,7 +18,8 @@ describe('save → load round trip', () => {
     await (await loadModel(modelDir('llama'))).save(out);
 
     expect(readdirSync(out).sort()).toEqual(
-      ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].sort());
+      ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'].sort(),
+    );
     expect(readFileSync(join(out, 'tokenizer.json'))).toEqual(readFileSync(join(modelDir('llama'), 'tokenizer.json')));
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     const original = JSON.parse(readFileSync(join(modelDir('llama'), 'config.json'), 'utf8'));

@@ -21,7 +21,7 @@
 //
 // Overrides, as TRL's parser takes them: `--output_dir` on every run (the recipes write under data/); the strict
 // Zephyr run above; `--max_steps 3` for smollm2, whose three epochs (60 steps on bfloat16 weights) and final
-// evaluation took ~50 s of the file's time on its own: it still loads, mixes, evaluates (at the last step) and saves
+// evaluation took most of the file's time on their own: it still loads, mixes, evaluates (at the last step) and saves
 // as the recipe says, and its logged epoch (0.15 after 3 of 20 steps) shows the epoch it would run. The others run
 // their whole mixture and epochs (20, 7 and 15 steps).
 import { spawnSync } from 'node:child_process';
@@ -35,20 +35,41 @@ import { fixturesDir, tempDir } from '../helpers/fixtures.js';
 const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 const recipesDir = join(fixturesDir, 'recipes');
 type Entry = Record<string, number>;
-interface TrlRun { name: string; overrides: Record<string, string>; log_history: Entry[] }
-const trl = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'handbook-zephyr-dpo.json'), 'utf8')) as { runs: TrlRun[] };
+interface TrlRun {
+  name: string;
+  overrides: Record<string, string>;
+  log_history: Entry[];
+}
+const trl = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'handbook-zephyr-dpo.json'), 'utf8')) as {
+  runs: TrlRun[];
+};
 
-interface Run { out: string; output: string; metrics: Entry[] }
+interface Run {
+  out: string;
+  output: string;
+  metrics: Entry[];
+}
 
 /** `alignkit <trainer> <recipe> --output_dir <tmp> ...flags` against the fixture hub cache, offline. */
 function runRecipe(trainer: 'dpo' | 'sft', recipe: string, flags: string[] = []): Run {
   const out = tempDir(`handbook-${trainer}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, HF_HUB_CACHE: join(fixturesDir, 'hub-cache'), HF_HUB_OFFLINE: '1', HF_HOME: tempDir('hf-home') };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HF_HUB_CACHE: join(fixturesDir, 'hub-cache'),
+    HF_HUB_OFFLINE: '1',
+    HF_HOME: tempDir('hf-home'),
+  };
   delete env.TENSORBOARD_LOGGING_DIR;
-  const result = spawnSync(process.execPath, [cli, trainer, join(recipesDir, recipe), '--output_dir', out, ...flags], { encoding: 'utf8', env });
+  const result = spawnSync(process.execPath, [cli, trainer, join(recipesDir, recipe), '--output_dir', out, ...flags], {
+    encoding: 'utf8',
+    env,
+  });
   const output = `${result.stdout}\n${result.stderr}`;
   expect(result.status, output).toBe(0);
-  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Entry);
+  const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Entry);
   return { out, output, metrics };
 }
 
@@ -62,10 +83,15 @@ const trainSteps = (run: Run) => run.metrics.at(-1)!.step;
 function expectNotes(run: Run, recipe: string, keys: string[]) {
   const notes = run.output.split('\n').filter((line) => line.startsWith('note: '));
   for (const key of keys) {
-    expect(notes.filter((n) => n.startsWith(`note: ${key}: `) || n.startsWith(`note: ${key} `)), `one note for ${key} in:\n${run.output}`).toHaveLength(1);
+    expect(
+      notes.filter((n) => n.startsWith(`note: ${key}: `) || n.startsWith(`note: ${key} `)),
+      `one note for ${key} in:\n${run.output}`,
+    ).toHaveLength(1);
   }
   expect(new Set(notes).size, notes.join('\n')).toBe(notes.length);
-  for (const [, key] of notes.map((n) => /^note: (\w+): .* has no effect in alignkit/.exec(n)).filter((m) => m !== null)) {
+  for (const [, key] of notes
+    .map((n) => /^note: (\w+): .* has no effect in alignkit/.exec(n))
+    .filter((m) => m !== null)) {
     expect(recipeKeys(recipe), `a note for ${key}, which the recipe does not set`).toContain(key);
   }
 }
@@ -79,7 +105,11 @@ function storedDtypes(path: string): Set<string> {
     const header = Buffer.alloc(Number(size.readBigUInt64LE()));
     readSync(fd, header, 0, header.length, 8);
     const tensors = JSON.parse(header.toString('utf8')) as Record<string, { dtype?: string }>;
-    return new Set(Object.entries(tensors).filter(([name]) => name !== '__metadata__').map(([, t]) => t.dtype!));
+    return new Set(
+      Object.entries(tensors)
+        .filter(([name]) => name !== '__metadata__')
+        .map(([, t]) => t.dtype!),
+    );
   } finally {
     closeSync(fd);
   }
@@ -110,7 +140,10 @@ function expectTensorBoard(run: Run) {
   }
 }
 
-const checkpoints = (run: Run) => readdirSync(run.out).filter((n) => n.startsWith('checkpoint-')).sort();
+const checkpoints = (run: Run) =>
+  readdirSync(run.out)
+    .filter((n) => n.startsWith('checkpoint-'))
+    .sort();
 
 /** The run's log entries (not the end-of-training summary) against TRL's, with bound(entry, key) → [rel, abs]. */
 function expectTrlMetrics(run: Run, want: Entry[], bound: (entry: Entry, key: string) => [number, number]) {
@@ -122,7 +155,9 @@ function expectTrlMetrics(run: Run, want: Entry[], bound: (entry: Entry, key: st
     for (const [key, value] of Object.entries(expected)) {
       const [rel, abs] = bound(expected, key);
       const diff = Math.abs(entry[key]! - value);
-      expect(diff, `step ${expected.step} ${key}: ${entry[key]} vs TRL ${value}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(value), abs));
+      expect(diff, `step ${expected.step} ${key}: ${entry[key]} vs TRL ${value}`).toBeLessThanOrEqual(
+        Math.max(rel * Math.abs(value), abs),
+      );
     }
   });
 }
@@ -136,55 +171,99 @@ const RUN_TIMEOUT = 300_000;
 describe('alignment-handbook recipes run unchanged', () => {
   const zephyrDpo = 'zephyr-7b-beta/dpo/config_full.yaml';
 
-  it('zephyr-7b-beta DPO: the mixture, notes, TensorBoard, and TRL 1.13’s metrics under bf16 autocast', () => {
-    const run = runRecipe('dpo', zephyrDpo);
-    expect(trainSteps(run), '2320 pairs less test_split_size 2000, 8 x 2 a step').toBe(20);
-    expectSavedModel(run, 'F32');
-    expect(checkpoints(run), 'save_steps 100: the save at the end of training, save_total_limit 1').toEqual(['checkpoint-20']);
-    expectNotes(run, zephyrDpo, ['log_level', 'do_eval']);
-    expectTensorBoard(run);
-    expectTrlMetrics(run, trlRun('recipe').log_history, (_, key) =>
-      isAccuracy(key) ? [0, key.startsWith('eval_') ? 20 / 2000 : 8 / 160] : isReward(key) ? [1e-3, 1e-4] : [1e-3, 1e-6]);
-  }, RUN_TIMEOUT);
+  it(
+    'zephyr-7b-beta DPO: the mixture, notes, TensorBoard, and TRL 1.13’s metrics under bf16 autocast',
+    () => {
+      const run = runRecipe('dpo', zephyrDpo);
+      expect(trainSteps(run), '2320 pairs less test_split_size 2000, 8 x 2 a step').toBe(20);
+      expectSavedModel(run, 'F32');
+      expect(checkpoints(run), 'save_steps 100: the save at the end of training, save_total_limit 1').toEqual([
+        'checkpoint-20',
+      ]);
+      expectNotes(run, zephyrDpo, ['log_level', 'do_eval']);
+      expectTensorBoard(run);
+      expectTrlMetrics(run, trlRun('recipe').log_history, (_, key) =>
+        isAccuracy(key)
+          ? [0, key.startsWith('eval_') ? 20 / 2000 : 8 / 160]
+          : isReward(key)
+            ? [1e-3, 1e-4]
+            : [1e-3, 1e-6],
+      );
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('zephyr-7b-beta DPO with --bf16 false --logging_steps 1: every step equals TRL 1.13’s in float32', () => {
-    const run = runRecipe('dpo', zephyrDpo, ['--bf16', 'false', '--logging_steps', '1']);
-    expectTrlMetrics(run, trlRun('fp32_each_step').log_history, (entry, key) =>
-      isAccuracy(key) ? [0, key.startsWith('eval_') ? 2 / 2000 : 1 / 16] : entry.step === 1 ? [1e-4, 1e-6] : [1e-3, 1e-6]);
-  }, RUN_TIMEOUT);
+  it(
+    'zephyr-7b-beta DPO with --bf16 false --logging_steps 1: every step equals TRL 1.13’s in float32',
+    () => {
+      const run = runRecipe('dpo', zephyrDpo, ['--bf16', 'false', '--logging_steps', '1']);
+      expectTrlMetrics(run, trlRun('fp32_each_step').log_history, (entry, key) =>
+        isAccuracy(key)
+          ? [0, key.startsWith('eval_') ? 2 / 2000 : 1 / 16]
+          : entry.step === 1
+            ? [1e-4, 1e-6]
+            : [1e-3, 1e-6],
+      );
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('zephyr-7b-beta SFT: Mistral-7B-v0.1 at revision main in bfloat16, the recipe’s chat template, eval each epoch', () => {
-    const recipe = 'zephyr-7b-beta/sft/config_full.yaml';
-    const run = runRecipe('sft', recipe);
-    expect(trainSteps(run), '1110 conversations less test_split_size 1000, 16 a step').toBe(7);
-    expect(run.metrics.some((e) => e.step === 7 && 'eval_loss' in e), 'eval_strategy: epoch').toBe(true);
-    expectSavedModel(run, 'BF16');
-    expect(checkpoints(run), 'save_steps 100: the save at the end of training').toEqual(['checkpoint-7']);
-    expectNotes(run, recipe, ['attn_implementation', 'log_level', 'do_eval', 'overwrite_output_dir']);
-    expectTensorBoard(run);
-  }, RUN_TIMEOUT);
+  it(
+    'zephyr-7b-beta SFT: Mistral-7B-v0.1 at revision main in bfloat16, the recipe’s chat template, eval each epoch',
+    () => {
+      const recipe = 'zephyr-7b-beta/sft/config_full.yaml';
+      const run = runRecipe('sft', recipe);
+      expect(trainSteps(run), '1110 conversations less test_split_size 1000, 16 a step').toBe(7);
+      expect(
+        run.metrics.some((e) => e.step === 7 && 'eval_loss' in e),
+        'eval_strategy: epoch',
+      ).toBe(true);
+      expectSavedModel(run, 'BF16');
+      expect(checkpoints(run), 'save_steps 100: the save at the end of training').toEqual(['checkpoint-7']);
+      expectNotes(run, recipe, ['attn_implementation', 'log_level', 'do_eval', 'overwrite_output_dir']);
+      expectTensorBoard(run);
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('smollm2 DPO: the ultrafeedback mixture on bfloat16 weights, evaluated at the last step', () => {
-    const recipe = 'smollm2/dpo/config.yaml';
-    const run = runRecipe('dpo', recipe, ['--max_steps', '3']);
-    expect(trainSteps(run)).toBe(3);
-    const evaluated = run.metrics.find((e) => e.step === 3 && 'eval_loss' in e);
-    expect(evaluated, 'eval_strategy: steps evaluates at the end').toBeDefined();
-    expect(evaluated!.epoch, '320 pairs, 2 x 8 a step: 20 steps an epoch').toBeCloseTo(0.15, 12);
-    expectSavedModel(run, 'BF16');
-    expect(checkpoints(run), 'save_strategy: no').toEqual([]);
-    expectNotes(run, recipe, ['log_level', 'do_eval']);
-    expectTensorBoard(run);
-  }, RUN_TIMEOUT);
+  it(
+    'smollm2 DPO: the ultrafeedback mixture on bfloat16 weights, evaluated at the last step',
+    () => {
+      const recipe = 'smollm2/dpo/config.yaml';
+      const run = runRecipe('dpo', recipe, ['--max_steps', '3']);
+      expect(trainSteps(run)).toBe(3);
+      const evaluated = run.metrics.find((e) => e.step === 3 && 'eval_loss' in e);
+      expect(evaluated, 'eval_strategy: steps evaluates at the end').toBeDefined();
+      expect(evaluated!.epoch, '320 pairs, 2 x 8 a step: 20 steps an epoch').toBeCloseTo(0.15, 12);
+      expectSavedModel(run, 'BF16');
+      expect(checkpoints(run), 'save_strategy: no').toEqual([]);
+      expectNotes(run, recipe, ['log_level', 'do_eval']);
+      expectTensorBoard(run);
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('smollm3 APO: revision it-SFT, smoltalk2 weights 0.5 / 0.25, chat_template_kwargs, a save at half the steps', () => {
-    const recipe = 'smollm3/dpo/apo.yaml';
-    const run = runRecipe('dpo', recipe);
-    expect(trainSteps(run), '40 x 0.5 + 40 x 0.25 pairs, 1 x 2 a step').toBe(15);
-    expect(run.metrics.filter((e) => 'loss' in e).map((e) => e.step)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expectSavedModel(run, 'BF16');
-    expect(checkpoints(run), 'save_steps 0.5 (step 8) and the end, save_total_limit 1').toEqual(['checkpoint-15']);
-    expectNotes(run, recipe, ['attn_implementation', 'trust_remote_code', 'log_level', 'run_name', 'overwrite_output_dir', 'use_liger_kernel']);
-    expectTensorBoard(run);
-  }, RUN_TIMEOUT);
+  it(
+    'smollm3 APO: revision it-SFT, smoltalk2 weights 0.5 / 0.25, chat_template_kwargs, a save at half the steps',
+    () => {
+      const recipe = 'smollm3/dpo/apo.yaml';
+      const run = runRecipe('dpo', recipe);
+      expect(trainSteps(run), '40 x 0.5 + 40 x 0.25 pairs, 1 x 2 a step').toBe(15);
+      expect(run.metrics.filter((e) => 'loss' in e).map((e) => e.step)).toEqual(
+        Array.from({ length: 15 }, (_, i) => i + 1),
+      );
+      expectSavedModel(run, 'BF16');
+      expect(checkpoints(run), 'save_steps 0.5 (step 8) and the end, save_total_limit 1').toEqual(['checkpoint-15']);
+      expectNotes(run, recipe, [
+        'attn_implementation',
+        'trust_remote_code',
+        'log_level',
+        'run_name',
+        'overwrite_output_dir',
+        'use_liger_kernel',
+      ]);
+      expectTensorBoard(run);
+    },
+    RUN_TIMEOUT,
+  );
 });

@@ -27,7 +27,9 @@ export function startCli(args: string[], cwd?: string) {
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, output: () => output, exit };
 }
 
@@ -45,7 +47,8 @@ export function expectOneLineError(result: CliResult, code: string, message: Reg
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const visit = (path: string, rel: string) => {
-    if (statSync(path).isDirectory()) for (const name of readdirSync(path).sort()) visit(join(path, name), rel ? `${rel}/${name}` : name);
+    if (statSync(path).isDirectory())
+      for (const name of readdirSync(path).sort()) visit(join(path, name), rel ? `${rel}/${name}` : name);
     else out[rel] = createHash('sha256').update(readFileSync(path)).digest('hex');
   };
   visit(dir, '');
@@ -63,10 +66,24 @@ export const dpoData = join(fixturesDir, 'trl', 'dpo-train.jsonl');
 /** A small DPO config file (YAML) in `dir`: two steps on the llama fixture, `fields` overriding its keys. */
 export function dpoConfig(dir: string, fields: Record<string, string | number | boolean>): string {
   const base: Record<string, string | number | boolean> = {
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: dpoData, output_dir: join(dir, 'out'), bf16: false,
-    use_cpu: true, max_steps: 2, logging_steps: 1, save_strategy: 'no', per_device_train_batch_size: 2, gradient_checkpointing: false,
+    trainer: 'dpo',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: dpoData,
+    output_dir: join(dir, 'out'),
+    bf16: false,
+    use_cpu: true,
+    max_steps: 2,
+    logging_steps: 1,
+    save_strategy: 'no',
+    per_device_train_batch_size: 2,
+    gradient_checkpointing: false,
   };
   const path = join(dir, 'config.yaml');
-  writeFileSync(path, Object.entries({ ...base, ...fields }).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  writeFileSync(
+    path,
+    Object.entries({ ...base, ...fields })
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n',
+  );
   return path;
 }

@@ -22,8 +22,18 @@ describe('output_dir over the model it trains', () => {
     ['a symlink to the model folder', join(dir, 'model-link'), /model-link is the same folder as model_name_or_path/],
     ['a folder inside the model folder', join(model, 'run'), /output_dir .*model\/run lies inside model_name_or_path/],
   ])('%s is refused before any work, naming both paths', async (_, outputDir, message) => {
-    const config = { trainer: 'dpo', model_name_or_path: model, train_dataset: dpoData, output_dir: outputDir, max_steps: 1, use_cpu: true };
-    await expect(train(config, quiet)).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG', message: expect.stringMatching(message) });
+    const config = {
+      trainer: 'dpo',
+      model_name_or_path: model,
+      train_dataset: dpoData,
+      output_dir: outputDir,
+      max_steps: 1,
+      use_cpu: true,
+    };
+    await expect(train(config, quiet)).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: expect.stringMatching(message),
+    });
     expect(snapshot(model)).toEqual(before);
   });
 
@@ -33,20 +43,35 @@ describe('output_dir over the model it trains', () => {
     expect(snapshot(model)).toEqual(before);
   });
 
-  it("the base model of a PEFT adapter given as model_name_or_path is protected too", async () => {
+  it('the base model of a PEFT adapter given as model_name_or_path is protected too', async () => {
     const adapter = join(dir, 'adapter');
     copyModel(adapter, 'llama-lora');
     const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
     writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ ...config, base_model_name_or_path: model }));
-    await expect(train({ trainer: 'dpo', model_name_or_path: adapter, train_dataset: dpoData, output_dir: model, use_cpu: true }, quiet))
-      .rejects.toThrow(/is the same folder as the base model of model_name_or_path/);
+    await expect(
+      train(
+        { trainer: 'dpo', model_name_or_path: adapter, train_dataset: dpoData, output_dir: model, use_cpu: true },
+        quiet,
+      ),
+    ).rejects.toThrow(/is the same folder as the base model of model_name_or_path/);
     expect(snapshot(model)).toEqual(before);
   });
 
   it('a model folder read by another key (resume_from_checkpoint) is protected too', async () => {
     const checkpoint = copyModel(join(dir, 'checkpoint-7'));
-    await expect(train({ trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: dpoData, output_dir: checkpoint,
-      resume_from_checkpoint: checkpoint, use_cpu: true }, quiet)).rejects.toThrow(/is the same folder as resume_from_checkpoint/);
+    await expect(
+      train(
+        {
+          trainer: 'dpo',
+          model_name_or_path: modelDir('llama'),
+          train_dataset: dpoData,
+          output_dir: checkpoint,
+          resume_from_checkpoint: checkpoint,
+          use_cpu: true,
+        },
+        quiet,
+      ),
+    ).rejects.toThrow(/is the same folder as resume_from_checkpoint/);
   });
 });
 
@@ -60,7 +85,11 @@ describe('alignkit merge over its inputs', () => {
 
   it.each([
     ['the base model', () => base, () => `is the same folder as the base model ${base}`],
-    ['the base model through a symlink', () => join(dir, 'links', 'base'), () => `is the same folder as the base model ${base}`],
+    [
+      'the base model through a symlink',
+      () => join(dir, 'links', 'base'),
+      () => `is the same folder as the base model ${base}`,
+    ],
     ['the adapter', () => `${adapter}/./`, () => `is the same folder as the adapter ${adapter}`],
     ['a folder inside the base model', () => join(base, 'merged'), () => `lies inside the base model ${base}`],
   ])('an output that is %s is refused before any work, naming both paths', (_, output, message) => {

@@ -1,7 +1,17 @@
 // Nothing leaked: a model folder's file that is a link to a file outside it (tokenizer.model -> /etc/shadow) is never
 // copied into a saved model, and no error prints the bytes of a file that is not what it claims (a "header length"
 // that is text, a JSON syntax error quoting the first characters).
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, readSafetensors, Tokenizer, train } from '../../src/index.js';
@@ -34,7 +44,13 @@ function expectNoSecretInMessage(message: string): void {
   expect(message).not.toContain(Buffer.from(SECRET).readBigUInt64LE(0).toString());
 }
 
-const errorOf = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a rejection'); }, (e: Error) => e);
+const errorOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: Error) => e,
+  );
 
 describe('companion files that link outside the model folder', () => {
   const dir = tempDir('leak-links');
@@ -45,9 +61,22 @@ describe('companion files that link outside the model folder', () => {
 
   it('a training run is refused before any work, naming the link', async () => {
     const out = join(dir, 'out-api');
-    const error = await errorOf(train({ trainer: 'dpo', model_name_or_path: model, train_dataset: join(dir, 'none.jsonl'), output_dir: out, use_cpu: true }, { log: () => {} }));
+    const error = await errorOf(
+      train(
+        {
+          trainer: 'dpo',
+          model_name_or_path: model,
+          train_dataset: join(dir, 'none.jsonl'),
+          output_dir: out,
+          use_cpu: true,
+        },
+        { log: () => {} },
+      ),
+    );
     expect(error).toMatchObject({ code: 'ERR_INVALID_MODEL' });
-    expect(error.message).toMatch(/model\/(merges\.txt|tokenizer\.model) \(in model_name_or_path\) is a link to a file outside the model folder/);
+    expect(error.message).toMatch(
+      /model\/(merges\.txt|tokenizer\.model) \(in model_name_or_path\) is a link to a file outside the model folder/,
+    );
     expectNoSecretInMessage(error.message);
     expectNoSecretIn(out);
   });
@@ -64,7 +93,10 @@ describe('companion files that link outside the model folder', () => {
     const out = join(dir, 'out-save');
     const error = await errorOf(m.save(out));
     await m.dispose();
-    expect(error).toMatchObject({ code: 'ERR_INVALID_MODEL', message: expect.stringMatching(/(merges\.txt|tokenizer\.model): is a link to a file outside the model folder/) });
+    expect(error).toMatchObject({
+      code: 'ERR_INVALID_MODEL',
+      message: expect.stringMatching(/(merges\.txt|tokenizer\.model): is a link to a file outside the model folder/),
+    });
     expectNoSecretIn(out);
   });
 
@@ -78,7 +110,9 @@ describe('companion files that link outside the model folder', () => {
     await m.save(out);
     await m.dispose();
     expect(lstatSync(join(out, 'tokenizer_config.json')).isFile()).toBe(true);
-    expect(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).toBe(readFileSync(join(inner, 'files', 'tokenizer_config.json'), 'utf8'));
+    expect(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).toBe(
+      readFileSync(join(inner, 'files', 'tokenizer_config.json'), 'utf8'),
+    );
   });
 });
 
@@ -108,13 +142,21 @@ describe('errors about a file that is not what it claims never quote it', () => 
 
   it('config.json (parsed natively)', async () => {
     const error = await errorOf(loadModel(linkedAs('config.json')));
-    expect(error).toMatchObject({ code: 'ERR_INVALID_MODEL', message: expect.stringMatching(/config\.json: not valid JSON \(syntax error at byte \d+\)/) });
+    expect(error).toMatchObject({
+      code: 'ERR_INVALID_MODEL',
+      message: expect.stringMatching(/config\.json: not valid JSON \(syntax error at byte \d+\)/),
+    });
     expectNoSecretInMessage(error.message);
   });
 
   it('model.safetensors whose "header length" is text', async () => {
     const error = await errorOf(loadModel(linkedAs('model.safetensors')));
-    expect(error).toMatchObject({ code: 'ERR_INVALID_FILE', message: expect.stringMatching(/model\.safetensors: the first 8 bytes give a header length above the 100 MB limit/) });
+    expect(error).toMatchObject({
+      code: 'ERR_INVALID_FILE',
+      message: expect.stringMatching(
+        /model\.safetensors: the first 8 bytes give a header length above the 100 MB limit/,
+      ),
+    });
     expectNoSecretInMessage(error.message);
     const direct = await errorOf(readSafetensors(secret));
     expectNoSecretInMessage(direct.message);
@@ -124,7 +166,18 @@ describe('errors about a file that is not what it claims never quote it', () => 
     const adapter = copyModel(join(dir, 'adapter'), 'llama-lora');
     rmSync(join(adapter, 'adapter_config.json'));
     symlinkSync(secret, join(adapter, 'adapter_config.json'));
-    const error = await errorOf(train({ trainer: 'dpo', model_name_or_path: adapter, train_dataset: secret, output_dir: join(dir, 'o'), use_cpu: true }, { log: () => {} }));
+    const error = await errorOf(
+      train(
+        {
+          trainer: 'dpo',
+          model_name_or_path: adapter,
+          train_dataset: secret,
+          output_dir: join(dir, 'o'),
+          use_cpu: true,
+        },
+        { log: () => {} },
+      ),
+    );
     expect(error.message).toMatch(/adapter_config\.json/);
     expectNoSecretInMessage(error.message);
   });

@@ -35,7 +35,11 @@ describe('an output_dir that cannot be used', () => {
 
   it('a folder below a file is one line', () => {
     const result = runCli(['train', dpoConfig(dir, { output_dir: join(dir, 'a-file', 'out') })]);
-    expectOneLineError(result, 'ERR_IO', `output_dir ${join(dir, 'a-file', 'out')} cannot be created: a part of the path is a file, not a folder`);
+    expectOneLineError(
+      result,
+      'ERR_IO',
+      `output_dir ${join(dir, 'a-file', 'out')} cannot be created: a part of the path is a file, not a folder`,
+    );
   });
 
   it('a folder without write permission is one line', () => {
@@ -43,7 +47,11 @@ describe('an output_dir that cannot be used', () => {
       // Root writes anywhere, and another user may not reach this checkout (a fresh clone in a 0700 folder): sysfs
       // refuses even root a new folder (EPERM; EROFS where /sys is mounted read-only).
       const result = runCli(['train', dpoConfig(dir, { output_dir: '/sys/alignkit-out' })]);
-      expectOneLineError(result, 'ERR_IO', /output_dir \/sys\/alignkit-out cannot be created: (permission denied|read-only file system)/);
+      expectOneLineError(
+        result,
+        'ERR_IO',
+        /output_dir \/sys\/alignkit-out cannot be created: (permission denied|read-only file system)/,
+      );
       return;
     }
     const locked = join(dir, 'locked');
@@ -78,10 +86,16 @@ describe('a dataset that is not a regular file', () => {
 
 describe('safetensors bytes that belong to no tensor', () => {
   it.each([
-    ['trailing-bytes', /8 trailing byte\(s\) after the last tensor's data \(the data buffer is 40 bytes, its tensors end at 32\)/],
+    [
+      'trailing-bytes',
+      /8 trailing byte\(s\) after the last tensor's data \(the data buffer is 40 bytes, its tensors end at 32\)/,
+    ],
     ['hole', /data buffer bytes \[24, 28\] before tensor 'b' belong to no tensor/],
     ['text', /the first 8 bytes give a header length above the 100 MB limit/],
   ])('%s.safetensors is refused, as Python safetensors refuses it', async (name, message) => {
-    await expect(readSafetensors(corruptFile(name))).rejects.toMatchObject({ code: 'ERR_INVALID_FILE', message: expect.stringMatching(message) });
+    await expect(readSafetensors(corruptFile(name))).rejects.toMatchObject({
+      code: 'ERR_INVALID_FILE',
+      message: expect.stringMatching(message),
+    });
   });
 });

@@ -20,10 +20,16 @@ describe('lockOutputDir', () => {
   it('a second holder is refused, naming the first; released, the folder can be taken again', () => {
     const dir = tempDir('lock-unit');
     const release = lockOutputDir(dir, () => {});
-    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
-    expect(() => lockOutputDir(dir, () => {})).toThrow(expect.objectContaining({
-      code: 'ERR_LOCKED', message: expect.stringContaining(`is in use by another run (pid ${process.pid} on ${hostname()}`),
-    }));
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({
+      pid: process.pid,
+      host: hostname(),
+    });
+    expect(() => lockOutputDir(dir, () => {})).toThrow(
+      expect.objectContaining({
+        code: 'ERR_LOCKED',
+        message: expect.stringContaining(`is in use by another run (pid ${process.pid} on ${hostname()}`),
+      }),
+    );
     release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
     lockOutputDir(dir, () => {})();
@@ -32,17 +38,25 @@ describe('lockOutputDir', () => {
   it('a lock whose pid no longer runs on this host is taken over, with a note', () => {
     const dir = tempDir('lock-stale');
     const pid = deadPid();
-    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, host: hostname(), started: 'then', command: 'killed -9' }));
+    writeFileSync(
+      join(dir, LOCK_FILE),
+      JSON.stringify({ pid, host: hostname(), started: 'then', command: 'killed -9' }),
+    );
     const notes: string[] = [];
     const release = lockOutputDir(dir, (m) => notes.push(m));
-    expect(notes).toEqual([`note: ${join(dir, LOCK_FILE)} was left by pid ${pid}, which no longer runs; taking it over`]);
+    expect(notes).toEqual([
+      `note: ${join(dir, LOCK_FILE)} was left by pid ${pid}, which no longer runs; taking it over`,
+    ]);
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.pid);
     release();
   });
 
   it("another host's lock is never taken over (its pid cannot be checked from here)", () => {
     const dir = tempDir('lock-host');
-    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: deadPid(), host: 'another-node', started: 'then', command: '' }));
+    writeFileSync(
+      join(dir, LOCK_FILE),
+      JSON.stringify({ pid: deadPid(), host: 'another-node', started: 'then', command: '' }),
+    );
     expect(() => lockOutputDir(dir, () => {})).toThrow(/in use by another run \(pid \d+ on another-node/);
   });
 
@@ -51,8 +65,18 @@ describe('lockOutputDir', () => {
     const empty = join(dir, 'empty.jsonl');
     writeFileSync(empty, '');
     const out = join(dir, 'out');
-    await expect(train({ trainer: 'dpo', model_name_or_path: join(import.meta.dirname, '..', 'fixtures', 'models', 'llama'),
-      train_dataset: empty, output_dir: out, use_cpu: true }, { log: () => {} })).rejects.toMatchObject({ code: 'ERR_INVALID_DATA' });
+    await expect(
+      train(
+        {
+          trainer: 'dpo',
+          model_name_or_path: join(import.meta.dirname, '..', 'fixtures', 'models', 'llama'),
+          train_dataset: empty,
+          output_dir: out,
+          use_cpu: true,
+        },
+        { log: () => {} },
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_DATA' });
     expect(existsSync(out)).toBe(true);
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
   });
@@ -66,7 +90,11 @@ describe('two CLI runs on one output_dir', () => {
     const first = startCli(['train', config]);
     await vi.waitFor(() => expect(first.output()).toMatch(/step 1\//), { timeout: 60_000, interval: 100 });
     const second = runCli(['train', config]);
-    expectOneLineError(second, 'ERR_LOCKED', `output_dir ${join(dir, 'out')} is in use by another run (pid ${first.child.pid} on ${hostname()}`);
+    expectOneLineError(
+      second,
+      'ERR_LOCKED',
+      `output_dir ${join(dir, 'out')} is in use by another run (pid ${first.child.pid} on ${hostname()}`,
+    );
     // The second Ctrl-C (300 ms after the first) quits at once through process.exit: the lock goes with it.
     first.child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 400));

@@ -70,9 +70,11 @@ export function readEvents(file: Uint8Array): ReadEvent[] {
   while (i < file.length) {
     const header = file.subarray(i, i + 8);
     const length = Number(view(header).getBigUint64(0, true));
-    if (view(file.subarray(i + 8, i + 12)).getUint32(0, true) !== maskedCrc32c(header)) throw new Error(`bad length CRC at byte ${i}`);
+    if (view(file.subarray(i + 8, i + 12)).getUint32(0, true) !== maskedCrc32c(header))
+      throw new Error(`bad length CRC at byte ${i}`);
     const data = file.subarray(i + 12, i + 12 + length);
-    if (view(file.subarray(i + 12 + length, i + 16 + length)).getUint32(0, true) !== maskedCrc32c(data)) throw new Error(`bad data CRC at byte ${i}`);
+    if (view(file.subarray(i + 12 + length, i + 16 + length)).getUint32(0, true) !== maskedCrc32c(data))
+      throw new Error(`bad data CRC at byte ${i}`);
     i += 16 + length;
     const f = fields(data);
     const wall = one(f, 1);

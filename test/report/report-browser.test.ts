@@ -60,8 +60,12 @@ describe('report.html in headless Chromium', () => {
     await report(dir);
   }, 600_000);
 
-  const run = (args: string[]) => execFileSync(browser, ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars',
-    `--user-data-dir=${profile}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  const run = (args: string[]) =>
+    execFileSync(
+      browser,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--user-data-dir=${profile}`, ...args],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 },
+    );
 
   function probe(): Probe {
     const page = join(dir, 'probe.html');
@@ -91,7 +95,12 @@ describe('report.html in headless Chromium', () => {
     const { figures, page } = probe();
     const shot = join(dir, 'screenshot.png');
     // At 2 device pixels per CSS pixel a 1.5 px line covers whole pixels in its own colour, a flat one too.
-    run([`--screenshot=${shot}`, `--window-size=${WIDTH},${page[1]}`, `--force-device-scale-factor=${SCALE}`, `file://${join(dir, 'report.html')}`]);
+    run([
+      `--screenshot=${shot}`,
+      `--window-size=${WIDTH},${page[1]}`,
+      `--force-device-scale-factor=${SCALE}`,
+      `file://${join(dir, 'report.html')}`,
+    ]);
     const png = PNG.sync.read(readFileSync(shot));
     expect([png.width, png.height]).toEqual([WIDTH * SCALE, page[1] * SCALE]);
     const pixels = ({ plot }: Probe['figures'][number], rgb: number[]) => {
@@ -107,7 +116,8 @@ describe('report.html in headless Chromium', () => {
     // Measured: at least 1054 train and 1299 eval pixels in a chart's plotting area; a blank one has none.
     for (const figure of figures) {
       expect(pixels(figure, [0x4c, 0x78, 0xa8]), `${figure.metric} train`).toBeGreaterThan(500);
-      if (figure.lines.some((l) => l.split === 'eval')) expect(pixels(figure, [0xf5, 0x85, 0x18]), `${figure.metric} eval`).toBeGreaterThan(500);
+      if (figure.lines.some((l) => l.split === 'eval'))
+        expect(pixels(figure, [0xf5, 0x85, 0x18]), `${figure.metric} eval`).toBeGreaterThan(500);
     }
   });
 });

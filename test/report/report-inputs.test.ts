@@ -17,7 +17,10 @@ function runDir(files: Record<string, string>): string {
 }
 
 async function reportError(dir: string): Promise<AlignkitError> {
-  const err = await report(dir).then(() => undefined, (e: unknown) => e);
+  const err = await report(dir).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(AlignkitError);
   return err as AlignkitError;
 }
@@ -29,13 +32,20 @@ describe('metrics.jsonl', () => {
     const dir = runDir({});
     const err = await reportError(dir);
     expect(err.code).toBe('ERR_NOT_FOUND');
-    expect(err.message).toMatch(new RegExp(`^${join(dir, 'metrics.jsonl')}: cannot be read \\(.*\\); alignkit train writes it to output_dir$`));
+    expect(err.message).toMatch(
+      new RegExp(`^${join(dir, 'metrics.jsonl')}: cannot be read \\(.*\\); alignkit train writes it to output_dir$`),
+    );
   });
 
   it.each([
     ['not JSON', `${entry(1, 0.7)}\n{"loss": 0.6,\n`, 2, /^not valid JSON \(/],
     ['not an object', `[1, 2]\n`, 1, /^expected a JSON object of named numbers$/],
-    ['a value that is not a number', `${entry(1, 0.7)}\n${entry(2, 0.6)}\n${entry(3, 'low')}\n`, 3, /^'loss' must be a number or null, got "low"$/],
+    [
+      'a value that is not a number',
+      `${entry(1, 0.7)}\n${entry(2, 0.6)}\n${entry(3, 'low')}\n`,
+      3,
+      /^'loss' must be a number or null, got "low"$/,
+    ],
     ['no step', `{"loss": 0.7}\n`, 1, /^has no numeric 'step'$/],
   ])('a line with %s names the file and line', async (_, text, line, message) => {
     const dir = runDir({ 'metrics.jsonl': text });
@@ -48,7 +58,9 @@ describe('metrics.jsonl', () => {
 
   it('without entries it is an error, not an empty page', async () => {
     const dir = runDir({ 'metrics.jsonl': '\n\n' });
-    expect((await reportError(dir)).message).toBe(`${join(dir, 'metrics.jsonl')}: holds no training or evaluation log entries yet`);
+    expect((await reportError(dir)).message).toBe(
+      `${join(dir, 'metrics.jsonl')}: holds no training or evaluation log entries yet`,
+    );
   });
 
   it('a diverged value (JSON null) is left out of its chart; the other metrics keep the step', async () => {
@@ -59,10 +71,21 @@ describe('metrics.jsonl', () => {
   });
 
   it('an online_dpo run: the judge score first, no chart of the round', async () => {
-    const round = (r: number, step: number, score: number) => JSON.stringify({ round: r, 'online/pairs': 9, 'online/score_mean': score, step });
-    const dir = runDir({ 'metrics.jsonl': [round(1, 0, 0.4), JSON.stringify({ ...JSON.parse(entry(1, 0.7)), round: 1 }), round(2, 1, 0.6)].join('\n') + '\n' });
+    const round = (r: number, step: number, score: number) =>
+      JSON.stringify({ round: r, 'online/pairs': 9, 'online/score_mean': score, step });
+    const dir = runDir({
+      'metrics.jsonl':
+        [round(1, 0, 0.4), JSON.stringify({ ...JSON.parse(entry(1, 0.7)), round: 1 }), round(2, 1, 0.6)].join('\n') +
+        '\n',
+    });
     const series = metricSeries(await readMetricsLog(join(dir, 'metrics.jsonl')));
-    expect(series[0]).toEqual({ metric: 'online/score_mean', points: [{ step: 0, value: 0.4, split: 'train' }, { step: 1, value: 0.6, split: 'train' }] });
+    expect(series[0]).toEqual({
+      metric: 'online/score_mean',
+      points: [
+        { step: 0, value: 0.4, split: 'train' },
+        { step: 1, value: 0.6, split: 'train' },
+      ],
+    });
     expect(series.map((s) => s.metric)).not.toContain('round');
   });
 });
@@ -82,21 +105,36 @@ describe('eval_results.json', () => {
   it('flat: a value column', () => {
     expect(resultsTable({ win_rate: 0.7, 'eval_rewards/accuracies': 0.8125, n: 64 })).toEqual({
       head: ['metric', 'value'],
-      rows: [['win_rate', '0.7'], ['eval_rewards/accuracies', '0.8125'], ['n', '64']],
+      rows: [
+        ['win_rate', '0.7'],
+        ['eval_rewards/accuracies', '0.8125'],
+        ['n', '64'],
+      ],
     });
   });
 
   it('grouped (per model, or before/after): a column per group, blanks where a group lacks a name', () => {
-    expect(resultsTable({ base: { win_rate: 0.5, loss: 0.693147 }, tuned: { win_rate: 0.712345678, judge: 'gpt' } })).toEqual({
+    expect(
+      resultsTable({ base: { win_rate: 0.5, loss: 0.693147 }, tuned: { win_rate: 0.712345678, judge: 'gpt' } }),
+    ).toEqual({
       head: ['metric', 'base', 'tuned'],
-      rows: [['win_rate', '0.5', '0.712346'], ['loss', '0.693147', ''], ['judge', '', 'gpt']],
+      rows: [
+        ['win_rate', '0.5', '0.712346'],
+        ['loss', '0.693147', ''],
+        ['judge', '', 'gpt'],
+      ],
     });
   });
 
   it('mixed, with nulls and deeper values: shown, not dropped', () => {
     expect(resultsTable({ samples: 8, missing: null, after: { win_rate: 0.75, per_length: { short: 0.8 } } })).toEqual({
       head: ['metric', 'value', 'after'],
-      rows: [['samples', '8', ''], ['missing', '—', ''], ['win_rate', '', '0.75'], ['per_length', '', '{"short":0.8}']],
+      rows: [
+        ['samples', '8', ''],
+        ['missing', '—', ''],
+        ['win_rate', '', '0.75'],
+        ['per_length', '', '{"short":0.8}'],
+      ],
     });
   });
 });

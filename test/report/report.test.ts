@@ -26,19 +26,22 @@ interface Figure {
 function figures(html: string): Figure[] {
   return [...html.matchAll(/<figure class="chart" data-metric="([^"]+)">(.*?)<\/figure>/gs)].map(([, metric, svg]) => {
     const [, width, height] = /<svg [^>]*width="(\d+)" height="(\d+)"/.exec(svg!)!;
-    const label = /aria-label="step: ([^;]+); value: ([^;]+); split: (\w+)" role="graphics-symbol" aria-roledescription="(point|line mark)"(?: transform="[^"]*")? d="([^"]*)"/g;
+    const label =
+      /aria-label="step: ([^;]+); value: ([^;]+); split: (\w+)" role="graphics-symbol" aria-roledescription="(point|line mark)"(?: transform="[^"]*")? d="([^"]*)"/g;
     const points: Figure['points'] = [];
     const lines: Record<string, number> = {};
     for (const [, step, value, split, role, d] of svg!.matchAll(label)) {
       // d3-format writes negatives with U+2212, the typographic minus.
-      if (role === 'point') points.push({ step: Number(step), value: Number(value!.replace('\u2212', '-')), split: split! });
+      if (role === 'point')
+        points.push({ step: Number(step), value: Number(value!.replace('\u2212', '-')), split: split! });
       else lines[split!] = d!.split(/[ML]/).filter(Boolean).length;
     }
     return { metric: metric!, width: Number(width), height: Number(height), points, lines };
   });
 }
 
-const byStep = (a: { step: number; split: string }, b: { step: number; split: string }) => a.split.localeCompare(b.split) || a.step - b.step;
+const byStep = (a: { step: number; split: string }, b: { step: number; split: string }) =>
+  a.split.localeCompare(b.split) || a.step - b.step;
 
 function expectChartsMatchMetrics(dir: string, html: string) {
   const expected = expectedPoints(dir);
@@ -47,8 +50,15 @@ function expectChartsMatchMetrics(dir: string, html: string) {
   for (const figure of drawn) {
     const want = expected.get(figure.metric)!.sort(byStep);
     const got = figure.points.sort(byStep);
-    expect(got.map(({ step, split }) => ({ step, split })), figure.metric).toEqual(want.map(({ step, split }) => ({ step, split })));
-    got.forEach((p, i) => expect(Math.abs(p.value - want[i]!.value), `${figure.metric} ${p.split} step ${p.step}`).toBeLessThanOrEqual(1e-10 * Math.max(1, Math.abs(want[i]!.value))));
+    expect(
+      got.map(({ step, split }) => ({ step, split })),
+      figure.metric,
+    ).toEqual(want.map(({ step, split }) => ({ step, split })));
+    got.forEach((p, i) =>
+      expect(Math.abs(p.value - want[i]!.value), `${figure.metric} ${p.split} step ${p.step}`).toBeLessThanOrEqual(
+        1e-10 * Math.max(1, Math.abs(want[i]!.value)),
+      ),
+    );
     for (const split of ['train', 'eval']) {
       const n = want.filter((p) => p.split === split).length;
       if (n > 0) expect(figure.lines[split], `${figure.metric} ${split} line`).toBe(n);
@@ -62,9 +72,15 @@ describe('report on a DPO run', () => {
   let plots: string[];
   beforeAll(async () => {
     dir = await dpoRun('report-dpo');
-    writeFileSync(join(dir, 'eval_results.json'), JSON.stringify({
-      samples: 8, judge: 'llama', before: { win_rate: 0.5, 'eval_rewards/accuracies': 0.25 }, after: { win_rate: 0.75, 'eval_rewards/accuracies': 1 },
-    }));
+    writeFileSync(
+      join(dir, 'eval_results.json'),
+      JSON.stringify({
+        samples: 8,
+        judge: 'llama',
+        before: { win_rate: 0.5, 'eval_rewards/accuracies': 0.25 },
+        after: { win_rate: 0.75, 'eval_rewards/accuracies': 1 },
+      }),
+    );
     const result = await report(dir);
     expect(result.html).toBe(join(dir, 'report.html'));
     html = readFileSync(result.html, 'utf8');
@@ -74,8 +90,19 @@ describe('report on a DPO run', () => {
   it('draws every metric of metrics.jsonl, training and evaluation values point for point', () => {
     expectChartsMatchMetrics(dir, html);
     const drawn = figures(html);
-    expect(drawn.slice(0, 5).map((f) => f.metric)).toEqual(['loss', 'rewards/margins', 'rewards/accuracies', 'mean_token_accuracy', 'learning_rate']);
-    expect(drawn.find((f) => f.metric === 'loss')!.points.filter((p) => p.split === 'eval').map((p) => p.step)).toEqual([2, 4, 6]);
+    expect(drawn.slice(0, 5).map((f) => f.metric)).toEqual([
+      'loss',
+      'rewards/margins',
+      'rewards/accuracies',
+      'mean_token_accuracy',
+      'learning_rate',
+    ]);
+    expect(
+      drawn
+        .find((f) => f.metric === 'loss')!
+        .points.filter((p) => p.split === 'eval')
+        .map((p) => p.step),
+    ).toEqual([2, 4, 6]);
     expect(drawn.every((f) => f.width === 440 && f.height === 260)).toBe(true);
   });
 
@@ -144,7 +171,9 @@ describe('report on a DPO run', () => {
 describe('report on a long run', () => {
   it('draws more than 100 training logs as a line without markers; evaluations keep theirs', async () => {
     const dir = tempDir('report-long');
-    const lines = Array.from({ length: 150 }, (_, i) => JSON.stringify({ loss: 1 / (i + 1), learning_rate: 1e-5, epoch: i / 150, step: i + 1 }));
+    const lines = Array.from({ length: 150 }, (_, i) =>
+      JSON.stringify({ loss: 1 / (i + 1), learning_rate: 1e-5, epoch: i / 150, step: i + 1 }),
+    );
     for (const step of [50, 100, 150]) lines.push(JSON.stringify({ eval_loss: 2 / step, epoch: step / 150, step }));
     writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
     const [loss] = figures(readFileSync((await report(dir)).html, 'utf8'));

@@ -16,15 +16,22 @@ import { readEvents } from './event-reader.js';
 
 const dir = join(fixturesDir, 'tensorboard');
 const inputs = JSON.parse(readFileSync(join(dir, 'log-history.json'), 'utf8')) as {
-  args_text: string; model_config_text: string; file_wall_time: number; entries: { wall_time: number; entry: Record<string, number> }[];
+  args_text: string;
+  model_config_text: string;
+  file_wall_time: number;
+  entries: { wall_time: number; entry: Record<string, number> }[];
 };
 const callbackEvents = new Uint8Array(readFileSync(join(dir, 'callback.tfevents')));
 const readBack = JSON.parse(readFileSync(join(dir, 'read-back.json'), 'utf8')) as {
-  file_version: number; scalars: Record<string, [number, number, number][]>; texts: Record<string, [number, number, string][]>;
+  file_version: number;
+  scalars: Record<string, [number, number, number][]>;
+  texts: Record<string, [number, number, string][]>;
 };
 
 function eventFiles(logDir: string): string[] {
-  return readdirSync(logDir).filter((name) => name.startsWith('events.out.tfevents.')).map((name) => join(logDir, name));
+  return readdirSync(logDir)
+    .filter((name) => name.startsWith('events.out.tfevents.'))
+    .map((name) => join(logDir, name));
 }
 
 describe('event file format', () => {
@@ -39,8 +46,15 @@ describe('event file format', () => {
   it("writes the bytes transformers' TensorBoardCallback writes for the same log history", async () => {
     const out = tempDir('tb-bytes');
     let now = inputs.file_wall_time;
-    const reporter = await openTensorBoard({ output_dir: out, logging_dir: join(out, 'run') },
-      { argsText: inputs.args_text, modelConfigText: inputs.model_config_text, clock: () => now, writer: 'tensorboard.summary.writer.event_file_writer' });
+    const reporter = await openTensorBoard(
+      { output_dir: out, logging_dir: join(out, 'run') },
+      {
+        argsText: inputs.args_text,
+        modelConfigText: inputs.model_config_text,
+        clock: () => now,
+        writer: 'tensorboard.summary.writer.event_file_writer',
+      },
+    );
     for (const { wall_time, entry } of inputs.entries) {
       now = wall_time;
       await reporter.log!(entry);
@@ -56,7 +70,12 @@ describe('event file format', () => {
 
   it("reads the callback's file as TensorBoard's EventAccumulator read it", () => {
     const events = readEvents(callbackEvents);
-    expect(events[0]).toEqual({ wallTime: inputs.file_wall_time, step: 0, fileVersion: 'brain.Event:2', writer: 'tensorboard.summary.writer.event_file_writer' });
+    expect(events[0]).toEqual({
+      wallTime: inputs.file_wall_time,
+      step: 0,
+      fileVersion: 'brain.Event:2',
+      writer: 'tensorboard.summary.writer.event_file_writer',
+    });
     expect(readBack.file_version).toBe(2);
     const scalars: Record<string, [number, number, number][]> = {};
     const texts: Record<string, [number, number, string][]> = {};
@@ -70,23 +89,48 @@ describe('event file format', () => {
     expect(scalars).toEqual(readBack.scalars);
     expect(texts).toEqual(readBack.texts);
     expect(Object.keys(texts)).toEqual(['args/text_summary', 'model_config/text_summary']);
-    expect(Object.keys(scalars)).toEqual(expect.arrayContaining(['train/loss', 'train/learning_rate', 'train/grad_norm', 'train/epoch',
-      'eval/loss', 'eval/rewards/chosen', 'train/train_runtime', 'train/train_loss', 'train/total_flos']));
+    expect(Object.keys(scalars)).toEqual(
+      expect.arrayContaining([
+        'train/loss',
+        'train/learning_rate',
+        'train/grad_norm',
+        'train/epoch',
+        'eval/loss',
+        'eval/rewards/chosen',
+        'train/train_runtime',
+        'train/train_loss',
+        'train/total_flos',
+      ]),
+    );
   });
 });
 
 describe('TensorBoardCallback', () => {
   it('names tags as rewrite_logs does', () => {
-    expect(['loss', 'eval_loss', 'eval_rewards/margins', 'test_loss', 'train_runtime', 'learning_rate'].map(tensorboardTag))
-      .toEqual(['train/loss', 'eval/loss', 'eval/rewards/margins', 'test/loss', 'train/train_runtime', 'train/learning_rate']);
+    expect(
+      ['loss', 'eval_loss', 'eval_rewards/margins', 'test_loss', 'train_runtime', 'learning_rate'].map(tensorboardTag),
+    ).toEqual([
+      'train/loss',
+      'eval/loss',
+      'eval/rewards/margins',
+      'test/loss',
+      'train/train_runtime',
+      'train/learning_rate',
+    ]);
   });
 
   it('writes into TENSORBOARD_LOGGING_DIR, else output_dir/runs/<Mon><DD>_<HH>-<MM>-<SS>_<host>; logging_dir (transformers 4) wins', () => {
     const when = new Date(2024, 0, 5, 9, 3, 7);
     expect(defaultLogDir(when, 'box')).toBe(join('runs', 'Jan05_09-03-07_box'));
-    expect(tensorboardLogDir({ output_dir: 'out', logging_dir: null }, {}, when)).toBe(join('out', 'runs', `Jan05_09-03-07_${hostname()}`));
-    expect(tensorboardLogDir({ output_dir: 'out', logging_dir: null }, { TENSORBOARD_LOGGING_DIR: '~/tb' }, when)).toBe(join(homedir(), 'tb'));
-    expect(tensorboardLogDir({ output_dir: 'out', logging_dir: 'logs/x' }, { TENSORBOARD_LOGGING_DIR: '/tmp/tb' }, when)).toBe('logs/x');
+    expect(tensorboardLogDir({ output_dir: 'out', logging_dir: null }, {}, when)).toBe(
+      join('out', 'runs', `Jan05_09-03-07_${hostname()}`),
+    );
+    expect(tensorboardLogDir({ output_dir: 'out', logging_dir: null }, { TENSORBOARD_LOGGING_DIR: '~/tb' }, when)).toBe(
+      join(homedir(), 'tb'),
+    );
+    expect(
+      tensorboardLogDir({ output_dir: 'out', logging_dir: 'logs/x' }, { TENSORBOARD_LOGGING_DIR: '/tmp/tb' }, when),
+    ).toBe('logs/x');
   });
 });
 
@@ -119,9 +163,15 @@ describe('report_to', () => {
     expect(notesOf({ report_to: 'none' })).toEqual([]);
     expect(notesOf({ report_to: ['tensorboard'] })).toEqual([]);
     const [note] = notesOf({ report_to: ['wandb', 'tensorboard', 'mlflow'] });
-    expect(note).toMatch(/^note: report_to wandb, mlflow are not built in: metrics go to output_dir\/metrics\.jsonl; .*onLog/);
-    expect(notesOf({ report_to: 'all' })[0]).toMatch(/'all' reports to tensorboard, the one integration built into alignkit; the others are not built in/);
-    expect(notesOf({ logging_dir: 'logs' })).toEqual(['note: logging_dir is TensorBoard\'s folder; it has no effect without report_to: tensorboard']);
+    expect(note).toMatch(
+      /^note: report_to wandb, mlflow are not built in: metrics go to output_dir\/metrics\.jsonl; .*onLog/,
+    );
+    expect(notesOf({ report_to: 'all' })[0]).toMatch(
+      /'all' reports to tensorboard, the one integration built into alignkit; the others are not built in/,
+    );
+    expect(notesOf({ logging_dir: 'logs' })).toEqual([
+      "note: logging_dir is TensorBoard's folder; it has no effect without report_to: tensorboard",
+    ]);
   });
 });
 
@@ -130,11 +180,27 @@ describe('a training run with report_to: tensorboard', () => {
   const run = async (extra: Record<string, unknown>) => {
     const out = join(tempDir('tb-run'), 'dpo');
     const notes: string[] = [];
-    await train({
-      trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, eval_dataset: data, output_dir: out, bf16: false,
-      gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, max_steps: 4, logging_steps: 1, eval_strategy: 'steps',
-      eval_steps: 2, per_device_train_batch_size: 4, learning_rate: 1e-3, ...extra,
-    }, { log: (m) => notes.push(m) });
+    await train(
+      {
+        trainer: 'dpo',
+        model_name_or_path: modelDir('llama'),
+        train_dataset: data,
+        eval_dataset: data,
+        output_dir: out,
+        bf16: false,
+        gradient_checkpointing: false,
+        save_strategy: 'no',
+        use_cpu: true,
+        max_steps: 4,
+        logging_steps: 1,
+        eval_strategy: 'steps',
+        eval_steps: 2,
+        per_device_train_batch_size: 4,
+        learning_rate: 1e-3,
+        ...extra,
+      },
+      { log: (m) => notes.push(m) },
+    );
     return { out, notes };
   };
 
@@ -153,15 +219,27 @@ describe('a training run with report_to: tensorboard', () => {
     expect(trainingArgs).not.toContain('hf_not_a_real_token');
     expect(JSON.parse(trainingArgs).hub_token).toBe('<HUB_TOKEN>');
     expect(events[1]!.value).toEqual({ tag: 'args/text_summary', text: trainingArgs.trimEnd(), plugin: 'text' });
-    expect(events[2]!.value).toEqual({ tag: 'model_config/text_summary', text: readFileSync(join(modelDir('llama'), 'config.json'), 'utf8'), plugin: 'text' });
+    expect(events[2]!.value).toEqual({
+      tag: 'model_config/text_summary',
+      text: readFileSync(join(modelDir('llama'), 'config.json'), 'utf8'),
+      plugin: 'text',
+    });
 
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     expect(lines.some((l) => 'eval_loss' in l) && lines.some((l) => 'train_runtime' in l)).toBe(true);
-    const want = lines.flatMap((line) => Object.entries(line).filter(([k]) => k !== 'step')
-      .map(([key, value]) => ({ step: line.step!, tag: tensorboardTag(key), scalar: Math.fround(value) })));
+    const want = lines.flatMap((line) =>
+      Object.entries(line)
+        .filter(([k]) => k !== 'step')
+        .map(([key, value]) => ({ step: line.step!, tag: tensorboardTag(key), scalar: Math.fround(value) })),
+    );
     const got = events.slice(3).map((e) => ({ step: e.step, tag: e.value!.tag, scalar: e.value!.scalar! }));
     expect(got).toEqual(want);
-    expect([...new Set(got.map((g) => g.tag))]).toEqual(expect.arrayContaining(['train/loss', 'train/learning_rate', 'train/grad_norm', 'eval/loss']));
+    expect([...new Set(got.map((g) => g.tag))]).toEqual(
+      expect.arrayContaining(['train/loss', 'train/learning_rate', 'train/grad_norm', 'eval/loss']),
+    );
   });
 
   it('writes no event file for report_to none, only metrics.jsonl', async () => {

@@ -14,7 +14,11 @@ describe.each(withTemplates)("%s's own chat template", (name, ref) => {
 
 describe.each(Object.entries(reference.template_files))('template file %s', (file, cases) => {
   it.each(cases.map((c) => [caseName(c), c] as const))('%s', async (_, c) => {
-    await expectChat(await Tokenizer.load(tokenizerDir('chatml-bytelevel'), { chatTemplate: templateFile(file) }), c, false);
+    await expectChat(
+      await Tokenizer.load(tokenizerDir('chatml-bytelevel'), { chatTemplate: templateFile(file) }),
+      c,
+      false,
+    );
   });
 });
 

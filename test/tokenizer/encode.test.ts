@@ -40,7 +40,9 @@ describe.each(Object.keys(reference.tokenizers))('%s', (name) => {
   it('encodeBatch gives the same ids as encode', async () => {
     const tok = await Tokenizer.load(tokenizerDir(name));
     expect(await tok.encodeBatch(reference.texts)).toEqual(ref.encode.map((r) => r.ids));
-    expect(await tok.encodeBatch(reference.texts, { addSpecialTokens: false })).toEqual(ref.encode.map((r) => r.ids_no_special));
+    expect(await tok.encodeBatch(reference.texts, { addSpecialTokens: false })).toEqual(
+      ref.encode.map((r) => r.ids_no_special),
+    );
   });
 
   it('decodes as transformers does', async () => {

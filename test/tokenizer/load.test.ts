@@ -9,7 +9,8 @@ import { reference, tokenizerDir } from './reference.js';
 /** A copy of plain-bytelevel (no chat template) with extra files. */
 function folder(files: Record<string, string | object> = {}): string {
   const dir = tempDir('tokenizer');
-  for (const file of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(tokenizerDir('plain-bytelevel'), file), join(dir, file));
+  for (const file of ['tokenizer.json', 'tokenizer_config.json'])
+    copyFileSync(join(tokenizerDir('plain-bytelevel'), file), join(dir, file));
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
@@ -24,7 +25,9 @@ const rejects = (promise: Promise<unknown>, code: string, message: RegExp | stri
 
 describe('chat template sources (transformers 5 order)', () => {
   it('takes chat_template from tokenizer_config.json (string)', async () => {
-    const tok = await Tokenizer.load(folder({ 'tokenizer_config.json': { ...config, chat_template: 'A{{ messages[0].content }}' } }));
+    const tok = await Tokenizer.load(
+      folder({ 'tokenizer_config.json': { ...config, chat_template: 'A{{ messages[0].content }}' } }),
+    );
     expect(tok.applyChatTemplate(hi)).toBe('Ahi');
   });
 
@@ -47,13 +50,17 @@ describe('chat template sources (transformers 5 order)', () => {
   });
 
   it('reads additional_chat_templates/*.jinja beside chat_template.jinja', async () => {
-    const tok = await Tokenizer.load(folder({ 'chat_template.jinja': 'main', 'additional_chat_templates/tool_use.jinja': 'tools' }));
+    const tok = await Tokenizer.load(
+      folder({ 'chat_template.jinja': 'main', 'additional_chat_templates/tool_use.jinja': 'tools' }),
+    );
     expect(tok.chatTemplate).toBe('main');
     expect(tok.applyChatTemplate(hi, { tools: [] })).toBe('tools');
   });
 
   it('passes extra options to the template, over the special tokens', async () => {
-    const tok = await Tokenizer.load(folder({ 'chat_template.jinja': '{{ eos_token }}{% if not enable_thinking %} no-think{% endif %}' }));
+    const tok = await Tokenizer.load(
+      folder({ 'chat_template.jinja': '{{ eos_token }}{% if not enable_thinking %} no-think{% endif %}' }),
+    );
     expect(tok.applyChatTemplate(hi, { enable_thinking: false, eos_token: '<E>' })).toBe('<E> no-think');
   });
 
@@ -65,7 +72,9 @@ describe('chat template sources (transformers 5 order)', () => {
   });
 
   it('takes the template source itself, as the alignment-handbook recipes set chat_template', async () => {
-    const tok = await Tokenizer.load(folder({}), { chatTemplate: "{% for m in messages %}<{{ m['role'] }}>{% endfor %}" });
+    const tok = await Tokenizer.load(folder({}), {
+      chatTemplate: "{% for m in messages %}<{{ m['role'] }}>{% endfor %}",
+    });
     expect(tok.applyChatTemplate(hi)).toBe('<user>');
   });
 });
@@ -82,8 +91,16 @@ describe('errors', () => {
   });
 
   it('a tokenizer.json that is not JSON, or not a tokenizer, is ERR_INVALID_MODEL', async () => {
-    await rejects(Tokenizer.load(folder({ 'tokenizer.json': '{"model": ' })), 'ERR_INVALID_MODEL', /tokenizer\.json: not valid JSON/);
-    await rejects(Tokenizer.load(folder({ 'tokenizer.json': { model: {} } })), 'ERR_INVALID_MODEL', /tokenizer\.json: the tokenizers library/);
+    await rejects(
+      Tokenizer.load(folder({ 'tokenizer.json': '{"model": ' })),
+      'ERR_INVALID_MODEL',
+      /tokenizer\.json: not valid JSON/,
+    );
+    await rejects(
+      Tokenizer.load(folder({ 'tokenizer.json': { model: {} } })),
+      'ERR_INVALID_MODEL',
+      /tokenizer\.json: the tokenizers library/,
+    );
   });
 
   it('a folder without eos_token is ERR_INVALID_MODEL unless a named template brings one', async () => {
@@ -94,11 +111,19 @@ describe('errors', () => {
   });
 
   it('an unknown template name is ERR_NOT_FOUND listing the names', async () => {
-    await rejects(Tokenizer.load(tokenizerDir('plain-bytelevel'), { chatTemplate: 'chatlm' }), 'ERR_NOT_FOUND', /chatml, zephyr, llama2, llama3/);
+    await rejects(
+      Tokenizer.load(tokenizerDir('plain-bytelevel'), { chatTemplate: 'chatlm' }),
+      'ERR_NOT_FOUND',
+      /chatml, zephyr, llama2, llama3/,
+    );
   });
 
   it('a template that does not parse is ERR_INVALID_MODEL at load', async () => {
-    await rejects(Tokenizer.load(folder({ 'chat_template.jinja': '{% for m in messages %}' })), 'ERR_INVALID_MODEL', /chat template does not parse/);
+    await rejects(
+      Tokenizer.load(folder({ 'chat_template.jinja': '{% for m in messages %}' })),
+      'ERR_INVALID_MODEL',
+      /chat template does not parse/,
+    );
   });
 
   it('applying a chat template without one is ERR_INVALID_MODEL', async () => {

@@ -37,7 +37,10 @@ export interface SpecialRef {
 export interface Reference {
   texts: string[];
   conversations: Record<string, Message[]>;
-  tokenizers: Record<string, SpecialRef & { class: string; chat_template: string | null; encode: EncodeRef[]; chat?: ChatRef[] }>;
+  tokenizers: Record<
+    string,
+    SpecialRef & { class: string; chat_template: string | null; encode: EncodeRef[]; chat?: ChatRef[] }
+  >;
   named: {
     templates: Record<string, string>;
     results: Record<string, SpecialRef & { added_tokens: string[]; encode_no_special?: number[][]; chat: ChatRef[] }>;

@@ -29,7 +29,9 @@ const GRAD_CASES = ['sigmoid', 'ipo', 'robust_smoothing', 'use_weighting', 'ld_a
 
 // Relative 1e-5; absolute 1e-6 for metrics near 0 (rewards are β·log-ratios of a slightly perturbed reference).
 function expectNear(actual: number, expected: number, what: string, abs = 1e-6) {
-  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(Math.max(abs, 1e-5 * Math.abs(expected)));
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).toBeLessThanOrEqual(
+    Math.max(abs, 1e-5 * Math.abs(expected)),
+  );
 }
 
 let policy: Model;
@@ -42,9 +44,10 @@ describe('DPO loss family', () => {
   it.each(fixture.cases.map((c) => [c.name, c] as const))('%s: loss and metrics match TRL', async (_, c) => {
     await policy.zeroGrad();
     const out = await policy.dpoStep(batch, ref, c.options);
-    expectNear(out.loss, c.loss, 'loss', 1e-9);  // use_weighting's loss is ~1e-3: no absolute slack
+    expectNear(out.loss, c.loss, 'loss', 1e-9); // use_weighting's loss is ~1e-3: no absolute slack
     expect(Object.keys(out.metrics).sort()).toEqual(Object.keys(c.metrics).sort());
-    for (const [key, expected] of Object.entries(c.metrics)) expectNear(out.metrics[key as keyof typeof out.metrics], expected, key);
+    for (const [key, expected] of Object.entries(c.metrics))
+      expectNear(out.metrics[key as keyof typeof out.metrics], expected, key);
   });
 
   it.each(GRAD_CASES)('%s: policy gradients match TRL', async (name) => {
@@ -53,30 +56,39 @@ describe('DPO loss family', () => {
     await policy.zeroGrad();
     await policy.dpoStep(batch, ref, c.options);
     // Relative to the gradient's own scale (DPO gradients are β-scaled; WPO's are ~1e-3 smaller still).
-    await expectGradients(policy, (param) => grads(`${name}.grad.${param}`).data as Float32Array, (scale) => 1e-5 * scale + 1e-12);
+    await expectGradients(
+      policy,
+      (param) => grads(`${name}.grad.${param}`).data as Float32Array,
+      (scale) => 1e-5 * scale + 1e-12,
+    );
   });
 
   // The fixture's vocabulary (256) fits one default tile: split it so that the online merge of the
   // statistics (WPO's log Σ p², LD-DPO's tail) across vocabulary and row tiles is exercised, and check the
   // plain full-logits path too.
-  it.each([
-    { rowChunk: 7, vocabChunk: 37 },
-    { rowChunk: 1, vocabChunk: 100 },
-    { reference: true },
-  ])('use_weighting and ld_alpha with %o match TRL', async (tiling) => {
-    for (const name of ['use_weighting', 'use_weighting_ipo', 'ld_alpha_sft']) {
-      const c = fixture.cases.find((x) => x.name === name)!;
-      await policy.zeroGrad();
-      const out = await policy.dpoStep(batch, ref, { ...c.options, ...tiling });
-      expectNear(out.loss, c.loss, `${name} loss`, 1e-9);
-      for (const [key, expected] of Object.entries(c.metrics)) expectNear(out.metrics[key as keyof typeof out.metrics], expected, `${name} ${key}`);
-    }
-  });
+  it.each([{ rowChunk: 7, vocabChunk: 37 }, { rowChunk: 1, vocabChunk: 100 }, { reference: true }])(
+    'use_weighting and ld_alpha with %o match TRL',
+    async (tiling) => {
+      for (const name of ['use_weighting', 'use_weighting_ipo', 'ld_alpha_sft']) {
+        const c = fixture.cases.find((x) => x.name === name)!;
+        await policy.zeroGrad();
+        const out = await policy.dpoStep(batch, ref, { ...c.options, ...tiling });
+        expectNear(out.loss, c.loss, `${name} loss`, 1e-9);
+        for (const [key, expected] of Object.entries(c.metrics))
+          expectNear(out.metrics[key as keyof typeof out.metrics], expected, `${name} ${key}`);
+      }
+    },
+  );
 
   it('precomputed reference log-probs give the same step as the reference model', async () => {
     const seqLen = batch.inputIds[0]!.length;
     const flat = (rows: number[][]) => Int32Array.from(rows.flat());
-    const refLogps = await ref.completionLogProbs(flat(batch.inputIds), flat(batch.attentionMask), flat(batch.completionMask), { seqLen });
+    const refLogps = await ref.completionLogProbs(
+      flat(batch.inputIds),
+      flat(batch.attentionMask),
+      flat(batch.completionMask),
+      { seqLen },
+    );
     const pairs = refLogps.logps.length / 2;
     const precomputed = { chosen: refLogps.logps.slice(0, pairs), rejected: refLogps.logps.slice(pairs) };
     for (const name of ['sigmoid', 'ipo', 'aot']) {
@@ -97,11 +109,21 @@ describe('DPO loss family', () => {
 
   it('refuses what TRL refuses, naming the field', async () => {
     await expect(policy.dpoStep(batch, ref, { loss_type: ['exo_pair'] })).rejects.toThrow(/label_smoothing/);
-    await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], loss_weights: [1] })).rejects.toThrow(/loss_weights/);
-    await expect(policy.dpoStep(batch, ref, { loss_type: ['aot'], use_weighting: true })).rejects.toThrow(/use_weighting/);
-    await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], use_weighting: true })).rejects.toThrow(/use_weighting/);
-    await expect(policy.dpoStep(batch, ref, { loss_type: ['bco_pair'], f_divergence_type: 'forward_kl' })).rejects.toThrow(/f_divergence_type/);
+    await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], loss_weights: [1] })).rejects.toThrow(
+      /loss_weights/,
+    );
+    await expect(policy.dpoStep(batch, ref, { loss_type: ['aot'], use_weighting: true })).rejects.toThrow(
+      /use_weighting/,
+    );
+    await expect(policy.dpoStep(batch, ref, { loss_type: ['sigmoid', 'sft'], use_weighting: true })).rejects.toThrow(
+      /use_weighting/,
+    );
+    await expect(
+      policy.dpoStep(batch, ref, { loss_type: ['bco_pair'], f_divergence_type: 'forward_kl' }),
+    ).rejects.toThrow(/f_divergence_type/);
     await expect(policy.dpoStep(batch, ref, { loss_type: ['nope' as 'sigmoid'] })).rejects.toThrow(/loss_type/);
-    await expect(policy.dpoStep(batch, { chosen: new Float32Array(2), rejected: new Float32Array(3) })).rejects.toThrow(/reference/);
+    await expect(policy.dpoStep(batch, { chosen: new Float32Array(2), rejected: new Float32Array(3) })).rejects.toThrow(
+      /reference/,
+    );
   });
 });

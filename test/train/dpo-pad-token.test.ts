@@ -3,17 +3,28 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../src/train/train.js';
+import { train } from '../../src/train/train-from-config.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 function config(name: string, extra: Record<string, unknown>) {
   const dir = tempDir(name);
   const data = join(dir, 'pairs.jsonl');
-  const pairs = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8').trim().split('\n').slice(0, 4);
+  const pairs = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, 4);
   writeFileSync(data, pairs.join('\n') + '\n');
   return {
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir, bf16: false,
-    per_device_train_batch_size: 4, max_steps: 2, logging_steps: 1, save_strategy: 'no', ...extra,
+    trainer: 'dpo',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: dir,
+    bf16: false,
+    per_device_train_batch_size: 4,
+    max_steps: 2,
+    logging_steps: 1,
+    save_strategy: 'no',
+    ...extra,
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig, type DpoConfig } from '../../src/config/load-config.js';
 import { trainDpo } from '../../src/train/dpo.js';
-import type { LogEntry } from '../../src/train/train.js';
+import type { LogEntry } from '../../src/train/train-from-config.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
 
 interface Case {
@@ -24,8 +24,16 @@ describe('DPO with a reference other than the policy matches TRL', () => {
     const data = join(dir, 'pairs.jsonl');
     writeFileSync(data, readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl')));
     const config = resolveConfig({
-      trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, eval_dataset: data, output_dir: dir,
-      bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, ...c.config,
+      trainer: 'dpo',
+      model_name_or_path: modelDir('llama'),
+      train_dataset: data,
+      eval_dataset: data,
+      output_dir: dir,
+      bf16: false,
+      gradient_checkpointing: false,
+      save_strategy: 'no',
+      use_cpu: true,
+      ...c.config,
     }) as DpoConfig;
     const { logHistory } = await trainDpo(config, { log: () => {} }, modelDir('llama-ref'));
     const logs = logHistory.slice(0, -1);
@@ -35,7 +43,10 @@ describe('DPO with a reference other than the policy matches TRL', () => {
       expect(Object.keys(entry).sort()).toEqual(Object.keys(want).sort());
       const rel = entry.step === 1 ? 1e-4 : 1e-3;
       for (const [key, value] of Object.entries(want)) {
-        expect(Math.abs(entry[key]! - value), `step ${want.step} ${key}: ${entry[key]} vs ${value}`).toBeLessThanOrEqual(Math.max(rel * Math.abs(value), 1e-6));
+        expect(
+          Math.abs(entry[key]! - value),
+          `step ${want.step} ${key}: ${entry[key]} vs ${value}`,
+        ).toBeLessThanOrEqual(Math.max(rel * Math.abs(value), 1e-6));
       }
     });
     // Not vacuous: the reference differs from the policy from the first step on.

@@ -14,7 +14,7 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
@@ -27,12 +27,21 @@ const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-train.js
 
 function configFor(c: Case, dir: string): Record<string, unknown> {
   const data = join(dir, 'pairs.jsonl');
-  const lines = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8').trim().split('\n').slice(0, c.pairs);
+  const lines = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, c.pairs);
   writeFileSync(data, lines.join('\n') + '\n');
   return {
-    trainer: 'dpo', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir,
-    bf16: false, gradient_checkpointing: false, save_strategy: 'no',
-    ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
+    trainer: 'dpo',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: dir,
+    bf16: false,
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
+    ...c.config,
   };
 }
 
@@ -52,7 +61,10 @@ describe('DPO training loop matches TRL', () => {
     const dir = tempDir(`dpo-${c.name}`);
     const { logHistory, globalStep } = await train(configFor(c, dir), { log: () => {} });
     expect(globalStep).toBe(5);
-    const written = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const written = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(written).toEqual(logHistory);
     expectLogsClose(c, logHistory);
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(true);
@@ -63,7 +75,10 @@ describe('precision', () => {
   it('bf16 unset trains under bf16 autocast, as TRL defaults it, and says so', async () => {
     const c = cases.find((x) => x.name === 'bf16_checkpointing')!;
     const notes: string[] = [];
-    const { logHistory } = await train({ ...configFor(c, tempDir('dpo-bf16-unset')), bf16: null }, { log: (m) => notes.push(m) });
+    const { logHistory } = await train(
+      { ...configFor(c, tempDir('dpo-bf16-unset')), bf16: null },
+      { log: (m) => notes.push(m) },
+    );
     expect(notes.filter((n) => /bf16 is unset/.test(n))).toHaveLength(1);
     expectLogsClose(c, logHistory);
   });
@@ -73,19 +88,36 @@ describe('checkpoints', () => {
   it('resuming from checkpoint-2 gives the uninterrupted run, bit for bit', async () => {
     const c = cases.find((x) => x.name === 'accumulation')!;
     const full = tempDir('dpo-full');
-    const uninterrupted = await train({ ...configFor(c, full), save_strategy: 'steps', save_steps: 2, save_total_limit: 2 }, { log: () => {} });
-    expect(readdirSync(full).filter((n) => n.startsWith('checkpoint-')).sort()).toEqual(['checkpoint-4', 'checkpoint-5']);
+    const uninterrupted = await train(
+      { ...configFor(c, full), save_strategy: 'steps', save_steps: 2, save_total_limit: 2 },
+      { log: () => {} },
+    );
+    expect(
+      readdirSync(full)
+        .filter((n) => n.startsWith('checkpoint-'))
+        .sort(),
+    ).toEqual(['checkpoint-4', 'checkpoint-5']);
 
     const first = tempDir('dpo-first');
     const controller = new AbortController();
-    const stoppedRun = await train({ ...configFor(c, first), save_strategy: 'steps', save_steps: 100 }, {
-      signal: controller.signal, log: () => {}, onLog: (entry) => { if (entry.step === 2) controller.abort(); },
-    });
+    const stoppedRun = await train(
+      { ...configFor(c, first), save_strategy: 'steps', save_steps: 100 },
+      {
+        signal: controller.signal,
+        log: () => {},
+        onLog: (entry) => {
+          if (entry.step === 2) controller.abort();
+        },
+      },
+    );
     expect(stoppedRun.stopped).toBe(true);
     expect(stoppedRun.checkpoint).toBe(join(first, 'checkpoint-2'));
     expect(readdirSync(first).some((n) => n.endsWith('.tmp'))).toBe(false);
 
-    const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
+    const resumed = await train(
+      { ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint },
+      { log: () => {} },
+    );
     expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
   });
 
@@ -95,24 +127,38 @@ describe('checkpoints', () => {
 
     const first = tempDir('dpo-sync-first');
     const controller = new AbortController();
-    const stoppedRun = await train({ ...configFor(c, first), save_strategy: 'steps', save_steps: 100 }, {
-      signal: controller.signal, log: () => {}, onLog: (entry) => { if (entry.step === 3 && 'loss' in entry) controller.abort(); },
-    });
+    const stoppedRun = await train(
+      { ...configFor(c, first), save_strategy: 'steps', save_steps: 100 },
+      {
+        signal: controller.signal,
+        log: () => {},
+        onLog: (entry) => {
+          if (entry.step === 3 && 'loss' in entry) controller.abort();
+        },
+      },
+    );
     expect(stoppedRun.checkpoint).toBe(join(first, 'checkpoint-3'));
     expect(existsSync(join(first, 'checkpoint-3', 'ref_model', 'model.safetensors'))).toBe(true);
 
-    const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
+    const resumed = await train(
+      { ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint },
+      { log: () => {} },
+    );
     expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
 
     rmSync(join(first, 'checkpoint-3', 'ref_model'), { recursive: true });
-    await expect(train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} }))
-      .rejects.toThrow(/ref_model/);
+    await expect(
+      train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} }),
+    ).rejects.toThrow(/ref_model/);
   });
 
   it('refuses options it does not implement, and what TRL refuses', async () => {
     const c = cases[0]!;
-    await expect(train({ ...configFor(c, tempDir('dpo-fp16')), fp16: true })).rejects.toThrow(/fp16 mixed precision is not implemented/);
-    await expect(train({ ...configFor(c, tempDir('dpo-sync')), sync_ref_model: true, precompute_ref_log_probs: true }))
-      .rejects.toThrow(/sync_ref_model cannot be combined with precompute_ref_log_probs/);
+    await expect(train({ ...configFor(c, tempDir('dpo-fp16')), fp16: true })).rejects.toThrow(
+      /fp16 mixed precision is not implemented/,
+    );
+    await expect(
+      train({ ...configFor(c, tempDir('dpo-sync')), sync_ref_model: true, precompute_ref_log_probs: true }),
+    ).rejects.toThrow(/sync_ref_model cannot be combined with precompute_ref_log_probs/);
   });
 });

@@ -14,7 +14,11 @@ const { batch } = JSON.parse(readFileSync(join(fixturesDir, 'reference', 'dpo-lo
 
 async function step(policy: Model, reference: Model, options: DpoStepOptions) {
   await policy.zeroGrad();
-  const batchArgs = { inputIds: batch.input_ids, attentionMask: batch.attention_mask, completionMask: batch.completion_mask };
+  const batchArgs = {
+    inputIds: batch.input_ids,
+    attentionMask: batch.attention_mask,
+    completionMask: batch.completion_mask,
+  };
   const out = await policy.dpoStep(batchArgs, reference, { loss_type: ['sigmoid', 'sft'], ...options });
   return { ...out, grads: await policy.gradients() };
 }
@@ -26,7 +30,12 @@ describe.each([false, true])('bf16 %s', (bf16) => {
     const checkpointed = await step(policy, reference, { bf16, gradient_checkpointing: true });
     expect(checkpointed.loss).toBe(plain.loss);
     expect(checkpointed.metrics).toEqual(plain.metrics);
-    expect([...checkpointed.grads.keys()].sort()).toEqual(policy.parameters().map((p) => p.name).sort());
+    expect([...checkpointed.grads.keys()].sort()).toEqual(
+      policy
+        .parameters()
+        .map((p) => p.name)
+        .sort(),
+    );
     for (const [name, grad] of plain.grads) {
       expect(checkpointed.grads.get(name)!.data, name).toEqual(grad.data);
     }
@@ -34,7 +43,8 @@ describe.each([false, true])('bf16 %s', (bf16) => {
     await policy.zeroGrad();
     const evaluated = await policy.dpoStep(
       { inputIds: batch.input_ids, attentionMask: batch.attention_mask, completionMask: batch.completion_mask },
-      reference, { loss_type: ['sigmoid', 'sft'], bf16, gradient_checkpointing: true, backward: false },
+      reference,
+      { loss_type: ['sigmoid', 'sft'], bf16, gradient_checkpointing: true, backward: false },
     );
     expect(evaluated.loss).toBe(plain.loss);
     expect((await policy.gradients()).size).toBe(0);

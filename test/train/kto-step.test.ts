@@ -8,9 +8,11 @@ import { maxAbs, maxAbsDiff, modelDir } from '../helpers/fixtures.js';
 
 const SEQ = 8;
 const batch = {
-  inputIds: Int32Array.from({ length: 4 * SEQ }, (_, i) => (i * 37 + 11) % 200 + 3),
+  inputIds: Int32Array.from({ length: 4 * SEQ }, (_, i) => ((i * 37 + 11) % 200) + 3),
   attentionMask: Uint8Array.from({ length: 4 * SEQ }, (_, i) => (i % SEQ < 8 - (Math.floor(i / SEQ) % 3) ? 1 : 0)),
-  completionMask: Uint8Array.from({ length: 4 * SEQ }, (_, i) => (i % SEQ >= 3 && i % SEQ < 8 - (Math.floor(i / SEQ) % 3) ? 1 : 0)),
+  completionMask: Uint8Array.from({ length: 4 * SEQ }, (_, i) =>
+    i % SEQ >= 3 && i % SEQ < 8 - (Math.floor(i / SEQ) % 3) ? 1 : 0,
+  ),
   seqLen: SEQ,
   labels: Uint8Array.from([1, 0, 1, 0]),
 };
@@ -18,7 +20,10 @@ const refLogps = Float32Array.from([-30.5, -28.25, -32, -27.5]);
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
 /** The loss and dLoss/dlogps of TRL's formulas. */
-function closedForm(logps: Float32Array, o: Required<Pick<KtoStepOptions, 'beta' | 'loss_type' | 'desirable_weight' | 'undesirable_weight' | 'kl'>>) {
+function closedForm(
+  logps: Float32Array,
+  o: Required<Pick<KtoStepOptions, 'beta' | 'loss_type' | 'desirable_weight' | 'undesirable_weight' | 'kl'>>,
+) {
   const n = logps.length;
   let loss = 0;
   const grad = new Float32Array(n);
@@ -50,14 +55,19 @@ describe('ktoStep', () => {
     const out = await model.ktoStep(batch, refLogps, { ...options, lossScale: 0.5 });
     const stepGrads = await gradientsOf(model);
 
-    const lp = await model.completionLogProbs(batch.inputIds, batch.attentionMask, batch.completionMask, { seqLen: SEQ });
+    const lp = await model.completionLogProbs(batch.inputIds, batch.attentionMask, batch.completionMask, {
+      seqLen: SEQ,
+    });
     expect(Array.from(out.logps)).toEqual(Array.from(lp.logps));
     const expected = closedForm(lp.logps, options);
     expect(Math.abs(out.loss - expected.loss)).toBeLessThanOrEqual(1e-6 * expected.loss);
-    out.rewards.forEach((r, i) => expect(Math.abs(r - options.beta * (lp.logps[i]! - refLogps[i]!))).toBeLessThanOrEqual(1e-5));
+    out.rewards.forEach((r, i) =>
+      expect(Math.abs(r - options.beta * (lp.logps[i]! - refLogps[i]!))).toBeLessThanOrEqual(1e-5),
+    );
 
     await model.completionLogProbs(batch.inputIds, batch.attentionMask, batch.completionMask, {
-      seqLen: SEQ, gradOutput: expected.grad.map((g) => g * 0.5),
+      seqLen: SEQ,
+      gradOutput: expected.grad.map((g) => g * 0.5),
     });
     const closedGrads = await gradientsOf(model);
     for (const [name, grad] of closedGrads) {
@@ -70,9 +80,13 @@ describe('ktoStep', () => {
 
   it('names the input that does not fit', async () => {
     const model = await loadModel(modelDir('llama'));
-    await expect(model.ktoStep({ ...batch, labels: Uint8Array.from([1, 0, 1]) }, refLogps)).rejects.toThrow(/labels has 3 values for 4 rows/);
+    await expect(model.ktoStep({ ...batch, labels: Uint8Array.from([1, 0, 1]) }, refLogps)).rejects.toThrow(
+      /labels has 3 values for 4 rows/,
+    );
     await expect(model.ktoStep(batch, refLogps.subarray(0, 2))).rejects.toThrow(/refLogps has 2 values for 4 rows/);
-    await expect(model.ktoStep(batch, refLogps, { loss_type: 'sigmoid' as never })).rejects.toThrow(/loss_type: expected 'kto' or 'apo_zero_unpaired', got 'sigmoid'/);
+    await expect(model.ktoStep(batch, refLogps, { loss_type: 'sigmoid' as never })).rejects.toThrow(
+      /'loss_type' must be one of kto, apo_zero_unpaired, got 'sigmoid'/,
+    );
     await model.dispose();
   });
 });

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
@@ -23,9 +23,15 @@ const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'kto-train.js
 function configFor(c: Case, dir: string): Record<string, unknown> {
   const data = join(fixturesDir, 'trl', c.data);
   return {
-    trainer: 'kto', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: dir,
-    bf16: false, gradient_checkpointing: false, save_strategy: 'no',
-    ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
+    trainer: 'kto',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: dir,
+    bf16: false,
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
+    ...c.config,
   };
 }
 
@@ -38,7 +44,9 @@ describe('KTO training loop matches TRL', () => {
     expect(logs.length).toBe(c.log_history.length);
     // bf16: the vocabulary-mean logits (logits/chosen ≈ 4e-4 at step 5, a mean of O(1) logits that cancel) move
     // by a bfloat16 rounding; an absolute floor of 1e-5 there.
-    logs.forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, c.config.bf16 ? 1e-5 : 1e-6));
+    logs.forEach((entry, i) =>
+      expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-3, c.config.bf16 ? 1e-5 : 1e-6),
+    );
   });
 });
 
@@ -48,21 +56,40 @@ describe('checkpoints and options', () => {
     const uninterrupted = await train(configFor(c, tempDir('kto-sync-full')), { log: () => {} });
     const first = tempDir('kto-sync-first');
     const controller = new AbortController();
-    const stoppedRun = await train({ ...configFor(c, first), save_strategy: 'steps', save_steps: 100 }, {
-      signal: controller.signal, log: () => {}, onLog: (entry) => { if (entry.step === 3 && 'loss' in entry) controller.abort(); },
-    });
+    const stoppedRun = await train(
+      { ...configFor(c, first), save_strategy: 'steps', save_steps: 100 },
+      {
+        signal: controller.signal,
+        log: () => {},
+        onLog: (entry) => {
+          if (entry.step === 3 && 'loss' in entry) controller.abort();
+        },
+      },
+    );
     expect(stoppedRun.checkpoint).toBe(join(first, 'checkpoint-3'));
-    const resumed = await train({ ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint }, { log: () => {} });
+    const resumed = await train(
+      { ...configFor(c, first), resume_from_checkpoint: stoppedRun.checkpoint },
+      { log: () => {} },
+    );
     expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
   });
 
   it('refuses what TRL refuses and what it does not implement, naming the field', async () => {
     const c = cases[0]!;
-    await expect(train({ ...configFor(c, tempDir('kto-sync')), sync_ref_model: true, precompute_ref_log_probs: true }))
-      .rejects.toThrow(/sync_ref_model cannot be combined with precompute_ref_log_probs/);
-    await expect(train({ ...configFor(c, tempDir('kto-random')), train_sampling_strategy: 'random' }))
-      .rejects.toThrow(/train_sampling_strategy 'sequential'/);
-    await expect(train({ ...configFor(c, tempDir('kto-grouped')), loss_type: 'apo_zero_unpaired', train_sampling_strategy: 'group_by_length' }))
-      .rejects.toThrow('train_sampling_strategy: "group_by_length" is not supported: length-grouped samplers are not implemented');
+    await expect(
+      train({ ...configFor(c, tempDir('kto-sync')), sync_ref_model: true, precompute_ref_log_probs: true }),
+    ).rejects.toThrow(/sync_ref_model cannot be combined with precompute_ref_log_probs/);
+    await expect(train({ ...configFor(c, tempDir('kto-random')), train_sampling_strategy: 'random' })).rejects.toThrow(
+      /train_sampling_strategy 'sequential'/,
+    );
+    await expect(
+      train({
+        ...configFor(c, tempDir('kto-grouped')),
+        loss_type: 'apo_zero_unpaired',
+        train_sampling_strategy: 'group_by_length',
+      }),
+    ).rejects.toThrow(
+      'train_sampling_strategy: "group_by_length" is not supported: length-grouped samplers are not implemented',
+    );
   });
 });

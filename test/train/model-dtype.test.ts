@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/index.js';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
@@ -32,13 +32,21 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   const data = join(dir, 'rows.jsonl');
   writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
   return {
-    trainer: c.trainer, model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'),
-    gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, ...c.config,
+    trainer: c.trainer,
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    use_cpu: true,
+    ...c.config,
   };
 }
 
 const storedDtypes = async (path: string, keep: (name: string) => boolean = () => true) =>
-  [...new Set([...(await readSafetensors(path)).tensors].filter(([name]) => keep(name)).map(([, t]) => t.dtype))].sort();
+  [
+    ...new Set([...(await readSafetensors(path)).tensors].filter(([name]) => keep(name)).map(([, t]) => t.dtype)),
+  ].sort();
 
 describe('bfloat16 weights train as TRL trains them', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
@@ -55,14 +63,23 @@ describe('bfloat16 weights train as TRL trains them', () => {
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).dtype).toBe('bfloat16');
   });
 
-  it("a checkpoint holds bfloat16 AdamW moments, as torch keeps them, and resuming from it continues exactly", async () => {
+  it('a checkpoint holds bfloat16 AdamW moments, as torch keeps them, and resuming from it continues exactly', async () => {
     const c = cases.find((x) => x.name === 'dpo_bfloat16_autocast')!;
-    const config: Record<string, unknown> = { ...configFor(c, tempDir('dtype-checkpoint')), save_strategy: 'steps', save_steps: 2 };
+    const config: Record<string, unknown> = {
+      ...configFor(c, tempDir('dtype-checkpoint')),
+      save_strategy: 'steps',
+      save_steps: 2,
+    };
     const uninterrupted = await train(config, { log: () => {} });
     const checkpoint = join(config.output_dir as string, 'checkpoint-2');
     const optimizer = join(checkpoint, 'optimizer.safetensors');
-    expect(await storedDtypes(optimizer, (name) => name.endsWith('.exp_avg') || name.endsWith('.exp_avg_sq'))).toEqual(['BF16']);
-    const resumed = await train({ ...config, output_dir: join(tempDir('dtype-resumed'), 'out'), resume_from_checkpoint: checkpoint }, { log: () => {} });
+    expect(await storedDtypes(optimizer, (name) => name.endsWith('.exp_avg') || name.endsWith('.exp_avg_sq'))).toEqual([
+      'BF16',
+    ]);
+    const resumed = await train(
+      { ...config, output_dir: join(tempDir('dtype-resumed'), 'out'), resume_from_checkpoint: checkpoint },
+      { log: () => {} },
+    );
     expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));
   });
 
@@ -71,9 +88,14 @@ describe('bfloat16 weights train as TRL trains them', () => {
     const { model_init_kwargs: _, ...config } = c.config;
     const runs = [];
     for (const key of ['dtype', 'torch_dtype']) {
-      const { logHistory } = await train({ ...configFor({ ...c, config }, tempDir(`dtype-${key}`)), [key]: 'bfloat16' }, { log: () => {} });
+      const { logHistory } = await train(
+        { ...configFor({ ...c, config }, tempDir(`dtype-${key}`)), [key]: 'bfloat16' },
+        { log: () => {} },
+      );
       runs.push(withoutTimings(logHistory));
-      logHistory.slice(0, -1).forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-2, 1e-3));
+      logHistory
+        .slice(0, -1)
+        .forEach((entry, i) => expectLogEntryClose(entry, c.log_history[i]!, entry.step === 1 ? 1e-4 : 1e-2, 1e-3));
     }
     expect(runs[1]).toEqual(runs[0]);
   });

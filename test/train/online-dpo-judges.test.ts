@@ -8,7 +8,7 @@ import { demoAssets } from '../../src/demo/demo.js';
 import { rewardScores } from '../../src/eval/reward-model.js';
 import { loadModel } from '../../src/model.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { modelDir, tempDir } from '../helpers/fixtures.js';
 
 interface Generated {
@@ -17,11 +17,25 @@ interface Generated {
   finish_reasons: string[];
   scores: number[];
 }
-const readJsonl = <T>(path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as T);
+const readJsonl = <T>(path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as T);
 const common = {
-  trainer: 'online_dpo', train_dataset: join(demoAssets, 'data', 'prompts.jsonl'), iterations: 1, num_generations: 3,
-  max_new_tokens: 8, temperature: 1.0, per_device_train_batch_size: 16, max_steps: 1, gradient_checkpointing: false,
-  bf16: false, use_cpu: true, save_strategy: 'no', disable_tqdm: true,
+  trainer: 'online_dpo',
+  train_dataset: join(demoAssets, 'data', 'prompts.jsonl'),
+  iterations: 1,
+  num_generations: 3,
+  max_new_tokens: 8,
+  temperature: 1.0,
+  per_device_train_batch_size: 16,
+  max_steps: 1,
+  gradient_checkpointing: false,
+  bf16: false,
+  use_cpu: true,
+  save_strategy: 'no',
+  disable_tqdm: true,
 };
 
 /**
@@ -37,13 +51,24 @@ function expectBestVsWorst(round: string, stats: LogEntry) {
     if (scores.length < 2 || Math.max(...scores) === Math.min(...scores)) return [];
     const at = (score: number) => g.scores.findIndex((s, k) => s === score && g.completions[k] !== '');
     const [best, worst] = [at(Math.max(...scores)), at(Math.min(...scores))];
-    return [{ prompt: g.prompt, chosen: g.completions[best], rejected: g.completions[worst], score_chosen: g.scores[best], score_rejected: g.scores[worst] }];
+    return [
+      {
+        prompt: g.prompt,
+        chosen: g.completions[best],
+        rejected: g.completions[worst],
+        score_chosen: g.scores[best],
+        score_rejected: g.scores[worst],
+      },
+    ];
   });
   expect(expected.length).toBeGreaterThan(0);
   expect(pairs.map((p) => ({ ...p, chosen: text(p.chosen), rejected: text(p.rejected) }))).toEqual(expected);
   expect(stats['online/pairs']).toBe(expected.length);
   expect(stats['online/ties']).toBe(generated.length - expected.length);
-  expect(stats['online/score_mean']).toBeCloseTo(generated.flatMap((g) => g.scores).reduce((a, b) => a + b, 0) / (generated.length * 3), 10);
+  expect(stats['online/score_mean']).toBeCloseTo(
+    generated.flatMap((g) => g.scores).reduce((a, b) => a + b, 0) / (generated.length * 3),
+    10,
+  );
   return generated;
 }
 
@@ -51,22 +76,39 @@ describe('online_dpo judges from the config', () => {
   it('reward_model_path: the reward model’s scores, less missing_eos_penalty', async () => {
     const out = tempDir('online-rm');
     const logged: LogEntry[] = [];
-    await train({ ...common, model_name_or_path: modelDir('reward-policy'), reward_model_path: modelDir('reward'), missing_eos_penalty: 2.5, output_dir: out },
-      { log: () => {}, onLog: (e) => logged.push(e) });
+    await train(
+      {
+        ...common,
+        model_name_or_path: modelDir('reward-policy'),
+        reward_model_path: modelDir('reward'),
+        missing_eos_penalty: 2.5,
+        output_dir: out,
+      },
+      { log: () => {}, onLog: (e) => logged.push(e) },
+    );
     const generated = expectBestVsWorst(join(out, 'round-1'), logged[0]!);
 
     const rm = await loadModel(modelDir('reward'));
-    const want = await rewardScores(rm, await Tokenizer.load(modelDir('reward')), generated.flatMap((g) => g.completions.map(() => g.prompt)), generated.flatMap((g) => g.completions));
+    const want = await rewardScores(
+      rm,
+      await Tokenizer.load(modelDir('reward')),
+      generated.flatMap((g) => g.completions.map(() => g.prompt)),
+      generated.flatMap((g) => g.completions),
+    );
     const reasons = generated.flatMap((g) => g.finish_reasons);
     expect(new Set(reasons)).toEqual(new Set(['eos', 'length'])); // both kinds, so the penalty is tested
-    generated.flatMap((g) => g.scores).forEach((s, i) => expect(s).toBeCloseTo(want[i]! - (reasons[i] === 'eos' ? 0 : 2.5), 5));
+    generated
+      .flatMap((g) => g.scores)
+      .forEach((s, i) => expect(s).toBeCloseTo(want[i]! - (reasons[i] === 'eos' ? 0 : 2.5), 5));
   });
 
   it('judge_regex: 1 when the completion matches, 0 when not', async () => {
     const out = tempDir('online-regex');
     const logged: LogEntry[] = [];
-    await train({ ...common, model_name_or_path: modelDir('reward-policy'), judge_regex: '[aeiou]{2}', output_dir: out },
-      { log: () => {}, onLog: (e) => logged.push(e) });
+    await train(
+      { ...common, model_name_or_path: modelDir('reward-policy'), judge_regex: '[aeiou]{2}', output_dir: out },
+      { log: () => {}, onLog: (e) => logged.push(e) },
+    );
     const generated = expectBestVsWorst(join(out, 'round-1'), logged[0]!);
     for (const g of generated) expect(g.scores).toEqual(g.completions.map((c) => Number(/[aeiou]{2}/.test(c))));
     expect(logged[0]!['online/ties']).toBeGreaterThan(0);

@@ -4,7 +4,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlignkitError, createOptimizer, learningRateSchedule, loadModel, readSafetensors, type Model } from '../../src/index.js';
+import {
+  AlignkitError,
+  createOptimizer,
+  learningRateSchedule,
+  loadModel,
+  readSafetensors,
+  type Model,
+} from '../../src/index.js';
 import type { OptimizerName } from '../../src/train/optimizer.js';
 import { fixturesDir, maxAbs, maxAbsDiff, modelDir, reference, tempDir } from '../helpers/fixtures.js';
 
@@ -56,32 +63,44 @@ async function parameters(model: Model, dir: string) {
 }
 
 describe('AdamW as the Trainer runs it', () => {
-  it.each(Object.keys(ref.decay_parameter_names))('%s: decay group is Trainer.get_decay_parameter_names', async (name) => {
-    const model = await loadModel(modelDir(name));
-    const optimizer = await createOptimizer(model);
-    expect(optimizer.decayParameterNames()).toEqual(ref.decay_parameter_names[name]);
-  });
+  it.each(Object.keys(ref.decay_parameter_names))(
+    '%s: decay group is Trainer.get_decay_parameter_names',
+    async (name) => {
+      const model = await loadModel(modelDir(name));
+      const optimizer = await createOptimizer(model);
+      expect(optimizer.decayParameterNames()).toEqual(ref.decay_parameter_names[name]);
+    },
+  );
 
-  it.each(['adamw_torch_fused', 'adamw_torch'] as const)('%s: three steps match PyTorch: loss, grad_norm, learning_rate, then every parameter', async (optim) => {
-    const { model, optimizer } = await setup(optim);
-    const steps = run.steps[optim];
-    for (let step = 0; step < steps.length; step++) {
-      const got = await trainerStep(model, optimizer, step);
-      const want = steps[step]!;
-      expect(Math.abs(got.loss - want.loss) / want.loss, `loss at step ${step + 1}`).toBeLessThan(1e-5);
-      expect(Math.abs(got.gradNorm - want.grad_norm) / want.grad_norm, `grad_norm at step ${step + 1}`).toBeLessThan(1e-5);
-      expect(Math.abs(got.lr - want.learning_rate), `learning_rate at step ${step + 1}`).toBeLessThanOrEqual(1e-12 * run.learning_rate);
-    }
-    const { tensors: expected } = await readSafetensors(join(fixturesDir, 'reference', `optim-llama-${optim}.safetensors`));
-    const got = await parameters(model, tempDir('optim'));
-    expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
-    for (const [name, t] of expected) {
-      const want = t.data as Float32Array;
-      const diff = maxAbsDiff(got.get(name)!.data as Float32Array, want, want.length);
-      // The two optims' parameters differ by up to 5e-7 here: this bound tells them apart.
-      expect(diff, `${name}: max abs diff ${diff}`).toBeLessThanOrEqual(2e-7 * Math.max(1, maxAbs(want)));
-    }
-  });
+  it.each(['adamw_torch_fused', 'adamw_torch'] as const)(
+    '%s: three steps match PyTorch: loss, grad_norm, learning_rate, then every parameter',
+    async (optim) => {
+      const { model, optimizer } = await setup(optim);
+      const steps = run.steps[optim];
+      for (let step = 0; step < steps.length; step++) {
+        const got = await trainerStep(model, optimizer, step);
+        const want = steps[step]!;
+        expect(Math.abs(got.loss - want.loss) / want.loss, `loss at step ${step + 1}`).toBeLessThan(1e-5);
+        expect(Math.abs(got.gradNorm - want.grad_norm) / want.grad_norm, `grad_norm at step ${step + 1}`).toBeLessThan(
+          1e-5,
+        );
+        expect(Math.abs(got.lr - want.learning_rate), `learning_rate at step ${step + 1}`).toBeLessThanOrEqual(
+          1e-12 * run.learning_rate,
+        );
+      }
+      const { tensors: expected } = await readSafetensors(
+        join(fixturesDir, 'reference', `optim-llama-${optim}.safetensors`),
+      );
+      const got = await parameters(model, tempDir('optim'));
+      expect([...got.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [name, t] of expected) {
+        const want = t.data as Float32Array;
+        const diff = maxAbsDiff(got.get(name)!.data as Float32Array, want, want.length);
+        // The two optims' parameters differ by up to 5e-7 here: this bound tells them apart.
+        expect(diff, `${name}: max abs diff ${diff}`).toBeLessThanOrEqual(2e-7 * Math.max(1, maxAbs(want)));
+      }
+    },
+  );
 
   it('clipGradNorm(Infinity) measures without scaling', async () => {
     const { model, optimizer } = await setup();
@@ -127,8 +146,15 @@ describe('AdamW as the Trainer runs it', () => {
     const err = await optimizer.load(join(dir, 'qwen2.safetensors')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AlignkitError);
     expect((err as AlignkitError).code).toBe('ERR_INVALID_ARG');
-    expect((err as Error).message).toMatch(/qwen2\.safetensors: optimizer state has no tensor lm_head\.weight\.exp_avg$/);
-    writeFileSync(join(dir, 'empty.safetensors'), Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')]));
-    await expect(optimizer.load(join(dir, 'empty.safetensors'))).rejects.toThrow(/has no tensor model\.embed_tokens\.weight\.exp_avg\b/);
+    expect((err as Error).message).toMatch(
+      /qwen2\.safetensors: optimizer state has no tensor lm_head\.weight\.exp_avg$/,
+    );
+    writeFileSync(
+      join(dir, 'empty.safetensors'),
+      Buffer.concat([Buffer.from([2, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{}')]),
+    );
+    await expect(optimizer.load(join(dir, 'empty.safetensors'))).rejects.toThrow(
+      /has no tensor model\.embed_tokens\.weight\.exp_avg\b/,
+    );
   });
 });

@@ -7,9 +7,18 @@ import { modelDir } from '../helpers/fixtures.js';
 
 // Two rows right-padded (pad 2), prompt tokens masked out of the labels.
 const padded: SftBatch = {
-  inputIds: [[0, 17, 33, 41, 9, 60, 1, 2], [0, 25, 8, 90, 1, 2, 2, 2]],
-  labels: [[-100, -100, -100, 41, 9, 60, 1, -100], [-100, -100, 8, 90, 1, -100, -100, -100]],
-  attentionMask: [[1, 1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0, 0, 0]],
+  inputIds: [
+    [0, 17, 33, 41, 9, 60, 1, 2],
+    [0, 25, 8, 90, 1, 2, 2, 2],
+  ],
+  labels: [
+    [-100, -100, -100, 41, 9, 60, 1, -100],
+    [-100, -100, 8, 90, 1, -100, -100, -100],
+  ],
+  attentionMask: [
+    [1, 1, 1, 1, 1, 1, 1, 0],
+    [1, 1, 1, 1, 1, 0, 0, 0],
+  ],
 };
 // The same rows padding-free: one row, positions restarting, each sequence's first label -100.
 const packed: SftBatch = {
@@ -30,7 +39,11 @@ describe('sftStep', () => {
   // do not divide the 7 label rows, one chunk for all. Under bf16 both run lm_head as autocast does; the gradients
   // are at most one bfloat16 rounding (2^-8 of their scale) apart.
   const cases = [false, true].flatMap((bf16) =>
-    [1, 3, 64].flatMap((rowChunk) => [['padded', rowChunk, bf16, padded] as const, ['padding-free', rowChunk, bf16, packed] as const]));
+    [1, 3, 64].flatMap((rowChunk) => [
+      ['padded', rowChunk, bf16, padded] as const,
+      ['padding-free', rowChunk, bf16, packed] as const,
+    ]),
+  );
   it.each(cases)('%s, rowChunk %i, bf16 %s: fused matches the full-logits path', async (_, rowChunk, bf16, batch) => {
     const fused = await stepAndGradients(batch, { rowChunk, bf16 });
     const plain = await stepAndGradients(batch, { reference: true, bf16 });

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train, type LogEntry } from '../../src/train/train.js';
+import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
@@ -26,9 +26,16 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
   const template = c.config.chat_template_path as string | undefined;
   return {
-    trainer: 'sft', model_name_or_path: modelDir('llama'), train_dataset: data, output_dir: join(dir, 'out'),
-    bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true,
-    ...(c.config.eval_strategy ? { eval_dataset: data } : {}), ...c.config,
+    trainer: 'sft',
+    model_name_or_path: modelDir('llama'),
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    bf16: false,
+    gradient_checkpointing: false,
+    save_strategy: 'no',
+    use_cpu: true,
+    ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
+    ...c.config,
     ...(template ? { chat_template_path: join(fixturesDir, 'trl', template) } : {}),
   };
 }
@@ -51,25 +58,54 @@ describe('sft → dpo pipeline, checkpoints, options', () => {
     const c = cases.find((x) => x.name === 'messages')!;
     const dir = tempDir('sft-pipeline');
     const sftConfig = configFor(c, dir);
-    await train({ ...sftConfig, max_steps: 2, save_strategy: 'steps', save_steps: 1, eos_token: '<pad>' }, { log: () => {} });
+    await train(
+      { ...sftConfig, max_steps: 2, save_strategy: 'steps', save_steps: 1, eos_token: '<pad>' },
+      { log: () => {} },
+    );
     const sftDir = sftConfig.output_dir as string;
     // The final folder and each checkpoint carry the template and eos_token SFT used.
     for (const folder of [sftDir, join(sftDir, 'checkpoint-1')]) {
-      expect(readFileSync(join(folder, 'chat_template.jinja'), 'utf8'))
-        .toBe(readFileSync(join(fixturesDir, 'trl', 'sft-train-chatml.jinja'), 'utf8'));
+      expect(readFileSync(join(folder, 'chat_template.jinja'), 'utf8')).toBe(
+        readFileSync(join(fixturesDir, 'trl', 'sft-train-chatml.jinja'), 'utf8'),
+      );
       expect(JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')).eos_token).toBe('<pad>');
     }
 
     // Conversational pairs need the chat template, which only the SFT folder has.
     const pairs = join(dir, 'pairs.jsonl');
-    writeFileSync(pairs, [
-      { prompt: [{ role: 'user', content: 'The sky is' }], chosen: [{ role: 'assistant', content: 'blue.' }], rejected: [{ role: 'assistant', content: 'green.' }] },
-      { prompt: [{ role: 'user', content: 'Ice is' }], chosen: [{ role: 'assistant', content: 'cold.' }], rejected: [{ role: 'assistant', content: 'hot.' }] },
-    ].map((row) => JSON.stringify(row)).join('\n') + '\n');
-    const dpo = await train({
-      trainer: 'dpo', model_name_or_path: sftDir, train_dataset: pairs, output_dir: join(dir, 'dpo'), max_steps: 2,
-      bf16: false, gradient_checkpointing: false, save_strategy: 'no', use_cpu: true, logging_steps: 1, per_device_train_batch_size: 2,
-    }, { log: () => {} });
+    writeFileSync(
+      pairs,
+      [
+        {
+          prompt: [{ role: 'user', content: 'The sky is' }],
+          chosen: [{ role: 'assistant', content: 'blue.' }],
+          rejected: [{ role: 'assistant', content: 'green.' }],
+        },
+        {
+          prompt: [{ role: 'user', content: 'Ice is' }],
+          chosen: [{ role: 'assistant', content: 'cold.' }],
+          rejected: [{ role: 'assistant', content: 'hot.' }],
+        },
+      ]
+        .map((row) => JSON.stringify(row))
+        .join('\n') + '\n',
+    );
+    const dpo = await train(
+      {
+        trainer: 'dpo',
+        model_name_or_path: sftDir,
+        train_dataset: pairs,
+        output_dir: join(dir, 'dpo'),
+        max_steps: 2,
+        bf16: false,
+        gradient_checkpointing: false,
+        save_strategy: 'no',
+        use_cpu: true,
+        logging_steps: 1,
+        per_device_train_batch_size: 2,
+      },
+      { log: () => {} },
+    );
     expect(dpo.globalStep).toBe(2);
     // policy = reference at step 1: the DPO loss is log 2, whatever the SFT weights are.
     expect(dpo.logHistory[0]!.loss).toBeCloseTo(Math.log(2), 6);
@@ -81,9 +117,16 @@ describe('sft → dpo pipeline, checkpoints, options', () => {
     const uninterrupted = await train(configFor(c, tempDir('sft-full')), { log: () => {} });
     const first = configFor(c, tempDir('sft-first'));
     const controller = new AbortController();
-    const stoppedRun = await train({ ...first, save_strategy: 'steps', save_steps: 100 }, {
-      signal: controller.signal, log: () => {}, onLog: (entry) => { if (entry.step === 2) controller.abort(); },
-    });
+    const stoppedRun = await train(
+      { ...first, save_strategy: 'steps', save_steps: 100 },
+      {
+        signal: controller.signal,
+        log: () => {},
+        onLog: (entry) => {
+          if (entry.step === 2) controller.abort();
+        },
+      },
+    );
     expect(stoppedRun.checkpoint).toBe(join(first.output_dir as string, 'checkpoint-2'));
     const resumed = await train({ ...first, resume_from_checkpoint: true }, { log: () => {} });
     expect(withoutTimings(resumed.logHistory)).toEqual(withoutTimings(uninterrupted.logHistory));

@@ -11,11 +11,11 @@
 namespace alignkit::ops::cpu {
 
 struct TileRows {
-  float* z;              // (rows, cols) contiguous: vocabulary entries v0 .. v0+cols-1 of each row
+  float* z;  // (rows, cols) contiguous: vocabulary entries v0 .. v0+cols-1 of each row
   int64_t rows, cols, v0;
   const int64_t* labels;  // (rows); a label outside v0 .. v0+cols-1 (or negative) is not in this tile
-  bool firstArgmax;      // argmax: the first maximum's entry on every row; else the label where it is the row's
-                         // first maximum and -1 elsewhere
+  bool firstArgmax;       // argmax: the first maximum's entry on every row; else the label where it is the row's
+                          // first maximum and -1 elsewhere
   // When given (rows), the tile holds the whole vocabulary and z becomes the gradient of sum g logp(label):
   // g (onehot(label) - exp(z - max) / s), with g taken as 0 where the label is negative; else z is left as it was.
   const float* g;

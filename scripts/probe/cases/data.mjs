@@ -11,24 +11,60 @@ const file = (dir, name, text) => {
 };
 
 export const dataCases = [
-  { name: 'empty dataset', expect: 'error', setup: (dir) => train(dir, { train_dataset: file(dir, 'empty.jsonl', '') }) },
+  {
+    name: 'empty dataset',
+    expect: 'error',
+    setup: (dir) => train(dir, { train_dataset: file(dir, 'empty.jsonl', '') }),
+  },
   { name: 'all rows dropped (max_length: 1)', expect: 'error', setup: (dir) => train(dir, { max_length: 1 }) },
   {
-    name: 'all rows invalid, skipped', expect: 'error',
-    setup: (dir) => train(dir, { train_dataset: file(dir, 'bad.jsonl', '{"prompt": "a"}\n{"chosen": "b"}\n'), skip_invalid_rows: true }),
+    name: 'all rows invalid, skipped',
+    expect: 'error',
+    setup: (dir) =>
+      train(dir, {
+        train_dataset: file(dir, 'bad.jsonl', '{"prompt": "a"}\n{"chosen": "b"}\n'),
+        skip_invalid_rows: true,
+      }),
   },
   {
-    name: '0-row eval split', expect: 'error',
+    name: '0-row eval split',
+    expect: 'error',
     setup: (dir) => train(dir, { eval_dataset: file(dir, 'empty.jsonl', ''), eval_strategy: 'steps', eval_steps: 1 }),
   },
-  { name: 'dataset /dev/zero', expect: 'error', timeout: 30, setup: (dir) => train(dir, { train_dataset: '/dev/zero' }) },
   {
-    name: 'dataset is a FIFO', expect: 'error', timeout: 30,
-    setup: (dir) => { execFileSync('mkfifo', [join(dir, 'rows.jsonl')]); return train(dir, { train_dataset: join(dir, 'rows.jsonl') }); },
+    name: 'dataset /dev/zero',
+    expect: 'error',
+    timeout: 30,
+    setup: (dir) => train(dir, { train_dataset: '/dev/zero' }),
   },
-  { name: 'dataset is /etc/passwd-like text', expect: 'error', setup: (dir) => train(dir, { train_dataset: file(dir, 'rows.jsonl', SECRET) }) },
-  { name: 'dataset missing', expect: 'error', setup: (dir) => train(dir, { train_dataset: join(dir, 'nowhere.jsonl') }) },
-  { name: 'dataset with a broken JSON line', expect: 'error', setup: (dir) => train(dir, { train_dataset: join(fixtures, 'data', 'bad.jsonl') }) },
-  { name: 'fewer rows than a batch, drop_last', expect: 'error', setup: (dir) => train(dir, { per_device_train_batch_size: 64, dataloader_drop_last: true }) },
+  {
+    name: 'dataset is a FIFO',
+    expect: 'error',
+    timeout: 30,
+    setup: (dir) => {
+      execFileSync('mkfifo', [join(dir, 'rows.jsonl')]);
+      return train(dir, { train_dataset: join(dir, 'rows.jsonl') });
+    },
+  },
+  {
+    name: 'dataset is /etc/passwd-like text',
+    expect: 'error',
+    setup: (dir) => train(dir, { train_dataset: file(dir, 'rows.jsonl', SECRET) }),
+  },
+  {
+    name: 'dataset missing',
+    expect: 'error',
+    setup: (dir) => train(dir, { train_dataset: join(dir, 'nowhere.jsonl') }),
+  },
+  {
+    name: 'dataset with a broken JSON line',
+    expect: 'error',
+    setup: (dir) => train(dir, { train_dataset: join(fixtures, 'data', 'bad.jsonl') }),
+  },
+  {
+    name: 'fewer rows than a batch, drop_last',
+    expect: 'error',
+    setup: (dir) => train(dir, { per_device_train_batch_size: 64, dataloader_drop_last: true }),
+  },
   { name: 'a good dataset (control)', expect: 'ok', setup: (dir) => train(dir, { train_dataset: dpoRows }) },
 ];

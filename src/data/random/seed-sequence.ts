@@ -18,7 +18,8 @@ export function seedWords(seed: number | bigint): number[] {
     throw new AlignkitError('ERR_INVALID_ARG', `seed must be an integer (a bigint beyond 2^53), got ${seed}`);
   }
   let rest = BigInt(seed);
-  if (rest < 0n) throw new AlignkitError('ERR_INVALID_ARG', `seed must be non-negative (as NumPy requires), got ${seed}`);
+  if (rest < 0n)
+    throw new AlignkitError('ERR_INVALID_ARG', `seed must be non-negative (as NumPy requires), got ${seed}`);
   if (rest === 0n) return [0];
   const words: number[] = [];
   for (; rest > 0n; rest >>= 32n) words.push(Number(rest & 0xffffffffn));

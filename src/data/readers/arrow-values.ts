@@ -17,7 +17,10 @@ export function arrowValue(value: unknown, type: DataType, place: RowPlace, fiel
   if (DataType.isStruct(type)) {
     const struct = value as Record<string, unknown>;
     return Object.fromEntries(
-      type.children.map((child) => [child.name, arrowValue(struct[child.name], child.type, place, `${field}.${child.name}`)]),
+      type.children.map((child) => [
+        child.name,
+        arrowValue(struct[child.name], child.type, place, `${field}.${child.name}`),
+      ]),
     );
   }
   if (DataType.isMap(type)) {

@@ -43,7 +43,11 @@ export async function* readArrow(
 function selectFields(schema: Schema | undefined, columns: string[] | undefined, path: string): Field[] {
   if (!schema) throw fileError(path, 'not an Arrow IPC file or stream (no schema message)');
   if (!columns) return schema.fields;
-  checkColumns(columns, schema.fields.map((field) => field.name), path);
+  checkColumns(
+    columns,
+    schema.fields.map((field) => field.name),
+    path,
+  );
   return columns.map((name) => schema.fields.find((field) => field.name === name)!);
 }
 
@@ -54,7 +58,9 @@ function plainRow(
   options: ReadOptions,
 ): Record<string, unknown> | undefined {
   try {
-    return Object.fromEntries(fields.map((field, j) => [field.name, arrowValue(valueAt(j), field.type, place, field.name)]));
+    return Object.fromEntries(
+      fields.map((field, j) => [field.name, arrowValue(valueAt(j), field.type, place, field.name)]),
+    );
   } catch (error) {
     if (!(error instanceof AlignkitError)) throw error;
     rejectRow(error, options);

@@ -10,7 +10,10 @@ export function checkColumns(wanted: readonly string[], available: readonly stri
 }
 
 /** The wanted keys a JSON row has (a JSON file has no schema, so a row may lack some). */
-export function pickColumns(values: Record<string, unknown>, wanted: readonly string[] | undefined): Record<string, unknown> {
+export function pickColumns(
+  values: Record<string, unknown>,
+  wanted: readonly string[] | undefined,
+): Record<string, unknown> {
   if (!wanted) return values;
   return Object.fromEntries(wanted.filter((name) => Object.hasOwn(values, name)).map((name) => [name, values[name]]));
 }

@@ -51,11 +51,17 @@ export function dataFilesIn(dir: string, format?: DatasetFormat): { format: Data
   const [found, ...others] = byFormat.entries();
   if (!found) {
     const wanted = format ? `${format} files` : `data files (${Object.keys(EXTENSIONS).join(', ')})`;
-    throw new AlignkitError('ERR_NOT_FOUND', `${dir}: no ${wanted}, and no save_to_disk state.json or dataset_dict.json`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${dir}: no ${wanted}, and no save_to_disk state.json or dataset_dict.json`,
+    );
   }
   if (others.length > 0) {
     const formats = [found, ...others].map(([name, files]) => `${files.length} ${name}`).join(', ');
-    throw new AlignkitError('ERR_INVALID_DATA', `${dir}: holds data files of several formats (${formats}); pass format to pick one`);
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${dir}: holds data files of several formats (${formats}); pass format to pick one`,
+    );
   }
   return { format: found[0], files: found[1] };
 }

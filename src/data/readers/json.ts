@@ -99,7 +99,7 @@ async function startsWithArray(path: string): Promise<boolean> {
   const handle = await open(path);
   try {
     const chunk = Buffer.alloc(4096);
-    for (let position = 0; ; ) {
+    for (let position = 0; ;) {
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
       if (bytesRead === 0) return false;
       const start = position === 0 && chunk.subarray(0, 3).equals(BOM) ? BOM.length : 0;

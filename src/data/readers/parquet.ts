@@ -13,8 +13,12 @@ export async function* readParquet(path: string, options: ReadOptions): AsyncGen
   // Imported here, not with alignkit: hyparquet-compressors instantiates WebAssembly on import, for which V8 reserves
   // ~10 GB of address space, and a run under `ulimit -v` (as clusters set) must not lose it to a format it does not read.
   const { compressors } = await import('hyparquet-compressors').catch((error: unknown) => {
-    throw new AlignkitError('ERR_NATIVE', `${path}: the Parquet decompressors could not start (${(error as Error).message}); their ` +
-      'WebAssembly reserves ~10 GB of address space: raise `ulimit -v`, or convert the dataset to JSON lines', { cause: error });
+    throw new AlignkitError(
+      'ERR_NATIVE',
+      `${path}: the Parquet decompressors could not start (${(error as Error).message}); their ` +
+        'WebAssembly reserves ~10 GB of address space: raise `ulimit -v`, or convert the dataset to JSON lines',
+      { cause: error },
+    );
   });
   const file = await asyncBufferFromFile(path);
   let metadata: FileMetaData;
@@ -24,16 +28,27 @@ export async function* readParquet(path: string, options: ReadOptions): AsyncGen
     throw fileError(path, 'not a Parquet file', error);
   }
   const { columns } = options;
-  if (columns) checkColumns(columns, parquetSchema(metadata).children.map((child) => child.element.name), path);
+  if (columns)
+    checkColumns(
+      columns,
+      parquetSchema(metadata).children.map((child) => child.element.name),
+      path,
+    );
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
     // utf8: false keeps unannotated BYTE_ARRAY (binary) as bytes; string columns are still decoded.
-    const records = await parquetReadObjects({ file, metadata, columns, rowStart, rowEnd, compressors, utf8: false }).catch(
-      (error: unknown) => {
-        throw fileError(path, `unreadable row group of rows ${rowStart}..${rowEnd - 1}`, error);
-      },
-    );
+    const records = await parquetReadObjects({
+      file,
+      metadata,
+      columns,
+      rowStart,
+      rowEnd,
+      compressors,
+      utf8: false,
+    }).catch((error: unknown) => {
+      throw fileError(path, `unreadable row group of rows ${rowStart}..${rowEnd - 1}`, error);
+    });
     for (const [i, record] of records.entries()) {
       const values = plainRow(record, path, rowStart + i, options);
       if (values) yield { values, file: path, row: rowStart + i };
@@ -42,9 +57,16 @@ export async function* readParquet(path: string, options: ReadOptions): AsyncGen
   }
 }
 
-function plainRow(record: Record<string, unknown>, file: string, row: number, options: ReadOptions): Record<string, unknown> | undefined {
+function plainRow(
+  record: Record<string, unknown>,
+  file: string,
+  row: number,
+  options: ReadOptions,
+): Record<string, unknown> | undefined {
   try {
-    return Object.fromEntries(Object.entries(record).map(([name, value]) => [name, plainValue(value, { file, row }, name)]));
+    return Object.fromEntries(
+      Object.entries(record).map(([name, value]) => [name, plainValue(value, { file, row }, name)]),
+    );
   } catch (error) {
     if (!(error instanceof AlignkitError)) throw error;
     rejectRow(error, options);

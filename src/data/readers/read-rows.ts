@@ -35,7 +35,11 @@ export async function* readRows(path: string, options: ReadOptions = {}): AsyncG
 
 /** A device or pipe (/dev/zero, a FIFO) would be read forever or block: only regular files are data files. */
 function refuseNonRegular(path: string, isFile: boolean): void {
-  if (!isFile) throw new AlignkitError('ERR_INVALID_DATA', `${path}: not a regular file (a device, pipe or socket); a dataset is a data file or a folder of them`);
+  if (!isFile)
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${path}: not a regular file (a device, pipe or socket); a dataset is a data file or a folder of them`,
+    );
 }
 
 function readFile(path: string, format: DatasetFormat, options: ReadOptions): AsyncGenerator<SourceRow, unknown> {

@@ -28,18 +28,23 @@ export async function* readSavedDataset(dir: string, options: ReadOptions): Asyn
 
 async function splitDir(dir: string, split: string): Promise<string> {
   const path = join(dir, 'dataset_dict.json');
-  const splits = (await readJsonFile(path) as { splits?: unknown }).splits;
+  const splits = ((await readJsonFile(path)) as { splits?: unknown }).splits;
   if (!Array.isArray(splits)) throw fileError(path, 'expected {"splits": [...]}');
   if (!splits.includes(split)) {
-    throw new AlignkitError('ERR_NOT_FOUND', `${dir}: no split '${split}' in this DatasetDict (splits: ${splits.join(', ')})`);
+    throw new AlignkitError(
+      'ERR_NOT_FOUND',
+      `${dir}: no split '${split}' in this DatasetDict (splits: ${splits.join(', ')})`,
+    );
   }
   return join(dir, split);
 }
 
 async function shardPaths(dir: string): Promise<string[]> {
   const path = join(dir, 'state.json');
-  const dataFiles = (await readJsonFile(path) as { _data_files?: unknown })._data_files;
-  const names = Array.isArray(dataFiles) ? dataFiles.map((entry) => (entry as { filename?: unknown } | null)?.filename) : [];
+  const dataFiles = ((await readJsonFile(path)) as { _data_files?: unknown })._data_files;
+  const names = Array.isArray(dataFiles)
+    ? dataFiles.map((entry) => (entry as { filename?: unknown } | null)?.filename)
+    : [];
   if (!Array.isArray(dataFiles) || !names.every((name): name is string => typeof name === 'string')) {
     throw fileError(path, 'expected "_data_files": [{"filename": "data-00000-of-00001.arrow"}, ...]');
   }

@@ -24,8 +24,11 @@ export class GenerationSpans {
   constructor(source: string, origin: string) {
     // `{%- generation -%}`: the left `-` stays on the `if` (strips the text before it), the right on the `endif`
     // (strips the text after it), so whitespace control, trim_blocks and lstrip_blocks act as on the tag.
-    const marked = source.replace(/\{%(-?)\s*(end)?generation\s*(-?)%\}/g, (_, left: string, end: string | undefined, right: string) =>
-      `{%${left} if true %}${end ? END : START}{% endif ${right}%}`);
+    const marked = source.replace(
+      /\{%(-?)\s*(end)?generation\s*(-?)%\}/g,
+      (_, left: string, end: string | undefined, right: string) =>
+        `{%${left} if true %}${end ? END : START}{% endif ${right}%}`,
+    );
     this.#template = new ChatTemplate(marked, origin);
   }
 
@@ -33,7 +36,11 @@ export class GenerationSpans {
    * The rendered text and its generation spans `[start, end)` in code points (Python string indices), in the
    * order the blocks close, as transformers lists them.
    */
-  render(messages: Message[], options: ChatTemplateOptions, specialTokens: Readonly<Record<string, string>>): { text: string; spans: [number, number][] } {
+  render(
+    messages: Message[],
+    options: ChatTemplateOptions,
+    specialTokens: Readonly<Record<string, string>>,
+  ): { text: string; spans: [number, number][] } {
     const marked = this.#template.render(messages, options, specialTokens);
     const spans: [number, number][] = [];
     const open: number[] = [];
@@ -44,7 +51,8 @@ export class GenerationSpans {
         open.push(position);
       } else if (char === END) {
         const start = open.pop();
-        if (start === undefined) throw new AlignkitError('ERR_INVALID_MODEL', 'chat template: {% endgeneration %} without {% generation %}');
+        if (start === undefined)
+          throw new AlignkitError('ERR_INVALID_MODEL', 'chat template: {% endgeneration %} without {% generation %}');
         spans.push([start, position]);
       } else {
         text += char;
@@ -69,7 +77,10 @@ function charToToken(offsets: readonly (readonly [number, number])[], pos: numbe
  * apply_chat_template), quirks included: a span whose first character has no token stops the loop, and a span
  * whose last character falls in token 0 (or none) runs to the end of the sequence.
  */
-export function assistantMask(offsets: readonly (readonly [number, number])[], spans: readonly (readonly [number, number])[]): number[] {
+export function assistantMask(
+  offsets: readonly (readonly [number, number])[],
+  spans: readonly (readonly [number, number])[],
+): number[] {
   const mask = new Array<number>(offsets.length).fill(0);
   for (const [startChar, endChar] of spans) {
     const start = charToToken(offsets, startChar);

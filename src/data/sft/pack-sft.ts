@@ -123,7 +123,10 @@ export function packBatch(rows: SftIds[], seqLength: number, strategy: PackingSt
   for (const row of rows) {
     if (row.labels.length !== row.input_ids.length) {
       // _check_if_columns_can_be_packed
-      throw new AlignkitError('ERR_INVALID_DATA', 'packing needs labels as long as input_ids in every row (TRL: "All columns must have values of the same length")');
+      throw new AlignkitError(
+        'ERR_INVALID_DATA',
+        'packing needs labels as long as input_ids in every row (TRL: "All columns must have values of the same length")',
+      );
     }
   }
   if (strategy === 'wrapped') {
@@ -135,8 +138,13 @@ export function packBatch(rows: SftIds[], seqLength: number, strategy: PackingSt
     }
     return out;
   }
-  const sequences = rows.filter((r) => r.input_ids.length > 0).flatMap((r) => pieces(r, seqLength, strategy === 'bfd_split'));
-  const bins = bestFitDecreasing(sequences.map((s) => s.input_ids.length), seqLength);
+  const sequences = rows
+    .filter((r) => r.input_ids.length > 0)
+    .flatMap((r) => pieces(r, seqLength, strategy === 'bfd_split'));
+  const bins = bestFitDecreasing(
+    sequences.map((s) => s.input_ids.length),
+    seqLength,
+  );
   return bins.map((bin) => {
     const members = bin.ids.map((i) => sequences[i]!);
     return {

@@ -18,7 +18,13 @@ import { epochOrder } from '../sampler.js';
 import { buildTable, IdColumnBuilder, idColumn, readArrowFile, writeArrowFile, type IdColumn } from '../token-table.js';
 import { MAP_BATCH_ROWS, mapBatches, packBatch, type PackedSftIds } from './pack-sft.js';
 import { isConversational, toSftExample, type SftExample } from './sft-rows.js';
-import { resolveCompletionOnlyLoss, SftTokenizer, truncateSft, type SftIds, type SftTokenizeStats } from './tokenize-sft.js';
+import {
+  resolveCompletionOnlyLoss,
+  SftTokenizer,
+  truncateSft,
+  type SftIds,
+  type SftTokenizeStats,
+} from './tokenize-sft.js';
 
 /** Bump when the table layout or tokenization changes, so old caches are not reused. */
 const FORMAT_VERSION = 1;
@@ -50,24 +56,51 @@ export interface SftPreprocessOptions {
   refuseEmpty?: boolean;
 }
 
-type PreprocessConfig = Pick<SftConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
-  'max_length' | 'truncation_mode' | 'chat_template' | 'chat_template_path' | 'dataset_columns' | 'skip_invalid_rows' |
-  'dataset_text_field' | 'eos_token' | 'packing' | 'packing_strategy' | 'eval_packing' | 'padding_free' |
-  'completion_only_loss' | 'assistant_only_loss' | 'shuffle_dataset' | 'seed' | 'dataset_num_proc'>;
+type PreprocessConfig = Pick<
+  SftConfig,
+  | 'model_name_or_path'
+  | 'train_dataset'
+  | 'eval_dataset'
+  | 'output_dir'
+  | 'max_length'
+  | 'truncation_mode'
+  | 'chat_template'
+  | 'chat_template_path'
+  | 'dataset_columns'
+  | 'skip_invalid_rows'
+  | 'dataset_text_field'
+  | 'eos_token'
+  | 'packing'
+  | 'packing_strategy'
+  | 'eval_packing'
+  | 'padding_free'
+  | 'completion_only_loss'
+  | 'assistant_only_loss'
+  | 'shuffle_dataset'
+  | 'seed'
+  | 'dataset_num_proc'
+>;
 
-function required(config: PreprocessConfig, key: 'model_name_or_path' | 'output_dir' | 'train_dataset' | 'eval_dataset'): string {
+function required(
+  config: PreprocessConfig,
+  key: 'model_name_or_path' | 'output_dir' | 'train_dataset' | 'eval_dataset',
+): string {
   const value = config[key];
   if (!value) throw configError(`'${key}' is required to preprocess`);
   return value;
 }
 
 /** The chat template option: TRL's chat_template_path (a .jinja/.j2 file) or alignkit's chat_template. */
-export function chatTemplateOption(config: Pick<SftConfig, 'chat_template' | 'chat_template_path'>): string | undefined {
+export function chatTemplateOption(
+  config: Pick<SftConfig, 'chat_template' | 'chat_template_path'>,
+): string | undefined {
   const path = config.chat_template_path;
   if (path === null) return config.chat_template ?? undefined;
   if (!/\.(jinja|j2)$/.test(path)) {
-    throw configError(`chat_template_path '${path}': only a .jinja or .j2 file is supported (TRL's clone_chat_template ` +
-      'from another tokenizer is not); use chat_template for a named template');
+    throw configError(
+      `chat_template_path '${path}': only a .jinja or .j2 file is supported (TRL's clone_chat_template ` +
+        'from another tokenizer is not); use chat_template for a named template',
+    );
   }
   if (config.chat_template !== null) throw configError('set chat_template or chat_template_path, not both');
   return path;
@@ -75,10 +108,13 @@ export function chatTemplateOption(config: Pick<SftConfig, 'chat_template' | 'ch
 
 /** The checks SFTTrainer.__init__ and _prepare_dataset make before touching the data. */
 function checkSettings(config: PreprocessConfig, packing: boolean): void {
-  if (packing && config.max_length === null) throw configError('packing needs max_length (TRL: "When packing is enabled, `max_length` can\'t be `None`")');
+  if (packing && config.max_length === null)
+    throw configError('packing needs max_length (TRL: "When packing is enabled, `max_length` can\'t be `None`")');
   if (config.padding_free && !config.packing && config.max_length !== null) {
-    throw configError('padding_free without packing does not enforce max_length: enable packing (e.g. packing_strategy: bfd) ' +
-      'or set max_length: null, as TRL requires');
+    throw configError(
+      'padding_free without packing does not enforce max_length: enable packing (e.g. packing_strategy: bfd) ' +
+        'or set max_length: null, as TRL requires',
+    );
   }
 }
 
@@ -107,9 +143,13 @@ function summarize(table: Table, path: string, counts: Counts, cached: boolean):
 }
 
 /** datasets' shuffle(seed) stands here as alignkit's seeded shuffle (a different permutation than numpy's). */
-const shuffled = <T>(rows: T[], seed: number): T[] => epochOrder(rows.length, { seed, epoch: 0, shuffle: true }).map((i) => rows[i]!);
+const shuffled = <T>(rows: T[], seed: number): T[] =>
+  epochOrder(rows.length, { seed, epoch: 0, shuffle: true }).map((i) => rows[i]!);
 
-export async function preprocessSft(config: PreprocessConfig, options: SftPreprocessOptions): Promise<SftPreprocessSummary> {
+export async function preprocessSft(
+  config: PreprocessConfig,
+  options: SftPreprocessOptions,
+): Promise<SftPreprocessSummary> {
   const log = options.log ?? (() => {});
   const modelDir = required(config, 'model_name_or_path');
   const dataPath = required(config, options.split === 'train' ? 'train_dataset' : 'eval_dataset');
@@ -119,20 +159,33 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
   const chatTemplate = chatTemplateOption(config);
   const path = join(outputDir, `${options.split}.arrow`);
   const settings = {
-    FORMAT_VERSION, packing, max_length: config.max_length, truncation_mode: config.truncation_mode, chat_template: chatTemplate,
-    dataset_columns: config.dataset_columns, skip_invalid_rows: config.skip_invalid_rows, dataset_text_field: config.dataset_text_field,
-    eos_token: config.eos_token, packing_strategy: packing ? config.packing_strategy : null, completion_only_loss: config.completion_only_loss,
-    assistant_only_loss: config.assistant_only_loss, shuffle_seed: config.shuffle_dataset ? config.seed : null,
+    FORMAT_VERSION,
+    packing,
+    max_length: config.max_length,
+    truncation_mode: config.truncation_mode,
+    chat_template: chatTemplate,
+    dataset_columns: config.dataset_columns,
+    skip_invalid_rows: config.skip_invalid_rows,
+    dataset_text_field: config.dataset_text_field,
+    eos_token: config.eos_token,
+    packing_strategy: packing ? config.packing_strategy : null,
+    completion_only_loss: config.completion_only_loss,
+    assistant_only_loss: config.assistant_only_loss,
+    shuffle_seed: config.shuffle_dataset ? config.seed : null,
     dataset_num_proc: packing ? config.dataset_num_proc : null,
   };
-  const key = await fingerprint([dataPath, modelDir, ...(chatTemplate && existsSync(chatTemplate) ? [chatTemplate] : [])], settings);
+  const key = await fingerprint(
+    [dataPath, modelDir, ...(chatTemplate && existsSync(chatTemplate) ? [chatTemplate] : [])],
+    settings,
+  );
   const droppedWhy = `no trained token is left within max_length=${config.max_length}`;
   const metaPath = `${path}.json`;
   if (existsSync(path) && existsSync(metaPath)) {
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
     if (meta.fingerprint === key) {
       const cachedTable = await readArrowFile(path);
-      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      if (options.refuseEmpty)
+        requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
       return summarize(cachedTable, path, meta.counts, true);
     }
   }
@@ -183,13 +236,18 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
   };
 
   let chunk: SftExample[] = [];
-  for await (const { values, file, row } of readRows(dataPath, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
+  for await (const { values, file, row } of readRows(dataPath, {
+    skipInvalidRows: config.skip_invalid_rows,
+    onSkip: skip,
+  })) {
     try {
       const example = toSftExample(mapColumns(values, config.dataset_columns), { file, row }, config);
       if (!first) {
         first = example;
         if (config.assistant_only_loss && !isConversational(example.format)) {
-          throw configError(`assistant_only_loss needs a conversational dataset (messages), but ${file} holds ${example.format} rows`);
+          throw configError(
+            `assistant_only_loss needs a conversational dataset (messages), but ${file} holds ${example.format} rows`,
+          );
         }
         sft = new SftTokenizer(tokenizer, {
           dataset_text_field: config.dataset_text_field,
@@ -198,8 +256,11 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
           eos_token: config.eos_token,
         });
       } else if (example.format !== first.format) {
-        throw dataError({ file, row }, undefined, `is a ${example.format} row but row ${first.at.row} is ${first.format}: ` +
-          'a dataset holds one format');
+        throw dataError(
+          { file, row },
+          undefined,
+          `is a ${example.format} row but row ${first.at.row} is ${first.format}: ` + 'a dataset holds one format',
+        );
       }
       chunk.push(example);
     } catch (err) {
@@ -229,13 +290,19 @@ export async function preprocessSft(config: PreprocessConfig, options: SftPrepro
 
   counts.prefixMismatches = stats.prefixMismatches;
   if (stats.prefixMismatches > 0) {
-    log(`warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
-      'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way');
+    log(
+      `warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
+        'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way',
+    );
   }
-  if (counts.dropped > 0) log(`dropped ${counts.dropped} row(s) left without a trained token by max_length=${config.max_length}, as TRL does`);
+  if (counts.dropped > 0)
+    log(
+      `dropped ${counts.dropped} row(s) left without a trained token by max_length=${config.max_length}, as TRL does`,
+    );
   if (counts.skipped > 0) log(`skipped ${counts.skipped} invalid row(s) (skip_invalid_rows: true)`);
 
-  if (options.refuseEmpty) requireRows({ rows: builders.input_ids!.length, ...counts }, options.split, dataPath, droppedWhy);
+  if (options.refuseEmpty)
+    requireRows({ rows: builders.input_ids!.length, ...counts }, options.split, dataPath, droppedWhy);
   const table = buildTable(builders);
   await mkdir(outputDir, { recursive: true });
   await writeArrowFile(table, path);

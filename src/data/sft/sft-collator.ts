@@ -55,13 +55,19 @@ export function sftColumns(table: Table): SftColumns {
  * eos_token override); padding-free when asked or when packing with bfd / bfd_split.
  */
 export function sftCollateOptions(
-  config: Pick<SftConfig, 'pad_token' | 'eos_token' | 'padding_free' | 'packing' | 'packing_strategy' | 'pad_to_multiple_of'>,
+  config: Pick<
+    SftConfig,
+    'pad_token' | 'eos_token' | 'padding_free' | 'packing' | 'packing_strategy' | 'pad_to_multiple_of'
+  >,
   tokenizer: Tokenizer,
 ): SftCollateOptions {
   const padToken = config.pad_token ?? tokenizer.padToken ?? eosTokenOf(tokenizer, config.eos_token);
   const padTokenId = tokenizer.tokenToId(padToken);
   if (padTokenId === undefined) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `config: pad token '${padToken}' is not in the tokenizer's vocabulary`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `config: pad token '${padToken}' is not in the tokenizer's vocabulary`,
+    );
   }
   return {
     padTokenId,
@@ -87,7 +93,10 @@ export function collateSft(columns: SftColumns, indices: readonly number[], opti
   const lengths = indices.map((i) => Math.max(span(ids, i).length, span(labels, i).length));
 
   const rows = options.paddingFree ? 1 : indices.length;
-  const seqLen = roundUp(options.paddingFree ? lengths.reduce((a, b) => a + b, 0) : Math.max(0, ...lengths), options.padToMultipleOf);
+  const seqLen = roundUp(
+    options.paddingFree ? lengths.reduce((a, b) => a + b, 0) : Math.max(0, ...lengths),
+    options.padToMultipleOf,
+  );
   const inputIds = new Int32Array(rows * seqLen).fill(options.padTokenId);
   const labelsOut = new Int32Array(rows * seqLen).fill(-100);
   const attentionMask = options.paddingFree ? null : new Uint8Array(rows * seqLen);

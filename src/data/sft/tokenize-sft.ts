@@ -41,14 +41,18 @@ export function resolveCompletionOnlyLoss(configured: boolean | null, first: Sft
 export function eosTokenOf(tokenizer: Tokenizer, override: string | null): string {
   if (override === null) return tokenizer.eosToken;
   if (tokenizer.tokenToId(override) === undefined) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `config: eos_token '${override}' is not in the tokenizer's vocabulary ` +
-      '(it must be an existing token)');
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `config: eos_token '${override}' is not in the tokenizer's vocabulary ` + '(it must be an existing token)',
+    );
   }
   return override;
 }
 
 const rowError = (ex: SftExample, err: unknown): unknown =>
-  err instanceof AlignkitError ? new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err }) : err;
+  err instanceof AlignkitError
+    ? new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err })
+    : err;
 
 /** What to encode for one example: texts with or without the tokenizer's special tokens, and generation spans. */
 interface Job {
@@ -77,9 +81,12 @@ export class SftTokenizer {
     if (options.assistant_only_loss) {
       const template = tokenizer.chatTemplate;
       if (template === undefined || !hasGenerationMarkers(template)) {
-        throw new AlignkitError('ERR_INVALID_CONFIG', 'config: assistant_only_loss needs a chat template with ' +
-          '{% generation %} ... {% endgeneration %} around assistant output; TRL swaps in its own training template for ' +
-          'known model families (trl/chat_templates/*_training.jinja): set chat_template_path (or chat_template) to such a file');
+        throw new AlignkitError(
+          'ERR_INVALID_CONFIG',
+          'config: assistant_only_loss needs a chat template with ' +
+            '{% generation %} ... {% endgeneration %} around assistant output; TRL swaps in its own training template for ' +
+            'known model families (trl/chat_templates/*_training.jinja): set chat_template_path (or chat_template) to such a file',
+        );
       }
       this.#spans = new GenerationSpans(template, 'assistant_only_loss chat template');
     }
@@ -97,8 +104,11 @@ export class SftTokenizer {
       if (!withSpans || !this.#spans) return { text, special: false };
       const marked = this.#spans.render(messages as Message[], options, this.#tokenizer.specialTokens);
       if (marked.text !== text) {
-        throw new AlignkitError('ERR_INVALID_DATA', 'assistant_only_loss: cannot locate the {% generation %} blocks of this ' +
-          'conversation (a message holds U+E000/U+E001, or the template renders differently with tools)');
+        throw new AlignkitError(
+          'ERR_INVALID_DATA',
+          'assistant_only_loss: cannot locate the {% generation %} blocks of this ' +
+            'conversation (a message holds U+E000/U+E001, or the template renders differently with tools)',
+        );
       }
       return { text, special: false, spans: marked.spans };
     } catch (err) {
@@ -113,11 +123,17 @@ export class SftTokenizer {
       case 'text':
         return [{ text: this.#options.dataset_text_field === 'text' ? withEos(ex.text) : ex.text, special: true }];
       case 'prompt_completion':
-        return [{ text: ex.prompt, special: true }, { text: ex.prompt + withEos(ex.completion), special: true }];
+        return [
+          { text: ex.prompt, special: true },
+          { text: ex.prompt + withEos(ex.completion), special: true },
+        ];
       case 'messages':
         return [this.#render(ex, ex.messages, false, assistant)];
       case 'prompt_completion_messages':
-        return [this.#render(ex, ex.prompt, true, false), this.#render(ex, [...ex.prompt, ...ex.completion], false, assistant)];
+        return [
+          this.#render(ex, ex.prompt, true, false),
+          this.#render(ex, [...ex.prompt, ...ex.completion], false, assistant),
+        ];
     }
   }
 
@@ -129,10 +145,19 @@ export class SftTokenizer {
       jobs.filter((j) => j.spans),
     ];
     const plain = async (group: Job[], special: boolean) =>
-      (await this.#tokenizer.encodeBatch(group.map((j) => j.text), { addSpecialTokens: special })).map((ids) => ({ ids }));
+      (
+        await this.#tokenizer.encodeBatch(
+          group.map((j) => j.text),
+          { addSpecialTokens: special },
+        )
+      ).map((ids) => ({ ids }));
     const withOffsets = async (group: Job[]) =>
-      (await this.#tokenizer.encodeBatchWithOffsets(group.map((j) => j.text), { addSpecialTokens: false }))
-        .map((e, i) => ({ ids: e.ids, assistantMask: assistantMask(e.offsets, group[i]!.spans!) }));
+      (
+        await this.#tokenizer.encodeBatchWithOffsets(
+          group.map((j) => j.text),
+          { addSpecialTokens: false },
+        )
+      ).map((e, i) => ({ ids: e.ids, assistantMask: assistantMask(e.offsets, group[i]!.spans!) }));
     const done = [await plain(groups[0]!, true), await plain(groups[1]!, false), await withOffsets(groups[2]!)];
     const next = done.map((d) => d[Symbol.iterator]());
     return jobs.map((j) => next[j.special ? 0 : j.spans ? 2 : 1]!.next().value as Encoded);
@@ -151,13 +176,22 @@ export class SftTokenizer {
         // [0] * len(prompt_ids) + [1] * (len(prompt_completion_ids) - len(prompt_ids)): shorter than the ids
         // when the prompt tokenizes longer alone, and labels then stop there too (zip, strict=False).
         if (this.#options.completion_only_loss) {
-          masks.push([...new Array<number>(prompt.length).fill(0), ...new Array<number>(Math.max(0, full.ids.length - prompt.length)).fill(1)]);
+          masks.push([
+            ...new Array<number>(prompt.length).fill(0),
+            ...new Array<number>(Math.max(0, full.ids.length - prompt.length)).fill(1),
+          ]);
         }
       }
       if (full.assistantMask) {
         if (!full.assistantMask.includes(1)) {
-          throw rowError(ex, new AlignkitError('ERR_INVALID_DATA', 'assistant_only_loss: no assistant tokens in this row ' +
-            '(the chat template marks none with {% generation %}: no assistant message, or a role it does not treat as assistant)'));
+          throw rowError(
+            ex,
+            new AlignkitError(
+              'ERR_INVALID_DATA',
+              'assistant_only_loss: no assistant tokens in this row ' +
+                '(the chat template marks none with {% generation %}: no assistant message, or a role it does not treat as assistant)',
+            ),
+          );
         }
         masks.push(full.assistantMask);
       }

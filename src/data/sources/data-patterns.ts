@@ -18,13 +18,20 @@ const DEFAULT_SPLITS = SPLIT_KEYWORDS.map(([split]) => split);
 const SEP = '-._ 0-9';
 // The fsspec >= 2023.12 spellings (datasets picks them by the installed fsspec; the current one is this).
 const IN_FILENAME = ['**/{keyword}[{sep}]*', '**/*[{sep}]{keyword}[{sep}]*'];
-const IN_DIR_NAME = ['**/{keyword}/**', '**/{keyword}[{sep}]*/**', '**/*[{sep}]{keyword}/**', '**/*[{sep}]{keyword}[{sep}]*/**'];
+const IN_DIR_NAME = [
+  '**/{keyword}/**',
+  '**/{keyword}[{sep}]*/**',
+  '**/*[{sep}]{keyword}/**',
+  '**/*[{sep}]{keyword}[{sep}]*/**',
+];
 
 const keywordPatterns = (bases: string[]): SplitPatterns =>
   new Map(
     SPLIT_KEYWORDS.map(([split, keywords]) => [
       split,
-      keywords.flatMap((keyword) => bases.map((base) => base.replaceAll('{keyword}', keyword).replaceAll('{sep}', SEP))),
+      keywords.flatMap((keyword) =>
+        bases.map((base) => base.replaceAll('{keyword}', keyword).replaceAll('{sep}', SEP)),
+      ),
     ]),
   );
 
@@ -52,10 +59,16 @@ export function defaultDataPatterns(files: readonly string[], where: string): Sp
     const splits = new Set(sharded.map((file) => nameRegex.exec(basename(file))![1]!));
     for (const split of splits) {
       if (!SPLIT_NAME.test(split)) {
-        throw new AlignkitError('ERR_INVALID_DATA', `${where}: split name '${split}' (from its data/ shard names) is not a valid split name`);
+        throw new AlignkitError(
+          'ERR_INVALID_DATA',
+          `${where}: split name '${split}' (from its data/ shard names) is not a valid split name`,
+        );
       }
     }
-    const ordered = [...DEFAULT_SPLITS.filter((s) => splits.has(s)), ...[...splits].filter((s) => !DEFAULT_SPLITS.includes(s)).sort()];
+    const ordered = [
+      ...DEFAULT_SPLITS.filter((s) => splits.has(s)),
+      ...[...splits].filter((s) => !DEFAULT_SPLITS.includes(s)).sort(),
+    ];
     return new Map(ordered.map((split) => [split, [SPLIT_PATTERN_SHARDED.replace('{split}', split)]]));
   }
   for (const patterns of ALL_DEFAULT_PATTERNS) {
@@ -71,7 +84,10 @@ export function defaultDataPatterns(files: readonly string[], where: string): Sp
  */
 export function sanitizePatterns(value: unknown, where: string): SplitPatterns {
   const bad = () =>
-    new AlignkitError('ERR_INVALID_DATA', `${where}: data_files must be a pattern, a list of patterns, a list of {split, path} or a mapping split → pattern(s); got ${JSON.stringify(value)}`);
+    new AlignkitError(
+      'ERR_INVALID_DATA',
+      `${where}: data_files must be a pattern, a list of patterns, a list of {split, path} or a mapping split → pattern(s); got ${JSON.stringify(value)}`,
+    );
   const asList = (v: unknown): string[] => {
     const list = Array.isArray(v) ? v : [v];
     if (!list.every((item) => typeof item === 'string')) throw bad();
@@ -83,9 +99,18 @@ export function sanitizePatterns(value: unknown, where: string): SplitPatterns {
     const out: SplitPatterns = new Map();
     for (const item of value) {
       const entry = item as Record<string, unknown>;
-      if (typeof item !== 'object' || item === null || Object.keys(entry).length !== 2 || typeof entry.split !== 'string' || !('path' in entry)) throw bad();
-      if (!SPLIT_NAME.test(entry.split)) throw new AlignkitError('ERR_INVALID_DATA', `${where}: '${entry.split}' is not a valid split name`);
-      if (out.has(entry.split)) throw new AlignkitError('ERR_INVALID_DATA', `${where}: split '${entry.split}' is listed twice in data_files`);
+      if (
+        typeof item !== 'object' ||
+        item === null ||
+        Object.keys(entry).length !== 2 ||
+        typeof entry.split !== 'string' ||
+        !('path' in entry)
+      )
+        throw bad();
+      if (!SPLIT_NAME.test(entry.split))
+        throw new AlignkitError('ERR_INVALID_DATA', `${where}: '${entry.split}' is not a valid split name`);
+      if (out.has(entry.split))
+        throw new AlignkitError('ERR_INVALID_DATA', `${where}: split '${entry.split}' is listed twice in data_files`);
       out.set(entry.split, asList(entry.path));
     }
     return out;

@@ -35,14 +35,16 @@ function cardData(dir: string): Record<string, unknown> {
     const match = YAML_BLOCK.exec(readFileSync(readme, 'utf8'));
     if (match) {
       const parsed = parseYaml(match[2]!, readme) ?? {};
-      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw cardError(readme, 'the YAML front matter must be a mapping');
+      if (typeof parsed !== 'object' || Array.isArray(parsed))
+        throw cardError(readme, 'the YAML front matter must be a mapping');
       data = parsed as Record<string, unknown>;
     }
   }
   const standalone = join(dir, '.huggingface.yaml');
   if (existsSync(standalone)) {
     const parsed = parseYaml(readFileSync(standalone, 'utf8'), standalone);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) data = { ...data, ...(parsed as Record<string, unknown>) };
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      data = { ...data, ...(parsed as Record<string, unknown>) };
   }
   return data;
 }
@@ -56,11 +58,18 @@ function checkDataFiles(value: unknown, where: string): void {
       if (typeof item === 'string') return true;
       if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
       const entry = item as Record<string, unknown>;
-      return Object.keys(entry).length === 2 && typeof entry.split === 'string' && SPLIT_NAME.test(entry.split) &&
-        (typeof entry.path === 'string' || Array.isArray(entry.path));
+      return (
+        Object.keys(entry).length === 2 &&
+        typeof entry.split === 'string' &&
+        SPLIT_NAME.test(entry.split) &&
+        (typeof entry.path === 'string' || Array.isArray(entry.path))
+      );
     });
   if (!valid) {
-    throw cardError(where, `data_files must be a string, a list of strings or a list of {split, path}, got ${JSON.stringify(value)}`);
+    throw cardError(
+      where,
+      `data_files must be a string, a list of strings or a list of {split, path}, got ${JSON.stringify(value)}`,
+    );
   }
 }
 

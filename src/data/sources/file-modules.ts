@@ -19,13 +19,109 @@ export const MODULE_EXTENSIONS: Readonly<Record<string, readonly string[]>> = {
   eval: ['.eval'],
   lance: ['.lance'],
   tsfile: ['.tsfile'],
-  imagefolder: ['.blp', '.bmp', '.dib', '.bufr', '.cur', '.pcx', '.dcx', '.dds', '.ps', '.eps', '.fit', '.fits', '.fli', '.flc',
-    '.ftc', '.ftu', '.gbr', '.gif', '.grib', '.png', '.apng', '.jp2', '.j2k', '.jpc', '.jpf', '.jpx', '.j2c', '.icns', '.ico',
-    '.im', '.iim', '.tif', '.tiff', '.jfif', '.jpe', '.jpg', '.jpeg', '.msp', '.pcd', '.pxr', '.pbm', '.pgm', '.ppm', '.pnm',
-    '.psd', '.bw', '.rgb', '.rgba', '.sgi', '.ras', '.tga', '.icb', '.vda', '.vst', '.webp', '.wmf', '.emf', '.xbm', '.xpm'],
-  audiofolder: ['.mpg', '.aiff', '.au', '.avr', '.caf', '.flac', '.htk', '.svx', '.mat4', '.mat5', '.mpc2k', '.ogg', '.paf',
-    '.pvf', '.raw', '.rf64', '.sd2', '.sds', '.ircam', '.voc', '.w64', '.wav', '.nist', '.wavex', '.wve', '.xi', '.mp3', '.opus',
-    '.3gp', '.3g2', '.asf', '.flv', '.m4v', '.webm', '.f4v', '.wmv', '.wma', '.ogm', '.mxf', '.nut'],
+  imagefolder: [
+    '.blp',
+    '.bmp',
+    '.dib',
+    '.bufr',
+    '.cur',
+    '.pcx',
+    '.dcx',
+    '.dds',
+    '.ps',
+    '.eps',
+    '.fit',
+    '.fits',
+    '.fli',
+    '.flc',
+    '.ftc',
+    '.ftu',
+    '.gbr',
+    '.gif',
+    '.grib',
+    '.png',
+    '.apng',
+    '.jp2',
+    '.j2k',
+    '.jpc',
+    '.jpf',
+    '.jpx',
+    '.j2c',
+    '.icns',
+    '.ico',
+    '.im',
+    '.iim',
+    '.tif',
+    '.tiff',
+    '.jfif',
+    '.jpe',
+    '.jpg',
+    '.jpeg',
+    '.msp',
+    '.pcd',
+    '.pxr',
+    '.pbm',
+    '.pgm',
+    '.ppm',
+    '.pnm',
+    '.psd',
+    '.bw',
+    '.rgb',
+    '.rgba',
+    '.sgi',
+    '.ras',
+    '.tga',
+    '.icb',
+    '.vda',
+    '.vst',
+    '.webp',
+    '.wmf',
+    '.emf',
+    '.xbm',
+    '.xpm',
+  ],
+  audiofolder: [
+    '.mpg',
+    '.aiff',
+    '.au',
+    '.avr',
+    '.caf',
+    '.flac',
+    '.htk',
+    '.svx',
+    '.mat4',
+    '.mat5',
+    '.mpc2k',
+    '.ogg',
+    '.paf',
+    '.pvf',
+    '.raw',
+    '.rf64',
+    '.sd2',
+    '.sds',
+    '.ircam',
+    '.voc',
+    '.w64',
+    '.wav',
+    '.nist',
+    '.wavex',
+    '.wve',
+    '.xi',
+    '.mp3',
+    '.opus',
+    '.3gp',
+    '.3g2',
+    '.asf',
+    '.flv',
+    '.m4v',
+    '.webm',
+    '.f4v',
+    '.wmv',
+    '.wma',
+    '.ogm',
+    '.mxf',
+    '.nut',
+  ],
   videofolder: ['.mpeg', '.avi', '.mp4', '.mov', '.mkv'],
   meshfolder: ['.glb', '.ply', '.stl'],
   pdffolder: ['.pdf'],
@@ -46,7 +142,11 @@ export const EXTENSION_TO_MODULE: ReadonlyMap<string, string> = new Map(
 /** datasets' _ALL_ALLOWED_EXTENSIONS (case-sensitive, as it tests them). */
 export const ALLOWED_EXTENSIONS: ReadonlySet<string> = new Set([...EXTENSION_TO_MODULE.keys(), ...OTHER_ALLOWED]);
 
-const suffixes = (file: string) => basename(file).split('.').slice(1).map((s) => `.${s}`);
+const suffixes = (file: string) =>
+  basename(file)
+    .split('.')
+    .slice(1)
+    .map((s) => `.${s}`);
 
 /** Side files of the folder loaders (images with captions...): counted after every data file. */
 const METADATA_FILE_NAMES = ['latest_version_hint.json', 'metadata.csv', 'metadata.jsonl', 'metadata.parquet'];
@@ -96,14 +196,25 @@ export function readerFormat(file: string, module: string, where: string): Datas
   const last = exts[exts.length - 1];
   const unsupported = (why: string) => new AlignkitError('ERR_INVALID_DATA', `${where}: ${file}: ${why}`);
   if (module === 'zip' || last === '.zip') throw unsupported('zip archives are not read; extract the data files first');
-  if (module === 'csv' && last === '.tsv') throw unsupported('tab-separated files are not read; convert to .csv, .jsonl or .parquet');
-  const formats: Record<string, DatasetFormat> = { json: last === '.json' ? 'json' : 'jsonl', parquet: 'parquet', csv: 'csv', arrow: 'arrow' };
+  if (module === 'csv' && last === '.tsv')
+    throw unsupported('tab-separated files are not read; convert to .csv, .jsonl or .parquet');
+  const formats: Record<string, DatasetFormat> = {
+    json: last === '.json' ? 'json' : 'jsonl',
+    parquet: 'parquet',
+    csv: 'csv',
+    arrow: 'arrow',
+  };
   const format = formats[module];
-  if (!format) throw unsupported(`datasets reads it with its '${module}' loader; alignkit reads json, jsonl, parquet, csv and arrow files`);
+  if (!format)
+    throw unsupported(
+      `datasets reads it with its '${module}' loader; alignkit reads json, jsonl, parquet, csv and arrow files`,
+    );
   if (last === undefined || !MODULE_EXTENSIONS[module]!.includes(last)) {
-    throw unsupported(exts.some((ext) => MODULE_EXTENSIONS[module]!.includes(ext))
-      ? `compressed data files (${last}) are not read; decompress it first`
-      : `not a ${MODULE_EXTENSIONS[module]!.join(' / ')} file, which the '${module}' loader reads`);
+    throw unsupported(
+      exts.some((ext) => MODULE_EXTENSIONS[module]!.includes(ext))
+        ? `compressed data files (${last}) are not read; decompress it first`
+        : `not a ${MODULE_EXTENSIONS[module]!.join(' / ')} file, which the '${module}' loader reads`,
+    );
   }
   return format;
 }

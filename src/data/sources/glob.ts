@@ -7,7 +7,14 @@ import { basename, isAbsolute, join } from 'node:path';
 import { AlignkitError } from '../../errors.js';
 
 /** datasets' FILES_TO_IGNORE: never data, unless the pattern names the file itself. */
-const FILES_TO_IGNORE = ['README.md', 'config.json', 'dataset_info.json', 'dataset_infos.json', 'dummy_data.zip', 'dataset_dict.json'];
+const FILES_TO_IGNORE = [
+  'README.md',
+  'config.json',
+  'dataset_info.json',
+  'dataset_infos.json',
+  'dummy_data.zip',
+  'dataset_dict.json',
+];
 
 /** Python's glob.has_magic. */
 export const hasMagic = (pattern: string): boolean => /[*?[]/.test(pattern);
@@ -86,7 +93,11 @@ export function globToRegExp(pattern: string): RegExp {
     if (part === '*') out.push(idx < last ? '[^/]+/' : '[^/]+');
     else if (part === '**') out.push(idx < last ? '(?:.+/)?' : '.*');
     else {
-      if (part.includes('**')) throw new AlignkitError('ERR_INVALID_DATA', `data file pattern '${pattern}': '**' can only be an entire path component`);
+      if (part.includes('**'))
+        throw new AlignkitError(
+          'ERR_INVALID_DATA',
+          `data file pattern '${pattern}': '**' can only be an entire path component`,
+        );
       if (part) out.push(translatePart(part));
       if (idx < last) out.push('/');
     }
@@ -103,7 +114,11 @@ const countParts = (parts: string[], test: (part: string) => boolean) => parts.f
  * the pattern names is left out, and README.md and friends unless named. `allowedExtensions`: keep only names one
  * of whose `.suffixes` is listed.
  */
-export function matchFiles(files: readonly string[], pattern: string, allowedExtensions?: ReadonlySet<string>): string[] {
+export function matchFiles(
+  files: readonly string[],
+  pattern: string,
+  allowedExtensions?: ReadonlySet<string>,
+): string[] {
   const relPattern = pattern.replace(/^(\.\/)+/, '');
   const ignore = new Set(FILES_TO_IGNORE.filter((name) => name !== basename(relPattern)));
   const patternParts = relPattern.split('/');
@@ -115,7 +130,14 @@ export function matchFiles(files: readonly string[], pattern: string, allowedExt
     .filter((rel) => !ignore.has(basename(rel)))
     .filter((rel) => countParts(rel.split('/').slice(0, -1), (p) => p.startsWith('__')) === specialInPattern)
     .filter((rel) => countParts(rel.split('/'), isHiddenPart) === hiddenInPattern)
-    .filter((rel) => !allowedExtensions || basename(rel).split('.').slice(1).some((s) => allowedExtensions.has(`.${s}`)));
+    .filter(
+      (rel) =>
+        !allowedExtensions ||
+        basename(rel)
+          .split('.')
+          .slice(1)
+          .some((s) => allowedExtensions.has(`.${s}`)),
+    );
 }
 
 /** The files below `prefix` (a folder path relative to the same base), relative to it. */
@@ -154,7 +176,11 @@ export function listFiles(dir: string, maxDepth = Infinity): string[] {
 }
 
 /** resolve_pattern for a pattern relative to a local folder, or absolute (a packaged loader's data_files): absolute paths. */
-export function resolveLocalPattern(baseDir: string, pattern: string, allowedExtensions?: ReadonlySet<string>): string[] {
+export function resolveLocalPattern(
+  baseDir: string,
+  pattern: string,
+  allowedExtensions?: ReadonlySet<string>,
+): string[] {
   const absolute = isAbsolute(pattern);
   const base = absolute ? '/' : baseDir;
   const relPattern = absolute ? pattern.replace(/^\/+/, '') : pattern.replace(/^(\.\/)+/, '');

@@ -32,16 +32,23 @@ const NO_CONFIGS: DatasetConfigs = { configs: new Map(), defaultName: null };
 /** A repo path as an fnmatch pattern that matches it alone (snapshot_download's allow_patterns). */
 const literalPattern = (path: string) => path.replace(/[*?[]/g, (c) => `[${c}]`);
 
-const absolute = (dir: string, split: SplitFiles): SplitFiles => ({ ...split, files: split.files.map((f) => ({ ...f, path: join(dir, f.path) })) });
+const absolute = (dir: string, split: SplitFiles): SplitFiles => ({
+  ...split,
+  files: split.files.map((f) => ({ ...f, path: join(dir, f.path) })),
+});
 
 /** The split's data files from the hub (or the cache): the listing and card first, then only the split's files. */
 async function hubSplit(ref: DatasetRef, where: string, log: LocateOptions['log']): Promise<SplitFiles> {
   const repo: RepoRef = { id: ref.path, repoType: 'dataset', revision: ref.revision ?? null };
   const files = await listRepoFiles(repo);
   const cardFiles = CARD_FILES.filter((file) => files.includes(file));
-  const card = cardFiles.length > 0 ? readDatasetConfigs(await resolveRepo(repo, { log, allowPatterns: cardFiles })) : NO_CONFIGS;
+  const card =
+    cardFiles.length > 0 ? readDatasetConfigs(await resolveRepo(repo, { log, allowPatterns: cardFiles })) : NO_CONFIGS;
   const split = repoSplitFiles({ files, card }, ref, where);
-  const dir = await resolveRepo(repo, { log, allowPatterns: [...cardFiles, ...split.files.map((f) => literalPattern(f.path))] });
+  const dir = await resolveRepo(repo, {
+    log,
+    allowPatterns: [...cardFiles, ...split.files.map((f) => literalPattern(f.path))],
+  });
   return absolute(dir, split);
 }
 
@@ -52,10 +59,13 @@ export async function locateSplit(ref: DatasetRef, options: LocateOptions): Prom
   if (PACKAGED_LOADERS.has(ref.path)) return packagedSplitFiles(ref.path, ref, cwd, where);
   const local = resolve(cwd, ref.path);
   if (existsSync(local)) {
-    if (statSync(local).isDirectory()) return absolute(local, repoSplitFiles({ files: listFiles(local), card: readDatasetConfigs(local) }, ref, where));
-    if (ref.split !== 'train') throw new AlignkitError('ERR_INVALID_DATA', `${where}: a single data file is one 'train' split`);
+    if (statSync(local).isDirectory())
+      return absolute(local, repoSplitFiles({ files: listFiles(local), card: readDatasetConfigs(local) }, ref, where));
+    if (ref.split !== 'train')
+      throw new AlignkitError('ERR_INVALID_DATA', `${where}: a single data file is one 'train' split`);
     return { files: [{ path: local, format: detectFormat(local) }], config: 'default' };
   }
-  if (!isRepoId(ref.path)) throw new AlignkitError('ERR_NOT_FOUND', `${where}: no such local file or folder, and not a hub dataset id`);
+  if (!isRepoId(ref.path))
+    throw new AlignkitError('ERR_NOT_FOUND', `${where}: no such local file or folder, and not a hub dataset id`);
   return hubSplit(ref, where, options.log);
 }

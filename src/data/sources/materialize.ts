@@ -3,7 +3,19 @@
 // are then copied out in their final order. A file whose name carries the fingerprint of its inputs (the data
 // files' identities and the recipe) is reused as is.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AlignkitError } from '../../errors.js';
@@ -50,14 +62,20 @@ function fingerprintOf(sources: SourceSplit[], recipe: unknown): string {
     columns: source.columns,
     files: source.files.map(({ path, format }) => [...fileIdentity(path), format]),
   }));
-  return createHash('sha256').update(JSON.stringify({ version: FORMAT_VERSION, files, recipe })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ version: FORMAT_VERSION, files, recipe }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** A row as one JSON line: dates as ISO strings (their toJSON); binary columns cannot be written. */
 function jsonLine(values: Record<string, unknown>, where: () => string): Buffer {
   for (const [column, value] of Object.entries(values)) {
     if (value instanceof Uint8Array) {
-      throw new AlignkitError('ERR_INVALID_DATA', `${where()}: column '${column}' holds binary values, which JSON Lines cannot hold; keep only the text columns (columns: [...])`);
+      throw new AlignkitError(
+        'ERR_INVALID_DATA',
+        `${where()}: column '${column}' holds binary values, which JSON Lines cannot hold; keep only the text columns (columns: [...])`,
+      );
     }
   }
   return Buffer.from(`${JSON.stringify(values)}\n`);
@@ -131,7 +149,10 @@ async function spool(sources: SourceSplit[], path: string, options: MaterializeO
       }
       const missing = (source.columns ?? []).filter((column) => count > 0 && !seen.has(column));
       if (missing.length > 0) {
-        throw new AlignkitError('ERR_INVALID_DATA', `${source.label}: no column ${missing.map((c) => `'${c}'`).join(', ')} in the dataset (columns: ${JSON.stringify(source.columns)})`);
+        throw new AlignkitError(
+          'ERR_INVALID_DATA',
+          `${source.label}: no column ${missing.map((c) => `'${c}'`).join(', ')} in the dataset (columns: ${JSON.stringify(source.columns)})`,
+        );
       }
       spooled.counts.push(count);
     }
@@ -156,7 +177,10 @@ async function writeRows(spooled: Spooled, indices: Uint32Array, path: string): 
     const values = JSON.parse(line.toString('utf8')) as Record<string, unknown>;
     return Buffer.from(`${JSON.stringify(Object.fromEntries(spooled.columns.map((c) => [c, values[c] ?? null])))}\n`);
   };
-  const size = spooled.starts.length > 0 ? spooled.starts[spooled.starts.length - 1]! + spooled.lengths[spooled.lengths.length - 1]! : 0;
+  const size =
+    spooled.starts.length > 0
+      ? spooled.starts[spooled.starts.length - 1]! + spooled.lengths[spooled.lengths.length - 1]!
+      : 0;
   const whole = size <= IN_MEMORY_BYTES ? readFileSync(spooled.path) : null;
   const input = whole ? null : openSync(spooled.path, 'r');
   const lineAt = (index: number): Buffer => {
@@ -209,7 +233,9 @@ export async function materialize<R extends string>(
     const written = JSON.parse(readFileSync(manifest, 'utf8')) as R[];
     if (written.every((output) => existsSync(pathOf(output)))) {
       options.log(`datasets: reusing ${written.map(pathOf).join(', ')}`);
-      return Object.fromEntries(outputs.map((output) => [output, written.includes(output) ? pathOf(output) : null])) as Record<R, string | null>;
+      return Object.fromEntries(
+        outputs.map((output) => [output, written.includes(output) ? pathOf(output) : null]),
+      ) as Record<R, string | null>;
     }
   }
   const scratch = join(options.dir, `rows-${key}.${process.pid}.spool`);
@@ -223,7 +249,9 @@ export async function materialize<R extends string>(
       if (indices) await writeRows(spooled, indices, pathOf(output));
     }
     const counts = outputs.map((output) => `${output} ${rows[output]?.length ?? 0}`).join(', ');
-    options.log(`datasets: ${sources.map((s, k) => `${s.label} (${spooled.counts[k]} rows)`).join(' + ')} → ${counts} rows, written to ${options.dir}`);
+    options.log(
+      `datasets: ${sources.map((s, k) => `${s.label} (${spooled.counts[k]} rows)`).join(' + ')} → ${counts} rows, written to ${options.dir}`,
+    );
     // Written last: its presence says every output above is complete.
     const temp = `${manifest}.${process.pid}.tmp`;
     writeFileSync(temp, JSON.stringify(outputs.filter((output) => rows[output])));

@@ -38,19 +38,29 @@ const mixtureError = (key: string, message: string) => new AlignkitError('ERR_IN
 const HANDBOOK_KEYS = ['id', 'config', 'split', 'columns', 'weight'];
 const TRL_KEYS = ['path', 'name', 'data_dir', 'data_files', 'split', 'columns', 'fraction'];
 const OTHER_SPELLING: Record<string, string> = {
-  path: 'id', name: 'config', fraction: 'weight', id: 'path', config: 'name', weight: 'fraction',
+  path: 'id',
+  name: 'config',
+  fraction: 'weight',
+  id: 'path',
+  config: 'name',
+  weight: 'fraction',
 };
 
 function entryOf(raw: unknown, where: string, allowed: string[], style: 'handbook' | 'trl'): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw mixtureError(where, `must be a mapping, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw mixtureError(where, `must be a mapping, got ${JSON.stringify(raw)}`);
   const entry = raw as Record<string, unknown>;
   for (const key of Object.keys(entry)) {
     if (allowed.includes(key)) continue;
     const other = OTHER_SPELLING[key];
-    const hint = other && allowed.includes(other)
-      ? ` ('${key}' is the ${style === 'handbook' ? 'TRL' : 'alignment-handbook'} spelling, written under ${style === 'handbook' ? "a top-level 'datasets:'" : "'dataset_mixture: datasets:'"}; here it is '${other}')`
-      : '';
-    throw mixtureError(where, `unknown key '${key}'; a ${style === 'handbook' ? 'dataset_mixture' : 'datasets'} entry takes ${allowed.join(', ')}${hint}`);
+    const hint =
+      other && allowed.includes(other)
+        ? ` ('${key}' is the ${style === 'handbook' ? 'TRL' : 'alignment-handbook'} spelling, written under ${style === 'handbook' ? "a top-level 'datasets:'" : "'dataset_mixture: datasets:'"}; here it is '${other}')`
+        : '';
+    throw mixtureError(
+      where,
+      `unknown key '${key}'; a ${style === 'handbook' ? 'dataset_mixture' : 'datasets'} entry takes ${allowed.join(', ')}${hint}`,
+    );
   }
   return entry;
 }
@@ -69,13 +79,15 @@ const requiredString = (value: unknown, where: string): string => {
 
 const optionalNumber = (value: unknown, where: string): number | null => {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw mixtureError(where, `must be a number, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw mixtureError(where, `must be a number, got ${JSON.stringify(value)}`);
   return value;
 };
 
 const columnsOf = (value: unknown, where: string): string[] | null => {
   if (value === undefined || value === null) return null;
-  if (!Array.isArray(value) || !value.every((c) => typeof c === 'string')) throw mixtureError(where, `must be a list of column names, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || !value.every((c) => typeof c === 'string'))
+    throw mixtureError(where, `must be a list of column names, got ${JSON.stringify(value)}`);
   return value as string[];
 };
 
@@ -92,13 +104,18 @@ export function checkTestSize(value: unknown, where: string): number | null {
 function handbookMixture(raw: unknown): MixtureSpec {
   const key = 'dataset_mixture';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('datasets' in raw)) {
-    throw mixtureError(key, "must be a mapping with a 'datasets' list: {datasets: [{id, config, split, columns, weight}], seed, test_split_size}");
+    throw mixtureError(
+      key,
+      "must be a mapping with a 'datasets' list: {datasets: [{id, config, split, columns, weight}], seed, test_split_size}",
+    );
   }
   const mixture = raw as Record<string, unknown>;
   for (const name of Object.keys(mixture)) {
-    if (!['datasets', 'seed', 'test_split_size'].includes(name)) throw mixtureError(key, `unknown key '${name}'; dataset_mixture takes datasets, seed, test_split_size`);
+    if (!['datasets', 'seed', 'test_split_size'].includes(name))
+      throw mixtureError(key, `unknown key '${name}'; dataset_mixture takes datasets, seed, test_split_size`);
   }
-  if (!Array.isArray(mixture.datasets)) throw mixtureError(`${key}.datasets`, 'must be a list of dataset configurations');
+  if (!Array.isArray(mixture.datasets))
+    throw mixtureError(`${key}.datasets`, 'must be a list of dataset configurations');
   const sources = mixture.datasets.map((item, i): MixtureSource => {
     const where = `${key}.datasets[${i}]`;
     const entry = entryOf(item, where, HANDBOOK_KEYS, 'handbook');
@@ -117,16 +134,30 @@ function handbookMixture(raw: unknown): MixtureSpec {
   // The handbook refuses mixtures whose column lists differ.
   const columnSets = sources.filter((s) => s.columns).map((s) => [...new Set(s.columns)].sort().join('\0'));
   if (columnSets.some((set) => set !== columnSets[0])) {
-    throw mixtureError(key, `column names must be the same in every dataset of a mixture, got ${JSON.stringify(sources.map((s) => s.columns))}`);
+    throw mixtureError(
+      key,
+      `column names must be the same in every dataset of a mixture, got ${JSON.stringify(sources.map((s) => s.columns))}`,
+    );
   }
   const seed = mixture.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw mixtureError(`${key}.seed`, `must be a non-negative integer, got ${JSON.stringify(seed)}`);
-  return { style: 'handbook', key, sources, seed, testSplitSize: checkTestSize(mixture.test_split_size, `${key}.test_split_size`) };
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0)
+    throw mixtureError(`${key}.seed`, `must be a non-negative integer, got ${JSON.stringify(seed)}`);
+  return {
+    style: 'handbook',
+    key,
+    sources,
+    seed,
+    testSplitSize: checkTestSize(mixture.test_split_size, `${key}.test_split_size`),
+  };
 }
 
 function trlMixture(raw: unknown, testSplitSize: number | null, seed: number): MixtureSpec {
   const key = 'datasets';
-  if (!Array.isArray(raw)) throw mixtureError(key, 'must be a list of dataset configurations {path, name, data_dir, data_files, split, columns, fraction}');
+  if (!Array.isArray(raw))
+    throw mixtureError(
+      key,
+      'must be a list of dataset configurations {path, name, data_dir, data_files, split, columns, fraction}',
+    );
   const sources = raw.map((item, i): MixtureSource => {
     const where = `${key}[${i}]`;
     const entry = entryOf(item, where, TRL_KEYS, 'trl');
@@ -142,7 +173,8 @@ function trlMixture(raw: unknown, testSplitSize: number | null, seed: number): M
     };
   });
   const withFraction = sources.filter((s) => s.fraction !== null).length;
-  if (withFraction > 0 && withFraction < sources.length) throw mixtureError(key, '`fraction` must be set for either all datasets in the mixture or none of them');
+  if (withFraction > 0 && withFraction < sources.length)
+    throw mixtureError(key, '`fraction` must be set for either all datasets in the mixture or none of them');
   return { style: 'trl', key, sources, seed, testSplitSize: checkTestSize(testSplitSize, 'test_split_size') };
 }
 
@@ -159,12 +191,22 @@ export interface MixtureKeys {
  * (its default) is no mixture, as in TRL.
  */
 export function mixtureSpec(config: MixtureKeys): MixtureSpec | null {
-  const trl = config.datasets !== null && config.datasets !== undefined && !(Array.isArray(config.datasets) && config.datasets.length === 0);
+  const trl =
+    config.datasets !== null &&
+    config.datasets !== undefined &&
+    !(Array.isArray(config.datasets) && config.datasets.length === 0);
   if (config.dataset_mixture && trl) {
-    throw mixtureError('dataset_mixture', "and 'datasets' both describe a mixture (the alignment-handbook's and TRL's spellings); keep one");
+    throw mixtureError(
+      'dataset_mixture',
+      "and 'datasets' both describe a mixture (the alignment-handbook's and TRL's spellings); keep one",
+    );
   }
   if (config.dataset_mixture) {
-    if (config.test_split_size !== null) throw mixtureError('test_split_size', 'is the TRL mixture\'s key; with dataset_mixture write it inside: dataset_mixture.test_split_size');
+    if (config.test_split_size !== null)
+      throw mixtureError(
+        'test_split_size',
+        "is the TRL mixture's key; with dataset_mixture write it inside: dataset_mixture.test_split_size",
+      );
     return handbookMixture(config.dataset_mixture);
   }
   if (trl) return trlMixture(config.datasets, config.test_split_size, config.seed);

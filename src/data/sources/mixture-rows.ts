@@ -64,7 +64,9 @@ export function trainTestSplit(rows: Uint32Array, testSize: number, seed: number
   if (n === 0) return { train: rows, test: rows };
   const isFraction = testSize < 1;
   if (!isFraction && testSize >= n) {
-    throw mixError(`${where}: test_size=${testSize} should be either positive and smaller than the number of samples ${n} or a float in the (0, 1) range`);
+    throw mixError(
+      `${where}: test_size=${testSize} should be either positive and smaller than the number of samples ${n} or a float in the (0, 1) range`,
+    );
   }
   const nTest = isFraction ? Math.ceil(testSize * n) : testSize;
   const nTrain = n - nTest;
@@ -87,7 +89,11 @@ export function mixtureRows(spec: MixtureSpec, counts: readonly number[]): Mixtu
     parts = spec.sources.map((source, k) => {
       const rows = whole(k);
       if (source.weight === null) return rows;
-      return head(shuffle(rows, spec.seed), Math.trunc(rows.length * source.weight), `${label(k)} weight ${source.weight}`);
+      return head(
+        shuffle(rows, spec.seed),
+        Math.trunc(rows.length * source.weight),
+        `${label(k)} weight ${source.weight}`,
+      );
     });
   } else {
     parts = spec.sources.map((_, k) => whole(k));

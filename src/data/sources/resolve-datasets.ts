@@ -35,8 +35,10 @@ type Log = (message: string) => void;
 /** A local folder laid out as a dataset repo (a git clone or a copied snapshot), read with datasets' split rules. */
 function isRepoFolder(path: string): boolean {
   if (!statSync(path).isDirectory() || isSavedDataset(path)) return false;
-  return ['README.md', '.huggingface.yaml', '.gitattributes'].some((name) => existsSync(join(path, name))) ||
-    (existsSync(join(path, 'data')) && statSync(join(path, 'data')).isDirectory());
+  return (
+    ['README.md', '.huggingface.yaml', '.gitattributes'].some((name) => existsSync(join(path, name))) ||
+    (existsSync(join(path, 'data')) && statSync(join(path, 'data')).isDirectory())
+  );
 }
 
 /**
@@ -52,7 +54,11 @@ function isDatasetRepo(value: string): boolean {
 const DATA_FILE_EXTENSION = /\.(jsonl|ndjson|json|parquet|csv|tsv|arrow|arrows|ipc|feather|txt)(\.(gz|bz2|xz|zst))?$/i;
 
 function datasetsDir(config: DatasetKeys): string {
-  if (!config.output_dir) throw new AlignkitError('ERR_INVALID_CONFIG', "'output_dir' is required (the resolved dataset rows are written under it)");
+  if (!config.output_dir)
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      "'output_dir' is required (the resolved dataset rows are written under it)",
+    );
   return join(config.output_dir, 'datasets');
 }
 
@@ -65,12 +71,17 @@ async function splitPath(ref: DatasetRef, role: 'train' | 'eval', config: Datase
     return only.path;
   }
   const source: SourceSplit = { label: `${ref.path} split ${ref.split}`, files, columns: null };
-  const written = await materialize([source], [role], (counts) => ({ [role]: rowRange(counts[0]!) }) as Record<typeof role, Uint32Array>, {
-    dir: datasetsDir(config),
-    recipe: { kind: 'split', role, path: ref.path, name: ref.name ?? null, split: ref.split },
-    skipInvalidRows: config.skip_invalid_rows,
-    log,
-  });
+  const written = await materialize(
+    [source],
+    [role],
+    (counts) => ({ [role]: rowRange(counts[0]!) }) as Record<typeof role, Uint32Array>,
+    {
+      dir: datasetsDir(config),
+      recipe: { kind: 'split', role, path: ref.path, name: ref.name ?? null, split: ref.split },
+      skipInvalidRows: config.skip_invalid_rows,
+      log,
+    },
+  );
   return written[role]!;
 }
 
@@ -89,17 +100,30 @@ function describeMixture(spec: MixtureSpec): string {
 }
 
 /** A mixture's train (and, when evaluated, test) rows, written out; returns the files for dataset_train_split / dataset_test_split. */
-async function mixturePaths(spec: MixtureSpec, evaluate: boolean, config: DatasetKeys, log: Log): Promise<{ train: string; test: string | null }> {
+async function mixturePaths(
+  spec: MixtureSpec,
+  evaluate: boolean,
+  config: DatasetKeys,
+  log: Log,
+): Promise<{ train: string; test: string | null }> {
   if (config.dataset_train_split !== 'train') {
-    throw new AlignkitError('ERR_INVALID_CONFIG', `dataset_train_split: '${config.dataset_train_split}' is not a split of the mixture (${spec.key}); its splits are train${spec.testSplitSize !== null ? ' and test' : ''}`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `dataset_train_split: '${config.dataset_train_split}' is not a split of the mixture (${spec.key}); its splits are train${spec.testSplitSize !== null ? ' and test' : ''}`,
+    );
   }
   if (evaluate && (spec.testSplitSize === null || config.dataset_test_split !== 'test')) {
-    throw new AlignkitError('ERR_INVALID_CONFIG', spec.testSplitSize === null
-      ? `eval_strategy '${config.eval_strategy}' evaluates on the mixture's test split, which it has only with test_split_size (or set eval_dataset)`
-      : `dataset_test_split: '${config.dataset_test_split}' is not a split of the mixture (${spec.key}); its splits are train and test`);
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      spec.testSplitSize === null
+        ? `eval_strategy '${config.eval_strategy}' evaluates on the mixture's test split, which it has only with test_split_size (or set eval_dataset)`
+        : `dataset_test_split: '${config.dataset_test_split}' is not a split of the mixture (${spec.key}); its splits are train and test`,
+    );
   }
   if (spec.style === 'trl' && spec.testSplitSize !== null) {
-    log(`note: test_split_size: TRL's get_dataset splits without a seed (a different split each run); alignkit draws it with seed ${spec.seed}`);
+    log(
+      `note: test_split_size: TRL's get_dataset splits without a seed (a different split each run); alignkit draws it with seed ${spec.seed}`,
+    );
   }
   const sources: SourceSplit[] = [];
   for (const [k, source] of spec.sources.entries()) {
@@ -108,15 +132,20 @@ async function mixturePaths(spec: MixtureSpec, evaluate: boolean, config: Datase
   }
   const outputs = evaluate ? (['train', 'test'] as const) : (['train'] as const);
   log(`datasets: ${describeMixture(spec)}`);
-  const written = await materialize(sources, outputs, (counts) => {
-    const rows = mixtureRows(spec, counts);
-    return { train: rows.train, test: evaluate ? rows.test : null };
-  }, {
-    dir: datasetsDir(config),
-    recipe: { kind: 'mixture', spec },
-    skipInvalidRows: config.skip_invalid_rows,
-    log,
-  });
+  const written = await materialize(
+    sources,
+    outputs,
+    (counts) => {
+      const rows = mixtureRows(spec, counts);
+      return { train: rows.train, test: evaluate ? rows.test : null };
+    },
+    {
+      dir: datasetsDir(config),
+      recipe: { kind: 'mixture', spec },
+      skipInvalidRows: config.skip_invalid_rows,
+      log,
+    },
+  );
   return { train: written.train!, test: evaluate ? (written as Record<'test', string | null>).test : null };
 }
 
@@ -129,28 +158,52 @@ export async function resolveDatasets<C extends DatasetKeys>(config: C, log: Log
   const evaluate = config.eval_strategy !== 'no';
   const spec = mixtureSpec(config);
   if (spec) {
-    if (config.train_dataset) throw new AlignkitError('ERR_INVALID_CONFIG', `train_dataset and ${spec.key} both name the training rows; keep one`);
-    if (config.dataset_name) log(`note: dataset_name '${config.dataset_name}' is ignored: ${spec.key} gives the rows (as TRL and the alignment-handbook do)`);
+    if (config.train_dataset)
+      throw new AlignkitError(
+        'ERR_INVALID_CONFIG',
+        `train_dataset and ${spec.key} both name the training rows; keep one`,
+      );
+    if (config.dataset_name)
+      log(
+        `note: dataset_name '${config.dataset_name}' is ignored: ${spec.key} gives the rows (as TRL and the alignment-handbook do)`,
+      );
     const wantTest = evaluate && !config.eval_dataset;
-    if (evaluate && config.eval_dataset) log(`note: eval_dataset ${config.eval_dataset} is evaluated on, not the mixture's test split`);
+    if (evaluate && config.eval_dataset)
+      log(`note: eval_dataset ${config.eval_dataset} is evaluated on, not the mixture's test split`);
     const paths = await mixturePaths(spec, wantTest, config, log);
     return { ...config, train_dataset: paths.train, eval_dataset: wantTest ? paths.test : config.eval_dataset };
   }
-  if (config.test_split_size !== null) log('note: test_split_size has no effect without a TRL mixture (datasets: [...]), as in TRL');
+  if (config.test_split_size !== null)
+    log('note: test_split_size has no effect without a TRL mixture (datasets: [...]), as in TRL');
 
   const resolved = { ...config };
   if (config.dataset_name) {
-    if (config.train_dataset) throw new AlignkitError('ERR_INVALID_CONFIG', 'train_dataset and dataset_name both name the training rows; keep one');
+    if (config.train_dataset)
+      throw new AlignkitError(
+        'ERR_INVALID_CONFIG',
+        'train_dataset and dataset_name both name the training rows; keep one',
+      );
     const ref = { path: config.dataset_name, name: config.dataset_config };
     resolved.train_dataset = await splitPath({ ...ref, split: config.dataset_train_split }, 'train', config, log);
-    if (evaluate && !config.eval_dataset) resolved.eval_dataset = await splitPath({ ...ref, split: config.dataset_test_split }, 'eval', config, log);
+    if (evaluate && !config.eval_dataset)
+      resolved.eval_dataset = await splitPath({ ...ref, split: config.dataset_test_split }, 'eval', config, log);
     return resolved;
   }
   if (config.train_dataset && isDatasetRepo(config.train_dataset)) {
-    resolved.train_dataset = await splitPath({ path: config.train_dataset, name: config.dataset_config, split: config.dataset_train_split }, 'train', config, log);
+    resolved.train_dataset = await splitPath(
+      { path: config.train_dataset, name: config.dataset_config, split: config.dataset_train_split },
+      'train',
+      config,
+      log,
+    );
   }
   if (config.eval_dataset && isDatasetRepo(config.eval_dataset)) {
-    resolved.eval_dataset = await splitPath({ path: config.eval_dataset, name: config.dataset_config, split: config.dataset_test_split }, 'eval', config, log);
+    resolved.eval_dataset = await splitPath(
+      { path: config.eval_dataset, name: config.dataset_config, split: config.dataset_test_split },
+      'eval',
+      config,
+      log,
+    );
   }
   return resolved;
 }

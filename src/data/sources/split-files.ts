@@ -37,22 +37,41 @@ export interface RepoTree {
 const dataError = (where: string, message: string) => new AlignkitError('ERR_INVALID_DATA', `${where}: ${message}`);
 
 /** The names datasets takes as load_dataset's `path` for its packaged loaders. */
-export const PACKAGED_LOADERS = new Set(['json', 'parquet', 'csv', 'arrow', 'text', 'xml', 'webdataset', 'imagefolder', 'audiofolder', 'videofolder']);
+export const PACKAGED_LOADERS = new Set([
+  'json',
+  'parquet',
+  'csv',
+  'arrow',
+  'text',
+  'xml',
+  'webdataset',
+  'imagefolder',
+  'audiofolder',
+  'videofolder',
+]);
 
-const joinRel = (folder: string | null | undefined, rel: string) => (folder ? `${folder.replace(/\/+$/, '')}/${rel}` : rel);
+const joinRel = (folder: string | null | undefined, rel: string) =>
+  folder ? `${folder.replace(/\/+$/, '')}/${rel}` : rel;
 
 /**
  * DataFilesList.from_patterns over a repo folder `folder` (relative; '' for the root): every pattern's matches
  * in turn, repo-relative; a pattern without wildcards must match.
  */
-function resolvePatterns(tree: RepoTree, folder: string | null, patterns: SplitPatterns, allowed: ReadonlySet<string> | undefined, where: string): Map<string, string[]> {
+function resolvePatterns(
+  tree: RepoTree,
+  folder: string | null,
+  patterns: SplitPatterns,
+  allowed: ReadonlySet<string> | undefined,
+  where: string,
+): Map<string, string[]> {
   const files = filesUnder(tree.files, folder);
   const out = new Map<string, string[]>();
   for (const [split, list] of patterns) {
     const found: string[] = [];
     for (const pattern of list) {
       const matches = matchFiles(files, pattern, allowed);
-      if (matches.length === 0 && !hasMagic(pattern)) throw new AlignkitError('ERR_NOT_FOUND', `${where}: data file '${joinRel(folder, pattern)}' not found`);
+      if (matches.length === 0 && !hasMagic(pattern))
+        throw new AlignkitError('ERR_NOT_FOUND', `${where}: data file '${joinRel(folder, pattern)}' not found`);
       found.push(...matches.map((rel) => joinRel(folder, rel)));
     }
     out.set(split, found);
@@ -66,21 +85,39 @@ function resolvePatterns(tree: RepoTree, folder: string | null, patterns: SplitP
  * split it has no files for).
  */
 function inferModuleOfSplits(files: Map<string, string[]>, where: string): string | null {
-  const modules = new Map([...files].filter(([, list]) => list.length > 0).map(([split, list]) => [split, inferModule(list)]));
+  const modules = new Map(
+    [...files].filter(([, list]) => list.length > 0).map(([split, list]) => [split, inferModule(list)]),
+  );
   const first = modules.values().next().value ?? null;
   if ([...modules.values()].some((module) => module !== first)) {
-    throw dataError(where, `the splits' data files are of different formats (${[...modules].map(([s, m]) => `${s}: ${m}`).join(', ')})`);
+    throw dataError(
+      where,
+      `the splits' data files are of different formats (${[...modules].map(([s, m]) => `${s}: ${m}`).join(', ')})`,
+    );
   }
   return first;
 }
 
-function pickSplit(files: Map<string, string[]>, module: string | null, config: string, split: string, where: string): SplitFiles {
+function pickSplit(
+  files: Map<string, string[]>,
+  module: string | null,
+  config: string,
+  split: string,
+  where: string,
+): SplitFiles {
   if (!module) throw new AlignkitError('ERR_NOT_FOUND', `${where}: no supported data files found`);
   const list = files.get(split);
   if (!list && /[[+]/.test(split)) {
-    throw dataError(where, `split '${split}': datasets' split slicing and joining (train[:10%], train+test) is not supported; name one split, and subsample with a mixture's weight or fraction`);
+    throw dataError(
+      where,
+      `split '${split}': datasets' split slicing and joining (train[:10%], train+test) is not supported; name one split, and subsample with a mixture's weight or fraction`,
+    );
   }
-  if (!list) throw dataError(where, `unknown split '${split}'${config !== 'default' ? ` in config '${config}'` : ''}; the splits are ${[...files.keys()].join(', ')}`);
+  if (!list)
+    throw dataError(
+      where,
+      `unknown split '${split}'${config !== 'default' ? ` in config '${config}'` : ''}; the splits are ${[...files.keys()].join(', ')}`,
+    );
   if (list.length === 0) throw new AlignkitError('ERR_NOT_FOUND', `${where}: split '${split}' has no data files`);
   return { files: list.map((path) => ({ path, format: readerFormat(path, module, where) })), config };
 }
@@ -92,36 +129,57 @@ export function repoSplitFiles(tree: RepoTree, args: LoadArgs, where: string): S
   const firstConfig = configs.values().next().value;
 
   // The loader comes from the caller's data_files, else the first config's, else the default split patterns.
-  const modulePatterns = args.dataFiles != null ? sanitizePatterns(args.dataFiles, where)
-    : firstConfig && !dataDir && firstConfig.data_files != null ? sanitizePatterns(firstConfig.data_files, `${where} (README.md)`)
-    : defaultDataPatterns(filesUnder(tree.files, dataDir), where);
+  const modulePatterns =
+    args.dataFiles != null
+      ? sanitizePatterns(args.dataFiles, where)
+      : firstConfig && !dataDir && firstConfig.data_files != null
+        ? sanitizePatterns(firstConfig.data_files, `${where} (README.md)`)
+        : defaultDataPatterns(filesUnder(tree.files, dataDir), where);
   const moduleFiles = resolvePatterns(tree, dataDir, modulePatterns, ALLOWED_EXTENSIONS, where);
   const module = inferModuleOfSplits(moduleFiles, where);
-  const filtered = module ? new Map([...moduleFiles].map(([split, list]) => [split, filterToModule(list, module)])) : moduleFiles;
+  const filtered = module
+    ? new Map([...moduleFiles].map(([split, list]) => [split, filterToModule(list, module)]))
+    : moduleFiles;
 
   // A data_dir or data_files of the caller replaces the chosen config's files (datasets' config kwargs).
-  const callerFiles = dataDir ? filtered
-    : args.dataFiles != null ? resolvePatterns(tree, null, sanitizePatterns(args.dataFiles, where), undefined, where)
-    : null;
+  const callerFiles = dataDir
+    ? filtered
+    : args.dataFiles != null
+      ? resolvePatterns(tree, null, sanitizePatterns(args.dataFiles, where), undefined, where)
+      : null;
 
   if (configs.size === 0) {
     if (args.name != null && args.name !== 'default') {
-      throw dataError(where, `config '${args.name}' not found: the dataset declares no configs (its only one is 'default')`);
+      throw dataError(
+        where,
+        `config '${args.name}' not found: the dataset declares no configs (its only one is 'default')`,
+      );
     }
     return pickSplit(callerFiles ?? filtered, module, 'default', args.split, where);
   }
   const name = args.name ?? defaultName;
   if (name === null) {
     if (callerFiles) return pickSplit(callerFiles, module, 'default', args.split, where);
-    throw dataError(where, `config name is missing: pick one of ${[...configs.keys()].join(', ')} (dataset_config, or config in a mixture)`);
+    throw dataError(
+      where,
+      `config name is missing: pick one of ${[...configs.keys()].join(', ')} (dataset_config, or config in a mixture)`,
+    );
   }
   const params = configs.get(name);
   if (!params) throw dataError(where, `config '${name}' not found; the configs are ${[...configs.keys()].join(', ')}`);
   if (callerFiles) return pickSplit(callerFiles, module, name, args.split, where);
   const configDir = typeof params.data_dir === 'string' && params.data_dir ? params.data_dir : null;
-  const patterns = params.data_files != null ? sanitizePatterns(params.data_files, `${where} (README.md config '${name}')`)
-    : defaultDataPatterns(filesUnder(tree.files, configDir), where);
-  return pickSplit(resolvePatterns(tree, configDir, patterns, ALLOWED_EXTENSIONS, where), module, name, args.split, where);
+  const patterns =
+    params.data_files != null
+      ? sanitizePatterns(params.data_files, `${where} (README.md config '${name}')`)
+      : defaultDataPatterns(filesUnder(tree.files, configDir), where);
+  return pickSplit(
+    resolvePatterns(tree, configDir, patterns, ALLOWED_EXTENSIONS, where),
+    module,
+    name,
+    args.split,
+    where,
+  );
 }
 
 /** load_dataset('json' | 'parquet' | ..., data_files=..., split=...): the caller's files (absolute), relative to `cwd` (or data_dir). */
@@ -136,11 +194,15 @@ export function packagedSplitFiles(module: string, args: LoadArgs, cwd: string, 
   }
   const files = new Map<string, string[]>();
   for (const [split, patterns] of sanitizePatterns(args.dataFiles, where)) {
-    files.set(split, patterns.flatMap((pattern) => {
-      const found = resolveLocalPattern(baseDir, pattern);
-      if (found.length === 0 && !hasMagic(pattern)) throw new AlignkitError('ERR_NOT_FOUND', `${where}: data file '${pattern}' not found in ${baseDir}`);
-      return found;
-    }));
+    files.set(
+      split,
+      patterns.flatMap((pattern) => {
+        const found = resolveLocalPattern(baseDir, pattern);
+        if (found.length === 0 && !hasMagic(pattern))
+          throw new AlignkitError('ERR_NOT_FOUND', `${where}: data file '${pattern}' not found in ${baseDir}`);
+        return found;
+      }),
+    );
   }
   return pickSplit(files, module, args.name ?? 'default', args.split, where);
 }

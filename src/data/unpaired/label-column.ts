@@ -9,6 +9,10 @@ export function labelVector(labels: boolean[]): Vector<Bool> {
 /** 1 for a desirable row, 0 for an undesirable one. */
 export function labelColumn(table: Table): Uint8Array {
   const vector = table.getChild('label');
-  if (!vector) throw new AlignkitError('ERR_INVALID_DATA', `table has no column 'label' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
+  if (!vector)
+    throw new AlignkitError(
+      'ERR_INVALID_DATA',
+      `table has no column 'label' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`,
+    );
   return Uint8Array.from(vector.toArray() as ArrayLike<boolean>, Number);
 }

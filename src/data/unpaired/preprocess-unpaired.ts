@@ -35,9 +35,25 @@ export interface UnpairedPreprocessSummary extends Omit<PreprocessSummary, 'leng
   lengths: { prompt: LengthStats; completion: LengthStats };
 }
 
-type PreprocessConfig = Pick<KtoConfig, 'model_name_or_path' | 'train_dataset' | 'eval_dataset' | 'output_dir' |
-  'max_length' | 'max_prompt_length' | 'max_completion_length' | 'chat_template' | 'dataset_columns' | 'skip_invalid_rows' |
-  'loss_type' | 'per_device_train_batch_size' | 'train_sampling_strategy' | 'dataset_num_proc' | 'desirable_weight' | 'undesirable_weight'>;
+type PreprocessConfig = Pick<
+  KtoConfig,
+  | 'model_name_or_path'
+  | 'train_dataset'
+  | 'eval_dataset'
+  | 'output_dir'
+  | 'max_length'
+  | 'max_prompt_length'
+  | 'max_completion_length'
+  | 'chat_template'
+  | 'dataset_columns'
+  | 'skip_invalid_rows'
+  | 'loss_type'
+  | 'per_device_train_batch_size'
+  | 'train_sampling_strategy'
+  | 'dataset_num_proc'
+  | 'desirable_weight'
+  | 'undesirable_weight'
+>;
 
 /** The tokenizer folder, data file and output folder the split needs. */
 function locations(config: PreprocessConfig, split: PreprocessOptions['split']): [string, string, string] {
@@ -54,18 +70,25 @@ export const usesKl = (config: Pick<KtoConfig, 'loss_type'>): boolean => config.
 function checkSettings(config: PreprocessConfig): void {
   if (!usesKl(config)) return;
   if (config.train_sampling_strategy !== 'sequential') {
-    throw configError(`loss_type '${config.loss_type}' estimates the KL term from each row's neighbours in a batch and needs ` +
-      `train_sampling_strategy 'sequential' (as TRL requires), got '${config.train_sampling_strategy}'`);
+    throw configError(
+      `loss_type '${config.loss_type}' estimates the KL term from each row's neighbours in a batch and needs ` +
+        `train_sampling_strategy 'sequential' (as TRL requires), got '${config.train_sampling_strategy}'`,
+    );
   }
   if (config.per_device_train_batch_size <= 1) {
-    throw configError(`loss_type '${config.loss_type}' needs per_device_train_batch_size > 1: with one row a batch, the KL ` +
-      'term would equal the implied reward (as TRL requires)');
+    throw configError(
+      `loss_type '${config.loss_type}' needs per_device_train_batch_size > 1: with one row a batch, the KL ` +
+        'term would equal the implied reward (as TRL requires)',
+    );
   }
 }
 
 /** TRL's warning when desirable_weight/undesirable_weight are outside the range Eq. (8) of the KTO paper suggests. */
 function balanceWarning(labels: Uint8Array, config: PreprocessConfig): string | undefined {
-  const desirable = Math.max(labels.reduce((n, l) => n + l, 0), 1);
+  const desirable = Math.max(
+    labels.reduce((n, l) => n + l, 0),
+    1,
+  );
   const undesirable = Math.max(labels.length - desirable, 1);
   if (desirable === undesirable) return undefined;
   const r2 = (x: number) => Number(x.toFixed(2));
@@ -73,9 +96,11 @@ function balanceWarning(labels: Uint8Array, config: PreprocessConfig): string | 
   const des = [r2((undesirable * uw) / desirable), r2(((undesirable * uw) / desirable) * 1.33)] as const;
   const und = [r2((desirable * dw) / undesirable / 1.33), r2((desirable * dw) / undesirable)] as const;
   if ((des[0] <= dw && dw <= des[1]) || (und[0] <= uw && uw <= und[1])) return undefined;
-  return `warning: ${desirable} desirable and ${undesirable} undesirable rows, but the loss weights are outside the range ` +
+  return (
+    `warning: ${desirable} desirable and ${undesirable} undesirable rows, but the loss weights are outside the range ` +
     `the KTO paper suggests: set EITHER desirable_weight in [${des[0]}, ${des[1]}] OR undesirable_weight in [${und[0]}, ${und[1]}] ` +
-    '(not both); TRL warns the same way';
+    '(not both); TRL warns the same way'
+  );
 }
 
 type Counts = Pick<UnpairedPreprocessSummary, 'dropped' | 'skipped' | 'prefixMismatches'>;
@@ -84,21 +109,34 @@ function summarize(table: Table, path: string, counts: Counts, cached: boolean):
   const length = (name: string) => lengthStats(rowLengths(idColumn(table, name)));
   const desirable = labelColumn(table).reduce((n, l) => n + l, 0);
   return {
-    path, rows: table.numRows, ...counts, cached, desirable, undesirable: table.numRows - desirable,
+    path,
+    rows: table.numRows,
+    ...counts,
+    cached,
+    desirable,
+    undesirable: table.numRows - desirable,
     lengths: { prompt: length('prompt_ids'), completion: length('completion_ids') },
   };
 }
 
-export async function preprocessUnpaired(config: PreprocessConfig, options: PreprocessOptions): Promise<UnpairedPreprocessSummary> {
+export async function preprocessUnpaired(
+  config: PreprocessConfig,
+  options: PreprocessOptions,
+): Promise<UnpairedPreprocessSummary> {
   const log = options.log ?? (() => {});
   const [modelDir, dataPath, outputDir] = locations(config, options.split);
   checkSettings(config);
   const kl = usesKl(config);
   const path = join(outputDir, `${options.split}.arrow`);
   const settings = {
-    FORMAT_VERSION, max_length: config.max_length, max_prompt_length: config.max_prompt_length,
-    max_completion_length: config.max_completion_length, chat_template: config.chat_template, dataset_columns: config.dataset_columns,
-    skip_invalid_rows: config.skip_invalid_rows, kl_batch_size: kl ? config.per_device_train_batch_size : null,
+    FORMAT_VERSION,
+    max_length: config.max_length,
+    max_prompt_length: config.max_prompt_length,
+    max_completion_length: config.max_completion_length,
+    chat_template: config.chat_template,
+    dataset_columns: config.dataset_columns,
+    skip_invalid_rows: config.skip_invalid_rows,
+    kl_batch_size: kl ? config.per_device_train_batch_size : null,
     dataset_num_proc: config.dataset_num_proc,
   };
   const key = await fingerprint([dataPath, modelDir], settings);
@@ -108,7 +146,8 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
     const meta = JSON.parse(await readFile(metaPath, 'utf8'));
     if (meta.fingerprint === key) {
       const cachedTable = await readArrowFile(path);
-      if (options.refuseEmpty) requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
+      if (options.refuseEmpty)
+        requireRows({ rows: cachedTable.numRows, ...meta.counts }, options.split, dataPath, droppedWhy);
       return summarize(cachedTable, path, meta.counts, true);
     }
   }
@@ -121,15 +160,19 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
     log(`skipped: ${error.message}`);
   };
 
-  const builders: Record<string, IdColumnBuilder> = { prompt_ids: new IdColumnBuilder(), completion_ids: new IdColumnBuilder() };
+  const builders: Record<string, IdColumnBuilder> = {
+    prompt_ids: new IdColumnBuilder(),
+    completion_ids: new IdColumnBuilder(),
+  };
   if (kl) builders.KL_completion_ids = new IdColumnBuilder();
   const labels: boolean[] = [];
-  const write = (rows: UnpairedIds[], klIds?: number[][]) => rows.forEach((row, i) => {
-    builders.prompt_ids!.push(row.prompt_ids);
-    builders.completion_ids!.push(row.completion_ids);
-    if (klIds) builders.KL_completion_ids!.push(klIds[i]!);
-    labels.push(row.label);
-  });
+  const write = (rows: UnpairedIds[], klIds?: number[][]) =>
+    rows.forEach((row, i) => {
+      builders.prompt_ids!.push(row.prompt_ids);
+      builders.completion_ids!.push(row.completion_ids);
+      if (klIds) builders.KL_completion_ids!.push(klIds[i]!);
+      labels.push(row.label);
+    });
 
   // TRL's datasets.map calls run on dataset_num_proc contiguous shards, each in its own batches: 1,000 pairs for
   // unpairing, per_device_train_batch_size kept rows for the KL rotation. Rows stream through one shard; several
@@ -155,13 +198,21 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
   let first: { paired: boolean; row: number } | undefined;
   const pairs: PreferenceExample[] = [];
   let examples: UnpairedExample[] = [];
-  for await (const { values, file, row } of readRows(dataPath, { skipInvalidRows: config.skip_invalid_rows, onSkip: skip })) {
+  for await (const { values, file, row } of readRows(dataPath, {
+    skipInvalidRows: config.skip_invalid_rows,
+    onSkip: skip,
+  })) {
     try {
       const unpaired = toUnpairedRow(mapColumns(values, config.dataset_columns), { file, row });
       first ??= { paired: unpaired.paired, row };
       if (unpaired.paired !== first.paired) {
-        const kind = (paired: boolean) => (paired ? 'a preference pair (chosen/rejected)' : 'an unpaired row (prompt/completion/label)');
-        throw dataError({ file, row }, undefined, `is ${kind(unpaired.paired)} but row ${first.row} is ${kind(first.paired)}: a dataset holds one format`);
+        const kind = (paired: boolean) =>
+          paired ? 'a preference pair (chosen/rejected)' : 'an unpaired row (prompt/completion/label)';
+        throw dataError(
+          { file, row },
+          undefined,
+          `is ${kind(unpaired.paired)} but row ${first.row} is ${kind(first.paired)}: a dataset holds one format`,
+        );
       }
       if (unpaired.paired) pairs.push(unpaired.pair);
       else examples.push(unpaired.example);
@@ -185,10 +236,13 @@ export async function preprocessUnpaired(config: PreprocessConfig, options: Prep
   counts.dropped = stats.dropped;
   counts.prefixMismatches = stats.prefixMismatches;
   if (stats.prefixMismatches > 0) {
-    log(`warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
-      'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way');
+    log(
+      `warning: in ${stats.prefixMismatches} row(s) the tokenized prompt is not the start of the tokenized ` +
+        'prompt+completion (tokenizer merges across the boundary, whitespace or special tokens); TRL warns the same way',
+    );
   }
-  if (stats.dropped > 0) log(`dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length}, as TRL does`);
+  if (stats.dropped > 0)
+    log(`dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length}, as TRL does`);
   if (counts.skipped > 0) log(`skipped ${counts.skipped} invalid row(s) (skip_invalid_rows: true)`);
 
   if (options.refuseEmpty) requireRows({ rows: labels.length, ...counts }, options.split, dataPath, droppedWhy);

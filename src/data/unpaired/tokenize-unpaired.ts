@@ -45,7 +45,8 @@ function render(ex: UnpairedExample, tokenizer: Tokenizer): [string, string] {
     ];
   } catch (err) {
     // The template's own message ("chat template: ...") with the row it failed on.
-    if (err instanceof AlignkitError) throw new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err });
+    if (err instanceof AlignkitError)
+      throw new AlignkitError(err.code, `${ex.at.file}: row ${ex.at.row}: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -58,7 +59,10 @@ async function encodePairs(examples: UnpairedExample[], tokenizer: Tokenizer): P
     if (members.length === 0) continue;
     // Plain text gets the tokenizer's special tokens (e.g. BOS), as tokenizer(text) does; a rendered chat template
     // already holds them, and transformers' apply_chat_template(tokenize=True) adds none.
-    const ids = await tokenizer.encodeBatch(members.flatMap((i) => render(examples[i]!, tokenizer)), { addSpecialTokens: !conversational });
+    const ids = await tokenizer.encodeBatch(
+      members.flatMap((i) => render(examples[i]!, tokenizer)),
+      { addSpecialTokens: !conversational },
+    );
     members.forEach((i, k) => (out[i] = [ids[2 * k]!, ids[2 * k + 1]!]));
   }
   return out;

@@ -31,7 +31,12 @@ export interface UnpairedBatch extends CompletionRows {
   kl?: CompletionRows;
 }
 
-function collateRows(prompt: IdColumn, completion: IdColumn, indices: readonly number[], options: UnpairedCollateOptions): CompletionRows {
+function collateRows(
+  prompt: IdColumn,
+  completion: IdColumn,
+  indices: readonly number[],
+  options: UnpairedCollateOptions,
+): CompletionRows {
   const span = (c: IdColumn, i: number) => c.values.subarray(c.offsets[i], c.offsets[i + 1]);
   const cut = (full: number) => (options.maxLength === null ? full : Math.min(full, options.maxLength));
   const longest = Math.max(...indices.map((i) => cut(span(prompt, i).length + span(completion, i).length)));

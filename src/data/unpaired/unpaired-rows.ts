@@ -20,15 +20,27 @@ export type UnpairedRow = { paired: false; example: UnpairedExample } | { paired
 // datasets stores a bool column; TRL's loss casts labels to bool, so 0/1 integers (Parquet, pandas) read the same.
 // CSV values stay text (readers/csv.ts): the spellings pandas reads as booleans or 0/1 are accepted there.
 const LABELS = new Map<unknown, boolean>([
-  [true, true], [false, false], [1, true], [0, false],
-  ['true', true], ['True', true], ['TRUE', true], ['1', true], ['false', false], ['False', false], ['FALSE', false], ['0', false],
+  [true, true],
+  [false, false],
+  [1, true],
+  [0, false],
+  ['true', true],
+  ['True', true],
+  ['TRUE', true],
+  ['1', true],
+  ['false', false],
+  ['False', false],
+  ['FALSE', false],
+  ['0', false],
 ]);
 
-const present = (values: Record<string, unknown>, field: string) => values[field] !== undefined && values[field] !== null;
+const present = (values: Record<string, unknown>, field: string) =>
+  values[field] !== undefined && values[field] !== null;
 
 function label(at: RowLocation, value: unknown): boolean {
   const parsed = LABELS.get(value);
-  if (parsed === undefined) throw dataError(at, 'label', `expected true (desirable) or false (undesirable), or 1/0, got ${describe(value)}`);
+  if (parsed === undefined)
+    throw dataError(at, 'label', `expected true (desirable) or false (undesirable), or 1/0, got ${describe(value)}`);
   return parsed;
 }
 
@@ -36,8 +48,12 @@ function label(at: RowLocation, value: unknown): boolean {
 function toUnpairedExample(values: Record<string, unknown>, at: RowLocation): UnpairedExample {
   for (const field of ['prompt', 'completion', 'label']) {
     if (!present(values, field)) {
-      throw dataError(at, undefined, `missing field '${field}' (unpaired rows need prompt, completion and label; preference ` +
-        `rows chosen and rejected; found ${Object.keys(values).join(', ') || 'no fields'}; map other names with dataset_columns)`);
+      throw dataError(
+        at,
+        undefined,
+        `missing field '${field}' (unpaired rows need prompt, completion and label; preference ` +
+          `rows chosen and rejected; found ${Object.keys(values).join(', ') || 'no fields'}; map other names with dataset_columns)`,
+      );
     }
   }
   const sft = toSftExample(values, at, { dataset_text_field: 'text' });
@@ -47,7 +63,15 @@ function toUnpairedExample(values: Record<string, unknown>, at: RowLocation): Un
     throw dataError(at, 'completion', typeof completion === 'string' ? 'empty text' : 'every message is empty');
   }
   const { tools, chatTemplateKwargs } = sft;
-  return { prompt: sft.prompt, completion, label: label(at, values.label), conversational: Array.isArray(completion), tools, chatTemplateKwargs, at };
+  return {
+    prompt: sft.prompt,
+    completion,
+    label: label(at, values.label),
+    conversational: Array.isArray(completion),
+    tools,
+    chatTemplateKwargs,
+    at,
+  };
 }
 
 /** The (column-mapped) row as an unpaired example, or as the preference pair it holds. */
@@ -58,6 +82,11 @@ export function toUnpairedRow(values: Record<string, unknown>, at: RowLocation):
 
 /** TRL's _unpair_row on one datasets.map batch of pairs: all the chosen completions first, then all the rejected. */
 export function unpairBatch(pairs: PreferenceExample[]): UnpairedExample[] {
-  const side = (desirable: boolean) => pairs.map(({ chosen, rejected, ...rest }) => ({ ...rest, completion: desirable ? chosen : rejected, label: desirable }));
+  const side = (desirable: boolean) =>
+    pairs.map(({ chosen, rejected, ...rest }) => ({
+      ...rest,
+      completion: desirable ? chosen : rejected,
+      label: desirable,
+    }));
   return [...side(true), ...side(false)];
 }

@@ -50,12 +50,15 @@ describe.each(fixture.seeds)('seed $seed', (c) => {
     expect(Array.from(permutation(seed, Number(n)))).toEqual(expected);
   });
 
-  test.runIf(c.large !== undefined).each(Object.entries(c.large ?? {}))('permutation(%s), beyond 2^16', (n, expected) => {
-    const perm = permutation(seed, Number(n));
-    expect(Array.from(perm.subarray(0, 10))).toEqual(expected.head);
-    expect(Array.from(perm.subarray(perm.length - 10))).toEqual(expected.tail);
-    expect(createHash('sha256').update(Array.from(perm).join(',')).digest('hex')).toBe(expected.sha256);
-  });
+  test.runIf(c.large !== undefined).each(Object.entries(c.large ?? {}))(
+    'permutation(%s), beyond 2^16',
+    (n, expected) => {
+      const perm = permutation(seed, Number(n));
+      expect(Array.from(perm.subarray(0, 10))).toEqual(expected.head);
+      expect(Array.from(perm.subarray(perm.length - 10))).toEqual(expected.tail);
+      expect(createHash('sha256').update(Array.from(perm).join(',')).digest('hex')).toBe(expected.sha256);
+    },
+  );
 });
 
 test('a number seed and a bigint seed draw alike', () => {

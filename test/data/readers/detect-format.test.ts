@@ -33,7 +33,9 @@ describe('detectFormat', () => {
     expect(() => detectFormat(path)).toThrow(
       expect.objectContaining({
         code: 'ERR_INVALID_DATA',
-        message: expect.stringMatching(/data\.txt: unknown data file extension '\.txt'; supported: \.jsonl, \.ndjson, \.json, \.parquet/),
+        message: expect.stringMatching(
+          /data\.txt: unknown data file extension '\.txt'; supported: \.jsonl, \.ndjson, \.json, \.parquet/,
+        ),
       }),
     );
   });
@@ -54,14 +56,20 @@ describe('paths readRows cannot read', () => {
   it('an unknown extension reads with an explicit format', async () => {
     const path = join(tempDir('readers'), 'data.txt');
     copyFileSync(dataFile('standard.jsonl'), path);
-    await expect(readAll(path)).rejects.toMatchObject({ code: 'ERR_INVALID_DATA', message: expect.stringMatching(/unknown data file extension/) });
+    await expect(readAll(path)).rejects.toMatchObject({
+      code: 'ERR_INVALID_DATA',
+      message: expect.stringMatching(/unknown data file extension/),
+    });
     expect((await readAll(path, { format: 'jsonl' })).map((row) => row.values)).toEqual(expected.standard);
   });
 
   it('a folder with no data files, or data files of two formats', async () => {
     const dir = tempDir('readers');
     writeFileSync(join(dir, 'README.md'), '# notes\n');
-    await expect(readAll(dir)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/: no data files \(/) });
+    await expect(readAll(dir)).rejects.toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      message: expect.stringMatching(/: no data files \(/),
+    });
     copyFileSync(dataFile('standard.jsonl'), join(dir, 'a.jsonl'));
     copyFileSync(dataFile('standard.csv'), join(dir, 'b.csv'));
     await expect(readAll(dir)).rejects.toMatchObject({
@@ -84,13 +92,18 @@ describe('paths readRows cannot read', () => {
     ['standard.jsonl', 'parquet', /standard\.jsonl: not a Parquet file \(/],
     ['standard.jsonl', 'arrow', /standard\.jsonl: not a readable Arrow IPC file or stream \(/],
   ] as const)('%s read as %s is ERR_INVALID_DATA naming the file', async (name, format, message) => {
-    await expect(readAll(dataFile(name), { format })).rejects.toMatchObject({ code: 'ERR_INVALID_DATA', message: expect.stringMatching(message) });
+    await expect(readAll(dataFile(name), { format })).rejects.toMatchObject({
+      code: 'ERR_INVALID_DATA',
+      message: expect.stringMatching(message),
+    });
   });
 
   it('LZ4-compressed Arrow IPC (pyarrow.feather default) says how to rewrite it', async () => {
     await expect(readAll(dataFile('standard-lz4.feather'))).rejects.toMatchObject({
       code: 'ERR_INVALID_DATA',
-      message: expect.stringMatching(/standard-lz4\.feather: .*compressed Arrow IPC is not supported; rewrite it uncompressed/),
+      message: expect.stringMatching(
+        /standard-lz4\.feather: .*compressed Arrow IPC is not supported; rewrite it uncompressed/,
+      ),
     });
   });
 

@@ -90,7 +90,13 @@ describe('columns', () => {
 });
 
 it('breaking out of the loop early stops every reader cleanly', async () => {
-  for (const name of ['standard.jsonl', 'standard.csv', 'conversational.parquet', 'conversational.arrow', 'standard-arrow']) {
+  for (const name of [
+    'standard.jsonl',
+    'standard.csv',
+    'conversational.parquet',
+    'conversational.arrow',
+    'standard-arrow',
+  ]) {
     for await (const row of readRows(dataFile(name))) {
       expect(row.row).toBe(0);
       break;

@@ -36,7 +36,9 @@ describe('bad rows throw', () => {
     const path = dataFile(name);
     await expect(readAll(path)).rejects.toMatchObject({
       code: 'ERR_INVALID_DATA',
-      message: expect.stringMatching(new RegExp(`^${escape(path)}: row 1: field 'id': expected an integer within .*got 9007199254740992$`)),
+      message: expect.stringMatching(
+        new RegExp(`^${escape(path)}: row 1: field 'id': expected an integer within .*got 9007199254740992$`),
+      ),
     });
   });
 });
@@ -59,13 +61,19 @@ describe('skipInvalidRows', () => {
     const path = dataFile('bad.csv');
     const skipped: string[] = [];
     const rows = await readAll(path, { skipInvalidRows: true, onSkip: (error) => skipped.push(error.message) });
-    expect(rows.map(({ values, row }) => [row, values.prompt])).toEqual([[0, 'a'], [2, 'h']]);
+    expect(rows.map(({ values, row }) => [row, values.prompt])).toEqual([
+      [0, 'a'],
+      [2, 'h'],
+    ]);
     expect(skipped).toEqual([`${path}: row 1 (line 3): expected 3 fields (prompt, chosen, rejected), got 4`]);
   });
 
   it.each(['unsafe-int.parquet', 'unsafe-int.arrow'])('%s: skips the rows whose int64 does not fit', async (name) => {
     const skipped: string[] = [];
-    const rows = await readAll(dataFile(name), { skipInvalidRows: true, onSkip: (error) => skipped.push(error.message) });
+    const rows = await readAll(dataFile(name), {
+      skipInvalidRows: true,
+      onSkip: (error) => skipped.push(error.message),
+    });
     expect(rows.map(({ values, row }) => [row, values])).toEqual([[0, { id: 1, ids: [1] }]]);
     expect(skipped).toEqual([
       expect.stringMatching(/: row 1: field 'id': .*got 9007199254740992$/),

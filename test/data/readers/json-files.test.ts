@@ -27,7 +27,10 @@ describe('JSON Lines', () => {
   });
 
   it('a line that is not UTF-8 is an invalid row', async () => {
-    const path = file('a.jsonl', Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n{"a": "ok"}\n')]));
+    const path = file(
+      'a.jsonl',
+      Buffer.concat([Buffer.from('{"a": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n{"a": "ok"}\n')]),
+    );
     await expect(readAll(path)).rejects.toThrow(`${path}: row 0 (line 1): invalid UTF-8`);
     const skipped: string[] = [];
     const rows = await readAll(path, { skipInvalidRows: true, onSkip: (error) => skipped.push(error.message) });
@@ -43,7 +46,9 @@ describe('JSON Lines', () => {
     const path = file('a.json', '{\n  "a": 1\n}\n');
     await expect(readAll(path)).rejects.toMatchObject({
       code: 'ERR_INVALID_DATA',
-      message: expect.stringMatching(/: row 0 \(line 1\): invalid JSON \(.*\); a \.json file holds one object per line or a top-level array of objects$/),
+      message: expect.stringMatching(
+        /: row 0 \(line 1\): invalid JSON \(.*\); a \.json file holds one object per line or a top-level array of objects$/,
+      ),
     });
   });
 });
@@ -68,7 +73,10 @@ describe('JSON arrays (a file starting with `[`, whatever its extension)', () =>
     await expect(readAll(path)).rejects.toThrow(`${path}: row 1: expected an object, got a number`);
     const skipped: string[] = [];
     const rows = await readAll(path, { skipInvalidRows: true, onSkip: (error) => skipped.push(error.message) });
-    expect(rows.map(({ values, row }) => [row, values])).toEqual([[0, { a: 1 }], [2, { a: 3 }]]);
+    expect(rows.map(({ values, row }) => [row, values])).toEqual([
+      [0, { a: 1 }],
+      [2, { a: 3 }],
+    ]);
     expect(skipped).toEqual([`${path}: row 1: expected an object, got a number`]);
   });
 

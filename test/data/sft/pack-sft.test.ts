@@ -16,8 +16,14 @@ describe('packBatch (TRL pack_dataset docstring)', () => {
   it('bfd_split packs the overflow too', () => {
     expect(packBatch(rows, 4, 'bfd_split').map((r) => [r.input_ids, r.seq_lengths])).toEqual([
       [[1, 2, 3, 4], [4]],
-      [[8, 9, 10, 5], [3, 1]],
-      [[6, 7, 11], [2, 1]],
+      [
+        [8, 9, 10, 5],
+        [3, 1],
+      ],
+      [
+        [6, 7, 11],
+        [2, 1],
+      ],
     ]);
   });
 
@@ -37,10 +43,27 @@ describe('packBatch (TRL pack_dataset docstring)', () => {
 
 describe('mapBatches', () => {
   it('cuts 1,000-row batches inside contiguous shards, as Dataset.map(num_proc) does', () => {
-    expect(mapBatches(2500, null)).toEqual([[0, 1000], [1000, 2000], [2000, 2500]]);
-    expect(mapBatches(2500, 2)).toEqual([[0, 1000], [1000, 1250], [1250, 2250], [2250, 2500]]);
-    expect(mapBatches(7, 3, 2)).toEqual([[0, 2], [2, 3], [3, 5], [5, 7]]);
-    expect(mapBatches(2, 8)).toEqual([[0, 1], [1, 2]]);
+    expect(mapBatches(2500, null)).toEqual([
+      [0, 1000],
+      [1000, 2000],
+      [2000, 2500],
+    ]);
+    expect(mapBatches(2500, 2)).toEqual([
+      [0, 1000],
+      [1000, 1250],
+      [1250, 2250],
+      [2250, 2500],
+    ]);
+    expect(mapBatches(7, 3, 2)).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 5],
+      [5, 7],
+    ]);
+    expect(mapBatches(2, 8)).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
     expect(mapBatches(0, 4)).toEqual([]);
   });
 });

@@ -17,7 +17,13 @@ function setup(rows: unknown[], settings: Record<string, unknown> = {}, lines?: 
   const dir = tempDir('sft-options');
   const data = join(dir, 'train.jsonl');
   writeFileSync(data, (lines ?? rows.map((r) => JSON.stringify(r))).join('\n') + '\n');
-  return resolveConfig({ trainer: 'sft', model_name_or_path: chatml, train_dataset: data, output_dir: join(dir, 'out'), ...settings }) as SftConfig;
+  return resolveConfig({
+    trainer: 'sft',
+    model_name_or_path: chatml,
+    train_dataset: data,
+    output_dir: join(dir, 'out'),
+    ...settings,
+  }) as SftConfig;
 }
 
 async function inputIds(path: string): Promise<number[][]> {
@@ -37,7 +43,10 @@ describe('preprocessSft cache', () => {
     writeFileSync(template, '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}');
     expect((await preprocessSft({ ...config, max_length: 3 }, { split: 'train' })).cached).toBe(false);
     writeFileSync(config.train_dataset!, JSON.stringify(chat('C')) + '\n');
-    expect(await preprocessSft({ ...config, max_length: 3 }, { split: 'train' })).toMatchObject({ cached: false, rows: 1 });
+    expect(await preprocessSft({ ...config, max_length: 3 }, { split: 'train' })).toMatchObject({
+      cached: false,
+      rows: 1,
+    });
   });
 });
 
@@ -52,27 +61,43 @@ describe('invalid rows', () => {
     ]);
     const data = config.train_dataset!;
     await expect(preprocessSft(config, { split: 'train' })).rejects.toMatchObject({
-      code: 'ERR_INVALID_DATA', message: `${data}: row 1, field 'text': expected text, got number 5`,
+      code: 'ERR_INVALID_DATA',
+      message: `${data}: row 1, field 'text': expected text, got number 5`,
     });
     const logs: string[] = [];
-    const summary = await preprocessSft({ ...config, skip_invalid_rows: true }, { split: 'train', log: (m) => logs.push(m) });
+    const summary = await preprocessSft(
+      { ...config, skip_invalid_rows: true },
+      { split: 'train', log: (m) => logs.push(m) },
+    );
     expect(summary).toMatchObject({ rows: 2, examples: 2, skipped: 3 });
     expect(logs.join('\n')).toMatch(/row 2: is a prompt_completion row but row 0 is text: a dataset holds one format/);
     expect(logs.join('\n')).toMatch(/skipped 3 invalid row\(s\)/);
   });
 
   it('a chat template that fails, or marks no assistant token, names the row', async () => {
-    await expect(preprocessSft(setup([chat('a'), chat('b')], { chat_template: join(fixturesDir, 'tokenizers', 'templates', 'raises.jinja') }),
-      { split: 'train' })).rejects.toMatchObject({ code: 'ERR_INVALID_DATA', message: expect.stringMatching(/train\.jsonl: row 0: chat template: /) });
-    const noAssistant = setup([chat('a'), { messages: [turn('user', 'only a question')] }],
-      { assistant_only_loss: true, chat_template_path: qwen3Training });
+    await expect(
+      preprocessSft(
+        setup([chat('a'), chat('b')], { chat_template: join(fixturesDir, 'tokenizers', 'templates', 'raises.jinja') }),
+        { split: 'train' },
+      ),
+    ).rejects.toMatchObject({
+      code: 'ERR_INVALID_DATA',
+      message: expect.stringMatching(/train\.jsonl: row 0: chat template: /),
+    });
+    const noAssistant = setup([chat('a'), { messages: [turn('user', 'only a question')] }], {
+      assistant_only_loss: true,
+      chat_template_path: qwen3Training,
+    });
     await expect(preprocessSft(noAssistant, { split: 'train' })).rejects.toMatchObject({
-      code: 'ERR_INVALID_DATA', message: expect.stringMatching(/train\.jsonl: row 1: assistant_only_loss: no assistant tokens in this row/),
+      code: 'ERR_INVALID_DATA',
+      message: expect.stringMatching(/train\.jsonl: row 1: assistant_only_loss: no assistant tokens in this row/),
     });
   });
 
   it('maps other column names with dataset_columns', async () => {
-    const config = setup([{ instruction: 'Say hi', output: 'Hi!' }], { dataset_columns: { prompt: 'instruction', completion: 'output' } });
+    const config = setup([{ instruction: 'Say hi', output: 'Hi!' }], {
+      dataset_columns: { prompt: 'instruction', completion: 'output' },
+    });
     expect((await preprocessSft(config, { split: 'train' })).lengths.trained.max).toBeGreaterThan(0);
   });
 });
@@ -84,15 +109,22 @@ describe('settings TRL refuses', () => {
     [{ assistant_only_loss: true }, /assistant_only_loss needs a chat template with \{% generation %\}/],
     [{ eos_token: '<|not-a-token|>' }, /eos_token '<\|not-a-token\|>' is not in the tokenizer's vocabulary/],
     [{ chat_template_path: 'Qwen/Qwen3-0.6B' }, /chat_template_path 'Qwen\/Qwen3-0.6B': only a \.jinja or \.j2 file/],
-    [{ chat_template_path: qwen3Training, chat_template: 'chatml' }, /set chat_template or chat_template_path, not both/],
+    [
+      { chat_template_path: qwen3Training, chat_template: 'chatml' },
+      /set chat_template or chat_template_path, not both/,
+    ],
   ])('%j', async (settings, message) => {
-    await expect(preprocessSft(setup([chat('a')], settings), { split: 'train' })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG', message });
+    await expect(preprocessSft(setup([chat('a')], settings), { split: 'train' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message,
+    });
   });
 
   it('assistant_only_loss on a dataset that is not conversational', async () => {
     const config = setup([{ text: 'plain' }], { assistant_only_loss: true, chat_template_path: qwen3Training });
     await expect(preprocessSft(config, { split: 'train' })).rejects.toMatchObject({
-      code: 'ERR_INVALID_CONFIG', message: expect.stringMatching(/assistant_only_loss needs a conversational dataset/),
+      code: 'ERR_INVALID_CONFIG',
+      message: expect.stringMatching(/assistant_only_loss needs a conversational dataset/),
     });
   });
 });
@@ -112,14 +144,18 @@ describe('packing, eval_packing and shuffle_dataset', () => {
     expect(unpacked.lengths.input_ids.max).toBeLessThanOrEqual(32);
   });
 
-  it('shuffle_dataset reorders rows reproducibly (alignkit\'s seeded shuffle, not numpy\'s)', async () => {
+  it("shuffle_dataset reorders rows reproducibly (alignkit's seeded shuffle, not numpy's)", async () => {
     const plain = await inputIds((await preprocessSft(setup(rows), { split: 'train' })).path);
     const once = await inputIds((await preprocessSft(setup(rows, { shuffle_dataset: true }), { split: 'train' })).path);
-    const again = await inputIds((await preprocessSft(setup(rows, { shuffle_dataset: true }), { split: 'train' })).path);
+    const again = await inputIds(
+      (await preprocessSft(setup(rows, { shuffle_dataset: true }), { split: 'train' })).path,
+    );
     expect(once).toEqual(again);
     expect(once).not.toEqual(plain);
     expect([...once].sort()).toEqual([...plain].sort());
-    const packed = await preprocessSft(setup(rows, { shuffle_dataset: true, packing: true, max_length: 32 }), { split: 'train' });
+    const packed = await preprocessSft(setup(rows, { shuffle_dataset: true, packing: true, max_length: 32 }), {
+      split: 'train',
+    });
     expect((await inputIds(packed.path)).flat().sort()).toEqual(plain.flat().sort());
   });
 });

@@ -17,7 +17,12 @@ type Columns = Record<string, number[][]>;
 
 interface TrlBatch {
   indices: number[];
-  options: { pad_token_id: number; padding_free: boolean; pad_to_multiple_of: number | null; return_position_ids?: boolean };
+  options: {
+    pad_token_id: number;
+    padding_free: boolean;
+    pad_to_multiple_of: number | null;
+    return_position_ids?: boolean;
+  };
   batch: { input_ids: number[][]; labels: number[][]; attention_mask?: number[][]; position_ids?: number[][] };
 }
 
@@ -53,15 +58,19 @@ function columns(table: Awaited<ReturnType<typeof readArrowFile>>): Columns {
   const out: Columns = {};
   for (const { name } of table.schema.fields) {
     const { offsets, values } = idColumn(table, name);
-    out[name] = Array.from({ length: offsets.length - 1 }, (_, i) => Array.from(values.subarray(offsets[i], offsets[i + 1])));
+    out[name] = Array.from({ length: offsets.length - 1 }, (_, i) =>
+      Array.from(values.subarray(offsets[i], offsets[i + 1])),
+    );
   }
   return out;
 }
 
 /** The batch as TRL's tensors: nested lists, one per row. */
 function nested(batch: SftBatch): TrlBatch['batch'] {
-  const rows = (a: ArrayLike<number>) => Array.from({ length: batch.rows }, (_, r) =>
-    Array.from(Array.prototype.slice.call(a, r * batch.seqLen, (r + 1) * batch.seqLen) as number[]));
+  const rows = (a: ArrayLike<number>) =>
+    Array.from({ length: batch.rows }, (_, r) =>
+      Array.from(Array.prototype.slice.call(a, r * batch.seqLen, (r + 1) * batch.seqLen) as number[]),
+    );
   return {
     input_ids: rows(batch.inputIds),
     labels: rows(batch.labels),
@@ -93,11 +102,15 @@ describe('collateSft matches TRL DataCollatorForLanguageModeling', () => {
     const tokenizer = await Tokenizer.load(config.model_name_or_path!);
     const trainer = c.batches![0]!.options;
     expect(sftCollateOptions(config, tokenizer)).toEqual({
-      padTokenId: trainer.pad_token_id, paddingFree: trainer.padding_free, padToMultipleOf: trainer.pad_to_multiple_of,
+      padTokenId: trainer.pad_token_id,
+      paddingFree: trainer.padding_free,
+      padToMultipleOf: trainer.pad_to_multiple_of,
     });
     for (const { indices, options, batch } of c.batches!) {
       const got = collateSft(sftColumns(table), indices, {
-        padTokenId: options.pad_token_id, paddingFree: options.padding_free, padToMultipleOf: options.pad_to_multiple_of,
+        padTokenId: options.pad_token_id,
+        paddingFree: options.padding_free,
+        padToMultipleOf: options.pad_to_multiple_of,
         returnPositionIds: options.return_position_ids,
       });
       expect(nested(got), JSON.stringify({ indices, options })).toEqual(batch);
@@ -108,12 +121,22 @@ describe('collateSft matches TRL DataCollatorForLanguageModeling', () => {
 describe('packing over many rows matches TRL (1,000-row map batches, dataset_num_proc shards)', () => {
   const packing = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-packing.json'), 'utf8')) as {
     words: string[];
-    cases: { tokenizer: string; rows: number; settings: Record<string, unknown>; packed_rows: number; digests: Record<string, string> }[];
+    cases: {
+      tokenizer: string;
+      rows: number;
+      settings: Record<string, unknown>;
+      packed_rows: number;
+      digests: Record<string, string>;
+    }[];
   };
   // make_trl_sft.py: generated_rows
-  const generated = (count: number) => Array.from({ length: count }, (_, i) => ({
-    text: Array.from({ length: 1 + ((i * i) % 9) }, (_, j) => packing.words[(7 * i + 3 * j) % packing.words.length]).join(' '),
-  }));
+  const generated = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      text: Array.from(
+        { length: 1 + ((i * i) % 9) },
+        (_, j) => packing.words[(7 * i + 3 * j) % packing.words.length],
+      ).join(' '),
+    }));
   const digest = (rows: number[][]) => createHash('sha256').update(JSON.stringify(rows)).digest('hex');
 
   it.each(packing.cases.map((c) => [JSON.stringify(c.settings), c] as const))('%s', async (_, c) => {

@@ -28,7 +28,10 @@ describe('collateSft (TRL docstring examples)', () => {
   });
 
   it('keeps prebuilt labels; padding-free flattens and masks each sequence start', () => {
-    const columns = table([{ input_ids: [1, 2, 3], labels: [-100, 2, 3] }, { input_ids: [4, 5], labels: [-100, 5] }]);
+    const columns = table([
+      { input_ids: [1, 2, 3], labels: [-100, 2, 3] },
+      { input_ids: [4, 5], labels: [-100, 5] },
+    ]);
     expect(Array.from(collateSft(columns, [0, 1], padded).labels)).toEqual([-100, 2, 3, -100, 5, -100]);
     const flat = collateSft(columns, [0, 1], { ...padded, paddingFree: true });
     expect(flat).toMatchObject({ rows: 1, seqLen: 5, attentionMask: null });
@@ -38,7 +41,10 @@ describe('collateSft (TRL docstring examples)', () => {
   });
 
   it('restarts positions at every packed sequence and pads to a multiple', () => {
-    const columns = table([{ input_ids: [1, 2, 3, 4], seq_lengths: [3, 1] }, { input_ids: [5, 6], seq_lengths: [2] }]);
+    const columns = table([
+      { input_ids: [1, 2, 3, 4], seq_lengths: [3, 1] },
+      { input_ids: [5, 6], seq_lengths: [2] },
+    ]);
     const flat = collateSft(columns, [0, 1], { ...padded, paddingFree: true, padToMultipleOf: 4 });
     expect(flat.seqLen).toBe(8);
     expect(Array.from(flat.positionIds!)).toEqual([0, 1, 2, 0, 0, 1, 0, 0]);
@@ -51,13 +57,22 @@ describe('collateSft (TRL docstring examples)', () => {
 });
 
 describe('SftBatches', () => {
-  const rows = Array.from({ length: 30 }, (_, i) => ({ input_ids: Array.from({ length: 1 + (i * 7) % 13 }, (_, t) => 10 + t) }));
+  const rows = Array.from({ length: 30 }, (_, i) => ({
+    input_ids: Array.from({ length: 1 + ((i * 7) % 13) }, (_, t) => 10 + t),
+  }));
   const builders = { input_ids: new IdColumnBuilder(), labels: new IdColumnBuilder() };
   for (const r of rows) {
     builders.input_ids.push(r.input_ids);
     builders.labels.push(r.input_ids);
   }
-  const options: SftBatchOptions = { ...padded, batchSize: 4, seed: 42, shuffle: true, groupByLength: false, dropLast: false };
+  const options: SftBatchOptions = {
+    ...padded,
+    batchSize: 4,
+    seed: 42,
+    shuffle: true,
+    groupByLength: false,
+    dropLast: false,
+  };
 
   it('visits every row once per epoch, reproducibly, and collates each batch', () => {
     const batches = new SftBatches(buildTable(builders), options);

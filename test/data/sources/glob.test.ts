@@ -24,7 +24,8 @@ test('the fixture folder lists as generated (sorted by code point)', () => {
 });
 
 test.each(Object.entries(glob.patterns))('resolve_pattern(%j)', (pattern, expected) => {
-  if (expected === 'ValueError') expect(() => matchFiles(listFiles(tree), pattern)).toThrow(/'\*\*' can only be an entire path component/);
+  if (expected === 'ValueError')
+    expect(() => matchFiles(listFiles(tree), pattern)).toThrow(/'\*\*' can only be an entire path component/);
   else expect(matchFiles(listFiles(tree), pattern)).toEqual(expected);
 });
 

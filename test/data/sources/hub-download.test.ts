@@ -22,9 +22,13 @@ afterEach(restoreEnv);
 
 test('fetches the card and the chosen split, nothing else', async () => {
   const found = await locateSplit({ path: 'tiny-org/tiny-prefs', split: 'train' }, { log: () => {} });
-  expect(found.files.map((f) => f.path.split('/snapshots/')[1]!.split('/').slice(1).join('/'))).toEqual(['data/train-00000-of-00001.parquet']);
+  expect(found.files.map((f) => f.path.split('/snapshots/')[1]!.split('/').slice(1).join('/'))).toEqual([
+    'data/train-00000-of-00001.parquet',
+  ]);
   const fetched = new Set(hub.requests.filter((r) => r.kind === 'resolve').map((r) => r.path));
   expect([...fetched].sort()).toEqual(['README.md', 'data/train-00000-of-00001.parquet']);
   // The card declares only a train split: the test file in the repo is not a split of its default config.
-  await expect(locateSplit({ path: 'tiny-org/tiny-prefs', split: 'test' }, { log: () => {} })).rejects.toThrow(/unknown split 'test'.*the splits are train/);
+  await expect(locateSplit({ path: 'tiny-org/tiny-prefs', split: 'test' }, { log: () => {} })).rejects.toThrow(
+    /unknown split 'test'.*the splits are train/,
+  );
 });

@@ -23,15 +23,30 @@ interface MixtureCase {
 }
 const mixtures = JSON.parse(readFileSync(join(dir, 'mixtures.json'), 'utf8')) as MixtureCase[];
 
-const readJsonl = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+const readJsonl = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 /** The fixture's mixture with its repo ids (folder names) as absolute paths. */
 function configOf(c: MixtureCase, evaluate: boolean): DatasetKeys {
-  const absolute = (entry: Record<string, unknown>, key: 'id' | 'path') => ({ ...entry, [key]: join(repos, entry[key] as string) });
+  const absolute = (entry: Record<string, unknown>, key: 'id' | 'path') => ({
+    ...entry,
+    [key]: join(repos, entry[key] as string),
+  });
   const eval_strategy = evaluate ? 'steps' : 'no';
   return c.style === 'handbook'
-    ? datasetConfig({ eval_strategy, dataset_mixture: { ...c.dataset_mixture!, datasets: c.dataset_mixture!.datasets.map((d) => absolute(d, 'id')) } })
-    : datasetConfig({ eval_strategy, datasets: c.datasets!.map((d) => absolute(d, 'path')), test_split_size: c.test_split_size ?? null, seed: c.seed! });
+    ? datasetConfig({
+        eval_strategy,
+        dataset_mixture: { ...c.dataset_mixture!, datasets: c.dataset_mixture!.datasets.map((d) => absolute(d, 'id')) },
+      })
+    : datasetConfig({
+        eval_strategy,
+        datasets: c.datasets!.map((d) => absolute(d, 'path')),
+        test_split_size: c.test_split_size ?? null,
+        seed: c.seed!,
+      });
 }
 
 describe.each(mixtures)('$name', (c) => {

@@ -21,7 +21,8 @@ const log = () => {};
 
 async function rowsOf(split: SplitFiles): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  for (const { path, format } of split.files) for await (const { values } of readRows(path, { format })) rows.push(values);
+  for (const { path, format } of split.files)
+    for await (const { values } of readRows(path, { format })) rows.push(values);
   return rows;
 }
 
@@ -33,16 +34,29 @@ describe.each(loads)('load_dataset($repo, $config, split=$split)', ({ repo, conf
   });
 });
 
-test.each(refused)('load_dataset($repo, $config, split=$split) is refused, as datasets refuses it', async ({ repo, config, split }) => {
-  await expect(locateSplit({ path: join(repos, repo), name: config, split }, { log })).rejects.toThrow(/config|split/);
-});
+test.each(refused)(
+  'load_dataset($repo, $config, split=$split) is refused, as datasets refuses it',
+  async ({ repo, config, split }) => {
+    await expect(locateSplit({ path: join(repos, repo), name: config, split }, { log })).rejects.toThrow(
+      /config|split/,
+    );
+  },
+);
 
 test('a relative path is relative to cwd; a packaged loader reads data_files', async () => {
   const found = await locateSplit({ path: 'sharded', split: 'test' }, { log, cwd: repos });
   expect(found.files.map((f) => f.path)).toEqual([join(repos, 'sharded/data/test-00000-of-00001.jsonl')]);
-  const packaged = await locateSplit({ path: 'json', split: 'train', dataFiles: ['sharded/data/train-*.jsonl'] }, { log, cwd: repos });
-  expect(packaged.files.map((f) => relative(repos, f.path))).toEqual(['sharded/data/train-00000-of-00002.jsonl', 'sharded/data/train-00001-of-00002.jsonl']);
-  await expect(locateSplit({ path: 'json', split: 'train', dataFiles: 'nowhere.jsonl' }, { log, cwd: repos })).rejects.toThrow(/not found/);
+  const packaged = await locateSplit(
+    { path: 'json', split: 'train', dataFiles: ['sharded/data/train-*.jsonl'] },
+    { log, cwd: repos },
+  );
+  expect(packaged.files.map((f) => relative(repos, f.path))).toEqual([
+    'sharded/data/train-00000-of-00002.jsonl',
+    'sharded/data/train-00001-of-00002.jsonl',
+  ]);
+  await expect(
+    locateSplit({ path: 'json', split: 'train', dataFiles: 'nowhere.jsonl' }, { log, cwd: repos }),
+  ).rejects.toThrow(/not found/);
 });
 
 test('data files alignkit cannot read are refused by name', async () => {
@@ -75,11 +89,15 @@ describe('a hub dataset id, from the Hugging Face cache (offline)', () => {
   test('resolves the config and split like the local folder', async () => {
     const expected = loads.find((l) => l.repo === 'configs' && l.config === 'extra')!;
     const found = await locateSplit({ path: 'stand-in/configs', name: 'extra', split: 'train' }, { log });
-    expect(found.files.map((f) => f.path.split('/snapshots/')[1]!.split('/').slice(1).join('/'))).toEqual(expected.files);
+    expect(found.files.map((f) => f.path.split('/snapshots/')[1]!.split('/').slice(1).join('/'))).toEqual(
+      expected.files,
+    );
     expect(await rowsOf(found)).toEqual(expected.rows);
   });
 
   test('an id missing from the cache says so', async () => {
-    await expect(locateSplit({ path: 'stand-in/absent', split: 'train' }, { log })).rejects.toThrow(/not in the Hugging Face cache/);
+    await expect(locateSplit({ path: 'stand-in/absent', split: 'train' }, { log })).rejects.toThrow(
+      /not in the Hugging Face cache/,
+    );
   });
 });

@@ -16,15 +16,19 @@ import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { checkInputFolders, claimOutputDir } from './run-output.js';
 import { resolveInputs } from './resolve-inputs.js';
 import { trainSft } from './sft.js';
-import { type TrainResult } from './trainer-loop.js';
+import type { TrainResult } from './train-types.js';
 
-export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './trainer-loop.js';
+export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './train-types.js';
 export type { OnlineDpoOptions } from './online-dpo.js';
 export type { ScoreJudge } from './online-judge.js';
 
-export async function train(configOrPath: string | Record<string, unknown>, options: OnlineDpoOptions = {}): Promise<TrainResult> {
+export async function train(
+  configOrPath: string | Record<string, unknown>,
+  options: OnlineDpoOptions = {},
+): Promise<TrainResult> {
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
-  if (options.judge && config.trainer !== 'online_dpo') throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
+  if (options.judge && config.trainer !== 'online_dpo')
+    throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
   const log = options.log ?? ((message: string) => console.error(message));
   // One note for each key the config sets that has no effect in alignkit (the schema says why).
   for (const note of configNotes(config, trainerSchemas[config.trainer])) log(note);
@@ -50,12 +54,17 @@ async function trainClaimed(config: TrainConfig, options: OnlineDpoOptions): Pro
   try {
     await dataParallel.checkSameConfig(config);
     if (config.trainer === 'online_dpo') {
-      if (dataParallel.worldSize > 1) throw configError('trainer: online_dpo runs in one process; data-parallel training is for dpo, sft and kto');
+      if (dataParallel.worldSize > 1)
+        throw configError('trainer: online_dpo runs in one process; data-parallel training is for dpo, sft and kto');
       return await trainOnlineDpo(config, options);
     }
     const run = { ...options, dataParallel };
-    const result = config.trainer === 'dpo' ? await trainDpo(config, run)
-      : config.trainer === 'sft' ? await trainSft(config, run) : await trainKto(config, run);
+    const result =
+      config.trainer === 'dpo'
+        ? await trainDpo(config, run)
+        : config.trainer === 'sft'
+          ? await trainSft(config, run)
+          : await trainKto(config, run);
     finished = true;
     return result;
   } finally {

@@ -23,7 +23,8 @@ export interface FlowActions {
   save: boolean;
 }
 
-export interface TrainingFlow {
+/** What the loop does after a step and at an epoch's end. */
+export interface FlowCallback {
   afterStep(step: number): FlowActions;
   /** `epoch`: the epochs done, as TrainerState.epoch counts them. */
   atEpochEnd(epoch: number): FlowActions;
@@ -31,16 +32,20 @@ export interface TrainingFlow {
 
 /** TrainingArguments.__post_init__ checks a 'steps' interval; TrainerState.compute_steps reads one below 1 as a fraction of max_steps. */
 function interval(key: string, value: number, maxSteps: number): number {
-  if (value > 1 && !Number.isInteger(value)) throw configError(`${key} must be an integer when above 1 (below 1 it is a fraction of max_steps), got ${value}`);
+  if (value > 1 && !Number.isInteger(value))
+    throw configError(`${key} must be an integer when above 1 (below 1 it is a fraction of max_steps), got ${value}`);
   return value < 1 ? Math.ceil(maxSteps * value) : value;
 }
 
-export function trainingFlow(config: FlowConfig, maxSteps: number): TrainingFlow {
-  if (config.logging_strategy === 'steps' && config.logging_steps === 0) throw configError("logging_strategy 'steps' needs logging_steps above 0");
+export function flowCallback(config: FlowConfig, maxSteps: number): FlowCallback {
+  if (config.logging_strategy === 'steps' && config.logging_steps === 0)
+    throw configError("logging_strategy 'steps' needs logging_steps above 0");
   // eval_steps unset (or 0) takes logging_steps.
   const evalEvery = config.eval_steps || config.logging_steps;
-  if (config.eval_strategy === 'steps' && evalEvery === 0) throw configError("eval_strategy 'steps' needs eval_steps (or logging_steps) above 0");
-  const every = (strategy: Strategy, key: string, value: number) => (strategy === 'steps' ? interval(key, value, maxSteps) : 0);
+  if (config.eval_strategy === 'steps' && evalEvery === 0)
+    throw configError("eval_strategy 'steps' needs eval_steps (or logging_steps) above 0");
+  const every = (strategy: Strategy, key: string, value: number) =>
+    strategy === 'steps' ? interval(key, value, maxSteps) : 0;
   const loggingSteps = every(config.logging_strategy, 'logging_steps', config.logging_steps);
   const evalSteps = every(config.eval_strategy, config.eval_steps ? 'eval_steps' : 'logging_steps', evalEvery);
   const saveSteps = every(config.save_strategy, 'save_steps', config.save_steps);

@@ -23,11 +23,17 @@ export interface SummaryInput {
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export function trainSummary(s: SummaryInput): Record<string, number> {
-  const speeds: Record<string, number> = s.runtime > 0
-    ? { train_samples_per_second: round(s.samples / s.runtime, 3), train_steps_per_second: round(s.steps / s.runtime, 3) }
-    : {};
+  const speeds: Record<string, number> =
+    s.runtime > 0
+      ? {
+          train_samples_per_second: round(s.samples / s.runtime, 3),
+          train_steps_per_second: round(s.steps / s.runtime, 3),
+        }
+      : {};
   return {
-    train_runtime: round(s.runtime, 4), ...speeds, total_flos: s.totalFlos,
+    train_runtime: round(s.runtime, 4),
+    ...speeds,
+    total_flos: s.totalFlos,
     train_loss: s.totalLoss / Math.max(s.globalStep, 0.001),
   };
 }
@@ -36,8 +42,17 @@ export function trainSummary(s: SummaryInput): Record<string, number> {
  * set_initial_training_values' num_train_samples: max_steps × the batch of one optimizer step (every rank's), else
  * rows × num_train_epochs.
  */
-export function trainSamples(config: { max_steps: number; per_device_train_batch_size: number; gradient_accumulation_steps: number; num_train_epochs: number },
-  rows: number, maxSteps: number, worldSize = 1): number {
+export function trainSamples(
+  config: {
+    max_steps: number;
+    per_device_train_batch_size: number;
+    gradient_accumulation_steps: number;
+    num_train_epochs: number;
+  },
+  rows: number,
+  maxSteps: number,
+  worldSize = 1,
+): number {
   return config.max_steps > 0
     ? maxSteps * config.per_device_train_batch_size * config.gradient_accumulation_steps * worldSize
     : rows * config.num_train_epochs;
@@ -49,7 +64,11 @@ export function trainSamples(config: { max_steps: number; per_device_train_batch
  * same tensor and is not counted twice). LoRA adapters count, as they are parameters of the wrapped model.
  */
 export function flosPerToken(model: Model): number {
-  return 6 * model.parameters()
-    .filter((p) => p.name !== 'model.embed_tokens.weight')
-    .reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+  return (
+    6 *
+    model
+      .parameters()
+      .filter((p) => p.name !== 'model.embed_tokens.weight')
+      .reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0)
+  );
 }
