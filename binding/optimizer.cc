@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "common/error.h"
 #include "io/safetensors.h"
 #include "js_options.h"
 #include "promise_worker.h"
@@ -35,7 +36,8 @@ Napi::Function NativeOptimizer::define(Napi::Env env) {
        InstanceMethod<&NativeOptimizer::decayParameterNames>("decayParameterNames"),
        InstanceMethod<&NativeOptimizer::step>("step"), InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
        InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load"),
-       InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes")});
+       InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes"),
+       InstanceMethod<&NativeOptimizer::gradientBytes>("gradientBytes")});
 }
 
 // Only `create` constructs instances, passing the state as an External.
@@ -48,8 +50,9 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
 // create(model: NativeModel, { adamBeta1, adamBeta2, adamEpsilon, weightDecay, fused?, group?, zeroStage?, bucketCapMb?
 // })
 //   -> Promise<NativeOptimizer>; fused (default true) is optim adamw_torch_fused, false adamw_torch; zeroStage 1
-//   shards the state over `group` (a NativeProcessGroup), its broadcasts
-//   coalesced in buckets of bucketCapMb (default 25, DDP's).
+//   shards the state over `group` (a NativeProcessGroup), its broadcasts coalesced in buckets of bucketCapMb
+//   (default 25, DDP's); zeroStage 2 also has the model's reducer (the model must be attached to `group`) leave
+//   each gradient only on its owner.
 Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
@@ -59,12 +62,14 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
                                  requiredNumber(options, "adamEpsilon"), requiredNumber(options, "weightDecay"),
                                  boolOption(options, "fused", true)};
   const double zeroStage = numberOption(options, "zeroStage", 0);
-  const bool shard = zeroStage == 1;
+  const bool shard = zeroStage == 1 || zeroStage == 2;
+  const bool shardGradients = zeroStage == 2;
   if (!shard && zeroStage != 0)
     throw Napi::RangeError::New(
-        env, "options.zeroStage must be 0 or 1, got " + options.Get("zeroStage").ToString().Utf8Value());
+        env, "options.zeroStage must be 0, 1 or 2, got " + options.Get("zeroStage").ToString().Utf8Value());
   if (shard && options.Get("group").IsUndefined())
-    throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is 1");
+    throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is " +
+                                        options.Get("zeroStage").ToString().Utf8Value());
   std::shared_ptr<GroupState> group = shard ? NativeProcessGroup::stateOf(options.Get("group")) : nullptr;
   const double bucketCapMb = numberOption(options, "bucketCapMb", 25);
   if (!(bucketCapMb >= 0))
@@ -73,17 +78,24 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return PromiseWorker<std::shared_ptr<OptimizerState>>::start(
       env,
-      [model, opts, group, bucketBytes] {
+      [model, opts, group, bucketBytes, shardGradients] {
         auto state = std::make_shared<OptimizerState>();
         state->model = model;
         if (group) {
           std::scoped_lock lock(group->mutex, model->mutex);
           group->get();
+          if (shardGradients && (!model->reducer || !model->reducer->reducesOver(*group->group)))
+            throw invalidArgument(
+                "zeroStage 2 needs the model attached to options.group first (NativeProcessGroup.attach): its "
+                "backward reduces each gradient to the rank that owns it");
           state->group = group;
           state->sharded = std::make_unique<distributed::ShardedAdamW>(
-              group->group, model->causalLM().trainableParameters(), opts, bucketBytes);
+              group->group, model->causalLM().trainableParameters(), opts, bucketBytes, shardGradients);
+          if (model->reducer)
+            model->reducer->reduceToOwners(shardGradients ? state->sharded->owners() : std::vector<int>{});
         } else {
           std::lock_guard<std::mutex> lock(model->mutex);
+          if (model->reducer) model->reducer->reduceToOwners({});  // every rank keeps every gradient again
           state->adamw = std::make_unique<train::AdamW>(model->causalLM().trainableParameters(), opts);
         }
         return state;
@@ -123,13 +135,19 @@ Napi::Value NativeOptimizer::step(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
 }
 
-// clipGradNorm(maxNorm) -> Promise<number>: the total gradient norm before clipping.
+// clipGradNorm(maxNorm) -> Promise<number>: the total gradient norm before clipping; with zeroStage 2 a collective
+// (the norm over every rank's shard).
 Napi::Value NativeOptimizer::clipGradNorm(const Napi::CallbackInfo& info) {
   const double maxNorm = numberArg(info[0], "maxNorm");
   auto state = state_;
   return PromiseWorker<double>::start(
       info.Env(),
       [state, maxNorm] {
+        if (state->sharded) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          return state->sharded->clipGradNorm(maxNorm);
+        }
         std::lock_guard<std::mutex> lock(state->model->mutex);
         return train::clipGradNorm(state->model->causalLM().trainableParameters(), maxNorm);
       },
@@ -184,6 +202,20 @@ Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
 // stateBytes() -> number: bytes of the optimizer state tensors this process holds (fixed once created).
 Napi::Value NativeOptimizer::stateBytes(const Napi::CallbackInfo& info) {
   const int64_t bytes = state_->sharded ? state_->sharded->stateBytes() : state_->adamw->stateBytes();
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+}  // namespace alignkit::binding
+
+namespace alignkit::binding {
+
+// gradientBytes() -> number: bytes of the gradients this process holds now (the trainable parameters' .grad) plus
+// the buffers its gradient reducer keeps between steps.
+Napi::Value NativeOptimizer::gradientBytes(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(state_->model->mutex);
+  int64_t bytes = state_->model->reducer ? state_->model->reducer->bufferBytes() : 0;
+  for (const auto& [name, p] : state_->model->causalLM().trainableParameters())
+    if (p.grad().defined()) bytes += static_cast<int64_t>(p.grad().nbytes());
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 

@@ -1,5 +1,5 @@
-// NativeOptimizer: the JS handle of an AdamW over a NativeModel's parameters, or with zeroStage 1 a ShardedAdamW
-// over a NativeProcessGroup. It shares the model's state and mutex, so its steps never run while a
+// NativeOptimizer: the JS handle of an AdamW over a NativeModel's parameters, or with zeroStage 1 or 2 a
+// ShardedAdamW over a NativeProcessGroup. It shares the model's state and mutex, so its steps never run while a
 // forward/backward of the same model does; a sharded one's collectives also hold the group's mutex.
 #pragma once
 
@@ -16,7 +16,7 @@ namespace alignkit::binding {
 
 struct OptimizerState {
   std::shared_ptr<ModelState> model;
-  // Exactly one of the two: unsharded, or ZeRO stage 1 over `group`.
+  // Exactly one of the two: unsharded, or ZeRO stage 1 or 2 over `group`.
   std::unique_ptr<train::AdamW> adamw;
   std::unique_ptr<distributed::ShardedAdamW> sharded;
   std::shared_ptr<GroupState> group;
@@ -35,6 +35,7 @@ class NativeOptimizer : public Napi::ObjectWrap<NativeOptimizer> {
   Napi::Value save(const Napi::CallbackInfo& info);
   Napi::Value load(const Napi::CallbackInfo& info);
   Napi::Value stateBytes(const Napi::CallbackInfo& info);
+  Napi::Value gradientBytes(const Napi::CallbackInfo& info);
 
   std::shared_ptr<OptimizerState> state_;
 };

@@ -122,6 +122,8 @@ export interface NativeOptimizer {
   save(path: string | null): Promise<void>;
   load(path: string): Promise<void>;
   stateBytes(): number;
+  /** Bytes of the gradients held now plus the gradient reducer's persistent buckets. */
+  gradientBytes(): number;
 }
 
 /** @internal A data-parallel process group in the addon; `DataParallel` (distributed/data-parallel.ts) is its public face. */
@@ -187,7 +189,7 @@ export interface NativeAddon {
         weightDecay: number;
         fused?: boolean;
         group?: NativeProcessGroup;
-        zeroStage?: 0 | 1;
+        zeroStage?: 0 | 1 | 2;
         bucketCapMb?: number;
       },
     ): Promise<NativeOptimizer>;

@@ -212,6 +212,15 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::allReduceSumAsync(at::Tensor tensor
   return start("all-reduce", [&] { return backend_->allreduce(tensors, opts); });
 }
 
+c10::intrusive_ptr<c10d::Work> ProcessGroup::reduceSumAsync(at::Tensor tensor, int root) {
+  std::vector<at::Tensor> tensors{std::move(tensor)};
+  c10d::ReduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp::SUM;
+  opts.rootRank = root;
+  opts.timeout = options_.timeout;
+  return start("reduce to rank " + std::to_string(root), [&] { return backend_->reduce(tensors, opts); });
+}
+
 void ProcessGroup::allReduceSum(at::Tensor tensor) {
   at::Tensor buffer = tensor.device() == device() ? tensor : tensor.to(device());
   wait(allReduceSumAsync(buffer), "all-reduce");

@@ -25,7 +25,7 @@ namespace alignkit::distributed {
 // What averaging gradients has cost this rank so far (GradientReducer reports each synced backward).
 struct GradientSyncStats {
   int64_t syncs = 0;       // backward passes whose gradients were averaged
-  int64_t allReduces = 0;  // bucket all-reduces they issued
+  int64_t allReduces = 0;  // bucket all-reduces they issued (with ZeRO-2, reduces to the owners)
   double waitSeconds = 0;  // time spent waiting for those all-reduces after the backward (what overlap did not hide)
 };
 
@@ -60,6 +60,8 @@ class ProcessGroup {
   // Sums `tensor` over the ranks in place; the work finishes it.
   c10::intrusive_ptr<c10d::Work> allReduceSumAsync(at::Tensor tensor);
   void allReduceSum(at::Tensor tensor);
+  // Sums `tensor` over the ranks into root's copy (the others' copies are left undefined); the work finishes it.
+  c10::intrusive_ptr<c10d::Work> reduceSumAsync(at::Tensor tensor, int root);
   // Every rank's `tensor` (the same shape on each), stacked in rank order.
   at::Tensor allGather(const at::Tensor& tensor);
   // Every rank's `value`, in rank order, exchanged through the store (small strings: configs, fingerprints).

@@ -48,9 +48,10 @@ std::vector<int> partitionParameters(const models::NamedTensors& parameters, int
 }
 
 ShardedAdamW::ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters,
-                           train::AdamWOptions options, int64_t bucketBytes)
+                           train::AdamWOptions options, int64_t bucketBytes, bool gradientsSharded)
     : group_(std::move(group)),
       bucketBytes_(bucketBytes),
+      gradientsSharded_(gradientsSharded),
       parameters_(parameters),
       owner_(partitionParameters(parameters, group_->worldSize())),
       adamw_(parameters, options, ownedBy(owner_, group_->rank())) {}
@@ -63,6 +64,35 @@ void ShardedAdamW::step(double lr) {
       if (owner_[i] == rank) owned.push_back(parameters_[i].second);
     broadcastInBuckets(*group_, owned, rank, bucketBytes_);
   }
+}
+
+double ShardedAdamW::clipGradNorm(double maxNorm) {
+  if (!gradientsSharded_) return train::clipGradNorm(parameters_, maxNorm);
+  at::NoGradGuard noGrad;
+  std::vector<at::Tensor> grads;
+  std::vector<int64_t> slots;
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const at::Tensor& grad = parameters_[i].second.grad();
+    if (owner_[i] != group_->rank() || !grad.defined()) continue;
+    grads.push_back(grad);
+    slots.push_back(static_cast<int64_t>(i));
+  }
+  // torch's clip_grad_norm_ takes the norm of the per-gradient norms. Each owner puts its gradients' norms in their
+  // parameters' slots of one vector, zeros elsewhere; summed over the ranks (x + 0 is exact) it is the vector of
+  // every gradient's norm, and its norm is the global one: the summed squares over the shards, as FSDP's
+  // clip_grad_norm_ all-reduces them, but rounded exactly as the unsharded clip rounds them.
+  at::Tensor norms =
+      at::zeros({static_cast<int64_t>(parameters_.size())}, at::TensorOptions(at::kFloat).device(group_->device()));
+  if (!grads.empty())
+    norms.index_put_({at::tensor(slots, at::kLong).to(norms.device())},
+                     at::stack(at::_foreach_norm(grads, 2)).to(norms.device(), at::kFloat));
+  group_->allReduceSum(norms);
+  const at::Tensor total = at::linalg_vector_norm(norms, 2);
+  if (!grads.empty()) {
+    const at::Tensor clipCoef = (total.to(grads[0].device()) + 1e-6).reciprocal() * maxNorm;
+    at::_foreach_mul_(grads, at::clamp(clipCoef, std::nullopt, 1.0));
+  }
+  return total.item<double>();
 }
 
 models::NamedTensors ShardedAdamW::gatherState(bool keep) {

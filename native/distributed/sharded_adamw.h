@@ -3,6 +3,8 @@
 // the AdamW state of whole parameters assigned to it and updates only those, then every owner broadcasts its
 // updated parameters, so optimizer memory per rank falls to about 1/world size and the weights stay what the
 // unsharded AdamW gives (gradients are already averaged and complete on every rank, as DDP leaves them).
+// Stage 2 (gradientsSharded) is the same optimizer over gradients that GradientReducer::reduceToOwners left only on
+// their owners: the update and broadcasts are unchanged, and clipping measures the global norm over the shards.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +28,15 @@ class ShardedAdamW {
   // Broadcasts go out coalesced in buckets of at most `bucketBytes` (one larger tensor goes alone), so the flat
   // copy a broadcast makes stays small next to the parameters and state it moves.
   ShardedAdamW(std::shared_ptr<ProcessGroup> group, const models::NamedTensors& parameters, train::AdamWOptions options,
-               int64_t bucketBytes = 25LL << 20);
+               int64_t bucketBytes = 25LL << 20, bool gradientsSharded = false);
+
+  // The owner rank of each parameter (partitionParameters), for the reducer of stage 2.
+  const std::vector<int>& owners() const { return owner_; }
+
+  // clip_grad_norm_ over every rank's gradients: with stage 1 each rank holds them all and clips alone; with
+  // stage 2 the norms of each rank's owned gradients are all-reduced into the global norm (the square root of the
+  // summed squares) and the owners scale theirs. Returns the total norm (a collective with stage 2).
+  double clipGradNorm(double maxNorm);
 
   // A collective: the owned updates, then each rank broadcasts its parameters.
   void step(double lr);
@@ -45,6 +55,7 @@ class ShardedAdamW {
  private:
   std::shared_ptr<ProcessGroup> group_;
   int64_t bucketBytes_;
+  bool gradientsSharded_;
   models::NamedTensors parameters_;
   std::vector<int> owner_;
   train::AdamW adamw_;

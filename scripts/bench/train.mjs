@@ -7,6 +7,10 @@
 // (torch.cuda.max_memory_allocated) instead of host RSS.
 //
 //   npm run bench:dpo -- [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--bf16] [--lora] [--alignkit JSON]
+//   npm run bench:dpo -- --shape qwen2.5-0.5b|llama3.2-1b|llama3-8b [--repeat N] [--only a,b,c] [--trl-best JSON]
+//                        [--alignkit JSON] [--threads N] [--steps K] [--rows R] [--device cpu|cuda] [--lora]
+//                        (real-shape.mjs: DPO at a real model's shape, three rows with identical settings on both
+//                        sides; --shape toy, the default, is this file's 20M Llama)
 //   npm run bench:sft -- (the same options)
 //   npm run bench:kto -- (the same options)
 //   npm run bench:lora   (= bench:dpo -- --lora: LoRA r 16, alpha 32 on all-linear, both sides; DPO's reference is
@@ -50,8 +54,20 @@ const { values: opts } = parseArgs({
     bf16: { type: 'boolean', default: false },
     lora: { type: 'boolean', default: false },
     alignkit: { type: 'string' },
+    shape: { type: 'string', default: 'toy' },
+    repeat: { type: 'string', default: '1' },
+    only: { type: 'string', default: 'a,b,c' },
+    'trl-best': { type: 'string' },
   },
 });
+if (opts.shape !== 'toy') {
+  if (opts.bf16) throw new Error('--shape runs its own precisions (rows a, b, c; --only picks): drop --bf16');
+  const { runRealShape } = await import('./real-shape.mjs');
+  await runRealShape(opts);
+  process.exit(); // the toy benchmark below is not run (stdout to a pipe is synchronous on Linux: nothing is lost)
+}
+if (opts.repeat !== '1' || opts.only !== 'a,b,c' || opts['trl-best'])
+  throw new Error('--repeat, --only and --trl-best go with --shape NAME (the toy benchmark runs once, one row)');
 if (!['dpo', 'sft', 'kto'].includes(opts.trainer))
   throw new Error(`--trainer must be dpo, sft or kto, got ${opts.trainer}`);
 const dpo = opts.trainer === 'dpo';

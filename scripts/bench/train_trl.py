@@ -1,7 +1,8 @@
 """TRL side of `npm run bench:dpo`, `bench:sft` and `bench:kto` (driven by train.mjs).
 
     python scripts/bench/train_trl.py --trainer dpo|sft|kto --out DIR --threads N [--steps K] [--rows R] [--batch B]
-                                      [--seq L] [--device cpu|cuda] [--bf16] [--lora]
+                                      [--seq L] [--device cpu|cuda] [--bf16] [--lora] [--shape NAME]
+                                      [--gradient-checkpointing] [--settings JSON] [--data-only | --prepared]
 
 1. Creates a seeded random ~20M-parameter LlamaForCausalLM (the same shape as forward_torch.py: vocab 32000,
    hidden 256, 4 layers, 4 heads / 2 kv heads, intermediate 1024, untied) and saves it to DIR/model (float32,
@@ -17,6 +18,11 @@
    peak memory.
    With --lora the trainer gets a peft_config (LORA below: TRL's ModelConfig defaults r 16, alpha 32, dropout 0.05,
    on all-linear); DPO then has no reference model: its reference is the policy with adapters disabled.
+With --shape NAME (bench_shapes.py: qwen2.5-0.5b, llama3.2-1b, llama3-8b) the model is a random one of that real
+shape instead, with a word-level tokenizer covering its whole vocabulary (every word one token, so the rows are
+exactly --seq tokens of ids drawn over the vocabulary). --gradient-checkpointing turns TRL's checkpointing on,
+--settings adds DPOConfig keys (a row's extra settings), --data-only writes the model and rows and prints their paths
+(and the shape's dimensions), --prepared trains on what an earlier --data-only run wrote into --out.
 Progress and library warnings go to stderr.
 """
 
@@ -44,7 +50,11 @@ p.add_argument("--seq", type=int, default=512)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
 p.add_argument("--bf16", action="store_true")
 p.add_argument("--lora", action="store_true")
+p.add_argument("--shape", default="toy")
+p.add_argument("--gradient-checkpointing", action="store_true")
+p.add_argument("--settings", default="{}", help="extra DPOConfig/SFTConfig/KTOConfig keys, as JSON")
 p.add_argument("--data-only", action="store_true", help="write the model, tokenizer and rows, print their paths, train nothing")
+p.add_argument("--prepared", action="store_true", help="train on the model and rows a --data-only run wrote into --out")
 args = p.parse_args()
 
 import torch  # noqa: E402
@@ -52,8 +62,9 @@ import transformers  # noqa: E402
 import trl  # noqa: E402
 import datasets  # noqa: E402
 from datasets import load_dataset  # noqa: E402
-from transformers import AutoTokenizer, TrainerCallback  # noqa: E402
+from transformers import AutoTokenizer, PreTrainedTokenizerFast, TrainerCallback  # noqa: E402
 from bench_llama import save_bench_llama  # noqa: E402
+from bench_shapes import SHAPES, save_shape_model, save_word_tokenizer, shape_dims  # noqa: E402
 from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 # The LoRA config of --lora; train.mjs passes alignkit the same values as use_peft, lora_r, ... (keep in step).
@@ -66,11 +77,25 @@ torch.set_num_threads(args.threads)
 out = Path(args.out)
 model_dir = out / "model"
 
+shaped = args.shape != "toy"
+if shaped and args.shape not in SHAPES:
+    sys.exit(f"--shape must be toy or one of {', '.join(SHAPES)}, got {args.shape}")
+data_path = out / "train.jsonl"
+
 # --- model + tokenizer (not timed); the trainers load the model (DPO: and the reference) from the folder ---
-_, n_params = save_bench_llama(model_dir, args.seq, bos_token_id=1, eos_token_id=2)
-for f in TOKENIZER.iterdir():
-    shutil.copy(f, model_dir / f.name)
-tokenizer = AutoTokenizer.from_pretrained(model_dir)
+if args.prepared:
+    n_params = json.loads((out / "prepared.json").read_text())["params"]
+elif shaped:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    special_ids = save_word_tokenizer(model_dir, SHAPES[args.shape]["vocab_size"])
+    n_params = save_shape_model(model_dir, args.shape, **special_ids)
+else:
+    _, n_params = save_bench_llama(model_dir, args.seq, bos_token_id=1, eos_token_id=2)
+    for f in TOKENIZER.iterdir():
+        shutil.copy(f, model_dir / f.name)
+# The shapes' word-level tokenizer is loaded as what it is: AutoTokenizer would pick the model type's class
+# (Qwen2Tokenizer, a BPE without merges) and drop every word.
+tokenizer = (PreTrainedTokenizerFast if shaped else AutoTokenizer).from_pretrained(model_dir)
 
 # --- data (not timed): prompt ~40% of the sequence, each completion brings it a little over --seq tokens ---
 WORDS = (
@@ -85,6 +110,8 @@ rng = random.Random(1234)
 
 def text_of(n_tokens):
     """Seeded words, trimmed so the text tokenizes (no special tokens) to about n_tokens."""
+    if shaped:  # word-level: one word, one token, ids over the whole vocabulary (0-3 are the special tokens)
+        return " ".join(f"w{rng.randrange(4, len(tokenizer))}" for _ in range(n_tokens))
     words = [rng.choice(WORDS) for _ in range(n_tokens)]
     while len(tokenizer(" ".join(words), add_special_tokens=False).input_ids) > n_tokens:
         words.pop()
@@ -93,18 +120,21 @@ def text_of(n_tokens):
 
 prompt_len = int(args.seq * 0.4)
 completion_len = args.seq - prompt_len + 16  # truncated by max_length: every sequence is exactly --seq tokens
-data_path = out / "train.jsonl"
-with open(data_path, "w") as f:
-    for i in range(args.rows):
-        completions = {"chosen": " " + text_of(completion_len), "rejected": " " + text_of(completion_len)} \
-            if args.trainer == "dpo" else {"completion": " " + text_of(completion_len)}
-        if args.trainer == "kto":
-            completions["label"] = i % 2 == 0
-        f.write(json.dumps({"prompt": text_of(prompt_len), **completions}) + "\n")
+if not args.prepared:
+    with open(data_path, "w") as f:
+        for i in range(args.rows):
+            completions = {"chosen": " " + text_of(completion_len), "rejected": " " + text_of(completion_len)} \
+                if args.trainer == "dpo" else {"completion": " " + text_of(completion_len)}
+            if args.trainer == "kto":
+                completions["label"] = i % 2 == 0
+            f.write(json.dumps({"prompt": text_of(prompt_len), **completions}) + "\n")
 
 
 if args.data_only:
-    print(json.dumps({"modelDir": str(model_dir), "dataPath": str(data_path), "params": n_params}))
+    prepared = {"modelDir": str(model_dir), "dataPath": str(data_path), "params": n_params,
+                "dims": shape_dims(args.shape) if shaped else None}
+    (out / "prepared.json").write_text(json.dumps(prepared))
+    print(json.dumps(prepared))
     sys.exit(0)
 
 
@@ -127,7 +157,7 @@ common = dict(
     output_dir=str(out / "trl"),
     bf16=args.bf16,
     use_cpu=not cuda,
-    gradient_checkpointing=False,
+    gradient_checkpointing=args.gradient_checkpointing,
     per_device_train_batch_size=args.batch,
     max_length=args.seq,
     max_steps=args.steps,
@@ -139,6 +169,7 @@ common = dict(
     save_strategy="no",
     disable_tqdm=True,
 )
+common.update(json.loads(args.settings))  # a row's own keys (they may override the ones above)
 dataset = load_dataset("json", data_files=str(data_path), split="train")
 t_setup = time.perf_counter()
 peft = {}
@@ -155,6 +186,10 @@ elif args.trainer == "kto":
 else:
     trainer = SFTTrainer(model=str(model_dir), args=SFTConfig(**common), train_dataset=dataset,
                          processing_class=tokenizer, callbacks=[timer], **peft)
+if args.trainer == "dpo":  # every sequence must reach --seq tokens, or the comparison is not like for like
+    first = trainer.train_dataset[0]
+    if len(first["prompt_ids"]) + len(first["chosen_ids"]) < args.seq:
+        sys.exit(f"TRL tokenized row 0 to {len(first['prompt_ids'])} + {len(first['chosen_ids'])} tokens, < --seq {args.seq}")
 setup_s = time.perf_counter() - t_setup  # the trainer's __init__: model (and reference) load, tokenization
 if cuda:
     torch.cuda.reset_peak_memory_stats()  # the peak from here on: the model(s), activations, optimizer state

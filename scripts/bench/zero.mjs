@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// ZeRO stage 1's memory and cost: each rank's AdamW state (Optimizer.stateBytes), the optimizer step (sharded
-// update plus the owners' broadcasts) and the whole training step, for one process and for --ranks data-parallel
-// ranks with zero_stage 0 and 1, on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
+// ZeRO's memory and cost: each rank's AdamW state (Optimizer.stateBytes) and gradients after the synced backward
+// (Optimizer.gradientBytes: the .grad tensors plus DDP's flat buckets), the optimizer step (sharded update plus the
+// owners' broadcasts) and the whole training step, for one process and for --ranks data-parallel ranks with
+// zero_stage 0, 1 and 2, on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
 // (each rank its own batch, gradients averaged through DataParallel.attach). CPU ranks talk over Gloo, --device cuda
 // ranks over NCCL (one GPU each, so --ranks GPUs are needed). Step 1 is left out of the times (warmup). Prints
 // figures only.
@@ -63,12 +64,13 @@ async function main() {
         `${threads} threads per rank, ${opts.device}`,
     );
     console.log(
-      `ranks  zero_stage  AdamW state per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`,
+      `ranks  zero_stage  AdamW state per rank (MiB)  gradients per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`,
     );
     for (const [worldSize, zeroStage] of [
       [1, 0],
       [ranks, 0],
       [ranks, 1],
+      [ranks, 2],
     ]) {
       const results = await run(worldSize, { ...plan, zeroStage }, threads);
       const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
@@ -78,7 +80,10 @@ async function main() {
           `${results
             .map((r) => mib(r.stateBytes))
             .join(' / ')
-            .padStart(26)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
+            .padStart(26)}  ${results
+            .map((r) => mib(r.gradientBytes))
+            .join(' / ')
+            .padStart(24)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
           `${most('stepMs').toFixed(1).padStart(15)}  ${results
             .map((r) => mib(r.peakBytes))
             .join(' / ')
@@ -145,10 +150,12 @@ async function worker(plan) {
   for (let i = 0; i < ids.length; i++) ids[i] = (x = (x * 1103515245 + 12345) % 2 ** 31) % 32000;
   const optimizerMs = [],
     stepMs = [];
+  let gradientBytes = 0;
   for (let step = 0; step < plan.steps; step++) {
     const t0 = performance.now();
     await model.sftStep({ inputIds: ids, labels: ids, seqLen: plan.seq });
     await optimizer.clipGradNorm(1.0);
+    gradientBytes = Math.max(gradientBytes, optimizer.gradientBytes());
     const t1 = performance.now();
     await optimizer.step();
     await model.zeroGrad();
@@ -164,6 +171,7 @@ async function worker(plan) {
   console.log(
     JSON.stringify({
       stateBytes: optimizer.stateBytes(),
+      gradientBytes,
       optimizerMs: mean(optimizerMs),
       stepMs: mean(stepMs),
       peakBytes,

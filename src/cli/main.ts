@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { AlignkitError } from '../errors.js';
 import { registerDemo } from './demo-command.js';
+import { registerEstimate } from './estimate-command.js';
 import { registerEval } from './eval-command.js';
 import { registerInfo } from './info-command.js';
 import { registerInspect } from './inspect-command.js';
@@ -21,6 +22,7 @@ const program = new Command()
   .description('Preference alignment (DPO family) and SFT of Hugging Face models on libtorch')
   .version(version);
 registerDemo(program);
+registerEstimate(program);
 registerEval(program);
 registerInfo(program, version);
 registerInspect(program);

@@ -8,7 +8,7 @@ import { anyValue, bool, int, noEffect, oneOf, refused, str, type Schema } from 
 const REMOVED = 'removed in transformers 5';
 const SCRIPTS = `${REMOVED}; the Trainer never read it (example scripts did)`;
 const FSDP =
-  'FSDP is not implemented: alignkit runs one process per device with DistributedDataParallel semantics; optimizer-state sharding exists as zero_stage: 1';
+  'FSDP wrapping is not implemented: alignkit shards whole parameters, as zero_stage: 1 (optimizer state) and zero_stage: 2 (optimizer state and gradients, also spelled fsdp: shard_grad_op); FULL_SHARD (ZeRO-3) is not implemented yet';
 
 /** transformers 4.57's fields that 5 removed without a new spelling, with their 4.57 defaults. */
 export const legacyTrainingFields = {

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { AlignkitError, configError } from '../errors.js';
 import { refusalOf } from './config-notes.js';
+import { applyFsdp } from './fsdp.js';
 import { renameLegacyKeys } from './legacy-fields.js';
 import { checkLrScheduler } from './lr-scheduler-kwargs.js';
 import { checkLossOptions } from './loss-options.js';
@@ -175,6 +176,8 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   checkLrScheduler(config, where);
   checkTrainableValues(config, where);
   checkLossOptions(config, where);
+  // fsdp: shard_grad_op → zero_stage 2; ZeRO-3 spellings refused.
+  applyFsdp(config, current, where);
   return config;
 }
 

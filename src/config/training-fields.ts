@@ -1,7 +1,7 @@
 // transformers 5.18 TrainingArguments fields that alignkit honours, with the defaults TRL's configs give them.
 // (transformers 5 folded warmup_ratio into warmup_steps: a value below 1 is a ratio of the total steps.) The keys
 // alignkit notes or refuses are in unimplemented-fields.ts, spread in last.
-import { bool, int, noEffect, num, obj, oneOf, refused, str, strOrBool, type Schema } from './schema.js';
+import { anyValue, bool, int, noEffect, num, obj, oneOf, refused, str, strOrBool, type Schema } from './schema.js';
 import { reportFields } from './report-fields.js';
 import { unimplementedTrainingFields } from './unimplemented-fields.js';
 
@@ -90,10 +90,18 @@ export const trainingFields = {
   /** The c10d backend (null: nccl when training on CUDA, gloo on CPU). */
   ddp_backend: oneOf(['gloo', 'nccl'], null),
   /**
-   * alignkit's optimizer-state sharding across data-parallel ranks, as DeepSpeed's ZeRO stage 1 (and torch's
-   * ZeroRedundancyOptimizer): 0 off, 1 on. Higher stages are not implemented.
+   * alignkit's sharding across data-parallel ranks, as DeepSpeed's ZeRO: 0 off (DDP), 1 optimizer state (torch's
+   * ZeroRedundancyOptimizer), 2 optimizer state and gradients (each gradient reduced to its owner only, FSDP's
+   * SHARD_GRAD_OP). Stage 3 (parameter sharding) is not implemented yet.
    */
   zero_stage: int(0, 0),
+  /**
+   * TrainingArguments' FSDP switch: shard_grad_op (or fsdp: true with fsdp_config reshard_after_forward: false) runs
+   * as zero_stage 2, no_shard as 0; full and hybrid sharding and offload are refused (src/config/fsdp.ts).
+   */
+  fsdp: anyValue(null),
+  /** FSDP's tuning (a mapping or a JSON file's path); each key is noted or refused (src/config/fsdp.ts). */
+  fsdp_config: anyValue(null),
   ...reportFields,
   ...unimplementedTrainingFields,
 } satisfies Schema;

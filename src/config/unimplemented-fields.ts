@@ -17,7 +17,7 @@ const PREDICTIONS =
 const DDP =
   "alignkit's data parallelism averages every parameter's gradient each step (a parameter without one contributes zeros) and has no buffers to broadcast; this DistributedDataParallel switch has nothing to act on";
 const PARALLEL =
-  'alignkit runs one process per device with DistributedDataParallel semantics; optimizer-state sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1)';
+  'alignkit runs one process per device with DistributedDataParallel semantics; sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1: optimizer state) and zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op); ZeRO-3 (parameter sharding) is not implemented yet';
 const BEST_MODEL =
   'alignkit keeps no best checkpoint (load_best_model_at_end and save_strategy "best" are not implemented); set save_total_limit and pick a checkpoint-N by its eval metrics in metrics.jsonl';
 
@@ -130,7 +130,5 @@ export const unimplementedTrainingFields = {
     anyValue(null),
     `tensor, context and sequence parallelism are not implemented: ${PARALLEL}`,
   ),
-  fsdp: refused(anyValue(null), `FSDP is not implemented: ${PARALLEL}`),
-  fsdp_config: refused(anyValue(null), `FSDP is not implemented: ${PARALLEL}`),
   deepspeed: refused(anyValue(null), `DeepSpeed is not used: ${PARALLEL}`),
 } satisfies Schema;

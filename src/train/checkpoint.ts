@@ -96,7 +96,7 @@ export async function saveCheckpoint(
     await native()
       .saveRngState(join(temp, rngStateFile(dp)))
       .catch(fromNative);
-    // Sharded (zero_stage 1), every rank sends its part of the optimizer state to rank 0, which writes the whole.
+    // Sharded (zero_stage 1 or 2), every rank sends its part of the optimizer state to rank 0, which writes the whole.
     await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
     await dp.barrier();
   }

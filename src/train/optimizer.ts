@@ -2,7 +2,8 @@
 // biases and norm weights (Trainer.get_decay_parameter_names), torch.optim.AdamW's update (fused, as
 // TrainingArguments' default optim adamw_torch_fused, or torch's single-tensor loop for adamw_torch), and
 // clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp; with zero_stage 1 the state is
-// sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp).
+// sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp), with zero_stage 2 the gradients too
+// (each reduced to its owner only: native/distributed/gradient_reducer.cpp).
 import type { OPTIMIZERS } from '../config/training-fields.js';
 import type { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError, fromNative } from '../errors.js';
@@ -30,11 +31,17 @@ export interface AdamWOptions {
   weight_decay?: number;
 }
 
-/** ZeRO stage 1 over a data-parallel group: each rank keeps the AdamW state of about 1/world size of the parameters. */
+/**
+ * ZeRO over a data-parallel group: each rank keeps the AdamW state of about 1/world size of the parameters (stage
+ * 1), and with stage 2 only their averaged gradients too.
+ */
 export interface OptimizerSharding {
   /** The ranks' group; a world of one ({@link DataParallel.single}) leaves the optimizer unsharded. */
   group: DataParallel;
-  /** TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding. */
+  /**
+   * TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding, 2 optimizer state and gradients (the
+   * model must be attached to the group first: {@link DataParallel.attach}).
+   */
   zeroStage: number;
   /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb; 0: one tensor each). Default 25. */
   bucketCapMb?: number;
@@ -94,11 +101,20 @@ export class Optimizer {
   stateBytes(): number {
     return this.#native.stateBytes();
   }
+
+  /**
+   * Bytes of the gradients this process holds now, plus the buffers its data-parallel gradient reducer keeps
+   * between steps (after a synced backward with zero_stage 2: about 1/world size of the gradients, no buffers).
+   */
+  gradientBytes(): number {
+    return this.#native.gradientBytes();
+  }
 }
 
 /**
  * An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa.
- * With `sharding` (zeroStage 1 and a group of several ranks) every rank must create it, step it and save it together.
+ * With `sharding` (zeroStage 1 or 2 and a group of several ranks) every rank must create it, clip, step and save
+ * it together.
  */
 export async function createOptimizer(
   model: Model,
@@ -106,10 +122,11 @@ export async function createOptimizer(
   sharding?: OptimizerSharding,
 ): Promise<Optimizer> {
   const zeroStage = sharding?.zeroStage ?? 0;
-  if (zeroStage !== 0 && zeroStage !== 1) {
+  if (zeroStage !== 0 && zeroStage !== 1 && zeroStage !== 2) {
     throw new AlignkitError(
       'ERR_INVALID_CONFIG',
-      `zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got ${zeroStage}`,
+      `zero_stage: expected 0 (off), 1 (optimizer-state sharding) or 2 (optimizer state and gradients), got ${zeroStage}` +
+        (zeroStage === 3 ? ' (ZeRO-3, parameter sharding, is not implemented yet)' : ''),
     );
   }
   const group = sharding?.group.nativeGroup() ?? null;
@@ -120,7 +137,7 @@ export async function createOptimizer(
       adamEpsilon: options.adam_epsilon ?? 1e-8,
       weightDecay: options.weight_decay ?? 0.0,
       fused: (options.optim ?? 'adamw_torch_fused') === 'adamw_torch_fused',
-      ...(zeroStage === 1 && group ? { group, zeroStage, bucketCapMb: sharding?.bucketCapMb } : {}),
+      ...(zeroStage !== 0 && group ? { group, zeroStage: zeroStage as 1 | 2, bucketCapMb: sharding?.bucketCapMb } : {}),
     })
     .catch(fromNative);
   return new Optimizer(handle, options.learning_rate);

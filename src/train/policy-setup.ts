@@ -72,7 +72,7 @@ export async function setupPolicy(config: LoopConfig, dataParallel = DataParalle
   // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
   manualSeed(config.seed);
   await dataParallel.attach(policy, config);
-  // zero_stage 1: each rank keeps the AdamW state of its share of the parameters.
+  // zero_stage 1 and 2: each rank keeps the AdamW state of its share of the parameters (2: and only their gradients).
   const optimizer = await createOptimizer(policy, config, {
     group: dataParallel,
     zeroStage: config.zero_stage,

@@ -3,11 +3,13 @@
 // SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
 // config, trains its shard, and leaves.
 import { configNotes } from '../config/config-notes.js';
+import { fsdpPlan } from '../config/fsdp.js';
 import { loadConfig, resolveConfig, type TrainConfig } from '../config/load-config.js';
 import { trainerSchemas } from '../config/trainer-fields.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { distributedEnv } from '../distributed/launch-env.js';
 import { configError } from '../errors.js';
+import { warnIfWontFit } from '../estimate/train-warning.js';
 import { native } from '../native.js';
 import { checkReporting } from '../report/reporters.js';
 import { trainDpo } from './dpo.js';
@@ -32,6 +34,7 @@ export async function train(
   const log = options.log ?? ((message: string) => console.error(message));
   // One note for each key the config sets that has no effect in alignkit (the schema says why).
   for (const note of configNotes(config, trainerSchemas[config.trainer])) log(note);
+  for (const note of fsdpPlan(config.fsdp, config.fsdp_config).notes) log(note);
   // report_to's names, and whether push_to_hub can push (offline, no token): refused before any work.
   checkReporting(config, log);
   // Before any work: output_dir is not an input model's folder, is writable, and is this run's alone (until it returns).
@@ -49,6 +52,8 @@ async function trainClaimed(config: TrainConfig, options: OnlineDpoOptions): Pro
   // space, after which libtorch would no longer fit under a `ulimit -v` (as clusters set); before it, both do.
   native();
   checkInputFolders(config);
+  // A run this machine has not the memory for: one warning naming the options that would fit (src/estimate).
+  await warnIfWontFit(config, options.log ?? ((message: string) => console.error(message)));
   const dataParallel = options.dataParallel ?? (await DataParallel.join(config));
   let finished = false;
   try {

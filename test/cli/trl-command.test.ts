@@ -148,7 +148,7 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
     ],
     [
       ['kto', '--fsdp', 'full_shard'],
-      /^alignkit: alignkit kto --fsdp: fsdp: "full_shard" is not supported: FSDP is not implemented/,
+      /^alignkit: alignkit kto: fsdp: "full_shard" shards parameters \(FULL_SHARD\), which is not supported: parameter sharding \(ZeRO-3 \/ FSDP FULL_SHARD\) is not implemented yet; fsdp: shard_grad_op .* is supported \[ERR_INVALID_CONFIG\]$/,
     ],
   ])('%j is one clear error line and exit code 1', (args, message) => {
     const result = alignkit(...args);

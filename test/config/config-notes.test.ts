@@ -20,11 +20,16 @@ describe('refused keys', () => {
       code: 'ERR_INVALID_CONFIG',
       message:
         `${path}: deepspeed: "configs/zero3.json" is not supported: DeepSpeed is not used: alignkit runs one process per ` +
-        'device with DistributedDataParallel semantics; optimizer-state sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1)',
+        'device with DistributedDataParallel semantics; sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1: optimizer ' +
+        'state) and zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op); ZeRO-3 ' +
+        '(parameter sharding) is not implemented yet',
     });
     for (const [key, value, reason] of [
-      ['fsdp', 'full_shard auto_wrap', /FSDP is not implemented/],
-      ['fsdp_config', { min_num_params: 1 }, /FSDP is not implemented/],
+      [
+        'fsdp',
+        'full_shard auto_wrap',
+        /shards parameters \(FULL_SHARD\), which is not supported: parameter sharding \(ZeRO-3/,
+      ],
       ['neftune_noise_alpha', 5, /NEFTune/],
       ['auto_find_batch_size', true, /does not retry smaller batches/],
       ['load_best_model_at_end', true, /keeps no best checkpoint/],

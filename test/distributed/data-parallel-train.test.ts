@@ -2,7 +2,8 @@
 // --nproc_per_node 2`), against one process: 2 processes × batch 4 log the same values at every step as 1 process
 // × batch 8 (relative 1e-5) — the loss, grad_norm and every TRL metric gathered across ranks — because the two
 // shards of each 8-row batch are its halves (shard-batches.test.ts), gradients are averaged, and metrics are the
-// gathered sums over counts; with zero_stage 1 too, each rank stepping AdamW for its share of the parameters. One
+// gathered sums over counts; with zero_stage 1 too, each rank stepping AdamW for its share of the parameters, and
+// with zero_stage 2 (or its spelling fsdp: shard_grad_op), each rank keeping only its share's gradients. One
 // process is itself TRL's parity (dpo-train, sft-train, kto-train tests).
 // Then the faults: a killed worker ends the job with an error naming it; a checkpoint of 2 processes resumes on 1.
 import { spawn, spawnSync } from 'node:child_process';
@@ -113,6 +114,12 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
     ['sft', 'sft', {}],
     ['sft, gradient accumulation', 'sft', { gradient_accumulation_steps: 2 }],
     ['sft, zero_stage 1', 'sft', { zero_stage: 1 }],
+    [
+      'dpo, zero_stage 2, gradient accumulation',
+      'dpo',
+      { zero_stage: 2, gradient_accumulation_steps: 2, weight_decay: 0.1, max_grad_norm: 0.5 },
+    ],
+    ['sft, fsdp shard_grad_op (zero_stage 2)', 'sft', { fsdp: 'shard_grad_op auto_wrap' }],
     ['sft, gradient checkpointing', 'sft', { gradient_checkpointing: true }],
     ['kto (apo_zero_unpaired)', 'kto', { loss_type: 'apo_zero_unpaired' }],
   ] as const)('%s', async (_, trainer, extra) => {
@@ -211,6 +218,24 @@ describe('faults', () => {
     expectSameLogs(
       resumed.logHistory.filter((e) => e.step! > 2),
       logHistory.filter((e) => e.step! > 2),
+    );
+  });
+
+  it('a zero_stage 2 checkpoint of 2 processes resumes on 2 and continues as the uninterrupted run', async () => {
+    const dir = tempDir('ddp-resume-zero2');
+    const extra = { zero_stage: 2, save_strategy: 'steps', save_steps: 2 };
+    const two = configFor('dpo', dir, 4, { ...extra, output_dir: join(dir, 'two') });
+    expect((await alignkitTrain(two, dir, 2)).status).toBe(0);
+    const resumed = configFor('dpo', dir, 4, {
+      ...extra,
+      output_dir: join(dir, 'resumed'),
+      resume_from_checkpoint: join(two.output_dir, 'checkpoint-2'),
+    });
+    const job = await alignkitTrain(resumed, dir, 2);
+    expect(job.status, job.stderr).toBe(0);
+    expectSameLogs(
+      logsOf(resumed).filter((e) => e.step! > 2),
+      logsOf(two).filter((e) => e.step! > 2),
     );
   });
 });

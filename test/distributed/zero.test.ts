@@ -2,7 +2,10 @@
 // three ranks (test/distributed/zero-worker.mjs) train the fixture model with the optimizer state sharded, and must
 // give the single process's parameters and a full optimizer file equal to its file, hold the state of the
 // parameters torch's ZeroRedundancyOptimizer gives each rank (scripts/fixtures/make_zero_partition.py), and
-// write checkpoints that resume across world sizes in both directions.
+// write checkpoints that resume across world sizes in both directions. ZeRO stage 2 (gradients reduced to their
+// owners) trains each rank on its own rows with gradient accumulation and clipping, and must give per step the
+// losses, grad norms and weights of one process that runs every rank's rows (and of stages 0 and 1), while each
+// rank holds only the gradients of the parameters it owns.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,6 +62,23 @@ interface Plan {
   bucketCapMb?: number;
   /** Train with sftStep and, on the ranks, attach the model to the group (DDP's gradient averaging). */
   attach?: boolean;
+  /** The ranks' ZeRO stage (default 1; 2 needs attach). */
+  zeroStage?: 0 | 1 | 2;
+  /** Each rank its own row per micro-step, row (rank + micro-step) % 3 (needs attach); one process runs them all. */
+  rowPerRank?: boolean;
+  /** With rowPerRank: every rank row micro-step % 3 (the gradients are one process's). */
+  sameRows?: boolean;
+  /** One process running the rows of this many ranks (see oneProcessRows). */
+  emulate?: number;
+  /** Micro-steps per optimizer step (only the last one synced, as the Trainer accumulates). Default 1. */
+  accumulate?: number;
+}
+
+interface RankResult {
+  stateBytes: number;
+  gradNorms: number[];
+  losses: number[];
+  gradientBytes: number[];
 }
 
 /** `worldSize` ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
@@ -103,11 +123,32 @@ async function ranks(worldSize: number, plan: Plan) {
   await Promise.all(exits);
   return {
     out,
-    ranks: all.map(
-      (rank) =>
-        JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as { stateBytes: number; gradNorms: number[] },
-    ),
+    ranks: all.map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as RankResult),
   };
+}
+
+/**
+ * The steps of `worldSize` ranks with plan.rowPerRank in one process, unsharded (a subprocess with one thread, as
+ * each rank has, so the matmuls sum in the same order): every micro-step runs each rank's row with its loss scaled
+ * by 1 / worldSize, accumulating. Returns each rank's losses and the grad norms; writes model-0, model-mid and the
+ * optimizer files as the ranks do.
+ */
+async function oneProcessRows(plan: Plan, worldSize: number) {
+  const {
+    out,
+    ranks: [result],
+  } = await ranks(1, { ...plan, zeroStage: 0, attach: false, emulate: worldSize });
+  return { out, losses: result!.losses as unknown as number[][], gradNorms: result!.gradNorms };
+}
+
+/** Each value within `relative` of the expected one. */
+function expectClose(got: number[], want: number[], relative: number, what: string) {
+  expect(got.length, what).toBe(want.length);
+  got.forEach((g, i) =>
+    expect(Math.abs(g - want[i]!), `${what}[${i}]: ${g} vs ${want[i]}`).toBeLessThanOrEqual(
+      relative * Math.abs(want[i]!),
+    ),
+  );
 }
 
 /** The same steps in this process with the unsharded optimizer; saves the optimizer after `saveOptimizerAfter` steps. */
@@ -228,21 +269,154 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     const single = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 1 });
     expect(single.stateBytes()).toBe(2 * 4 * elements); // float32 exp_avg and exp_avg_sq of every parameter
 
-    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 2 }).catch(
+    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 3 }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(AlignkitError);
     expect((err as AlignkitError).code).toBe('ERR_INVALID_CONFIG');
-    expect((err as Error).message).toBe('zero_stage: expected 0 (off) or 1 (optimizer-state sharding), got 2');
+    expect((err as Error).message).toBe(
+      'zero_stage: expected 0 (off), 1 (optimizer-state sharding) or 2 (optimizer state and gradients), got 3 ' +
+        '(ZeRO-3, parameter sharding, is not implemented yet)',
+    );
     const create = (options: object) => () =>
       native().NativeOptimizer.create(model.nativeHandle(), { ...adamw, ...options });
     expect(create({ zeroStage: 1 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 1');
     expect(create({ zeroStage: 1, group: {} as NativeProcessGroup })).toThrow('group must be a NativeProcessGroup');
-    expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0 or 1, got 3');
+    expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0, 1 or 2, got 3');
+    expect(create({ zeroStage: 2 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 2');
+    // Stage 2 needs the model's backward to reduce into the owners: unattached, it is refused.
+    const group = await native().NativeProcessGroup.connect({
+      rank: 0,
+      worldSize: 1,
+      masterAddr: '127.0.0.1',
+      masterPort: await freePort(),
+      timeoutMs: 30_000,
+    });
+    await expect(create({ zeroStage: 2, group })()).rejects.toThrow(
+      'zeroStage 2 needs the model attached to options.group first (NativeProcessGroup.attach)',
+    );
+    await group.close(true);
     expect(create({ zeroStage: 0, bucketCapMb: -1 })).toThrow(
       'options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)',
     );
     const handle = await native().NativeOptimizer.create(model.nativeHandle(), adamw);
     expect(() => handle.save(undefined as never)).toThrow('path must be a string, or null to write nothing');
   });
+});
+
+describe('ZeRO stage 2 (gradients reduced to their owners)', () => {
+  const plan = { modelDir: modelDir('llama'), learningRates, attach: true, rowPerRank: true, accumulate: 2 } as const;
+  const total = partition[2]!.elements.reduce((a, b) => a + b, 0);
+
+  /** Every rank's losses and grad norms within 1e-5 of one process's; its weights within `relative` (max |w|). */
+  async function expectRanksMatch(
+    what: string,
+    sharded: Awaited<ReturnType<typeof ranks>>,
+    single: Awaited<ReturnType<typeof oneProcessRows>>,
+    relative: number,
+  ) {
+    for (const [rank, result] of sharded.ranks.entries()) {
+      expectClose(result.losses, single.losses[rank] ?? single.losses[0]!, 1e-5, `${what}: rank ${rank} losses`);
+      expectClose(result.gradNorms, single.gradNorms, 1e-5, `${what}: rank ${rank} grad norms`);
+      await expectSameTensors(
+        join(sharded.out, `model-${rank}`, 'model.safetensors'),
+        join(single.out, 'model-0', 'model.safetensors'),
+        relative,
+      );
+    }
+  }
+
+  /** Stage 2 keeps the float32 gradients of its parameters only, no buckets; 0 and 1 all of them plus DDP's buckets. */
+  function expectGradientBytes(what: string, sharded: Awaited<ReturnType<typeof ranks>>, zeroStage: number) {
+    const worldSize = sharded.ranks.length;
+    for (const [rank, result] of sharded.ranks.entries()) {
+      const owned = partition[worldSize]!.elements[rank]!;
+      expect(result.gradientBytes, `${what}: rank ${rank} gradient bytes`).toEqual(
+        learningRates.map(() => (zeroStage === 2 ? 4 * owned : 2 * 4 * total)),
+      );
+    }
+  }
+
+  it('equals one process (and DDP) per step with accumulation and clipping, holds only the owned gradients, resumes both ways', async () => {
+    // Every rank the same rows (so the averaged gradients are one process's, as the stage 1 test above), a different
+    // row per micro-step; max_grad_norm 0.5 clips every step, so the global norm over the shards decides the update.
+    const same = { ...plan, sameRows: true };
+    const single = await oneProcessRows({ ...same, saveOptimizerAfter: 2 }, 1);
+    expect(Math.min(...single.gradNorms)).toBeGreaterThan(run.max_grad_norm);
+    const finalModel = join(single.out, 'model-0', 'model.safetensors');
+    const finalOptimizer = join(single.out, 'optimizer.safetensors');
+    const mid = { ...same, modelDir: join(single.out, 'model-mid'), learningRates: learningRates.slice(2) };
+    // 3 ranks with 16 KiB buckets: several buckets, each reduced to several owners.
+    for (const [worldSize, bucketCapMb] of [
+      [2, undefined],
+      [3, 1 / 64],
+    ] as const) {
+      const what = `${worldSize} ranks`;
+      const sharded = await ranks(worldSize, { ...same, zeroStage: 2, bucketCapMb, saveOptimizerAfter: 2 });
+      const ddp = await ranks(worldSize, { ...same, zeroStage: 0, bucketCapMb });
+      await expectRanksMatch(what, sharded, single, 1e-6);
+      expectGradientBytes(what, sharded, 2);
+      expectGradientBytes(`${what}, zero_stage 0`, ddp, 0);
+      // DDP divides by the world size before summing: g/3 + g/3 + g/3 rounds away from g, which the squared
+      // gradients of AdamW's state carry to ~1.2e-6 of their largest value, plain DDP (zero_stage 0) alike; and
+      // Gloo's reduce adds three ranks' values in another order than its all-reduce. At 2 ranks every sum is exact.
+      const state = worldSize === 2 ? 1e-7 : 1e-5;
+      await expectSameTensors(join(sharded.out, 'optimizer.safetensors'), finalOptimizer, state);
+      await expectSameTensors(
+        join(sharded.out, 'optimizer.safetensors'),
+        join(ddp.out, 'optimizer.safetensors'),
+        worldSize === 2 ? 1e-7 : 1e-6,
+      );
+      // Its mid checkpoint (the full optimizer state, as stage 1 writes it) resumes in one process for the third
+      // step, and one process's resumes on the stage 2 ranks.
+      const fromSharded = await oneProcessRows(
+        { ...mid, loadOptimizer: join(sharded.out, 'optimizer-mid.safetensors') },
+        1,
+      );
+      await expectSameTensors(join(fromSharded.out, 'model-0', 'model.safetensors'), finalModel, 1e-6);
+      const fromSingle = await ranks(worldSize, {
+        ...mid,
+        zeroStage: 2,
+        bucketCapMb,
+        loadOptimizer: join(single.out, 'optimizer-mid.safetensors'),
+      });
+      await expectSameTensors(join(fromSingle.out, 'model-0', 'model.safetensors'), finalModel, 1e-6);
+      await expectSameTensors(join(fromSingle.out, 'optimizer.safetensors'), finalOptimizer, state);
+    }
+  }, 120_000);
+
+  it('with each rank its own rows equals one process running every rank, and stages 0 and 1', async () => {
+    for (const [worldSize, bucketCapMb] of [
+      [2, undefined],
+      [3, 1 / 64],
+    ] as const) {
+      // One process scales each rank's loss by 1 / world size: at 2 ranks (one micro-step, so no reordered sums)
+      // exactly DDP's halving; 1/3 rounds, and AdamW's g / sqrt(v) turns the rounding of near-zero gradients into
+      // weight differences far above 1e-6, so at 3 ranks the weights are compared with DDP's (stage 0) instead.
+      const rows = { ...plan, accumulate: worldSize === 2 ? 1 : 2 };
+      const single = await oneProcessRows(rows, worldSize);
+      const runs = new Map<number, Awaited<ReturnType<typeof ranks>>>();
+      for (const zeroStage of [0, 1, 2] as const) {
+        const what = `${worldSize} ranks, zero_stage ${zeroStage}`;
+        const sharded = await ranks(worldSize, { ...rows, zeroStage, bucketCapMb });
+        runs.set(zeroStage, sharded);
+        expectGradientBytes(what, sharded, zeroStage);
+        await expectRanksMatch(what, sharded, single, worldSize === 2 ? 1e-6 : Infinity);
+      }
+      for (const zeroStage of [1, 2]) {
+        for (let rank = 0; rank < worldSize; rank++) {
+          await expectSameTensors(
+            join(runs.get(zeroStage)!.out, `model-${rank}`, 'model.safetensors'),
+            join(runs.get(0)!.out, 'model-0', 'model.safetensors'),
+            1e-6,
+          );
+        }
+        await expectSameTensors(
+          join(runs.get(zeroStage)!.out, 'optimizer.safetensors'),
+          join(runs.get(0)!.out, 'optimizer.safetensors'),
+          worldSize === 2 ? 1e-7 : 1e-6, // Gloo's reduce and all-reduce sum 3 ranks in different orders
+        );
+      }
+    }
+  }, 120_000);
 });

@@ -1,0 +1,230 @@
+// `alignkit estimate` (src/estimate): the plan's parts against exact byte counts from the fixture models' own
+// safetensors (parameters x bytes, LoRA adapters), the reference/precompute/ZeRO/LoRA rules, the activations
+// autograd saves, the estimate of the small shape against the peak RSS scripts/estimate/measure-peak.mjs measured
+// (test/fixtures/estimate/measured-small.json), the options that would make a plan fit, and the CLI (dist/).
+import { spawnSync } from 'node:child_process';
+import { openSync, readFileSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/load-config.js';
+import { estimateConfig } from '../../src/estimate/estimate-config.js';
+import { fitOptions } from '../../src/estimate/fit-advice.js';
+import { wontFitLine } from '../../src/estimate/format-estimate.js';
+import { loraParameters, memoryPlan, type PlanSettings } from '../../src/estimate/memory-plan.js';
+import { parameterCount, readModelShape, type ModelShape } from '../../src/estimate/model-shape.js';
+import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
+
+const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+const alignkit = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+/** The element count of every tensor in a safetensors file, from its header (no weights read). */
+function headerShapes(path: string): Record<string, number> {
+  const fd = openSync(path, 'r');
+  try {
+    const length = Buffer.alloc(8);
+    readSync(fd, length, 0, 8, 0);
+    const header = Buffer.alloc(Number(length.readBigUInt64LE()));
+    readSync(fd, header, 0, header.length, 8);
+    const entries = Object.entries(JSON.parse(header.toString('utf8')) as Record<string, { shape?: number[] }>);
+    return Object.fromEntries(
+      entries
+        .filter(([name]) => name !== '__metadata__')
+        .map(([name, t]) => [name, t.shape!.reduce((a, b) => a * b, 1)]),
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+const base: PlanSettings = {
+  trainer: 'dpo',
+  weightDtype: 'float32',
+  bf16: false,
+  gradientCheckpointing: false,
+  batchSize: 2,
+  maxLength: 64,
+  lora: null,
+  reference: 'copy',
+  precomputeRefLogProbs: false,
+  zeroStage: 0,
+  worldSize: 1,
+  device: 'cpu',
+};
+
+describe('model shape and parameter count', () => {
+  // llama (untied), llama3-tied, qwen2 (q/k/v biases, tied), qwen3 (q/k norms), mistral.
+  it.each(['llama', 'llama3-tied', 'qwen2', 'qwen3', 'mistral'])(
+    '%s: config.json gives the exact count',
+    async (name) => {
+      const shape = await readModelShape(modelDir(name));
+      expect(parameterCount(shape)).toBe(total(headerShapes(join(modelDir(name), 'model.safetensors'))));
+    },
+  );
+
+  it("an adapter folder is measured on its base; LoRA's trainable count is the adapter file's", async () => {
+    const shape = await readModelShape(modelDir('llama-lora'));
+    expect(shape).toEqual(await readModelShape(modelDir('llama')));
+    const adapter = JSON.parse(readFileSync(join(modelDir('llama-lora'), 'adapter_config.json'), 'utf8')) as {
+      r: number;
+      target_modules: string[];
+    };
+    const modules = [...new Set(adapter.target_modules.map((m) => m.slice(m.lastIndexOf('.') + 1)))];
+    const counts = headerShapes(join(modelDir('llama-lora'), 'adapter_model.safetensors'));
+    // The fixture adapts the same modules of some layers: r x (in + out) for each module of each adapted layer.
+    const layers = new Set(adapter.target_modules.map((m) => /layers\.(\d+)\./.exec(m)![1])).size;
+    expect(adapter.target_modules.length).toBe(layers * modules.length);
+    const perLayer = loraParameters({ ...shape, numLayers: 1 }, { r: adapter.r, targets: modules });
+    expect(perLayer * layers).toBe(total(counts));
+  });
+});
+
+describe('memory plan', () => {
+  let shape: ModelShape;
+  const plan = async (s: Partial<PlanSettings>) => {
+    shape ??= await readModelShape(modelDir('llama'));
+    return memoryPlan(shape, { ...base, ...s });
+  };
+
+  it('weights, gradients, AdamW state and reference are parameters x bytes', async () => {
+    const p = await plan({});
+    const params = parameterCount(shape);
+    expect(p.weights).toBe(params * 4);
+    expect(p.gradients).toBe(params * 4);
+    expect(p.optimizer).toBe(2 * params * 4);
+    expect(p.reference).toBe(params * 4);
+    const bf16 = await plan({ weightDtype: 'bfloat16' });
+    expect([bf16.weights, bf16.gradients, bf16.optimizer, bf16.reference]).toEqual([
+      params * 2,
+      params * 2,
+      4 * params,
+      params * 2,
+    ]);
+    // ZeRO-1 over 4 ranks: a quarter of AdamW's state on each.
+    expect((await plan({ zeroStage: 1, worldSize: 4 })).optimizer).toBe((2 * params * 4) / 4);
+    expect((await plan({ trainer: 'sft', reference: 'none' })).reference).toBe(0);
+  });
+
+  it("LoRA trains only the adapters; the reference is the base ('base'), no copy", async () => {
+    const p = await plan({ lora: { r: 8, targets: ['all-linear'] }, reference: 'base' });
+    const adapters = loraParameters(shape, { r: 8, targets: ['all-linear'] });
+    expect(p.trainableParameters).toBe(adapters);
+    expect(p.weights).toBe((parameterCount(shape) + adapters) * 4);
+    expect(p.gradients).toBe(adapters * 4);
+    expect(p.optimizer).toBe(2 * adapters * 4);
+    expect(p.reference).toBe(0);
+  });
+
+  it("a tied embedding's two gradients exist together at the end of backward", async () => {
+    const tied = { ...(await readModelShape(modelDir('llama3-tied'))), vocabSize: 1_000_000 };
+    const p = memoryPlan(tied, { ...base, batchSize: 1, maxLength: 1 });
+    const embedding = tied.vocabSize * tied.hiddenSize * 4;
+    expect(p.total).toBe(p.runtime + p.weights + p.optimizer + p.reference + p.gradients + embedding);
+    const untied = memoryPlan({ ...tied, tieWordEmbeddings: false }, { ...base, batchSize: 1, maxLength: 1 });
+    expect(untied.total).toBe(untied.runtime + untied.weights + untied.optimizer + untied.reference + untied.gradients);
+  });
+
+  it('loading: both models and the file being read (its mapped pages), on the CPU', async () => {
+    const p = await plan({});
+    expect(p.loading).toBe(p.runtime + 3 * parameterCount(shape) * 4);
+    expect((await plan({ device: 'cuda' })).loading).toBe(0);
+  });
+
+  it('precompute_ref_log_probs frees the reference before step 1', async () => {
+    const p = await plan({ precomputeRefLogProbs: true });
+    expect(p.reference).toBe(0);
+    expect(p.referenceFreedAfterPrecompute).toBe(parameterCount(shape) * 4);
+    expect(p.total).toBeLessThan((await plan({})).total);
+  });
+
+  it('activations: what each layer saves, per token; checkpointing keeps layer inputs and one layer', async () => {
+    const p = await plan({});
+    const { hiddenSize: h, intermediateSize: i, numHeads, headDim, numLayers } = shape;
+    const q = numHeads * headDim;
+    // fp32: fused norm + q/k/v keeps x; SDPA q, k, v (expanded), out; fused norm + gate/up keeps x; gate, up.
+    const layer = 4 * h + 4 * 4 * q + 4 * h + 8 * i;
+    expect(p.layerSaved.reduce((n, t) => n + t.bytesPerToken, 0)).toBe(layer);
+    expect(p.tokens).toBe(2 * 2 * 64); // DPO: chosen and rejected of 2 pairs
+    expect(p.activations.withoutCheckpointing).toBe(p.tokens * (layer * numLayers + 8 * h));
+    expect(p.activations.withCheckpointing).toBe(p.tokens * (4 * h * numLayers + layer + 8 * h));
+    // The fused kernel never makes the (tokens, vocab) float32 logits and log-softmax.
+    expect(p.logitsAvoided).toBe(p.tokens * shape.vocabSize * 8);
+    expect((await plan({ trainer: 'sft', reference: 'none' })).tokens).toBe(2 * 64);
+  });
+
+  it('the small shape is within 15% of the peak RSS measure-peak.mjs measured, each setting', () => {
+    const measured = JSON.parse(readFileSync(join(fixturesDir, 'estimate', 'measured-small.json'), 'utf8')) as {
+      rows: { setting: string; measuredMiB: number; modelShape: ModelShape; planSettings: PlanSettings }[];
+    };
+    expect(measured.rows.map((r) => r.setting)).toEqual(['fp32', 'fp32-gc', 'bf16', 'bf16-gc']);
+    for (const row of measured.rows) {
+      const estimated = memoryPlan(row.modelShape, row.planSettings).total / 2 ** 20;
+      expect(Math.abs(estimated / row.measuredMiB - 1), row.setting).toBeLessThan(0.15);
+    }
+  });
+});
+
+describe('fitting', () => {
+  it('names the options that each make the plan fit, and the warning line train() prints', async () => {
+    const config = resolveConfig({
+      trainer: 'dpo',
+      model_name_or_path: modelDir('llama'),
+      use_cpu: true,
+      bf16: false,
+      gradient_checkpointing: false,
+      per_device_train_batch_size: 64,
+      max_length: 512,
+    });
+    const estimate = await estimateConfig(config, { device: 'cpu' });
+    const withCheckpointing = memoryPlan(estimate.shape, { ...estimate.settings, gradientCheckpointing: true }).total;
+    const budget = withCheckpointing + 1;
+    expect(budget).toBeLessThan(estimate.plan.total);
+    const changes = fitOptions(estimate, budget).map((o) => o.change);
+    expect(changes).toContain('gradient_checkpointing: true');
+    expect(changes).toContain('per_device_train_batch_size: 32 (gradient_accumulation_steps raised to keep the batch)');
+    expect(changes).not.toContain('precompute_ref_log_probs: true'); // the reference is small next to activations
+    const line = wontFitLine({ ...estimate, available: { ...estimate.available, available: budget } })!;
+    expect(line).toMatch(/^warning: this run is estimated to need .* it would fit with gradient_checkpointing: true/);
+    expect(
+      wontFitLine({ ...estimate, available: { ...estimate.available, available: estimate.plan.total } }),
+    ).toBeNull();
+  });
+});
+
+describe('alignkit estimate (CLI)', () => {
+  const dir = tempDir('alignkit-estimate-');
+  const recipe = {
+    model_name_or_path: modelDir('llama'),
+    use_cpu: true,
+    per_device_train_batch_size: 2,
+    max_length: 64,
+  };
+
+  it('prints the plan, and --json with flags over the config keys', () => {
+    const path = join(dir, 'config.yaml');
+    writeFileSync(path, stringify({ trainer: 'dpo', ...recipe }));
+    const table = alignkit('estimate', path);
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/peak \(estimated\)/);
+    expect(table.stdout).toMatch(/fits: yes/);
+    const json = alignkit('estimate', path, '--per_device_train_batch_size', '4', '--json');
+    expect(json.status, json.stderr).toBe(0);
+    const out = JSON.parse(json.stdout) as { plan: { tokens: number }; settings: PlanSettings; fits: boolean };
+    expect(out.plan.tokens).toBe(2 * 4 * 64);
+    // bf16 unset: TRL's default, autocast on; gradient_checkpointing's default true.
+    expect(out.settings).toMatchObject({ bf16: true, gradientCheckpointing: true, reference: 'copy' });
+    expect(out.fits).toBe(true);
+  });
+
+  it('a TRL recipe (no trainer key) takes the trainer as the first argument', () => {
+    const path = join(dir, 'recipe.yaml');
+    writeFileSync(path, stringify({ ...recipe, use_peft: true, lora_target_modules: ['all-linear'] }));
+    const refused = alignkit('estimate', path);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/no trainer: key .*alignkit estimate dpo\|sft\|kto/);
+    const ok = alignkit('estimate', 'sft', path, '--json');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ settings: { trainer: 'sft', reference: 'none' } });
+  });
+});
