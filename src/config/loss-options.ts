@@ -9,14 +9,16 @@ type LossFamily = 'dpo' | 'kto' | 'sft';
 
 const FAMILY: Record<string, LossFamily> = { dpo: 'dpo', online_dpo: 'dpo', kto: 'kto', sft: 'sft' };
 
-/** The native catalogue of a loss family (online DPO trains with DPO's loss). */
+/** Each loss family's native catalogue and validate, by their addon names (online DPO trains with DPO's loss). */
+const NATIVE = {
+  dpo: ['dpoLossCatalogue', 'validateDpoLossOptions'],
+  kto: ['ktoLossCatalogue', 'validateKtoLossOptions'],
+  sft: ['sftLossCatalogue', 'validateSftLossOptions'],
+} as const;
+
+/** The native catalogue of a loss family. */
 export function lossCatalogue(family: LossFamily): LossCatalogue {
-  const addon = native();
-  return family === 'dpo'
-    ? addon.dpoLossCatalogue()
-    : family === 'kto'
-      ? addon.ktoLossCatalogue()
-      : addon.sftLossCatalogue();
+  return native()[NATIVE[family][0]]();
 }
 
 /**
@@ -38,13 +40,7 @@ export function lossOptions<O extends object>(config: { [K in keyof O]-?: O[K] }
 export function checkLossOptions(config: { trainer: string }, where: string): void {
   const family = FAMILY[config.trainer];
   if (!family) return;
-  const addon = native();
-  const validate =
-    family === 'dpo'
-      ? addon.validateDpoLossOptions
-      : family === 'kto'
-        ? addon.validateKtoLossOptions
-        : addon.validateSftLossOptions;
+  const validate = native()[NATIVE[family][1]];
   try {
     validate(lossOptions<Record<string, unknown>>(config as Record<string, unknown>, lossCatalogue(family)));
   } catch (err) {
