@@ -54,6 +54,19 @@ train::ForwardOptions forwardOptions(const Napi::Object& options) {
   train::ForwardOptions forward;
   forward.bf16 = boolOption(options, "bf16");
   forward.gradientCheckpointing = boolOption(options, "gradient_checkpointing");
+  // One flag per decoder layer (src/train/checkpointed-layers.ts); absent = every layer.
+  const Napi::Value layers = options.Get("checkpointed_layers");
+  if (!layers.IsUndefined() && !layers.IsNull()) {
+    if (!layers.IsArray())
+      throw Napi::TypeError::New(options.Env(), "options.checkpointed_layers must be an array of booleans");
+    const Napi::Array flags = layers.As<Napi::Array>();
+    for (uint32_t i = 0; i < flags.Length(); ++i) {
+      const Napi::Value flag = flags.Get(i);
+      if (!flag.IsBoolean())
+        throw Napi::TypeError::New(options.Env(), "options.checkpointed_layers must be an array of booleans");
+      forward.checkpointedLayers.push_back(flag.As<Napi::Boolean>().Value());
+    }
+  }
   return forward;
 }
 

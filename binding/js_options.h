@@ -24,7 +24,8 @@ int64_t positiveIntOption(const Napi::Object& options, const char* key, int64_t 
 // rowChunk and vocabChunk of the fused log-prob kernel (absent = the device's default).
 ops::ChunkSizes chunkOptions(const Napi::Object& options);
 
-// TrainingArguments' bf16 and gradient_checkpointing, by those names (absent = false).
+// TrainingArguments' bf16 and gradient_checkpointing, by those names (absent = false), and checkpointed_layers
+// (one boolean per decoder layer; absent = every layer).
 train::ForwardOptions forwardOptions(const Napi::Object& options);
 
 // The completion log-prob pass's options: rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing.

@@ -117,7 +117,10 @@ Napi::Value NativeModel::parameters(const Napi::CallbackInfo& info) {
     Napi::Object p = Napi::Object::New(env);
     p.Set("name", params[i].first);
     Napi::Array shape = Napi::Array::New(env);
-    for (int64_t d : params[i].second.sizes()) shape.Set(shape.Length(), Napi::Number::New(env, d));
+    // zero_stage 3 empties the tensors between uses: the shapes are the unsharded ones it recorded.
+    const bool sharded = state_->fullShard && i < state_->fullShard->parameters().size();
+    for (int64_t d : sharded ? at::IntArrayRef(state_->fullShard->parameterShape(i)) : params[i].second.sizes())
+      shape.Set(shape.Length(), Napi::Number::New(env, d));
     p.Set("shape", shape);
     out.Set(static_cast<uint32_t>(i), p);
   }
@@ -195,7 +198,10 @@ Napi::Value NativeModel::whileLocked(Napi::Env env, std::function<void(ModelStat
 }
 
 Napi::Value NativeModel::zeroGrad(const Napi::CallbackInfo& info) {
-  return whileLocked(info.Env(), [](ModelState& state) { train::zeroGradients(state.causalLM()); });
+  return whileLocked(info.Env(), [](ModelState& state) {
+    train::zeroGradients(state.causalLM());
+    if (state.fullShard) state.fullShard->zeroGrad();
+  });
 }
 
 // mixParameters(source: NativeModel, alpha: number) -> Promise<void>: this ← (1 − alpha)·this + alpha·source.
@@ -215,6 +221,8 @@ Napi::Value NativeModel::mixParameters(const Napi::CallbackInfo& info) {
         } else {
           lock.lock();
         }
+        if (state->fullShard || source->fullShard)
+          throw invalidArgument("mixParameters: the parameters of a zero_stage 3 model are sharded over its ranks");
         train::mixParameters(state->causalLM(), source->causalLM(), alpha);
         return Unit{};
       },
@@ -229,6 +237,10 @@ Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
   const uint64_t maxShardBytes = static_cast<uint64_t>(positiveInt(info[1], "maxShardBytes"));
   return whileLocked(env, [dir, maxShardBytes](ModelState& state) {
     state.causalLM();  // a disposed model has nothing to save
+    if (state.fullShard && !state.fullShard->allGathered())
+      throw invalidArgument(
+          "save: this model's parameters are sharded (zero_stage 3); every rank first gathers them "
+          "(NativeOptimizer.gatherParameters)");
     models::savePretrained(state.model, dir, maxShardBytes);
   });
 }
@@ -238,6 +250,7 @@ Napi::Value NativeModel::save(const Napi::CallbackInfo& info) {
 Napi::Value NativeModel::dispose(const Napi::CallbackInfo& info) {
   return whileLocked(info.Env(), [](ModelState& state) {
     state.reducer.reset();
+    state.fullShard.reset();
     state.model.model.reset();
   });
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "distributed/full_shard.h"
 #include "distributed/gradient_reducer.h"
 #include "models/pretrained.h"
 
@@ -18,6 +19,9 @@ struct ModelState {
   std::mutex mutex;
   // Set once the model joins a data-parallel group (NativeProcessGroup.attach): backward passes average gradients.
   std::unique_ptr<distributed::GradientReducer> reducer;
+  // Set instead of the reducer under ZeRO stage 3 (NativeOptimizer.create with zeroStage 3): the parameters are
+  // sharded over the group, gathered per unit for forward and backward (distributed/full_shard.h).
+  std::shared_ptr<distributed::FullShard> fullShard;
 
   // The loaded model; throws once dispose() has freed it.
   models::CausalLM& causalLM() const;
@@ -30,6 +34,8 @@ struct ModelState {
     if (sync) reducer->prepare();
     auto result = step();
     if (sync) reducer->finish();
+    // ZeRO-3 reduce-scatters every backward (accumulation too: full gradients are never kept).
+    if (fullShard) fullShard->finishBackward();
     return result;
   }
 };

@@ -37,7 +37,9 @@ Napi::Function NativeOptimizer::define(Napi::Env env) {
        InstanceMethod<&NativeOptimizer::step>("step"), InstanceMethod<&NativeOptimizer::clipGradNorm>("clipGradNorm"),
        InstanceMethod<&NativeOptimizer::save>("save"), InstanceMethod<&NativeOptimizer::load>("load"),
        InstanceMethod<&NativeOptimizer::stateBytes>("stateBytes"),
-       InstanceMethod<&NativeOptimizer::gradientBytes>("gradientBytes")});
+       InstanceMethod<&NativeOptimizer::gradientBytes>("gradientBytes"),
+       InstanceMethod<&NativeOptimizer::parameterBytes>("parameterBytes"),
+       InstanceMethod<&NativeOptimizer::gatherParameters>("gatherParameters")});
 }
 
 // Only `create` constructs instances, passing the state as an External.
@@ -52,7 +54,8 @@ NativeOptimizer::NativeOptimizer(const Napi::CallbackInfo& info) : Napi::ObjectW
 //   -> Promise<NativeOptimizer>; fused (default true) is optim adamw_torch_fused, false adamw_torch; zeroStage 1
 //   shards the state over `group` (a NativeProcessGroup), its broadcasts coalesced in buckets of bucketCapMb
 //   (default 25, DDP's); zeroStage 2 also has the model's reducer (the model must be attached to `group`) leave
-//   each gradient only on its owner.
+//   each gradient only on its owner; zeroStage 3 shards the model's parameters themselves over `group` (attached
+//   first; its reducer is replaced by the model's FullShard) and updates each rank's shards.
 Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<ModelState> model = NativeModel::stateOf(info[0]);
@@ -62,11 +65,12 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
                                  requiredNumber(options, "adamEpsilon"), requiredNumber(options, "weightDecay"),
                                  boolOption(options, "fused", true)};
   const double zeroStage = numberOption(options, "zeroStage", 0);
-  const bool shard = zeroStage == 1 || zeroStage == 2;
+  const bool shard = zeroStage == 1 || zeroStage == 2 || zeroStage == 3;
   const bool shardGradients = zeroStage == 2;
+  const bool shardParameters = zeroStage == 3;
   if (!shard && zeroStage != 0)
     throw Napi::RangeError::New(
-        env, "options.zeroStage must be 0, 1 or 2, got " + options.Get("zeroStage").ToString().Utf8Value());
+        env, "options.zeroStage must be 0, 1, 2 or 3, got " + options.Get("zeroStage").ToString().Utf8Value());
   if (shard && options.Get("group").IsUndefined())
     throw Napi::TypeError::New(env, "options.group must be a NativeProcessGroup when options.zeroStage is " +
                                         options.Get("zeroStage").ToString().Utf8Value());
@@ -78,10 +82,30 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
   auto constructor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return PromiseWorker<std::shared_ptr<OptimizerState>>::start(
       env,
-      [model, opts, group, bucketBytes, shardGradients] {
+      [model, opts, group, bucketBytes, shardGradients, shardParameters] {
         auto state = std::make_shared<OptimizerState>();
         state->model = model;
-        if (group) {
+        if (model->fullShard)
+          throw invalidArgument("this model's parameters are already sharded (zero_stage 3) by another optimizer");
+        if (shardParameters) {
+          std::scoped_lock lock(group->mutex, model->mutex);
+          group->get();
+          if (!model->reducer || !model->reducer->reducesOver(*group->group))
+            throw invalidArgument(
+                "zeroStage 3 needs the model attached to options.group first (NativeProcessGroup.attach): every "
+                "rank must start from rank 0's weights before each keeps its shard");
+          models::CausalLM& lm = model->causalLM();
+          if (lm.lora())
+            throw invalidArgument(
+                "zero_stage 3 with LoRA is not supported: it would shard the frozen base weights, which alignkit's "
+                "ZeRO-3 does not do (the adapters are small: use zero_stage 2)");
+          model->reducer.reset();  // ZeRO-3 reduce-scatters each unit's gradients itself
+          model->fullShard =
+              distributed::FullShard::create(group->group, lm.trainableParameters(), lm.config().numLayers);
+          lm.setParameterUnits(model->fullShard);
+          state->group = group;
+          state->fullShard = std::make_unique<distributed::FullShardAdamW>(model->fullShard, opts);
+        } else if (group) {
           std::scoped_lock lock(group->mutex, model->mutex);
           group->get();
           if (shardGradients && (!model->reducer || !model->reducer->reducesOver(*group->group)))
@@ -109,7 +133,9 @@ Napi::Value NativeOptimizer::create(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeOptimizer::decayParameterNames(const Napi::CallbackInfo& info) {
-  const auto& names = state_->sharded ? state_->sharded->decayParameterNames() : state_->adamw->decayParameterNames();
+  const auto& names = state_->fullShard ? state_->fullShard->decayParameterNames()
+                      : state_->sharded ? state_->sharded->decayParameterNames()
+                                        : state_->adamw->decayParameterNames();
   Napi::Array out = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
   return out;
@@ -122,7 +148,11 @@ Napi::Value NativeOptimizer::step(const Napi::CallbackInfo& info) {
   return PromiseWorker<Unit>::start(
       info.Env(),
       [state, lr] {
-        if (state->sharded) {
+        if (state->fullShard) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          state->fullShard->step(lr);
+        } else if (state->sharded) {
           std::scoped_lock lock(state->group->mutex, state->model->mutex);
           state->group->get();
           state->sharded->step(lr);
@@ -143,6 +173,11 @@ Napi::Value NativeOptimizer::clipGradNorm(const Napi::CallbackInfo& info) {
   return PromiseWorker<double>::start(
       info.Env(),
       [state, maxNorm] {
+        if (state->fullShard) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          return state->fullShard->clipGradNorm(maxNorm);
+        }
         if (state->sharded) {
           std::scoped_lock lock(state->group->mutex, state->model->mutex);
           state->group->get();
@@ -165,7 +200,11 @@ Napi::Value NativeOptimizer::save(const Napi::CallbackInfo& info) {
       info.Env(),
       [state, path] {
         models::NamedTensors tensors;
-        if (state->sharded) {
+        if (state->fullShard) {
+          std::scoped_lock lock(state->group->mutex, state->model->mutex);
+          state->group->get();
+          tensors = state->fullShard->gatherState(path.has_value());
+        } else if (state->sharded) {
           std::scoped_lock lock(state->group->mutex, state->model->mutex);
           state->group->get();
           tensors = state->sharded->gatherState(path.has_value());
@@ -190,7 +229,9 @@ Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
         models::NamedTensors tensors;
         for (const std::string& name : file.names()) tensors.emplace_back(name, file.tensor(name));
         std::lock_guard<std::mutex> lock(state->model->mutex);
-        if (state->sharded)
+        if (state->fullShard)
+          state->fullShard->loadState(tensors, path);
+        else if (state->sharded)
           state->sharded->loadState(tensors, path);
         else
           state->adamw->loadState(tensors, path);
@@ -201,7 +242,9 @@ Napi::Value NativeOptimizer::load(const Napi::CallbackInfo& info) {
 
 // stateBytes() -> number: bytes of the optimizer state tensors this process holds (fixed once created).
 Napi::Value NativeOptimizer::stateBytes(const Napi::CallbackInfo& info) {
-  const int64_t bytes = state_->sharded ? state_->sharded->stateBytes() : state_->adamw->stateBytes();
+  const int64_t bytes = state_->fullShard ? state_->fullShard->stateBytes()
+                        : state_->sharded ? state_->sharded->stateBytes()
+                                          : state_->adamw->stateBytes();
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
 }
 
@@ -213,10 +256,43 @@ namespace alignkit::binding {
 // the buffers its gradient reducer keeps between steps.
 Napi::Value NativeOptimizer::gradientBytes(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(state_->model->mutex);
+  if (state_->model->fullShard)
+    return Napi::Number::New(info.Env(), static_cast<double>(state_->model->fullShard->gradientBytes()));
   int64_t bytes = state_->model->reducer ? state_->model->reducer->bufferBytes() : 0;
   for (const auto& [name, p] : state_->model->causalLM().trainableParameters())
     if (p.grad().defined()) bytes += static_cast<int64_t>(p.grad().nbytes());
   return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+// parameterBytes(peak?: boolean) -> number: bytes of the model's parameters this process holds now (zero_stage 3:
+// its shards plus the units gathered at the moment, or with peak the most held at once so far; else every
+// parameter, trainable or not).
+Napi::Value NativeOptimizer::parameterBytes(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(state_->model->mutex);
+  const std::shared_ptr<distributed::FullShard>& shard = state_->model->fullShard;
+  if (shard && info[0].ToBoolean())
+    return Napi::Number::New(info.Env(), static_cast<double>(shard->peakParameterBytes()));
+  if (shard) return Napi::Number::New(info.Env(), static_cast<double>(shard->parameterBytes()));
+  int64_t bytes = 0;
+  for (const auto& [name, p] : state_->model->causalLM().parameters()) bytes += static_cast<int64_t>(p.nbytes());
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes));
+}
+
+// gatherParameters(keep: boolean) -> Promise<void>: with zeroStage 3 a collective every rank calls: the parameters
+// are gathered, and with keep stay whole (for the model's save) until their next use; otherwise nothing.
+Napi::Value NativeOptimizer::gatherParameters(const Napi::CallbackInfo& info) {
+  const bool keep = info[0].ToBoolean();
+  auto state = state_;
+  return PromiseWorker<Unit>::start(
+      info.Env(),
+      [state, keep] {
+        if (!state->fullShard) return Unit{};
+        std::scoped_lock lock(state->group->mutex, state->model->mutex);
+        state->group->get();
+        state->model->fullShard->gatherAll(keep);
+        return Unit{};
+      },
+      [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });
 }
 
 }  // namespace alignkit::binding

@@ -40,7 +40,15 @@ export type {
   StepMetricParts,
 } from './types/steps.js';
 export type { MaskRows, Tensor, TokenRows } from './types/tensor.js';
-export { runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export { demoAssets, runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
+export type {
+  DpoConfig,
+  EvalConfig,
+  KtoConfig,
+  OnlineDpoConfig,
+  SftConfig,
+  TrainConfig,
+} from './types/config-types.js';
 export { DataParallel, type DataParallelConfig, type GradientSyncStats } from './distributed/data-parallel.js';
 export { distributedEnv, threadsPerWorker, type DistributedEnv } from './distributed/launch-env.js';
 export { launch, type LaunchOptions } from './distributed/launcher.js';

@@ -114,8 +114,17 @@ export class Model {
         `gradOutput: ${options.gradOutput.length} values for a batch of ${ids.batch}`,
       );
     }
-    const { gradOutput, rowChunk, vocabChunk, reference, pairTail, bf16, gradient_checkpointing, adaptersOff } =
-      options;
+    const {
+      gradOutput,
+      rowChunk,
+      vocabChunk,
+      reference,
+      pairTail,
+      bf16,
+      gradient_checkpointing,
+      checkpointed_layers,
+      adaptersOff,
+    } = options;
     const backward = options.backward ?? gradOutput !== undefined;
     return this.#native
       .completionLogProbs(ids.data, mask, completion, ids.batch, ids.seqLen, {
@@ -127,6 +136,7 @@ export class Model {
         pairTail,
         bf16,
         gradient_checkpointing,
+        checkpointed_layers,
         adaptersOff,
       })
       .catch(fromNative);

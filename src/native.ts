@@ -124,6 +124,10 @@ export interface NativeOptimizer {
   stateBytes(): number;
   /** Bytes of the gradients held now plus the gradient reducer's persistent buckets. */
   gradientBytes(): number;
+  /** Bytes of the model's parameters held now (zero_stage 3: the shards plus the units gathered; peak: the most so far). */
+  parameterBytes(peak?: boolean): number;
+  /** zero_stage 3: a collective gathering the parameters (kept whole with keep); otherwise nothing. */
+  gatherParameters(keep: boolean): Promise<void>;
 }
 
 /** @internal A data-parallel process group in the addon; `DataParallel` (distributed/data-parallel.ts) is its public face. */
@@ -189,7 +193,7 @@ export interface NativeAddon {
         weightDecay: number;
         fused?: boolean;
         group?: NativeProcessGroup;
-        zeroStage?: 0 | 1 | 2;
+        zeroStage?: 0 | 1 | 2 | 3;
         bucketCapMb?: number;
       },
     ): Promise<NativeOptimizer>;

@@ -221,6 +221,19 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::reduceSumAsync(at::Tensor tensor, i
   return start("reduce to rank " + std::to_string(root), [&] { return backend_->reduce(tensors, opts); });
 }
 
+c10::intrusive_ptr<c10d::Work> ProcessGroup::allGatherIntoAsync(at::Tensor output, at::Tensor input) {
+  c10d::AllgatherOptions opts;
+  opts.timeout = options_.timeout;
+  return start("all-gather of parameters", [&] { return backend_->_allgather_base(output, input, opts); });
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::reduceScatterSumAsync(at::Tensor output, at::Tensor input) {
+  c10d::ReduceScatterOptions opts;
+  opts.reduceOp = c10d::ReduceOp::SUM;
+  opts.timeout = options_.timeout;
+  return start("reduce-scatter of gradients", [&] { return backend_->_reduce_scatter_base(output, input, opts); });
+}
+
 void ProcessGroup::allReduceSum(at::Tensor tensor) {
   at::Tensor buffer = tensor.device() == device() ? tensor : tensor.to(device());
   wait(allReduceSumAsync(buffer), "all-reduce");

@@ -64,6 +64,12 @@ class ProcessGroup {
   c10::intrusive_ptr<c10d::Work> reduceSumAsync(at::Tensor tensor, int root);
   // Every rank's `tensor` (the same shape on each), stacked in rank order.
   at::Tensor allGather(const at::Tensor& tensor);
+  // Every rank's `input` (numel n, the same on each) into `output` (numel n · world size, rank order), in place on
+  // the group's device; the work finishes it (FSDP's all-gather of a unit's flat shards).
+  c10::intrusive_ptr<c10d::Work> allGatherIntoAsync(at::Tensor output, at::Tensor input);
+  // The sum over the ranks of rank r's slice [r·n, (r+1)·n) of `input` (numel n · world size) into rank r's
+  // `output` (numel n); the work finishes it (FSDP's reduce-scatter of a unit's flat gradients).
+  c10::intrusive_ptr<c10d::Work> reduceScatterSumAsync(at::Tensor output, at::Tensor input);
   // Every rank's `value`, in rank order, exchanged through the store (small strings: configs, fingerprints).
   std::vector<std::string> allGatherStrings(const std::string& value);
 

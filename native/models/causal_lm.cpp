@@ -242,7 +242,8 @@ at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const Rop
 }
 
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
-                                  const at::Tensor& positionIds, bool gradientCheckpointing) const {
+                                  const at::Tensor& positionIds, bool gradientCheckpointing,
+                                  const std::vector<bool>& checkpointedLayers) const {
   if (inputIds.dim() != 2) throw invalidArgument("input_ids must be (batch, seq_len)");
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   for (const at::Tensor* t : {&attentionMask, &positionIds})
@@ -261,21 +262,29 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
                             : at::Tensor();
 
   const bool train = at::GradMode::is_enabled();
-  const bool checkpoint = gradientCheckpointing && train;
+  // ZeRO-3 recomputes every layer: its backward then gathers the layer's parameters again (ParameterUnits).
+  const bool checkpoint = (gradientCheckpointing || units_) && train;
+  if (checkpoint && !checkpointedLayers.empty() && checkpointedLayers.size() != layers_.size())
+    throw invalidArgument("checkpointedLayers holds " + std::to_string(checkpointedLayers.size()) + " flags for " +
+                          std::to_string(layers_.size()) + " decoder layers");
   // LoRA dropout draws random numbers: the recompute must draw the forward's again.
   const bool random = lora_ && lora_->loraDropout > 0 && !dropoutDisabled_ && adaptersEnabled_;
+  if (units_) units_->beginForward();
   at::Tensor x = at::embedding(embedTokens_, ids);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     const at::Tensor mask = config_.slidingLayers[i] ? slidingMask : fullMask;
-    if (!checkpoint) {
+    if (units_) units_->beforeLayer(i);
+    if (!checkpoint || (!units_ && !checkpointedLayers.empty() && !checkpointedLayers[i])) {
       x = decoderLayer(l, x, angles, mask, train);
+      if (units_) units_->afterLayer(i, x);
       continue;
     }
     // The recompute runs in backward, after this call returns: the closure holds what it reads.
     x = checkpointLayer(
         [this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask, true); }, x,
         l.parameters(), random);
+    if (units_) units_->afterLayer(i, x);
   }
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }
@@ -306,9 +315,13 @@ at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Te
   const at::Tensor slidingMask =
       config_.slidingWindow ? buildCachedAttentionMask(keyMask, T, config_.slidingWindow) : at::Tensor();
 
+  if (units_) units_->beginForward();
   at::Tensor x = at::embedding(embedTokens_, ids);
-  for (const Layer& l : layers_)
+  for (const Layer& l : layers_) {
+    if (units_) units_->beforeLayer(l.index);
     x = decoderLayer(l, x, angles, config_.slidingLayers[l.index] ? slidingMask : fullMask, /*train=*/false, &cache);
+    if (units_) units_->afterLayer(l.index, x);
+  }
   cache.commit();
   return rmsNorm(x, finalNorm_, config_.rmsNormEps);
 }

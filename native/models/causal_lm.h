@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "models/config.h"
 #include "models/kv_cache.h"
 #include "models/lora.h"
+#include "models/parameter_units.h"
 #include "models/rope.h"
 
 namespace alignkit::models {
@@ -46,15 +48,20 @@ class CausalLM {
   void mergeLora();
   // TRL's disable_dropout_in_model: LoRA dropout stays off in training; lora() keeps its configured value.
   void disableDropout() { dropoutDisabled_ = true; }
+  // ZeRO-3 (distributed/full_shard.h): the hooks that gather and free each unit of parameters around its use. With
+  // them every decoder layer of a forward autograd records runs through the per-layer recompute, so that its
+  // backward gathers the layer again instead of keeping it.
+  void setParameterUnits(std::shared_ptr<ParameterUnits> units) { units_ = std::move(units); }
 
   // inputIds (B, T) integer; attentionMask (B, T) 0/1 or undefined; positionIds (B, T) or undefined, which
   // means 0..T-1 for every row, as transformers does when none are passed (also with left padding). Without an
   // attentionMask, positions that restart split a row into sequences that do not attend to each other (packing).
   // Returns the final-norm hidden states (B, T, hidden). With gradientCheckpointing, each decoder layer keeps
   // only its input and is recomputed in backward (models/layer_checkpoint.h); as in transformers it applies
-  // only to a forward autograd records (a no-grad forward keeps nothing anyway).
+  // only to a forward autograd records (a no-grad forward keeps nothing anyway). checkpointedLayers (one flag per
+  // decoder layer; empty = all) limits it to some layers, as transformers' every_n_layers does.
   at::Tensor hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds,
-                          bool gradientCheckpointing = false) const;
+                          bool gradientCheckpointing = false, const std::vector<bool>& checkpointedLayers = {}) const;
 
   // (B, T, vocab) in the model's dtype.
   at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
@@ -106,6 +113,7 @@ class CausalLM {
   NamedTensors adapters_;
   mutable bool adaptersEnabled_ = true;
   bool dropoutDisabled_ = false;
+  std::shared_ptr<ParameterUnits> units_;  // set under ZeRO-3
 };
 
 // Switches a model's LoRA adapters off for a scope (a reference forward), back on however the scope ends.

@@ -1,5 +1,6 @@
 #include "ops/fused_linear_logprobs.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -76,6 +77,35 @@ void addProduct(at::Tensor acc, const at::Tensor& a, const at::Tensor& b) {
     acc.add_(at::mm(a, b));
 }
 
+// Under autocast the products after the logits tile take float32 operands that hold bfloat16 values (dZ rounded
+// to autocast's dtype, W and H widened from it). oneDNN's bf32 matmul (float32 in and out, the inputs rounded to
+// bfloat16, float32 accumulation) gives them what the float32 matmul gives — rounding a bfloat16 value to bfloat16
+// changes nothing — at the CPU's bfloat16 rate (AVX512-BF16 or AMX), twice float32's on the benchmark CPU
+// (docs/performance.md). The setting is process-wide: it is held only around these matmuls and restored after.
+class Bf16ValuedMatmuls {
+ public:
+  explicit Bf16ValuedMatmuls(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    previous_ = at::globalContext().float32Precision(at::Float32Backend::MKLDNN, at::Float32Op::MATMUL);
+    at::globalContext().setFloat32Precision(at::Float32Backend::MKLDNN, at::Float32Op::MATMUL,
+                                            at::Float32Precision::BF16);
+  }
+  ~Bf16ValuedMatmuls() {
+    if (enabled_) at::globalContext().setFloat32Precision(at::Float32Backend::MKLDNN, at::Float32Op::MATMUL, previous_);
+  }
+  Bf16ValuedMatmuls(const Bf16ValuedMatmuls&) = delete;
+  Bf16ValuedMatmuls& operator=(const Bf16ValuedMatmuls&) = delete;
+
+ private:
+  bool enabled_;
+  at::Float32Precision previous_ = at::Float32Precision::NONE;
+};
+
+// Whether a call's float32 products hold bfloat16 values only and run on the CPU (Bf16ValuedMatmuls applies).
+bool bf16ValuedCpuProducts(const at::Tensor& hidden, const Dtypes& dtype) {
+  return hidden.device().is_cpu() && dtype.tile == at::kFloat && dtype.matmul == at::kBFloat16;
+}
+
 // The final values of a finished state: logps, meanLogit, entropy, logSumSquaredProbs (N) float32, correct (N).
 variable_list statistics(const OnlineSoftmax& state, const at::Tensor& labels, int64_t V) {
   const at::Tensor logS = state.s.log(), ignored = labels.lt(0);
@@ -139,6 +169,7 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     at::Tensor dW = wantW ? at::zeros({V, C}, f) : at::Tensor();
     at::Tensor scratch =
         at::empty({std::min(rowChunk, N) * std::min(vocabChunk, V)}, hidden.options().dtype(dtype.tile));
+    const Bf16ValuedMatmuls bf32(bf16ValuedCpuProducts(hidden, dtype));
     for (int64_t r0 = 0; r0 < N; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, N - r0);
       const at::Tensor h = hidden.narrow(0, r0, R).to(dtype.matmul).contiguous(), hTile = h.to(dtype.tile);  // (R, C)
@@ -189,6 +220,7 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
     at::Tensor dHTile = wantH ? at::empty({std::min(rowChunk, n), C}, f) : at::Tensor();
     at::Tensor scratch = at::empty({std::min(rowChunk, n) * V}, hidden.options().dtype(dtype.tile));
     const OnlineSoftmax state = startOnlineSoftmax(n, hidden.device());
+    const Bf16ValuedMatmuls bf32(bf16ValuedCpuProducts(hidden, dtype));
     for (int64_t r0 = 0; r0 < n; r0 += rowChunk) {
       const int64_t R = std::min(rowChunk, n - r0);
       const at::Tensor tileRows = rows.narrow(0, r0, R);

@@ -17,8 +17,8 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   const at::Device device = model.device();
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
-  const at::Tensor hidden =
-      model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing);  // (B, T, C)
+  const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing,
+                                               options.forward.checkpointedLayers);  // (B, T, C)
   // Position t predicts token t + 1: hidden[:, :-1] against input_ids[:, 1:], kept where the target is a
   // completion token, -1 (ignored) elsewhere.
   const at::Tensor target = inputIds.narrow(1, 1, T - 1).to(device, at::kLong);

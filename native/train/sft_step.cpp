@@ -20,7 +20,8 @@ ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& b
   const at::Device device = model.device();
   const AutocastGuard autocast(device.type(), options.forward.bf16);
   const at::Tensor hidden =
-      model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing);
+      model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing,
+                         options.forward.checkpointedLayers);
   const at::Tensor h = hidden.reshape({-1, hidden.size(2)});  // (N, C), a view
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   const bool tokenScaling = sftTokenScaling(options.loss);

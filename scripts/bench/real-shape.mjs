@@ -39,10 +39,11 @@ function rowsOf(trlBest, alignkitBest) {
     c: { label: "each side's best memory setting", trl: trlBest, alignkit: alignkitBest },
   };
 }
-// Row (c)'s defaults: the lowest peak either side has shown at this shape is bf16 autocast + checkpointing (issue
-// 19's table: TRL 14.0 GB against 17.6 GB in fp32 without). Until alignkit has memory options beyond TRL's keys,
-// (c) is (a); --trl-best / --alignkit try others.
-const BEST_DEFAULT = { bf16: true, gradient_checkpointing: true };
+// Row (c)'s defaults, the same keys on both sides: bf16 autocast + checkpointing (the lower peak of (a) and (b)) and
+// precompute_ref_log_probs, which TRL offers too and with which neither side keeps a reference model while it
+// trains (the reference's log-probs come from one pass of the starting policy before step 1; in TRL as in
+// alignkit). --trl-best / --alignkit try others (alignkit's ref_model_dtype, activation_memory_budget, ...).
+const BEST_DEFAULT = { bf16: true, gradient_checkpointing: true, precompute_ref_log_probs: true };
 
 /** Model FLOPs of one step (see the header) for the shape's dimensions. */
 export function stepFlops(dims, gradientCheckpointing) {

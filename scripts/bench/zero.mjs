@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// ZeRO's memory and cost: each rank's AdamW state (Optimizer.stateBytes) and gradients after the synced backward
-// (Optimizer.gradientBytes: the .grad tensors plus DDP's flat buckets), the optimizer step (sharded update plus the
-// owners' broadcasts) and the whole training step, for one process and for --ranks data-parallel ranks with
-// zero_stage 0, 1 and 2, on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
+// ZeRO's memory and cost: each rank's parameters between steps (Optimizer.parameterBytes: all of them, or with
+// zero_stage 3 its shards), AdamW state (Optimizer.stateBytes) and gradients after the synced backward
+// (Optimizer.gradientBytes: the .grad tensors plus DDP's flat buckets, or stage 3's shard gradients), the optimizer
+// step (sharded update plus the owners' broadcasts) and the whole training step, for one process and for --ranks
+// data-parallel ranks with zero_stage 0, 1, 2 and 3 (stage 3 recomputes every decoder layer in backward; the
+// others run without checkpointing), on the bench Llama (bench_llama.py, ~20M params) with SFT steps on random tokens
 // (each rank its own batch, gradients averaged through DataParallel.attach). CPU ranks talk over Gloo, --device cuda
 // ranks over NCCL (one GPU each, so --ranks GPUs are needed). Step 1 is left out of the times (warmup). Prints
-// figures only.
+// figures only. Peak RSS includes loading the whole model, which every rank does before it keeps its shard.
 //
 //   npm run bench:zero -- [--ranks 2] [--steps 6] [--batch 4] [--seq 128] [--threads N] [--device cpu|cuda]
 import { execFileSync, spawn } from 'node:child_process';
@@ -64,13 +66,14 @@ async function main() {
         `${threads} threads per rank, ${opts.device}`,
     );
     console.log(
-      `ranks  zero_stage  AdamW state per rank (MiB)  gradients per rank (MiB)  optimizer step (ms)  whole step (ms)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`,
+      `ranks  zero_stage  parameters per rank (MiB)  AdamW state per rank (MiB)  gradients per rank (MiB)  weights+grads+state (MiB)  optimizer step (ms)  whole step (ms)  parameters at most per rank (MiB)  ${opts.device === 'cuda' ? 'peak CUDA alloc' : '      peak RSS'} per rank (MiB)`,
     );
     for (const [worldSize, zeroStage] of [
       [1, 0],
       [ranks, 0],
       [ranks, 1],
       [ranks, 2],
+      [ranks, 3],
     ]) {
       const results = await run(worldSize, { ...plan, zeroStage }, threads);
       const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
@@ -78,13 +81,22 @@ async function main() {
       console.log(
         `${String(worldSize).padStart(5)}  ${String(zeroStage).padStart(10)}  ` +
           `${results
+            .map((r) => mib(r.parameterBytes))
+            .join(' / ')
+            .padStart(25)}  ${results
             .map((r) => mib(r.stateBytes))
             .join(' / ')
             .padStart(26)}  ${results
             .map((r) => mib(r.gradientBytes))
             .join(' / ')
-            .padStart(24)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
+            .padStart(24)}  ${results
+            .map((r) => mib(r.parameterBytes + r.stateBytes + r.gradientBytes))
+            .join(' / ')
+            .padStart(25)}  ${most('optimizerMs').toFixed(1).padStart(19)}  ` +
           `${most('stepMs').toFixed(1).padStart(15)}  ${results
+            .map((r) => mib(r.peakParameterBytes))
+            .join(' / ')
+            .padStart(33)}  ${results
             .map((r) => mib(r.peakBytes))
             .join(' / ')
             .padStart(23)}`,
@@ -172,6 +184,8 @@ async function worker(plan) {
     JSON.stringify({
       stateBytes: optimizer.stateBytes(),
       gradientBytes,
+      parameterBytes: optimizer.parameterBytes(),
+      peakParameterBytes: optimizer.parameterBytes(true),
       optimizerMs: mean(optimizerMs),
       stepMs: mean(stepMs),
       peakBytes,

@@ -2,28 +2,45 @@
 // reads them (TrainingArguments._process_fsdp_args and _apply_legacy_fsdp_to_config): the legacy string or list of
 // FSDPOption items becomes fsdp_config's reshard_after_forward (FSDP2: full_shard → true, shard_grad_op → false;
 // FSDP1: the strategy's name), an explicit fsdp_config value winning, and `fsdp: true` alone shards fully.
-// SHARD_GRAD_OP (parameters whole on every rank, gradients and optimizer state sharded) is ZeRO stage 2; NO_SHARD is
-// DDP (zero_stage 0). Full and hybrid sharding (ZeRO-3) and CPU offload are refused with the reason.
+// FULL_SHARD (parameters, gradients and optimizer state sharded; each decoder layer gathered for its forward and
+// backward) is ZeRO stage 3; SHARD_GRAD_OP (parameters whole on every rank) is ZeRO stage 2; NO_SHARD is DDP
+// (zero_stage 0). Hybrid sharding and CPU offload are refused with the reason.
 import { readFileSync } from 'node:fs';
 import { configError } from '../errors.js';
 
-const ZERO3 =
-  'parameter sharding (ZeRO-3 / FSDP FULL_SHARD) is not implemented yet; fsdp: shard_grad_op (ZeRO-2: gradients and optimizer state sharded, parameters whole on every rank) is supported';
+const HYBRID =
+  'alignkit shards over every rank of the job (fsdp: full_shard is zero_stage 3, shard_grad_op zero_stage 2); sharding within a node and replicating across nodes is not implemented';
 const STRATEGIES = ['full_shard', 'shard_grad_op', 'no_shard', 'hybrid_shard', 'hybrid_shard_zero2'] as const;
 const ITEMS = [...STRATEGIES, 'offload', 'auto_wrap'];
 
 const PER_PARAMETER =
   "alignkit's ZeRO shards whole parameters and reduces gradients in ddp_bucket_cap_mb buckets, so there are no wrapped units to choose";
-/** fsdp_config keys that change nothing in alignkit's stage 2, with why. */
-const NO_EFFECT: Record<string, string> = {
+const PER_LAYER =
+  "alignkit's ZeRO-3 wraps each decoder layer as one unit and the embedding, final norm and lm_head as the root unit, as transformer_layer_cls_to_wrap: [<the model's decoder layer>] does";
+const PREFETCH =
+  "alignkit's ZeRO-3 always prefetches one unit ahead: the next layer's all-gather while a layer runs forward (forward_prefetch) and the previous one's while a layer is recomputed in backward (BACKWARD_PRE)";
+/** fsdp_config keys that change nothing in alignkit, with why (shard_grad_op's reason, full_shard's). */
+const NO_EFFECT: Record<string, string | [string, string]> = {
   version: 'FSDP1 and FSDP2 map onto the same ZeRO stage',
-  min_num_params: PER_PARAMETER,
-  transformer_layer_cls_to_wrap: PER_PARAMETER,
-  auto_wrap_policy: PER_PARAMETER,
-  backward_prefetch: 'with shard_grad_op every rank holds whole parameters: there are no gathers to prefetch',
-  forward_prefetch: 'with shard_grad_op every rank holds whole parameters: there are no gathers to prefetch',
-  limit_all_gathers: 'with shard_grad_op every rank holds whole parameters: there are no gathers to rate-limit',
-  use_orig_params: 'alignkit never flattens parameters: the originals are always what the optimizer sees',
+  min_num_params: [PER_PARAMETER, PER_LAYER],
+  transformer_layer_cls_to_wrap: [PER_PARAMETER, PER_LAYER],
+  auto_wrap_policy: [PER_PARAMETER, PER_LAYER],
+  backward_prefetch: [
+    'with shard_grad_op every rank holds whole parameters: there are no gathers to prefetch',
+    PREFETCH,
+  ],
+  forward_prefetch: [
+    'with shard_grad_op every rank holds whole parameters: there are no gathers to prefetch',
+    PREFETCH,
+  ],
+  limit_all_gathers: [
+    'with shard_grad_op every rank holds whole parameters: there are no gathers to rate-limit',
+    "alignkit's ZeRO-3 has at most one all-gather in flight beyond the unit in use",
+  ],
+  use_orig_params: [
+    'alignkit never flattens parameters: the originals are always what the optimizer sees',
+    "alignkit's ZeRO-3 optimizer sees each parameter's slice under the parameter's own name (weight decay per parameter), as use_orig_params: true",
+  ],
   sync_module_states: "alignkit always starts every rank from rank 0's weights (DDP's broadcast)",
   cpu_ram_efficient_loading: 'every rank loads the model and takes rank 0’s weights',
   state_dict_type:
@@ -45,7 +62,7 @@ const REFUSED: Record<string, { allowed: unknown[]; why: string }> = {
 
 export interface FsdpPlan {
   /** The ZeRO stage the spelling maps to, or null when fsdp is off. */
-  zeroStage: 0 | 2 | null;
+  zeroStage: 0 | 2 | 3 | null;
   /** One line each, printed when training starts. */
   notes: string[];
 }
@@ -92,10 +109,8 @@ export function fsdpPlan(fsdp: unknown, fsdpConfig: unknown, where = 'config'): 
   reshard ??= version === 2 ? true : 'full_shard';
   const strategy =
     reshard === true ? 'full_shard' : reshard === false ? 'shard_grad_op' : String(reshard).toLowerCase();
-  if (strategy === 'full_shard')
-    throw configError(where, `fsdp: ${shown(fsdp)} shards parameters (FULL_SHARD), which is not supported: ${ZERO3}`);
   if (strategy.startsWith('hybrid')) throw configError(where, `fsdp: ${shown(fsdp)}: ${hybrid(strategy)}`);
-  if (strategy !== 'shard_grad_op' && strategy !== 'no_shard')
+  if (strategy !== 'full_shard' && strategy !== 'shard_grad_op' && strategy !== 'no_shard')
     throw configError(
       where,
       `fsdp_config.reshard_after_forward: expected true, false or one of ${STRATEGIES.join(', ')}, got ${shown(reshard)}`,
@@ -103,26 +118,34 @@ export function fsdpPlan(fsdp: unknown, fsdpConfig: unknown, where = 'config'): 
   for (const [key, value] of Object.entries(config)) {
     if (key === 'reshard_after_forward') continue;
     const refusal = REFUSED[key];
-    if (refusal) {
+    if (key === 'activation_checkpointing' && value === true && strategy === 'full_shard') {
+      notes.push(
+        'note: fsdp_config.activation_checkpointing: true has no effect in alignkit: zero_stage 3 recomputes every decoder layer in backward anyway',
+      );
+    } else if (refusal) {
       if (!refusal.allowed.some((v) => v === value))
         throw configError(where, `fsdp_config.${key}: ${shown(value)} is not supported: ${refusal.why}`);
     } else if (NO_EFFECT[key] !== undefined) {
-      notes.push(`note: fsdp_config.${key}: ${shown(value)} has no effect in alignkit: ${NO_EFFECT[key]}`);
+      const why = NO_EFFECT[key];
+      const reason = typeof why === 'string' ? why : why[strategy === 'full_shard' ? 1 : 0];
+      notes.push(`note: fsdp_config.${key}: ${shown(value)} has no effect in alignkit: ${reason}`);
     } else {
       throw configError(where, `fsdp_config.${key}: not an fsdp_config key transformers reads`);
     }
   }
-  const zeroStage = strategy === 'shard_grad_op' ? 2 : 0;
+  const zeroStage = strategy === 'full_shard' ? 3 : strategy === 'shard_grad_op' ? 2 : 0;
   notes.unshift(
-    zeroStage === 2
-      ? `note: fsdp: ${shown(fsdp)} runs as zero_stage: 2 (FSDP SHARD_GRAD_OP = ZeRO-2: each rank keeps the averaged gradients and AdamW state of its share of the parameters; parameters stay whole on every rank)`
-      : `note: fsdp: ${shown(fsdp)} (NO_SHARD) runs as zero_stage: 0, DistributedDataParallel, which it is`,
+    zeroStage === 3
+      ? `note: fsdp: ${shown(fsdp)} runs as zero_stage: 3 (FSDP FULL_SHARD = ZeRO-3: each rank keeps 1/world size of every parameter, its averaged gradient and AdamW state; each decoder layer is gathered for its forward and again for its recomputed backward)`
+      : zeroStage === 2
+        ? `note: fsdp: ${shown(fsdp)} runs as zero_stage: 2 (FSDP SHARD_GRAD_OP = ZeRO-2: each rank keeps the averaged gradients and AdamW state of its share of the parameters; parameters stay whole on every rank)`
+        : `note: fsdp: ${shown(fsdp)} (NO_SHARD) runs as zero_stage: 0, DistributedDataParallel, which it is`,
   );
   return { zeroStage, notes };
 }
 
 function hybrid(strategy: string): string {
-  return `${strategy} (shard within a node, replicate across nodes) is not supported: ${ZERO3}`;
+  return `${strategy} (shard within a node, replicate across nodes) is not supported: ${HYBRID}`;
 }
 
 function itemsOf(fsdp: unknown, where: string): string[] {
@@ -165,13 +188,63 @@ export function applyFsdp(
   given: Record<string, unknown>,
   where: string,
 ): void {
-  if (config.zero_stage > 2) throw configError(where, `zero_stage: ${config.zero_stage} is not supported: ${ZERO3}`);
+  if (config.zero_stage > 3) throw configError(where, `zero_stage: expected 0, 1, 2 or 3, got ${config.zero_stage}`);
   const { zeroStage } = fsdpPlan(config.fsdp, config.fsdp_config, where);
-  if (zeroStage === null) return;
-  if ('zero_stage' in given && given.zero_stage !== zeroStage)
+  if (zeroStage !== null) {
+    if ('zero_stage' in given && given.zero_stage !== zeroStage)
+      throw configError(
+        where,
+        `fsdp: ${shown(config.fsdp)} means zero_stage: ${zeroStage}, but the config sets zero_stage: ${shown(given.zero_stage)}; keep one`,
+      );
+    config.zero_stage = zeroStage;
+  }
+  if (config.zero_stage === 3) refuseWithZero3(config as unknown as Record<string, unknown>, where);
+}
+
+/** What zero_stage 3 cannot run with, refused before any work. */
+function refuseWithZero3(config: Record<string, unknown>, where: string): void {
+  if (config.trainer === 'online_dpo')
     throw configError(
       where,
-      `fsdp: ${shown(config.fsdp)} means zero_stage: ${zeroStage}, but the config sets zero_stage: ${shown(given.zero_stage)}; keep one`,
+      'trainer online_dpo with zero_stage 3 (fsdp: full_shard) is not supported: its generation and its final save are not wired to the sharded policy; use zero_stage 2',
     );
-  config.zero_stage = zeroStage;
+  if (config.use_peft === true)
+    throw configError(
+      where,
+      'use_peft: true with zero_stage 3 (fsdp: full_shard) is not supported: alignkit does not shard the frozen base weights under LoRA; the adapters are small, so use zero_stage 2',
+    );
+  if (config.sync_ref_model === true)
+    throw configError(
+      where,
+      "sync_ref_model: true with zero_stage 3 (fsdp: full_shard) is not supported: the policy's weights are sharded over the ranks, and mixing them into the reference is not implemented",
+    );
+}
+
+/** One line each, printed when training starts: what zero_stage 3 changes beyond the config's words. */
+export function zeroStageNotes(config: {
+  zero_stage: number;
+  gradient_checkpointing?: unknown;
+  gradient_checkpointing_kwargs?: unknown;
+  activation_memory_budget?: unknown;
+}): string[] {
+  if (config.zero_stage !== 3) return [];
+  const notes: string[] = [];
+  if (config.gradient_checkpointing !== true)
+    notes.push(
+      'note: zero_stage 3 recomputes every decoder layer in backward (as gradient_checkpointing: true) when it shards over several processes, so that the backward gathers each layer again instead of keeping it; gradient_checkpointing: false has no effect there (one process trains unsharded)',
+    );
+  const kwargs = config.gradient_checkpointing_kwargs as { every_n_layers?: unknown } | null | undefined;
+  const partial = [
+    ...(config.activation_memory_budget !== null && config.activation_memory_budget !== undefined
+      ? ['activation_memory_budget']
+      : []),
+    ...(kwargs?.every_n_layers !== undefined && kwargs.every_n_layers !== 1
+      ? ['gradient_checkpointing_kwargs.every_n_layers']
+      : []),
+  ];
+  if (partial.length)
+    notes.push(
+      `note: ${partial.join(' and ')} ${partial.length > 1 ? 'have' : 'has'} no effect with zero_stage 3 over several processes: every decoder layer is recomputed, so that its backward gathers it again`,
+    );
+  return notes;
 }

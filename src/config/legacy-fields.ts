@@ -8,7 +8,7 @@ import { anyValue, bool, int, noEffect, oneOf, refused, str, type Schema } from 
 const REMOVED = 'removed in transformers 5';
 const SCRIPTS = `${REMOVED}; the Trainer never read it (example scripts did)`;
 const FSDP =
-  'FSDP wrapping is not implemented: alignkit shards whole parameters, as zero_stage: 1 (optimizer state) and zero_stage: 2 (optimizer state and gradients, also spelled fsdp: shard_grad_op); FULL_SHARD (ZeRO-3) is not implemented yet';
+  'alignkit wraps no FSDP modules of its own choosing: it shards as zero_stage: 1 (optimizer state), zero_stage: 2 (optimizer state and gradients, also spelled fsdp: shard_grad_op) and zero_stage: 3 (parameters too, each decoder layer one unit, also spelled fsdp: full_shard)';
 
 /** transformers 4.57's fields that 5 removed without a new spelling, with their 4.57 defaults. */
 export const legacyTrainingFields = {

@@ -148,7 +148,8 @@ export function applySchema(
 export function configMapping(raw: unknown, where: string): Record<string, unknown> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw configError(where, 'expected a mapping of keys to values');
-  return raw as Record<string, unknown>;
+  // A key set to undefined (a TS caller's `output_dir: dir` with no dir) is a key left out, as in JSON.
+  return Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
 }
 
 /** Validates a config object (as parsed from YAML/JSON or passed to `train`) and fills in TRL's defaults. */
@@ -176,7 +177,7 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
   checkLrScheduler(config, where);
   checkTrainableValues(config, where);
   checkLossOptions(config, where);
-  // fsdp: shard_grad_op → zero_stage 2; ZeRO-3 spellings refused.
+  // fsdp: full_shard → zero_stage 3, shard_grad_op → 2; hybrid sharding and offload refused.
   applyFsdp(config, current, where);
   return config;
 }

@@ -28,6 +28,7 @@ export const LORA_TARGET_MODULES = [
   'down_proj',
   'all-linear',
 ] as const;
+type LoraTarget = (typeof LORA_TARGET_MODULES)[number];
 /** ModelConfig's dtype choices (transformers' from_pretrained: `auto` is config.json's dtype). */
 export const MODEL_DTYPES = ['auto', 'bfloat16', 'float16', 'float32'] as const;
 
@@ -42,7 +43,8 @@ export const peftFields = {
   lora_alpha: num(32, { min: 0 }),
   lora_dropout: num(0.05, { min: 0, max: 0.999 }),
   lora_target_modules: { ...listOf(LORA_TARGET_MODULES, []), default: null, nullable: true } as Field<
-    (typeof LORA_TARGET_MODULES)[number][] | null
+    LoraTarget[] | null,
+    LoraTarget | LoraTarget[] | null
   >,
   use_rslora: bool(false),
   lora_target_parameters: refused(
@@ -84,6 +86,12 @@ export const modelFields = {
   bnb_4bit_quant_storage: noEffect(str(null), BNB_ONLY),
   /** gradient_checkpointing_enable()'s arguments: every_n_layers, offload, and torch.utils.checkpoint's (model-init.ts). */
   gradient_checkpointing_kwargs: obj(null),
+  /**
+   * torch._functorch.config's activation_memory_budget at decoder-layer granularity: with gradient_checkpointing, the
+   * fraction of the layers' activation memory kept (round((1 − budget)·L) layers recomputed, spread evenly; 0: every
+   * layer, 1: none). null: gradient_checkpointing decides (src/train/checkpointed-layers.ts).
+   */
+  activation_memory_budget: num(null, { min: 0, max: 1 }),
   activation_offloading: refused(
     bool(false),
     'activation offloading is not implemented (on CPU the activations live in host memory already); gradient_checkpointing: true saves activation memory',

@@ -1,6 +1,7 @@
 // A config field is data: its kind, TRL's default, and what values it takes. Validation, defaults and
 // "did you mean" suggestions all come from these tables, so no default hides elsewhere in the code.
-// `Field<T>` carries the value's TS type, so a schema also types the parsed config (ConfigOf).
+// `Field<T, In>` carries the value's TS type, so a schema also types the parsed config (ConfigOf) and what a
+// caller may write (InputOf: the config types train() and evaluate() take, src/types/config-types.ts).
 
 export type FieldKind =
   | { kind: 'number'; min?: number; max?: number }
@@ -19,7 +20,7 @@ export type FieldKind =
   /** Any YAML value (keys whose TRL type is a union alignkit only notes or refuses, e.g. `deepspeed`: path or dict). */
   | { kind: 'any' };
 
-export type Field<T = unknown> = FieldKind & {
+export type Field<T = unknown, In = T> = FieldKind & {
   default: T;
   /** null is a valid value (TRL's `Optional[...]` fields). */
   nullable: boolean;
@@ -29,10 +30,18 @@ export type Field<T = unknown> = FieldKind & {
   refused?: string;
   /** With `refused`: only these values are refused (the key's other values are implemented). */
   refusedValues?: readonly unknown[];
+  /** Type-level only, never set: what a caller may write, where the loader takes more than T (one value for a list). */
+  readonly input?: In;
 };
 
 export type Schema = Record<string, Field>;
-export type ConfigOf<S extends Schema> = { -readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never };
+export type ConfigOf<S extends Schema> = { -readonly [K in keyof S]: S[K] extends Field<infer T, unknown> ? T : never };
+/** A list may be written readonly (`as const`): the loader never changes what it is given. */
+type Writable<V> = V extends readonly (infer E)[] ? readonly E[] : V;
+/** What a caller may write: any key may be left out (its default fills it in), each value as its field takes it. */
+export type InputOf<S extends Schema> = {
+  -readonly [K in keyof S]?: S[K] extends Field<unknown, infer In> ? Writable<In> : never;
+};
 
 type Nullable<T, D> = D extends null ? T | null : T;
 
@@ -75,13 +84,20 @@ export const oneOf = <const V extends readonly string[], D extends V[number] | n
   default: def as Nullable<V[number], D>,
   nullable: def === null,
 });
-export const listOf = <const V extends readonly string[]>(values: V, def: V[number][]): Field<V[number][]> => ({
+export const listOf = <const V extends readonly string[]>(
+  values: V,
+  def: V[number][],
+): Field<V[number][], V[number] | V[number][]> => ({
   kind: 'enumList',
   values,
   default: def,
   nullable: false,
 });
-export const strings = (def: string[]): Field<string[]> => ({ kind: 'stringList', default: def, nullable: false });
+export const strings = (def: string[]): Field<string[], string | string[]> => ({
+  kind: 'stringList',
+  default: def,
+  nullable: false,
+});
 export const numbers = (def: null): Field<number[] | null> => ({ kind: 'numberList', default: def, nullable: true });
 export const obj = (def: null): Field<Record<string, unknown> | null> => ({
   kind: 'object',
@@ -90,15 +106,15 @@ export const obj = (def: null): Field<Record<string, unknown> | null> => ({
 });
 export const anyValue = <D>(def: D): Field<unknown> => ({ kind: 'any', default: def, nullable: true });
 /** A field whose TRL type is Optional although its default is not None (e.g. `max_length`). */
-export const orNull = <T>(field: Field<T>): Field<T | null> => ({ ...field, nullable: true });
+export const orNull = <T, In>(field: Field<T, In>): Field<T | null, In | null> => ({ ...field, nullable: true });
 
 /** A TRL key alignkit accepts without effect; `why` is printed when a config sets it (see Field.noEffect). */
-export const noEffect = <T>(field: Field<T>, why: string): Field<T> => ({ ...field, noEffect: why });
+export const noEffect = <T, In>(field: Field<T, In>, why: string): Field<T, In> => ({ ...field, noEffect: why });
 /**
  * A TRL key alignkit refuses unless left at its default, or only when set to one of `values`; `why` is the error
  * (see Field.refused).
  */
-export const refused = <T>(field: Field<T>, why: string, values?: readonly T[]): Field<T> => ({
+export const refused = <T, In>(field: Field<T, In>, why: string, values?: readonly NoInfer<T>[]): Field<T, In> => ({
   ...field,
   refused: why,
   ...(values && { refusedValues: values }),

@@ -12,7 +12,8 @@ interface TrainableFields {
   num_train_epochs?: number;
   max_steps?: number;
   sync_ref_model?: boolean;
-  precompute_ref_log_probs?: boolean;
+  precompute_ref_log_probs?: boolean | null;
+  ref_model_dtype?: string | null;
 }
 
 export function checkTrainableValues(config: TrainableFields, where: string): void {
@@ -32,6 +33,12 @@ export function checkTrainableValues(config: TrainableFields, where: string): vo
   if (config.sync_ref_model && config.precompute_ref_log_probs) {
     throw refuse(
       'sync_ref_model cannot be combined with precompute_ref_log_probs: the synced reference would make the precomputed log-probs stale (TRL refuses it too)',
+    );
+  }
+  // TR-DPO mixes the policy's weights into the reference's, which holds them in the policy's dtype.
+  if (config.sync_ref_model && config.ref_model_dtype != null) {
+    throw refuse(
+      `ref_model_dtype: ${config.ref_model_dtype} cannot be combined with sync_ref_model: mixing the policy into a reference held in another dtype is not implemented; leave ref_model_dtype null`,
     );
   }
 }

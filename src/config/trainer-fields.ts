@@ -8,6 +8,7 @@ import { trainingFields } from './training-fields.js';
 
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
 export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length', 'batch_rebalance'] as const;
+export const REF_MODEL_DTYPES = ['bfloat16', 'float32'] as const;
 
 /** TrainingArguments' train_sampling_strategy with the config's default: 'random' and 'sequential' are implemented. */
 const samplingStrategy = (def: 'random' | 'sequential') =>
@@ -70,7 +71,8 @@ export const dpoSchema = {
   train_sampling_strategy: samplingStrategy('random'),
   label_smoothing_factor: labelSmoothingFactorUnread,
   disable_dropout: bool(true),
-  precompute_ref_log_probs: bool(false),
+  /** TRL's default false; null (not written): on when the training set is reused over epochs (src/train/auto-precompute.ts). */
+  precompute_ref_log_probs: bool(null),
   precompute_ref_batch_size: int(null, 1),
   // The loss fields: names and defaults are those of native/train/dpo_loss.h's catalogue (test/config/native-catalogue.test.ts);
   // the loss types, f-divergences and the rules between these keys are checked by it at config load (loss-options.ts).
@@ -92,6 +94,8 @@ export const dpoSchema = {
   sync_ref_model: bool(false),
   ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
   ref_model_sync_steps: int(512, 1),
+  /** alignkit's: the frozen reference's weights in this dtype (null: the policy's, as TRL); src/train/reference-dtype.ts. */
+  ref_model_dtype: oneOf(REF_MODEL_DTYPES, null),
 } satisfies Schema;
 
 /**
@@ -169,7 +173,8 @@ export const ktoSchema = {
   train_sampling_strategy: samplingStrategy('sequential'),
   label_smoothing_factor: labelSmoothingFactorUnread,
   disable_dropout: bool(true),
-  precompute_ref_log_probs: bool(false),
+  /** TRL's default false; null (not written): on when the training set is reused over epochs (src/train/auto-precompute.ts). */
+  precompute_ref_log_probs: bool(null),
   precompute_ref_batch_size: int(null, 1),
   // The loss fields: names and defaults are those of native/train/kto_loss.h's catalogue, which checks them at config load.
   /** One of the native catalogue's KTO loss types (docs/training.md lists them). */
@@ -180,6 +185,8 @@ export const ktoSchema = {
   sync_ref_model: bool(false),
   ref_model_mixup_alpha: num(0.6, { min: 0, max: 1 }),
   ref_model_sync_steps: int(512, 1),
+  /** alignkit's: the frozen reference's weights in this dtype (null: the policy's, as TRL); src/train/reference-dtype.ts. */
+  ref_model_dtype: oneOf(REF_MODEL_DTYPES, null),
 } satisfies Schema;
 
 /** Each trainer's schema, by the name `trainer:` (or `alignkit dpo|sft|kto`) gives it. */

@@ -92,12 +92,13 @@ export const trainingFields = {
   /**
    * alignkit's sharding across data-parallel ranks, as DeepSpeed's ZeRO: 0 off (DDP), 1 optimizer state (torch's
    * ZeroRedundancyOptimizer), 2 optimizer state and gradients (each gradient reduced to its owner only, FSDP's
-   * SHARD_GRAD_OP). Stage 3 (parameter sharding) is not implemented yet.
+   * SHARD_GRAD_OP), 3 parameters too (FSDP's FULL_SHARD: each decoder layer gathered for its forward and its
+   * recomputed backward, native/distributed/full_shard.h).
    */
   zero_stage: int(0, 0),
   /**
-   * TrainingArguments' FSDP switch: shard_grad_op (or fsdp: true with fsdp_config reshard_after_forward: false) runs
-   * as zero_stage 2, no_shard as 0; full and hybrid sharding and offload are refused (src/config/fsdp.ts).
+   * TrainingArguments' FSDP switch: full_shard (or fsdp: true) runs as zero_stage 3, shard_grad_op (or fsdp_config
+   * reshard_after_forward: false) as 2, no_shard as 0; hybrid sharding and offload are refused (src/config/fsdp.ts).
    */
   fsdp: anyValue(null),
   /** FSDP's tuning (a mapping or a JSON file's path); each key is noted or refused (src/config/fsdp.ts). */

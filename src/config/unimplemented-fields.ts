@@ -17,7 +17,7 @@ const PREDICTIONS =
 const DDP =
   "alignkit's data parallelism averages every parameter's gradient each step (a parameter without one contributes zeros) and has no buffers to broadcast; this DistributedDataParallel switch has nothing to act on";
 const PARALLEL =
-  'alignkit runs one process per device with DistributedDataParallel semantics; sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1: optimizer state) and zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op); ZeRO-3 (parameter sharding) is not implemented yet';
+  'alignkit runs one process per device with DistributedDataParallel semantics; sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1: optimizer state), zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op) and zero_stage: 3 (ZeRO-3: parameters too, also spelled fsdp: full_shard)';
 const BEST_MODEL =
   'alignkit keeps no best checkpoint (load_best_model_at_end and save_strategy "best" are not implemented); set save_total_limit and pick a checkpoint-N by its eval metrics in metrics.jsonl';
 

@@ -9,13 +9,31 @@ import { evaluate, type EvalResult } from '../eval/evaluate.js';
 import { packageRoot } from '../native.js';
 import { report, type ReportResult } from '../report/report.js';
 import { train, type TrainOptions } from '../train/train-from-config.js';
+import type { DpoConfig, EvalConfig, SftConfig } from '../types/config-types.js';
 import { caseJudge, followsInstruction } from './case-judge.js';
 
-export const demoAssets = join(packageRoot, 'test', 'fixtures', 'demo');
+const demoFolder = join(packageRoot, 'test', 'fixtures', 'demo');
+const demoData = (name: string) => join(demoFolder, 'data', name);
+
+/**
+ * The bundled demo's model and data (scripts/demo/make_demo.py), as paths inside the installed package: a
+ * 0.2M-parameter Llama and synthetic rows whose prompts ask for an answer in capitals or in small letters.
+ */
+export const demoAssets = {
+  /** The tiny Llama's Hugging Face folder: config.json, model.safetensors, tokenizer, chat template. */
+  model: join(demoFolder, 'model'),
+  /** SFT rows (conversational prompt, completion), the completion's case picked at random. */
+  sft: demoData('sft.jsonl'),
+  /** DPO pairs (prompt, chosen, rejected): the completion in the case the prompt asks for is chosen. */
+  preferencesTrain: demoData('preferences_train.jsonl'),
+  /** Held-out pairs of the same kind, for eval_dataset. */
+  preferencesEval: demoData('preferences_eval.jsonl'),
+  /** Held-out prompts, with the `case` each asks for, for evaluate()'s prompt_dataset. */
+  prompts: demoData('prompts.jsonl'),
+} as const;
 
 /** The stages' configs, writing into `dir`, the demo's output folder. */
 function demoConfigs(dir: string) {
-  const data = (name: string) => join(demoAssets, 'data', name);
   // A 0.2M-parameter model: no memory to save, fp32 on the CPU is fastest; only the final models are kept.
   const common = {
     max_length: 128,
@@ -24,12 +42,12 @@ function demoConfigs(dir: string) {
     use_cpu: true,
     save_strategy: 'no',
     disable_tqdm: true,
-  };
+  } satisfies Omit<SftConfig, 'trainer'> & Omit<DpoConfig, 'trainer'>;
   return {
     sft: {
       trainer: 'sft',
-      model_name_or_path: join(demoAssets, 'model'),
-      train_dataset: data('sft.jsonl'),
+      model_name_or_path: demoAssets.model,
+      train_dataset: demoAssets.sft,
       output_dir: join(dir, 'sft'),
       learning_rate: 3e-3,
       lr_scheduler_type: 'cosine',
@@ -38,12 +56,12 @@ function demoConfigs(dir: string) {
       num_train_epochs: 8,
       logging_steps: 27,
       ...common,
-    },
+    } satisfies SftConfig,
     dpo: {
       trainer: 'dpo',
       model_name_or_path: join(dir, 'sft'),
-      train_dataset: data('preferences_train.jsonl'),
-      eval_dataset: data('preferences_eval.jsonl'),
+      train_dataset: demoAssets.preferencesTrain,
+      eval_dataset: demoAssets.preferencesEval,
       output_dir: join(dir, 'dpo'),
       beta: 0.1,
       learning_rate: 1e-3,
@@ -61,18 +79,18 @@ function demoConfigs(dir: string) {
       eval_steps: 24,
       eval_on_start: true,
       ...common,
-    },
+    } satisfies DpoConfig,
     eval: {
       model_name_or_path: join(dir, 'dpo'),
       ref_model: join(dir, 'sft'),
-      eval_dataset: data('preferences_eval.jsonl'),
-      prompt_dataset: data('prompts.jsonl'),
+      eval_dataset: demoAssets.preferencesEval,
+      prompt_dataset: demoAssets.prompts,
       output_dir: join(dir, 'dpo'),
       max_new_tokens: 24,
       per_device_eval_batch_size: 16,
       use_cpu: true,
       judge: join(packageRoot, 'dist', 'demo', 'case-judge.js'), // for `alignkit eval eval.yaml`
-    },
+    } satisfies EvalConfig,
   };
 }
 

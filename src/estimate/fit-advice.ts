@@ -2,7 +2,7 @@
 // when none is enough, with all of them), keeping those under the memory available. train() prints them in its
 // will-not-fit warning; `alignkit estimate` under its table.
 import type { Estimate } from './estimate-config.js';
-import { memoryPlan, type PlanSettings } from './memory-plan.js';
+import { checkpointedLayerCount, memoryPlan, type PlanSettings } from './memory-plan.js';
 
 export interface FitOption {
   /** The config keys to set, as a recipe would write them. */
@@ -21,7 +21,13 @@ const VARIANTS: Variant[] = [
   {
     change: 'gradient_checkpointing: true',
     applies: (s) => !s.gradientCheckpointing,
-    apply: (s) => ({ ...s, gradientCheckpointing: true }),
+    apply: (s) => ({ ...s, gradientCheckpointing: true, checkpointEveryNLayers: 1, activationMemoryBudget: null }),
+  },
+  {
+    // Already checkpointing part of the layers: all of them.
+    change: 'activation_memory_budget: 0 (every layer recomputed)',
+    applies: (s) => s.gradientCheckpointing && (s.checkpointEveryNLayers > 1 || (s.activationMemoryBudget ?? 0) > 0),
+    apply: (s) => ({ ...s, checkpointEveryNLayers: 1, activationMemoryBudget: 0 }),
   },
   {
     change: 'precompute_ref_log_probs: true',
@@ -33,7 +39,8 @@ const VARIANTS: Variant[] = [
     applies: (s) => s.lora === null && s.weightDtype === 'float32',
     apply: (s) => ({
       ...s,
-      lora: { r: 16, targets: ['q_proj', 'v_proj'] },
+      // PEFT's defaults; DPO's and KTO's disable_dropout turns lora_dropout off.
+      lora: { r: 16, targets: ['q_proj', 'v_proj'], dropout: s.trainer === 'sft' ? 0.05 : 0 },
       reference: s.reference === 'copy' ? 'base' : s.reference,
     }),
   },
@@ -60,6 +67,32 @@ const VARIANTS: Variant[] = [
   },
 ];
 
+/**
+ * Checkpointing only as many layers as needed: the fewest that bring the plan under `budget` (each recomputed layer
+ * costs time), as the activation_memory_budget that picks them and, when one picks as many, every_n_layers.
+ * Null when full checkpointing is needed, does not fit either, or is already set with no partial choice possible.
+ */
+export function partialCheckpointing(estimate: Pick<Estimate, 'shape' | 'settings'>, budget: number): FitOption | null {
+  const layers = estimate.shape.numLayers;
+  const current = checkpointedLayerCount(estimate.settings, layers);
+  const base = { ...estimate.settings, gradientCheckpointing: true, checkpointEveryNLayers: 1 };
+  for (let k = current + 1; k < layers; k++) {
+    // The budget to the hundredth whose round((1 - b) x layers) is k: the largest such b (the most kept).
+    const memoryBudget = Math.floor((1 - (k - 0.5) / layers) * 100) / 100;
+    const settings = { ...base, activationMemoryBudget: memoryBudget };
+    if (checkpointedLayerCount(settings, layers) !== k) continue;
+    const total = memoryPlan(estimate.shape, settings).total;
+    if (total > budget) continue;
+    // every_n_layers n recomputes ceil(layers / n): the largest n that gives k, if one does.
+    const n = Array.from({ length: layers - 1 }, (_, j) => layers - j).find((m) => Math.ceil(layers / m) === k);
+    const change =
+      `gradient_checkpointing: true + activation_memory_budget: ${memoryBudget} (${k} of ${layers} layers recomputed)` +
+      (n ? ` or gradient_checkpointing_kwargs: {every_n_layers: ${n}}` : '');
+    return { change, total };
+  }
+  return null;
+}
+
 /** The options that each alone bring the plan under `budget` (batch and max_length halved); else all together. */
 export function fitOptions(estimate: Pick<Estimate, 'shape' | 'settings'>, budget: number): FitOption[] {
   const applicable = VARIANTS.filter((v) => v.applies(estimate.settings));
@@ -69,6 +102,9 @@ export function fitOptions(estimate: Pick<Estimate, 'shape' | 'settings'>, budge
     return { change, total: memoryPlan(estimate.shape, settings).total };
   });
   const fitting = each.filter((o) => o.total <= budget);
+  // Partial checkpointing first: it fits at less recomputation than checkpointing every layer.
+  const partial = partialCheckpointing(estimate, budget);
+  if (partial) fitting.unshift(partial);
   if (fitting.length > 0 || applicable.length < 2) return fitting;
   const all = applicable.reduce((s, v) => v.apply(s), estimate.settings);
   const total = memoryPlan(estimate.shape, all).total;

@@ -25,6 +25,8 @@ export function wontFitLine(estimate: Estimate): string | null {
   );
 }
 
+type Row = [string, number | null, string];
+
 export function formatEstimate(e: Estimate): string {
   const { plan, settings: s, shape } = e;
   const lines: string[] = [];
@@ -34,18 +36,33 @@ export function formatEstimate(e: Estimate): string {
       `${millions(plan.trainableParameters)} trainable${s.lora ? ` (LoRA r ${s.lora.r} on ${s.lora.targets.join(', ')})` : ''}`,
   );
   lines.push(
-    `settings: ${s.weightDtype} weights${s.bf16 ? ', bf16 autocast' : ''}, gradient checkpointing ${s.gradientCheckpointing ? 'on' : 'off'}, ` +
+    `settings: ${s.weightDtype} weights${s.bf16 ? ', bf16 autocast' : ''}, gradient checkpointing ${s.gradientCheckpointing ? `on (${plan.activations.checkpointedLayers} of ${shape.numLayers} layers)` : 'off'}, ` +
       `${s.batchSize} ${unit} x ${s.maxLength} tokens (${plan.sequences} sequences, ${plan.tokens} tokens per forward), ` +
       `device ${s.device}${s.worldSize > 1 ? `, world size ${s.worldSize}, zero_stage ${s.zeroStage}` : ''}`,
   );
   lines.push('');
-  const rows: [string, number | null, string][] = [
-    ['weights', plan.weights, `${s.weightDtype}${s.lora ? ', adapters included' : ''}`],
-    ['gradients', plan.gradients, 'made in backward, freed after each optimizer step'],
+  const sharded = (stage: number) => s.zeroStage >= stage && s.worldSize > 1;
+  const rows: Row[] = [
+    [
+      'weights',
+      plan.weights,
+      `${s.weightDtype}${s.lora ? ', adapters included' : ''}${sharded(3) ? `, 1/${s.worldSize} + two gathered units (ZeRO-3)` : ''}`,
+    ],
+    [
+      'gradients',
+      plan.gradients,
+      'made in backward, freed after each optimizer step' +
+        (sharded(2)
+          ? `; the owned 1/${s.worldSize} and ${sharded(3) ? "one layer's and two flat units in flight (ZeRO-3)" : 'the bucket being reduced (ZeRO-2)'}`
+          : ''),
+    ],
+    ...(plan.gradientBuckets > 0
+      ? [['DDP gradient buckets', plan.gradientBuckets, 'flat copies of the gradients, kept between steps'] as Row]
+      : []),
     [
       'optimizer (AdamW)',
       plan.optimizer,
-      `2 states in ${s.weightDtype}${s.zeroStage >= 1 && s.worldSize > 1 ? `, 1/${s.worldSize} (ZeRO-1)` : ''}`,
+      `2 states in ${s.weightDtype}${sharded(1) ? `, 1/${s.worldSize} (ZeRO-${Math.min(s.zeroStage, 3)})` : ''}`,
     ],
     [
       'reference model',
@@ -56,7 +73,7 @@ export function formatEstimate(e: Estimate): string {
           ? 'the policy with its adapters off: no copy'
           : s.precomputeRefLogProbs
             ? `${bytes(plan.referenceFreedAfterPrecompute)} until its log-probs are precomputed, then freed`
-            : 'a second copy of the weights',
+            : `a second copy of the weights${s.referenceDtype ? ` in ${s.referenceDtype} (ref_model_dtype)` : ''}`,
     ],
     [
       'autocast weight cache',
@@ -65,18 +82,26 @@ export function formatEstimate(e: Estimate): string {
     ],
     [
       'activations',
-      plan.activations[s.gradientCheckpointing ? 'withCheckpointing' : 'withoutCheckpointing'],
-      `gradient checkpointing ${s.gradientCheckpointing ? 'on' : 'off'}`,
+      plan.activations.planned,
+      `${plan.activations.checkpointedLayers} of ${shape.numLayers} layers checkpointed`,
     ],
-    ['  with checkpointing', plan.activations.withCheckpointing, 'layer inputs + one layer recomputed'],
+    ['  with checkpointing', plan.activations.withCheckpointing, 'the layer inputs only'],
     ['  without checkpointing', plan.activations.withoutCheckpointing, 'every layer as below'],
-    ['backward working set', plan.backwardWorkspace, "gradients in flight, logits tiles, lm_head's gradient"],
+    [
+      'backward working set',
+      plan.backwardWorkspace,
+      "the larger of the loss head's (logits tiles) and one layer's (recomputed, gradients in flight)",
+    ],
     ['runtime', plan.runtime, s.device === 'cuda' ? 'CUDA context' : 'Node, libtorch, tokenizer and data'],
-    ['loading', plan.loading, 'before step 1: the models and the safetensors file being read (its mapped pages)'],
+    [
+      'loading',
+      plan.loading,
+      'before step 1: the policy, its AdamW states, the reference and the file being read (its mapped pages)',
+    ],
     [
       'peak (estimated)',
       plan.total,
-      'the larger of loading and runtime + weights + optimizer + reference + max(activations + working set, gradients)',
+      'the larger of loading and runtime + weights + optimizer + reference + buckets + max(activations + working set, gradients)',
     ],
     [
       `available (${e.available.device})`,

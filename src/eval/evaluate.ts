@@ -10,6 +10,7 @@ import type { Device } from '../types/model.js';
 import { resolveEvalModelPaths } from '../hub/resolve-models.js';
 import { adapterBase } from '../train/peft.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import type { EvalConfig as EvalConfigInput } from '../types/config-types.js';
 import { loadEvalConfig, resolveEvalConfig, type EvalConfig } from './eval-config.js';
 import { evaluateGenerations, type Judge } from './generation-eval.js';
 import { evaluatePreferences } from './preference-eval.js';
@@ -42,8 +43,9 @@ async function load(config: EvalConfig, dir: string): Promise<Model> {
   return model;
 }
 
+/** Evaluates as an eval config (its keys typed from evalSchema) or a YAML/JSON file's path says; checked before any work. */
 export async function evaluate(
-  configOrPath: string | Record<string, unknown>,
+  configOrPath: EvalConfigInput | string,
   options: EvaluateOptions = {},
 ): Promise<EvalResult> {
   const log = options.log ?? ((message: string) => console.error(message));

@@ -100,6 +100,8 @@ export async function saveCheckpoint(
     await optimizer.save(dp.isMain ? join(temp, OPTIMIZER_FILE) : null);
     await dp.barrier();
   }
+  // zero_stage 3: every rank sends its shards; rank 0 keeps the whole parameters for the save.
+  await optimizer.gatherParameters(dp.isMain);
   if (!dp.isMain) return final;
   await savePolicy(model, temp);
   await writeFiles?.(temp);

@@ -17,6 +17,9 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { METRIC_RULES } from './metrics.js';
 import { adapterBase } from './peft.js';
+import { precomputeRefLogProbs } from './auto-precompute.js';
+import { checkpointingOptions } from './checkpointed-layers.js';
+import { referenceDtype } from './reference-dtype.js';
 import { checkEvalDataset, checkPrecision } from './config-checks.js';
 import { loadTrainingModel, setupPolicy } from './policy-setup.js';
 import { meanOverMicroBatches } from './recipe.js';
@@ -85,18 +88,25 @@ async function loadReference(
   policy: Model,
   resumeDir: string | null,
   referenceDir: string,
+  note: (message: string) => void,
 ): Promise<Model | 'base'> {
   const start = config.model_name_or_path!;
   const base = adapterBase(start);
   if (policy.config.lora && config.sync_ref_model)
     throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
   if (base) {
+    referenceDtype(config, true, note);
     const reference = await loadTrainingModel(config, base);
     await reference.loadAdapter(start);
     return reference;
   }
+  const dtype = referenceDtype(config, policy.config.lora, note);
   if (policy.config.lora) return 'base';
-  return loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : referenceDir);
+  return loadTrainingModel(
+    config,
+    config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : referenceDir,
+    dtype,
+  );
 }
 
 /** `referenceDir`: the reference's folder when it is not model_name_or_path (TRL's ref_model; online DPO's fixed reference). */
@@ -138,12 +148,18 @@ export async function trainDpo(
       })
     : null;
 
+  const precompute = precomputeRefLogProbs(
+    config,
+    { batchesPerEpoch: dp.shard(trainBatches).length, sameValues: true },
+    note,
+  );
+
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
-  let reference: Reference = await loadReference(config, policy, resumeDir, referenceDir);
+  let reference: Reference = await loadReference(config, policy, resumeDir, referenceDir, note);
   // TR-DPO: the reference moves toward the policy during training, so checkpoints hold it too.
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
-  if (config.precompute_ref_log_probs) {
+  if (precompute) {
     // One pass of the reference over each table; a reference model is then freed ('base' is the policy itself).
     // In float32 even with bf16: TRL precomputes in DPOTrainer.__init__, before accelerate wraps the forward in autocast.
     const base = reference === 'base';
@@ -170,7 +186,7 @@ export async function trainDpo(
   const lossOptions: DpoStepOptions = {
     ...lossOptionsOf<DpoLossOptions>(config, lossCatalogue('dpo')),
     bf16: config.bf16 ?? true,
-    gradient_checkpointing: config.gradient_checkpointing,
+    ...checkpointingOptions(config, policy.config.numLayers),
   };
 
   return runTrainer(

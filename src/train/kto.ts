@@ -18,6 +18,9 @@ import type { KtoLossOptions, KtoStepOptions } from '../types/steps.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { syncedReferenceDir } from './checkpoint.js';
 import { adapterBase } from './peft.js';
+import { precomputeRefLogProbs } from './auto-precompute.js';
+import { checkpointingOptions } from './checkpointed-layers.js';
+import { referenceDtype } from './reference-dtype.js';
 import { klEstimate, klMean } from './kto-kl.js';
 import { METRIC_RULES } from './metrics.js';
 import { checkEvalDataset, checkPrecision } from './config-checks.js';
@@ -115,20 +118,34 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
       })
     : null;
 
+  // The KL rows pair each row with a neighbour in its batch (sequential order, which KL loss types require):
+  // precomputed alike only from the same batches.
+  const sameKlRows = dp.worldSize === 1 && config.precompute_ref_batch_size === null;
+  const precompute = precomputeRefLogProbs(
+    config,
+    { batchesPerEpoch: dp.shard(trainBatches).length, sameValues: !usesKl(config) || sameKlRows },
+    note,
+  );
+
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // With LoRA adapters the reference is the policy with them off (PEFT's disable_adapter), as TRL runs it.
   const lora = policy.config.lora;
   if (lora && config.sync_ref_model)
     throw configError('sync_ref_model is not compatible with PEFT (TRL refuses it too)');
+  const dtype = referenceDtype(config, lora, note);
   let reference: Reference = lora
     ? policy
-    : await loadTrainingModel(config, config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir);
+    : await loadTrainingModel(
+        config,
+        config.sync_ref_model && resumeDir ? syncedReferenceDir(resumeDir) : modelDir,
+        dtype,
+      );
   const synced = config.sync_ref_model ? (reference as Model) : undefined;
   let evalReference: Reference = reference;
   // bf16 autocast on every forward; gradient checkpointing on the policy's forward with autograd only.
   const forward: CompletionLogProbsOptions = { bf16: config.bf16 ?? true };
   const referenceForward: CompletionLogProbsOptions = { ...forward, adaptersOff: lora };
-  if (config.precompute_ref_log_probs) {
+  if (precompute) {
     // One pass of the reference over each table, then it is freed. In float32 even with bf16: TRL precomputes in
     // KTOTrainer.__init__, before accelerate wraps the forward in autocast.
     const model = reference as Model;
@@ -153,7 +170,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   const stepOptions: KtoStepOptions = {
     ...lossOptions<KtoLossOptions>(config, lossCatalogue('kto')),
     ...forward,
-    gradient_checkpointing: config.gradient_checkpointing,
+    ...checkpointingOptions(config, policy.config.numLayers),
   };
   const kl = usesKl(config);
 

@@ -19,6 +19,7 @@ export type ModelInitConfig = Pick<
   | 'use_peft'
   | 'gradient_checkpointing'
   | 'gradient_checkpointing_kwargs'
+  | 'activation_memory_budget'
 >;
 
 const QUANTIZATION = 'quantized (bitsandbytes) training is not implemented in alignkit';
@@ -94,8 +95,8 @@ function checkInitKwargs(kwargs: Record<string, unknown>, note: (message: string
 
 /**
  * gradient_checkpointing_kwargs as transformers 5.18's Trainer splits it: every_n_layers and offload for
- * gradient_checkpointing_enable(), the rest for torch.utils.checkpoint.checkpoint. alignkit recomputes every decoder
- * layer in backward, replaying the forward's random draws.
+ * gradient_checkpointing_enable(), the rest for torch.utils.checkpoint.checkpoint. alignkit recomputes the chosen
+ * decoder layers (checkpointed-layers.ts) in backward, replaying the forward's random draws.
  */
 function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: string) => void): void {
   const kwargs = config.gradient_checkpointing_kwargs;
@@ -104,6 +105,14 @@ function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: strin
     note('note: gradient_checkpointing_kwargs has no effect without gradient_checkpointing (as in transformers)');
     return;
   }
+  if (
+    config.activation_memory_budget !== null &&
+    Object.hasOwn(kwargs, 'every_n_layers') &&
+    kwargs.every_n_layers !== 1
+  )
+    throw configError(
+      'activation_memory_budget and gradient_checkpointing_kwargs.every_n_layers both choose the checkpointed layers; set one',
+    );
   for (const [key, value] of Object.entries(kwargs)) {
     const where = `gradient_checkpointing_kwargs.${key}`;
     if (key === 'use_reentrant') {
@@ -111,9 +120,9 @@ function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: strin
         `note: ${where} has no effect: alignkit's checkpointing recomputes each decoder layer in backward, which gives the same gradients either way`,
       );
     } else if (key === 'every_n_layers') {
-      if (value !== 1)
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
         throw configError(
-          `${where}: checkpointing only some layers is not implemented; alignkit checkpoints every decoder layer (every_n_layers: 1)`,
+          `${where} must be a positive integer (decoder layer i is checkpointed when i % every_n_layers == 0), got ${JSON.stringify(value)}`,
         );
     } else if (key === 'offload') {
       if (value !== false)
@@ -139,6 +148,10 @@ function checkCheckpointingKwargs(config: ModelInitConfig, note: (message: strin
 export function checkModelInit(config: ModelInitConfig, note: (message: string) => void): void {
   checkInitKwargs(config.model_init_kwargs ?? {}, note);
   checkCheckpointingKwargs(config, note);
+  if (config.activation_memory_budget !== null && !config.gradient_checkpointing)
+    note(
+      'note: activation_memory_budget has no effect without gradient_checkpointing: every layer keeps its activations (budget 1)',
+    );
   const dtype = trainingDtype(config);
   if (dtype === 'float16') refuseFloat16();
   if (config.use_peft && dtype !== 'float32' && dtype !== 'auto') refuseLoraDtype(dtype);

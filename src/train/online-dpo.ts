@@ -40,6 +40,8 @@ function roundConfig(config: OnlineDpoConfig, policyDir: string, pairsPath: stri
     train_dataset: pairsPath,
     output_dir: outputDir,
     dataset_columns: null,
+    // A round's pairs are new each round: precomputing stays as written (TRL's default false), never chosen for it.
+    precompute_ref_log_probs: config.precompute_ref_log_probs ?? false,
   } as DpoConfig;
 }
 

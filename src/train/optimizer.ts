@@ -3,7 +3,8 @@
 // TrainingArguments' default optim adamw_torch_fused, or torch's single-tensor loop for adamw_torch), and
 // clip_grad_norm_ for max_grad_norm. The math lives in native/train/adamw.cpp; with zero_stage 1 the state is
 // sharded over the data-parallel ranks (native/distributed/sharded_adamw.cpp), with zero_stage 2 the gradients too
-// (each reduced to its owner only: native/distributed/gradient_reducer.cpp).
+// (each reduced to its owner only: native/distributed/gradient_reducer.cpp), with zero_stage 3 the parameters
+// themselves (gathered per decoder layer for forward and backward: native/distributed/full_shard.cpp).
 import type { OPTIMIZERS } from '../config/training-fields.js';
 import type { DataParallel } from '../distributed/data-parallel.js';
 import { AlignkitError, fromNative } from '../errors.js';
@@ -33,14 +34,17 @@ export interface AdamWOptions {
 
 /**
  * ZeRO over a data-parallel group: each rank keeps the AdamW state of about 1/world size of the parameters (stage
- * 1), and with stage 2 only their averaged gradients too.
+ * 1), and with stage 2 only their averaged gradients too; with stage 3 it keeps 1/world size of every parameter,
+ * its gradient and state.
  */
 export interface OptimizerSharding {
   /** The ranks' group; a world of one ({@link DataParallel.single}) leaves the optimizer unsharded. */
   group: DataParallel;
   /**
-   * TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding, 2 optimizer state and gradients (the
-   * model must be attached to the group first: {@link DataParallel.attach}).
+   * TrainingArguments-style `zero_stage`: 0 off, 1 optimizer-state sharding, 2 optimizer state and gradients, 3
+   * parameters too (FSDP FULL_SHARD); 2 and 3 need the model attached to the group first ({@link DataParallel.attach}).
+   * With 3 the model's parameters are empty between uses: every rank calls {@link Optimizer.gatherParameters}
+   * before rank 0 saves it.
    */
   zeroStage: number;
   /** Updated parameters and saved state go out coalesced in buckets of this many MiB (ddp_bucket_cap_mb; 0: one tensor each). Default 25. */
@@ -109,11 +113,29 @@ export class Optimizer {
   gradientBytes(): number {
     return this.#native.gradientBytes();
   }
+
+  /**
+   * Bytes of the model's parameters this process holds now: with zero_stage 3 its shards (about 1/world size) plus
+   * the units gathered at the moment (none between steps); otherwise every parameter. With `peak`, zero_stage 3's
+   * high-water mark so far (the shards plus the units whole at once during a forward or backward).
+   */
+  parameterBytes(peak = false): number {
+    return this.#native.parameterBytes(peak);
+  }
+
+  /**
+   * With zero_stage 3, a collective every rank calls before one of them saves the model: the parameters are
+   * gathered, and where `keep` is true stay whole until their next use (forward, or this optimizer's step frees
+   * them); elsewhere each unit is dropped once gathered. Without parameter sharding, nothing.
+   */
+  async gatherParameters(keep: boolean): Promise<void> {
+    await this.#native.gatherParameters(keep).catch(fromNative);
+  }
 }
 
 /**
  * An AdamW over `model`'s parameters; its steps wait for the model's running forward/backward, and vice versa.
- * With `sharding` (zeroStage 1 or 2 and a group of several ranks) every rank must create it, clip, step and save
+ * With `sharding` (zeroStage 1, 2 or 3 and a group of several ranks) every rank must create it, clip, step and save
  * it together.
  */
 export async function createOptimizer(
@@ -122,11 +144,10 @@ export async function createOptimizer(
   sharding?: OptimizerSharding,
 ): Promise<Optimizer> {
   const zeroStage = sharding?.zeroStage ?? 0;
-  if (zeroStage !== 0 && zeroStage !== 1 && zeroStage !== 2) {
+  if (zeroStage !== 0 && zeroStage !== 1 && zeroStage !== 2 && zeroStage !== 3) {
     throw new AlignkitError(
       'ERR_INVALID_CONFIG',
-      `zero_stage: expected 0 (off), 1 (optimizer-state sharding) or 2 (optimizer state and gradients), got ${zeroStage}` +
-        (zeroStage === 3 ? ' (ZeRO-3, parameter sharding, is not implemented yet)' : ''),
+      `zero_stage: expected 0 (off), 1 (optimizer-state sharding), 2 (optimizer state and gradients) or 3 (parameters too), got ${zeroStage}`,
     );
   }
   const group = sharding?.group.nativeGroup() ?? null;
@@ -137,7 +158,7 @@ export async function createOptimizer(
       adamEpsilon: options.adam_epsilon ?? 1e-8,
       weightDecay: options.weight_decay ?? 0.0,
       fused: (options.optim ?? 'adamw_torch_fused') === 'adamw_torch_fused',
-      ...(zeroStage !== 0 && group ? { group, zeroStage: zeroStage as 1 | 2, bucketCapMb: sharding?.bucketCapMb } : {}),
+      ...(zeroStage !== 0 && group ? { group, zeroStage, bucketCapMb: sharding?.bucketCapMb } : {}),
     })
     .catch(fromNative);
   return new Optimizer(handle, options.learning_rate);

@@ -5,7 +5,7 @@ import { distributedEnv } from '../distributed/launch-env.js';
 import { configError } from '../errors.js';
 import { info, manualSeed } from '../info.js';
 import { loadModel, type Model } from '../model.js';
-import type { Device } from '../types/model.js';
+import type { Device, Dtype } from '../types/model.js';
 import { checkpointToResume, loadCheckpoint } from './checkpoint.js';
 import { refuseFloat16, refuseLoraDtype, trainingDtype, type ModelInitConfig } from './model-init.js';
 import { createOptimizer } from './optimizer.js';
@@ -14,16 +14,18 @@ import type { LoopConfig } from './recipe.js';
 
 /**
  * As the HF Trainer: the accelerator when there is one (cuda:LOCAL_RANK under a data-parallel launcher), unless
- * use_cpu; the weights in the dtype TRL loads them in (float32 unless dtype / model_init_kwargs say otherwise).
+ * use_cpu; the weights in the dtype TRL loads them in (float32 unless dtype / model_init_kwargs say otherwise), or
+ * in `dtype` (a reference's ref_model_dtype).
  */
 export async function loadTrainingModel(
   config: Pick<LoopConfig, 'use_cpu'> & ModelInitConfig,
   dir: string,
+  dtype: Dtype = trainingDtype(config),
 ): Promise<Model> {
   const accelerator = info().device === 'cpu' ? 'cpu' : `cuda:${distributedEnv()?.localRank ?? 0}`;
   const model = await loadModel(dir, {
     device: config.use_cpu ? 'cpu' : (accelerator as Device),
-    dtype: trainingDtype(config),
+    dtype,
   });
   if (model.config.numLabels > 0) {
     await model.dispose();

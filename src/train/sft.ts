@@ -24,6 +24,7 @@ import type { MicroBatchResult } from './recipe.js';
 import { runTrainer } from './trainer-loop.js';
 import type { TrainOptions, TrainResult } from './train-types.js';
 import { METRIC_RULES } from './metrics.js';
+import { checkpointingOptions } from './checkpointed-layers.js';
 
 function checkSupported(config: SftConfig, tokenizer: Tokenizer, note: (message: string) => void): void {
   checkPrecision(config, note);
@@ -85,7 +86,7 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
   const stepOptions: SftStepOptions = {
     ...lossOptions<SftLossOptions>(config, lossCatalogue('sft')),
     bf16: config.bf16 ?? true,
-    gradient_checkpointing: config.gradient_checkpointing,
+    ...checkpointingOptions(config, policy.config.numLayers),
   };
   return runTrainer(
     {

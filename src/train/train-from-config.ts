@@ -3,8 +3,8 @@
 // SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
 // config, trains its shard, and leaves.
 import { configNotes } from '../config/config-notes.js';
-import { fsdpPlan } from '../config/fsdp.js';
-import { loadConfig, resolveConfig, type TrainConfig } from '../config/load-config.js';
+import { fsdpPlan, zeroStageNotes } from '../config/fsdp.js';
+import { loadConfig, resolveConfig, type TrainConfig as ResolvedConfig } from '../config/load-config.js';
 import { trainerSchemas } from '../config/trainer-fields.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { distributedEnv } from '../distributed/launch-env.js';
@@ -18,16 +18,19 @@ import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { checkInputFolders, claimOutputDir } from './run-output.js';
 import { resolveInputs } from './resolve-inputs.js';
 import { trainSft } from './sft.js';
+import type { TrainConfig } from '../types/config-types.js';
 import type { TrainResult } from './train-types.js';
 
 export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './train-types.js';
 export type { OnlineDpoOptions } from './online-dpo.js';
 export type { ScoreJudge } from './online-judge.js';
 
-export async function train(
-  configOrPath: string | Record<string, unknown>,
-  options: OnlineDpoOptions = {},
-): Promise<TrainResult> {
+/**
+ * Trains as `config.trainer` says: a config object (its keys typed from the trainer's schema) or a YAML/JSON
+ * file's path. Either is checked key by key before any work. A config built at run time (JSON.parse, a form) is
+ * passed `as TrainConfig`: it meets the same checks, with the same errors, as a file.
+ */
+export async function train(configOrPath: TrainConfig | string, options: OnlineDpoOptions = {}): Promise<TrainResult> {
   const config = typeof configOrPath === 'string' ? await loadConfig(configOrPath) : resolveConfig(configOrPath);
   if (options.judge && config.trainer !== 'online_dpo')
     throw configError(`a judge function is for trainer: online_dpo, not ${config.trainer}`);
@@ -35,6 +38,7 @@ export async function train(
   // One note for each key the config sets that has no effect in alignkit (the schema says why).
   for (const note of configNotes(config, trainerSchemas[config.trainer])) log(note);
   for (const note of fsdpPlan(config.fsdp, config.fsdp_config).notes) log(note);
+  for (const note of zeroStageNotes(config)) log(note);
   // report_to's names, and whether push_to_hub can push (offline, no token): refused before any work.
   checkReporting(config, log);
   // Before any work: output_dir is not an input model's folder, is writable, and is this run's alone (until it returns).
@@ -47,7 +51,7 @@ export async function train(
   }
 }
 
-async function trainClaimed(config: TrainConfig, options: OnlineDpoOptions): Promise<TrainResult> {
+async function trainClaimed(config: ResolvedConfig, options: OnlineDpoOptions): Promise<TrainResult> {
   // libtorch maps its libraries before the data is read: a Parquet reader's WebAssembly reserves ~10 GB of address
   // space, after which libtorch would no longer fit under a `ulimit -v` (as clusters set); before it, both do.
   native();

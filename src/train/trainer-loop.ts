@@ -243,6 +243,8 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
     step: state.global_step,
   });
   await reporters.trainEnd();
+  // zero_stage 3: every rank sends its shards; rank 0 keeps the whole parameters for the save.
+  await optimizer.gatherParameters(dp.isMain);
   if (dp.isMain) {
     // As a checkpoint is written: a failing write (a full disk) leaves output_dir's previous model intact.
     await writeModelFolder(outputDir, async (dir) => {

@@ -54,6 +54,12 @@ export interface ForwardOptions {
    * gradients are affected. Default false.
    */
   gradient_checkpointing?: boolean;
+  /**
+   * With `gradient_checkpointing`, the decoder layers it applies to: one flag per layer (true: recomputed), as
+   * `gradient_checkpointing_kwargs.every_n_layers` and `activation_memory_budget` choose them
+   * (src/train/checkpointed-layers.ts). Default: every layer.
+   */
+  checkpointed_layers?: boolean[];
 }
 
 /** The fused lm_head/log-prob kernel's tiling, and the plain path it is checked against. */

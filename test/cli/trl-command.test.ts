@@ -147,8 +147,8 @@ describe('alignkit dpo|sft|kto recipe.yaml', () => {
       'alignkit: alignkit dpo: unknown flag --betta (did you mean --beta?) [ERR_INVALID_CONFIG]',
     ],
     [
-      ['kto', '--fsdp', 'full_shard'],
-      /^alignkit: alignkit kto: fsdp: "full_shard" shards parameters \(FULL_SHARD\), which is not supported: parameter sharding \(ZeRO-3 \/ FSDP FULL_SHARD\) is not implemented yet; fsdp: shard_grad_op .* is supported \[ERR_INVALID_CONFIG\]$/,
+      ['kto', '--fsdp', 'hybrid_shard'],
+      /^alignkit: alignkit kto: fsdp: hybrid_shard is only available with FSDP1 in transformers \(fsdp_config.version: 1\); and hybrid_shard \(shard within a node, replicate across nodes\) is not supported: alignkit shards over every rank .* \[ERR_INVALID_CONFIG\]$/,
     ],
   ])('%j is one clear error line and exit code 1', (args, message) => {
     const result = alignkit(...args);

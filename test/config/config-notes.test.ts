@@ -21,15 +21,11 @@ describe('refused keys', () => {
       message:
         `${path}: deepspeed: "configs/zero3.json" is not supported: DeepSpeed is not used: alignkit runs one process per ` +
         'device with DistributedDataParallel semantics; sharding exists as zero_stage: 1 (DeepSpeed ZeRO-1: optimizer ' +
-        'state) and zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op); ZeRO-3 ' +
-        '(parameter sharding) is not implemented yet',
+        'state), zero_stage: 2 (ZeRO-2: optimizer state and gradients, also spelled fsdp: shard_grad_op) and ' +
+        'zero_stage: 3 (ZeRO-3: parameters too, also spelled fsdp: full_shard)',
     });
     for (const [key, value, reason] of [
-      [
-        'fsdp',
-        'full_shard auto_wrap',
-        /shards parameters \(FULL_SHARD\), which is not supported: parameter sharding \(ZeRO-3/,
-      ],
+      ['fsdp', 'full_shard offload', /fsdp: offload is not supported: CPU offload/],
       ['neftune_noise_alpha', 5, /NEFTune/],
       ['auto_find_batch_size', true, /does not retry smaller batches/],
       ['load_best_model_at_end', true, /keeps no best checkpoint/],

@@ -1,10 +1,11 @@
-// TrainingArguments' fsdp / fsdp_config spellings (transformers 5.18's _process_fsdp_args): SHARD_GRAD_OP maps onto
-// zero_stage 2 with a note, NO_SHARD onto 0 (DDP); full and hybrid sharding, offload and unknown keys are refused at
-// config load naming the key and why; fsdp_config keys that change nothing are noted.
+// TrainingArguments' fsdp / fsdp_config spellings (transformers 5.18's _process_fsdp_args): FULL_SHARD maps onto
+// zero_stage 3 and SHARD_GRAD_OP onto 2 with a note, NO_SHARD onto 0 (DDP); hybrid sharding, offload, unknown keys
+// and what stage 3 cannot run with are refused at config load naming the key and why; fsdp_config keys that change
+// nothing are noted.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fsdpPlan } from '../../src/config/fsdp.js';
+import { fsdpPlan, zeroStageNotes } from '../../src/config/fsdp.js';
 import { resolveConfig } from '../../src/config/load-config.js';
 import { tempDir } from '../helpers/fixtures.js';
 
@@ -35,6 +36,53 @@ describe('fsdp spellings', () => {
     );
   });
 
+  it('full_shard in every form TrainingArguments accepts runs as zero_stage 3', () => {
+    const path = join(tempDir('fsdp-config'), 'fsdp3.json');
+    writeFileSync(path, JSON.stringify({ fsdp_reshard_after_forward: true, fsdp_version: 2 }));
+    for (const values of [
+      { fsdp: true },
+      { fsdp: 'full_shard' },
+      { fsdp: 'full_shard auto_wrap' },
+      { fsdp: ['full_shard', 'auto_wrap'] },
+      { fsdp: true, fsdp_config: { reshard_after_forward: true } },
+      { fsdp: true, fsdp_config: path },
+      { fsdp: 'full_shard', fsdp_config: { version: 1 }, zero_stage: 3 },
+      { fsdp: 'shard_grad_op', fsdp_config: { version: 1, reshard_after_forward: 'FULL_SHARD' } },
+      { fsdp: 'full_shard', fsdp_config: { activation_checkpointing: true } },
+      { zero_stage: 3 },
+    ]) {
+      expect(dpo(values).zero_stage, JSON.stringify(values)).toBe(3);
+    }
+    expect(
+      fsdpPlan('full_shard', {
+        transformer_layer_cls_to_wrap: ['LlamaDecoderLayer'],
+        backward_prefetch: 'BACKWARD_PRE',
+      }).notes,
+    ).toEqual([
+      'note: fsdp: "full_shard" runs as zero_stage: 3 (FSDP FULL_SHARD = ZeRO-3: each rank keeps 1/world size of every parameter, its averaged gradient and AdamW state; each decoder layer is gathered for its forward and again for its recomputed backward)',
+      'note: fsdp_config.transformer_layer_cls_to_wrap: ["LlamaDecoderLayer"] has no effect in alignkit: alignkit\'s ZeRO-3 wraps each decoder layer as one unit and the embedding, final norm and lm_head as the root unit, as transformer_layer_cls_to_wrap: [<the model\'s decoder layer>] does',
+      "note: fsdp_config.backward_prefetch: \"BACKWARD_PRE\" has no effect in alignkit: alignkit's ZeRO-3 always prefetches one unit ahead: the next layer's all-gather while a layer runs forward (forward_prefetch) and the previous one's while a layer is recomputed in backward (BACKWARD_PRE)",
+    ]);
+  });
+
+  it('zero_stage 3 notes that every layer is recomputed, whatever gradient checkpointing says', () => {
+    expect(zeroStageNotes(dpo({ zero_stage: 2 }))).toEqual([]);
+    expect(zeroStageNotes(dpo({ zero_stage: 3, gradient_checkpointing: true }))).toEqual([]);
+    expect(zeroStageNotes(dpo({ zero_stage: 3, gradient_checkpointing: false }))[0]).toMatch(
+      /^note: zero_stage 3 recomputes every decoder layer in backward .* gradient_checkpointing: false has no effect there/,
+    );
+    expect(
+      zeroStageNotes({
+        zero_stage: 3,
+        gradient_checkpointing: true,
+        activation_memory_budget: 0.5,
+        gradient_checkpointing_kwargs: { every_n_layers: 2 },
+      }),
+    ).toEqual([
+      'note: activation_memory_budget and gradient_checkpointing_kwargs.every_n_layers have no effect with zero_stage 3 over several processes: every decoder layer is recomputed, so that its backward gathers it again',
+    ]);
+  });
+
   it('no_shard is DDP; unset fsdp leaves zero_stage, and fsdp_config alone is only noted', () => {
     expect(dpo({ fsdp: 'no_shard', fsdp_config: { version: 1 } }).zero_stage).toBe(0);
     expect(dpo({ zero_stage: 1, fsdp: null }).zero_stage).toBe(1);
@@ -44,13 +92,15 @@ describe('fsdp spellings', () => {
     ]);
   });
 
-  it('full and hybrid sharding, offload, unknown options and keys, and a disagreeing zero_stage are refused naming why', () => {
+  it('hybrid sharding, offload, unknown options and keys, a disagreeing zero_stage and what stage 3 cannot run with are refused naming why', () => {
     for (const [values, reason] of [
       [
-        { fsdp: true },
-        /fsdp: true shards parameters \(FULL_SHARD\), which is not supported: parameter sharding \(ZeRO-3/,
+        { fsdp: 'full_shard', use_peft: true },
+        /use_peft: true with zero_stage 3 \(fsdp: full_shard\) is not supported/,
       ],
-      [{ fsdp: 'full_shard auto_wrap' }, /FULL_SHARD.*ZeRO-3 \/ FSDP FULL_SHARD\) is not implemented yet/],
+      [{ zero_stage: 3, sync_ref_model: true }, /sync_ref_model: true with zero_stage 3 .* is not supported/],
+      [{ fsdp: 'full_shard', zero_stage: 2 }, /means zero_stage: 3, but the config sets zero_stage: 2; keep one/],
+      [{ zero_stage: 4 }, /zero_stage: expected 0, 1, 2 or 3, got 4/],
       [
         { fsdp: 'hybrid_shard' },
         /only available with FSDP1 .*hybrid_shard \(shard within a node, replicate across nodes\)/,
@@ -62,10 +112,13 @@ describe('fsdp spellings', () => {
       [{ fsdp: 'shard_grad_op', fsdp_config: { sharding: 1 } }, /fsdp_config.sharding: not an fsdp_config key/],
       [{ fsdp: 'shard_everything' }, /fsdp: unknown option "shard_everything"/],
       [{ fsdp: 'shard_grad_op', zero_stage: 1 }, /means zero_stage: 2, but the config sets zero_stage: 1; keep one/],
-      [{ zero_stage: 3 }, /zero_stage: 3 is not supported: parameter sharding \(ZeRO-3/],
     ] as const) {
       expect(() => dpo(values), JSON.stringify(values)).toThrow(reason);
       expect(() => dpo(values)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CONFIG' }));
     }
+    expect(() => resolveConfig({ trainer: 'online_dpo', fsdp: 'full_shard' }, 'r.yaml')).toThrow(
+      /trainer online_dpo with zero_stage 3 \(fsdp: full_shard\) is not supported: its generation and its final save/,
+    );
+    expect(resolveConfig({ trainer: 'kto', fsdp: 'full_shard' }, 'r.yaml').zero_stage).toBe(3);
   });
 });

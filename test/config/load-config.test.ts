@@ -55,7 +55,7 @@ describe('resolveConfig', () => {
       undesirable_weight: 1,
       max_length: 1024,
       train_sampling_strategy: 'sequential',
-      precompute_ref_log_probs: false,
+      precompute_ref_log_probs: null,
       precompute_ref_batch_size: null,
       disable_dropout: true,
       sync_ref_model: false,

@@ -25,7 +25,12 @@ const SCRIPT_CLASSES = ['ModelConfig', 'ScriptArguments', 'DatasetMixtureConfig'
 /**
  * Defaults alignkit keeps apart from TRL's on purpose, as `Class.key`, with the reason. Any other difference fails.
  */
-const INTENTIONAL_DEFAULTS: Record<string, string> = {};
+const INTENTIONAL_DEFAULTS: Record<string, string> = {
+  'DPOConfig.precompute_ref_log_probs':
+    'null = not written: on when the training set is reused over epochs (auto-precompute.ts)',
+  'KTOConfig.precompute_ref_log_probs':
+    'null = not written: on when the training set is reused over epochs (auto-precompute.ts)',
+};
 
 /** Each key of a recipe for `trainer`: the class that declares it and TRL's default there. */
 function trlKeys(trainer: keyof typeof CONFIG_CLASS): { key: string; owner: string; trlDefault: unknown }[] {

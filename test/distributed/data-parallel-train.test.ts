@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { launch } from '../../src/distributed/launcher.js';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
+import type { TrainConfig } from '../../src/types/config-types.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -129,7 +130,7 @@ describe('2 processes × batch 4 train as 1 process × batch 8', () => {
       return 'eval_strategy' in extra ? { ...c, eval_dataset: c.train_dataset } : c;
     };
     const one = config(8, 'one');
-    const { logHistory } = await train(one, { log: () => {} });
+    const { logHistory } = await train(one as TrainConfig, { log: () => {} });
     const two = config(4, 'two');
     const job = await alignkitTrain(two, dir, 2);
     expect(job.status, job.stderr).toBe(0);
@@ -203,7 +204,7 @@ describe('faults', () => {
   it('a checkpoint written by 2 processes resumes on 1 and continues as the 1-process run', async () => {
     const dir = tempDir('ddp-resume');
     const oneConfig = configFor('dpo', dir, 8, { output_dir: join(dir, 'one') });
-    const { logHistory } = await train(oneConfig, { log: () => {} });
+    const { logHistory } = await train(oneConfig as TrainConfig, { log: () => {} });
     const two = configFor('dpo', dir, 4, { output_dir: join(dir, 'two'), save_strategy: 'steps', save_steps: 2 });
     const job = await alignkitTrain(two, dir, 2);
     expect(job.status, job.stderr).toBe(0);
@@ -212,7 +213,7 @@ describe('faults', () => {
       expect.arrayContaining(['rng_state_0.safetensors', 'rng_state_1.safetensors', 'optimizer.safetensors']),
     );
     const resumed = await train(
-      { ...oneConfig, output_dir: join(dir, 'resumed'), resume_from_checkpoint: checkpoint },
+      { ...oneConfig, output_dir: join(dir, 'resumed'), resume_from_checkpoint: checkpoint } as TrainConfig,
       { log: () => {} },
     );
     expectSameLogs(

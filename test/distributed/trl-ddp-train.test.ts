@@ -41,6 +41,8 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     gradient_checkpointing: false,
     save_strategy: 'no',
     use_cpu: true,
+    // TRL recorded its default (false); unwritten, alignkit precomputes when the data is reused (auto-precompute.ts).
+    ...(c.trainer === 'sft' ? {} : { precompute_ref_log_probs: false }),
     ...fields,
     ...(template ? { chat_template_path: join(fixturesDir, 'trl', template as string) } : {}),
   };

@@ -28,6 +28,8 @@ function writeConfig(dir: string, name: string, extra: Record<string, unknown> =
       gradient_checkpointing: false,
       save_strategy: 'no',
       use_cpu: true,
+      // Trains from step 1 (no precomputing pass, which max_steps past one epoch would turn on by itself).
+      precompute_ref_log_probs: false,
       ddp_timeout: DDP_TIMEOUT,
       ...extra,
     }),

@@ -2,8 +2,9 @@
 // `node zero-worker.mjs <plan.json>`. Every rank trains on the same batch (so the gradients are the single-process
 // ones, whether or not plan.attach averages them over the ranks as DDP does), or with plan.rowPerRank on its own
 // row of it per micro-step (row (rank + micro-step) % rows, or with plan.sameRows micro-step % rows; plan.accumulate micro-steps per step, only the last one
-// synced as the Trainer's gradient accumulation; plan.emulate: one process runs the rows of that many ranks), with a sharded AdamW of plan.zeroStage (default 1; 2 needs
-// plan.attach), then writes what the test compares into plan.out.
+// synced as the Trainer's gradient accumulation; plan.emulate: one process runs the rows of that many ranks), with a sharded AdamW of plan.zeroStage (default 1; 2 and 3 need
+// plan.attach), then writes what the test compares into plan.out. With zero_stage 3 every rank gathers the
+// parameters before a rank saves the model (gatherParameters, a no-op at the other stages).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ const row = (data, r) => data.subarray(r * plan.seqLen, (r + 1) * plan.seqLen);
 const gradNorms = [];
 const losses = [];
 const gradientBytes = [];
+const parameterBytes = [];
 for (const [i, lr] of plan.learningRates.entries()) {
   const accumulate = plan.accumulate ?? 1;
   for (let micro = 0; micro < accumulate; micro++) {
@@ -65,15 +67,18 @@ for (const [i, lr] of plan.learningRates.entries()) {
   gradientBytes.push(optimizer.gradientBytes());
   await optimizer.step(lr);
   await model.zeroGrad();
+  parameterBytes.push(optimizer.parameterBytes());
   if (i + 1 === plan.saveOptimizerAfter) {
     await optimizer.save(rank === 0 ? join(plan.out, 'optimizer-mid.safetensors') : null);
+    await optimizer.gatherParameters(rank === 0);
     if (rank === 0) await model.save(join(plan.out, 'model-mid'), 50e9);
   }
 }
 await optimizer.save(rank === 0 ? join(plan.out, 'optimizer.safetensors') : null);
+await optimizer.gatherParameters(true);
 await model.save(join(plan.out, `model-${rank}`), 50e9);
 writeFileSync(
   join(plan.out, `rank-${rank}.json`),
-  JSON.stringify({ stateBytes: optimizer.stateBytes(), gradNorms, losses, gradientBytes }),
+  JSON.stringify({ stateBytes: optimizer.stateBytes(), gradNorms, losses, gradientBytes, parameterBytes }),
 );
 await group.close(true); // a finished run: rank 0 keeps the rendezvous store until the others leave

@@ -6,150 +6,25 @@
 // owners) trains each rank on its own rows with gradient accumulation and clipping, and must give per step the
 // losses, grad norms and weights of one process that runs every rank's rows (and of stages 0 and 1), while each
 // rank holds only the gradients of the parameters it owns.
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataParallel } from '../../src/distributed/data-parallel.js';
-import {
-  AlignkitError,
-  createOptimizer,
-  learningRateSchedule,
-  loadModel,
-  readSafetensors,
-  type SafetensorsTensor,
-} from '../../src/index.js';
+import { AlignkitError, createOptimizer, loadModel } from '../../src/index.js';
 import { native, type NativeProcessGroup } from '../../src/native.js';
-import { fixturesDir, maxAbs, modelDir, reference, tempDir } from '../helpers/fixtures.js';
+import { modelDir, reference, tempDir } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/ports.js';
-
-const run = (
-  JSON.parse(readFileSync(join(fixturesDir, 'reference', 'optim.json'), 'utf8')) as {
-    run: {
-      learning_rate: number;
-      adam_beta1: number;
-      adam_beta2: number;
-      adam_epsilon: number;
-      weight_decay: number;
-      max_grad_norm: number;
-      lr_scheduler_type: 'linear';
-      warmup_steps: number;
-      num_training_steps: number;
-    };
-  }
-).run;
-const lrAt = learningRateSchedule(run);
-const learningRates = [0, 1, 2].map((step) => lrAt(step));
-const seqLen = 12;
-const partition = (
-  JSON.parse(readFileSync(join(fixturesDir, 'reference', 'zero-partition.json'), 'utf8')) as {
-    llama: Record<string, { elements: number[] }>;
-  }
-).llama;
-const adamw = {
-  adamBeta1: run.adam_beta1,
-  adamBeta2: run.adam_beta2,
-  adamEpsilon: run.adam_epsilon,
-  weightDecay: run.weight_decay,
-};
-
-interface Plan {
-  modelDir: string;
-  learningRates: number[];
-  loadOptimizer?: string;
-  saveOptimizerAfter?: number;
-  /** Broadcast bucket size of the sharded optimizer (default 25 MiB: one bucket for the fixture model). */
-  bucketCapMb?: number;
-  /** Train with sftStep and, on the ranks, attach the model to the group (DDP's gradient averaging). */
-  attach?: boolean;
-  /** The ranks' ZeRO stage (default 1; 2 needs attach). */
-  zeroStage?: 0 | 1 | 2;
-  /** Each rank its own row per micro-step, row (rank + micro-step) % 3 (needs attach); one process runs them all. */
-  rowPerRank?: boolean;
-  /** With rowPerRank: every rank row micro-step % 3 (the gradients are one process's). */
-  sameRows?: boolean;
-  /** One process running the rows of this many ranks (see oneProcessRows). */
-  emulate?: number;
-  /** Micro-steps per optimizer step (only the last one synced, as the Trainer accumulates). Default 1. */
-  accumulate?: number;
-}
-
-interface RankResult {
-  stateBytes: number;
-  gradNorms: number[];
-  losses: number[];
-  gradientBytes: number[];
-}
-
-/** `worldSize` ranks run `plan`; returns its output folder and each rank's { stateBytes, gradNorms }. */
-async function ranks(worldSize: number, plan: Plan) {
-  const all = Array.from({ length: worldSize }, (_, rank) => rank);
-  const out = tempDir('zero-ranks');
-  const planFile = join(out, 'plan.json');
-  writeFileSync(
-    planFile,
-    JSON.stringify({
-      ...plan,
-      out,
-      adamw,
-      seqLen,
-      maxGradNorm: run.max_grad_norm,
-      batchFile: join(fixturesDir, 'reference', 'llama.safetensors'),
-    }),
-  );
-  const port = await freePort();
-  const exits = all.map((rank) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'zero-worker.mjs'), planFile], {
-      env: {
-        ...process.env,
-        RANK: String(rank),
-        LOCAL_RANK: String(rank),
-        WORLD_SIZE: String(worldSize),
-        LOCAL_WORLD_SIZE: String(worldSize),
-        MASTER_ADDR: '127.0.0.1',
-        MASTER_PORT: String(port),
-        OMP_NUM_THREADS: '1',
-      },
-      stdio: ['ignore', 'inherit', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    return new Promise<void>((resolve, reject) =>
-      child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`rank ${rank} exited ${code}: ${stderr}`)),
-      ),
-    );
-  });
-  await Promise.all(exits);
-  return {
-    out,
-    ranks: all.map((rank) => JSON.parse(readFileSync(join(out, `rank-${rank}.json`), 'utf8')) as RankResult),
-  };
-}
-
-/**
- * The steps of `worldSize` ranks with plan.rowPerRank in one process, unsharded (a subprocess with one thread, as
- * each rank has, so the matmuls sum in the same order): every micro-step runs each rank's row with its loss scaled
- * by 1 / worldSize, accumulating. Returns each rank's losses and the grad norms; writes model-0, model-mid and the
- * optimizer files as the ranks do.
- */
-async function oneProcessRows(plan: Plan, worldSize: number) {
-  const {
-    out,
-    ranks: [result],
-  } = await ranks(1, { ...plan, zeroStage: 0, attach: false, emulate: worldSize });
-  return { out, losses: result!.losses as unknown as number[][], gradNorms: result!.gradNorms };
-}
-
-/** Each value within `relative` of the expected one. */
-function expectClose(got: number[], want: number[], relative: number, what: string) {
-  expect(got.length, what).toBe(want.length);
-  got.forEach((g, i) =>
-    expect(Math.abs(g - want[i]!), `${what}[${i}]: ${g} vs ${want[i]}`).toBeLessThanOrEqual(
-      relative * Math.abs(want[i]!),
-    ),
-  );
-}
+import {
+  adamw,
+  expectClose,
+  expectSameTensors,
+  learningRates,
+  oneProcessRows,
+  partition,
+  ranks,
+  run,
+  seqLen,
+  type Plan,
+} from './zero-helpers.js';
 
 /** The same steps in this process with the unsharded optimizer; saves the optimizer after `saveOptimizerAfter` steps. */
 async function oneProcess(plan: Plan) {
@@ -177,26 +52,6 @@ async function oneProcess(plan: Plan) {
   await optimizer.save(join(out, 'optimizer.safetensors'));
   await model.save(join(out, 'model'));
   return { out, stateBytes: optimizer.stateBytes() };
-}
-
-async function tensorsOf(path: string): Promise<Map<string, SafetensorsTensor>> {
-  return (await readSafetensors(path)).tensors;
-}
-
-/** Same names, dtypes and shapes, and every value within `relative` of the largest |value| of its tensor. */
-async function expectSameTensors(gotPath: string, wantPath: string, relative: number) {
-  const [got, want] = [await tensorsOf(gotPath), await tensorsOf(wantPath)];
-  expect([...got.keys()].sort(), gotPath).toEqual([...want.keys()].sort());
-  for (const [name, w] of want) {
-    const g = got.get(name)!;
-    expect([g.dtype, g.shape], `${gotPath}: ${name}`).toEqual([w.dtype, w.shape]);
-    const [a, b] = [g.data as Float32Array, w.data as Float32Array];
-    let diff = 0;
-    for (let i = 0; i < b.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    expect(diff, `${gotPath}: ${name}: max abs diff ${diff}`).toBeLessThanOrEqual(
-      relative * Math.max(maxAbs(b), Number.MIN_VALUE),
-    );
-  }
 }
 
 describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
@@ -269,20 +124,20 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     const single = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 1 });
     expect(single.stateBytes()).toBe(2 * 4 * elements); // float32 exp_avg and exp_avg_sq of every parameter
 
-    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 3 }).catch(
+    const err = await createOptimizer(model, run, { group: DataParallel.single, zeroStage: 4 }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(AlignkitError);
     expect((err as AlignkitError).code).toBe('ERR_INVALID_CONFIG');
     expect((err as Error).message).toBe(
-      'zero_stage: expected 0 (off), 1 (optimizer-state sharding) or 2 (optimizer state and gradients), got 3 ' +
-        '(ZeRO-3, parameter sharding, is not implemented yet)',
+      'zero_stage: expected 0 (off), 1 (optimizer-state sharding), 2 (optimizer state and gradients) or 3 (parameters too), got 4',
     );
     const create = (options: object) => () =>
       native().NativeOptimizer.create(model.nativeHandle(), { ...adamw, ...options });
     expect(create({ zeroStage: 1 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 1');
     expect(create({ zeroStage: 1, group: {} as NativeProcessGroup })).toThrow('group must be a NativeProcessGroup');
-    expect(create({ zeroStage: 3 })).toThrow('options.zeroStage must be 0, 1 or 2, got 3');
+    expect(create({ zeroStage: 4 })).toThrow('options.zeroStage must be 0, 1, 2 or 3, got 4');
+    expect(create({ zeroStage: 3 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 3');
     expect(create({ zeroStage: 2 })).toThrow('options.group must be a NativeProcessGroup when options.zeroStage is 2');
     // Stage 2 needs the model's backward to reduce into the owners: unattached, it is refused.
     const group = await native().NativeProcessGroup.connect({
@@ -295,6 +150,16 @@ describe('ZeRO stage 1 (optimizer state sharded over the ranks)', () => {
     await expect(create({ zeroStage: 2, group })()).rejects.toThrow(
       'zeroStage 2 needs the model attached to options.group first (NativeProcessGroup.attach)',
     );
+    await expect(create({ zeroStage: 3, group })()).rejects.toThrow(
+      'zeroStage 3 needs the model attached to options.group first (NativeProcessGroup.attach)',
+    );
+    // Stage 3 shards trainable base weights: a LoRA model (frozen base) is refused, naming stage 2 instead.
+    const lora = await loadModel(modelDir('llama'));
+    await lora.addLora({ r: 2 });
+    await group.attach(lora.nativeHandle(), {});
+    await expect(
+      native().NativeOptimizer.create(lora.nativeHandle(), { ...adamw, zeroStage: 3, group }),
+    ).rejects.toThrow('zero_stage 3 with LoRA is not supported');
     await group.close(true);
     expect(create({ zeroStage: 0, bucketCapMb: -1 })).toThrow(
       'options.bucketCapMb must be a number >= 0 (0: one tensor per broadcast)',

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { readSafetensors, type Model, type SafetensorsTensor } from '../../src/index.js';
+import type { DpoConfig } from '../../src/types/config-types.js';
 
 export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const modelDir = (name: string) => join(fixturesDir, 'models', name);
@@ -25,11 +26,7 @@ export async function reference(name: string): Promise<(key: string) => Safetens
  * pair in `dir`, in float32 without gradient checkpointing, with the case's own keys (and the data as eval_dataset
  * when it evaluates).
  */
-export function flowConfig(
-  pair: object,
-  c: { config: Record<string, unknown>; rows: number },
-  dir: string,
-): Record<string, unknown> {
+export function flowConfig(pair: object, c: { config: Record<string, unknown>; rows: number }, dir: string): DpoConfig {
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, `${JSON.stringify(pair)}\n`.repeat(c.rows));
   return {
@@ -41,7 +38,7 @@ export function flowConfig(
     gradient_checkpointing: false,
     ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
     ...c.config,
-  };
+  } as DpoConfig;
 }
 
 export function tempDir(prefix: string): string {

@@ -16,7 +16,7 @@ import {
   OUTPUT_DIR_IGNORE,
   type PushConfig,
 } from '../../src/hub/push.js';
-import { train } from '../../src/index.js';
+import { train, type DpoConfig } from '../../src/index.js';
 import { checkReporting } from '../../src/report/reporters.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
 import { startUploadServer, type UploadServer } from './upload-server.js';
@@ -50,7 +50,7 @@ afterEach(() => {
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const data = join(fixturesDir, 'trl', 'dpo-train.jsonl');
-const dpoConfig = (outputDir: string, extra: Record<string, unknown>) => ({
+const dpoConfig = (outputDir: string, extra: Omit<DpoConfig, 'trainer'>): DpoConfig => ({
   trainer: 'dpo',
   model_name_or_path: modelDir('llama'),
   train_dataset: data,
@@ -67,7 +67,9 @@ const dpoConfig = (outputDir: string, extra: Record<string, unknown>) => ({
   ...extra,
 });
 const pushConfig = (extra: Partial<PushConfig>): PushConfig =>
-  resolveConfig(dpoConfig(join(tempDir('push'), 'out'), { push_to_hub: true, ...extra })) as unknown as PushConfig;
+  resolveConfig(
+    dpoConfig(join(tempDir('push'), 'out'), { push_to_hub: true, ...extra } as Omit<DpoConfig, 'trainer'>),
+  ) as unknown as PushConfig;
 
 describe('push_to_hub is refused before any work', () => {
   it('when offline (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE)', async () => {

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../src/index.js';
+import { train, type DpoConfig } from '../../src/index.js';
 import { modelDir, tempDir } from '../helpers/fixtures.js';
 import { copyModel, dpoConfig, dpoData, expectOneLineError, runCli, snapshot } from './cli-run.js';
 
@@ -22,7 +22,7 @@ describe('output_dir over the model it trains', () => {
     ['a symlink to the model folder', join(dir, 'model-link'), /model-link is the same folder as model_name_or_path/],
     ['a folder inside the model folder', join(model, 'run'), /output_dir .*model\/run lies inside model_name_or_path/],
   ])('%s is refused before any work, naming both paths', async (_, outputDir, message) => {
-    const config = {
+    const config: DpoConfig = {
       trainer: 'dpo',
       model_name_or_path: model,
       train_dataset: dpoData,

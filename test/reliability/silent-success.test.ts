@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, train } from '../../src/index.js';
+import { readSafetensors, train, type TrainConfig } from '../../src/index.js';
 import { loadConfig, resolveConfig } from '../../src/config/load-config.js';
 import { modelDir, tempDir } from '../helpers/fixtures.js';
 import { dpoConfig, dpoData, expectOneLineError, runCli } from './cli-run.js';
@@ -17,8 +17,9 @@ const base = {
   max_steps: 2,
   save_strategy: 'no',
 };
+// The table's rows are data (a trainer name and keys per row): a config built at run time is passed as TrainConfig.
 const rejection = (config: Record<string, unknown>) =>
-  train(config, quiet).then(
+  train(config as TrainConfig, quiet).then(
     () => {
       throw new Error('expected a rejection');
     },

@@ -2,7 +2,7 @@
 // every 2 steps, so metrics.jsonl holds what a run writes (training logs, eval_* entries, the summary).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { train } from '../../src/index.js';
+import { train, type DpoConfig, type SftConfig } from '../../src/index.js';
 import { fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
 
 const shared = {
@@ -17,7 +17,7 @@ const shared = {
   eval_strategy: 'steps',
   eval_steps: 2,
   per_device_train_batch_size: 4,
-};
+} satisfies Omit<DpoConfig, 'trainer'> & Omit<SftConfig, 'trainer'>;
 
 /** DPO on TRL's recorded pairs; its output folder. */
 export async function dpoRun(name: string): Promise<string> {

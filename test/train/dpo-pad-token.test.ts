@@ -4,9 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train } from '../../src/train/train-from-config.js';
+import type { DpoConfig } from '../../src/types/config-types.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
-function config(name: string, extra: Record<string, unknown>) {
+function config(name: string, extra: Omit<DpoConfig, 'trainer'>): DpoConfig {
   const dir = tempDir(name);
   const data = join(dir, 'pairs.jsonl');
   const pairs = readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8')

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import type { KtoConfig } from '../../src/types/config-types.js';
 
 interface Case {
   name: string;
@@ -20,7 +21,7 @@ interface Case {
 }
 const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'kto-train.json'), 'utf8')) as { cases: Case[] };
 
-function configFor(c: Case, dir: string): Record<string, unknown> {
+function configFor(c: Case, dir: string): KtoConfig {
   const data = join(fixturesDir, 'trl', c.data);
   return {
     trainer: 'kto',
@@ -30,9 +31,11 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     bf16: false,
     gradient_checkpointing: false,
     save_strategy: 'no',
+    // TRL recorded its default (false); unwritten, alignkit precomputes when the data is reused (auto-precompute.ts).
+    precompute_ref_log_probs: false,
     ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
     ...c.config,
-  };
+  } as KtoConfig;
 }
 
 describe('KTO training loop matches TRL', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import type { DpoConfig } from '../../src/types/config-types.js';
 
 interface Case {
   name: string;
@@ -18,7 +19,7 @@ interface Case {
 }
 const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dpo-lora.json'), 'utf8')) as { cases: Case[] };
 
-function configFor(c: Case, dir: string): Record<string, unknown> {
+function configFor(c: Case, dir: string): DpoConfig {
   const data = join(dir, 'pairs.jsonl');
   writeFileSync(data, readFileSync(join(fixturesDir, 'trl', 'dpo-train.jsonl'), 'utf8'));
   return {
@@ -31,7 +32,7 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     save_strategy: 'no',
     ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
     ...c.config,
-  };
+  } as DpoConfig;
 }
 
 function expectLogsClose(c: Case, logHistory: LogEntry[]) {

@@ -17,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/index.js';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import type { TrainConfig } from '../../src/types/config-types.js';
 
 interface Case {
   name: string;
@@ -28,7 +29,7 @@ interface Case {
 }
 const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'dtype-train.json'), 'utf8')) as { cases: Case[] };
 
-function configFor(c: Case, dir: string): Record<string, unknown> {
+function configFor(c: Case, dir: string): TrainConfig {
   const data = join(dir, 'rows.jsonl');
   writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
   return {
@@ -39,8 +40,10 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     gradient_checkpointing: false,
     save_strategy: 'no',
     use_cpu: true,
+    // TRL recorded its default (false); unwritten, alignkit precomputes when the data is reused (auto-precompute.ts).
+    ...(c.trainer === 'sft' ? {} : { precompute_ref_log_probs: false }),
     ...c.config,
-  };
+  } as TrainConfig;
 }
 
 const storedDtypes = async (path: string, keep: (name: string) => boolean = () => true) =>
@@ -65,7 +68,7 @@ describe('bfloat16 weights train as TRL trains them', () => {
 
   it('a checkpoint holds bfloat16 AdamW moments, as torch keeps them, and resuming from it continues exactly', async () => {
     const c = cases.find((x) => x.name === 'dpo_bfloat16_autocast')!;
-    const config: Record<string, unknown> = {
+    const config: TrainConfig = {
       ...configFor(c, tempDir('dtype-checkpoint')),
       save_strategy: 'steps',
       save_steps: 2,
@@ -89,7 +92,7 @@ describe('bfloat16 weights train as TRL trains them', () => {
     const runs = [];
     for (const key of ['dtype', 'torch_dtype']) {
       const { logHistory } = await train(
-        { ...configFor({ ...c, config }, tempDir(`dtype-${key}`)), [key]: 'bfloat16' },
+        { ...configFor({ ...c, config }, tempDir(`dtype-${key}`)), [key]: 'bfloat16' } as TrainConfig,
         { log: () => {} },
       );
       runs.push(withoutTimings(logHistory));

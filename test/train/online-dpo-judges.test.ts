@@ -9,6 +9,7 @@ import { rewardScores } from '../../src/eval/reward-model.js';
 import { loadModel } from '../../src/model.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
+import type { OnlineDpoConfig } from '../../src/types/config-types.js';
 import { modelDir, tempDir } from '../helpers/fixtures.js';
 
 interface Generated {
@@ -24,7 +25,7 @@ const readJsonl = <T>(path: string) =>
     .map((l) => JSON.parse(l) as T);
 const common = {
   trainer: 'online_dpo',
-  train_dataset: join(demoAssets, 'data', 'prompts.jsonl'),
+  train_dataset: demoAssets.prompts,
   iterations: 1,
   num_generations: 3,
   max_new_tokens: 8,
@@ -36,7 +37,7 @@ const common = {
   use_cpu: true,
   save_strategy: 'no',
   disable_tqdm: true,
-};
+} satisfies OnlineDpoConfig;
 
 /**
  * Each prompt's pair is its first best and first worst completion with text; prompts whose completions with text

@@ -9,6 +9,7 @@ import { caseJudge, followsInstruction } from '../../src/demo/case-judge.js';
 import { demoAssets } from '../../src/demo/demo.js';
 import { evaluate } from '../../src/eval/evaluate.js';
 import { train, type LogEntry, type ScoreJudge } from '../../src/train/train-from-config.js';
+import type { OnlineDpoConfig, SftConfig } from '../../src/types/config-types.js';
 import { modelDir, tempDir } from '../helpers/fixtures.js';
 
 const common = {
@@ -18,7 +19,7 @@ const common = {
   use_cpu: true,
   save_strategy: 'no',
   disable_tqdm: true,
-};
+} satisfies Omit<SftConfig, 'trainer'> & Omit<OnlineDpoConfig, 'trainer'>;
 const caseRule: ScoreJudge = (_prompt, completions, row) => completions.map((c) => Number(followsInstruction(c, row)));
 const readJsonl = (path: string) =>
   readFileSync(path, 'utf8')
@@ -32,7 +33,7 @@ const readJsonl = (path: string) =>
  */
 function writeTrainPrompts(path: string): void {
   const rows = new Map<string, Record<string, unknown>>();
-  for (const pair of readJsonl(join(demoAssets, 'data', 'preferences_train.jsonl'))) {
+  for (const pair of readJsonl(demoAssets.preferencesTrain)) {
     const [prompt, chosen] = [pair.prompt as { content: string }[], (pair.chosen as { content: string }[])[0]!.content];
     const thing = /the (\w+)/.exec(prompt[0]!.content)![1];
     rows.set(prompt[0]!.content, { prompt, case: chosen === chosen.toUpperCase() ? 'upper' : 'lower', thing });
@@ -50,8 +51,8 @@ describe('trainer: online_dpo', () => {
     await train(
       {
         trainer: 'sft',
-        model_name_or_path: join(demoAssets, 'model'),
-        train_dataset: join(demoAssets, 'data', 'sft.jsonl'),
+        model_name_or_path: demoAssets.model,
+        train_dataset: demoAssets.sft,
         output_dir: join(dir, 'sft'),
         learning_rate: 3e-3,
         lr_scheduler_type: 'cosine',
@@ -107,7 +108,7 @@ describe('trainer: online_dpo', () => {
       {
         model_name_or_path: out,
         ref_model: join(dir, 'sft'),
-        prompt_dataset: join(demoAssets, 'data', 'prompts.jsonl'),
+        prompt_dataset: demoAssets.prompts,
         output_dir: join(dir, 'eval'),
         max_new_tokens: 24,
         per_device_eval_batch_size: 48,
@@ -146,7 +147,7 @@ describe('trainer: online_dpo', () => {
 
   it('ref_model_update: round 2’s reference is model_name_or_path (fixed) or round 1’s model (last_round)', async () => {
     // At a round's first step the rewards are 0 exactly when the reference is the policy the round starts from.
-    const firstStepOfRound2 = async (update: string) => {
+    const firstStepOfRound2 = async (update: OnlineDpoConfig['ref_model_update']) => {
       const logged: LogEntry[] = [];
       await train(
         {
@@ -175,7 +176,7 @@ describe('trainer: online_dpo', () => {
   it('stops between DPO steps when aborted, with a checkpoint, and does not resume', async () => {
     const out = join(dir, 'stopped');
     const controller = new AbortController();
-    const config = {
+    const config: OnlineDpoConfig = {
       trainer: 'online_dpo',
       model_name_or_path: modelDir('reward-policy'),
       train_dataset: prompts,

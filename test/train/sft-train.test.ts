@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir, withoutTimings } from '../helpers/fixtures.js';
+import type { SftConfig } from '../../src/types/config-types.js';
 
 interface Case {
   name: string;
@@ -21,7 +22,7 @@ interface Case {
 }
 const { cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-train.json'), 'utf8')) as { cases: Case[] };
 
-function configFor(c: Case, dir: string): Record<string, unknown> {
+function configFor(c: Case, dir: string): SftConfig {
   const data = join(dir, 'rows.jsonl');
   writeFileSync(data, c.rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
   const template = c.config.chat_template_path as string | undefined;
@@ -37,7 +38,7 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     ...(c.config.eval_strategy ? { eval_dataset: data } : {}),
     ...c.config,
     ...(template ? { chat_template_path: join(fixturesDir, 'trl', template) } : {}),
-  };
+  } as SftConfig;
 }
 
 describe('SFT training loop matches TRL', () => {

@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
+import type { DpoConfig } from '../../src/types/config-types.js';
 import { fixturesDir, flowConfig, tempDir, withoutTimings } from '../helpers/fixtures.js';
 
 interface Case {
@@ -69,7 +70,7 @@ describe('resuming, and config errors', () => {
     const c = caseNamed('epoch_strategies');
     const lastEpoch = async (ignore_data_skip: boolean) => {
       const dir = tempDir(`flow-skip-${ignore_data_skip}`);
-      const config = { ...configFor(c, dir), save_strategy: 'no', ignore_data_skip };
+      const config: DpoConfig = { ...configFor(c, dir), save_strategy: 'no', ignore_data_skip };
       const controller = new AbortController();
       await train(config, {
         signal: controller.signal,
@@ -88,7 +89,7 @@ describe('resuming, and config errors', () => {
 
   it("stopped after an epoch's last step, before its end, resumes into the uninterrupted run", async () => {
     const c = caseNamed('epoch_strategies');
-    const config = (dir: string) => ({ ...configFor(c, dir), save_strategy: 'no' });
+    const config = (dir: string): DpoConfig => ({ ...configFor(c, dir), save_strategy: 'no' });
     const uninterrupted = await train(config(tempDir('flow-full')), { log: () => {} });
 
     const dir = tempDir('flow-stopped');
