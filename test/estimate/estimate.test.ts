@@ -291,18 +291,23 @@ describe('memory plan', () => {
   });
 });
 
+/** The fixture Llama with 64 rows of 512 tokens and no checkpointing: activations decide whether it fits. */
+function bigBatchEstimate() {
+  const config = resolveConfig({
+    trainer: 'dpo',
+    model_name_or_path: modelDir('llama'),
+    use_cpu: true,
+    bf16: false,
+    gradient_checkpointing: false,
+    per_device_train_batch_size: 64,
+    max_length: 512,
+  });
+  return estimateConfig(config, { device: 'cpu' });
+}
+
 describe('fitting', () => {
   it('names the options that each make the plan fit, and the warning line train() prints', async () => {
-    const config = resolveConfig({
-      trainer: 'dpo',
-      model_name_or_path: modelDir('llama'),
-      use_cpu: true,
-      bf16: false,
-      gradient_checkpointing: false,
-      per_device_train_batch_size: 64,
-      max_length: 512,
-    });
-    const estimate = await estimateConfig(config, { device: 'cpu' });
+    const estimate = await bigBatchEstimate();
     const withCheckpointing = memoryPlan(estimate.shape, { ...estimate.settings, gradientCheckpointing: true }).total;
     const budget = withCheckpointing + 1;
     expect(budget).toBeLessThan(estimate.plan.total);
@@ -320,16 +325,7 @@ describe('fitting', () => {
 
 describe('fitting part of the layers', () => {
   it('names activation_memory_budget (and every_n_layers) when checkpointing some layers fits', async () => {
-    const config = resolveConfig({
-      trainer: 'dpo',
-      model_name_or_path: modelDir('llama'),
-      use_cpu: true,
-      bf16: false,
-      gradient_checkpointing: false,
-      per_device_train_batch_size: 64,
-      max_length: 512,
-    });
-    const estimate = await estimateConfig(config, { device: 'cpu' });
+    const estimate = await bigBatchEstimate();
     const shape = { ...estimate.shape, numLayers: 8 };
     const half = memoryPlan(shape, { ...estimate.settings, gradientCheckpointing: true, checkpointEveryNLayers: 2 });
     expect(half.activations.checkpointedLayers).toBe(4);
