@@ -14,7 +14,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'portable-kernel',
-          include: ['test/train/sft-step.test.ts', 'test/train/completion-logprobs.test.ts'],
+          include: [
+            'test/train/sft-step.test.ts',
+            'test/train/completion-logprobs.test.ts',
+            'test/ops/logits-transform.test.ts',
+          ],
           env: { ATEN_CPU_CAPABILITY: 'default' },
         },
       },

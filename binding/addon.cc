@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "generation.h"
+#include "logprobs_probe.h"
 #include "loss_options.h"
 #include "model.h"
 #include "optimizer.h"
@@ -141,6 +142,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadRngState", Napi::Function::New<loadRngState>(env, "loadRngState"));
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   registerLossOptions(env, exports);
+  registerLogProbsProbe(env, exports);
   return exports;
 }
 

@@ -1,26 +1,78 @@
-// `npm install` hook and `npx alignkit setup`: use the prebuilt addon when one matches this platform (it only
-// needs its libtorch, which pip can provide without a compiler), else build from source. LIBTORCH or
-// ALIGNKIT_BUILD_FROM_SOURCE=1 always build from source, against the chosen libtorch.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { buildNative } from './build-native.mjs';
-import { packageRoot, provideLocalLibtorch } from './libtorch/resolve.mjs';
+// `npm install` hook and `npx alignkit setup`: picks the variant (CUDA where an NVIDIA driver is, else CPU;
+// ALIGNKIT_DEVICE decides instead), then uses the package's prebuilt addon of that variant, which needs only its
+// libtorch (pip provides it without a compiler), or builds one from source: in a git checkout, with LIBTORCH or
+// ALIGNKIT_BUILD_FROM_SOURCE=1, or when no prebuild matches. Records what it did in .libtorch/install.json, which the
+// loader (src/native.ts) and `alignkit info` read, and ends with one line saying what was installed where.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildNative, findNvcc, verboseRequested } from './build-native.mjs';
+import { pickDevice } from './libtorch/device.mjs';
+import { localLibtorch, packageRoot, provideLocalLibtorch, resolveLibtorch } from './libtorch/resolve.mjs';
 
-export function setup({ log = console.log } = {}) {
-  const prebuildDir = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-  const prebuildTorch = join(prebuildDir, 'libtorch.json');
-  if (!existsSync(prebuildTorch) || process.env.LIBTORCH || process.env.ALIGNKIT_BUILD_FROM_SOURCE) {
-    return buildNative({ log });
+const platform = `${process.platform}-${process.arch}`;
+const prebuildDir = (variant) => join(packageRoot, 'prebuilds', platform, variant);
+
+function hasNvcc() {
+  try {
+    findNvcc();
+    return true;
+  } catch {
+    return false;
   }
-  const { version, cuda } = JSON.parse(readFileSync(prebuildTorch, 'utf8'));
-  const torch = provideLocalLibtorch(version, { log });
-  // Record where the prebuild's libtorch came from, for `alignkit info`.
-  writeFileSync(
-    prebuildTorch,
-    JSON.stringify({ version, cuda, source: torch.source, root: torch.root }, null, 2) + '\n',
+}
+
+// Why this install compiles instead of using a prebuild; null when the prebuild serves.
+function sourceBuildReason(variant) {
+  if (process.env.LIBTORCH) return 'LIBTORCH is set';
+  if (process.env.ALIGNKIT_BUILD_FROM_SOURCE === '1') return 'ALIGNKIT_BUILD_FROM_SOURCE=1';
+  if (existsSync(join(packageRoot, '.git')) && process.env.ALIGNKIT_USE_PREBUILD !== '1') return 'a git checkout';
+  if (!existsSync(join(prebuildDir(variant), 'libtorch.json'))) return `no ${variant} prebuild for ${platform}`;
+  return null;
+}
+
+export function setup({ log = console.log, verbose = verboseRequested() } = {}) {
+  const started = Date.now();
+  let { variant, reason } = pickDevice();
+  log(`alignkit: ${variant === 'cuda' ? 'CUDA' : 'CPU'} install: ${reason}`);
+  let fromSource = sourceBuildReason(variant);
+  // A GPU machine with neither a CUDA prebuild nor nvcc still gets a working (CPU) install, saying so.
+  if (variant === 'cuda' && fromSource && !process.env.LIBTORCH && !hasNvcc()) {
+    log(
+      `alignkit: ${fromSource} and no nvcc to compile one: installing the CPU variant instead ` +
+        '(install the CUDA toolkit and run `npx alignkit setup` for the GPU; ALIGNKIT_DEVICE=cpu skips this check)',
+    );
+    variant = 'cpu';
+    reason = `${reason}, but ${fromSource} and no nvcc`;
+    fromSource = sourceBuildReason(variant);
+  }
+  let torch;
+  let addon;
+  if (fromSource) {
+    log(`alignkit: building from source (${fromSource})`);
+    ({ torch } = buildNative({ log, verbose, torch: resolveLibtorch({ log, variant }) }));
+    addon = join(packageRoot, 'build', 'Release', 'alignkit.node');
+  } else {
+    const { version } = JSON.parse(readFileSync(join(prebuildDir(variant), 'libtorch.json'), 'utf8'));
+    torch = provideLocalLibtorch(version, { variant, log });
+    addon = join(prebuildDir(variant), 'alignkit.node');
+  }
+  const seconds = Math.round((Date.now() - started) / 1000);
+  const record = {
+    variant,
+    reason,
+    addon: relative(packageRoot, addon),
+    builtFromSource: Boolean(fromSource),
+    torch: { version: torch.version, source: torch.source, root: torch.root, cuda: torch.cuda },
+    seconds,
+  };
+  mkdirSync(localLibtorch, { recursive: true });
+  writeFileSync(join(localLibtorch, 'install.json'), JSON.stringify(record, null, 2) + '\n');
+  log(
+    `alignkit: installed the ${variant === 'cuda' ? 'CUDA' : 'CPU'} addon ${addon} ` +
+      `(${fromSource ? 'built from source' : 'prebuilt'}) with libtorch ${torch.version} from ${torch.source} ` +
+      `(${torch.root}) in ${seconds} s`,
   );
-  log(`alignkit: using the prebuilt addon in ${prebuildDir} with libtorch ${torch.version} from ${torch.source}`);
-  return torch;
+  return record;
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {

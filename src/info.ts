@@ -1,7 +1,6 @@
 // What alignkit runs on: torch version, CUDA, threads, which addon file and which libtorch it was built with.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { addonPath, native } from './native.js';
+import { chooseAddonFile, type InstallRecord } from './addon-file.js';
+import { native, packageRoot } from './native.js';
 import type { CpuCache, CudaMemory } from './types/runtime.js';
 import { AlignkitError, fromNative } from './errors.js';
 
@@ -17,19 +16,27 @@ export interface RuntimeInfo {
   /** Intra-op threads libtorch uses. */
   threads: number;
   addonPath: string;
-  /** Where the libtorch came from, as recorded at build or install time. */
-  libtorch?: { source: string; root?: string; version: string };
+  /** The libtorch the addon runs against: its version, and where it came from as recorded at install time. */
+  libtorch: { version: string; root: string; source?: string };
+  /** What `npm install` / `alignkit setup` chose (CPU or CUDA) and why; absent when it has not run here. */
+  install?: Pick<InstallRecord, 'variant' | 'reason' | 'builtFromSource' | 'seconds'>;
 }
 
 export function info(): RuntimeInfo {
   const runtime = native().runtimeInfo();
-  const path = addonPath();
-  const recorded = join(dirname(path), 'libtorch.json');
+  const file = chooseAddonFile(packageRoot);
+  const install = file.install;
   return {
     ...runtime,
     device: runtime.cudaAvailable ? 'cuda:0' : 'cpu',
-    addonPath: path,
-    libtorch: existsSync(recorded) ? JSON.parse(readFileSync(recorded, 'utf8')) : undefined,
+    addonPath: file.path,
+    libtorch: { version: file.builtFor, root: file.libtorchRoot, source: install?.torch.source },
+    install: install && {
+      variant: install.variant,
+      reason: install.reason,
+      builtFromSource: install.builtFromSource,
+      seconds: install.seconds,
+    },
   };
 }
 

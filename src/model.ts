@@ -319,7 +319,7 @@ export class Model {
   }
 }
 
-/** Loads a Hugging Face causal LM folder (Llama, Mistral, Qwen2, Qwen3) off the JS thread. */
+/** Loads a Hugging Face causal LM folder (Llama, Mistral, Qwen2/3, Granite, OLMo 2, SmolLM3, Gemma 2/3, Phi-3) off the JS thread. */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<Model> {
   const handle = await native()
     .NativeModel.load(dir, { dtype: options.dtype, device: options.device })

@@ -1,7 +1,8 @@
-// Loads the addon (build/Release from a source build, else the matching prebuild) and types its surface.
+// Loads the addon (the file addon-file.ts picks and checks: a source build or a prebuild) and types its surface.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chooseAddonFile } from './addon-file.js';
 import { AlignkitError } from './errors.js';
 import type { CpuCache, CudaMemory, GradientSyncStats } from './types/runtime.js';
 import type {
@@ -236,27 +237,23 @@ export interface NativeAddon {
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const require = createRequire(import.meta.url);
-const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
 
 let addon: NativeAddon | undefined;
 
 /** @internal The addon, loaded on first use; a load failure says how to install it. */
 export function native(): NativeAddon {
+  if (addon) return addon;
+  const file = chooseAddonFile(packageRoot);
   try {
-    addon ??= nodeGypBuild(packageRoot) as NativeAddon;
+    addon = require(file.path) as NativeAddon;
   } catch (err) {
     throw new AlignkitError(
       'ERR_NATIVE',
-      `alignkit's native addon did not load: ${(err as Error).message}\n` +
-        "If npm skipped alignkit's install script (npm >= 11 runs it only once approved: " +
-        '`npm install-scripts approve alignkit`), run `npx alignkit setup` to install libtorch and the addon.',
+      `alignkit's native addon ${file.path} did not load: ${(err as Error).message}\n` +
+        'Run `npx alignkit setup` to install libtorch and the addon (npm skips install scripts with --ignore-scripts, ' +
+        'or for a package denied in allowScripts).',
       { cause: err },
     );
   }
   return addon;
-}
-
-/** @internal Path of the addon file node-gyp-build loads. */
-export function addonPath(): string {
-  return nodeGypBuild.resolve(packageRoot);
 }

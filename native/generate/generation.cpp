@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "ops/logits_transform.h"
 
 namespace alignkit::generate {
 namespace {
@@ -14,9 +15,11 @@ namespace {
 // New positions the KV cache holds before it first grows.
 constexpr int64_t kInitialRoom = 128;
 
-// The last position's logits, in float32 as generate() takes them (it only runs the lm_head there too).
+// The last position's logits, in float32 as generate() takes them (it only runs the lm_head there too), after
+// the family's final-logit transform in the model's dtype, as its forward applies it.
 at::Tensor lastLogits(const models::CausalLM& model, const at::Tensor& hidden) {
-  return at::linear(hidden.select(1, -1), model.lmHeadWeight()).to(at::kFloat);
+  const ops::LogitsTransform transform{model.config().logitsScaling, model.config().finalLogitSoftcapping};
+  return ops::applyLogitsTransform(at::linear(hidden.select(1, -1), model.lmHeadWeight()), transform).to(at::kFloat);
 }
 
 // A generator of the model's device seeded like torch.manual_seed(seed), whatever that device is.

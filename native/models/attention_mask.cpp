@@ -31,7 +31,7 @@ at::Tensor buildAttentionMask(const at::Tensor& attentionMask, const at::Tensor&
   if (padded) mask = mask.logical_and(attentionMask.to(device).to(at::kBool).view({batch, 1, 1, seqLen}));
   if (packed.defined())
     mask = mask.logical_and(packed.view({batch, 1, seqLen, 1}) == packed.view({batch, 1, 1, seqLen}));
-  return mask.logical_or((query == key).view({1, 1, seqLen, seqLen}));
+  return mask;
 }
 
 at::Tensor buildCachedAttentionMask(const at::Tensor& keyMask, int64_t queries, std::optional<int64_t> slidingWindow) {

@@ -2,6 +2,9 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include "common/error.h"
@@ -10,6 +13,7 @@
 #include "models/rms_norm.h"
 #include "models/rope.h"
 #include "models/swiglu_mlp.h"
+#include "ops/logits_transform.h"
 
 namespace alignkit::models {
 namespace {
@@ -21,31 +25,69 @@ at::Tensor repeatKv(const at::Tensor& x, int64_t groups) {
   return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
 }
 
+// The Hugging Face names of a layer's norms, by where they sit (BlockLayout): before attention, after it, before
+// the MLP, after it; empty where the family has none.
+struct NormNames {
+  const char *attnIn, *attnOut, *mlpIn, *mlpOut;
+};
+
+NormNames normNames(BlockLayout layout) {
+  switch (layout) {
+    case BlockLayout::PostNorm:
+      return {"", "post_attention_layernorm", "", "post_feedforward_layernorm"};
+    case BlockLayout::Sandwich:
+      return {"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"};
+    case BlockLayout::PreNorm:
+      break;
+  }
+  return {"input_layernorm", "", "post_attention_layernorm", ""};
+}
+
+// torch.finfo(dtype).min, what transformers' masks add.
+double lowestOf(at::ScalarType type) {
+  switch (type) {
+    case at::kBFloat16:
+      return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kHalf:
+      return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    default:
+      return static_cast<double>(std::numeric_limits<float>::lowest());
+  }
+}
+
+at::Tensor activate(const at::Tensor& x, Activation activation) {
+  return activation == Activation::GeluTanh ? at::gelu(x, "tanh") : at::silu(x);
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(const ModelConfig& c) {
   std::vector<std::pair<std::string, std::vector<int64_t>>> out;
-  const int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+  const NormNames norms = normNames(c.layout);
+  const std::vector<LayerLinear> linears = layerLinears(c);
+  const int64_t qkNormSize = c.qkNormKind == QkNorm::Full ? 0 : c.headDim;
   out.push_back({"model.embed_tokens.weight", {c.vocabSize, c.hiddenSize}});
   for (int64_t i = 0; i < c.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
-    auto projection = [&](const std::string& name, int64_t outDim, int64_t inDim, bool bias) {
-      out.push_back({p + name + ".weight", {outDim, inDim}});
-      if (bias) out.push_back({p + name + ".bias", {outDim}});
+    auto norm = [&](const char* name) {
+      if (*name) out.push_back({p + name + ".weight", {c.hiddenSize}});
     };
-    out.push_back({p + "input_layernorm.weight", {c.hiddenSize}});
-    projection("self_attn.q_proj", qDim, c.hiddenSize, c.qkvBias);
-    projection("self_attn.k_proj", kvDim, c.hiddenSize, c.qkvBias);
-    projection("self_attn.v_proj", kvDim, c.hiddenSize, c.qkvBias);
-    projection("self_attn.o_proj", c.hiddenSize, qDim, c.outputBias);
-    if (c.qkNorm) {
-      out.push_back({p + "self_attn.q_norm.weight", {c.headDim}});
-      out.push_back({p + "self_attn.k_norm.weight", {c.headDim}});
+    auto projection = [&](const LayerLinear& l) {
+      out.push_back({p + l.name + ".weight", {l.outFeatures, l.inFeatures}});
+      if (l.bias) out.push_back({p + l.name + ".bias", {l.outFeatures}});
+    };
+    norm(norms.attnIn);
+    for (const LayerLinear& l : linears)
+      if (l.name.rfind("self_attn.", 0) == 0) projection(l);
+    if (c.qkNormKind != QkNorm::None) {
+      out.push_back({p + "self_attn.q_norm.weight", {qkNormSize ? qkNormSize : c.numHeads * c.headDim}});
+      out.push_back({p + "self_attn.k_norm.weight", {qkNormSize ? qkNormSize : c.numKvHeads * c.headDim}});
     }
-    out.push_back({p + "post_attention_layernorm.weight", {c.hiddenSize}});
-    projection("mlp.gate_proj", c.intermediateSize, c.hiddenSize, c.mlpBias);
-    projection("mlp.up_proj", c.intermediateSize, c.hiddenSize, c.mlpBias);
-    projection("mlp.down_proj", c.hiddenSize, c.intermediateSize, c.mlpBias);
+    norm(norms.attnOut);
+    norm(norms.mlpIn);
+    for (const LayerLinear& l : linears)
+      if (l.name.rfind("mlp.", 0) == 0) projection(l);
+    norm(norms.mlpOut);
   }
   out.push_back({"model.norm.weight", {c.hiddenSize}});
   if (c.numLabels > 0)
@@ -70,93 +112,155 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
   lmHead_ = config_.numLabels > 0       ? get("score.weight")
             : config_.tieWordEmbeddings ? embedTokens_
                                         : get("lm_head.weight");
+  const NormNames norms = normNames(config_.layout);
+  const std::vector<LayerLinear> linears = layerLinears(config_);
   for (int64_t i = 0; i < config_.numLayers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
+    auto norm = [&](const char* name) { return *name ? get(p + name + ".weight") : at::Tensor(); };
     Layer l;
     l.index = static_cast<size_t>(i);
-    l.inputNorm = get(p + "input_layernorm.weight");
-    l.postAttentionNorm = get(p + "post_attention_layernorm.weight");
-    l.q = get(p + "self_attn.q_proj.weight");
-    l.k = get(p + "self_attn.k_proj.weight");
-    l.v = get(p + "self_attn.v_proj.weight");
-    l.o = get(p + "self_attn.o_proj.weight");
-    l.qBias = optional(p + "self_attn.q_proj.bias");
-    l.kBias = optional(p + "self_attn.k_proj.bias");
-    l.vBias = optional(p + "self_attn.v_proj.bias");
-    l.oBias = optional(p + "self_attn.o_proj.bias");
+    l.attnInNorm = norm(norms.attnIn);
+    l.attnOutNorm = norm(norms.attnOut);
+    l.mlpInNorm = norm(norms.mlpIn);
+    l.mlpOutNorm = norm(norms.mlpOut);
     l.qNorm = optional(p + "self_attn.q_norm.weight");
     l.kNorm = optional(p + "self_attn.k_norm.weight");
-    l.gate = get(p + "mlp.gate_proj.weight");
-    l.up = get(p + "mlp.up_proj.weight");
-    l.down = get(p + "mlp.down_proj.weight");
-    l.gateBias = optional(p + "mlp.gate_proj.bias");
-    l.upBias = optional(p + "mlp.up_proj.bias");
-    l.downBias = optional(p + "mlp.down_proj.bias");
+    for (const LayerLinear& linear : linears) {
+      Projection* slot = l.projection(linear.name.substr(linear.name.find('.') + 1));
+      slot->weight = get(p + linear.name + ".weight");
+      slot->bias = optional(p + linear.name + ".bias");
+    }
     layers_.push_back(std::move(l));
   }
   invFreq_ = ropeInverseFrequencies(config_.rope, config_.headDim).to(device());
+  if (config_.rope.type == "longrope")
+    invFreqLong_ = ropeInverseFrequencies(config_.rope, config_.headDim, /*longFactors=*/true).to(device());
+  if (config_.slidingRope) invFreqSliding_ = ropeInverseFrequencies(*config_.slidingRope, config_.headDim).to(device());
 }
 
-at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                               bool train, KvCache* cache) const {
-  const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
-  const bool adapters = adaptersEnabled_ && (l.qLora.a.defined() || l.kLora.a.defined() || l.vLora.a.defined());
-  at::Tensor q, k, v;
-  if (fusesNormedProjections(x) && !adapters && !l.qBias.defined() && !l.kBias.defined() && !l.vBias.defined()) {
-    const std::vector<at::Tensor> qkv = normedProjections(x, l.inputNorm, config_.rmsNormEps, {l.q, l.k, l.v});
-    q = qkv[0], k = qkv[1], v = qkv[2];
-  } else {
-    const at::Tensor normed = rmsNorm(x, l.inputNorm, config_.rmsNormEps);
-    q = linear(normed, l.q, l.qBias, l.qLora, train);
-    k = linear(normed, l.k, l.kBias, l.kLora, train);
-    v = linear(normed, l.v, l.vBias, l.vLora, train);
-  }
-  // (B, T, heads * D) -> (B, T, heads, D); Qwen3 normalises each head before RoPE.
-  q = q.view({B, T, config_.numHeads, D});
-  k = k.view({B, T, config_.numKvHeads, D});
-  v = v.view({B, T, config_.numKvHeads, D});
-  if (l.qNorm.defined()) {
-    q = rmsNorm(q, l.qNorm, config_.rmsNormEps);
-    k = rmsNorm(k, l.kNorm, config_.rmsNormEps);
-  }
-  q = applyRope(q.transpose(1, 2), angles);
-  k = applyRope(k.transpose(1, 2), angles);
-  v = v.transpose(1, 2);
-  if (cache) std::tie(k, v) = cache->write(l.index, k, v);
+CausalLM::Projection* CausalLM::Layer::projection(const std::string& name) {
+  static const std::pair<const char*, Projection Layer::*> kSlots[] = {
+      {"q_proj", &Layer::q},      {"k_proj", &Layer::k},
+      {"v_proj", &Layer::v},      {"qkv_proj", &Layer::qkv},
+      {"o_proj", &Layer::o},      {"gate_proj", &Layer::gate},
+      {"up_proj", &Layer::up},    {"gate_up_proj", &Layer::gateUp},
+      {"down_proj", &Layer::down}};
+  for (const auto& [slotName, member] : kSlots)
+    if (name == slotName) return &(this->*member);
+  return nullptr;
+}
 
-  const int64_t groups = config_.numHeads / config_.numKvHeads;
-  const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  // SDPA's enable_gqa maps each query head to its KV head where repeat_kv copies the keys and values: generation
-  // then reads the cache in place, and unmasked attention on the CPU keeps no expanded copies for the backward
-  // (its flash kernel takes grouped heads both ways). transformers too passes enable_gqa there, and repeats
-  // with a mask (use_gqa_in_sdpa); CUDA's float32 kernel (memory-efficient) has no grouped heads, so SDPA
-  // would fall back to its math path, which keeps whole attention matrices.
-  const bool gqa = cache != nullptr || (x.device().is_cpu() && !mask.defined());
-  const at::Tensor out = at::scaled_dot_product_attention(
-      q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask, /*dropout_p=*/0.0,
-      /*is_causal=*/!mask.defined(), /*scale=*/1.0 / std::sqrt(static_cast<double>(D)), /*enable_gqa=*/gqa);
-  // (B, heads, T, D) -> (B, T, heads * D)
-  return linear(out.transpose(1, 2).reshape({B, T, config_.numHeads * D}), l.o, l.oBias, l.oLora, train);
+std::vector<CausalLM::Projection*> CausalLM::Layer::projections() {
+  return {&q, &k, &v, &qkv, &o, &gate, &up, &gateUp, &down};
+}
+
+std::vector<const CausalLM::Projection*> CausalLM::Layer::projections() const {
+  return {&q, &k, &v, &qkv, &o, &gate, &up, &gateUp, &down};
 }
 
 std::vector<at::Tensor> CausalLM::Layer::parameters() const {
   std::vector<at::Tensor> out;
-  for (const at::Tensor* t : {&inputNorm, &postAttentionNorm, &q, &qBias, &k, &kBias, &v, &vBias, &o, &oBias, &qNorm,
-                              &kNorm, &gate, &gateBias, &up, &upBias, &down, &downBias})
+  for (const at::Tensor* t : {&attnInNorm, &attnOutNorm, &mlpInNorm, &mlpOutNorm, &qNorm, &kNorm})
     if (t->defined()) out.push_back(*t);
-  for (const Adapter* a : {&qLora, &kLora, &vLora, &oLora, &gateLora, &upLora, &downLora})
-    if (a->a.defined()) out.insert(out.end(), {a->a, a->b});
+  for (const Projection* p : projections()) {
+    for (const at::Tensor* t : {&p->weight, &p->bias})
+      if (t->defined()) out.push_back(*t);
+    if (p->lora.a.defined()) out.insert(out.end(), {p->lora.a, p->lora.b});
+  }
   return out;
 }
 
 // PEFT's Linear.forward: result = base(x) + lora_B(lora_A(dropout(x))) * scaling.
-at::Tensor CausalLM::linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const Adapter& lora,
-                            bool train) const {
-  at::Tensor out = bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
-  if (!lora.a.defined() || !adaptersEnabled_) return out;
+at::Tensor CausalLM::linear(const at::Tensor& x, const Projection& p, bool train) const {
+  at::Tensor out = p.bias.defined() ? at::linear(x, p.weight, p.bias) : at::linear(x, p.weight);
+  if (!p.lora.a.defined() || !adaptersEnabled_) return out;
   const bool drop = train && lora_->loraDropout > 0 && !dropoutDisabled_;
   const at::Tensor dropped = drop ? at::dropout(x, lora_->loraDropout, /*train=*/true) : x;
-  return out + at::linear(at::linear(dropped, lora.a), lora.b) * lora_->scaling();
+  return out + at::linear(at::linear(dropped, p.lora.a), p.lora.b) * lora_->scaling();
+}
+
+std::vector<at::Tensor> CausalLM::project(const at::Tensor& x, const at::Tensor& norm,
+                                          const std::vector<const Projection*>& ps, bool train) const {
+  const bool plain = std::all_of(ps.begin(), ps.end(), [&](const Projection* p) {
+    return !p->bias.defined() && !(adaptersEnabled_ && p->lora.a.defined());
+  });
+  std::vector<at::Tensor> out;
+  if (plain && norm.defined() && fusesNormedProjections(x)) {
+    std::vector<at::Tensor> weights;
+    for (const Projection* p : ps) weights.push_back(p->weight);
+    return normedProjections(x, norm, config_.rmsNormEps, weights, config_.normKind);
+  }
+  const at::Tensor input = norm.defined() ? rmsNorm(x, norm, config_.rmsNormEps, config_.normKind) : x;
+  for (const Projection* p : ps) out.push_back(linear(input, *p, train));
+  return out;
+}
+
+at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
+                               const AttentionMask& attentionMask, bool train, KvCache* cache) const {
+  const int64_t B = x.size(0), T = x.size(1), D = config_.headDim;
+  const int64_t qDim = config_.numHeads * D, kvDim = config_.numKvHeads * D;
+  at::Tensor q, k, v;
+  if (config_.fusedProjections) {
+    // Phi-3's qkv_proj: queries, keys, values side by side in one output.
+    const at::Tensor qkv = project(x, l.attnInNorm, {&l.qkv}, train)[0];
+    q = qkv.narrow(-1, 0, qDim), k = qkv.narrow(-1, qDim, kvDim), v = qkv.narrow(-1, qDim + kvDim, kvDim);
+  } else {
+    const std::vector<at::Tensor> qkv = project(x, l.attnInNorm, {&l.q, &l.k, &l.v}, train);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  }
+  // OLMo 2 normalises the whole projections; Qwen3 and Gemma 3 each head, before RoPE.
+  if (config_.qkNormKind == QkNorm::Full) {
+    q = rmsNorm(q, l.qNorm, config_.rmsNormEps, config_.normKind);
+    k = rmsNorm(k, l.kNorm, config_.rmsNormEps, config_.normKind);
+  }
+  // (B, T, heads * D) -> (B, T, heads, D)
+  q = q.view({B, T, config_.numHeads, D});
+  k = k.view({B, T, config_.numKvHeads, D});
+  v = v.view({B, T, config_.numKvHeads, D});
+  if (config_.qkNormKind == QkNorm::PerHead) {
+    q = rmsNorm(q, l.qNorm, config_.rmsNormEps, config_.normKind);
+    k = rmsNorm(k, l.kNorm, config_.rmsNormEps, config_.normKind);
+  }
+  q = q.transpose(1, 2), k = k.transpose(1, 2), v = v.transpose(1, 2);
+  if (angles.cos.defined()) {
+    const at::ScalarType qType = q.scalar_type(), kType = k.scalar_type();
+    q = applyRope(q, angles), k = applyRope(k, angles);
+    if (config_.ropeInFloat32) q = q.to(qType), k = k.to(kType);  // OLMo 2: rotated in float32, cast back
+  }
+  if (cache) std::tie(k, v) = cache->write(l.index, k, v);
+
+  const at::Tensor& mask = attentionMask.keys;
+  const int64_t groups = config_.numHeads / config_.numKvHeads;
+  const double scale = config_.attentionScale ? *config_.attentionScale : 1.0 / std::sqrt(static_cast<double>(D));
+  at::Tensor out;
+  if (config_.attnLogitSoftcapping > 0) {
+    // Gemma 2's soft-capped scores: eager attention (eager_attention_forward), op for op.
+    const double cap = config_.attnLogitSoftcapping;
+    at::Tensor scores = at::matmul(q, repeatKv(k, groups).transpose(2, 3)) * scale;
+    scores = at::tanh(scores / cap) * cap;
+    const int64_t S = scores.size(-1);
+    const at::Tensor allowed =
+        mask.defined() ? mask : at::ones({T, S}, at::TensorOptions().dtype(at::kBool).device(x.device())).tril(S - T);
+    // transformers adds finfo(dtype).min where a key is hidden: a query that may see no key (a left-padded
+    // position) then attends to every key alike, and its logits (which the loss reads one token later) are those.
+    scores = scores + at::where(allowed, at::zeros({}, scores.options()),
+                                at::full({}, lowestOf(scores.scalar_type()), scores.options()));
+    out = at::matmul(at::softmax(scores, -1, at::kFloat).to(q.scalar_type()), repeatKv(v, groups));
+  } else {
+    const std::optional<at::Tensor> attnMask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
+    // SDPA's enable_gqa maps each query head to its KV head where repeat_kv copies the keys and values: generation
+    // then reads the cache in place, and unmasked attention on the CPU keeps no expanded copies for the backward
+    // (its flash kernel takes grouped heads both ways). transformers too passes enable_gqa there, and repeats
+    // with a mask (use_gqa_in_sdpa); CUDA's float32 kernel (memory-efficient) has no grouped heads, so SDPA
+    // would fall back to its math path, which keeps whole attention matrices.
+    const bool gqa = cache != nullptr || (x.device().is_cpu() && !mask.defined());
+    out = at::scaled_dot_product_attention(q, gqa ? k : repeatKv(k, groups), gqa ? v : repeatKv(v, groups), attnMask,
+                                           /*dropout_p=*/0.0, /*is_causal=*/!mask.defined(), scale,
+                                           /*enable_gqa=*/gqa);
+    if (attentionMask.blind.defined()) out = out.masked_fill(attentionMask.blind, 0);
+  }
+  // (B, heads, T, D) -> (B, T, heads * D)
+  return linear(out.transpose(1, 2).reshape({B, T, qDim}), l.o, train);
 }
 
 void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights) {
@@ -184,15 +288,7 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
     }
     const size_t layer = std::stoul(t.module.substr(std::string("model.layers.").size()));
     const std::string proj = t.module.substr(t.module.rfind('.') + 1);
-    Layer& l = layers_[layer];
-    Adapter* slot = proj == "q_proj"      ? &l.qLora
-                    : proj == "k_proj"    ? &l.kLora
-                    : proj == "v_proj"    ? &l.vLora
-                    : proj == "o_proj"    ? &l.oLora
-                    : proj == "gate_proj" ? &l.gateLora
-                    : proj == "up_proj"   ? &l.upLora
-                                          : &l.downLora;
-    slots.emplace_back(slot, adapter);
+    slots.emplace_back(&layers_[layer].projection(proj)->lora, adapter);
   }
   if (!byName.empty())
     throw invalidArgument("LoRA adapter: tensor '" + byName.begin()->first + "' is for a module lora_target_modules (" +
@@ -206,39 +302,68 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
 void CausalLM::mergeLora() {
   if (!lora_) return;
   at::NoGradGuard noGrad;
-  for (Layer& l : layers_) {
-    const std::pair<at::Tensor*, Adapter*> pairs[] = {{&l.q, &l.qLora},      {&l.k, &l.kLora},       {&l.v, &l.vLora},
-                                                      {&l.o, &l.oLora},      {&l.gate, &l.gateLora}, {&l.up, &l.upLora},
-                                                      {&l.down, &l.downLora}};
-    for (auto [weight, adapter] : pairs) {
-      if (!adapter->a.defined()) continue;
-      weight->add_(at::matmul(adapter->b, adapter->a) * lora_->scaling());
-      *adapter = Adapter{};
+  for (Layer& l : layers_)
+    for (Projection* p : l.projections()) {
+      if (!p->lora.a.defined()) continue;
+      p->weight.add_(at::matmul(p->lora.b, p->lora.a) * lora_->scaling());
+      p->lora = Adapter{};
     }
-  }
   for (auto& [name, p] : parameters_) p.set_requires_grad(true);
   lora_.reset();
   adapters_.clear();
 }
 
 at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const {
-  // With autograd recording a float32 MLP without biases or active adapters, the functions that save less.
-  const bool adapters = adaptersEnabled_ && (l.gateLora.a.defined() || l.upLora.a.defined() || l.downLora.a.defined());
-  if (fusesNormedProjections(x) && !adapters && !l.gateBias.defined() && !l.upBias.defined() && !l.downBias.defined()) {
-    const std::vector<at::Tensor> gateUp =
-        normedProjections(x, l.postAttentionNorm, config_.rmsNormEps, {l.gate, l.up});
-    return swigluDown(gateUp[0], gateUp[1], l.down);
+  const Activation act = config_.activation;
+  if (config_.fusedProjections) {
+    // Phi-3's gate_up_proj: the gate, then the up projection, in one output.
+    const at::Tensor gateUp = project(x, l.mlpInNorm, {&l.gateUp}, train)[0];
+    const int64_t I = config_.intermediateSize;
+    return linear(gateUp.narrow(-1, I, I) * activate(gateUp.narrow(-1, 0, I), act), l.down, train);
   }
-  const at::Tensor normed = rmsNorm(x, l.postAttentionNorm, config_.rmsNormEps);
-  return linear(
-      at::silu(linear(normed, l.gate, l.gateBias, l.gateLora, train)) * linear(normed, l.up, l.upBias, l.upLora, train),
-      l.down, l.downBias, l.downLora, train);
+  const std::vector<at::Tensor> gateUp = project(x, l.mlpInNorm, {&l.gate, &l.up}, train);
+  // With autograd recording a float32 SwiGLU without biases or active adapters, the function that saves less.
+  const Projection* const parts[] = {&l.gate, &l.up, &l.down};
+  const bool plain = std::none_of(std::begin(parts), std::end(parts), [&](const Projection* p) {
+    return p->bias.defined() || (adaptersEnabled_ && p->lora.a.defined());
+  });
+  if (act == Activation::Silu && fusesNormedProjections(x) && plain)
+    return swigluDown(gateUp[0], gateUp[1], l.down.weight);
+  return linear(activate(gateUp[0], act) * gateUp[1], l.down, train);
 }
 
-at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
-                                  bool train, KvCache* cache) const {
-  const at::Tensor h = x + attention(l, x, angles, mask, train, cache);
-  return h + mlp(l, h, train);
+at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
+                                  const AttentionMask& mask, bool train, KvCache* cache) const {
+  // Granite scales each block's output before adding it back; the post-norms (OLMo 2, Gemma) normalise it.
+  auto residual = [&](const at::Tensor& stream, at::Tensor block, const at::Tensor& postNorm) {
+    if (postNorm.defined()) block = rmsNorm(block, postNorm, config_.rmsNormEps, config_.normKind);
+    return config_.residualMultiplier == 1.0 ? stream + block : stream + block * config_.residualMultiplier;
+  };
+  const at::Tensor h = residual(x, attention(l, x, angles, mask, train, cache), l.attnOutNorm);
+  return residual(h, mlp(l, h, train), l.mlpOutNorm);
+}
+
+at::Tensor CausalLM::embed(const at::Tensor& ids) const {
+  const at::Tensor x = at::embedding(embedTokens_, ids, config_.padTokenId.value_or(-1));
+  const double m = config_.embeddingMultiplier;
+  if (m == 1.0 && !config_.roundEmbeddingMultiplier) return x;
+  // Gemma multiplies by a float32 √hidden cast to the embeddings' dtype; Granite by the number itself.
+  return config_.roundEmbeddingMultiplier ? x * at::scalar_tensor(m, at::kFloat).to(dtype()) : x * m;
+}
+
+std::vector<RopeAngles> CausalLM::layerAngles(const at::Tensor& positions) const {
+  // longrope: the long factors once any position reaches original_max_position_embeddings (dynamic_rope_update
+  // reads max(position_ids) + 1 per forward).
+  const bool longFactors = invFreqLong_.defined() && positions.numel() > 0 &&
+                           positions.max().item<int64_t>() + 1 > config_.rope.originalMaxPositions;
+  const double scaling = config_.rope.type == "longrope" ? config_.rope.attentionFactor : 1.0;
+  const at::ScalarType type = config_.ropeInFloat32 ? at::kFloat : dtype();
+  const RopeAngles global = ropeAngles(longFactors ? invFreqLong_ : invFreq_, positions, type, scaling);
+  const RopeAngles local = invFreqSliding_.defined() ? ropeAngles(invFreqSliding_, positions, type) : global;
+  std::vector<RopeAngles> out;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    out.push_back(!config_.ropeLayers[i] ? RopeAngles{} : config_.slidingLayers[i] ? local : global);
+  return out;
 }
 
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
@@ -255,11 +380,19 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
   const at::Tensor positions =
       positionIds.defined() ? positionIds.to(device(), at::kLong)
                             : at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).expand({B, T});
-  const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
-  const at::Tensor fullMask = buildAttentionMask(attentionMask, positionIds, B, T, std::nullopt, device());
-  const at::Tensor slidingMask =
-      config_.slidingWindow ? buildAttentionMask(attentionMask, positionIds, B, T, config_.slidingWindow, device())
-                            : at::Tensor();
+  const std::vector<RopeAngles> angles = layerAngles(positions);
+  // transformers' masks as they are. Eager attention (Gemma 2's soft-cap) reads them so (see attention()); for SDPA
+  // the queries that see no key are marked (AttentionMask).
+  const bool eager = config_.attnLogitSoftcapping > 0;
+  auto layerMask = [&](std::optional<int64_t> window) {
+    const at::Tensor keys = buildAttentionMask(attentionMask, positionIds, B, T, window, device());
+    if (!keys.defined() || eager) return AttentionMask{keys, {}};
+    const at::Tensor blind = keys.any(-1, /*keepdim=*/true).logical_not();
+    if (!blind.any().item<bool>()) return AttentionMask{keys, {}};
+    return AttentionMask{keys.logical_or(blind), blind};
+  };
+  const AttentionMask fullMask = layerMask(std::nullopt);
+  const AttentionMask slidingMask = config_.slidingWindow ? layerMask(config_.slidingWindow) : AttentionMask{};
 
   const bool train = at::GradMode::is_enabled();
   // ZeRO-3 recomputes every layer: its backward then gathers the layer's parameters again (ParameterUnits).
@@ -270,23 +403,23 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
   // LoRA dropout draws random numbers: the recompute must draw the forward's again.
   const bool random = lora_ && lora_->loraDropout > 0 && !dropoutDisabled_ && adaptersEnabled_;
   if (units_) units_->beginForward();
-  at::Tensor x = at::embedding(embedTokens_, ids);
+  at::Tensor x = embed(ids);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    const at::Tensor mask = config_.slidingLayers[i] ? slidingMask : fullMask;
+    const AttentionMask& mask = config_.slidingLayers[i] ? slidingMask : fullMask;
     if (units_) units_->beforeLayer(i);
     if (!checkpoint || (!units_ && !checkpointedLayers.empty() && !checkpointedLayers[i])) {
-      x = decoderLayer(l, x, angles, mask, train);
+      x = decoderLayer(l, x, angles[i], mask, train);
       if (units_) units_->afterLayer(i, x);
       continue;
     }
     // The recompute runs in backward, after this call returns: the closure holds what it reads.
     x = checkpointLayer(
-        [this, &l, angles, mask](const at::Tensor& input) { return decoderLayer(l, input, angles, mask, true); }, x,
+        [this, &l, a = angles[i], mask](const at::Tensor& input) { return decoderLayer(l, input, a, mask, true); }, x,
         l.parameters(), random);
     if (units_) units_->afterLayer(i, x);
   }
-  return rmsNorm(x, finalNorm_, config_.rmsNormEps);
+  return rmsNorm(x, finalNorm_, config_.rmsNormEps, config_.normKind);
 }
 
 at::Tensor CausalLM::tokenIds(const at::Tensor& inputIds) const {
@@ -310,25 +443,28 @@ at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Te
       cache.reserve(attentionMask.defined() ? attentionMask.to(device(), at::kLong) : at::ones_like(ids));
   // transformers' _prepare_position_ids_for_generation: cumsum(mask) - 1, 0 on padding; + 1 per later token.
   const at::Tensor positions = (keyMask.cumsum(-1) - 1).masked_fill(keyMask == 0, 0).narrow(1, keyMask.size(1) - T, T);
-  const RopeAngles angles = ropeAngles(invFreq_, positions, dtype());
-  const at::Tensor fullMask = buildCachedAttentionMask(keyMask, T, std::nullopt);
-  const at::Tensor slidingMask =
-      config_.slidingWindow ? buildCachedAttentionMask(keyMask, T, config_.slidingWindow) : at::Tensor();
+  const std::vector<RopeAngles> angles = layerAngles(positions);
+  // Padded queries here feed only padded keys, which every real query skips: their outputs need not match.
+  const AttentionMask fullMask{buildCachedAttentionMask(keyMask, T, std::nullopt), {}};
+  const AttentionMask slidingMask{
+      config_.slidingWindow ? buildCachedAttentionMask(keyMask, T, config_.slidingWindow) : at::Tensor(), {}};
 
   if (units_) units_->beginForward();
-  at::Tensor x = at::embedding(embedTokens_, ids);
+  at::Tensor x = embed(ids);
   for (const Layer& l : layers_) {
     if (units_) units_->beforeLayer(l.index);
-    x = decoderLayer(l, x, angles, config_.slidingLayers[l.index] ? slidingMask : fullMask, /*train=*/false, &cache);
+    x = decoderLayer(l, x, angles[l.index], config_.slidingLayers[l.index] ? slidingMask : fullMask,
+                     /*train=*/false, &cache);
     if (units_) units_->afterLayer(l.index, x);
   }
   cache.commit();
-  return rmsNorm(x, finalNorm_, config_.rmsNormEps);
+  return rmsNorm(x, finalNorm_, config_.rmsNormEps, config_.normKind);
 }
 
 at::Tensor CausalLM::logits(const at::Tensor& inputIds, const at::Tensor& attentionMask,
                             const at::Tensor& positionIds) const {
-  return at::linear(hiddenStates(inputIds, attentionMask, positionIds), lmHead_);
+  const at::Tensor z = at::linear(hiddenStates(inputIds, attentionMask, positionIds), lmHead_);
+  return ops::applyLogitsTransform(z, {config_.logitsScaling, config_.finalLogitSoftcapping});
 }
 
 }  // namespace alignkit::models

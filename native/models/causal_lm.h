@@ -1,5 +1,8 @@
-// The decoder-only transformer of the Llama family (Llama, Mistral, Qwen2, Qwen3), written with ATen ops so
-// autograd trains it. Parameters keep their Hugging Face names; the forward mirrors modeling_llama.py.
+// The decoder-only transformer of every family alignkit runs (Llama, Mistral, Qwen2/3, Granite, OLMo 2, SmolLM3,
+// Gemma 2/3, Phi-3), written with ATen ops so autograd trains it. One decoder: a family is its ModelConfig switches
+// (config.cpp's table) selecting among small blocks (norm placement and kind, q/k norm, fused projections, MLP
+// activation, multipliers, soft-caps). Parameters keep their Hugging Face names; the forward mirrors each
+// modeling_<family>.py.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -77,37 +80,62 @@ class CausalLM {
   struct Adapter {
     at::Tensor a, b;  // A (r, in), B (out, r); undefined when the projection has none
   };
+  struct Projection {
+    at::Tensor weight, bias;  // bias undefined when the layer has none
+    Adapter lora;
+  };
+  // One decoder layer. A norm the family lacks, and the projections it does not have (Phi-3 keeps qkv and gateUp
+  // fused, the others q/k/v and gate/up), stay undefined.
   struct Layer {
     size_t index;  // in layers_, for the KV cache
-    at::Tensor inputNorm, postAttentionNorm;
-    at::Tensor q, qBias, k, kBias, v, vBias, o, oBias, qNorm, kNorm;
-    at::Tensor gate, gateBias, up, upBias, down, downBias;
-    Adapter qLora, kLora, vLora, oLora, gateLora, upLora, downLora;
+    at::Tensor attnInNorm, attnOutNorm, mlpInNorm, mlpOutNorm, qNorm, kNorm;
+    Projection q, k, v, qkv, o, gate, up, gateUp, down;
     std::vector<at::Tensor> parameters() const;  // the defined ones, adapters included
+    // By module name (q_proj, qkv_proj, gate_up_proj, ...); nullptr for another name.
+    Projection* projection(const std::string& name);
+    std::vector<Projection*> projections();
+    std::vector<const Projection*> projections() const;
+  };
+
+  // Which keys each query attends to: (B, 1, T, S) boolean, or undefined for plain causal attention. `blind`
+  // (B, 1, T, 1), when defined, marks the queries transformers' mask lets see no key (left padding before a row's
+  // first token): `keys` lets them see every key, so SDPA stays finite, and their attention output is then set to
+  // 0, which is what SDPA gives transformers for such a row (the next token's loss reads it).
+  struct AttentionMask {
+    at::Tensor keys, blind;
   };
 
   // x W^T + b, plus the LoRA term when the projection has an adapter and adapters are enabled.
-  at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const Adapter& lora,
-                    bool train) const;
+  at::Tensor linear(const at::Tensor& x, const Projection& p, bool train) const;
 
-  // x + attention, then + MLP, each on the RMS-normed stream (LlamaDecoderLayer); x (B, T, hidden). With a
-  // cache, the keys and values of x join it and attention reads all of the cache's.
+  // The projections `ps` of norm(x) (of x when `norm` is undefined), in one autograd function when they allow it.
+  std::vector<at::Tensor> project(const at::Tensor& x, const at::Tensor& norm, const std::vector<const Projection*>& ps,
+                                  bool train) const;
+
+  // One decoder layer on the stream x (B, T, hidden): attention then MLP, each added back to the stream with the
+  // family's norms around it (BlockLayout) and its residual multiplier. With a cache, the keys and values of x join
+  // it and attention reads all of the cache's. `angles` undefined: the layer has no RoPE (SmolLM3's NoPE layers).
   // `train`: LoRA dropout is drawn (a forward autograd records, as PEFT's modules are in train mode then).
-  at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+  at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const AttentionMask& mask,
                           bool train, KvCache* cache = nullptr) const;
 
-  // The attention and MLP blocks of the stream x, each normalising it first (input_layernorm,
-  // post_attention_layernorm).
-  at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const at::Tensor& mask,
+  // The attention and MLP blocks of the stream x, each normalising it first where the family does.
+  at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const AttentionMask& mask,
                        bool train, KvCache* cache) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x, bool train) const;
+
+  // The token embeddings, times the family's embedding multiplier.
+  at::Tensor embed(const at::Tensor& ids) const;
+  // The RoPE angles of each decoder layer for these positions (undefined for a NoPE layer).
+  std::vector<RopeAngles> layerAngles(const at::Tensor& positions) const;
 
   // inputIds as int64 on the model's device, checked to lie in the vocabulary.
   at::Tensor tokenIds(const at::Tensor& inputIds) const;
 
   ModelConfig config_;
   NamedTensors parameters_;
-  at::Tensor embedTokens_, finalNorm_, lmHead_, invFreq_;
+  at::Tensor embedTokens_, finalNorm_, lmHead_;
+  at::Tensor invFreq_, invFreqLong_, invFreqSliding_;  // RoPE; longrope's long factors; Gemma 3's local RoPE
   std::vector<Layer> layers_;
   std::optional<LoraConfig> lora_;
   NamedTensors adapters_;

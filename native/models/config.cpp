@@ -1,6 +1,7 @@
 #include "models/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -47,26 +48,19 @@ struct Fields {
   }
 };
 
-RopeConfig parseRope(const Fields& f) {
+// One RoPE settings object: `params` is rope_parameters (transformers >= 5; Gemma 3 one per layer type) or the hub's
+// rope_scaling, `prefix` names it in errors; thetaKey/thetaFallback are the hub's top-level base.
+RopeConfig parseRope(const Fields& f, const json& params, const std::string& prefix, const char* thetaKey,
+                     double thetaFallback) {
   RopeConfig rope;
-  // transformers >= 5 writes everything under rope_parameters; hub checkpoints split it in two.
-  const bool modern = f.has("rope_parameters");
-  const json& params = modern ? f.j["rope_parameters"] : (f.has("rope_scaling") ? f.j["rope_scaling"] : json::object());
-  const std::string prefix = modern ? "rope_parameters." : "rope_scaling.";
   if (!params.is_object()) throw invalidModel(f.where, prefix.substr(0, prefix.size() - 1) + " must be an object");
-
-  rope.theta = modern ? f.number(params, "rope_theta", f.number("rope_theta", rope.theta), prefix)
-                      : f.number("rope_theta", rope.theta);
+  rope.theta = f.number(params, "rope_theta", f.number(thetaKey, thetaFallback), prefix);
   // Older hub files spell the kind "type"; newer ones "rope_type".
   const char* typeKey = params.contains("rope_type") ? "rope_type" : "type";
   if (params.contains(typeKey) && !params[typeKey].is_null()) {
     if (!params[typeKey].is_string()) throw invalidModel(f.where, prefix + typeKey + " must be a string");
     rope.type = params[typeKey].get<std::string>();
   }
-  static const std::vector<std::string> kSupported = {"default", "linear", "llama3"};
-  if (std::find(kSupported.begin(), kSupported.end(), rope.type) == kSupported.end())
-    throw invalidModel(f.where, "unsupported RoPE type '" + rope.type + "' (supported: " + joined(kSupported) + ")");
-
   rope.factor = f.number(params, "factor", rope.factor, prefix);
   rope.lowFreqFactor = f.number(params, "low_freq_factor", rope.lowFreqFactor, prefix);
   rope.highFreqFactor = f.number(params, "high_freq_factor", rope.highFreqFactor, prefix);
@@ -77,11 +71,168 @@ RopeConfig parseRope(const Fields& f) {
   return rope;
 }
 
+RopeConfig parseRope(const Fields& f, double thetaFallback) {
+  // transformers >= 5 writes everything under rope_parameters; hub checkpoints split it in two.
+  const bool modern = f.has("rope_parameters");
+  const json& params = modern ? f.j["rope_parameters"] : (f.has("rope_scaling") ? f.j["rope_scaling"] : json::object());
+  return parseRope(f, params, modern ? "rope_parameters." : "rope_scaling.", "rope_theta", thetaFallback);
+}
+
+std::vector<double> numberList(const Fields& f, const json& params, const char* key, const std::string& prefix,
+                               size_t length) {
+  if (!params.contains(key) || !params[key].is_array() || params[key].size() != length ||
+      !std::all_of(params[key].begin(), params[key].end(), [](const json& v) { return v.is_number(); }))
+    throw invalidModel(f.where, prefix + key + " must list " + std::to_string(length) + " numbers");
+  return params[key].get<std::vector<double>>();
+}
+
+// Phi-3's RoPE (Phi3Config.convert_rope_params_to_dict, standardize_rope_params, _compute_longrope_parameters):
+// partial rotary, and longrope's short/long factors with the switch at the top-level
+// original_max_position_embeddings, which wins over the one in the RoPE dict.
+void parsePhi3Rope(const Fields& f, ModelConfig& c) {
+  const bool modern = f.has("rope_parameters");
+  const json& params = modern ? f.j["rope_parameters"] : (f.has("rope_scaling") ? f.j["rope_scaling"] : json::object());
+  const std::string prefix = modern ? "rope_parameters." : "rope_scaling.";
+  c.rope = parseRope(f, params, prefix, "rope_theta", 10000.0);
+  if (c.rope.type == "su" || c.rope.type == "yarn") c.rope.type = "longrope";
+  c.rope.partialRotaryFactor =
+      f.number(params, "partial_rotary_factor", f.number("partial_rotary_factor", 1.0), prefix);
+  const int64_t rotary = static_cast<int64_t>(static_cast<double>(c.headDim) * c.rope.partialRotaryFactor);
+  if (rotary <= 0 || rotary > c.headDim || rotary % 2 != 0)
+    throw invalidModel(f.where, "partial_rotary_factor must leave an even, positive number of rotary features");
+  if (c.rope.type != "longrope") return;
+  const double maxPositions = f.number("max_position_embeddings", 4096);
+  c.rope.originalMaxPositions = static_cast<int64_t>(f.number("original_max_position_embeddings", 4096));
+  c.rope.shortFactor = numberList(f, params, "short_factor", prefix, static_cast<size_t>(rotary / 2));
+  c.rope.longFactor = numberList(f, params, "long_factor", prefix, static_cast<size_t>(rotary / 2));
+  const double factor =
+      f.number(params, "factor", maxPositions / static_cast<double>(c.rope.originalMaxPositions), prefix);
+  const double fallback =
+      factor <= 1.0 ? 1.0
+                    : std::sqrt(1 + std::log(factor) / std::log(static_cast<double>(c.rope.originalMaxPositions)));
+  c.rope.attentionFactor = f.number(params, "attention_factor", fallback, prefix);
+}
+
+// Gemma 3's two RoPEs: rope_parameters.{full_attention, sliding_attention}, or the hub's rope_theta (+ rope_scaling)
+// and rope_local_base_freq (Gemma3TextConfig.convert_rope_params_to_dict).
+void parseGemma3Rope(const Fields& f, ModelConfig& c) {
+  const json empty = json::object();
+  if (f.has("rope_parameters") &&
+      (f.j["rope_parameters"].contains("full_attention") || f.j["rope_parameters"].contains("sliding_attention"))) {
+    const json& p = f.j["rope_parameters"];
+    auto part = [&](const char* key) -> const json& { return p.contains(key) && !p[key].is_null() ? p[key] : empty; };
+    c.rope = parseRope(f, part("full_attention"), "rope_parameters.full_attention.", "rope_theta", 1e6);
+    c.slidingRope =
+        parseRope(f, part("sliding_attention"), "rope_parameters.sliding_attention.", "rope_local_base_freq", 1e4);
+    return;
+  }
+  c.rope = parseRope(f, 1e6);
+  c.slidingRope = parseRope(f, empty, "rope_parameters.sliding_attention.", "rope_local_base_freq", 1e4);
+}
+
+void checkRopeType(const Fields& f, const RopeConfig& rope) {
+  static const std::vector<std::string> kSupported = {"default", "linear", "llama3", "longrope"};
+  if (std::find(kSupported.begin(), kSupported.end(), rope.type) == kSupported.end())
+    throw invalidModel(f.where, "unsupported RoPE type '" + rope.type + "' (supported: " + joined(kSupported) + ")");
+}
+
+// Which layers use the sliding window when config.json has no layer_types.
+enum class SlidingRule {
+  None,             // Llama, Granite, OLMo 2
+  AllLayers,        // Mistral, Phi-3: every layer when sliding_window is set
+  MaxWindowLayers,  // Qwen2/3: use_sliding_window, from max_window_layers on
+  NoRopeLayers,     // SmolLM3: use_sliding_window, on the NoPE layers
+  EveryOther,       // Gemma 2: layers 0, 2, 4, ... (the default layer_types)
+  Pattern,          // Gemma 3: all but every sliding_window_pattern-th (default 6)
+};
+
+// How attention_bias / mlp_bias map to the projections' biases.
+enum class BiasRule {
+  AttentionAndMlp,  // q/k/v/o with attention_bias, the MLP with mlp_bias (Llama, Granite, SmolLM3)
+  Attention,        // q/k/v/o with attention_bias (Mistral, Qwen3, OLMo 2, Gemma)
+  QkvAlways,        // q/k/v always, o never (Qwen2)
+  None,             // Phi-3
+};
+
+// What a model_type changes about the decoder, and the defaults of its config class for keys config.json may omit.
+// A new family is a row here plus, when it needs one, a block causal_lm.cpp does not have yet.
+struct Family {
+  const char* modelType;
+  BlockLayout layout;
+  NormKind norm;
+  QkNorm qkNorm;
+  BiasRule bias;
+  SlidingRule sliding;
+  bool fusedProjections;
+  const char* activationKey;  // hidden_act, or Gemma's hidden_activation
+  const char* activationDefault;
+  bool tieDefault;
+  double epsDefault;
+  int64_t headDimDefault;  // 0: hidden_size / num_attention_heads
+  double thetaDefault;
+  std::optional<int64_t> windowDefault;
+};
+
+const std::vector<Family>& families() {
+  using B = BlockLayout;
+  using N = NormKind;
+  using Q = QkNorm;
+  static const std::vector<Family> kFamilies = {
+      {"llama", B::PreNorm, N::Llama, Q::None, BiasRule::AttentionAndMlp, SlidingRule::None, false, "hidden_act",
+       "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"mistral", B::PreNorm, N::Llama, Q::None, BiasRule::Attention, SlidingRule::AllLayers, false, "hidden_act",
+       "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"qwen2", B::PreNorm, N::Llama, Q::None, BiasRule::QkvAlways, SlidingRule::MaxWindowLayers, false, "hidden_act",
+       "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"qwen3", B::PreNorm, N::Llama, Q::PerHead, BiasRule::Attention, SlidingRule::MaxWindowLayers, false,
+       "hidden_act", "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"granite", B::PreNorm, N::Llama, Q::None, BiasRule::AttentionAndMlp, SlidingRule::None, false, "hidden_act",
+       "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"olmo2", B::PostNorm, N::Olmo, Q::Full, BiasRule::Attention, SlidingRule::None, false, "hidden_act", "silu",
+       false, 1e-5, 0, 10000.0, std::nullopt},
+      {"smollm3", B::PreNorm, N::Llama, Q::None, BiasRule::AttentionAndMlp, SlidingRule::NoRopeLayers, false,
+       "hidden_act", "silu", true, 1e-6, 0, 2000000.0, std::nullopt},
+      {"gemma2", B::Sandwich, N::Gemma, Q::None, BiasRule::Attention, SlidingRule::EveryOther, false,
+       "hidden_activation", "gelu_pytorch_tanh", true, 1e-6, 256, 10000.0, 4096},
+      {"gemma3_text", B::Sandwich, N::Gemma, Q::PerHead, BiasRule::Attention, SlidingRule::Pattern, false,
+       "hidden_activation", "gelu_pytorch_tanh", true, 1e-6, 256, 1e6, 4096},
+      {"phi3", B::PreNorm, N::Llama, Q::None, BiasRule::None, SlidingRule::AllLayers, true, "hidden_act", "silu", false,
+       1e-5, 0, 10000.0, std::nullopt},
+  };
+  return kFamilies;
+}
+
+const Family* findFamily(const std::string& modelType) {
+  for (const Family& family : families())
+    if (modelType == family.modelType) return &family;
+  return nullptr;
+}
+
+// SmolLM3's no_rope_layers (1 = RoPE, 0 = NoPE), or every no_rope_layer_interval-th layer NoPE.
+void parseRopeLayers(const Fields& f, ModelConfig& c) {
+  c.ropeLayers.assign(c.numLayers, true);
+  if (c.modelType != "smollm3") return;
+  if (!f.has("no_rope_layers")) {
+    const int64_t interval = f.positiveInt("no_rope_layer_interval", 4);
+    for (int64_t i = 0; i < c.numLayers; ++i) c.ropeLayers[i] = (i + 1) % interval != 0;
+    return;
+  }
+  const json& flags = f.j["no_rope_layers"];
+  if (!flags.is_array() || static_cast<int64_t>(flags.size()) != c.numLayers ||
+      !std::all_of(flags.begin(), flags.end(), [](const json& v) { return v.is_number_integer(); }))
+    throw invalidModel(f.where,
+                       "'no_rope_layers' must list one integer per layer (" + std::to_string(c.numLayers) + ")");
+  for (int64_t i = 0; i < c.numLayers; ++i) c.ropeLayers[i] = flags[i].get<int64_t>() != 0;
+}
+
 // Which layers use the sliding window: `layer_types` when present, else each family's rule.
-void parseSlidingWindow(const Fields& f, ModelConfig& c) {
+void parseSlidingWindow(const Fields& f, const Family& family, ModelConfig& c) {
   c.slidingLayers.assign(c.numLayers, false);
-  std::optional<int64_t> window;
-  if (f.has("sliding_window")) window = f.positiveInt("sliding_window");
+  std::optional<int64_t> window = family.windowDefault;
+  if (f.has("sliding_window"))
+    window = f.positiveInt("sliding_window");
+  else if (f.j.contains("sliding_window"))
+    window.reset();  // an explicit null
 
   if (f.has("layer_types")) {
     const json& types = f.j["layer_types"];
@@ -94,16 +245,70 @@ void parseSlidingWindow(const Fields& f, ModelConfig& c) {
                                         "] must be 'full_attention' or 'sliding_attention', got " + types[i].dump());
       c.slidingLayers[i] = t == "sliding_attention" && window.has_value();
     }
-  } else if (c.modelType == "mistral") {
-    c.slidingLayers.assign(c.numLayers, window.has_value());
-  } else if (c.modelType == "qwen2" || c.modelType == "qwen3") {
-    if (f.boolean("use_sliding_window", false) && window) {
-      const int64_t first = f.positiveInt("max_window_layers", c.numLayers);
-      for (int64_t i = first; i < c.numLayers; ++i) c.slidingLayers[i] = true;
-    }
+  } else {
+    for (int64_t i = 0; i < c.numLayers; ++i) switch (family.sliding) {
+        case SlidingRule::None:
+          break;
+        case SlidingRule::AllLayers:
+          c.slidingLayers[i] = window.has_value();
+          break;
+        case SlidingRule::MaxWindowLayers:
+          c.slidingLayers[i] = f.boolean("use_sliding_window", false) && window.has_value() &&
+                               i >= f.positiveInt("max_window_layers", c.numLayers);
+          break;
+        case SlidingRule::NoRopeLayers:
+          c.slidingLayers[i] = f.boolean("use_sliding_window", false) && window.has_value() && !c.ropeLayers[i];
+          break;
+        case SlidingRule::EveryOther:
+          c.slidingLayers[i] = window.has_value() && (i + 1) % 2 != 0;
+          break;
+        case SlidingRule::Pattern:
+          c.slidingLayers[i] = window.has_value() && (i + 1) % f.positiveInt("sliding_window_pattern", 6) != 0;
+          break;
+      }
   }
   if (std::find(c.slidingLayers.begin(), c.slidingLayers.end(), true) != c.slidingLayers.end())
     c.slidingWindow = window;
+}
+
+Activation parseActivation(const Fields& f, const Family& family) {
+  const std::string name = f.has(family.activationKey) && f.j[family.activationKey].is_string()
+                               ? f.j[family.activationKey].get<std::string>()
+                               : std::string(f.has(family.activationKey) ? "" : family.activationDefault);
+  if (name == "silu") return Activation::Silu;
+  if (name == "gelu_pytorch_tanh") return Activation::GeluTanh;
+  throw invalidModel(f.where, std::string("unsupported ") + family.activationKey + " " +
+                                  f.j[family.activationKey].dump() + " (supported: silu, gelu_pytorch_tanh)");
+}
+
+// A float option that may be null: 0 (off) when null, else a positive number.
+double optionalPositive(const Fields& f, const char* key, double fallback) {
+  if (f.j.contains(key) && f.j[key].is_null()) return 0.0;
+  const double value = f.number(key, fallback);
+  if (!(value > 0)) throw invalidModel(f.where, std::string("'") + key + "' must be a positive number or null");
+  return value;
+}
+
+// The switches of Granite's multipliers and Gemma's scales and soft-caps.
+void parseScales(const Fields& f, ModelConfig& c) {
+  if (c.modelType == "granite") {
+    c.embeddingMultiplier = f.number("embedding_multiplier", 1.0);
+    c.residualMultiplier = f.number("residual_multiplier", 1.0);
+    c.attentionScale = f.number("attention_multiplier", 1.0);
+    c.logitsScaling = f.number("logits_scaling", 1.0);
+    if (c.logitsScaling == 0) throw invalidModel(f.where, "'logits_scaling' must not be 0 (logits are divided by it)");
+  }
+  if (c.layout == BlockLayout::Sandwich) {  // Gemma 2 / 3
+    if (f.boolean("use_bidirectional_attention", false))
+      throw invalidModel(f.where, "use_bidirectional_attention is not supported (alignkit trains causal models)");
+    c.embeddingMultiplier = std::pow(static_cast<double>(c.hiddenSize), 0.5);
+    c.roundEmbeddingMultiplier = true;
+    c.attentionScale = std::pow(f.number("query_pre_attn_scalar", 256), -0.5);
+    const bool gemma2 = c.modelType == "gemma2";
+    // Gemma 3's attention never passes its attn_logit_softcapping on (modeling_gemma3.py): only Gemma 2 caps scores.
+    if (gemma2) c.attnLogitSoftcapping = optionalPositive(f, "attn_logit_softcapping", 50.0);
+    c.finalLogitSoftcapping = optionalPositive(f, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
+  }
 }
 
 // transformers' PretrainedConfig.num_labels: the size of id2label (2 when absent); 0 unless `architectures` names a
@@ -125,7 +330,11 @@ int64_t sequenceClassificationLabels(const Fields& f) {
 }  // namespace
 
 const std::vector<std::string>& supportedModelTypes() {
-  static const std::vector<std::string> kTypes = {"llama", "mistral", "qwen2", "qwen3"};
+  static const std::vector<std::string> kTypes = [] {
+    std::vector<std::string> out;
+    for (const Family& family : families()) out.push_back(family.modelType);
+    return out;
+  }();
   return kTypes;
 }
 
@@ -144,12 +353,20 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
   if (!j.contains("model_type") || !j["model_type"].is_string())
     throw invalidModel(where, "missing string field 'model_type' (supported: " + joined(supportedModelTypes()) + ")");
   c.modelType = j["model_type"].get<std::string>();
-  const auto& types = supportedModelTypes();
-  if (std::find(types.begin(), types.end(), c.modelType) == types.end())
-    throw invalidModel(where, "unsupported model_type '" + c.modelType + "' (supported: " + joined(types) + ")");
-
-  if (f.has("hidden_act") && j["hidden_act"] != "silu")
-    throw invalidModel(where, "unsupported hidden_act " + j["hidden_act"].dump() + " (supported: silu)");
+  const Family* family = findFamily(c.modelType);
+  if (!family) {
+    const std::string hint = c.modelType == "gemma3" ? " (a Gemma 3 text model is model_type gemma3_text; the "
+                                                       "multimodal gemma3 checkpoints are not supported)"
+                                                     : "";
+    throw invalidModel(where, "unsupported model_type '" + c.modelType +
+                                  "' (supported: " + joined(supportedModelTypes()) + ")" + hint);
+  }
+  c.layout = family->layout;
+  c.normKind = family->norm;
+  c.qkNormKind = family->qkNorm;
+  c.fusedProjections = family->fusedProjections;
+  c.ropeInFloat32 = c.modelType == "olmo2";  // modeling_olmo2's rotary embedding returns float32 cos/sin
+  c.activation = parseActivation(f, *family);
 
   c.vocabSize = f.positiveInt("vocab_size");
   c.hiddenSize = f.positiveInt("hidden_size");
@@ -160,21 +377,38 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
   if (c.numHeads % c.numKvHeads != 0)
     throw invalidModel(where, "num_attention_heads (" + std::to_string(c.numHeads) +
                                   ") must be a multiple of num_key_value_heads (" + std::to_string(c.numKvHeads) + ")");
-  if (!f.has("head_dim") && c.hiddenSize % c.numHeads != 0)
+  if (!f.has("head_dim") && family->headDimDefault == 0 && c.hiddenSize % c.numHeads != 0)
     throw invalidModel(where, "hidden_size must be a multiple of num_attention_heads when head_dim is not given");
-  c.headDim = f.positiveInt("head_dim", c.hiddenSize / c.numHeads);
+  c.headDim = f.positiveInt("head_dim", family->headDimDefault ? family->headDimDefault : c.hiddenSize / c.numHeads);
   if (c.headDim % 2 != 0) throw invalidModel(where, "head_dim must be even for RoPE");
 
-  c.rmsNormEps = f.number("rms_norm_eps", c.rmsNormEps);
-  c.tieWordEmbeddings = f.boolean("tie_word_embeddings", false);
+  c.rmsNormEps = f.number("rms_norm_eps", family->epsDefault);
+  c.tieWordEmbeddings = f.boolean("tie_word_embeddings", family->tieDefault);
   c.numLabels = sequenceClassificationLabels(f);
   const bool attentionBias = f.boolean("attention_bias", false);
-  c.qkvBias = c.modelType == "qwen2" || attentionBias;
-  c.outputBias = c.modelType != "qwen2" && attentionBias;
-  c.mlpBias = c.modelType == "llama" && f.boolean("mlp_bias", false);
-  c.qkNorm = c.modelType == "qwen3";
-  c.rope = parseRope(f);
-  parseSlidingWindow(f, c);
+  c.qkvBias = family->bias == BiasRule::QkvAlways || (family->bias != BiasRule::None && attentionBias);
+  c.outputBias = (family->bias == BiasRule::AttentionAndMlp || family->bias == BiasRule::Attention) && attentionBias;
+  c.mlpBias = family->bias == BiasRule::AttentionAndMlp && f.boolean("mlp_bias", false);
+  if (c.modelType == "phi3")
+    parsePhi3Rope(f, c);
+  else if (c.modelType == "gemma3_text")
+    parseGemma3Rope(f, c);
+  else
+    c.rope = parseRope(f, family->thetaDefault);
+  for (const RopeConfig* rope : {&c.rope, c.slidingRope ? &*c.slidingRope : nullptr})
+    if (rope) {
+      checkRopeType(f, *rope);
+      if (rope->type == "longrope" && rope->shortFactor.empty())
+        throw invalidModel(where, "RoPE type 'longrope' is supported for model_type phi3 only");
+    }
+  // Every family's embedding is nn.Embedding(vocab, hidden, padding_idx=pad_token_id).
+  if (f.has("pad_token_id") && j["pad_token_id"].is_number_integer()) {
+    const int64_t pad = j["pad_token_id"].get<int64_t>();
+    if (pad >= 0 && pad < c.vocabSize) c.padTokenId = pad;
+  }
+  parseRopeLayers(f, c);
+  parseSlidingWindow(f, *family, c);
+  parseScales(f, c);
 
   for (const char* key : {"dtype", "torch_dtype"})
     if (f.has(key) && j[key].is_string()) {

@@ -9,9 +9,6 @@
 namespace alignkit::models {
 namespace {
 
-const char* const kProjections[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                    "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-
 // torch.nn.init.kaiming_uniform_(t, a=√5) on a (out, fanIn) float32 tensor, its bound computed as torch does.
 at::Tensor kaimingUniform(int64_t out, int64_t fanIn, const std::optional<at::Generator>& generator) {
   const double a = std::sqrt(5.0);
@@ -33,6 +30,20 @@ bool targeted(const std::string& module, const std::vector<std::string>& targets
 
 }  // namespace
 
+std::vector<LayerLinear> layerLinears(const ModelConfig& c) {
+  const int64_t h = c.hiddenSize, i = c.intermediateSize;
+  const int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+  if (c.fusedProjections)
+    return {{"self_attn.qkv_proj", h, qDim + 2 * kvDim, false},
+            {"self_attn.o_proj", qDim, h, false},
+            {"mlp.gate_up_proj", h, 2 * i, false},
+            {"mlp.down_proj", i, h, false}};
+  return {{"self_attn.q_proj", h, qDim, c.qkvBias},  {"self_attn.k_proj", h, kvDim, c.qkvBias},
+          {"self_attn.v_proj", h, kvDim, c.qkvBias}, {"self_attn.o_proj", qDim, h, c.outputBias},
+          {"mlp.gate_proj", h, i, c.mlpBias},        {"mlp.up_proj", h, i, c.mlpBias},
+          {"mlp.down_proj", i, h, c.mlpBias}};
+}
+
 double LoraConfig::scaling() const {
   return useRslora ? loraAlpha / std::sqrt(static_cast<double>(r)) : loraAlpha / static_cast<double>(r);
 }
@@ -48,23 +59,23 @@ void LoraConfig::validate() const {
 }
 
 std::vector<LoraTarget> loraTargets(const ModelConfig& c, const LoraConfig& lora) {
-  const int64_t qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
-  const int64_t in[] = {c.hiddenSize, c.hiddenSize, c.hiddenSize, qDim, c.hiddenSize, c.hiddenSize, c.intermediateSize};
-  const int64_t out[] = {qDim, kvDim, kvDim, c.hiddenSize, c.intermediateSize, c.intermediateSize, c.hiddenSize};
+  const std::vector<LayerLinear> linears = layerLinears(c);
   std::vector<LoraTarget> targets;
   std::vector<bool> used(lora.targetModules.size(), false);
   for (int64_t i = 0; i < c.numLayers; ++i)
-    for (size_t p = 0; p < 7; ++p) {
-      const std::string module = "model.layers." + std::to_string(i) + "." + kProjections[p];
+    for (const LayerLinear& p : linears) {
+      const std::string module = "model.layers." + std::to_string(i) + "." + p.name;
       if (!targeted(module, lora.targetModules)) continue;
-      targets.push_back({module, in[p], out[p]});
+      targets.push_back({module, p.inFeatures, p.outFeatures});
       for (size_t t = 0; t < used.size(); ++t) used[t] = used[t] || targeted(module, {lora.targetModules[t]});
     }
+  std::string names;
+  for (const LayerLinear& p : linears) names += p.name.substr(p.name.find('.') + 1) + ", ";
   for (size_t t = 0; t < used.size(); ++t)
     if (!used[t])
       throw invalidArgument("lora_target_modules: '" + lora.targetModules[t] +
-                            "' names no linear layer of this model (expected q_proj, k_proj, v_proj, o_proj, "
-                            "gate_proj, up_proj, down_proj, all-linear or a module path)");
+                            "' names no linear layer of this model (expected " + names +
+                            "all-linear or a module path)");
   return targets;
 }
 

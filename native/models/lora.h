@@ -14,9 +14,20 @@
 
 namespace alignkit::models {
 
+// One linear layer of every decoder layer: its path under the layer ("self_attn.q_proj"), features, and bias.
+struct LayerLinear {
+  std::string name;
+  int64_t inFeatures, outFeatures;
+  bool bias;
+};
+
+// The linear layers of a decoder layer of `model`, in state-dict order: q/k/v/o and gate/up/down, or Phi-3's fused
+// qkv_proj, o_proj, gate_up_proj, down_proj.
+std::vector<LayerLinear> layerLinears(const ModelConfig& model);
+
 // LoraConfig's fields under their PEFT names. target_modules holds projection names (q_proj, k_proj, v_proj,
-// o_proj, gate_proj, up_proj, down_proj), "all-linear", or full module paths (model.layers.N.mlp.up_proj), as
-// PEFT's own configs hold them.
+// o_proj, gate_proj, up_proj, down_proj; Phi-3's qkv_proj, gate_up_proj), "all-linear", or full module paths
+// (model.layers.N.mlp.up_proj), as PEFT's own configs hold them.
 struct LoraConfig {
   int64_t r = 8;
   double loraAlpha = 8;

@@ -112,6 +112,11 @@ class NormedProjections : public torch::autograd::Function<NormedProjections> {
   }
 };
 
+// Gemma stores its norm weights as offsets from 1: float32 (1 + w) is the scale the others store.
+at::Tensor effectiveWeight(const at::Tensor& weight, NormKind kind) {
+  return kind == NormKind::Gemma ? 1.0 + weight.to(at::kFloat) : weight;
+}
+
 }  // namespace
 
 bool fusesNormedProjections(const at::Tensor& x) {
@@ -119,16 +124,25 @@ bool fusesNormedProjections(const at::Tensor& x) {
          !at::autocast::is_autocast_enabled(x.device().type());
 }
 
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  if (fusesNormedProjections(x) && weight.scalar_type() == at::kFloat) return RmsNorm::apply(x, weight, eps);
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps, NormKind kind) {
+  if (fusesNormedProjections(x) && weight.scalar_type() == at::kFloat)
+    return RmsNorm::apply(x, effectiveWeight(weight, kind), eps);
   const at::Tensor x32 = x.to(at::kFloat);
   const at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  switch (kind) {
+    case NormKind::Olmo:
+      return (weight * normed).to(x.scalar_type());
+    case NormKind::Gemma:
+      return (normed * effectiveWeight(weight, kind)).to(x.scalar_type());
+    case NormKind::Llama:
+      break;
+  }
   return weight * normed.to(x.scalar_type());
 }
 
 std::vector<at::Tensor> normedProjections(const at::Tensor& x, const at::Tensor& weight, double eps,
-                                          at::TensorList projections) {
-  return NormedProjections::apply(x, x, weight, projections, eps);
+                                          at::TensorList projections, NormKind kind) {
+  return NormedProjections::apply(x, x, effectiveWeight(weight, kind), projections, eps);
 }
 
 }  // namespace alignkit::models

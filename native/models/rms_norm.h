@@ -9,18 +9,21 @@
 
 #include <vector>
 
+#include "models/config.h"
+
 namespace alignkit::models {
 
 // x (..., hidden), weight (hidden). Under autocast, or outside float32, or without autograd recording, the op chain
-// transformers runs (normalise in float32, cast back, scale); otherwise one autograd function.
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
+// transformers runs for `kind` (normalise in float32; Llama casts back and scales, OLMo 2 scales and casts, Gemma
+// scales by 1 + weight and casts); otherwise one autograd function (Gemma's on 1 + weight: the same in float32).
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps, NormKind kind = NormKind::Llama);
 
 // Whether normedProjections may stand in for rmsNorm then at::linear without biases: autograd recording, float32,
 // autocast off.
 bool fusesNormedProjections(const at::Tensor& x);
 
-// {at::linear(rmsNorm(x, weight, eps), p) for p in projections}, each p (out, hidden) without bias.
+// {at::linear(rmsNorm(x, weight, eps, kind), p) for p in projections}, each p (out, hidden) without bias.
 std::vector<at::Tensor> normedProjections(const at::Tensor& x, const at::Tensor& weight, double eps,
-                                          at::TensorList projections);
+                                          at::TensorList projections, NormKind kind = NormKind::Llama);
 
 }  // namespace alignkit::models

@@ -18,10 +18,10 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::unique_ptr<LogitsTileKernels> tileKernelsFor(const at::Device& device) {
-  if (device.is_cpu()) return cpuLogitsTileKernels();
+std::unique_ptr<LogitsTileKernels> tileKernelsFor(const at::Device& device, const LogitsTransform& transform) {
+  if (device.is_cpu()) return cpuLogitsTileKernels(transform);
 #if ALIGNKIT_WITH_CUDA
-  if (device.is_cuda()) return cudaLogitsTileKernels();
+  if (device.is_cuda()) return cudaLogitsTileKernels(transform);
   const char* const devices = "CPU and CUDA";
 #else
   const char* const devices = "CPU (this build has no CUDA)";
@@ -114,15 +114,25 @@ variable_list statistics(const OnlineSoftmax& state, const at::Tensor& labels, i
           state.argmax.eq(labels).logical_and(ignored.logical_not())};
 }
 
+// A LogitsTransform kept in an autograd context between forward and backward.
+void saveTransform(AutogradContext* ctx, const LogitsTransform& transform) {
+  ctx->saved_data["scaling"] = transform.scaling;
+  ctx->saved_data["softcap"] = transform.softcap;
+}
+
+LogitsTransform savedTransform(AutogradContext* ctx) {
+  return {ctx->saved_data["scaling"].toDouble(), ctx->saved_data["softcap"].toDouble()};
+}
+
 class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs> {
  public:
   // hidden (N, C), weight (V, C), labels (N) int64, all on one device; a chunk size of 0 takes the device's
   // default. Returns logps, meanLogit, entropy, logSumSquaredProbs (N) float32, correct (N).
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& labels, int64_t rowChunk, int64_t vocabChunk,
-                               std::optional<at::ScalarType> autocast) {
+                               std::optional<at::ScalarType> autocast, const LogitsTransform& transform) {
     const int64_t N = hidden.size(0), V = weight.size(0);
-    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
+    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device(), transform);
     if (rowChunk == 0) rowChunk = kernels->defaultChunks().rowChunk;
     if (vocabChunk == 0) vocabChunk = kernels->defaultChunks().vocabChunk;
     const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
@@ -146,6 +156,7 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     ctx->saved_data["rowChunk"] = rowChunk;
     ctx->saved_data["vocabChunk"] = vocabChunk;
     ctx->saved_data["autocast"] = autocast ? at::IValue(*autocast) : at::IValue();
+    saveTransform(ctx, transform);
     ctx->mark_non_differentiable({out[1], out[2], out[3], out[4]});
     return out;
   }
@@ -157,10 +168,10 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
     const at::Tensor &hidden = saved[0], &weight = saved[1], &labels = saved[2], &lse = saved[3];
     const int64_t rowChunk = ctx->saved_data["rowChunk"].toInt(), vocabChunk = ctx->saved_data["vocabChunk"].toInt();
     const bool wantH = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
-    if (!grads[0].defined() || !(wantH || wantW)) return variable_list(6);
+    if (!grads[0].defined() || !(wantH || wantW)) return variable_list(7);
     const at::Tensor g = grads[0].to(at::kFloat).contiguous();
     const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
-    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
+    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device(), savedTransform(ctx));
     const at::IValue autocast = ctx->saved_data["autocast"];
     const Dtypes dtype =
         dtypesFor(*kernels, hidden, weight, autocast.isNone() ? std::nullopt : std::optional(autocast.toScalarType()));
@@ -191,6 +202,7 @@ class FusedLinearLogProbs : public torch::autograd::Function<FusedLinearLogProbs
             at::Tensor(),
             at::Tensor(),
             at::Tensor(),
+            at::Tensor(),
             at::Tensor()};
   }
 };
@@ -203,9 +215,9 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
   // logSumSquaredProbs (N) float32, correct (N), detached.
   static variable_list forward(AutogradContext* ctx, const at::Tensor& hidden, const at::Tensor& weight,
                                const at::Tensor& labels, const at::Tensor& g, int64_t rowChunk,
-                               std::optional<at::ScalarType> autocast) {
+                               std::optional<at::ScalarType> autocast, const LogitsTransform& transform) {
     const int64_t N = hidden.size(0), V = weight.size(0), C = hidden.size(1);
-    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device());
+    const std::unique_ptr<LogitsTileKernels> kernels = tileKernelsFor(hidden.device(), transform);
     if (rowChunk == 0) rowChunk = kernels->lossRowChunk(V);
     const Dtypes dtype = dtypesFor(*kernels, hidden, weight, autocast);
     const bool wantH = hidden.requires_grad(), wantW = weight.requires_grad();
@@ -269,6 +281,7 @@ class FusedLinearLogProbsLoss : public torch::autograd::Function<FusedLinearLogP
             at::Tensor(),
             at::Tensor(),
             at::Tensor(),
+            at::Tensor(),
             at::Tensor()};
   }
 };
@@ -290,8 +303,9 @@ void checkShapes(const at::Tensor& hidden, const at::Tensor& weight, const at::T
 }  // namespace
 
 TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                  ChunkSizes chunks) {
+                                  ChunkSizes chunks, const LogitsTransform& transform) {
   checkShapes(hidden, weight, labels);
+  checkLogitsTransform(transform, "fusedLinearLogProbs");
   if (weight.device() != hidden.device())
     throw invalidArgument("fusedLinearLogProbs: hidden and weight must be on one device, got hidden on " +
                           hidden.device().str() + " and weight on " + weight.device().str());
@@ -303,14 +317,16 @@ TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& we
   // where libtorch's inlined IValue code reads it (its std::optional false positive, GCC bug 80635).
   std::optional<at::ScalarType> autocast;
   if (at::autocast::is_autocast_enabled(device)) autocast.emplace(at::autocast::get_autocast_dtype(device));
-  const variable_list out = FusedLinearLogProbs::apply(
-      hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(), chunks.rowChunk, chunks.vocabChunk, autocast);
+  const variable_list out =
+      FusedLinearLogProbs::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(), chunks.rowChunk,
+                                 chunks.vocabChunk, autocast, transform);
   return {out[0], out[1], out[2], out[3], out[4]};
 }
 
 LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                     const at::Tensor& g, ChunkSizes chunks) {
+                                     const at::Tensor& g, ChunkSizes chunks, const LogitsTransform& transform) {
   checkShapes(hidden, weight, labels);
+  checkLogitsTransform(transform, "fusedLinearLogProbsLoss");
   if (weight.device() != hidden.device())
     throw invalidArgument("fusedLinearLogProbsLoss: hidden and weight must be on one device, got hidden on " +
                           hidden.device().str() + " and weight on " + weight.device().str());
@@ -322,15 +338,18 @@ LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor&
   const at::DeviceType device = hidden.device().type();
   std::optional<at::ScalarType> autocast;
   if (at::autocast::is_autocast_enabled(device)) autocast.emplace(at::autocast::get_autocast_dtype(device));
-  const variable_list out =
-      FusedLinearLogProbsLoss::apply(hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
-                                     g.to(hidden.device(), at::kFloat).contiguous(), chunks.rowChunk, autocast);
+  const variable_list out = FusedLinearLogProbsLoss::apply(
+      hidden, weight, labels.to(hidden.device(), at::kLong).contiguous(),
+      g.to(hidden.device(), at::kFloat).contiguous(), chunks.rowChunk, autocast, transform);
   return {out[0], {out[1], out[2], out[3], out[4], out[5]}};
 }
 
-TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels) {
+TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                const LogitsTransform& transform) {
   checkShapes(hidden, weight, labels);
-  const at::Tensor logits = hidden.to(at::kFloat).mm(weight.to(at::kFloat).t()).to(at::kFloat);  // (N, V)
+  checkLogitsTransform(transform, "logprobsReference");
+  const at::Tensor logits =
+      applyLogitsTransform(hidden.to(at::kFloat).mm(weight.to(at::kFloat).t()).to(at::kFloat), transform);  // (N, V)
   const at::Tensor logp = logits.log_softmax(1);
   const at::Tensor lab = labels.to(logits.device(), at::kLong), ignored = lab.lt(0);
   TokenLogProbs out;

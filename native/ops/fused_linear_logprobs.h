@@ -8,6 +8,13 @@
 // in the same pass: the mean logit over the vocabulary, the entropy of the softmax, and whether the argmax is
 // the label; and log sum p^2 for WPO's weights (use_weighting).
 //
+// A family's final-logit transform (ops/logits_transform.h: Granite's logits_scaling, Gemma's soft-cap) is
+// applied to every tile before the softmax, and its derivative chained into dZ; the log-probs and statistics are
+// those of the transformed logits, as TRL takes them from the model's output. Under autocast it is applied in
+// float32 to the bfloat16-rounded tile (h W^T), as TRL's default SFT loss (chunked_nll) does, where the model's
+// forward (DPO, KTO, SFT's nll) divides and tanh's in bfloat16: each of those bfloat16 operations rounds once more
+// (up to 2^-8 relative each), which ours do not (test/ops/logits-transform.test.ts measures the difference).
+//
 // The tile loop is shared; the work on a tile is per device (ops/logits_tile.h): on CPU the tiles and matmuls
 // are float32; on CUDA (Liger-Kernel style) each tile comes from one cuBLAS matmul in the inputs' dtype, as
 // under autocast (bf16/fp16 stay so), and one kernel folds it into the running statistics, or in backward turns
@@ -22,6 +29,8 @@
 #pragma once
 
 #include <ATen/ATen.h>
+
+#include "ops/logits_transform.h"
 
 namespace alignkit::ops {
 
@@ -47,8 +56,9 @@ struct ChunkSizes {
 
 // hidden (N, C) any float dtype; weight (V, C) any float dtype, on the device of hidden; labels (N) integer, < 0 =
 // ignored (logp 0, no gradient). Accumulates in float32. Gradients flow to hidden and weight (in their own dtypes).
+// The logits are transform(h W^T).
 TokenLogProbs fusedLinearLogProbs(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                  ChunkSizes chunks = {});
+                                  ChunkSizes chunks = {}, const LogitsTransform& transform = {});
 
 // Liger-Kernel's fused linear cross-entropy, for a loss whose gradient in each logp is known before the forward
 // (SFT: -1/num_items_in_batch on every label token): loss = sum_i g_i logp_i. Each row chunk's logits tile holds
@@ -61,11 +71,13 @@ struct LogProbsLoss {
   TokenLogProbs tokens;  // detached, logps included
 };
 LogProbsLoss fusedLinearLogProbsLoss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                     const at::Tensor& g, ChunkSizes chunks = {});
+                                     const at::Tensor& g, ChunkSizes chunks = {},
+                                     const LogitsTransform& transform = {});
 
-// The plain version: full (N, V) logits (under autocast, a bfloat16 matmul) -> float32 -> log_softmax -> gather,
-// and the statistics from the same logits. Any device; autograd through ATen. The fused function is tested
-// against it.
-TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels);
+// The plain version: full (N, V) logits (under autocast, a bfloat16 matmul) -> float32 -> transform ->
+// log_softmax -> gather, and the statistics from the same logits. Any device; autograd through ATen. The fused
+// function is tested against it.
+TokenLogProbs logprobsReference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                const LogitsTransform& transform = {});
 
 }  // namespace alignkit::ops

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "ops/fused_linear_logprobs.h"
+#include "ops/logits_transform.h"
 
 namespace alignkit::ops {
 
@@ -42,12 +43,17 @@ class LogitsTileKernels {
   // The dtype of the logits tiles and of the matmuls that make and consume them, for inputs of dtype `input`.
   virtual at::ScalarType tileDtype(at::ScalarType input) const = 0;
 
+  // The kernels of a device are made for one LogitsTransform (ops/logits_transform.h): the tiles z passed in
+  // below hold h W^T, and the kernels apply the transform to them (in float32) before anything else; the
+  // statistics, lse and softmax are the transformed logits', and gradient() / foldGradient() make the gradient
+  // with respect to h W^T (the transform's derivative chained in).
+
   // Folds a logits tile into the running state. z (R, Vc) contiguous holds vocabulary entries v0 .. v0+Vc-1 of
   // rows whose labels (R) int64 are given; z may be overwritten.
   virtual void fold(at::Tensor& z, int64_t v0, const at::Tensor& labels, OnlineSoftmax& st) = 0;
 
   // Turns the logits tile z into its gradient in place: dz_j = g (onehot(label)_j - exp(z_j - lse)), with g 0 on
-  // ignored rows (label < 0: their logp is the constant 0). g, lse (R) float32.
+  // ignored rows (label < 0: their logp is the constant 0), times dz/ds of the transform. g, lse (R) float32.
   virtual void gradient(at::Tensor& z, int64_t v0, const at::Tensor& labels, const at::Tensor& g,
                         const at::Tensor& lse) = 0;
 
@@ -57,9 +63,9 @@ class LogitsTileKernels {
   virtual void foldGradient(at::Tensor& z, const at::Tensor& labels, const at::Tensor& g, OnlineSoftmax& st) = 0;
 };
 
-std::unique_ptr<LogitsTileKernels> cpuLogitsTileKernels();
+std::unique_ptr<LogitsTileKernels> cpuLogitsTileKernels(const LogitsTransform& transform);
 #if ALIGNKIT_WITH_CUDA
-std::unique_ptr<LogitsTileKernels> cudaLogitsTileKernels();
+std::unique_ptr<LogitsTileKernels> cudaLogitsTileKernels(const LogitsTransform& transform);
 #endif
 
 }  // namespace alignkit::ops

@@ -20,6 +20,8 @@ struct TileStatistics {
 
 class CpuLogitsTileKernels final : public LogitsTileKernels {
  public:
+  explicit CpuLogitsTileKernels(const LogitsTransform& transform) : transform_(transform) {}
+
   ChunkSizes defaultChunks() const override { return {1024, 4096}; }
 
   // A 64 MiB float32 tile (524 rows at V = 32000), four times the default tile's area: the tile is the only
@@ -56,8 +58,18 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
   void gradient(at::Tensor& z, int64_t v0, const at::Tensor& labels, const at::Tensor& g,
                 const at::Tensor& lse) override {
     const at::Tensor gKept = g.masked_fill(labels.lt(0), 0.0);
+    // z = transform(s) in place, with 1 - tanh^2 beside it when there is a soft-cap: dz/ds is that / scaling.
+    at::Tensor dzds;
+    if (transform_.scaling != 1.0) z.div_(transform_.scaling);
+    if (transform_.softcap > 0.0) {
+      z.div_(transform_.softcap).tanh_();
+      dzds = z.square().neg_().add_(1.0);
+      z.mul_(transform_.softcap);
+    }
     z.sub_(lse.unsqueeze(1)).exp_().mul_(gKept.neg().unsqueeze(1));
     addLabelTerm(z, v0, labels, gKept);
+    if (dzds.defined()) z.mul_(dzds);
+    if (transform_.scaling != 1.0) z.div_(transform_.scaling);
   }
 
   // The tile is the whole vocabulary and the state fresh, so the tile's statistics are the state, and the row
@@ -69,11 +81,13 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
   }
 
  private:
+  LogitsTransform transform_;
+
   // The tile's statistics from the row kernel: each row's label logit goes into st.labelLogit and its logits'
-  // sum is added to st.sumLogits. Without g the argmax is every row's first maximum and z is left as it was; with
-  // g, z becomes the gradient (cpu::TileRows::g).
-  static TileStatistics statistics(at::Tensor& z, int64_t v0, const at::Tensor& labels, const float* g,
-                                   OnlineSoftmax& st) {
+  // sum is added to st.sumLogits. Without g the argmax is every row's first maximum and z is left transformed;
+  // with g, z becomes the gradient (cpu::TileRows::g).
+  TileStatistics statistics(at::Tensor& z, int64_t v0, const at::Tensor& labels, const float* g,
+                            OnlineSoftmax& st) const {
     const int64_t R = z.size(0);
     const at::Tensor lab = labels.contiguous(), sum = at::empty({R}, z.options());
     TileStatistics out{at::empty({R}, z.options()), at::empty({R}, lab.options()), at::empty({R}, z.options()),
@@ -81,7 +95,7 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
     cpu::tileRows({z.data_ptr<float>(), R, z.size(1), v0, lab.const_data_ptr<int64_t>(), /*firstArgmax=*/g == nullptr,
                    g, out.cmax.data_ptr<float>(), sum.data_ptr<float>(), st.labelLogit.data_ptr<float>(),
                    out.s.data_ptr<float>(), out.t.data_ptr<float>(), out.u.data_ptr<float>(),
-                   out.carg.data_ptr<int64_t>()});
+                   out.carg.data_ptr<int64_t>(), transform_});
     st.sumLogits.add_(sum);
     return out;
   }
@@ -99,6 +113,8 @@ class CpuLogitsTileKernels final : public LogitsTileKernels {
 
 }  // namespace
 
-std::unique_ptr<LogitsTileKernels> cpuLogitsTileKernels() { return std::make_unique<CpuLogitsTileKernels>(); }
+std::unique_ptr<LogitsTileKernels> cpuLogitsTileKernels(const LogitsTransform& transform) {
+  return std::make_unique<CpuLogitsTileKernels>(transform);
+}
 
 }  // namespace alignkit::ops

@@ -3,7 +3,9 @@
 //                           the entropy term, sum p^2, sum of logits, argmax), cub's BlockReduce merges the
 //                           threads, and thread 0 merges the tile into the running state (OnlineSoftmax).
 //   tileGradient (backward) dz_j = g (onehot(label)_j - exp(z_j - lse)), written over the logits in place.
-// Tiles keep the inputs' dtype (float32, bf16, fp16); everything is computed in float32.
+// Tiles keep the inputs' dtype (float32, bf16, fp16); everything is computed in float32. A logits transform
+// (ops/logits_transform.h) is applied to each entry as it is read, in float32, and its derivative chained into
+// dz; the kernels are built with and without it (kTransform), so the identity costs nothing.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -74,15 +76,45 @@ struct alignas(sizeof(T) * kPack) Pack {
   T v[kPack];
 };
 
+// The logits transform on the device, in float32: z = s / scaling, then softcap * tanh(z / softcap).
+struct DeviceTransform {
+  float scaling, softcap;  // softcap 0: none
+
+  __device__ __forceinline__ float operator()(float s) const {
+    const float z = s / scaling;
+    return softcap > 0.f ? softcap * tanhf(z / softcap) : z;
+  }
+  // z = (*this)(s) and dzds its derivative, from s.
+  __device__ __forceinline__ void withDerivative(float s, float& z, float& dzds) const {
+    z = s / scaling;
+    dzds = 1.f / scaling;
+    if (softcap > 0.f) {
+      const float t = tanhf(z / softcap);
+      z = softcap * t;
+      dzds *= 1.f - t * t;
+    }
+  }
+};
+
 struct StatePointers {
   float *m, *s, *t, *u, *sumLogits, *labelLogit;
   int64_t* argmax;
 };
 
-// z (R, Vc) holds vocabulary entries v0 .. v0+Vc-1; block i folds row i into state row i. Vc % kPack == 0.
-template <typename T, int kPack>
+// The logit of a tile entry: transformed when kTransform.
+template <bool kTransform, typename T>
+__device__ __forceinline__ float logitOf(T s, const DeviceTransform& tf) {
+  if constexpr (kTransform)
+    return tf(static_cast<float>(s));
+  else
+    return static_cast<float>(s);
+}
+
+// z (R, Vc) holds vocabulary entries v0 .. v0+Vc-1 (h W^T); block i folds row i into state row i. Vc % kPack == 0.
+template <typename T, int kPack, bool kTransform>
 __global__ void __launch_bounds__(kThreads)
-    foldTile(const T* __restrict__ z, int64_t Vc, int64_t v0, const int64_t* __restrict__ labels, StatePointers st) {
+    foldTile(const T* __restrict__ z, int64_t Vc, int64_t v0, const int64_t* __restrict__ labels, StatePointers st,
+             DeviceTransform tf) {
   const int64_t i = blockIdx.x;
   const T* row = z + i * Vc;
   const auto* packs = reinterpret_cast<const Pack<T, kPack>*>(row);
@@ -90,7 +122,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t p = threadIdx.x; p < Vc / kPack; p += kThreads) {
     const Pack<T, kPack> pack = packs[p];
 #pragma unroll
-    for (int k = 0; k < kPack; ++k) push(part, static_cast<float>(pack.v[k]), p * kPack + k);
+    for (int k = 0; k < kPack; ++k) push(part, logitOf<kTransform>(pack.v[k], tf), p * kPack + k);
   }
   using BlockReduce = cub::BlockReduce<RowStats, kThreads>;
   __shared__ typename BlockReduce::TempStorage scratch;
@@ -102,14 +134,15 @@ __global__ void __launch_bounds__(kThreads)
   st.m[i] = run.m, st.s[i] = run.s, st.t[i] = run.t, st.u[i] = run.u, st.sumLogits[i] = run.sum;
   st.argmax[i] = run.arg;
   const int64_t label = labels[i];
-  if (label >= v0 && label < v0 + Vc) st.labelLogit[i] = static_cast<float>(row[label - v0]);
+  if (label >= v0 && label < v0 + Vc) st.labelLogit[i] = logitOf<kTransform>(row[label - v0], tf);
 }
 
-// z (R, Vc) for vocabulary v0 .. v0+Vc-1 becomes dZ; g, lse (R). Vc % kPack == 0.
-template <typename T, int kPack>
+// z (R, Vc) for vocabulary v0 .. v0+Vc-1 (h W^T) becomes dZ, the gradient with respect to h W^T; g, lse (R).
+// Vc % kPack == 0.
+template <typename T, int kPack, bool kTransform>
 __global__ void __launch_bounds__(kThreads)
     tileGradient(T* __restrict__ z, int64_t Vc, int64_t v0, const int64_t* __restrict__ labels,
-                 const float* __restrict__ g, const float* __restrict__ lse) {
+                 const float* __restrict__ g, const float* __restrict__ lse, DeviceTransform tf) {
   const int64_t i = blockIdx.x;
   auto* packs = reinterpret_cast<Pack<T, kPack>*>(z + i * Vc);
   const int64_t label = labels[i], hit = label - v0;  // the label's column, when in [0, Vc)
@@ -118,8 +151,15 @@ __global__ void __launch_bounds__(kThreads)
     Pack<T, kPack> pack = packs[p];
 #pragma unroll
     for (int k = 0; k < kPack; ++k) {
-      const float prob = expf(static_cast<float>(pack.v[k]) - lsei);
-      pack.v[k] = static_cast<T>(gi * ((p * kPack + k == hit ? 1.f : 0.f) - prob));
+      const float onehot = p * kPack + k == hit ? 1.f : 0.f;
+      if constexpr (kTransform) {
+        float x, dzds;
+        tf.withDerivative(static_cast<float>(pack.v[k]), x, dzds);
+        pack.v[k] = static_cast<T>(gi * (onehot - expf(x - lsei)) * dzds);
+      } else {
+        const float prob = expf(static_cast<float>(pack.v[k]) - lsei);
+        pack.v[k] = static_cast<T>(gi * (onehot - prob));
+      }
     }
     packs[p] = pack;
   }
@@ -142,6 +182,10 @@ void dispatchTileType(at::ScalarType dtype, F&& f) {
 
 class CudaLogitsTileKernels final : public LogitsTileKernels {
  public:
+  explicit CudaLogitsTileKernels(const LogitsTransform& transform)
+      : identity_(transform.identity()),
+        transform_{static_cast<float>(transform.scaling), static_cast<float>(transform.softcap)} {}
+
   ChunkSizes defaultChunks() const override { return {2048, 32768}; }
 
   // As many rows as keep the default tile's area.
@@ -159,8 +203,12 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
       using T = decltype(tag);
       const T* zp = z.const_data_ptr<T>();
       forRows<T>(z, [&](auto pack, unsigned R, cudaStream_t stream) {
-        foldTile<T, decltype(pack)::value>
-            <<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), p);
+        constexpr int kPack = decltype(pack)::value;
+        const int64_t* lab = labels.const_data_ptr<int64_t>();
+        if (identity_)
+          foldTile<T, kPack, false><<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, lab, p, transform_);
+        else
+          foldTile<T, kPack, true><<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, lab, p, transform_);
       });
     });
   }
@@ -171,9 +219,13 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
       using T = decltype(tag);
       T* zp = z.mutable_data_ptr<T>();
       forRows<T>(z, [&](auto pack, unsigned R, cudaStream_t stream) {
-        tileGradient<T, decltype(pack)::value>
-            <<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, labels.const_data_ptr<int64_t>(), g.const_data_ptr<float>(),
-                                         lse.const_data_ptr<float>());
+        constexpr int kPack = decltype(pack)::value;
+        const int64_t* lab = labels.const_data_ptr<int64_t>();
+        const float *gp = g.const_data_ptr<float>(), *lsep = lse.const_data_ptr<float>();
+        if (identity_)
+          tileGradient<T, kPack, false><<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, lab, gp, lsep, transform_);
+        else
+          tileGradient<T, kPack, true><<<R, kThreads, 0, stream>>>(zp, z.size(1), v0, lab, gp, lsep, transform_);
       });
     });
   }
@@ -185,6 +237,9 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
   }
 
  private:
+  bool identity_;
+  DeviceTransform transform_;
+
   // Calls launch(std::integral_constant<int, kPack>, R, stream) for the tile z (one block per row, R blocks) on
   // its device's current stream: kPack = 16 / sizeof(T) (16-byte loads) when every row of z starts 16-byte
   // aligned, else 1. Checks the launch.
@@ -206,6 +261,8 @@ class CudaLogitsTileKernels final : public LogitsTileKernels {
 
 }  // namespace
 
-std::unique_ptr<LogitsTileKernels> cudaLogitsTileKernels() { return std::make_unique<CudaLogitsTileKernels>(); }
+std::unique_ptr<LogitsTileKernels> cudaLogitsTileKernels(const LogitsTransform& transform) {
+  return std::make_unique<CudaLogitsTileKernels>(transform);
+}
 
 }  // namespace alignkit::ops

@@ -4,6 +4,7 @@
 
 #include "common/autocast.h"
 #include "common/error.h"
+#include "ops/logits_transform.h"
 
 namespace alignkit::train {
 
@@ -26,9 +27,12 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   const at::Tensor labels = target.masked_fill(isCompletion.logical_not(), -1).reshape({-1});
   const at::Tensor h = hidden.narrow(1, 0, T - 1).reshape({B * (T - 1), hidden.size(2)});  // (N, C)
   // Both paths follow the autocast state like ATen ops: lm_head as an autocast linear, the log-softmax in float32.
+  // The family's final-logit transform (Granite's logits_scaling, Gemma's soft-cap) applies before both.
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
-  const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), labels, options.chunks)
-                                       : ops::logprobsReference(h, model.lmHeadWeight(), labels);
+  const ops::LogitsTransform transform{model.config().logitsScaling, model.config().finalLogitSoftcapping};
+  const ops::TokenLogProbs tok =
+      fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), labels, options.chunks, transform)
+            : ops::logprobsReference(h, model.lmHeadWeight(), labels, transform);
   const at::Tensor keep = isCompletion.to(at::kFloat);
   auto perSequence = [&](const at::Tensor& t) { return (t.view({B, T - 1}) * keep).sum(1); };
   CompletionLogProbs out;

@@ -1,5 +1,6 @@
 #include "train/sft_loss.h"
 
+#include <string>
 #include <vector>
 
 namespace alignkit::train {
@@ -8,16 +9,29 @@ namespace {
 struct LossType {
   const char* name;   // TRL's loss_type
   bool tokenScaling;  // each token's -logp weighted by its detached probability
+  // The loss reads the model's own logits (its forward divides them by Granite's logits_scaling); chunked_nll
+  // projects the hidden states with lm_head itself (trl's _chunked_cross_entropy_loss) and applies only
+  // final_logit_softcapping (and Cohere's logit_scale, no family of ours).
+  bool logitsScaling;
 };
 
 // The registry: TRL's SFT loss_type names, in TRL's order (SFTTrainer.__init__'s loss_type branches).
 const std::vector<LossType>& lossTypes() {
   static const std::vector<LossType> types = {
-      {"nll", false},
-      {"dft", true},
-      {"chunked_nll", false},
+      {"nll", false, true},
+      {"dft", true, true},
+      {"chunked_nll", false, false},
   };
   return types;
+}
+
+// The registered type of options.loss_type (unset: chunked_nll, as SFTConfig resolves it).
+const LossType& lossType(const SftLossOptions& options) {
+  validateSftLossOptions(options);
+  const std::string name = options.loss_type.value_or("chunked_nll");
+  for (const LossType& t : lossTypes())
+    if (name == t.name) return t;
+  return lossTypes().back();  // not reached: validated above
 }
 
 }  // namespace
@@ -35,12 +49,8 @@ const OptionCatalogue<SftLossOptions>& sftLossCatalogue() {
 
 void validateSftLossOptions(const SftLossOptions& options) { checkChoices(sftLossCatalogue(), options); }
 
-bool sftTokenScaling(const SftLossOptions& options) {
-  validateSftLossOptions(options);
-  if (!options.loss_type) return false;
-  for (const LossType& t : lossTypes())
-    if (*options.loss_type == t.name) return t.tokenScaling;
-  return false;
-}
+bool sftTokenScaling(const SftLossOptions& options) { return lossType(options).tokenScaling; }
+
+bool sftLogitsScaling(const SftLossOptions& options) { return lossType(options).logitsScaling; }
 
 }  // namespace alignkit::train

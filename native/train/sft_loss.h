@@ -23,4 +23,8 @@ void validateSftLossOptions(const SftLossOptions& options);
 // Whether the loss weights each token's -logp by its detached probability (dft).
 bool sftTokenScaling(const SftLossOptions& options);
 
+// Whether the loss's logits are divided by the model's logits_scaling (Granite): nll and dft read the model's
+// forward, which does; TRL 1.13's chunked_nll (the default) projects with lm_head itself and does not.
+bool sftLogitsScaling(const SftLossOptions& options);
+
 }  // namespace alignkit::train

@@ -6,6 +6,7 @@
 
 #include "common/autocast.h"
 #include "common/error.h"
+#include "ops/logits_transform.h"
 
 namespace alignkit::train {
 namespace {
@@ -25,14 +26,19 @@ ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& b
   const at::Tensor h = hidden.reshape({-1, hidden.size(2)});  // (N, C), a view
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   const bool tokenScaling = sftTokenScaling(options.loss);
+  // The family's final-logit transform, on every path: Gemma's soft-cap always, Granite's logits_scaling as the
+  // loss_type takes it (TRL's default chunked_nll leaves it out).
+  const ops::LogitsTransform transform{sftLogitsScaling(options.loss) ? model.config().logitsScaling : 1.0,
+                                       model.config().finalLogitSoftcapping};
   // dLoss/dlogp is -1/divisor on every label token whatever the logits: the lm_head's gradient is made in the
   // forward, and the rows without a label (prompt, padding) skip it.
   if (fused && options.backward && !tokenScaling) {
     const at::Tensor g = at::full({h.size(0)}, -1.0 / divisor, h.options().dtype(at::kFloat));
-    return ops::fusedLinearLogProbsLoss(h, model.lmHeadWeight(), target, g, options.chunks);
+    return ops::fusedLinearLogProbsLoss(h, model.lmHeadWeight(), target, g, options.chunks, transform);
   }
-  const ops::TokenLogProbs tok = fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks)
-                                       : ops::logprobsReference(h, model.lmHeadWeight(), target);
+  const ops::TokenLogProbs tok =
+      fused ? ops::fusedLinearLogProbs(h, model.lmHeadWeight(), target, options.chunks, transform)
+            : ops::logprobsReference(h, model.lmHeadWeight(), target, transform);
   const at::Tensor perToken = tokenScaling ? tok.logps.exp().detach() * tok.logps : tok.logps;
   return {-perToken.sum() / divisor, tok};
 }

@@ -3,7 +3,9 @@
 //   fused_logprobs_gpu parity         CUDA fused against logprobsReference on CUDA and against the CPU fused
 //                                     kernel: logps, the statistics and both gradients, over chunkings that do
 //                                     and do not divide N and V, ignored labels, exact argmax ties, fp32/bf16/fp16;
-//                                     and fusedLinearLogProbsLoss (gradient made in the forward) over row chunks.
+//                                     and fusedLinearLogProbsLoss (gradient made in the forward) over row chunks;
+//                                     then the same with the final-logit transforms (Gemma's soft-cap, Granite's
+//                                     logits_scaling, both) on the smaller shape.
 //                                     One PASS/FAIL line per case; exits 1 on any FAIL.
 //   fused_logprobs_gpu bench [N C V]  forward + backward, fused vs unfused, fp32 and bf16: median time and the
 //                                     peak CUDA memory a step adds above its inputs. Prints figures, asserts nothing.
@@ -26,15 +28,21 @@
 namespace {
 
 using alignkit::ops::ChunkSizes;
+using alignkit::ops::LogitsTransform;
 using alignkit::ops::TokenLogProbs;
 using LogProbsFn = std::function<TokenLogProbs(const at::Tensor&, const at::Tensor&, const at::Tensor&)>;
 
-LogProbsFn fused(ChunkSizes chunks) {
-  return [chunks](const at::Tensor& h, const at::Tensor& w, const at::Tensor& l) {
-    return alignkit::ops::fusedLinearLogProbs(h, w, l, chunks);
+LogProbsFn fused(ChunkSizes chunks, LogitsTransform transform = {}) {
+  return [chunks, transform](const at::Tensor& h, const at::Tensor& w, const at::Tensor& l) {
+    return alignkit::ops::fusedLinearLogProbs(h, w, l, chunks, transform);
   };
 }
-const LogProbsFn unfused = alignkit::ops::logprobsReference;
+LogProbsFn reference(LogitsTransform transform) {
+  return [transform](const at::Tensor& h, const at::Tensor& w, const at::Tensor& l) {
+    return alignkit::ops::logprobsReference(h, w, l, transform);
+  };
+}
+const LogProbsFn unfused = reference({});
 
 // float32 on the CPU; each case casts and moves it. Logits have unit scale; labels are ignored (-100 or -1) on a
 // quarter of the rows, the argmax on a fifth, random elsewhere. Rows 0 and 1 tie exactly at entries 3, 4 and V-1
@@ -77,9 +85,10 @@ Result run(const LogProbsFn& fn, const at::Tensor& hidden, const at::Tensor& wei
 
 // fusedLinearLogProbsLoss with g = gradOut: the gradients of sum(gradOut * logps) from fresh leaves.
 Result runLoss(ChunkSizes chunks, const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-               const at::Tensor& gradOut) {
+               const at::Tensor& gradOut, LogitsTransform transform = {}) {
   const at::Tensor h = hidden.detach().set_requires_grad(true), w = weight.detach().set_requires_grad(true);
-  const alignkit::ops::LogProbsLoss r = alignkit::ops::fusedLinearLogProbsLoss(h, w, labels, gradOut, chunks);
+  const alignkit::ops::LogProbsLoss r =
+      alignkit::ops::fusedLinearLogProbsLoss(h, w, labels, gradOut, chunks, transform);
   r.loss.backward();
   return {r.tokens, h.grad(), w.grad()};
 }
@@ -97,6 +106,8 @@ Result droppingIgnored(Result r, const at::Tensor& labels) {
 // tile dtype (0 for float32): bf16/fp16 tiles round every logit by up to u |z|, which moves logp, lse and the
 // statistics by a few such errors. Gradients: 1e-6 + (1e-5 + 8 u) max |want|, dZ being rounded too. `correct`
 // may differ only on rows whose two largest logits are closer than twice the logit error, never on exact ties.
+// With a final-logit transform, z is h W^T before it (the transform's dz/ds <= 1 for scaling >= 1 keeps the
+// bound) and the top-2 gap that of the transformed logits.
 struct Tolerance {
   double u;
   at::Tensor zmax, top2Gap;  // (N) float32 on CPU, from the float32 logits of the case's inputs
@@ -147,6 +158,40 @@ bool compare(const std::string& name, const Result& got, const Result& want, con
   return pass;
 }
 
+// The final-logit transforms: soft-cap 5 (Gemma), scaling 8 (Granite), both; logits of 5 times unit scale so
+// that the cap bends them. The fused kernel against logprobsReference with the same transform, on CUDA, in loss
+// mode, and against the CPU fused kernel.
+bool transformParity(int64_t N, int64_t C, int64_t V) {
+  const at::Device cuda(at::kCUDA);
+  const Problem p = makeProblem(N, C, V);
+  const at::Tensor labels = p.labels.to(cuda), gradOut = p.gradOut.to(cuda), weight0 = p.weight * 5.0;
+  struct Case {
+    const char* name;
+    LogitsTransform transform;
+  };
+  bool ok = true;
+  for (const Case& c : {Case{"softcap 5", {1.0, 5.0}}, Case{"scaling 8", {8.0, 0.0}}, Case{"both 2.5, 4", {2.5, 4.0}}})
+    for (at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+      const at::Tensor hidden = p.hidden.to(cuda, dtype), weight = weight0.to(cuda, dtype);
+      const at::Tensor raw = hidden.to(at::kFloat).mm(weight.to(at::kFloat).t()).cpu();
+      const at::Tensor top2 = std::get<0>(alignkit::ops::applyLogitsTransform(raw, c.transform).topk(2, 1));
+      const Tolerance tol{unitRoundoff(dtype), std::get<0>(raw.abs().max(1)), top2.select(1, 0) - top2.select(1, 1)};
+      const std::string shape =
+          std::string(c.name) + " N=" + std::to_string(N) + " V=" + std::to_string(V) + " " + c10::toString(dtype);
+      const Result want = run(reference(c.transform), hidden, weight, labels, gradOut);
+      for (const ChunkSizes& chunks : {ChunkSizes{0, 0}, ChunkSizes{7, 37}})
+        ok &= compare(shape + " chunks " + std::to_string(chunks.rowChunk) + "x" + std::to_string(chunks.vocabChunk),
+                      run(fused(chunks, c.transform), hidden, weight, labels, gradOut), want, tol);
+      for (const int64_t rows : {int64_t{0}, int64_t{7}})
+        ok &= compare(shape + " loss mode, rowChunk " + std::to_string(rows),
+                      runLoss({rows, 0}, hidden, weight, labels, gradOut, c.transform), droppingIgnored(want, labels),
+                      tol);
+      const Result cpu = run(fused({}, c.transform), hidden.cpu(), weight.cpu(), labels.cpu(), gradOut.cpu());
+      ok &= compare(shape + " vs CPU fused", run(fused({}, c.transform), hidden, weight, labels, gradOut), cpu, tol);
+    }
+  return ok;
+}
+
 int parity() {
   const at::Device cuda(at::kCUDA);
   struct Shape {
@@ -187,6 +232,7 @@ int parity() {
       ok &= compare(shape + " default chunks vs CPU fused", run(fused({}), hidden, weight, labels, gradOut), cpu, tol);
     }
   }
+  ok &= transformParity(shapes.front().N, shapes.front().C, shapes.front().V);
   std::printf("%s\n", ok ? "all parity cases passed" : "SOME PARITY CASES FAILED");
   return ok ? 0 : 1;
 }

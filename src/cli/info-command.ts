@@ -22,11 +22,16 @@ export function registerInfo(program: Command, version: string): void {
         ['threads', String(i.threads)],
         ['addon', i.addonPath],
       ];
-      if (i.libtorch)
+      rows.push([
+        'libtorch',
+        `${i.libtorch.version} at ${i.libtorch.root}${i.libtorch.source ? ` (${i.libtorch.source})` : ''}`,
+      ]);
+      if (i.install)
         rows.push([
-          'libtorch',
-          `${i.libtorch.version} from ${i.libtorch.source}${i.libtorch.root ? ` (${i.libtorch.root})` : ''}`,
+          'install',
+          `${i.install.variant === 'cuda' ? 'CUDA' : 'CPU'}, ${i.install.builtFromSource ? 'built from source' : 'prebuilt'}: ${i.install.reason}`,
         ]);
+      else rows.push(['install', 'no record: `npx alignkit setup` has not run in this package']);
       for (const [key, value] of rows) console.log(`${key.padEnd(10)} ${value}`);
     });
 }

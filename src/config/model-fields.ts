@@ -17,6 +17,7 @@ import {
   type Field,
   type Schema,
 } from './schema.js';
+import { SUPPORTED_MODEL_TYPES } from './model-types.js';
 
 export const LORA_TARGET_MODULES = [
   'q_proj',
@@ -26,6 +27,8 @@ export const LORA_TARGET_MODULES = [
   'gate_proj',
   'up_proj',
   'down_proj',
+  'qkv_proj', // Phi-3's fused q/k/v
+  'gate_up_proj', // Phi-3's fused gate/up
   'all-linear',
 ] as const;
 type LoraTarget = (typeof LORA_TARGET_MODULES)[number];
@@ -73,7 +76,7 @@ export const modelFields = {
   model_init_kwargs: obj(null),
   trust_remote_code: noEffect(
     bool(false),
-    'no remote code ever runs in alignkit: architectures are built natively from config.json (model_type llama, mistral, qwen2, qwen3), and any other model_type is refused when the model loads',
+    `no remote code ever runs in alignkit: architectures are built natively from config.json (model_type ${SUPPORTED_MODEL_TYPES.join(', ')}), and any other model_type is refused when the model loads`,
   ),
   attn_implementation: noEffect(
     str(null),

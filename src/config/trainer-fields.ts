@@ -5,6 +5,7 @@ import { legacyTrainingFields } from './legacy-fields.js';
 import { modelFields } from './model-fields.js';
 import { bool, int, noEffect, num, numbers, obj, oneOf, orNull, refused, str, strings, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
+import { SUPPORTED_MODEL_TYPES } from './model-types.js';
 
 export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
 export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length', 'batch_rebalance'] as const;
@@ -48,7 +49,7 @@ const sharedTrlFields = {
   pad_to_multiple_of: int(null, 1),
   router_aux_loss_coef: noEffect(
     num(0.001),
-    'only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type llama, mistral, qwen2, qwen3)',
+    `only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type ${SUPPORTED_MODEL_TYPES.join(', ')})`,
   ),
 } satisfies Schema;
 

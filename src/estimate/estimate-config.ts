@@ -6,6 +6,7 @@ import { distributedEnv } from '../distributed/launch-env.js';
 import { configError } from '../errors.js';
 import { resolveModelPaths } from '../hub/resolve-models.js';
 import { trainingDtype } from '../train/model-init.js';
+import { loraTargets } from '../train/peft.js';
 import { availableMemory, type AvailableMemory } from './available-memory.js';
 import { memoryPlan, type MemoryPlan, type PlanSettings } from './memory-plan.js';
 import { readModelShape, type ModelShape } from './model-shape.js';
@@ -20,8 +21,6 @@ export interface Estimate {
   fits: boolean | null;
 }
 
-/** PEFT's default targets for the Llama family, as src/train/peft.ts. */
-const DEFAULT_LORA_TARGETS = ['q_proj', 'v_proj'];
 /** max_length null: no truncation; the plan then assumes TRL's default 1024 tokens. */
 const UNTRUNCATED_LENGTH = 1024;
 /** DDP's bucket_cap_mb default (native/distributed/gradient_reducer.h). */
@@ -39,7 +38,7 @@ export function planSettings(config: TrainConfig, shape: ModelShape, device: 'cp
   const lora = config.use_peft
     ? {
         r: config.lora_r,
-        targets: config.lora_target_modules ?? DEFAULT_LORA_TARGETS,
+        targets: loraTargets(config.lora_target_modules, shape.modelType),
         // DPO's and KTO's disable_dropout (default true) turns LoRA's dropout off too.
         dropout:
           values.disable_dropout === true ? 0 : typeof values.lora_dropout === 'number' ? values.lora_dropout : 0.05,

@@ -2,7 +2,7 @@
 // gradients, AdamW's state, the reference model, the autocast weight cache, the activations autograd keeps (counted
 // from what our Llama-family forward saves: native/models/causal_lm.cpp, rms_norm.cpp, swiglu_mlp.cpp,
 // layer_checkpoint.cpp), and the runtime. Pure arithmetic: estimate-config.ts reads the config and the model.
-import { layerLinearParams, parameterCount, type ModelShape } from './model-shape.js';
+import { familyShape, layerLinearParams, parameterCount, type ModelShape } from './model-shape.js';
 
 export type Trainer = 'dpo' | 'sft' | 'kto' | 'online_dpo';
 export type WeightDtype = 'float32' | 'bfloat16';
@@ -114,10 +114,13 @@ const CUDA_TILE = 2048 * 32768 * 4;
 const CPU_LOSS_TILE = 4 * CPU_TILE;
 
 const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+/** Phi-3's projections: q/k/v and gate/up fused (native/models/lora.cpp layerLinears). */
+const FUSED_LORA_MODULES = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'];
 
-/** The modules lora_target_modules selects ('all-linear': every projection). */
-export function loraModules(targets: string[]): string[] {
-  return targets.includes('all-linear') ? LORA_MODULES : LORA_MODULES.filter((m) => targets.includes(m));
+/** The modules lora_target_modules selects ('all-linear': every projection) on a model with (fused) projections. */
+export function loraModules(targets: string[], fused = false): string[] {
+  const modules = fused ? FUSED_LORA_MODULES : LORA_MODULES;
+  return targets.includes('all-linear') ? modules : modules.filter((m) => targets.includes(m));
 }
 
 /** Each module's (in, out) features. */
@@ -134,12 +137,20 @@ function moduleFeatures(s: ModelShape): Record<string, [number, number]> {
     gate_proj: [h, i],
     up_proj: [h, i],
     down_proj: [i, h],
+    qkv_proj: [h, q + 2 * kv],
+    gate_up_proj: [h, 2 * i],
   };
 }
 
 export function loraParameters(s: ModelShape, lora: { r: number; targets: string[] }): number {
   const features = moduleFeatures(s);
-  return s.numLayers * loraModules(lora.targets).reduce((n, m) => n + lora.r * (features[m]![0] + features[m]![1]), 0);
+  return (
+    s.numLayers *
+    loraModules(lora.targets, familyShape(s.modelType).fused).reduce(
+      (n, m) => n + lora.r * (features[m]![0] + features[m]![1]),
+      0,
+    )
+  );
 }
 
 /**
@@ -224,7 +235,7 @@ function loraLayerSaved(s: ModelShape, settings: PlanSettings, lora: NonNullable
   const a = activationBytes(settings);
   const normOut = settings.weightDtype === 'float32' ? 4 : 2; // the norms compute in float32, return the weights' dtype
   const autocastCopies = settings.weightDtype === 'float32' && settings.bf16;
-  const targets = loraModules(lora.targets);
+  const targets = loraModules(lora.targets, familyShape(s.modelType).fused);
   const adapters = (modules: string[], features: number, inputBytes: number, input: string): SavedTensor | null => {
     const on = modules.filter((m) => targets.includes(m));
     if (on.length === 0) return null;
@@ -235,7 +246,7 @@ function loraLayerSaved(s: ModelShape, settings: PlanSettings, lora: NonNullable
       bytesPerToken: inputs + on.length * a * lora.r,
     };
   };
-  const mlp = adapters(['gate_proj', 'up_proj'], h, normOut, 'norm output');
+  const mlp = adapters(['gate_proj', 'up_proj', 'gate_up_proj'], h, normOut, 'norm output');
   const down = adapters(['down_proj'], i, a, 'SwiGLU product');
   const fusedMlp = settings.weightDtype === 'float32' && !settings.bf16 && !mlp && !down;
   const out: SavedTensor[] = [
@@ -246,7 +257,7 @@ function loraLayerSaved(s: ModelShape, settings: PlanSettings, lora: NonNullable
       ? { name: 'MLP gate, up (fused SwiGLU)', bytesPerToken: 8 * i }
       : { name: 'MLP gate, silu(gate), up', bytesPerToken: 3 * a * i },
   ];
-  const attention = adapters(['q_proj', 'k_proj', 'v_proj'], h, normOut, 'norm output');
+  const attention = adapters(['q_proj', 'k_proj', 'v_proj', 'qkv_proj'], h, normOut, 'norm output');
   for (const t of [attention, adapters(['o_proj'], q, a, 'attention output'), mlp, down]) if (t) out.push(t);
   return out;
 }

@@ -6,7 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Model } from '../model.js';
 import type { AddLoraOptions } from '../types/model.js';
 import { AlignkitError } from '../errors.js';
-import { parseModelJson } from '../io/model-file.js';
+import { parseModelJson, readModelJson } from '../io/model-file.js';
 import { cachedRepoFolder, isRepoId } from '../hub/resolve.js';
 
 /** The ModelConfig fields LoRA reads, under TRL's names. */
@@ -20,8 +20,44 @@ export interface PeftFields {
   seed: number;
 }
 
-/** PEFT's default targets for the Llama family (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
-const DEFAULT_TARGETS = ['q_proj', 'v_proj'];
+/**
+ * PEFT 0.21's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the model types alignkit runs. Granite, OLMo 2,
+ * SmolLM3 and Phi-3 have no entry: PEFT then raises "Please specify `target_modules`", and so do we.
+ */
+const DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
+  llama: ['q_proj', 'v_proj'],
+  mistral: ['q_proj', 'v_proj'],
+  qwen2: ['q_proj', 'v_proj'],
+  qwen3: ['q_proj', 'v_proj'],
+  gemma2: ['q_proj', 'v_proj'],
+  gemma3_text: ['q_proj', 'v_proj'],
+};
+
+/** lora_target_modules, or PEFT's default for `modelType` when it is null. */
+export function loraTargets(targets: string[] | null, modelType: string): string[] {
+  if (targets) return targets;
+  const fallback = DEFAULT_TARGETS[modelType];
+  if (!fallback)
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `lora_target_modules: PEFT has no default LoRA targets for model_type ${modelType} ("Please specify \`target_modules\`"); name them, e.g. ${modelType === 'phi3' ? 'qkv_proj, o_proj, gate_up_proj, down_proj' : 'q_proj, v_proj'} or all-linear`,
+    );
+  return [...fallback];
+}
+
+/**
+ * use_peft with lora_target_modules null on a model type PEFT has no default for is refused before any work, from the
+ * model folder's config.json (loraOptions would refuse it only once the model is loaded). A folder that is an
+ * adapter, or whose config.json is missing or unreadable, is left to the loader, which says what is wrong.
+ */
+export async function checkLoraTargets(
+  config: Pick<PeftFields, 'use_peft' | 'lora_target_modules'> & { model_name_or_path?: string | null },
+): Promise<void> {
+  const dir = config.model_name_or_path;
+  if (!config.use_peft || config.lora_target_modules || !dir || adapterBase(dir)) return;
+  const json = await readModelJson(join(dir, 'config.json')).catch(() => undefined);
+  if (typeof json?.model_type === 'string') loraTargets(null, json.model_type);
+}
 
 /** The base model of a PEFT adapter folder (its base_model_name_or_path, relative to the folder), or null for a model folder. */
 export function adapterBase(dir: string): string | null {
@@ -53,12 +89,12 @@ export function adapterBase(dir: string): string | null {
  * Fresh adapters as the trainer's get_peft_model makes them, drawn after `torch.manual_seed(seed)` (TRL wraps the
  * model before the Trainer seeds anything, so a seed of our own makes runs repeatable).
  */
-export function loraOptions(config: PeftFields): AddLoraOptions {
+export function loraOptions(config: PeftFields, modelType: string): AddLoraOptions {
   return {
     r: config.lora_r,
     lora_alpha: config.lora_alpha,
     lora_dropout: config.lora_dropout,
-    target_modules: config.lora_target_modules ?? DEFAULT_TARGETS,
+    target_modules: loraTargets(config.lora_target_modules, modelType),
     use_rslora: config.use_rslora,
     seed: config.seed,
   };

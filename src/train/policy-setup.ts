@@ -58,7 +58,7 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
     refuseLoraDtype(dtype);
   }
   if (base) await policy.loadAdapter(from);
-  else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config));
+  else if (config.use_peft && !resumeDir) await policy.addLora(loraOptions(config, policy.config.modelType));
   // DPOConfig's disable_dropout: TRL zeroes every dropout of the wrapped model, LoRA's included.
   if ('disable_dropout' in config && config.disable_dropout) await policy.disableDropout();
   return policy;

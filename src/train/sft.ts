@@ -83,6 +83,13 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
+  // native/train/sft_loss.cpp (sftLogitsScaling) follows TRL here; said once, as it changes what Granite trains on.
+  if (policy.config.modelType === 'granite' && (config.loss_type ?? 'chunked_nll') === 'chunked_nll')
+    note(
+      "note: model_type granite: TRL 1.13's default SFT loss (loss_type chunked_nll) takes the lm_head's logits " +
+        "without Granite's logits_scaling, and so does alignkit, to train as TRL does; loss_type: nll trains on the " +
+        "model's scaled logits (its own forward's loss)",
+    );
   const stepOptions: SftStepOptions = {
     ...lossOptions<SftLossOptions>(config, lossCatalogue('sft')),
     bf16: config.bf16 ?? true,

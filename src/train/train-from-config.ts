@@ -17,6 +17,7 @@ import { trainKto } from './kto.js';
 import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { checkInputFolders, claimOutputDir } from './run-output.js';
 import { resolveInputs } from './resolve-inputs.js';
+import { checkLoraTargets } from './peft.js';
 import { trainSft } from './sft.js';
 import type { TrainConfig } from '../types/config-types.js';
 import type { TrainResult } from './train-types.js';
@@ -57,6 +58,7 @@ async function trainClaimed(config: ResolvedConfig, options: OnlineDpoOptions): 
   native();
   checkInputFolders(config);
   // A run this machine has not the memory for: one warning naming the options that would fit (src/estimate).
+  await checkLoraTargets(config);
   await warnIfWontFit(config, options.log ?? ((message: string) => console.error(message)));
   const dataParallel = options.dataParallel ?? (await DataParallel.join(config));
   let finished = false;

@@ -6,13 +6,14 @@
 // plan.attach), then writes what the test compares into plan.out. With zero_stage 3 every rank gathers the
 // parameters before a rank saves the model (gatherParameters, a no-op at the other stages).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const addon = createRequire(import.meta.url)('node-gyp-build')(root);
+// The addon as the package loads it (dist/: `npm run build:ts` first, as the tests' global setup does).
+const { native } = await import(join(root, 'dist', 'native.js'));
+const addon = native();
 const rank = Number(process.env.RANK);
 
 const group = await addon.NativeProcessGroup.connect({

@@ -28,7 +28,7 @@ describe('loadModel errors', () => {
     const err = await loadError(editedCopy('llama', (c) => (c.model_type = 'gpt2')));
     expect(err?.code).toBe('ERR_INVALID_MODEL');
     expect(err?.message).toMatch(
-      /config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3\)/,
+      /config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3, granite, olmo2, smollm3, gemma2, gemma3_text, phi3\)/,
     );
   });
 
@@ -54,7 +54,7 @@ describe('loadModel errors', () => {
     const err = await loadError(
       editedCopy('llama', (c) => (c.rope_parameters = { rope_type: 'yarn', rope_theta: 1e4, factor: 4 })),
     );
-    expect(err?.message).toMatch(/unsupported RoPE type 'yarn' \(supported: default, linear, llama3\)/);
+    expect(err?.message).toMatch(/unsupported RoPE type 'yarn' \(supported: default, linear, llama3, longrope\)/);
   });
 
   it('a shard lacking a tensor its index places there names both files', async () => {

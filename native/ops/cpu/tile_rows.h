@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "ops/logits_transform.h"
+
 namespace alignkit::ops::cpu {
 
 struct TileRows {
@@ -22,6 +24,9 @@ struct TileRows {
   // Outputs, (rows) each; labelLogit is written only on rows whose label is in the tile.
   float *max, *sumLogits, *labelLogit, *s, *t, *u;
   int64_t* argmax;
+  // Applied to z (which holds h W^T) in place first: everything above is of the transformed logits, and the
+  // gradient is with respect to h W^T.
+  LogitsTransform transform;
 };
 
 void tileRows(const TileRows& tile);

@@ -1,5 +1,5 @@
 // tileRows' kernel (tile_rows.h), included by one source file per instruction set: Vectorized<float> is that
-// set's (AVX2 with Sleef's exp, or the portable default).
+// set's (AVX2 with Sleef's exp and tanh, or the portable default).
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -17,9 +17,39 @@ namespace {
 
 using Vec = at::vec::Vectorized<float>;
 
+// The logits transform (ops/logits_transform.h) of a row in place, in float32, by torch's operations (true
+// divisions, then tanh).
+void transformRow(float* x, int64_t cols, const LogitsTransform& tf) {
+  const int64_t n = Vec::size(), full = cols - cols % n, rest = cols - full;
+  const bool scale = tf.scaling != 1.0, cap = tf.softcap > 0.0;
+  const Vec scaling(static_cast<float>(tf.scaling)), softcap(static_cast<float>(tf.softcap));
+  auto apply = [&](Vec v) {
+    if (scale) v = v / scaling;
+    if (cap) v = (v / softcap).tanh() * softcap;
+    return v;
+  };
+  for (int64_t j = 0; j < full; j += n) apply(Vec::loadu(x + j)).store(x + j);
+  if (rest) apply(Vec::loadu(x + full, rest)).store(x + full, rest);
+}
+
+// dz/ds at the transformed logits z: (1 - tanh^2) / scaling, with tanh(z0 / softcap) taken back as z / softcap.
+template <typename V>
+V transformDerivative(V z, const LogitsTransform& tf) {
+  V d(1.f);
+  if (tf.softcap > 0.0) {
+    const V t = z / V(static_cast<float>(tf.softcap));
+    d = d - t * t;
+  }
+  if (tf.scaling != 1.0) d = d / V(static_cast<float>(tf.scaling));
+  return d;
+}
+
 void tileRow(const TileRows& a, int64_t i) {
   float* x = a.z + i * a.cols;
   const int64_t n = Vec::size(), full = a.cols - a.cols % n, rest = a.cols - full;
+  // Sweep 0: the row's logits from h W^T, in place.
+  const bool transformed = !a.transform.identity();
+  if (transformed) transformRow(x, a.cols, a.transform);
   // Sweep 1: the max (NaN-propagating, as torch.amax) and the sum.
   Vec vmax(-std::numeric_limits<float>::infinity()), vsum(0.f);
   for (int64_t j = 0; j < full; j += n) {
@@ -49,7 +79,8 @@ void tileRow(const TileRows& a, int64_t i) {
   }
   a.argmax[i] = arg;
 
-  // Sweep 2, the row still in cache: d = z - m, e = exp(d).
+  // Sweep 2, the row still in cache: d = z - m, e = exp(d). With a transform z stays for sweep 3's dz/ds.
+  const bool keepE = a.g && !transformed;
   const Vec vm(m);
   Vec vs(0.f), vt(0.f), vu(0.f);
   for (int64_t j = 0; j < full; j += n) {
@@ -57,7 +88,7 @@ void tileRow(const TileRows& a, int64_t i) {
     vs = vs + e;
     vt = at::vec::fmadd(e, d, vt);
     vu = at::vec::fmadd(e, e, vu);
-    if (a.g) e.store(x + j);
+    if (keepE) e.store(x + j);
   }
   if (rest) {
     const Vec zero(0.f);
@@ -65,7 +96,7 @@ void tileRow(const TileRows& a, int64_t i) {
     vs = vs + e;
     vt = at::vec::fmadd(e, d, vt);
     vu = at::vec::fmadd(e, e, vu);
-    if (a.g) e.store(x + full, rest);
+    if (keepE) e.store(x + full, rest);
   }
   const float s = at::vec::vec_reduce_all<float>(std::plus<Vec>(), vs);
   a.s[i] = s;
@@ -73,12 +104,21 @@ void tileRow(const TileRows& a, int64_t i) {
   a.u[i] = at::vec::vec_reduce_all<float>(std::plus<Vec>(), vu);
   if (!a.g) return;
 
-  // Sweep 3: dz = g (onehot - e / s), as the factor -g / s times e, then + g at the label.
+  // Sweep 3: dz = g (onehot - e / s), as the factor -g / s times e, then + g at the label; with a transform,
+  // e is made again from z, and both terms take dz/ds.
   const float g = a.labels[i] < 0 ? 0.f : a.g[i];
   const Vec factor(-g / s);
-  for (int64_t j = 0; j < full; j += n) (Vec::loadu(x + j) * factor).store(x + j);
-  if (rest) (Vec::loadu(x + full, rest) * factor).store(x + full, rest);
-  if (labelHere) x[label] += g;
+  if (!transformed) {
+    for (int64_t j = 0; j < full; j += n) (Vec::loadu(x + j) * factor).store(x + j);
+    if (rest) (Vec::loadu(x + full, rest) * factor).store(x + full, rest);
+    if (labelHere) x[label] += g;
+    return;
+  }
+  const float zLabel = labelHere ? x[label] : 0.f;
+  auto dz = [&](Vec z) { return (z - vm).exp() * factor * transformDerivative(z, a.transform); };
+  for (int64_t j = 0; j < full; j += n) dz(Vec::loadu(x + j)).store(x + j);
+  if (rest) dz(Vec::loadu(x + full, rest)).store(x + full, rest);
+  if (labelHere) x[label] += g * transformDerivative(zLabel, a.transform);
 }
 
 void tileRowsKernel(const TileRows& a) {
