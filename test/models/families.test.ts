@@ -44,6 +44,24 @@ async function logitsOf(model: Model, ids: Int32Array, mask: Int32Array, seqLen 
   return (await model.logits(ids, mask, { seqLen })).data;
 }
 
+/** transformers' causal-LM loss on the batch (relative 1e-5) and every parameter's gradient (1e-4 of its scale). */
+async function expectLossAndGradients(
+  model: Model,
+  r: Awaited<ReturnType<typeof reference>>,
+  ids: Int32Array,
+  mask: Int32Array,
+  seqLen: number,
+) {
+  const loss = await model.forwardBackward(ids, mask, { seqLen });
+  const expected = (r('loss').data as Float32Array)[0]!;
+  expect(Math.abs(loss - expected) / expected).toBeLessThan(1e-5);
+  await expectGradients(
+    model,
+    (param) => r(`grad.${param}`).data as Float32Array,
+    (scale) => 1e-6 + 1e-4 * scale,
+  );
+}
+
 describe.each(families)('%s (%s)', (name) => {
   const ref = () => reference(`families/${name}`);
 
@@ -69,19 +87,12 @@ describe.each(families)('%s (%s)', (name) => {
 
   it('loss and every parameter gradient match PyTorch', async () => {
     const [model, r] = await Promise.all([loadModel(modelDir(name)), ref()]);
-    const loss = await model.forwardBackward(
+    await expectLossAndGradients(
+      model,
+      r,
       r('input_ids').data as Int32Array,
       r('attention_mask').data as Int32Array,
-      {
-        seqLen: SEQ,
-      },
-    );
-    const expected = (r('loss').data as Float32Array)[0]!;
-    expect(Math.abs(loss - expected) / expected).toBeLessThan(1e-5);
-    await expectGradients(
-      model,
-      (param) => r(`grad.${param}`).data as Float32Array,
-      (scale) => 1e-6 + 1e-4 * scale,
+      SEQ,
     );
   });
 
@@ -248,14 +259,7 @@ describe.each([
     const mask = r('attention_mask').data as Int32Array;
     const logits = await logitsOf(model, ids, mask, seqLen);
     expect(maxAbsDiff(logits, r('logits').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
-    const loss = await model.forwardBackward(ids, mask, { seqLen });
-    const expected = (r('loss').data as Float32Array)[0]!;
-    expect(Math.abs(loss - expected) / expected).toBeLessThan(1e-5);
-    await expectGradients(
-      model,
-      (param) => r(`grad.${param}`).data as Float32Array,
-      (scale) => 1e-6 + 1e-4 * scale,
-    );
+    await expectLossAndGradients(model, r, ids, mask, seqLen);
 
     const genIds = r('gen_input_ids').data as Int32Array;
     const genMask = r('gen_attention_mask').data as Int32Array;
