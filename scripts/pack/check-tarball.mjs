@@ -75,7 +75,11 @@ const work = mkdtempSync(join(tmpdir(), 'alignkit-tarball-'));
 console.log(`alignkit: checking the packed package in ${work}`);
 
 let started = Date.now();
-execFileSync('npm', ['pack', '--pack-destination', work], { cwd: packageRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+// --loglevel warn: prepack's progress and any warning or error, without a notice line per packed file.
+execFileSync('npm', ['pack', '--loglevel', 'warn', '--pack-destination', work], {
+  cwd: packageRoot,
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
 const tarball = join(
   work,
   readdirSync(work).find((name) => name.endsWith('.tgz')),
