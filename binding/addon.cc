@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "generation.h"
+#include "listwise_loss.h"
 #include "logprobs_probe.h"
 #include "loss_options.h"
 #include "model.h"
@@ -143,6 +144,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<setNumThreads>(env, "setNumThreads"));
   registerLossOptions(env, exports);
   registerLogProbsProbe(env, exports);
+  registerListwiseLoss(env, exports);
   return exports;
 }
 

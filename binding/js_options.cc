@@ -54,6 +54,8 @@ train::ForwardOptions forwardOptions(const Napi::Object& options) {
   train::ForwardOptions forward;
   forward.bf16 = boolOption(options, "bf16");
   forward.gradientCheckpointing = boolOption(options, "gradient_checkpointing");
+  const Napi::Value auxCoef = options.Get("router_aux_loss_coef");
+  if (auxCoef.IsNumber()) forward.routerAuxLossCoef = auxCoef.As<Napi::Number>().DoubleValue();
   // One flag per decoder layer (src/train/checkpointed-layers.ts); absent = every layer.
   const Napi::Value layers = options.Get("checkpointed_layers");
   if (!layers.IsUndefined() && !layers.IsNull()) {

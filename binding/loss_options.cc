@@ -1,5 +1,7 @@
 #include "loss_options.h"
 
+#include "train/bco_loss.h"
+
 namespace alignkit::binding {
 namespace {
 
@@ -132,6 +134,18 @@ void registerLossOptions(Napi::Env env, Napi::Object exports) {
       [](const Napi::CallbackInfo& info) { return validateObject(info, train::ktoLossCatalogue()); });
   def("validateSftLossOptions",
       [](const Napi::CallbackInfo& info) { return validateObject(info, train::sftLossCatalogue()); });
+  def("orpoLossCatalogue",
+      [](const Napi::CallbackInfo& info) { return catalogueObject(info.Env(), train::orpoLossCatalogue()); });
+  def("cpoLossCatalogue",
+      [](const Napi::CallbackInfo& info) { return catalogueObject(info.Env(), train::cpoLossCatalogue()); });
+  def("validateOrpoLossOptions",
+      [](const Napi::CallbackInfo& info) { return validateObject(info, train::orpoLossCatalogue()); });
+  def("validateCpoLossOptions",
+      [](const Napi::CallbackInfo& info) { return validateObject(info, train::cpoLossCatalogue()); });
+  def("bcoLossCatalogue",
+      [](const Napi::CallbackInfo& info) { return catalogueObject(info.Env(), train::bcoLossCatalogue()); });
+  def("validateBcoLossOptions",
+      [](const Napi::CallbackInfo& info) { return validateObject(info, train::bcoLossCatalogue()); });
 }
 
 }  // namespace alignkit::binding

@@ -6,8 +6,10 @@
 #include <napi.h>
 
 #include "common/error.h"
+#include "train/cpo_loss.h"
 #include "train/dpo_loss.h"
 #include "train/kto_loss.h"
+#include "train/orpo_loss.h"
 #include "train/sft_loss.h"
 
 namespace alignkit::binding {
@@ -26,8 +28,8 @@ Options readLossOptions(const train::OptionCatalogue<Options>& catalogue, const 
   return options;
 }
 
-// dpoLossCatalogue(), ktoLossCatalogue(), sftLossCatalogue() -> { lossTypes, options: [{ name, type, default,
-// choices? }] }; validateDpoLossOptions(obj), validateKtoLossOptions(obj), validateSftLossOptions(obj) -> undefined,
+// dpoLossCatalogue(), ktoLossCatalogue(), sftLossCatalogue(), orpoLossCatalogue(), cpoLossCatalogue() -> { lossTypes,
+// options: [{ name, type, default, choices? }] }; validateDpoLossOptions(obj), ... (one per family) -> undefined,
 // or throw an Error whose code is ERR_INVALID_ARG and whose message names the keys.
 void registerLossOptions(Napi::Env env, Napi::Object exports);
 

@@ -31,20 +31,32 @@ const models::CausalLM& NativeModel::loaded(Napi::Env env) const {
 }
 
 Napi::Function NativeModel::define(Napi::Env env) {
-  return DefineClass(
-      env, "NativeModel",
-      {StaticMethod<&NativeModel::load>("load"), InstanceMethod<&NativeModel::config>("config"),
-       InstanceMethod<&NativeModel::parameters>("parameters"), InstanceMethod<&NativeModel::logits>("logits"),
-       InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
-       InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
-       InstanceMethod<&NativeModel::dpoStep>("dpoStep"), InstanceMethod<&NativeModel::ktoStep>("ktoStep"),
-       InstanceMethod<&NativeModel::sftStep>("sftStep"), InstanceMethod<&NativeModel::gradients>("gradients"),
-       InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"), InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
-       InstanceMethod<&NativeModel::save>("save"), InstanceMethod<&NativeModel::attachLora>("attachLora"),
-       InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
-       InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"), InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
-       InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
-       InstanceMethod<&NativeModel::dispose>("dispose")});
+  return DefineClass(env, "NativeModel",
+                     {StaticMethod<&NativeModel::load>("load"),
+                      InstanceMethod<&NativeModel::config>("config"),
+                      InstanceMethod<&NativeModel::parameters>("parameters"),
+                      InstanceMethod<&NativeModel::logits>("logits"),
+                      InstanceMethod<&NativeModel::forwardBackward>("forwardBackward"),
+                      InstanceMethod<&NativeModel::completionLogProbs>("completionLogProbs"),
+                      InstanceMethod<&NativeModel::dpoStep>("dpoStep"),
+                      InstanceMethod<&NativeModel::ktoStep>("ktoStep"),
+                      InstanceMethod<&NativeModel::orpoStep>("orpoStep"),
+                      InstanceMethod<&NativeModel::cpoStep>("cpoStep"),
+                      InstanceMethod<&NativeModel::bcoStep>("bcoStep"),
+                      InstanceMethod<&NativeModel::listwiseStep>("listwiseStep"),
+                      InstanceMethod<&NativeModel::sftStep>("sftStep"),
+                      InstanceMethod<&NativeModel::gradients>("gradients"),
+                      InstanceMethod<&NativeModel::zeroGrad>("zeroGrad"),
+                      InstanceMethod<&NativeModel::mixParameters>("mixParameters"),
+                      InstanceMethod<&NativeModel::save>("save"),
+                      InstanceMethod<&NativeModel::attachLora>("attachLora"),
+                      InstanceMethod<&NativeModel::loadAdapter>("loadAdapter"),
+                      InstanceMethod<&NativeModel::saveAdapter>("saveAdapter"),
+                      InstanceMethod<&NativeModel::mergeLora>("mergeLora"),
+                      InstanceMethod<&NativeModel::disableDropout>("disableDropout"),
+                      InstanceMethod<&NativeModel::dispose>("dispose"),
+                      InstanceMethod<&NativeModel::rewardStep>("rewardStep"),
+                      StaticMethod<&NativeModel::writeScoreHeadWeights>("writeScoreHeadWeights")});
 }
 
 // Only `load` constructs instances, passing the loaded state as an External.

@@ -19,6 +19,9 @@ struct ModelState {
   std::mutex mutex;
   // Set once the model joins a data-parallel group (NativeProcessGroup.attach): backward passes average gradients.
   std::unique_ptr<distributed::GradientReducer> reducer;
+  // The group the model was attached to (NativeProcessGroup.attach), for a step's own collectives (BCO's
+  // running reward moments over every rank's rows).
+  std::shared_ptr<distributed::ProcessGroup> group;
   // Set instead of the reducer under ZeRO stage 3 (NativeOptimizer.create with zeroStage 3): the parameters are
   // sharded over the group, gathered per unit for forward and backward (distributed/full_shard.h).
   std::shared_ptr<distributed::FullShard> fullShard;
@@ -50,6 +53,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
 
  private:
   static Napi::Value load(const Napi::CallbackInfo& info);
+  static Napi::Value writeScoreHeadWeights(const Napi::CallbackInfo& info);
   Napi::Value config(const Napi::CallbackInfo& info);
   Napi::Value parameters(const Napi::CallbackInfo& info);
   Napi::Value logits(const Napi::CallbackInfo& info);
@@ -57,6 +61,11 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value completionLogProbs(const Napi::CallbackInfo& info);
   Napi::Value dpoStep(const Napi::CallbackInfo& info);
   Napi::Value ktoStep(const Napi::CallbackInfo& info);
+  Napi::Value bcoStep(const Napi::CallbackInfo& info);
+  Napi::Value listwiseStep(const Napi::CallbackInfo& info);
+  Napi::Value rewardStep(const Napi::CallbackInfo& info);
+  Napi::Value orpoStep(const Napi::CallbackInfo& info);
+  Napi::Value cpoStep(const Napi::CallbackInfo& info);
   Napi::Value sftStep(const Napi::CallbackInfo& info);
   Napi::Value gradients(const Napi::CallbackInfo& info);
   Napi::Value zeroGrad(const Napi::CallbackInfo& info);

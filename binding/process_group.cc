@@ -106,6 +106,7 @@ Napi::Value NativeProcessGroup::attach(const Napi::CallbackInfo& info) {
         state->get().broadcast(tensors, 0);
         model->reducer =
             std::make_unique<distributed::GradientReducer>(state->group, lm.trainableParameters(), buckets);
+        model->group = state->group;
         return Unit{};
       },
       [](Napi::Env env, Unit&) -> Napi::Value { return env.Undefined(); });

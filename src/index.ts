@@ -39,13 +39,37 @@ export type {
   SftStepResult,
   StepMetricParts,
 } from './types/steps.js';
+export type {
+  CpoLossOptions,
+  CpoStepOptions,
+  OrpoLossOptions,
+  OrpoStepOptions,
+  ReferenceFreeMetrics,
+  ReferenceFreeStepResult,
+} from './types/reference-free-steps.js';
+export type { RewardBatch, RewardMetrics, RewardStepOptions, RewardStepResult } from './types/reward-steps.js';
+export type {
+  BcoBatch,
+  BcoMetrics,
+  BcoStepOptions,
+  BcoStepResult,
+  ListwiseBatch,
+  ListwiseMetrics,
+  ListwiseStepOptions,
+  ListwiseStepResult,
+  RunningMoments,
+} from './types/bco-steps.js';
 export type { MaskRows, Tensor, TokenRows } from './types/tensor.js';
 export { demoAssets, runDemo, type DemoOptions, type DemoResult } from './demo/demo.js';
 export type {
+  BcoConfig,
+  CpoConfig,
   DpoConfig,
   EvalConfig,
   KtoConfig,
   OnlineDpoConfig,
+  OrpoConfig,
+  RewardConfig,
   SftConfig,
   TrainConfig,
 } from './types/config-types.js';

@@ -31,7 +31,24 @@ import type {
   SftStepOptions,
   SftStepResult,
 } from './types/steps.js';
+import type {
+  CpoStepOptions,
+  OrpoStepOptions,
+  ReferenceFreeMetrics,
+  ReferenceFreeStepResult,
+} from './types/reference-free-steps.js';
 import type { MaskRows, Tensor, TokenRows } from './types/tensor.js';
+import type { RewardBatch, RewardMetrics, RewardStepOptions, RewardStepResult } from './types/reward-steps.js';
+import type {
+  BcoBatch,
+  BcoMetrics,
+  BcoStepOptions,
+  BcoStepResult,
+  ListwiseBatch,
+  ListwiseMetrics,
+  ListwiseStepOptions,
+  ListwiseStepResult,
+} from './types/bco-steps.js';
 
 /**
  * Reference log-probs precomputed per pair (TRL's ref_chosen_logps / ref_rejected_logps), a reference model, or
@@ -123,6 +140,7 @@ export class Model {
       bf16,
       gradient_checkpointing,
       checkpointed_layers,
+      router_aux_loss_coef,
       adaptersOff,
     } = options;
     const backward = options.backward ?? gradOutput !== undefined;
@@ -137,6 +155,7 @@ export class Model {
         bf16,
         gradient_checkpointing,
         checkpointed_layers,
+        router_aux_loss_coef,
         adaptersOff,
       })
       .catch(fromNative);
@@ -196,6 +215,107 @@ export class Model {
       .ktoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options)
       .catch(fromNative);
     return { ...out, metrics: stepMetrics(out, METRIC_RULES.kto) as KtoMetrics };
+  }
+
+  /**
+   * One BCO micro-batch at TRL 1.13 parity (trl.experimental BCOTrainer.get_batch_loss_metrics): `refLogps` (one per
+   * row) are the reference's log-probs, computed before without autograd; `options.running` the running reward
+   * moments, which the step updates with this batch's rewards (unless `update: false`) before the loss reads δ.
+   */
+  async bcoStep(batch: BcoBatch, refLogps: Float32Array, options: BcoStepOptions = {}): Promise<BcoStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    const completion = matching('completionMask', batch.completionMask, ids)!;
+    for (const [name, values] of [
+      ['labels', batch.labels],
+      ['refLogps', refLogps],
+    ] as const) {
+      if (values.length !== ids.batch)
+        throw new AlignkitError(
+          'ERR_INVALID_ARG',
+          `bcoStep: ${name} has ${values.length} values for ${ids.batch} rows`,
+        );
+    }
+    const out = await this.#native
+      .bcoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options)
+      .catch(fromNative);
+    // One micro-batch's means; the trainer pools the sums over its logging window (METRIC_RULES.bco).
+    const metrics = stepMetrics(out, { ...METRIC_RULES.kto, differences: METRIC_RULES.bco.differences });
+    return { ...out, metrics: metrics as BcoMetrics };
+  }
+
+  /**
+   * One listwise micro-batch: the Plackett–Luce loss over each prompt's ranked answers (native/train/listwise_loss.h),
+   * `batch.groupSizes` answers per prompt, best first; `refLogps` one per row.
+   */
+  async listwiseStep(
+    batch: ListwiseBatch,
+    refLogps: Float32Array,
+    options: ListwiseStepOptions = {},
+  ): Promise<ListwiseStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    const completion = matching('completionMask', batch.completionMask, ids)!;
+    const rows = batch.groupSizes.reduce((a, b) => a + b, 0);
+    if (rows !== ids.batch || refLogps.length !== ids.batch)
+      throw new AlignkitError(
+        'ERR_INVALID_ARG',
+        `listwiseStep: ${ids.batch} rows, groupSizes adding up to ${rows} and ${refLogps.length} refLogps`,
+      );
+    const out = await this.#native
+      .listwiseStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.groupSizes, refLogps, options)
+      .catch(fromNative);
+    return { ...out, metrics: stepMetrics(out, METRIC_RULES.dpo) as unknown as ListwiseMetrics };
+  }
+
+  /**
+   * One ORPO micro-batch at TRL 1.13 parity (trl.experimental ORPOTrainer.get_batch_loss_metrics): reference-free,
+   * `batch` holds [chosen..., rejected...] rows. The gradient of `lossScale · loss` is accumulated into this model's
+   * parameters (unless `backward: false`); returns the loss and the metrics TRL logs.
+   */
+  async orpoStep(batch: DpoBatch, options: OrpoStepOptions = {}): Promise<ReferenceFreeStepResult> {
+    return this.#referenceFreeStep('orpoStep', batch, options);
+  }
+
+  /** One CPO micro-batch (loss_type sigmoid, hinge, ipo or simpo) at TRL 1.13 parity, as {@link Model.orpoStep}. */
+  async cpoStep(batch: DpoBatch, options: CpoStepOptions = {}): Promise<ReferenceFreeStepResult> {
+    return this.#referenceFreeStep('cpoStep', batch, options);
+  }
+
+  async #referenceFreeStep(
+    step: 'orpoStep' | 'cpoStep',
+    batch: DpoBatch,
+    options: OrpoStepOptions & CpoStepOptions,
+  ): Promise<ReferenceFreeStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    const completion = matching('completionMask', batch.completionMask, ids)!;
+    if (ids.batch % 2 !== 0)
+      throw new AlignkitError('ERR_INVALID_ARG', `${step}: ${ids.batch} rows do not form [chosen, rejected] pairs`);
+    const out = await this.#native[step](ids.data, mask, completion, ids.batch, ids.seqLen, options).catch(fromNative);
+    return { ...out, metrics: stepMetrics(out, METRIC_RULES.referenceFree) as unknown as ReferenceFreeMetrics };
+  }
+
+  /**
+   * One reward-model micro-batch at TRL 1.13 parity (RewardTrainer.compute_loss) on a *ForSequenceClassification
+   * model with one label: each row's score at its last non-pad token, the Bradley–Terry loss of the chosen rows over
+   * the rejected ones (minus `batch.margin`), its gradient accumulated into the parameters (unless `backward: false`),
+   * and TRL's metrics.
+   */
+  async rewardStep(batch: RewardBatch, options: RewardStepOptions = {}): Promise<RewardStepResult> {
+    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+    const mask = matching('attentionMask', batch.attentionMask, ids);
+    if (ids.batch % 2 !== 0)
+      throw new AlignkitError('ERR_INVALID_ARG', `rewardStep: ${ids.batch} rows do not form [chosen, rejected] pairs`);
+    if (batch.margin && batch.margin.length !== ids.batch / 2)
+      throw new AlignkitError(
+        'ERR_INVALID_ARG',
+        `rewardStep: margin has ${batch.margin.length} values for ${ids.batch / 2} pairs`,
+      );
+    const out = await this.#native
+      .rewardStep(ids.data, mask, ids.batch, ids.seqLen, batch.margin ?? null, options)
+      .catch(fromNative);
+    return { ...out, metrics: stepMetrics(out, METRIC_RULES.reward) as unknown as RewardMetrics };
   }
 
   /**

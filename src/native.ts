@@ -20,7 +20,10 @@ import type {
   SftStepOptions,
   SftStepResult,
 } from './types/steps.js';
+import type { CpoStepOptions, OrpoStepOptions, ReferenceFreeStepResult } from './types/reference-free-steps.js';
 import type { IndexArray, SafetensorsData, Tensor } from './types/tensor.js';
+import type { BcoStepOptions, BcoStepResult, ListwiseStepOptions, ListwiseStepResult } from './types/bco-steps.js';
+import type { RewardStepOptions, RewardStepResult } from './types/reward-steps.js';
 
 /** @internal A loaded model in the addon (native/models/); `Model` (model.ts) is its public face. */
 export interface NativeModel {
@@ -62,6 +65,50 @@ export interface NativeModel {
     refLogps: Float32Array,
     options: KtoStepOptions,
   ): Promise<Omit<KtoStepResult, 'metrics'>>;
+  bcoStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    batch: number,
+    seqLen: number,
+    labels: Uint8Array,
+    refLogps: Float32Array,
+    options: BcoStepOptions,
+  ): Promise<Omit<BcoStepResult, 'metrics'>>;
+  listwiseStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    rows: number,
+    seqLen: number,
+    groupSizes: number[],
+    refLogps: Float32Array,
+    options: ListwiseStepOptions,
+  ): Promise<Omit<ListwiseStepResult, 'metrics'>>;
+  orpoStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    rows: number,
+    seqLen: number,
+    options: OrpoStepOptions,
+  ): Promise<Omit<ReferenceFreeStepResult, 'metrics'>>;
+  cpoStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    completionMask: IndexArray,
+    rows: number,
+    seqLen: number,
+    options: CpoStepOptions,
+  ): Promise<Omit<ReferenceFreeStepResult, 'metrics'>>;
+  rewardStep(
+    ids: Int32Array,
+    mask: IndexArray | null,
+    rows: number,
+    seqLen: number,
+    margin: Float32Array | null,
+    options: RewardStepOptions,
+  ): Promise<Omit<RewardStepResult, 'metrics'>>;
   sftStep(
     ids: Int32Array,
     mask: IndexArray | null,
@@ -166,7 +213,16 @@ export interface NativeAddon {
     tensors: { name: string; dtype: string; shape: number[]; data: SafetensorsData }[];
     metadata: Record<string, string>;
   }>;
-  NativeModel: { load(dir: string, options: { dtype?: string; device?: string }): Promise<NativeModel> };
+  NativeModel: {
+    load(dir: string, options: { dtype?: string; device?: string }): Promise<NativeModel>;
+    writeScoreHeadWeights(
+      sourceDir: string,
+      outDir: string,
+      hiddenSize: number,
+      std: number,
+      seed: number,
+    ): Promise<void>;
+  };
   NativeGeneration: {
     start(
       model: NativeModel,
@@ -224,13 +280,26 @@ export interface NativeAddon {
   cudaMemory(device: number, reset?: boolean): CudaMemory;
   cpuCache(): CpuCache;
   randperm(n: number, seed: number): Int32Array;
+  /** The listwise (Plackett–Luce) loss alone and its gradient in logps (native/train/listwise_loss.h). */
+  listwiseLoss(
+    logps: Float32Array,
+    refLogps: Float32Array,
+    groupSizes: number[],
+    options: { beta?: number; weights?: Float32Array },
+  ): { loss: number; rewards: Float32Array; grad: Float32Array };
   dpoLossCatalogue(): LossCatalogue;
   ktoLossCatalogue(): LossCatalogue;
   sftLossCatalogue(): LossCatalogue;
+  orpoLossCatalogue(): LossCatalogue;
+  cpoLossCatalogue(): LossCatalogue;
+  bcoLossCatalogue(): LossCatalogue;
   /** Throws (code ERR_INVALID_ARG, a message naming the keys) where the options cannot train; absent keys take their defaults. */
   validateDpoLossOptions(options: Record<string, unknown>): void;
   validateKtoLossOptions(options: Record<string, unknown>): void;
   validateSftLossOptions(options: Record<string, unknown>): void;
+  validateOrpoLossOptions(options: Record<string, unknown>): void;
+  validateCpoLossOptions(options: Record<string, unknown>): void;
+  validateBcoLossOptions(options: Record<string, unknown>): void;
 }
 
 /** @internal The package root: dist/ or src/ sit one level below it. */

@@ -97,6 +97,30 @@ describe('alignkit preprocess', () => {
     expect(again).toContain('(cached: data, tokenizer and settings unchanged)');
   });
 
+  it('tokenizes ranked rows as whole rankings for ranked_pairing: listwise', () => {
+    const dir = tempDir('cli-preprocess-listwise');
+    const config = join(dir, 'listwise.yaml');
+    const data = join(dir, 'ranked.jsonl');
+    const rows = [
+      { prompt: 'Q:', completions: [' b', ' a', ' d', ' c'], scores: [3, 4, 1, 2] },
+      { prompt: 'R:', completions: [' x', ' y'], scores: [1, 1] },
+    ];
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+    writeFileSync(
+      config,
+      [
+        'trainer: dpo',
+        'ranked_pairing: listwise',
+        `model_name_or_path: ${modelDir('llama')}`,
+        `train_dataset: ${data}`,
+        `output_dir: ${join(dir, 'out')}`,
+      ].join('\n'),
+    );
+    const result = execFileSync(process.execPath, [cli, 'preprocess', config], { encoding: 'utf8', stdio: 'pipe' });
+    expect(result).toContain(`train: 1 prompts, 4 answers → ${join(dir, 'out', 'train-ranked.arrow')}`);
+    expect(result).toContain('1 with every answer tied');
+  });
+
   it('tokenizes SFT data for trainer: sft', () => {
     const dir = tempDir('cli-preprocess-sft');
     const config = join(dir, 'sft.yaml');

@@ -36,6 +36,24 @@ NormNames normNames(BlockLayout layout) {
   return {"input_layernorm", "", "post_attention_layernorm", ""};
 }
 
+// A MoE layer's router and experts under the hub checkpoint's names, as (name, shape), experts in order.
+std::vector<std::pair<std::string, std::vector<int64_t>>> expertParameters(const ModelConfig& c, const std::string& p) {
+  const MoeConfig& m = c.moe;
+  const std::string block = p + m.block + ".";
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out{{block + "gate.weight", {m.numExperts, c.hiddenSize}}};
+  for (int64_t e = 0; e < m.numExperts; ++e) {
+    const std::string expert = block + "experts." + std::to_string(e) + ".";
+    out.push_back({expert + m.gateName + ".weight", {m.intermediateSize, c.hiddenSize}});
+    out.push_back({expert + m.upName + ".weight", {m.intermediateSize, c.hiddenSize}});
+    out.push_back({expert + m.downName + ".weight", {c.hiddenSize, m.intermediateSize}});
+  }
+  return out;
+}
+
+bool isMoeLayer(const ModelConfig& c, int64_t layer) {
+  return static_cast<size_t>(layer) < c.moeLayers.size() && c.moeLayers[layer];
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(const ModelConfig& c) {
@@ -62,8 +80,13 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> expectedParameters(con
     }
     norm(norms.attnOut);
     norm(norms.mlpIn);
-    for (const LayerLinear& l : linears)
-      if (l.name.rfind("mlp.", 0) == 0) projection(l);
+    if (isMoeLayer(c, i)) {
+      const auto experts = expertParameters(c, p);
+      out.insert(out.end(), experts.begin(), experts.end());
+    } else {
+      for (const LayerLinear& l : linears)
+        if (l.name.rfind("mlp.", 0) == 0) projection(l);
+    }
     norm(norms.mlpOut);
   }
   out.push_back({"model.norm.weight", {c.hiddenSize}});
@@ -102,7 +125,17 @@ CausalLM::CausalLM(ModelConfig config, NamedTensors parameters)
     l.mlpOutNorm = norm(norms.mlpOut);
     l.qNorm = optional(p + "self_attn.q_norm.weight");
     l.kNorm = optional(p + "self_attn.k_norm.weight");
+    if (isMoeLayer(config_, i)) {
+      const auto experts = expertParameters(config_, p);
+      l.experts.router = get(experts[0].first);
+      for (size_t e = 1; e < experts.size(); e += 3) {
+        l.experts.gate.push_back(get(experts[e].first));
+        l.experts.up.push_back(get(experts[e + 1].first));
+        l.experts.down.push_back(get(experts[e + 2].first));
+      }
+    }
     for (const LayerLinear& linear : linears) {
+      if (isMoeLayer(config_, i) && linear.name.rfind("mlp.", 0) == 0) continue;
       Projection* slot = l.projection(linear.name.substr(linear.name.find('.') + 1));
       slot->weight = get(p + linear.name + ".weight");
       slot->bias = optional(p + linear.name + ".bias");
@@ -144,6 +177,13 @@ std::vector<at::Tensor> CausalLM::Layer::parameters() const {
       if (t->defined()) out.push_back(*t);
     if (p->lora.a.defined()) out.insert(out.end(), {p->lora.a, p->lora.b});
   }
+  if (experts.router.defined()) {
+    out.push_back(experts.router);
+    for (const auto* list : {&experts.gate, &experts.up, &experts.down})
+      out.insert(out.end(), list->begin(), list->end());
+    const std::vector<at::Tensor> adapters = expertLora.tensors();
+    out.insert(out.end(), adapters.begin(), adapters.end());
+  }
   return out;
 }
 
@@ -152,9 +192,22 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
   config.validate();
   std::map<std::string, at::Tensor> byName(weights.begin(), weights.end());
   NamedTensors adapters;
+  // A sequence classifier's score head trains whole beside the adapters, as PEFT's SEQ_CLS task puts it in
+  // modules_to_save; an adapter folder may carry its trained value.
+  at::Tensor score;
+  if (config_.numLabels > 0) {
+    if (auto it = byName.find("score.weight"); it != byName.end()) {
+      if (it->second.sizes() != lmHead_.sizes())
+        throw invalidArgument("LoRA adapter: 'score.weight' does not have the score head's shape");
+      score = it->second;
+      byName.erase(it);
+    }
+  }
   std::vector<std::pair<Adapter*, Adapter>> slots;
+  std::vector<std::pair<ExpertAdapter*, ExpertAdapter>> expertSlots;
   for (const LoraTarget& t : loraTargets(config_, config)) {
-    const std::vector<int64_t> shapes[] = {{config.r, t.inFeatures}, {t.outFeatures, config.r}};
+    const int64_t rank = t.rank > 0 ? t.rank : config.r;
+    const std::vector<int64_t> shapes[] = {{rank, t.inFeatures}, {t.outFeatures, rank}};
     Adapter adapter;
     at::Tensor* parts[] = {&adapter.a, &adapter.b};
     const std::string names[] = {loraAName(t.module), loraBName(t.module)};
@@ -164,13 +217,19 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
         throw invalidArgument("LoRA adapter: no tensor '" + names[i] + "' for target " + t.module);
       if (it->second.sizes() != at::IntArrayRef(shapes[i]))
         throw invalidArgument("LoRA adapter: '" + names[i] +
-                              "' has the wrong shape for r = " + std::to_string(config.r) + " (expected [" +
+                              "' has the wrong shape for r = " + std::to_string(config.r) +
+                              (t.parameter.empty() ? "" : " on " + t.parameter) + " (expected [" +
                               std::to_string(shapes[i][0]) + ", " + std::to_string(shapes[i][1]) + "])");
       *parts[i] = it->second.to(device(), dtype(), /*non_blocking=*/false, /*copy=*/true).set_requires_grad(true);
       adapters.emplace_back(names[i], *parts[i]);
       byName.erase(it);
     }
     const size_t layer = std::stoul(t.module.substr(std::string("model.layers.").size()));
+    if (!t.parameter.empty()) {
+      expertSlots.emplace_back(layers_[layer].expertLora.slot(t.parameter),
+                               ExpertAdapter{adapter.a, adapter.b, t.scaling});
+      continue;
+    }
     const std::string proj = t.module.substr(t.module.rfind('.') + 1);
     slots.emplace_back(&layers_[layer].projection(proj)->lora, adapter);
   }
@@ -178,8 +237,17 @@ void CausalLM::attachLora(const LoraConfig& config, const NamedTensors& weights)
     throw invalidArgument("LoRA adapter: tensor '" + byName.begin()->first + "' is for a module lora_target_modules (" +
                           std::to_string(config.targetModules.size()) + " name(s)) does not select");
   for (auto& [slot, adapter] : slots) *slot = adapter;
+  for (auto& [slot, adapter] : expertSlots) *slot = adapter;
   for (auto& [name, p] : parameters_) p.set_requires_grad(false);
-  lora_ = config;
+  if (config_.numLabels > 0) {
+    if (score.defined()) {
+      const at::NoGradGuard noGrad;
+      lmHead_.copy_(score);
+    }
+    lmHead_.set_requires_grad(true);
+    adapters.emplace_back("score.weight", lmHead_);
+  }
+  lora_ = resolveLoraConfig(config_, config);
   adapters_ = std::move(adapters);
 }
 
@@ -192,6 +260,11 @@ void CausalLM::mergeLora() {
       p->weight.add_(at::matmul(p->lora.b, p->lora.a) * lora_->scaling());
       p->lora = Adapter{};
     }
+  for (Layer& l : layers_) {
+    if (!l.expertLora.any()) continue;
+    mergeExpertLora(l.experts, l.expertLora);
+    l.expertLora = ExpertAdapters{};
+  }
   for (auto& [name, p] : parameters_) p.set_requires_grad(true);
   lora_.reset();
   adapters_.clear();
@@ -222,7 +295,8 @@ std::vector<RopeAngles> CausalLM::layerAngles(const at::Tensor& positions) const
 
 at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask,
                                   const at::Tensor& positionIds, bool gradientCheckpointing,
-                                  const std::vector<bool>& checkpointedLayers) const {
+                                  const std::vector<bool>& checkpointedLayers,
+                                  std::vector<at::Tensor>* routerLogits) const {
   if (inputIds.dim() != 2) throw invalidArgument("input_ids must be (batch, seq_len)");
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   for (const at::Tensor* t : {&attentionMask, &positionIds})
@@ -263,14 +337,23 @@ at::Tensor CausalLM::hiddenStates(const at::Tensor& inputIds, const at::Tensor& 
     const AttentionMask& mask = config_.slidingLayers[i] ? slidingMask : fullMask;
     if (units_) units_->beforeLayer(i);
     if (!checkpoint || (!units_ && !checkpointedLayers.empty() && !checkpointedLayers[i])) {
-      x = decoderLayer(l, x, angles[i], mask, train);
+      x = decoderLayer(l, x, angles[i], mask, train, nullptr, routerLogits);
       if (units_) units_->afterLayer(i, x);
       continue;
     }
-    // The recompute runs in backward, after this call returns: the closure holds what it reads.
-    x = checkpointLayer(
-        [this, &l, a = angles[i], mask](const at::Tensor& input) { return decoderLayer(l, input, a, mask, true); }, x,
-        l.parameters(), random);
+    // The recompute runs in backward, after this call returns: the closure holds what it reads. A MoE layer's
+    // router logits leave it as a second output, so the aux loss's gradient reaches the recompute too.
+    const bool router = routerLogits && l.experts.router.defined();
+    const std::vector<at::Tensor> outputs = checkpointLayer(
+        [this, &l, a = angles[i], mask, router](const at::Tensor& input) {
+          std::vector<at::Tensor> logits;
+          std::vector<at::Tensor> out{decoderLayer(l, input, a, mask, true, nullptr, router ? &logits : nullptr)};
+          out.insert(out.end(), logits.begin(), logits.end());
+          return out;
+        },
+        x, l.parameters(), random);
+    x = outputs[0];
+    if (router) routerLogits->insert(routerLogits->end(), outputs.begin() + 1, outputs.end());
     if (units_) units_->afterLayer(i, x);
   }
   return rmsNorm(x, finalNorm_, config_.rmsNormEps, config_.normKind);
@@ -315,9 +398,9 @@ at::Tensor CausalLM::cachedHiddenStates(const at::Tensor& inputIds, const at::Te
   return rmsNorm(x, finalNorm_, config_.rmsNormEps, config_.normKind);
 }
 
-at::Tensor CausalLM::logits(const at::Tensor& inputIds, const at::Tensor& attentionMask,
-                            const at::Tensor& positionIds) const {
-  const at::Tensor z = at::linear(hiddenStates(inputIds, attentionMask, positionIds), lmHead_);
+at::Tensor CausalLM::logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds,
+                            std::vector<at::Tensor>* routerLogits) const {
+  const at::Tensor z = at::linear(hiddenStates(inputIds, attentionMask, positionIds, false, {}, routerLogits), lmHead_);
   return ops::applyLogitsTransform(z, {config_.logitsScaling, config_.finalLogitSoftcapping});
 }
 

@@ -1,8 +1,8 @@
 // The decoder-only transformer of every family alignkit runs (Llama, Mistral, Qwen2/3, Granite, OLMo 2, SmolLM3,
-// Gemma 2/3, Phi-3), written with ATen ops so autograd trains it. One decoder: a family is its ModelConfig switches
-// (config.cpp's table) selecting among small blocks (norm placement and kind, q/k norm, fused projections, MLP
-// activation, multipliers, soft-caps). Parameters keep their Hugging Face names; the forward mirrors each
-// modeling_<family>.py.
+// Gemma 2/3, Phi-3, Mixtral, Qwen3-MoE), written with ATen ops so autograd trains it. One decoder: a family is its
+// ModelConfig switches (config.cpp's table) selecting among small blocks (norm placement and kind, q/k norm, fused
+// projections, MLP activation, multipliers, soft-caps, a Mixture-of-Experts MLP: models/moe.h). Parameters keep their
+// Hugging Face names; the forward mirrors each modeling_<family>.py.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "models/config.h"
+#include "models/expert_lora.h"
 #include "models/kv_cache.h"
 #include "models/lora.h"
+#include "models/moe.h"
 #include "models/parameter_units.h"
 #include "models/rope.h"
 
@@ -47,7 +49,8 @@ class CausalLM {
   // While false, forwards run the base model alone: DPO's reference with LoRA, without a second copy of the
   // weights. Callers hold the model's lock across the switch and the forward.
   void setAdaptersEnabled(bool enabled) const { adaptersEnabled_ = enabled; }
-  // W += scaling · B A for every adapted projection, then the adapters are dropped (PEFT's merge_and_unload).
+  // W += scaling · B A for every adapted projection and MoE parameter (models/expert_lora.h), then the adapters are
+  // dropped (PEFT's merge_and_unload).
   void mergeLora();
   // TRL's disable_dropout_in_model: LoRA dropout stays off in training; lora() keeps its configured value.
   void disableDropout() { dropoutDisabled_ = true; }
@@ -63,11 +66,15 @@ class CausalLM {
   // only its input and is recomputed in backward (models/layer_checkpoint.h); as in transformers it applies
   // only to a forward autograd records (a no-grad forward keeps nothing anyway). checkpointedLayers (one flag per
   // decoder layer; empty = all) limits it to some layers, as transformers' every_n_layers does.
+  // A MoE model appends each MoE layer's router logits (B * T, experts) to routerLogits when given (with autograd,
+  // also through the checkpointed layers' recompute): what loadBalancingLoss (models/moe.h) takes.
   at::Tensor hiddenStates(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds,
-                          bool gradientCheckpointing = false, const std::vector<bool>& checkpointedLayers = {}) const;
+                          bool gradientCheckpointing = false, const std::vector<bool>& checkpointedLayers = {},
+                          std::vector<at::Tensor>* routerLogits = nullptr) const;
 
   // (B, T, vocab) in the model's dtype.
-  at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds) const;
+  at::Tensor logits(const at::Tensor& inputIds, const at::Tensor& attentionMask, const at::Tensor& positionIds,
+                    std::vector<at::Tensor>* routerLogits = nullptr) const;
 
   // The incremental forward of generation: inputIds (B, T) continue the rows `cache` holds (the whole left-padded
   // prompt first, then one token per step) and their keys and values join it. attentionMask (B, T) is 1 on real
@@ -90,6 +97,8 @@ class CausalLM {
     size_t index;  // in layers_, for the KV cache
     at::Tensor attnInNorm, attnOutNorm, mlpInNorm, mlpOutNorm, qNorm, kNorm;
     Projection q, k, v, qkv, o, gate, up, gateUp, down;
+    ExpertWeights experts;      // a MoE layer's router and experts (in place of gate/up/down); router undefined else
+    ExpertAdapters expertLora;  // LoRA on them (target_parameters)
     std::vector<at::Tensor> parameters() const;  // the defined ones, adapters included
     // By module name (q_proj, qkv_proj, gate_up_proj, ...); nullptr for another name.
     Projection* projection(const std::string& name);
@@ -116,13 +125,14 @@ class CausalLM {
   // family's norms around it (BlockLayout) and its residual multiplier. With a cache, the keys and values of x join
   // it and attention reads all of the cache's. `angles` undefined: the layer has no RoPE (SmolLM3's NoPE layers).
   // `train`: LoRA dropout is drawn (a forward autograd records, as PEFT's modules are in train mode then).
+  // routerLogits: a MoE layer appends its router logits there (moeMlp).
   at::Tensor decoderLayer(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const AttentionMask& mask,
-                          bool train, KvCache* cache = nullptr) const;
+                          bool train, KvCache* cache = nullptr, std::vector<at::Tensor>* routerLogits = nullptr) const;
 
   // The attention and MLP blocks of the stream x, each normalising it first where the family does.
   at::Tensor attention(const Layer& layer, const at::Tensor& x, const RopeAngles& angles, const AttentionMask& mask,
                        bool train, KvCache* cache) const;
-  at::Tensor mlp(const Layer& layer, const at::Tensor& x, bool train) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& x, bool train, std::vector<at::Tensor>* routerLogits) const;
 
   // The token embeddings, times the family's embedding multiplier.
   at::Tensor embed(const at::Tensor& ids) const;

@@ -138,12 +138,13 @@ void checkRopeType(const Fields& f, const RopeConfig& rope) {
 
 // Which layers use the sliding window when config.json has no layer_types.
 enum class SlidingRule {
-  None,             // Llama, Granite, OLMo 2
-  AllLayers,        // Mistral, Phi-3: every layer when sliding_window is set
-  MaxWindowLayers,  // Qwen2/3: use_sliding_window, from max_window_layers on
-  NoRopeLayers,     // SmolLM3: use_sliding_window, on the NoPE layers
-  EveryOther,       // Gemma 2: layers 0, 2, 4, ... (the default layer_types)
-  Pattern,          // Gemma 3: all but every sliding_window_pattern-th (default 6)
+  None,              // Llama, Granite, OLMo 2
+  AllLayers,         // Mistral, Phi-3: every layer when sliding_window is set
+  MaxWindowLayers,   // Qwen2/3: use_sliding_window, from max_window_layers on
+  NoRopeLayers,      // SmolLM3: use_sliding_window, on the NoPE layers
+  UseSlidingWindow,  // Qwen3-MoE: every layer with use_sliding_window
+  EveryOther,        // Gemma 2: layers 0, 2, 4, ... (the default layer_types)
+  Pattern,           // Gemma 3: all but every sliding_window_pattern-th (default 6)
 };
 
 // How attention_bias / mlp_bias map to the projections' biases.
@@ -198,6 +199,12 @@ const std::vector<Family>& families() {
        "hidden_activation", "gelu_pytorch_tanh", true, 1e-6, 256, 1e6, 4096},
       {"phi3", B::PreNorm, N::Llama, Q::None, BiasRule::None, SlidingRule::AllLayers, true, "hidden_act", "silu", false,
        1e-5, 0, 10000.0, std::nullopt},
+      {"mixtral", B::PreNorm, N::Llama, Q::None, BiasRule::None, SlidingRule::AllLayers, false, "hidden_act", "silu",
+       false, 1e-5, 0, 1e6, std::nullopt},
+      {"qwen3_moe", B::PreNorm, N::Llama, Q::PerHead, BiasRule::Attention, SlidingRule::UseSlidingWindow, false,
+       "hidden_act", "silu", false, 1e-6, 0, 10000.0, std::nullopt},
+      {"olmoe", B::PreNorm, N::Llama, Q::Full, BiasRule::Attention, SlidingRule::None, false, "hidden_act", "silu",
+       false, 1e-5, 0, 10000.0, std::nullopt},
   };
   return kFamilies;
 }
@@ -256,6 +263,9 @@ void parseSlidingWindow(const Fields& f, const Family& family, ModelConfig& c) {
           c.slidingLayers[i] = f.boolean("use_sliding_window", false) && window.has_value() &&
                                i >= f.positiveInt("max_window_layers", c.numLayers);
           break;
+        case SlidingRule::UseSlidingWindow:
+          c.slidingLayers[i] = f.boolean("use_sliding_window", false) && window.has_value();
+          break;
         case SlidingRule::NoRopeLayers:
           c.slidingLayers[i] = f.boolean("use_sliding_window", false) && window.has_value() && !c.ropeLayers[i];
           break;
@@ -309,6 +319,57 @@ void parseScales(const Fields& f, ModelConfig& c) {
     if (gemma2) c.attnLogitSoftcapping = optionalPositive(f, "attn_logit_softcapping", 50.0);
     c.finalLogitSoftcapping = optionalPositive(f, "final_logit_softcapping", gemma2 ? 30.0 : 0.0);
   }
+}
+
+// Mixtral's, Qwen3-MoE's and OLMoE's experts (MixtralConfig, Qwen3MoeConfig, OlmoeConfig): the sizes, the router's
+// top-k, and which layers hold a MoE block (Qwen3-MoE: those not in mlp_only_layers, every decoder_sparse_step-th).
+void parseMoe(const Fields& f, ModelConfig& c) {
+  c.moeLayers.assign(c.numLayers, false);
+  const bool mixtral = c.modelType == "mixtral", olmoe = c.modelType == "olmoe";
+  if (!mixtral && !olmoe && c.modelType != "qwen3_moe") return;
+  MoeConfig& m = c.moe;
+  // The configs alias num_experts and num_local_experts (attribute_map): save_pretrained writes Mixtral's and
+  // Qwen3-MoE's as num_local_experts, OLMoE's as num_experts.
+  m.numExperts = f.has("num_local_experts") ? f.positiveInt("num_local_experts")
+                                            : f.positiveInt("num_experts", mixtral ? 8
+                                                                           : olmoe ? 64
+                                                                                   : 128);
+  m.topK = f.positiveInt("num_experts_per_tok", mixtral ? 2 : 8);
+  if (m.topK > m.numExperts)
+    throw invalidModel(f.where, "num_experts_per_tok (" + std::to_string(m.topK) + ") exceeds the number of experts (" +
+                                    std::to_string(m.numExperts) + ")");
+  m.intermediateSize = mixtral || olmoe ? c.intermediateSize : f.positiveInt("moe_intermediate_size", 768);
+  m.normTopkProb = mixtral || f.boolean("norm_topk_prob", false);
+  m.weightsInModelDtype = !mixtral;
+  m.routerAuxLossCoef = f.number("router_aux_loss_coef", olmoe ? 0.01 : 0.001);
+  m.outputRouterLogits = f.boolean("output_router_logits", false);
+  if (f.number("router_jitter_noise", 0.0) != 0.0)
+    throw invalidModel(f.where, "router_jitter_noise " + f.j["router_jitter_noise"].dump() +
+                                    " is not supported (expected 0: alignkit does not draw Mixtral's router jitter)");
+  if (olmoe && f.has("clip_qkv"))
+    throw invalidModel(f.where, "clip_qkv " + f.j["clip_qkv"].dump() +
+                                    " is not supported (expected null: alignkit does not clamp OLMoE's q/k/v)");
+  m.block = mixtral ? "block_sparse_moe" : "mlp";
+  m.gateName = mixtral ? "w1" : "gate_proj";
+  m.upName = mixtral ? "w3" : "up_proj";
+  m.downName = mixtral ? "w2" : "down_proj";
+  if (mixtral || olmoe) {
+    c.moeLayers.assign(c.numLayers, true);
+    return;
+  }
+  std::vector<bool> dense(c.numLayers, false);
+  if (f.has("mlp_only_layers")) {
+    const json& layers = f.j["mlp_only_layers"];
+    if (!layers.is_array() ||
+        !std::all_of(layers.begin(), layers.end(), [](const json& v) { return v.is_number_integer(); }))
+      throw invalidModel(f.where, "'mlp_only_layers' must list layer indices");
+    for (const json& v : layers) {
+      const int64_t i = v.get<int64_t>();
+      if (i >= 0 && i < c.numLayers) dense[i] = true;
+    }
+  }
+  const int64_t step = f.positiveInt("decoder_sparse_step", 1);
+  for (int64_t i = 0; i < c.numLayers; ++i) c.moeLayers[i] = !dense[i] && (i + 1) % step == 0;
 }
 
 // transformers' PretrainedConfig.num_labels: the size of id2label (2 when absent); 0 unless `architectures` names a
@@ -409,6 +470,7 @@ ModelConfig ModelConfig::parse(const std::string& text, const std::string& where
   parseRopeLayers(f, c);
   parseSlidingWindow(f, *family, c);
   parseScales(f, c);
+  parseMoe(f, c);
 
   for (const char* key : {"dtype", "torch_dtype"})
     if (f.has(key) && j[key].is_string()) {

@@ -1,6 +1,7 @@
 // The architecture settings of a decoder-only checkpoint, read from its config.json. One struct covers the
 // families alignkit runs (Llama 1/2/3, Mistral, Qwen2, Qwen3, Granite, OLMo 2, SmolLM3, Gemma 2, Gemma 3 text,
-// Phi-3): they differ only in the switches below, which config.cpp's family table sets per model_type.
+// Phi-3, and the Mixture-of-Experts Mixtral and Qwen3-MoE): they differ only in the switches below, which
+// config.cpp's family table sets per model_type.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,25 @@ enum class NormKind { Llama, Olmo, Gemma };
 enum class QkNorm { None, PerHead, Full };
 
 enum class Activation { Silu, GeluTanh };  // hidden_act silu; gelu_pytorch_tanh (Gemma's GeGLU)
+
+// A Mixture-of-Experts MLP (models/moe.h): a linear router picks top-k of numExperts SwiGLU experts per token.
+// Parameters keep the hub checkpoint's names, which transformers 5.18's save_pretrained writes too:
+// <block>.gate.weight (experts, hidden) and <block>.experts.N.<gate|up|down>.weight.
+struct MoeConfig {
+  int64_t numExperts = 0;        // num_local_experts (Qwen3-MoE's hub spelling: num_experts); 0 = a dense model
+  int64_t topK = 0;              // num_experts_per_tok
+  int64_t intermediateSize = 0;  // of each expert: Mixtral's intermediate_size, Qwen3-MoE's moe_intermediate_size
+  bool normTopkProb = true;      // the top-k probabilities renormalised to sum 1 (Mixtral always; Qwen3-MoE's flag)
+  // Qwen3-MoE casts the routing weights to the model's dtype before scaling an expert's output; Mixtral scales in
+  // float32 and casts the product.
+  bool weightsInModelDtype = false;
+  double routerAuxLossCoef = 0.001;  // config.json's router_aux_loss_coef (TRL's own router_aux_loss_coef wins)
+  // config.json's output_router_logits: the model's own loss with labels (train/causal_lm_loss.h, transformers'
+  // forward) then adds routerAuxLossCoef × the load-balancing loss. The trainers follow TRL's key instead.
+  bool outputRouterLogits = false;
+  std::string block;                       // module under the layer: block_sparse_moe (Mixtral) | mlp (Qwen3-MoE)
+  std::string gateName, upName, downName;  // each expert's projections: w1, w3, w2 | gate_proj, up_proj, down_proj
+};
 
 struct ModelConfig {
   std::string modelType;  // a row of config.cpp's family table: llama, gemma2, phi3, ...
@@ -77,6 +97,8 @@ struct ModelConfig {
   std::optional<RopeConfig> slidingRope;  // Gemma 3: the RoPE of sliding-window layers (rope_local_base_freq)
   // pad_token_id: nn.Embedding's padding_idx, whose row gets no gradient from the embedding lookup.
   std::optional<int64_t> padTokenId;
+  MoeConfig moe;
+  std::vector<bool> moeLayers;    // per layer: a MoE block in place of the dense MLP (Qwen3-MoE's mlp_only_layers)
   std::string dtype = "float32";  // torch_dtype / dtype as saved, e.g. "bfloat16"
   std::string sourceJson;         // the original config.json text, rewritten on save
 

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "models/attention_mask.h"
 #include "models/causal_lm.h"
+#include "models/moe.h"
 #include "models/rms_norm.h"
 #include "models/rope.h"
 #include "models/swiglu_mlp.h"
@@ -134,8 +135,13 @@ at::Tensor CausalLM::attention(const Layer& l, const at::Tensor& x, const RopeAn
   return linear(out.transpose(1, 2).reshape({B, T, qDim}), l.o, train);
 }
 
-at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const {
+at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train, std::vector<at::Tensor>* routerLogits) const {
   const Activation act = config_.activation;
+  if (l.experts.router.defined()) {
+    const at::Tensor input = l.mlpInNorm.defined() ? rmsNorm(x, l.mlpInNorm, config_.rmsNormEps, config_.normKind) : x;
+    const bool adapted = adaptersEnabled_ && l.expertLora.any();
+    return moeMlp(input, adapted ? withExpertLora(l.experts, l.expertLora) : l.experts, config_.moe, act, routerLogits);
+  }
   if (config_.fusedProjections) {
     // Phi-3's gate_up_proj: the gate, then the up projection, in one output.
     const at::Tensor gateUp = project(x, l.mlpInNorm, {&l.gateUp}, train)[0];
@@ -154,14 +160,15 @@ at::Tensor CausalLM::mlp(const Layer& l, const at::Tensor& x, bool train) const 
 }
 
 at::Tensor CausalLM::decoderLayer(const Layer& l, const at::Tensor& x, const RopeAngles& angles,
-                                  const AttentionMask& mask, bool train, KvCache* cache) const {
+                                  const AttentionMask& mask, bool train, KvCache* cache,
+                                  std::vector<at::Tensor>* routerLogits) const {
   // Granite scales each block's output before adding it back; the post-norms (OLMo 2, Gemma) normalise it.
   auto residual = [&](const at::Tensor& stream, at::Tensor block, const at::Tensor& postNorm) {
     if (postNorm.defined()) block = rmsNorm(block, postNorm, config_.rmsNormEps, config_.normKind);
     return config_.residualMultiplier == 1.0 ? stream + block : stream + block * config_.residualMultiplier;
   };
   const at::Tensor h = residual(x, attention(l, x, angles, mask, train, cache), l.attnOutNorm);
-  return residual(h, mlp(l, h, train), l.mlpOutNorm);
+  return residual(h, mlp(l, h, train, routerLogits), l.mlpOutNorm);
 }
 
 }  // namespace alignkit::models

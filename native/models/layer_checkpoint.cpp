@@ -3,6 +3,8 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
+
 #include "common/autocast.h"
 
 namespace alignkit::models {
@@ -36,10 +38,11 @@ void setGeneratorState(const at::Device& device, const at::Tensor& state) {
 
 class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
  public:
-  // Inputs: input (B, T, C), the parameters, the layer; returns layer(input) (B, T, C). A custom Function's
-  // forward runs without autograd, so nothing inside the layer is kept; the parameters are saved by reference.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, at::TensorList parameters,
-                            const LayerFunction& layer, bool preserveRng) {
+  // Inputs: input (B, T, C), the parameters, the layer; returns layer(input): (B, T, C) and any side outputs. A
+  // custom Function's forward runs without autograd, so nothing inside the layer is kept; the parameters are saved
+  // by reference.
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, at::TensorList parameters,
+                               const LayerFunction& layer, bool preserveRng) {
     const at::DeviceType device = input.device().type();
     auto recompute = c10::make_intrusive<Recompute>();
     recompute->layer = layer;
@@ -57,18 +60,18 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
     variable_list out(saved.size() + 2);
-    if (!grads[0].defined()) return out;
+    if (std::none_of(grads.begin(), grads.end(), [](const at::Tensor& g) { return g.defined(); })) return out;
     const auto recompute = c10::static_intrusive_pointer_cast<Recompute>(ctx->saved_data["recompute"].toCapsule());
 
     // A leaf copy of the input, so the recomputed graph stops at the layer boundary and gives d/d(input).
     const at::Tensor input = saved[0].detach().requires_grad_(ctx->needs_input_grad(0));
-    at::Tensor output;
+    variable_list outputs;
     {
       at::AutoGradMode grad(true);
       AutocastGuard autocast(input.device().type(), recompute->autocast, recompute->autocastDtype);
       const at::Tensor rngNow = recompute->rngState.defined() ? generatorState(input.device()) : at::Tensor();
       if (rngNow.defined()) setGeneratorState(input.device(), recompute->rngState);
-      output = recompute->layer(input);
+      outputs = recompute->layer(input);
       if (rngNow.defined()) setGeneratorState(input.device(), rngNow);
     }
     // Differentiate (outside autocast, as backward always runs) with respect to what needs a gradient.
@@ -80,7 +83,12 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
       where.push_back(i);
     }
     if (wrt.empty()) return out;
-    const variable_list g = torch::autograd::grad({output}, wrt, {grads[0]}, /*retain_graph=*/false,
+    // The outputs whose gradient arrived (a side output the loss did not read has none).
+    variable_list from, fromGrads;
+    for (size_t i = 0; i < outputs.size() && i < grads.size(); ++i)
+      if (grads[i].defined() && outputs[i].requires_grad()) from.push_back(outputs[i]), fromGrads.push_back(grads[i]);
+    if (from.empty()) return out;
+    const variable_list g = torch::autograd::grad(from, wrt, fromGrads, /*retain_graph=*/false,
                                                   /*create_graph=*/false, /*allow_unused=*/true);
     for (size_t j = 0; j < where.size(); ++j) out[where[j]] = g[j];
     return out;
@@ -89,8 +97,8 @@ class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
 }  // namespace
 
-at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
-                           const std::vector<at::Tensor>& parameters, bool preserveRng) {
+std::vector<at::Tensor> checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
+                                        const std::vector<at::Tensor>& parameters, bool preserveRng) {
   return CheckpointedLayer::apply(input, at::TensorList(parameters), layer, preserveRng);
 }
 

@@ -13,11 +13,13 @@
 
 namespace alignkit::models {
 
-using LayerFunction = std::function<at::Tensor(const at::Tensor&)>;
+// The layer's output first, then any side outputs that a loss also reads (a MoE layer's router logits).
+using LayerFunction = std::function<std::vector<at::Tensor>(const at::Tensor&)>;
 
 // layer(input), checkpointed. `parameters` are the tensors `layer` reads that may need a gradient (its weights);
-// their gradients reach autograd as if the layer had run unchecked. `layer` must stay callable until backward.
-at::Tensor checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
-                           const std::vector<at::Tensor>& parameters, bool preserveRng = false);
+// their gradients reach autograd as if the layer had run unchecked, from every output. `layer` must stay callable
+// until backward.
+std::vector<at::Tensor> checkpointLayer(const LayerFunction& layer, const at::Tensor& input,
+                                        const std::vector<at::Tensor>& parameters, bool preserveRng = false);
 
 }  // namespace alignkit::models

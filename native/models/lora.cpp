@@ -2,9 +2,11 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
+#include "models/expert_lora.h"
 
 namespace alignkit::models {
 namespace {
@@ -52,21 +54,41 @@ void LoraConfig::validate() const {
   if (r <= 0) throw invalidArgument("lora_r: expected a positive integer, got " + std::to_string(r));
   if (!(loraDropout >= 0 && loraDropout < 1))
     throw invalidArgument("lora_dropout: expected a number in [0, 1), got " + std::to_string(loraDropout));
-  if (targetModules.empty())
+  if (targetModules.empty() && targetParameters.empty())
     throw invalidArgument(
         "lora_target_modules: expected projection names (q_proj, k_proj, v_proj, o_proj, "
         "gate_proj, up_proj, down_proj) or all-linear, got none");
 }
 
-std::vector<LoraTarget> loraTargets(const ModelConfig& c, const LoraConfig& lora) {
+LoraConfig resolveLoraConfig(const ModelConfig& c, const LoraConfig& lora) {
+  const bool allLinear =
+      std::find(lora.targetModules.begin(), lora.targetModules.end(), "all-linear") != lora.targetModules.end();
+  if (c.moe.numExperts == 0 || !allLinear || !lora.targetParameters.empty()) return lora;
+  // PEFT 0.21 (transformers_weight_conversion): the experts' gate_proj/up_proj/down_proj names all-linear finds become
+  // the fused parameters, gate and up in one at twice the rank and alpha; the router joins them. A dense layer's
+  // MLP (Qwen3-MoE's mlp_only_layers) shares those names and so is left out: the attention projections remain.
+  LoraConfig out = lora;
+  out.targetModules.clear();
+  for (const LayerLinear& p : layerLinears(c))
+    if (p.name.rfind("self_attn.", 0) == 0) out.targetModules.push_back(p.name.substr(p.name.find('.') + 1));
+  out.targetParameters = {"down_proj", "gate.weight", "gate_up_proj"};
+  out.rankPattern = {{".*\\.gate_up_proj", 2 * lora.r}};
+  out.alphaPattern = {{".*\\.gate_up_proj", 2 * lora.loraAlpha}};
+  return out;
+}
+
+std::vector<LoraTarget> loraTargets(const ModelConfig& c, const LoraConfig& config) {
+  const LoraConfig lora = resolveLoraConfig(c, config);
   const std::vector<LayerLinear> linears = layerLinears(c);
   std::vector<LoraTarget> targets;
   std::vector<bool> used(lora.targetModules.size(), false);
   for (int64_t i = 0; i < c.numLayers; ++i)
     for (const LayerLinear& p : linears) {
+      // A MoE layer has experts where the dense MLP's projections would be (models/moe.h).
+      if (static_cast<size_t>(i) < c.moeLayers.size() && c.moeLayers[i] && p.name.rfind("mlp.", 0) == 0) continue;
       const std::string module = "model.layers." + std::to_string(i) + "." + p.name;
       if (!targeted(module, lora.targetModules)) continue;
-      targets.push_back({module, p.inFeatures, p.outFeatures});
+      targets.push_back({module, p.inFeatures, p.outFeatures, "", 0, 0});
       for (size_t t = 0; t < used.size(); ++t) used[t] = used[t] || targeted(module, {lora.targetModules[t]});
     }
   std::string names;
@@ -76,6 +98,8 @@ std::vector<LoraTarget> loraTargets(const ModelConfig& c, const LoraConfig& lora
       throw invalidArgument("lora_target_modules: '" + lora.targetModules[t] +
                             "' names no linear layer of this model (expected " + names +
                             "all-linear or a module path)");
+  const std::vector<LoraTarget> experts = expertLoraTargets(c, lora);
+  targets.insert(targets.end(), experts.begin(), experts.end());
   return targets;
 }
 
@@ -91,11 +115,12 @@ std::vector<std::pair<std::string, at::Tensor>> initLoraWeights(const std::vecto
   for (const LoraTarget& t : targets) {
     // update_layer builds lora_A and lora_B as nn.Linear (each drawing its default init), then
     // reset_lora_parameters draws A again and zeroes B: three draws per module, in module order.
-    kaimingUniform(r, t.inFeatures, generator);
-    kaimingUniform(t.outFeatures, r, generator);
-    const at::Tensor a = kaimingUniform(r, t.inFeatures, generator);
+    const int64_t rank = t.rank > 0 ? t.rank : r;
+    kaimingUniform(rank, t.inFeatures, generator);
+    kaimingUniform(t.outFeatures, rank, generator);
+    const at::Tensor a = kaimingUniform(rank, t.inFeatures, generator);
     out.emplace_back(loraAName(t.module), a.to(options));
-    out.emplace_back(loraBName(t.module), at::zeros({t.outFeatures, r}, options));
+    out.emplace_back(loraBName(t.module), at::zeros({t.outFeatures, rank}, options));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,20 +35,37 @@ struct LoraConfig {
   double loraDropout = 0;
   std::vector<std::string> targetModules;
   bool useRslora = false;
+  // target_parameters (PEFT 0.21's ParamWrapper) on a Mixture-of-Experts model: the router "gate.weight" and the
+  // fused experts "gate_up_proj" / "down_proj", or paths ending so (models/expert_lora.h). loraTargets fills them in
+  // for all-linear on such a model, as PEFT's weight conversion does.
+  std::vector<std::string> targetParameters;
+  // rank_pattern / alpha_pattern: only PEFT's all-linear conversion's key ".*\\.gate_up_proj" (2r, 2α) is applied.
+  std::map<std::string, int64_t> rankPattern;
+  std::map<std::string, double> alphaPattern;
 
   double scaling() const;
   // Throws naming the field for r ≤ 0, a dropout outside [0, 1), or an unknown or empty target list.
   void validate() const;
 };
 
-// One adapted projection: its module path ("model.layers.0.self_attn.q_proj") and in/out features.
+// One adapted projection: its module path ("model.layers.0.self_attn.q_proj") and in/out features. A MoE
+// parameter's adapter (ParamWrapper) also names the parameter ("gate.weight", "gate_up_proj", "down_proj") and
+// its rank, the rows of A: r · experts for the experts (models/expert_lora.h).
 struct LoraTarget {
   std::string module;
   int64_t inFeatures, outFeatures;
+  std::string parameter = "";  // empty: a linear layer's adapter, rank r
+  int64_t rank = 0;
+  double scaling = 0;  // a parameter's: lora_alpha / r with its rank_pattern / alpha_pattern
 };
 
-// The projections of `model` that `lora` adapts, in state-dict order. all-linear takes every decoder projection
-// (PEFT leaves the output layer out).
+// `lora` as PEFT 0.21 applies it to `model`: all-linear on a Mixture-of-Experts model becomes the attention
+// projections plus target_parameters down_proj, gate.weight, gate_up_proj, with gate_up_proj at 2r and 2α
+// (transformers_weight_conversion: gate and up fold into one parameter). Other configs are returned as they are.
+LoraConfig resolveLoraConfig(const ModelConfig& model, const LoraConfig& lora);
+
+// The projections of `model` that `lora` adapts, in state-dict order, then (resolveLoraConfig's) MoE parameters.
+// all-linear takes every decoder projection (PEFT leaves the output layer out).
 std::vector<LoraTarget> loraTargets(const ModelConfig& model, const LoraConfig& lora);
 
 // PEFT's tensor names for a module's adapter (in memory, without the adapter name).
@@ -55,8 +73,9 @@ std::string loraAName(const std::string& module);
 std::string loraBName(const std::string& module);
 
 // Fresh adapters as PEFT's LoraLayer.update_layer makes them (init_lora_weights=True): A ~ kaiming_uniform_(a=√5),
-// i.e. U(−1/√in, 1/√in), and B = 0, named by loraAName / loraBName. With a seed the draws are those of
-// `torch.manual_seed(seed); get_peft_model(model, config)` on CPU, bit for bit; without, torch's default generator.
+// i.e. U(−1/√in, 1/√in), and B = 0, named by loraAName / loraBName, of each target's rank (r when 0). With a seed the
+// draws are those of `torch.manual_seed(seed); get_peft_model(model, config)` on CPU, bit for bit; without, torch's
+// default generator.
 std::vector<std::pair<std::string, at::Tensor>> initLoraWeights(const std::vector<LoraTarget>& targets, int64_t r,
                                                                 const at::TensorOptions& options,
                                                                 std::optional<uint64_t> seed = std::nullopt);

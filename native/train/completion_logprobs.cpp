@@ -4,6 +4,7 @@
 
 #include "common/autocast.h"
 #include "common/error.h"
+#include "models/moe.h"
 #include "ops/logits_transform.h"
 
 namespace alignkit::train {
@@ -18,8 +19,12 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   const at::Device device = model.device();
   const int64_t B = inputIds.size(0), T = inputIds.size(1);
   const AutocastGuard autocast(device.type(), options.forward.bf16);
+  const models::MoeConfig& moe = model.config().moe;
+  std::vector<at::Tensor> routerLogits;
+  const bool aux = routerAuxLossEnabled(options.forward, moe.numExperts);
   const at::Tensor hidden = model.hiddenStates(inputIds, attentionMask, {}, options.forward.gradientCheckpointing,
-                                               options.forward.checkpointedLayers);  // (B, T, C)
+                                               options.forward.checkpointedLayers,
+                                               aux ? &routerLogits : nullptr);  // (B, T, C)
   // Position t predicts token t + 1: hidden[:, :-1] against input_ids[:, 1:], kept where the target is a
   // completion token, -1 (ignored) elsewhere.
   const at::Tensor target = inputIds.narrow(1, 1, T - 1).to(device, at::kLong);
@@ -42,6 +47,7 @@ CompletionLogProbs completionLogProbs(const models::CausalLM& model, const at::T
   out.entropy = perSequence(tok.entropy);
   out.correct = tok.correct.view({B, T - 1}).sum(1);
   out.logSumSquaredProbs = perSequence(tok.logSumSquaredProbs);
+  if (aux) out.auxLoss = models::loadBalancingLoss(routerLogits, moe.numExperts, moe.topK, attentionMask);
   if (options.pairTail) {
     // As DPOTrainer._compute_loss with ld_alpha: comp_pos = shift_mask.cumsum(1); tail where comp_pos > shared_len.
     if (B % 2 != 0)

@@ -36,6 +36,9 @@ struct CompletionLogProbs {
   at::Tensor correct;    // number of completion tokens whose argmax logit is the token, int64
   at::Tensor logSumSquaredProbs;  // sum over completion tokens of log sum_v p_v^2 (WPO's log_denom)
   at::Tensor tailLogps;           // with pairTail: the part of logps past min(chosen, rejected) tokens, with autograd
+  // With forward.routerAuxLossCoef on a MoE model: the load-balancing loss of this forward (a scalar, with autograd;
+  // attention-mask aware as transformers' MoE forward computes it). Undefined otherwise.
+  at::Tensor auxLoss;
 };
 
 // inputIds (B, T); attentionMask (B, T) 0/1 or undefined; completionMask (B, T) 0/1, 1 on completion tokens.

@@ -25,6 +25,7 @@ MetricParts metricsOf(const CompletionLogProbs& lp, const DpoLoss& loss, const D
   m.add("logits/rejected", logits[1], rejectedTokens);
   m.add("entropy", lp.entropy, chosenTokens + rejectedTokens);
   m.add("mean_token_accuracy", lp.correct.chunk(2, 0)[0], chosenTokens);
+  if (lp.auxLoss.defined()) m.add("aux_loss", lp.auxLoss.item<double>(), 1);
   m.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : batch.inputIds.numel();
   return m;
 }
@@ -45,8 +46,10 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
   if (reference.model) {
     at::NoGradGuard noGrad;
     const models::AdaptersOff off(*reference.model, reference.adaptersOff);
+    CompletionLogProbsOptions refOptions = lpOptions;
+    refOptions.forward.routerAuxLossCoef = 0;  // TRL drops output_router_logits for the reference forward
     const CompletionLogProbs ref =
-        completionLogProbs(*reference.model, batch.inputIds, batch.attentionMask, batch.completionMask, lpOptions);
+        completionLogProbs(*reference.model, batch.inputIds, batch.attentionMask, batch.completionMask, refOptions);
     refLogps = options.ld_alpha ? ref.logps + (*options.ld_alpha - 1.0) * ref.tailLogps : ref.logps;
   } else {
     if (!reference.chosenLogps.defined() || reference.chosenLogps.numel() != pairs ||
@@ -67,17 +70,20 @@ DpoStepResult dpoStep(const models::CausalLM& policy, const DpoBatch& batch, con
   in.predictedTokens = pol.tokens;
   in.logSumSquaredProbs = pol.logSumSquaredProbs;
   const DpoLossGradient g = dpoLossGradient(in, options);
-  // d loss / d(per-token logp) = gradLogps on every completion token, + gradTailLogps on the LD-DPO tail.
+  // d loss / d(per-token logp) = gradLogps on every completion token, + gradTailLogps on the LD-DPO tail; MoE:
+  // + router_aux_loss_coef × aux_loss, as DPOTrainer._compute_loss adds it.
+  const double auxCoef = logpsOptions.forward.routerAuxLossCoef;
   if (backward.backward) {
     const double s = backward.lossScale;
-    if (pol.tailLogps.defined())
-      torch::autograd::backward({pol.logps, pol.tailLogps}, {g.gradLogps * s, g.gradTailLogps * s});
-    else
-      torch::autograd::backward({pol.logps}, {g.gradLogps * s});
+    std::vector<at::Tensor> outputs{pol.logps}, grads{g.gradLogps * s};
+    if (pol.tailLogps.defined()) outputs.push_back(pol.tailLogps), grads.push_back(g.gradTailLogps * s);
+    if (pol.auxLoss.defined())
+      outputs.push_back(pol.auxLoss), grads.push_back(at::full({}, auxCoef * s, pol.auxLoss.options()));
+    torch::autograd::backward(outputs, grads);
   }
 
   DpoStepResult out;
-  out.loss = g.value.loss.item<double>();
+  out.loss = g.value.loss.item<double>() + (pol.auxLoss.defined() ? auxCoef * pol.auxLoss.item<double>() : 0.0);
   out.metrics = metricsOf(pol, g.value, batch);
   out.chosenRewards = g.value.chosenRewards;
   out.rejectedRewards = g.value.rejectedRewards;

@@ -16,6 +16,15 @@ struct ForwardOptions {
   // With gradientCheckpointing, the decoder layers it applies to, one flag per layer (gradient_checkpointing_kwargs'
   // every_n_layers, activation_memory_budget: src/train/checkpointed-layers.ts decides); empty = every layer.
   std::vector<bool> checkpointedLayers;
+  // TRL's router_aux_loss_coef (its aux_loss_enabled: a MoE model and a non-zero coefficient): the forward collects
+  // the router logits and the step adds router_aux_loss_coef × the load-balancing loss (models/moe.h) to its loss,
+  // logged as aux_loss. No effect on a dense model.
+  double routerAuxLossCoef = 0.0;
 };
+
+// Whether a step on `numExperts` experts adds the router aux loss.
+inline bool routerAuxLossEnabled(const ForwardOptions& forward, int64_t numExperts) {
+  return numExperts > 0 && forward.routerAuxLossCoef != 0.0;
+}
 
 }  // namespace alignkit::train

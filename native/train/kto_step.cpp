@@ -28,6 +28,7 @@ MetricParts metricsOf(const CompletionLogProbs& lp, const KtoStepResult& step, c
   m.add("logps/chosen", nansum(of(step.logps, chosen)), chosenRows);
   m.add("rewards/rejected", nansum(of(step.rewards, rejected)), rejectedRows);
   m.add("logps/rejected", nansum(of(step.logps, rejected)), rejectedRows);
+  if (lp.auxLoss.defined()) m.add("aux_loss", lp.auxLoss.item<double>(), 1);
   m.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : batch.inputIds.numel();
   return m;
 }
@@ -52,10 +53,13 @@ KtoStepResult ktoStep(const models::CausalLM& policy, const KtoBatch& batch, con
   in.labels = batch.labels;
   in.kl = kl;
   const KtoLoss loss = ktoLoss(in, options);
-  if (backward.backward) torch::autograd::backward({loss.loss * backward.lossScale});
+  // MoE: + router_aux_loss_coef × aux_loss, as KTOTrainer._compute_loss adds it.
+  const at::Tensor total =
+      pol.auxLoss.defined() ? loss.loss + logpsOptions.forward.routerAuxLossCoef * pol.auxLoss : loss.loss;
+  if (backward.backward) torch::autograd::backward({total * backward.lossScale});
 
   KtoStepResult out;
-  out.loss = loss.loss.item<double>();
+  out.loss = total.item<double>();
   out.rewards = loss.rewards;
   out.logps = pol.logps.detach();
   out.metrics = metricsOf(pol, out, batch, kl);

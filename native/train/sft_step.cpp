@@ -6,6 +6,7 @@
 
 #include "common/autocast.h"
 #include "common/error.h"
+#include "models/moe.h"
 #include "ops/logits_transform.h"
 
 namespace alignkit::train {
@@ -15,14 +16,19 @@ constexpr int64_t kIgnoreIndex = -100;
 
 // The loss (summed token NLL / divisor) and the per-token log-probs and statistics of `target` (B * T, the
 // shifted labels) from every position's hidden state; the autocast region (bf16) closes on return, before any
-// backward.
+// backward. With the router aux loss enabled, *auxLoss receives a MoE model's load-balancing loss (with autograd).
 ops::LogProbsLoss lossAndTokens(const models::CausalLM& model, const SftBatch& batch, const at::Tensor& target,
-                                double divisor, const SftStepOptions& options) {
+                                double divisor, const SftStepOptions& options, at::Tensor* auxLoss) {
   const at::Device device = model.device();
   const AutocastGuard autocast(device.type(), options.forward.bf16);
+  const models::MoeConfig& moe = model.config().moe;
+  std::vector<at::Tensor> routerLogits;
+  const bool aux = routerAuxLossEnabled(options.forward, moe.numExperts);
   const at::Tensor hidden =
       model.hiddenStates(batch.inputIds, batch.attentionMask, batch.positionIds, options.forward.gradientCheckpointing,
-                         options.forward.checkpointedLayers);
+                         options.forward.checkpointedLayers, aux ? &routerLogits : nullptr);
+  // SFTTrainer's forward: load_balancing_loss_func over the batch's attention_mask (none when padding-free).
+  if (aux) *auxLoss = models::loadBalancingLoss(routerLogits, moe.numExperts, moe.topK, batch.attentionMask);
   const at::Tensor h = hidden.reshape({-1, hidden.size(2)});  // (N, C), a view
   const bool fused = !options.reference && (device.is_cpu() || device.is_cuda());
   const bool tokenScaling = sftTokenScaling(options.loss);
@@ -68,7 +74,12 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
   at::AutoGradMode gradMode(options.backward);
   // cross_entropy(reduction="sum") / num_items_in_batch; with no label token at all, 0 with a zero gradient.
   const double divisor = static_cast<double>(std::max<int64_t>(items, 1)) / options.lossScale;
-  const auto [loss, tok] = lossAndTokens(model, batch, target.masked_fill(keep.logical_not(), -1), divisor, options);
+  at::Tensor aux;
+  const auto [tokenLoss, tok] =
+      lossAndTokens(model, batch, target.masked_fill(keep.logical_not(), -1), divisor, options, &aux);
+  // MoE: + router_aux_loss_coef × aux_loss, as the MoE forward TRL's SFTTrainer calls adds it.
+  const at::Tensor loss =
+      aux.defined() ? tokenLoss + options.forward.routerAuxLossCoef * options.lossScale * aux : tokenLoss;
   if (options.backward) loss.backward();
 
   SftStepResult out;
@@ -77,6 +88,7 @@ SftStepResult sftStep(const models::CausalLM& model, const SftBatch& batch, cons
   const double tokens = static_cast<double>(count);
   out.metrics.add("entropy", tok.entropy.masked_fill(keep.logical_not(), 0), tokens);
   out.metrics.add("mean_token_accuracy", tok.correct, tokens);
+  if (aux.defined()) out.metrics.add("aux_loss", aux.item<double>(), 1);
   out.metrics.numTokens = batch.attentionMask.defined() ? batch.attentionMask.sum().item<int64_t>() : T;
   return out;
 }

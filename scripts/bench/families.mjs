@@ -14,7 +14,10 @@
 // A = heads·head_dim, the attention over the full S×S square (as PaLM's MFU counts it, sliding windows included).
 // PyTorch runs transformers' default attention (sdpa) except for gemma2, whose sdpa path drops the attention
 // soft-cap: there it runs eager, which computes what alignkit computes. Prints figures only; exits non-zero when a
-// family's step-1 losses disagree (the two sides would not be computing the same thing).
+// family's step-1 losses disagree (the two sides would not be computing the same thing). The MoE families (8 experts,
+// top-2, each expert half llama's intermediate) have llama's active parameters: their row also gives alignkit's step
+// time over llama's ("vs dense"; llama is benched with them when --families leaves it out), N counting the routers
+// and each token's top-k experts only.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,8 +29,9 @@ const BATCH = 4;
 const SEQ = 512;
 const LOSS_RTOL = 1e-4;
 // The families families_torch.py builds, each with the test fixture the addon is asked about.
-const ALL = ['llama', 'granite', 'olmo2', 'smollm3', 'gemma2', 'gemma3_text', 'phi3'];
-const MOE_NOTE = 'mixtral, qwen3_moe: Mixture-of-Experts, no native support yet (issue 21)';
+const ALL = ['llama', 'granite', 'olmo2', 'smollm3', 'gemma2', 'gemma3_text', 'phi3', 'mixtral', 'qwen3_moe'];
+// The Mixture-of-Experts families, each against llama: a dense model of the same active parameters (families_torch.py).
+const MOE = ['mixtral', 'qwen3_moe'];
 
 const { values: opts } = parseArgs({
   options: {
@@ -47,6 +51,7 @@ for (const [k, v] of Object.entries({ threads, steps, rounds })) {
 }
 const wanted = opts.families ? opts.families.split(',').map((s) => s.trim()) : ALL;
 for (const f of wanted) if (!ALL.includes(f)) throw new Error(`--families: unknown family ${f} (known: ${ALL})`);
+if (wanted.some((f) => MOE.includes(f)) && !wanted.includes('llama')) wanted.unshift('llama');
 
 ensureDist();
 const { loadModel, setNumThreads, info } = await import('../../dist/index.js');
@@ -169,6 +174,7 @@ console.log(
     `after ${peakAfter.fp32.toFixed(1)} GFLOP/s (the higher is used); model FLOPs/step = 3·T·(2·N + 4·L·S·A)`,
 );
 const table = {};
+const dense = results.find((r) => r.family === 'llama');
 for (const { family, shape, ak, pt } of results) {
   const flops = 3 * tokens * (2 * shape.matmulParams + 4 * shape.layers * SEQ * shape.attnWidth);
   const akTps = tokens / median(ak.stepSeconds);
@@ -182,6 +188,7 @@ for (const { family, shape, ak, pt } of results) {
     'alignkit % fp32 peak': ((100 * (akTps / tokens) * flops) / 1e9 / peak).toFixed(1),
     'pytorch % fp32 peak': ((100 * (ptTps / tokens) * flops) / 1e9 / peak).toFixed(1),
     'torch attn': pt.attnImplementation,
+    'vs dense': MOE.includes(family) && dense ? (median(ak.stepSeconds) / median(dense.ak.stepSeconds)).toFixed(3) : '',
     'loss rel diff': relDiff.toExponential(1),
   };
   if (!(relDiff < LOSS_RTOL)) {
@@ -191,4 +198,5 @@ for (const { family, shape, ak, pt } of results) {
 }
 if (results.length) console.table(table);
 console.log('ratio = alignkit / pytorch tokens/s (median step; target >= 1.0)');
-console.log(`skipped: ${[...skipped, MOE_NOTE].join('; ')}`);
+console.log("vs dense = a MoE family's alignkit step time / llama's (same active parameters; ideal ~1 + routing)");
+if (skipped.length) console.log(`skipped: ${skipped.join('; ')}`);

@@ -5,6 +5,10 @@
 set as its checkpoints set them, plus the batch (input_ids.i32, raw little-endian int32), and prints its shape.
 Otherwise: loads --out, times transformers' forward+backward (labels = ids, all-ones mask) and prints one JSON line.
 
+Mixture-of-Experts (mixtral, qwen3_moe): 8 experts of intermediate 512, top-2, so that each token runs through as many
+MLP weights as llama's dense intermediate 1024 (the same active parameters); qwen3_moe renormalises the top-k
+(norm_topk_prob). transformers runs its default experts implementation (a loop over the experts hit, index_add_).
+
 Attention: transformers' default (sdpa), except gemma2, whose sdpa path drops the attention soft-cap
 (sdpa_attention_forward takes no softcap): there eager computes what alignkit computes.
 """
@@ -35,6 +39,10 @@ FAMILIES = {
     "gemma3_text": dict(model_type="gemma3_text", head_dim=64, query_pre_attn_scalar=64, sliding_window=256,
                         layer_types=["sliding_attention"] * 3 + ["full_attention"]),
     "phi3": dict(model_type="phi3", rope_parameters=dict(ROPE, partial_rotary_factor=0.75)),
+    "mixtral": dict(model_type="mixtral", rope_parameters=ROPE, intermediate_size=512, num_local_experts=8,
+                    num_experts_per_tok=2),
+    "qwen3_moe": dict(model_type="qwen3_moe", rope_parameters=ROPE, moe_intermediate_size=512, num_experts=8,
+                      num_experts_per_tok=2, norm_topk_prob=True),
 }
 EAGER = {"gemma2"}
 
@@ -56,10 +64,15 @@ torch.set_num_threads(args.threads)
 def shape_of(model) -> dict:
     cfg = model.config
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    # MoE: the routers (hidden x experts) run on every token, each token's top-k experts only (fused 3-D parameters).
+    routers = sum(p.numel() for n, p in model.named_parameters() if n.endswith("mlp.gate.weight"))
+    experts = sum(p.numel() for n, p in model.named_parameters() if ".experts." in n)
+    k, e = getattr(cfg, "num_experts_per_tok", 0), getattr(cfg, "num_local_experts", 0)
     return {
         "params": sum(t.numel() for t in model.parameters()),
-        # every nn.Linear's weight (projections, experts' none here, lm_head): the matmul FLOPs' N
-        "matmulParams": sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)),
+        # the weights a token multiplies by (projections, lm_head, routers, its top-k experts): the matmul FLOPs' N
+        "matmulParams": linear + routers + (experts * k // e if e else 0),
         "layers": cfg.num_hidden_layers,
         "attnWidth": cfg.num_attention_heads * head_dim,
     }
@@ -69,7 +82,7 @@ if args.create:
     spec = dict(FAMILIES[args.family])
     model_type = spec.pop("model_type")
     torch.manual_seed(0)
-    cfg = AutoConfig.for_model(model_type, **SHAPE, max_position_embeddings=max(args.seq, 4096), **spec)
+    cfg = AutoConfig.for_model(model_type, **{**SHAPE, **spec}, max_position_embeddings=max(args.seq, 4096))
     model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     model.save_pretrained(args.out)
     gen = torch.Generator().manual_seed(1234)

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load-config.js';
 import type { LengthStats } from '../data/length-stats.js';
+import { preprocessRanked } from '../data/ranked/preprocess-ranked.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
 import { preprocessSft } from '../data/sft/preprocess-sft.js';
 import { preprocessUnpaired } from '../data/unpaired/preprocess-unpaired.js';
@@ -39,10 +40,23 @@ export function registerPreprocess(program: Command): void {
           'ERR_INVALID_CONFIG',
           `${path}: trainer: online_dpo makes its pairs while training; there is nothing to preprocess`,
         );
+      if (config.trainer !== 'dpo' && config.trainer !== 'kto' && config.trainer !== 'sft')
+        throw new AlignkitError(
+          'ERR_INVALID_CONFIG',
+          `${path}: alignkit preprocess covers trainer: dpo, kto and sft; trainer: ${config.trainer} tokenizes its data when it trains`,
+        );
       const log = (message: string) => console.error(message);
       const splits = config.eval_dataset ? (['train', 'eval'] as const) : (['train'] as const);
       for (const split of splits) {
-        if (config.trainer === 'dpo') {
+        if (config.trainer === 'dpo' && config.ranked_pairing === 'listwise') {
+          // Whole rankings, one row per prompt (src/data/ranked): no pairs to report lengths of.
+          const s = await preprocessRanked(config, { split, log, refuseEmpty: true });
+          console.log(`${split}: ${s.rows} prompts, ${s.answers} answers → ${s.path}`);
+          if (s.dropped || s.skipped || s.tied)
+            console.log(
+              `  dropped ${s.dropped} (prompt fills max_length), ${s.tied} with every answer tied, skipped ${s.skipped} invalid`,
+            );
+        } else if (config.trainer === 'dpo') {
           report(
             split,
             await preprocessPreferences(config, { split, log, refuseEmpty: true }),
@@ -52,7 +66,7 @@ export function registerPreprocess(program: Command): void {
           const summary = await preprocessUnpaired(config, { split, log, refuseEmpty: true });
           report(split, summary, 'prompt fills max_length');
           console.log(`  ${'labels'.padEnd(16)} ${summary.desirable} desirable, ${summary.undesirable} undesirable`);
-        } else {
+        } else if (config.trainer === 'sft') {
           report(
             split,
             await preprocessSft(config, { split, log, refuseEmpty: true }),

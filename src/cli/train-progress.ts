@@ -13,11 +13,11 @@ export function duration(seconds: number): string {
 
 const fmt = (v: number | undefined) => (v === undefined ? '-' : v.toPrecision(4));
 
-// DPO's reward margin, or SFT's token accuracy (an SFT entry has no rewards).
+// DPO's reward margin (a reward model's margin), or SFT's token accuracy (an SFT entry has no rewards).
 const isSft = (entry: LogEntry, prefix = '') =>
   !(`${prefix}rewards/margins` in entry) && `${prefix}mean_token_accuracy` in entry;
 const barMetric = (entry: LogEntry) =>
-  isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'])}`;
+  isSft(entry) ? `acc ${fmt(entry.mean_token_accuracy)}` : `margin ${fmt(entry['rewards/margins'] ?? entry.margin)}`;
 
 function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
   if ('online/pairs' in entry) {
@@ -26,11 +26,11 @@ function logLine(entry: LogEntry, maxSteps: number, eta: string): string {
   if ('eval_loss' in entry) {
     const metric = isSft(entry, 'eval_')
       ? `acc ${fmt(entry.eval_mean_token_accuracy)}`
-      : `margin ${fmt(entry['eval_rewards/margins'])}`;
+      : `margin ${fmt(entry['eval_rewards/margins'] ?? entry.eval_margin)}`;
     return `eval  step ${entry.step}: loss ${fmt(entry.eval_loss)}  ${metric}`;
   }
   // DPO's reward accuracy beside the margin; KTO has none, its KL estimate instead.
-  const second = 'kl' in entry ? `kl ${fmt(entry.kl)}` : `acc ${fmt(entry['rewards/accuracies'])}`;
+  const second = 'kl' in entry ? `kl ${fmt(entry.kl)}` : `acc ${fmt(entry['rewards/accuracies'] ?? entry.accuracy)}`;
   const metrics = isSft(entry) ? barMetric(entry) : `${barMetric(entry)}  ${second}`;
   return `step ${entry.step}/${maxSteps}  loss ${fmt(entry.loss)}  ${metrics}  lr ${fmt(entry.learning_rate)}  ETA ${eta}`;
 }

@@ -1,13 +1,11 @@
-// `alignkit dpo|sft|kto recipe.yaml [--key value ...]`: TRL's command line (`trl dpo --config recipe.yaml`), for a
+// `alignkit dpo|sft|kto|orpo|cpo|bco|reward recipe.yaml [--key value ...]`: TRL's command line (`trl dpo --config recipe.yaml`), for a
 // TRL or alignment-handbook recipe as it is: no `trainer:` key, flags over the recipe's keys (load-recipe.ts). It
 // trains as `alignkit train` does (run-training.ts), and with torchrun's flags launches workers that each run the
 // same command (train-launch.ts).
 import type { Command } from 'commander';
-import { loadRecipe, TRL_TRAINERS, type TrlTrainer } from '../config/load-recipe.js';
+import { loadRecipe, TRL_CONFIG_CLASS as CONFIG_CLASS, TRL_TRAINERS, type TrlTrainer } from '../config/load-recipe.js';
 import { runTraining } from './run-training.js';
 import { addLaunchOptions, launchOptionsOf, runLauncher } from './train-launch.js';
-
-const CONFIG_CLASS: Record<TrlTrainer, string> = { dpo: 'DPOConfig', sft: 'SFTConfig', kto: 'KTOConfig' };
 
 /** A command line as a shell reads it back: arguments with spaces or quotes quoted. */
 const shellLine = (args: readonly string[]) =>

@@ -2,7 +2,9 @@
 // DatasetMixtureConfig (trl/scripts/utils.py; a TRL recipe writes the mixture's `datasets`, `streaming` and
 // `test_split_size` at the top level) and the handbook's ScriptArguments.dataset_mixture. src/data/sources reads
 // them (resolve-datasets.ts) into train_dataset / eval_dataset before any work.
-import { anyValue, bool, noEffect, num, obj, str, type Schema } from './schema.js';
+import { RANKED_PAIRINGS } from '../data/ranked/ranked-pairs.js';
+import { ULTRAFEEDBACK_SCORES } from '../data/ranked/ranked-rows.js';
+import { anyValue, bool, noEffect, num, obj, oneOf, str, type Schema } from './schema.js';
 
 const STREAMING =
   'alignkit always reads data files as a stream and writes the split (or mixture) it trains on once, in the order datasets gives it; there is no separate streaming mode to choose';
@@ -28,4 +30,25 @@ export const datasetFields = {
   test_split_size: num(null, { min: 0 }),
   /** The alignment-handbook's mixture: {datasets: [{id, config, split, columns, weight}], seed, test_split_size}. */
   dataset_mixture: obj(null),
+} satisfies Schema;
+
+/**
+ * Ranked preference data, more than two graded answers per prompt (src/data/ranked): read by trainer dpo only.
+ * docs/ranked-preferences.md describes the row layouts and strategies.
+ */
+export const rankedDatasetFields = {
+  /**
+   * null: rows are chosen/rejected pairs. best_vs_worst | best_vs_random | all_pairs: each ranked row becomes DPO
+   * pairs (best_vs_random draws with `seed`); listwise: the whole ranking in one Plackett–Luce step (DPO's loss keys
+   * stay at their defaults).
+   */
+  ranked_pairing: oneOf(RANKED_PAIRINGS, null),
+  /**
+   * all_pairs only: `score_gap` weights each pair's loss by its score difference (a batch's loss is Σ w·loss / Σ w;
+   * DPO's sigmoid loss, trained through the listwise step with two answers a prompt, so DPO's loss keys stay at their
+   * defaults); `none`: every pair alike.
+   */
+  ranked_pair_weighting: oneOf(['none', 'score_gap'], 'none'),
+  /** UltraFeedback's raw rows: which score of each completion ranks it. */
+  ranked_score_field: oneOf(ULTRAFEEDBACK_SCORES, 'overall_score'),
 } satisfies Schema;

@@ -11,13 +11,19 @@ import { checkLrScheduler } from './lr-scheduler-kwargs.js';
 import { checkLossOptions } from './loss-options.js';
 import { checkTrainableValues } from './trainable-values.js';
 import type { ConfigOf, Field, Schema } from './schema.js';
-import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema, trainerSchemas as schemas } from './trainer-fields.js';
+import { trainerSchemas as schemas } from './trainer-fields.js';
 
-export type DpoConfig = ConfigOf<typeof dpoSchema> & { trainer: 'dpo' };
-export type SftConfig = ConfigOf<typeof sftSchema> & { trainer: 'sft' };
-export type KtoConfig = ConfigOf<typeof ktoSchema> & { trainer: 'kto' };
-export type OnlineDpoConfig = ConfigOf<typeof onlineDpoSchema> & { trainer: 'online_dpo' };
-export type TrainConfig = DpoConfig | SftConfig | KtoConfig | OnlineDpoConfig;
+/** Trainer `N`'s resolved config: every key of its schema, TRL's defaults filled in. */
+type ResolvedFor<N extends keyof typeof schemas> = ConfigOf<(typeof schemas)[N]> & { trainer: N };
+export type DpoConfig = ResolvedFor<'dpo'>;
+export type SftConfig = ResolvedFor<'sft'>;
+export type KtoConfig = ResolvedFor<'kto'>;
+export type OnlineDpoConfig = ResolvedFor<'online_dpo'>;
+export type OrpoConfig = ResolvedFor<'orpo'>;
+export type CpoConfig = ResolvedFor<'cpo'>;
+export type BcoConfig = ResolvedFor<'bco'>;
+export type RewardConfig = ResolvedFor<'reward'>;
+export type TrainConfig = { [N in keyof typeof schemas]: ResolvedFor<N> }[keyof typeof schemas];
 
 function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -161,7 +167,11 @@ export function resolveConfig(raw: unknown, where = 'config'): TrainConfig {
     if (trainer === undefined) {
       throw configError(
         where,
-        `'trainer' is missing (one of ${names}); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto recipe.yaml`,
+        `'trainer' is missing (one of ${names}); a TRL or alignment-handbook recipe, which has none, runs with alignkit ${Object.keys(
+          schemas,
+        )
+          .filter((n) => n !== 'online_dpo')
+          .join('|')} recipe.yaml`,
       );
     }
     throw configError(where, `'trainer' must be one of ${names}, got ${describe(trainer)}`);

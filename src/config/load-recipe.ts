@@ -1,4 +1,4 @@
-// A TRL / alignment-handbook recipe as `alignkit dpo|sft|kto` takes it: the YAML TRL's scripts read (no `trainer:`
+// A TRL / alignment-handbook recipe as `alignkit dpo|sft|kto|orpo|cpo|bco|reward` takes it: the YAML TRL's scripts read (no `trainer:`
 // key: the command names the trainer), with command-line flags over its keys as TrlParser does (the recipe sets
 // the defaults, the flags override them), and its `env:` mapping, the environment variables TrlParser sets.
 import { configError } from '../errors.js';
@@ -7,9 +7,18 @@ import { checkKey, configMapping, readConfigFile, resolveConfig, type TrainConfi
 import { trainerSchemas } from './trainer-fields.js';
 import { parseTrlArgs } from './trl-args.js';
 
-/** The trainers TRL's command line has a script for. */
-export const TRL_TRAINERS = ['dpo', 'sft', 'kto'] as const;
-export type TrlTrainer = (typeof TRL_TRAINERS)[number];
+/** The trainers TRL has a config class (and a script) for, with that class: `alignkit <trainer> recipe.yaml`. */
+export const TRL_CONFIG_CLASS = {
+  dpo: 'DPOConfig',
+  sft: 'SFTConfig',
+  kto: 'KTOConfig',
+  orpo: 'ORPOConfig',
+  cpo: 'CPOConfig',
+  bco: 'BCOConfig',
+  reward: 'RewardConfig',
+} as const;
+export type TrlTrainer = keyof typeof TRL_CONFIG_CLASS;
+export const TRL_TRAINERS = Object.keys(TRL_CONFIG_CLASS) as TrlTrainer[];
 
 export interface Recipe {
   config: TrainConfig;

@@ -5,15 +5,26 @@
 import { AlignkitError } from '../errors.js';
 import { native, type LossCatalogue } from '../native.js';
 
-type LossFamily = 'dpo' | 'kto' | 'sft';
+type LossFamily = 'dpo' | 'kto' | 'sft' | 'orpo' | 'cpo' | 'bco';
 
-const FAMILY: Record<string, LossFamily> = { dpo: 'dpo', online_dpo: 'dpo', kto: 'kto', sft: 'sft' };
+const FAMILY: Record<string, LossFamily> = {
+  dpo: 'dpo',
+  online_dpo: 'dpo',
+  kto: 'kto',
+  sft: 'sft',
+  orpo: 'orpo',
+  cpo: 'cpo',
+  bco: 'bco',
+};
 
 /** Each loss family's native catalogue and validate, by their addon names (online DPO trains with DPO's loss). */
 const NATIVE = {
   dpo: ['dpoLossCatalogue', 'validateDpoLossOptions'],
   kto: ['ktoLossCatalogue', 'validateKtoLossOptions'],
   sft: ['sftLossCatalogue', 'validateSftLossOptions'],
+  orpo: ['orpoLossCatalogue', 'validateOrpoLossOptions'],
+  cpo: ['cpoLossCatalogue', 'validateCpoLossOptions'],
+  bco: ['bcoLossCatalogue', 'validateBcoLossOptions'],
 } as const;
 
 /** The native catalogue of a loss family. */

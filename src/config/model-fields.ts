@@ -52,7 +52,7 @@ export const peftFields = {
   use_rslora: bool(false),
   lora_target_parameters: refused(
     anyValue(null),
-    "LoRA on parameters (PEFT's target_parameters, for MoE experts) is not implemented; alignkit's LoRA targets the linear layers named by lora_target_modules",
+    "LoRA on parameters named one by one (PEFT's target_parameters) is not implemented; lora_target_modules: all-linear on a Mixture-of-Experts model adapts its router and experts (gate.weight, gate_up_proj, down_proj) as PEFT's all-linear does",
   ),
   lora_modules_to_save: refused(
     anyValue(null),

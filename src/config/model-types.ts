@@ -11,4 +11,7 @@ export const SUPPORTED_MODEL_TYPES = [
   'gemma2',
   'gemma3_text',
   'phi3',
+  'mixtral',
+  'qwen3_moe',
+  'olmoe',
 ] as const;

@@ -1,64 +1,23 @@
 // The fields TRL 1.13's DPOConfig, SFTConfig and KTOConfig define or re-default (test/fixtures/trl/config-fields.json),
-// plus alignkit's own keys for what TRL takes as Python arguments (model, datasets, chat template).
-import { datasetFields } from './dataset-fields.js';
+// over the shared pieces of base-trainer-fields.ts; ORPO/CPO, BCO and the reward trainer have their own files.
+import {
+  alignkitFields,
+  labelSmoothingFactorUnread,
+  REF_MODEL_DTYPES,
+  samplingStrategy,
+  sequenceTrlFields,
+  sharedTrlFields,
+} from './base-trainer-fields.js';
+import { bcoSchema } from './bco-fields.js';
+import { datasetFields, rankedDatasetFields } from './dataset-fields.js';
 import { legacyTrainingFields } from './legacy-fields.js';
 import { modelFields } from './model-fields.js';
+import { cpoSchema, orpoSchema } from './orpo-fields.js';
+import { rewardSchema } from './reward-fields.js';
 import { bool, int, noEffect, num, numbers, obj, oneOf, orNull, refused, str, strings, type Schema } from './schema.js';
 import { trainingFields } from './training-fields.js';
-import { SUPPORTED_MODEL_TYPES } from './model-types.js';
 
-export const TRUNCATION_MODES = ['keep_start', 'keep_end'] as const;
-export const SAMPLING_STRATEGIES = ['sequential', 'random', 'group_by_length', 'batch_rebalance'] as const;
-export const REF_MODEL_DTYPES = ['bfloat16', 'float32'] as const;
-
-/** TrainingArguments' train_sampling_strategy with the config's default: 'random' and 'sequential' are implemented. */
-const samplingStrategy = (def: 'random' | 'sequential') =>
-  refused(
-    oneOf(SAMPLING_STRATEGIES, def),
-    "length-grouped samplers are not implemented (group_by_length: true means train_sampling_strategy 'group_by_length' in transformers 5); use 'random' or 'sequential'",
-    ['group_by_length', 'batch_rebalance'],
-  );
-/** DPOTrainer and KTOTrainer override compute_loss, so the Trainer's label smoother never runs for them. */
-const labelSmoothingFactorUnread = noEffect(
-  num(0, { min: 0, max: 1 }),
-  "TRL's DPOTrainer and KTOTrainer compute their own loss and never apply it (DPO's own smoothing is label_smoothing)",
-);
-
-const alignkitFields = {
-  trainer: oneOf(['dpo', 'sft', 'kto', 'online_dpo'], null),
-  model_name_or_path: str(null),
-  train_dataset: str(null),
-  eval_dataset: str(null),
-  /** The chat template: chatml | zephyr | llama2 | llama3 | path/to/file.jinja | the Jinja source itself (as the handbook's recipes). */
-  chat_template: str(null),
-  /** Maps the names our formats expect to the dataset's columns, e.g. { prompt: question }. */
-  dataset_columns: obj(null),
-  skip_invalid_rows: bool(false),
-  // Pre-1.0 TRL names kept for old configs (e.g. the Zephyr recipe): the prompt keeps its last tokens,
-  // the completion its first. TRL 1.13 has max_length alone.
-  max_prompt_length: int(null, 1),
-  max_completion_length: int(null, 1),
-} satisfies Schema;
-
-const sharedTrlFields = {
-  bf16: bool(null),
-  gradient_checkpointing: bool(true),
-  logging_steps: num(10, { min: 0 }),
-  dataset_num_proc: int(null, 1),
-  max_length: orNull(int(1024, 1)),
-  pad_to_multiple_of: int(null, 1),
-  router_aux_loss_coef: noEffect(
-    num(0.001),
-    `only Mixture-of-Experts models add a router loss, and alignkit builds none (model_type ${SUPPORTED_MODEL_TYPES.join(', ')})`,
-  ),
-} satisfies Schema;
-
-/** DPOConfig and SFTConfig only: KTOConfig has none of these (its collator keeps the first max_length tokens). */
-const sequenceTrlFields = {
-  truncation_mode: oneOf(TRUNCATION_MODES, 'keep_start'),
-  padding_free: bool(false),
-  pad_token: str(null),
-} satisfies Schema;
+export { REF_MODEL_DTYPES, SAMPLING_STRATEGIES, TRUNCATION_MODES } from './base-trainer-fields.js';
 
 export const dpoSchema = {
   ...legacyTrainingFields,
@@ -67,6 +26,7 @@ export const dpoSchema = {
   ...sharedTrlFields,
   ...modelFields,
   ...datasetFields,
+  ...rankedDatasetFields,
   ...sequenceTrlFields,
   learning_rate: num(1e-6, { min: 0 }),
   train_sampling_strategy: samplingStrategy('random'),
@@ -105,6 +65,10 @@ export const dpoSchema = {
  */
 export const onlineDpoSchema = {
   ...dpoSchema,
+  ranked_pairing: refused(
+    rankedDatasetFields.ranked_pairing,
+    'online DPO samples and judges its own pairs from prompt rows; ranked rows train with trainer: dpo',
+  ),
   learning_rate: num(5e-7, { min: 0 }),
   max_length: orNull(int(512, 1)),
   /** Rounds of generate → judge → DPO. */
@@ -190,5 +154,14 @@ export const ktoSchema = {
   ref_model_dtype: oneOf(REF_MODEL_DTYPES, null),
 } satisfies Schema;
 
-/** Each trainer's schema, by the name `trainer:` (or `alignkit dpo|sft|kto`) gives it. */
-export const trainerSchemas = { dpo: dpoSchema, sft: sftSchema, kto: ktoSchema, online_dpo: onlineDpoSchema } as const;
+/** Each trainer's schema, by the name `trainer:` (or `alignkit dpo|sft|kto|orpo|cpo|bco|reward`) gives it. */
+export const trainerSchemas = {
+  dpo: dpoSchema,
+  sft: sftSchema,
+  kto: ktoSchema,
+  online_dpo: onlineDpoSchema,
+  orpo: orpoSchema,
+  cpo: cpoSchema,
+  bco: bcoSchema,
+  reward: rewardSchema,
+} as const;

@@ -12,6 +12,7 @@ import { requireRows } from './empty-split.js';
 import { fingerprint } from './fingerprint.js';
 import { lengthStats, rowLengths, type LengthStats } from './length-stats.js';
 import { toPreferenceExample, type PreferenceExample } from './preference-rows.js';
+import { RankedPairer } from './ranked/ranked-pairs.js';
 import { mapColumns } from './row-context.js';
 import { readRows } from './readers/index.js';
 import { buildTable, IdColumnBuilder, idColumn, readArrowFile, writeArrowFile } from './token-table.js';
@@ -55,7 +56,9 @@ type PreprocessConfig = Pick<
   | 'chat_template'
   | 'dataset_columns'
   | 'skip_invalid_rows'
->;
+> &
+  // Ranked rows (src/data/ranked) become pairs under ranked_pairing; absent: pairs as they are.
+  Partial<Pick<DpoConfig, 'ranked_pairing' | 'ranked_score_field' | 'seed'>>;
 
 function required(
   config: PreprocessConfig,
@@ -98,6 +101,11 @@ export async function preprocessPreferences(
     chat_template: config.chat_template,
     dataset_columns: config.dataset_columns,
     skip_invalid_rows: config.skip_invalid_rows,
+    ...(config.ranked_pairing && {
+      ranked_pairing: config.ranked_pairing,
+      ranked_score_field: config.ranked_score_field,
+      seed: config.seed,
+    }),
   };
   const key = await fingerprint([dataPath, modelDir], settings);
   const droppedWhy = `the prompt alone fills max_length=${config.max_length} (truncation_mode keep_start)`;
@@ -134,6 +142,15 @@ export async function preprocessPreferences(
     }
   };
 
+  if (config.ranked_pairing === 'listwise')
+    throw new AlignkitError('ERR_INVALID_CONFIG', 'ranked_pairing: listwise keeps whole rankings: it makes no pairs');
+  const pairer =
+    config.ranked_pairing &&
+    new RankedPairer({
+      ranked_pairing: config.ranked_pairing,
+      ranked_score_field: config.ranked_score_field ?? 'overall_score',
+      seed: config.seed ?? 42,
+    });
   // While the Rust tokenizer's threads encode one chunk, this thread reads and checks the next.
   let chunk: PreferenceExample[] = [];
   let encoding: Promise<void> = Promise.resolve();
@@ -142,12 +159,13 @@ export async function preprocessPreferences(
     onSkip: skip,
   })) {
     try {
-      chunk.push(toPreferenceExample(mapColumns(values, config.dataset_columns), { file, row }));
+      const mapped = mapColumns(values, config.dataset_columns);
+      chunk.push(...(pairer ? pairer.pairs(mapped, { file, row }) : [toPreferenceExample(mapped, { file, row })]));
     } catch (err) {
       if (!(err instanceof AlignkitError) || !config.skip_invalid_rows) throw err;
       skip(err);
     }
-    if (chunk.length === CHUNK_ROWS) {
+    if (chunk.length >= CHUNK_ROWS) {
       await encoding;
       encoding = flush(chunk);
       encoding.catch(() => {}); // handled: awaited above or after the loop, which rethrows
@@ -168,6 +186,8 @@ export async function preprocessPreferences(
       `dropped ${stats.dropped} row(s) whose prompt alone fills max_length=${config.max_length} (keep_start), as TRL does`,
     );
   if (skipped > 0) log(`skipped ${skipped} invalid row(s) (skip_invalid_rows: true)`);
+  if (pairer && pairer.tied > 0)
+    log(`ranked_pairing: ${pairer.tied} row(s) whose answers all have one score give no pair`);
 
   if (options.refuseEmpty)
     requireRows(

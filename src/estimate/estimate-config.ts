@@ -8,7 +8,10 @@ import { resolveModelPaths } from '../hub/resolve-models.js';
 import { trainingDtype } from '../train/model-init.js';
 import { loraTargets } from '../train/peft.js';
 import { availableMemory, type AvailableMemory } from './available-memory.js';
-import { memoryPlan, type MemoryPlan, type PlanSettings } from './memory-plan.js';
+import { memoryPlan, type MemoryPlan, type PlanSettings, type Trainer } from './memory-plan.js';
+
+/** Trainers that hold a frozen reference model beside the policy (ORPO, CPO/SimPO and reward modelling have none). */
+const REFERENCE_TRAINERS: readonly Trainer[] = ['dpo', 'kto', 'bco', 'online_dpo'];
 import { readModelShape, type ModelShape } from './model-shape.js';
 
 export interface Estimate {
@@ -46,7 +49,7 @@ export function planSettings(config: TrainConfig, shape: ModelShape, device: 'cp
     : null;
   const trainer = config.trainer;
   const maxLength = typeof values.max_length === 'number' ? values.max_length : UNTRUNCATED_LENGTH;
-  const hasReference = trainer !== 'sft';
+  const hasReference = REFERENCE_TRAINERS.includes(trainer);
   const kwargs = (values.gradient_checkpointing_kwargs ?? {}) as Record<string, unknown>;
   const refDtype = values.ref_model_dtype;
   const bucketMb = values.ddp_bucket_cap_mb;

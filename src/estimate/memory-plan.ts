@@ -2,9 +2,12 @@
 // gradients, AdamW's state, the reference model, the autocast weight cache, the activations autograd keeps (counted
 // from what our Llama-family forward saves: native/models/causal_lm.cpp, rms_norm.cpp, swiglu_mlp.cpp,
 // layer_checkpoint.cpp), and the runtime. Pure arithmetic: estimate-config.ts reads the config and the model.
+import type { TrainConfig } from '../config/load-config.js';
 import { familyShape, layerLinearParams, parameterCount, type ModelShape } from './model-shape.js';
 
-export type Trainer = 'dpo' | 'sft' | 'kto' | 'online_dpo';
+export type Trainer = TrainConfig['trainer'];
+/** Trainers whose rows are single sequences (no chosen/rejected pair). */
+const UNPAIRED_TRAINERS: readonly Trainer[] = ['sft', 'kto', 'bco'];
 export type WeightDtype = 'float32' | 'bfloat16';
 
 export interface PlanSettings {
@@ -144,13 +147,19 @@ function moduleFeatures(s: ModelShape): Record<string, [number, number]> {
 
 export function loraParameters(s: ModelShape, lora: { r: number; targets: string[] }): number {
   const features = moduleFeatures(s);
-  return (
-    s.numLayers *
-    loraModules(lora.targets, familyShape(s.modelType).fused).reduce(
-      (n, m) => n + lora.r * (features[m]![0] + features[m]![1]),
-      0,
-    )
-  );
+  const count = (modules: string[]) => modules.reduce((n, m) => n + lora.r * (features[m]![0] + features[m]![1]), 0);
+  const modules = loraModules(lora.targets, familyShape(s.modelType).fused);
+  if (!s.moe) return s.numLayers * count(modules);
+  // A MoE layer has experts in place of the MLP's projections. all-linear adapts the router and the experts as
+  // PEFT 0.21's target_parameters do (native/models/expert_lora.h: A (r·E, in), B (out, r·E), gate_up_proj at 2r)
+  // and leaves a dense layer's MLP out, as PEFT does.
+  const { numExperts: e, intermediateSize: i, layers } = s.moe;
+  const h = s.hiddenSize;
+  const attention = count(modules.filter((m) => !['gate_proj', 'up_proj', 'down_proj'].includes(m)));
+  if (!lora.targets.includes('all-linear'))
+    return s.numLayers * attention + (s.numLayers - layers) * (count(modules) - attention);
+  const experts = lora.r * (h + e) + 2 * lora.r * e * (h + 2 * i) + lora.r * e * (i + h);
+  return s.numLayers * attention + layers * experts;
 }
 
 /**
@@ -302,9 +311,8 @@ export function memoryPlan(s: ModelShape, settings: PlanSettings): MemoryPlan {
   const n = settings.worldSize;
   const parameters = parameterCount(s);
   const trainableParameters = settings.lora ? loraParameters(s, settings.lora) : parameters;
-  // DPO's chosen and rejected rows run as one batch; KTO's KL rows run without autograd.
-  const sequences =
-    settings.trainer === 'sft' || settings.trainer === 'kto' ? settings.batchSize : 2 * settings.batchSize;
+  // Paired trainers run chosen and rejected rows as one batch; KTO's (and BCO's) KL rows run without autograd.
+  const sequences = UNPAIRED_TRAINERS.includes(settings.trainer) ? settings.batchSize : 2 * settings.batchSize;
   const tokens = sequences * settings.maxLength;
   const adapters = settings.lora ? trainableParameters : 0;
   const weights = (residentParameters(s, settings, parameters) + adapters) * w;

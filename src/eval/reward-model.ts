@@ -1,5 +1,5 @@
 // A sequence-classification reward model (LlamaForSequenceClassification & co., one label) as a judge: the score
-// of prompt + completion at the last real token, as transformers pools it. A text prompt is scored on
+// of prompt + completion at the last token that is not the pad id, as transformers pools it. A text prompt is scored on
 // tokenizer(prompt + completion); a conversation on the chat template of the prompt's messages plus the
 // completion as the assistant's turn (tokenized as apply_chat_template does), each with the reward model's own
 // tokenizer and template.
@@ -30,9 +30,15 @@ export async function rewardScores(
   const rows = await Promise.all(prompts.map((p, i) => tokenize(tokenizer, p, completions[i]!)));
   const width = Math.max(...rows.map((r) => r.length));
   const pad = tokenizer.padTokenId ?? tokenizer.eosTokenId;
-  // Right padded: a row's last real token sits at its length - 1.
   const ids = rows.map((r) => [...r, ...Array<number>(width - r.length).fill(pad)]);
   const mask = rows.map((r) => Array.from({ length: width }, (_, t) => Number(t < r.length)));
   const { data } = await model.logits(ids, mask);
-  return rows.map((r, b) => data[(b * width + r.length - 1) * labels]!);
+  // transformers pools at the rightmost token that is not the pad id (so a text ending in EOS, when pad is EOS,
+  // is scored at the token before it), and at position 0 when every token is the pad id.
+  const pooled = (r: number[]) => {
+    let t = r.length - 1;
+    while (t > 0 && r[t] === pad) t--;
+    return t;
+  };
+  return rows.map((r, b) => data[(b * width + pooled(r)) * labels]!);
 }

@@ -2,7 +2,7 @@
 // (utils/chat_template_utils.py: render_jinja_template), on @huggingface/jinja.
 //
 // Mirrored from transformers, and matched by @huggingface/jinja on the fixture templates: trim_blocks and
-// lstrip_blocks, the template's one trailing newline dropped, `raise_exception(msg)`, `strftime_now(fmt)`, `tojson`
+// lstrip_blocks, the template's one trailing newline dropped, `raise_exception(msg)`, `strftime_now(fmt)` (local time, C locale), `tojson`
 // as json.dumps(ensure_ascii=False) with its indent/separators/sort_keys arguments, loop controls, namespace(),
 // `{% generation %}` blocks rendered as their body; variables: messages, tools and documents (None when not
 // given), add_generation_prompt, the named special tokens, then the caller's extra kwargs.
@@ -10,7 +10,8 @@
 // values printed directly (`{{ true }}` gives "true" not "True", none gives "" not "None", lists and dicts print
 // as JSON, not Python repr), whole floats in tojson lose ".0", `undefined ~ "x"` raises, `'x' * 3` and `%` string
 // formatting raise, `'a' + 1` gives "a1" instead of raising, `{%+` does not parse, trim/strip use JS whitespace,
-// strftime_now knows only %Y %m %d %b %B %H %M and names months in the process locale.
+// strftime_now is Python's (strftime.ts, installed by template-budget.ts): @huggingface/jinja's knows few directives
+// and names months in the process locale.
 import { Template } from '@huggingface/jinja';
 import { AlignkitError } from '../errors.js';
 import { TemplateBudgetError, withTemplateBudget } from './template-budget.js';

@@ -6,6 +6,7 @@
 // library has no hook for either, so both wrap its prototypes (Interpreter.evaluate, Environment.set), and act only
 // inside withTemplateBudget.
 import { Environment, Interpreter } from '@huggingface/jinja';
+import { strftimeNow } from './strftime.js';
 
 /**
  * Interpreter steps per render (each number a range() makes counts as one): ample for real conversations (tens of
@@ -44,10 +45,12 @@ Interpreter.prototype.evaluateBlock = function budgetedBlock(
   return evaluateBlock.apply(this, args);
 };
 
-// The render's globals are set through Environment.set: its `range` is replaced by boundedRange.
+// The render's globals are set through Environment.set: its `range` is replaced by boundedRange, and (the one
+// hook there is, so it lives here too) its `strftime_now` by Python's C-locale one (strftime.ts).
 const set = Environment.prototype.set;
 Environment.prototype.set = function boundedGlobals(this: Environment, name: string, value: unknown) {
-  return set.call(this, name, budget !== null && name === 'range' ? boundedRange : value);
+  if (budget === null) return set.call(this, name, value);
+  return set.call(this, name, name === 'range' ? boundedRange : name === 'strftime_now' ? strftimeNow : value);
 };
 
 /** Jinja's range(), refusing to make more than TEMPLATE_RANGE numbers. */

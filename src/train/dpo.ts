@@ -187,6 +187,7 @@ export async function trainDpo(
     ...lossOptionsOf<DpoLossOptions>(config, lossCatalogue('dpo')),
     bf16: config.bf16 ?? true,
     ...checkpointingOptions(config, policy.config.numLayers),
+    router_aux_loss_coef: config.router_aux_loss_coef,
   };
 
   return runTrainer(

@@ -8,7 +8,7 @@ import type { Table } from 'apache-arrow';
 import type { KtoConfig } from '../config/load-config.js';
 import { lossCatalogue, lossOptions } from '../config/loss-options.js';
 import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
-import { UnpairedBatches, type CompletionRows, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
+import { UnpairedBatches, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
 import { DataParallel } from '../distributed/data-parallel.js';
 import { configError } from '../errors.js';
@@ -22,6 +22,7 @@ import { precomputeRefLogProbs } from './auto-precompute.js';
 import { checkpointingOptions } from './checkpointed-layers.js';
 import { referenceDtype } from './reference-dtype.js';
 import { klEstimate, klMean } from './kto-kl.js';
+import { logpsOf, precomputeReference, referenceFor, type Reference } from './unpaired-reference.js';
 import { METRIC_RULES } from './metrics.js';
 import { checkEvalDataset, checkPrecision } from './config-checks.js';
 import { loadTrainingModel, setupPolicy } from './policy-setup.js';
@@ -31,56 +32,6 @@ import type { TrainOptions, TrainResult } from './train-types.js';
 
 function checkSupported(config: KtoConfig, note: (message: string) => void): void {
   checkPrecision(config, note);
-}
-
-/** The reference's log-probs of a batch's rows and of its KL rows: from the model, or precomputed per table row. */
-interface ReferenceLogps {
-  logps: Float32Array;
-  klLogps?: Float32Array;
-}
-
-type Reference = Model | ReferenceLogps;
-
-const logpsOf = (model: Model, rows: CompletionRows, options: CompletionLogProbsOptions) =>
-  model.completionLogProbs(rows.inputIds, rows.attentionMask, rows.completionMask, { ...options, seqLen: rows.seqLen });
-
-async function referenceLogps(
-  model: Model,
-  b: UnpairedBatch,
-  options: CompletionLogProbsOptions,
-): Promise<ReferenceLogps> {
-  const { logps } = await logpsOf(model, b, options);
-  return { logps, klLogps: b.kl && (await logpsOf(model, b.kl, options)).logps };
-}
-
-/**
- * TRL's _precompute_ref_logps: the reference's log-probs of every row (and KL row), in table order, without
- * gradients. Data-parallel ranks each take a block of rows and gather the rest.
- */
-async function precomputeReference(
-  model: Model,
-  batches: UnpairedBatches,
-  batchSize: number,
-  options: CompletionLogProbsOptions,
-  dp: DataParallel,
-) {
-  const { first, end, size: block } = dp.rowBlock(batches.rows);
-  const local: ReferenceLogps = { logps: new Float32Array(block) };
-  for (let start = first; start < end; start += batchSize) {
-    const indices = Array.from({ length: Math.min(batchSize, end - start) }, (_, i) => start + i);
-    const ref = await referenceLogps(model, batches.collate(indices), options);
-    local.logps.set(ref.logps, start - first);
-    if (ref.klLogps) (local.klLogps ??= new Float32Array(block)).set(ref.klLogps, start - first);
-  }
-  const all = async (values: Float32Array) => (await dp.gather(values)).slice(0, batches.rows);
-  // Every rank has KL rows or none (usesKl), so the gathers match.
-  return { logps: await all(local.logps), klLogps: local.klLogps && (await all(local.klLogps)) };
-}
-
-function referenceFor(reference: Reference, b: UnpairedBatch, indices: number[], options: CompletionLogProbsOptions) {
-  if (!('logps' in reference)) return referenceLogps(reference, b, options);
-  const pick = (values: Float32Array | undefined) => values && Float32Array.from(indices, (i) => values[i]!);
-  return { logps: pick(reference.logps)!, klLogps: pick(reference.klLogps) };
 }
 
 export async function trainKto(config: KtoConfig, options: TrainOptions = {}): Promise<TrainResult> {
@@ -171,6 +122,7 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
     ...lossOptions<KtoLossOptions>(config, lossCatalogue('kto')),
     ...forward,
     ...checkpointingOptions(config, policy.config.numLayers),
+    router_aux_loss_coef: config.router_aux_loss_coef,
   };
   const kl = usesKl(config);
 

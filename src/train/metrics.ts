@@ -24,12 +24,24 @@ export interface MetricRules {
   absentWhenEmpty?: readonly string[];
   /** Metrics that are the difference of two reduced ones, when both have a value (KTO's rewards/margins). */
   differences?: Readonly<Record<string, readonly [string, string]>>;
+  /**
+   * Metrics a logging window (or an evaluation) pools: the sum of their sums over its micro-batches divided by the
+   * sum of their counts, absent when that is 0 (BCOTrainer.log), rather than the mean of per-micro-batch values.
+   * A difference of pooled metrics is taken after pooling.
+   */
+  pooled?: readonly string[];
+  /** Whether the log carries num_tokens (BCOTrainer logs none). Default true. */
+  numTokens?: boolean;
 }
 
 /** TRL 1.13's rules: DPOTrainer._compute_loss, KTOTrainer._compute_loss, SFTTrainer.compute_loss. */
 export const METRIC_RULES = {
   dpo: {},
   sft: {},
+  /** RewardTrainer.compute_loss: plain means (min_reward / max_reward are one value each: src/train/reward.ts). */
+  reward: {},
+  /** ORPOTrainer / CPOTrainer.get_batch_loss_metrics: plain means, each rank's logits/ and nll_loss one value; no num_tokens. */
+  referenceFree: { numTokens: false },
   kto: {
     absentWhenEmpty: [
       'logits/chosen',
@@ -41,20 +53,44 @@ export const METRIC_RULES = {
     ],
     differences: { 'rewards/margins': ['rewards/chosen', 'rewards/rejected'] },
   },
+  /** BCOTrainer.get_batch_loss_metrics / log: each side's sums and row counts pooled over the window; no num_tokens. */
+  bco: {
+    pooled: [
+      'rewards/chosen',
+      'logps/chosen',
+      'logits/chosen',
+      'rewards/rejected',
+      'logps/rejected',
+      'logits/rejected',
+    ],
+    differences: { 'rewards/margins': ['rewards/chosen', 'rewards/rejected'] },
+    numTokens: false,
+  },
 } as const satisfies Record<string, MetricRules>;
+
+/** A pooled metric's count travels beside its sum under this key until the window divides them. */
+const countKey = (key: string) => `${key}#count`;
+const isPooled = (rules: MetricRules, key: string) => rules.pooled?.includes(key) ?? false;
 
 /** One micro-batch's metrics from its parts (one rank's, or summed over the ranks), num_tokens last. */
 export function stepMetrics({ parts, num_tokens }: StepMetricParts, rules: MetricRules): Record<string, number> {
   const metrics: Record<string, number> = {};
   for (const [key, [sum, count]] of Object.entries(parts)) {
-    if (count > 0) metrics[key] = sum / count;
+    if (isPooled(rules, key)) [metrics[key], metrics[countKey(key)]] = [sum, count];
+    else if (count > 0) metrics[key] = sum / count;
     else if (!rules.absentWhenEmpty?.includes(key)) metrics[key] = 0;
   }
-  for (const [key, [a, b]] of Object.entries(rules.differences ?? {})) {
-    if (metrics[a] !== undefined && metrics[b] !== undefined) metrics[key] = metrics[a] - metrics[b];
-  }
+  differencesOf(metrics, rules, false);
   metrics.num_tokens = num_tokens;
   return metrics;
+}
+
+/** rules.differences over reduced metrics: those of plain metrics per micro-batch, of pooled ones per window. */
+function differencesOf(metrics: Record<string, number>, rules: MetricRules, pooled: boolean): void {
+  for (const [key, [a, b]] of Object.entries(rules.differences ?? {})) {
+    if (isPooled(rules, a) !== pooled) continue;
+    if (metrics[a] !== undefined && metrics[b] !== undefined) metrics[key] = metrics[a] - metrics[b];
+  }
 }
 
 /** Parts added up (a metric's sums and counts): batches of one evaluation, or ranks. */
@@ -112,9 +148,19 @@ export function pushMetrics(window: MetricWindow, metrics: Record<string, number
   for (const [key, value] of Object.entries(metrics)) if (key !== 'num_tokens') (window[key] ??= []).push(value);
 }
 
-/** TRL's log(): each metric is the mean of its values in the window. */
-export function windowMeans(window: MetricWindow): Record<string, number> {
-  return Object.fromEntries(
+/** TRL's log(): each metric is the mean of its values in the window; a pooled one its sums over its counts. */
+export function windowMeans(window: MetricWindow, rules: MetricRules = {}): Record<string, number> {
+  const means: Record<string, number> = Object.fromEntries(
     Object.entries(window).map(([key, values]) => [key, values.reduce((a, b) => a + b, 0) / values.length]),
   );
+  for (const key of rules.pooled ?? []) {
+    if (!(key in means)) continue;
+    // Every micro-batch pushes both, so the ratio of their means is that of their totals.
+    const count = means[countKey(key)]!;
+    if (count > 0) means[key] = means[key]! / count;
+    else delete means[key];
+    delete means[countKey(key)];
+  }
+  differencesOf(means, rules, true);
+  return means;
 }

@@ -22,7 +22,7 @@ export interface PeftFields {
 
 /**
  * PEFT 0.21's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the model types alignkit runs. Granite, OLMo 2,
- * SmolLM3 and Phi-3 have no entry: PEFT then raises "Please specify `target_modules`", and so do we.
+ * SmolLM3, Phi-3, Qwen3-MoE and OLMoE have no entry: PEFT then raises "Please specify `target_modules`", and so do we.
  */
 const DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
   llama: ['q_proj', 'v_proj'],
@@ -31,6 +31,7 @@ const DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
   qwen3: ['q_proj', 'v_proj'],
   gemma2: ['q_proj', 'v_proj'],
   gemma3_text: ['q_proj', 'v_proj'],
+  mixtral: ['q_proj', 'v_proj'],
 };
 
 /** lora_target_modules, or PEFT's default for `modelType` when it is null. */
@@ -46,18 +47,33 @@ export function loraTargets(targets: string[] | null, modelType: string): string
 }
 
 /**
- * use_peft with lora_target_modules null on a model type PEFT has no default for is refused before any work, from the
- * model folder's config.json (loraOptions would refuse it only once the model is loaded). A folder that is an
- * adapter, or whose config.json is missing or unreadable, is left to the loader, which says what is wrong.
+ * use_peft with lora_target_modules null on a model type PEFT has no default for, or all-linear on a Mixture-of-Experts
+ * model with lora_dropout > 0, is refused before any work, from the model folder's config.json (loraOptions and the
+ * native attach would refuse it only once the model is loaded). A folder that is an adapter, or whose config.json is
+ * missing or unreadable, is left to the loader, which says what is wrong.
  */
 export async function checkLoraTargets(
-  config: Pick<PeftFields, 'use_peft' | 'lora_target_modules'> & { model_name_or_path?: string | null },
+  config: Pick<PeftFields, 'use_peft' | 'lora_target_modules' | 'lora_dropout'> & {
+    model_name_or_path?: string | null;
+  },
 ): Promise<void> {
   const dir = config.model_name_or_path;
-  if (!config.use_peft || config.lora_target_modules || !dir || adapterBase(dir)) return;
+  const allLinear = config.lora_target_modules?.includes('all-linear') ?? false;
+  if (!config.use_peft || (config.lora_target_modules && !allLinear) || !dir || adapterBase(dir)) return;
   const json = await readModelJson(join(dir, 'config.json')).catch(() => undefined);
-  if (typeof json?.model_type === 'string') loraTargets(null, json.model_type);
+  if (typeof json?.model_type !== 'string') return;
+  // PEFT 0.21's all-linear adapts a MoE model's router and experts through target_parameters (lora.ParamWrapper),
+  // which raises "does not work with lora_dropout != 0": dropout cannot act on the input of a weight delta.
+  if (allLinear && MOE_MODEL_TYPES.includes(json.model_type) && config.lora_dropout !== 0)
+    throw new AlignkitError(
+      'ERR_INVALID_CONFIG',
+      `lora_dropout: ${config.lora_dropout} with lora_target_modules all-linear on a Mixture-of-Experts model (${json.model_type}): PEFT 0.21 adapts its router and experts there through target_parameters (lora.ParamWrapper), which does not work with lora_dropout != 0 (dropout cannot act on the input of a weight delta); set lora_dropout: 0, or name the projections (q_proj, k_proj, v_proj, o_proj)`,
+    );
+  if (!config.lora_target_modules) loraTargets(null, json.model_type);
 }
+
+/** The Mixture-of-Experts model types (native/models/moe.h): PEFT's all-linear reaches their router and experts through target_parameters (native/models/expert_lora.h). */
+export const MOE_MODEL_TYPES = ['mixtral', 'qwen3_moe', 'olmoe'];
 
 /** The base model of a PEFT adapter folder (its base_model_name_or_path, relative to the folder), or null for a model folder. */
 export function adapterBase(dir: string): string | null {

@@ -12,6 +12,9 @@ import { createOptimizer } from './optimizer.js';
 import { adapterBase, loraOptions } from './peft.js';
 import type { LoopConfig } from './recipe.js';
 
+/** The model's output layer: a causal LM's lm_head, or a reward model's one-label score head (trainer: reward). */
+export type ModelHead = 'lm' | 'score';
+
 /**
  * As the HF Trainer: the accelerator when there is one (cuda:LOCAL_RANK under a data-parallel launcher), unless
  * use_cpu; the weights in the dtype TRL loads them in (float32 unless dtype / model_init_kwargs say otherwise), or
@@ -21,15 +24,23 @@ export async function loadTrainingModel(
   config: Pick<LoopConfig, 'use_cpu'> & ModelInitConfig,
   dir: string,
   dtype: Dtype = trainingDtype(config),
+  head: ModelHead = 'lm',
 ): Promise<Model> {
   const accelerator = info().device === 'cpu' ? 'cpu' : `cuda:${distributedEnv()?.localRank ?? 0}`;
   const model = await loadModel(dir, {
     device: config.use_cpu ? 'cpu' : (accelerator as Device),
     dtype,
   });
-  if (model.config.numLabels > 0) {
+  if (head === 'lm' && model.config.numLabels > 0) {
     await model.dispose();
     throw configError(`${dir} is a sequence-classification (reward) model; training needs a causal LM (*ForCausalLM)`);
+  }
+  // RewardTrainer: "reward models require num_labels=1 to output a single scalar reward per sequence".
+  if (head === 'score' && model.config.numLabels !== 1) {
+    await model.dispose();
+    throw configError(
+      `${dir} has num_labels=${model.config.numLabels}, but a reward model needs a *ForSequenceClassification model with num_labels=1`,
+    );
   }
   if (model.config.dtype === 'float16') {
     await model.dispose();
@@ -42,7 +53,7 @@ export async function loadTrainingModel(
  * The policy: model_name_or_path, a PEFT adapter folder on its base model, or (resuming) the checkpoint's weights or
  * adapter; use_peft gives a model folder fresh LoRA adapters (peft.ts).
  */
-async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise<Model> {
+async function loadPolicy(config: LoopConfig, resumeDir: string | null, head: ModelHead): Promise<Model> {
   const from = resumeDir ?? config.model_name_or_path!;
   const base = adapterBase(from);
   if (base && config.use_peft && !resumeDir) {
@@ -50,7 +61,7 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
       `use_peft: model_name_or_path ${from} is already a PEFT adapter (train it without use_peft, or merge it first with alignkit merge)`,
     );
   }
-  const policy = await loadTrainingModel(config, base ?? from);
+  const policy = await loadTrainingModel(config, base ?? from, undefined, head);
   // dtype auto: the checkpoint's dtype is known once loaded.
   const { dtype } = policy.config;
   if ((base || config.use_peft) && dtype !== 'float32') {
@@ -68,9 +79,9 @@ async function loadPolicy(config: LoopConfig, resumeDir: string | null): Promise
  * The policy (from the checkpoint when resuming), its optimizer and the checkpoint's trainer state; under data
  * parallelism the policy takes rank 0's weights and averages its gradients over the ranks (DDP).
  */
-export async function setupPolicy(config: LoopConfig, dataParallel = DataParallel.single) {
+export async function setupPolicy(config: LoopConfig, dataParallel = DataParallel.single, head: ModelHead = 'lm') {
   const resumeDir = await checkpointToResume(config.resume_from_checkpoint, config.output_dir!);
-  const policy = await loadPolicy(config, resumeDir);
+  const policy = await loadPolicy(config, resumeDir, head);
   // The Trainer's set_seed(seed), after the model is wrapped: the draws of LoRA dropout repeat from run to run.
   manualSeed(config.seed);
   await dataParallel.attach(policy, config);

@@ -1,14 +1,14 @@
 // What a recipe (dpo.ts, sft.ts, kto.ts) hands the shared loop (trainer-loop.ts): its config, policy, optimizer,
 // batches and step; and meanOverMicroBatches, the training_step of trainers whose loss takes no num_items_in_batch.
-import type { DpoConfig, KtoConfig, SftConfig } from '../config/load-config.js';
+import type { TrainConfig } from '../config/load-config.js';
 import type { EpochBatches } from '../data/epoch-batches.js';
 import type { Model } from '../model.js';
 import type { TrainerState } from './checkpoint.js';
 import type { MetricRules, StepMetricParts } from './metrics.js';
 import type { Optimizer } from './optimizer.js';
 
-/** The TrainingArguments every recipe shares (the fields of DPOConfig, SFTConfig and KTOConfig the loop reads). */
-export type LoopConfig = DpoConfig | SftConfig | KtoConfig;
+/** The TrainingArguments every recipe shares (the config of every trainer but online_dpo, which runs rounds of dpo). */
+export type LoopConfig = Exclude<TrainConfig, { trainer: 'online_dpo' }>;
 
 /**
  * What one micro-batch reports: the parts of TRL's metrics as its native step gives them, which the loop reduces
@@ -47,6 +47,8 @@ export interface Recipe {
    * every checkpoint and the final model, so that each is a complete model_name_or_path.
    */
   saveTokenizerSettings?(dir: string): Promise<void>;
+  /** Writes the recipe's own training state into a checkpoint folder (BCO's running.json), as the optimizer's is. */
+  saveTrainingState?(dir: string): Promise<void>;
 }
 
 /** How a micro-batch's step treats its gradient. */

@@ -94,6 +94,7 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
     ...lossOptions<SftLossOptions>(config, lossCatalogue('sft')),
     bf16: config.bf16 ?? true,
     ...checkpointingOptions(config, policy.config.numLayers),
+    router_aux_loss_coef: config.router_aux_loss_coef,
   };
   return runTrainer(
     {

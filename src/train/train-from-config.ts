@@ -1,4 +1,4 @@
-// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts, online-dpo.ts), each on the shared loop
+// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts, orpo.ts, cpo.ts, bco.ts, reward.ts, online-dpo.ts), each on the shared loop
 // (trainer-loop.ts). A process started with torchrun's variables (by `alignkit train --nproc_per_node`, torchrun,
 // SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
 // config, trains its shard, and leaves.
@@ -12,15 +12,20 @@ import { configError } from '../errors.js';
 import { warnIfWontFit } from '../estimate/train-warning.js';
 import { native } from '../native.js';
 import { checkReporting } from '../report/reporters.js';
+import { trainBco } from './bco.js';
+import { trainCpo } from './cpo.js';
 import { trainDpo } from './dpo.js';
+import { trainListwise, trainsListwise } from './listwise.js';
 import { trainKto } from './kto.js';
+import { trainOrpo } from './orpo.js';
+import { trainReward } from './reward.js';
 import { trainOnlineDpo, type OnlineDpoOptions } from './online-dpo.js';
 import { checkInputFolders, claimOutputDir } from './run-output.js';
 import { resolveInputs } from './resolve-inputs.js';
 import { checkLoraTargets } from './peft.js';
 import { trainSft } from './sft.js';
 import type { TrainConfig } from '../types/config-types.js';
-import type { TrainResult } from './train-types.js';
+import type { TrainOptions, TrainResult } from './train-types.js';
 
 export type { LogEntry, TrainOptions, TrainProgress, TrainResult } from './train-types.js';
 export type { OnlineDpoOptions } from './online-dpo.js';
@@ -70,15 +75,31 @@ async function trainClaimed(config: ResolvedConfig, options: OnlineDpoOptions): 
       return await trainOnlineDpo(config, options);
     }
     const run = { ...options, dataParallel };
-    const result =
-      config.trainer === 'dpo'
-        ? await trainDpo(config, run)
-        : config.trainer === 'sft'
-          ? await trainSft(config, run)
-          : await trainKto(config, run);
+    const result = await trainOn(config, run);
     finished = true;
     return result;
   } finally {
     if (!options.dataParallel) await dataParallel.close(finished);
+  }
+}
+
+/** The recipe `config.trainer` names, on the shared loop. */
+function trainOn(config: Exclude<ResolvedConfig, { trainer: 'online_dpo' }>, run: TrainOptions): Promise<TrainResult> {
+  switch (config.trainer) {
+    case 'dpo':
+      // Ranked rows trained on whole rankings (the other ranked_pairing values make pairs for the DPO recipe).
+      return trainsListwise(config) ? trainListwise(config, run) : trainDpo(config, run);
+    case 'sft':
+      return trainSft(config, run);
+    case 'kto':
+      return trainKto(config, run);
+    case 'orpo':
+      return trainOrpo(config, run);
+    case 'cpo':
+      return trainCpo(config, run);
+    case 'bco':
+      return trainBco(config, run);
+    case 'reward':
+      return trainReward(config, run);
   }
 }

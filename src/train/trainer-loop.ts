@@ -12,7 +12,14 @@ import { openReporters, type Reporters } from '../report/reporters.js';
 import { writeModelFolder } from '../io/model-folder-write.js';
 import { saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { stopIfNotFinite } from './finite-step.js';
-import { pushMetrics, sumAcrossRanks, windowMeans, type MetricWindow, type StepMetricParts } from './metrics.js';
+import {
+  pushMetrics,
+  sumAcrossRanks,
+  windowMeans,
+  type MetricRules,
+  type MetricWindow,
+  type StepMetricParts,
+} from './metrics.js';
 import { createLrScheduler } from './lr-schedule.js';
 import { savePolicy } from './peft.js';
 import type { Recipe } from './recipe.js';
@@ -21,10 +28,10 @@ import type { LogEntry, TrainOptions, TrainResult } from './train-types.js';
 import { flowCallback, type FlowActions } from './flow-callback.js';
 
 /** TRL's log: each metric is the mean of its per-micro-batch values (metrics.ts); num_tokens is the running total. */
-function averaged(window: MetricWindow, totalTokens: number, prefix = ''): LogEntry {
+function averaged(window: MetricWindow, totalTokens: number, rules: MetricRules, prefix = ''): LogEntry {
   const out: LogEntry = {};
-  for (const [key, value] of Object.entries(windowMeans(window))) out[prefix + key] = value;
-  out[`${prefix}num_tokens`] = totalTokens;
+  for (const [key, value] of Object.entries(windowMeans(window, rules))) out[prefix + key] = value;
+  if (rules.numTokens !== false) out[`${prefix}num_tokens`] = totalTokens;
   return out;
 }
 
@@ -107,7 +114,11 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
       saveTotalLimit: config.save_total_limit,
       saveOnlyModel: config.save_only_model,
       reference: recipe.checkpointReference,
-      writeFiles: recipe.saveTokenizerSettings && ((dir) => recipe.saveTokenizerSettings!(dir)),
+      writeFiles: async (dir) => {
+        await recipe.saveTokenizerSettings?.(dir);
+        // TRL saves a trainer's own state with the optimizer's (_save_optimizer_and_scheduler): not under save_only_model.
+        if (!config.save_only_model) await recipe.saveTrainingState?.(dir);
+      },
       dataParallel: dp,
     });
     await reporters.saved({ checkpoint, step: state.global_step, epoch: state.epoch });
@@ -131,7 +142,7 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
     state.mode = 'eval';
     const entry = {
       eval_loss: lossSum / rows,
-      ...averaged(metrics, state.total_tokens, 'eval_'),
+      ...averaged(metrics, state.total_tokens, recipe.metricRules, 'eval_'),
       epoch: state.epoch,
       step: state.global_step,
     };
@@ -141,7 +152,9 @@ async function trainLoop(recipe: Recipe, options: TrainOptions, reporters: Repor
 
   // TRL's metrics of the training window, read when the model is in training mode (see TrainerState.mode).
   const pendingMetrics = (): LogEntry => {
-    const metrics = Object.keys(state.window.metrics).length ? averaged(state.window.metrics, state.total_tokens) : {};
+    const metrics = Object.keys(state.window.metrics).length
+      ? averaged(state.window.metrics, state.total_tokens, recipe.metricRules)
+      : {};
     state.window.metrics = {};
     return metrics;
   };

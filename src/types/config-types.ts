@@ -22,6 +22,14 @@ export type SftConfig = ConfigFor<'sft'>;
 export type KtoConfig = ConfigFor<'kto'>;
 /** `trainer: 'online_dpo'`: DpoConfig's keys and OnlineDPOConfig's generation and judge keys (docs/training.md). */
 export type OnlineDpoConfig = ConfigFor<'online_dpo'>;
+/** `trainer: 'orpo'`: trl.experimental's ORPOConfig keys (all of TrainingArguments'), ModelConfig's and the datasets'. */
+export type OrpoConfig = ConfigFor<'orpo'>;
+/** `trainer: 'cpo'`: trl.experimental's CPOConfig keys (SimPO is loss_type simpo), ModelConfig's and the datasets'. */
+export type CpoConfig = ConfigFor<'cpo'>;
+/** `trainer: 'bco'`: trl.experimental's BCOConfig keys (all of TrainingArguments'), ModelConfig's and the datasets'. */
+export type BcoConfig = ConfigFor<'bco'>;
+/** `trainer: 'reward'`: TRL 1.13's RewardConfig keys (all of TrainingArguments'), ModelConfig's and the datasets'. */
+export type RewardConfig = ConfigFor<'reward'>;
 /** What train() takes: one trainer's config, chosen by `trainer`. */
 export type TrainConfig = { [N in keyof Trainers]: ConfigFor<N> }[keyof Trainers];
 /** What evaluate() takes (`alignkit eval`'s keys, docs/evaluation.md); every key may be left out. */

@@ -60,6 +60,12 @@ export interface ForwardOptions {
    * (src/train/checkpointed-layers.ts). Default: every layer.
    */
   checkpointed_layers?: boolean[];
+  /**
+   * TRL's `router_aux_loss_coef`: on a Mixture-of-Experts model (Mixtral, Qwen3-MoE) a training step adds this
+   * times the router's load-balancing loss (transformers' load_balancing_loss_func, over the attended tokens) to its
+   * loss and logs it as `aux_loss`, as TRL's trainers do. 0 or a dense model: nothing. Default 0.
+   */
+  router_aux_loss_coef?: number;
 }
 
 /** The fused lm_head/log-prob kernel's tiling, and the plain path it is checked against. */

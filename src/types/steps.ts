@@ -126,7 +126,7 @@ export interface KtoStepOptions extends KtoLossOptions, ForwardOptions, KernelOp
  * The metrics TRL's KTOTrainer._compute_loss appends for one micro-batch, under its names: a side's (chosen:
  * desirable rows) only when it has rows (logits/: completion tokens), rewards/margins only when both have.
  */
-export type KtoMetrics = { kl: number; entropy: number; num_tokens: number } & Partial<
+export type KtoMetrics = { kl: number; entropy: number; num_tokens: number; aux_loss?: number } & Partial<
   Record<
     | 'logits/chosen'
     | 'logits/rejected'
@@ -195,6 +195,8 @@ export interface SftStepOptions extends SftLossOptions, ForwardOptions, KernelOp
 export interface SftMetrics {
   entropy: number;
   mean_token_accuracy: number;
+  /** A MoE model with router_aux_loss_coef: the router's load-balancing loss (added × the coefficient to the loss). */
+  aux_loss?: number;
   /** attention_mask.sum(), or the row length of a padding-free batch. */
   num_tokens: number;
 }

@@ -153,9 +153,9 @@ describe('keys TRL does not have', () => {
     );
   });
 
-  it('a config without trainer: points a TRL recipe to alignkit dpo|sft|kto', () => {
+  it('a config without trainer: points a TRL recipe to alignkit dpo|sft|kto|orpo|cpo|bco|reward', () => {
     expect(() => resolveConfig({ beta: 0.1 }, 'recipe.yaml')).toThrow(
-      "recipe.yaml: 'trainer' is missing (one of dpo, sft, kto, online_dpo); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto recipe.yaml",
+      "recipe.yaml: 'trainer' is missing (one of dpo, sft, kto, online_dpo, orpo, cpo, bco, reward); a TRL or alignment-handbook recipe, which has none, runs with alignkit dpo|sft|kto|orpo|cpo|bco|reward recipe.yaml",
     );
   });
 });

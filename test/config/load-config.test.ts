@@ -92,8 +92,8 @@ describe('resolveConfig', () => {
     expect(() => resolveConfig({ trainer: 'dpo', per_device_train_batch_size: 2.5 })).toThrow(/must be an integer/);
     expect(() => resolveConfig({ trainer: 'dpo', max_length: null })).not.toThrow();
     expect(() => resolveConfig({ trainer: 'dpo', beta: null })).toThrow(/'beta' cannot be null/);
-    expect(() => resolveConfig({ trainer: 'orpo' })).toThrow(
-      /'trainer' must be one of dpo, sft, kto, online_dpo, got string "orpo"/,
+    expect(() => resolveConfig({ trainer: 'ppo' })).toThrow(
+      /'trainer' must be one of dpo, sft, kto, online_dpo, orpo, cpo, bco, reward, got string "ppo"/,
     );
   });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/load-config.js';
 import type { Field, Schema } from '../../src/config/schema.js';
+import { cpoSchema, orpoSchema } from '../../src/config/orpo-fields.js';
 import { dpoSchema, ktoSchema, onlineDpoSchema, sftSchema } from '../../src/config/trainer-fields.js';
 import { AlignkitError } from '../../src/errors.js';
 import { native, type LossCatalogue, type LossOptionSpec } from '../../src/native.js';
@@ -19,6 +20,12 @@ const families = [
   },
   { name: 'KTO', heading: '## KTO', schemas: [ktoSchema] as Schema[], catalogue: () => native().ktoLossCatalogue() },
   { name: 'SFT', heading: '## SFT', schemas: [sftSchema] as Schema[], catalogue: () => native().sftLossCatalogue() },
+  {
+    name: 'CPO',
+    heading: '## ORPO and CPO',
+    schemas: [cpoSchema] as Schema[],
+    catalogue: () => native().cpoLossCatalogue(),
+  },
 ];
 
 /** The schema field kinds (and nullability) a native option kind corresponds to. */
@@ -75,6 +82,14 @@ describe.each(families)('$name loss options', ({ heading, schemas, catalogue }) 
   });
 });
 
+// ORPO's one loss option (beta) has no loss types to document.
+it('ORPO: every native option is a config key with its TRL name and default', () => {
+  const cat = native().orpoLossCatalogue();
+  expect(cat.options.map((o) => [o.name, o.default])).toEqual([['beta', 0.1]]);
+  for (const spec of cat.options)
+    expect(orpoSchema[spec.name as keyof typeof orpoSchema].default).toEqual(spec.default);
+});
+
 describe('config load runs the native rules between the loss keys', () => {
   const refusal = (config: Record<string, unknown>) => {
     try {
@@ -122,6 +137,11 @@ describe('config load runs the native rules between the loss keys', () => {
       /^recipe\.yaml: 'loss_type' must be one of kto, apo_zero_unpaired, got 'sigmoid'$/,
     ],
     [{ trainer: 'sft', loss_type: 'ce' }, /^recipe\.yaml: 'loss_type' must be one of nll, dft, chunked_nll, got 'ce'$/],
+    [
+      { trainer: 'cpo', loss_type: 'kto_pair' },
+      /^recipe\.yaml: 'loss_type' must be one of sigmoid, hinge, ipo, simpo, got 'kto_pair'$/,
+    ],
+    [{ trainer: 'cpo', loss_type: 'simpo', beta: 0 }, /^recipe\.yaml: 'beta' must not be 0 for CPO's loss_type simpo/],
   ])('refuses %j', (config, message) => {
     expect(refusal(config)).toMatch(message);
   });

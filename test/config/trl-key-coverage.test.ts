@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { Schema } from '../../src/config/schema.js';
+import { TRL_CONFIG_CLASS } from '../../src/config/load-recipe.js';
 import { trainerSchemas } from '../../src/config/trainer-fields.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 
@@ -18,7 +19,7 @@ interface TrlFields {
 }
 const trl = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'config-fields.json'), 'utf8')) as TrlFields;
 
-const CONFIG_CLASS = { dpo: 'DPOConfig', sft: 'SFTConfig', kto: 'KTOConfig' } as const;
+const CONFIG_CLASS = TRL_CONFIG_CLASS;
 /** The dataclasses `trl <trainer> --config recipe.yaml` parses beside the trainer's config (trl/scripts/<trainer>.py). */
 const SCRIPT_CLASSES = ['ModelConfig', 'ScriptArguments', 'DatasetMixtureConfig'] as const;
 

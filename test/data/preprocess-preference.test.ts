@@ -9,16 +9,21 @@ import { preprocessPreferences } from '../../src/data/preprocess-preference.js';
 import { idColumn, readArrowFile } from '../../src/data/token-table.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
 import { fixturesDir, tempDir } from '../helpers/fixtures.js';
+import { useTemplateClock } from '../helpers/template-clock.js';
 
 interface Case {
   layout: string;
   tokenizer: string;
-  settings: { max_length: number | null; truncation_mode: 'keep_start' | 'keep_end' };
+  /** chat_template: a template file (repository-relative) the layout renders with instead of the tokenizer's. */
+  settings: { max_length: number | null; truncation_mode: 'keep_start' | 'keep_end'; chat_template?: string };
   rows: Record<string, unknown>[];
   expected: { prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[] }[];
 }
 
 const cases: Case[] = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'preference-tokens.json'), 'utf8'));
+const repoRoot = join(fixturesDir, '..', '..');
+// The thinking layout's template prints the day.
+useTemplateClock();
 
 function configFor(c: Case, dir: string): DpoConfig {
   const data = join(dir, 'train.jsonl');
@@ -29,6 +34,7 @@ function configFor(c: Case, dir: string): DpoConfig {
     train_dataset: data,
     output_dir: join(dir, 'out'),
     ...c.settings,
+    ...(c.settings.chat_template !== undefined && { chat_template: join(repoRoot, c.settings.chat_template) }),
   }) as DpoConfig;
 }
 

@@ -7,6 +7,8 @@
 // relative, steps 2-4 within 8e-5 (KTO's logits/chosen, ≈1e-4); total_flos equal (each rank's padded input tokens,
 // summed over the ranks). KTO's KL rows make 2 × 4 differ from 1 × 8 (kl 1.604 vs 1.486 at step 2), which
 // data-parallel-train.test.ts cannot check; a rank keeping its own KL instead of the ranks' mean fails here.
+// ORPO (with accumulation) and CPO's simpo: their metrics gathered as each rank's mean, and total_flos 0 as the
+// Trainer counts none for batches without an input_ids key.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +19,7 @@ import { freePort } from '../helpers/ports.js';
 
 interface Case {
   name: string;
-  trainer: 'dpo' | 'kto' | 'sft';
+  trainer: 'dpo' | 'kto' | 'sft' | 'orpo' | 'cpo' | 'reward';
   config: Record<string, unknown>;
   rows: object[];
   log_history: LogEntry[];
@@ -34,7 +36,7 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
   const { chat_template_path: template, ...fields } = c.config;
   return {
     trainer: c.trainer,
-    model_name_or_path: modelDir('llama'),
+    model_name_or_path: modelDir(c.trainer === 'reward' ? 'llama-reward' : 'llama'),
     train_dataset: data,
     output_dir: join(dir, 'out'),
     bf16: false,
@@ -42,7 +44,7 @@ function configFor(c: Case, dir: string): Record<string, unknown> {
     save_strategy: 'no',
     use_cpu: true,
     // TRL recorded its default (false); unwritten, alignkit precomputes when the data is reused (auto-precompute.ts).
-    ...(c.trainer === 'sft' ? {} : { precompute_ref_log_probs: false }),
+    ...(c.trainer === 'dpo' || c.trainer === 'kto' ? { precompute_ref_log_probs: false } : {}),
     ...fields,
     ...(template ? { chat_template_path: join(fixturesDir, 'trl', template as string) } : {}),
   };

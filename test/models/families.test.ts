@@ -199,42 +199,46 @@ describe.each(families)('%s (%s)', (name) => {
 });
 
 // PEFT's own adapters on each family (scripts/fixtures/make_families_lora.py): all-linear, Phi-3's fused modules.
-describe.each(['granite', 'olmo2', 'smollm3', 'gemma2', 'gemma3_text', 'phi3'])('%s with a PEFT adapter', (name) => {
-  it("gives PEFT's logits, loss and adapter gradients, and merges to merge_and_unload's weights", async () => {
-    const [model, r] = await Promise.all([loadModel(modelDir(name)), reference(`families/${name}-lora`)]);
-    await model.loadAdapter(modelDir(`${name}-lora`));
-    const ids = r('input_ids').data as Int32Array;
-    const mask = r('attention_mask').data as Int32Array;
-    const logits = await logitsOf(model, ids, mask);
-    expect(maxAbsDiff(logits, r('logits_lora').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
+// Mixtral and Qwen3-MoE: their attention projections (families-moe.test.ts has the rest of the MoE families).
+describe.each(['granite', 'olmo2', 'smollm3', 'gemma2', 'gemma3_text', 'phi3', 'mixtral', 'qwen3_moe'])(
+  '%s with a PEFT adapter',
+  (name) => {
+    it("gives PEFT's logits, loss and adapter gradients, and merges to merge_and_unload's weights", async () => {
+      const [model, r] = await Promise.all([loadModel(modelDir(name)), reference(`families/${name}-lora`)]);
+      await model.loadAdapter(modelDir(`${name}-lora`));
+      const ids = r('input_ids').data as Int32Array;
+      const mask = r('attention_mask').data as Int32Array;
+      const logits = await logitsOf(model, ids, mask);
+      expect(maxAbsDiff(logits, r('logits_lora').data as Float32Array, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
 
-    const loss = await model.forwardBackward(ids, mask, { seqLen: SEQ });
-    const expected = (r('loss').data as Float32Array)[0]!;
-    expect(Math.abs(loss - expected) / expected).toBeLessThan(1e-5);
-    const grads = await model.gradients();
-    const { tensors } = await readSafetensors(join(fixturesDir, 'reference', 'families', `${name}-lora.safetensors`));
-    const expectedGrads = [...tensors.keys()].filter((k) => k.startsWith('grad.'));
-    expect([...grads.keys()].sort()).toEqual(expectedGrads.map((k) => k.slice('grad.'.length)).sort());
-    for (const key of expectedGrads) {
-      const want = tensors.get(key)!.data as Float32Array;
-      const got = grads.get(key.slice('grad.'.length))!.data;
-      expect(maxAbsDiff(got, want, want.length), key).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(want));
-    }
+      const loss = await model.forwardBackward(ids, mask, { seqLen: SEQ });
+      const expected = (r('loss').data as Float32Array)[0]!;
+      expect(Math.abs(loss - expected) / expected).toBeLessThan(1e-5);
+      const grads = await model.gradients();
+      const { tensors } = await readSafetensors(join(fixturesDir, 'reference', 'families', `${name}-lora.safetensors`));
+      const expectedGrads = [...tensors.keys()].filter((k) => k.startsWith('grad.'));
+      expect([...grads.keys()].sort()).toEqual(expectedGrads.map((k) => k.slice('grad.'.length)).sort());
+      for (const key of expectedGrads) {
+        const want = tensors.get(key)!.data as Float32Array;
+        const got = grads.get(key.slice('grad.'.length))!.data;
+        expect(maxAbsDiff(got, want, want.length), key).toBeLessThanOrEqual(1e-6 + 1e-4 * maxAbs(want));
+      }
 
-    await model.mergeLora();
-    expect(maxAbsDiff(await logitsOf(model, ids, mask), logits, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
-    const dir = tempDir(`merged-${name}`);
-    await model.save(dir);
-    const saved = (await readSafetensors(join(dir, 'model.safetensors'))).tensors;
-    const merged = [...tensors.keys()].filter((k) => k.startsWith('merged.'));
-    expect(merged.length).toBeGreaterThan(0);
-    for (const key of merged) {
-      const want = tensors.get(key)!.data as Float32Array;
-      const got = saved.get(key.slice('merged.'.length))!.data as Float32Array;
-      expect(maxAbsDiff(got, want, want.length), key).toBeLessThanOrEqual(1e-6);
-    }
-  });
-});
+      await model.mergeLora();
+      expect(maxAbsDiff(await logitsOf(model, ids, mask), logits, VOCAB, mask)).toBeLessThanOrEqual(TOLERANCE);
+      const dir = tempDir(`merged-${name}`);
+      await model.save(dir);
+      const saved = (await readSafetensors(join(dir, 'model.safetensors'))).tensors;
+      const merged = [...tensors.keys()].filter((k) => k.startsWith('merged.'));
+      expect(merged.length).toBeGreaterThan(0);
+      for (const key of merged) {
+        const want = tensors.get(key)!.data as Float32Array;
+        const got = saved.get(key.slice('merged.'.length))!.data as Float32Array;
+        expect(maxAbsDiff(got, want, want.length), key).toBeLessThanOrEqual(1e-6);
+      }
+    });
+  },
+);
 
 // Options beside the main fixtures (scripts/fixtures/make_families_variants.py): biases under left padding (the query
 // before a row's first token sees no key; the loss reads its logits), SmolLM3's sliding NoPE layers, Gemma 3's

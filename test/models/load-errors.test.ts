@@ -28,7 +28,7 @@ describe('loadModel errors', () => {
     const err = await loadError(editedCopy('llama', (c) => (c.model_type = 'gpt2')));
     expect(err?.code).toBe('ERR_INVALID_MODEL');
     expect(err?.message).toMatch(
-      /config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3, granite, olmo2, smollm3, gemma2, gemma3_text, phi3\)/,
+      /config\.json: unsupported model_type 'gpt2' \(supported: llama, mistral, qwen2, qwen3, granite, olmo2, smollm3, gemma2, gemma3_text, phi3, mixtral, qwen3_moe, olmoe\)/,
     );
   });
 

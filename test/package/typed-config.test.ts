@@ -54,7 +54,10 @@ const rejected: [string, RegExp][] = [
     /'learnign_rate' does not exist.*Did you mean to write 'learning_rate'/s,
   ],
   ["train({ trainer: 'dpo', learning_rate: 'oops' });", /Type 'string' is not assignable to type 'number'/],
-  ["train({ trainer: 'ppo' });", /Type '"ppo"' is not assignable to type '.*"online_dpo"'/],
+  [
+    "train({ trainer: 'ppo' });",
+    /Type '"ppo"' is not assignable to type '.*"online_dpo" \| "orpo" \| "cpo" \| "bco" \| "reward"'/,
+  ],
   ['train({ learning_rate: 1e-6 });', /Property 'trainer' is missing/],
   ["train({ trainer: 'kto', packing: true });", /'packing' does not exist in type .*"kto"/],
   ["train({ trainer: 'dpo', num_generations: 4 });", /'num_generations' does not exist in type .*"dpo"/],

@@ -1,4 +1,4 @@
-// The alignment-handbook's recipes run unchanged through `alignkit dpo|sft recipe.yaml` (issue 16): the four
+// The alignment-handbook's recipes run unchanged through `alignkit dpo|sft|orpo recipe.yaml` (issues 16, 22): the
 // recipes of test/fixtures/recipes/ (copied verbatim but for push_to_hub: false and report_to: [tensorboard]) with
 // their hub ids found in test/fixtures/hub-cache (tiny stand-in models and datasets under the real ids, laid out as
 // huggingface_hub's cache; HF_HUB_OFFLINE=1), both written by scripts/fixtures/make_handbook_recipes.py.
@@ -44,6 +44,16 @@ const trl = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'handbook-zephyr-dp
   runs: TrlRun[];
 };
 
+const trlOrpo = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'handbook-zephyr-141b-orpo.json'), 'utf8')) as {
+  cpu_overrides: Record<string, string>;
+  runs: TrlRun[];
+};
+
+const trlOldOrpo = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'handbook-old-orpo.json'), 'utf8')) as {
+  cpu_overrides: Record<string, string>;
+  recipes: Record<string, { recipe: string; runs: TrlRun[] }>;
+};
+
 interface Run {
   out: string;
   output: string;
@@ -51,7 +61,7 @@ interface Run {
 }
 
 /** `alignkit <trainer> <recipe> --output_dir <tmp> ...flags` against the fixture hub cache, offline. */
-function runRecipe(trainer: 'dpo' | 'sft', recipe: string, flags: string[] = []): Run {
+function runRecipe(trainer: 'dpo' | 'sft' | 'orpo', recipe: string, flags: string[] = []): Run {
   const out = tempDir(`handbook-${trainer}`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -225,6 +235,114 @@ describe('alignment-handbook recipes run unchanged', () => {
     },
     RUN_TIMEOUT,
   );
+
+  // The Zephyr-141B ORPO recipe (trl.experimental's ORPOTrainer; Mixtral-8x22B's stand-in is a tiny Mixtral in
+  // bfloat16 without a pad token, capybara's rows whole conversations) with the one flag a CPU needs on both sides
+  // (handbook_orpo_run.py): --optim adamw_torch, since adamw_bnb_8bit is bitsandbytes' GPU optimizer.
+  const zephyrOrpo = 'zephyr-141b-A35b/orpo/config_full.yaml';
+  const cpuFlags = Object.entries(trlOrpo.cpu_overrides).flat();
+  const orpoRun = (name: string) => trlOrpo.runs.find((r) => r.name === name)!;
+
+  it(
+    'zephyr-141b ORPO: capybara on a bfloat16 Mixtral, notes, TensorBoard, and TRL 1.13’s metrics',
+    () => {
+      const run = runRecipe('orpo', zephyrOrpo, cpuFlags);
+      expect(trainSteps(run), '20 pairs, 1 a step, 3 epochs').toBe(60);
+      expectSavedModel(run, 'BF16');
+      expectNotes(run, zephyrOrpo, ['log_level', 'attn_implementation', 'hub_model_id']);
+      expectTensorBoard(run);
+      // A bfloat16 model's forward (weights and activations in bfloat16, its router too) rounds differently in
+      // alignkit and transformers; the recipe's learning rate (warmup to 5e-6 over 100 steps) moves no bfloat16
+      // weight by an ulp, so the runs stay within that rounding without drifting. Measured per window: loss and
+      // nll_loss ≤ 3.9e-4 relative, logps ≤ 2.2e-3, grad_norm one bfloat16 ulp (5.6e-3) once; the differences of
+      // two sides' averages (log odds, margins) ≤ 1.6e-2 absolute; logits/ (means of ~1e-3) ≤ 1.9e-4 absolute;
+      // accuracies equal. The float32 run below holds the strict comparison.
+      expectTrlMetrics(run, orpoRun('recipe').log_history, (_, key) =>
+        key.startsWith('logits/')
+          ? [0, 1e-3]
+          : key.startsWith('log_odds') || key === 'rewards/margins'
+            ? [0, 5e-2]
+            : key === 'rewards/accuracies'
+              ? [0, 1 / 10]
+              : [1e-2, 1e-6],
+      );
+    },
+    RUN_TIMEOUT,
+  );
+
+  it(
+    'zephyr-141b ORPO with --bf16 false --torch_dtype float32 --logging_steps 1: every step equals TRL 1.13’s',
+    () => {
+      const { overrides, log_history } = orpoRun('fp32_each_step');
+      const run = runRecipe('orpo', zephyrOrpo, [...cpuFlags, ...Object.entries(overrides).flat()]);
+      // Measured: ≤ 4.2e-6 relative (rewards/margins, a difference of two log-prob averages).
+      expectTrlMetrics(run, log_history, (entry) => (entry.step === 1 ? [1e-4, 1e-6] : [1e-3, 1e-6]));
+    },
+    RUN_TIMEOUT,
+  );
+
+  // The ORPO recipes of the handbook's orpo-expts branch (llama3-8b, mistral-7b), written for its old DataArguments:
+  // dataset_mixer / dataset_splits resolved as the old get_datasets and run_orpo.py did (handbook-mixer.ts), rows
+  // rendered as text by its chat-template step. TRL 1.13's side (handbook_old_orpo_run.py) runs the handbook's own
+  // Python for those steps, so equal metrics check the mixture's rows and order and the rendered text as well.
+  const oldOrpo = [
+    {
+      label: 'llama3-8b',
+      recipe: 'llama3-8b/orpo/config_v1.2.yaml',
+      steps: 15,
+      why: 'OpenHermesPreferences 1.0: 40 pairs, 8 a step, 3 epochs',
+    },
+    {
+      label: 'mistral-7b',
+      recipe: 'mistral-7b/orpo/config_v3.1.yaml',
+      steps: 66,
+      why: 'capybara 1.0 (20) + OpenHermesPreferences 0.05 (int(0.05 x 40) = 2): 22 pairs, 1 a step, 3 epochs',
+    },
+  ];
+  const oldOrpoCpuFlags = Object.entries(trlOldOrpo.cpu_overrides).flat();
+  for (const { label, recipe, steps, why } of oldOrpo) {
+    const runs = trlOldOrpo.recipes[label]!.runs;
+    it(
+      `${label} ORPO (old handbook): dataset_mixer, notes, TensorBoard, and TRL 1.13’s metrics`,
+      () => {
+        const run = runRecipe('orpo', recipe, oldOrpoCpuFlags);
+        expect(trainSteps(run), why).toBe(steps);
+        expectSavedModel(run, 'BF16');
+        expectNotes(run, recipe, [
+          'dataset_mixer',
+          'preprocessing_num_workers',
+          'use_flash_attention_2',
+          'log_level',
+          'hub_model_id',
+        ]);
+        expectTensorBoard(run);
+        // bfloat16 weights and autocast on both sides; these dense models round alike in alignkit and transformers.
+        // Measured: ≤ 2e-5 relative (logps, rewards), grad_norm equal; the differences of two sides' averages (log
+        // odds, margins) ≤ 3.7e-5 absolute, logits/ ≤ 1.8e-6 absolute; accuracies equal.
+        expectTrlMetrics(run, runs.find((r) => r.name === 'recipe')!.log_history, (_, key) =>
+          key.startsWith('logits/')
+            ? [0, 1e-4]
+            : key.startsWith('log_odds') || key === 'rewards/margins'
+              ? [0, 1e-3]
+              : key === 'rewards/accuracies'
+                ? [0, 1 / 10]
+                : [1e-3, 1e-6],
+        );
+      },
+      RUN_TIMEOUT,
+    );
+
+    it(
+      `${label} ORPO (old handbook) in float32, a log each step: every step equals TRL 1.13’s`,
+      () => {
+        const { overrides, log_history } = runs.find((r) => r.name === 'fp32_each_step')!;
+        const run = runRecipe('orpo', recipe, [...oldOrpoCpuFlags, ...Object.entries(overrides).flat()]);
+        // Measured: ≤ 2.4e-7 relative but for log odds and margins (differences near 0): ≤ 1e-6 absolute.
+        expectTrlMetrics(run, log_history, (entry) => (entry.step === 1 ? [1e-4, 1e-6] : [1e-3, 1e-6]));
+      },
+      RUN_TIMEOUT,
+    );
+  }
 
   it(
     'smollm2 DPO: the ultrafeedback mixture on bfloat16 weights, evaluated at the last step',

@@ -2,7 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { AlignkitError } from '../../src/errors.js';
 import { Tokenizer } from '../../src/tokenizer/index.js';
+import { strftime } from '../../src/tokenizer/strftime.js';
+import { fixedNow, useTemplateClock } from '../helpers/template-clock.js';
 import { caseName, expectChat, reference, templateFile, tokenizerDir } from './reference.js';
+
+useTemplateClock();
 
 const withTemplates = Object.entries(reference.tokenizers).filter(([, ref]) => ref.chat);
 
@@ -19,6 +23,22 @@ describe.each(Object.entries(reference.template_files))('template file %s', (fil
       c,
       false,
     );
+  });
+});
+
+describe('strftime_now', () => {
+  it.each(reference.strftime.map((r) => [r.format, r.text] as const))(
+    '%s is what Python writes in the C locale',
+    (format, text) => {
+      expect(strftime(fixedNow(), format)).toBe(text);
+    },
+  );
+
+  it('reads the clock (a SmolLM3-style header carries the day)', async () => {
+    const tok = await Tokenizer.load(tokenizerDir('chatml-bytelevel'), {
+      chatTemplate: templateFile('smollm3_style.jinja'),
+    });
+    expect(tok.applyChatTemplate([{ role: 'user', content: 'hi' }])).toContain('Today Date: 05 March 2026\n');
   });
 });
 

@@ -46,6 +46,8 @@ export interface Reference {
     results: Record<string, SpecialRef & { added_tokens: string[]; encode_no_special?: number[][]; chat: ChatRef[] }>;
   };
   template_files: Record<string, ChatRef[]>;
+  /** Python's datetime(*fixed_now).strftime(format). */
+  strftime: { format: string; text: string }[];
   /** plain-bytelevel with other config files (`files`; `padding` goes into tokenizer.json). */
   special_cases: {
     text: string;

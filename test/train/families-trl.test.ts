@@ -9,15 +9,28 @@
 // granite's SFT case sets loss_type nll: TRL's default chunked_nll drops Granite's logits_scaling (it reads only
 // logit_scale / output_multiplier), while nll is the model's own loss, which divides the logits by it. Its second SFT
 // case keeps TRL's default: alignkit trains as TRL does there (unscaled) and prints a note saying so.
+// mixtral and qwen3_moe train with router_aux_loss_coef 0.02: the router's load-balancing loss joins the loss (and
+// its gradient) and is logged as aux_loss, as TRL adds it; they also have a KTO run (with gradient checkpointing).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { train, type LogEntry } from '../../src/train/train-from-config.js';
 import { expectLogEntryClose, fixturesDir, modelDir, tempDir } from '../helpers/fixtures.js';
-import type { DpoConfig, SftConfig } from '../../src/types/config-types.js';
+import type { DpoConfig, KtoConfig, SftConfig } from '../../src/types/config-types.js';
 
 // The families alignkit implements natively (trimmed to what native/models supports).
-const FAMILIES = ['llama', 'granite', 'olmo2', 'smollm3', 'gemma2', 'gemma3_text', 'phi3', 'phi3-longrope'];
+const FAMILIES = [
+  'llama',
+  'granite',
+  'olmo2',
+  'smollm3',
+  'gemma2',
+  'gemma3_text',
+  'phi3',
+  'phi3-longrope',
+  'mixtral',
+  'qwen3_moe',
+];
 
 interface Run {
   config: Record<string, unknown>;
@@ -25,8 +38,9 @@ interface Run {
 }
 const recorded = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'families-train.json'), 'utf8')) as {
   dpo_data: string;
+  kto_data: string;
   sft_rows: Record<string, unknown>[];
-  families: Record<string, { dpo: Run; sft: Run; sft_default_loss?: Run }>;
+  families: Record<string, { dpo: Run; sft: Run; kto?: Run; sft_default_loss?: Run; dpo_lora?: Run }>;
 };
 
 const common = {
@@ -60,6 +74,18 @@ function sftConfig(family: string, run: Run, dir: string): SftConfig {
     ...common,
     ...run.config,
   } as SftConfig;
+}
+
+function ktoConfig(family: string, run: Run, dir: string): KtoConfig {
+  return {
+    trainer: 'kto',
+    model_name_or_path: modelDir(family),
+    train_dataset: join(fixturesDir, 'trl', recorded.kto_data),
+    output_dir: dir,
+    ...common,
+    precompute_ref_log_probs: false,
+    ...run.config,
+  } as KtoConfig;
 }
 
 function expectStepsClose(logHistory: LogEntry[], run: Run) {
@@ -105,5 +131,30 @@ describe("granite SFT with TRL's default loss (chunked_nll)", () => {
     const { logHistory } = await train(sftConfig('granite', run, dir), { log: (m) => notes.push(m) });
     expectStepsClose(logHistory, run);
     expect(notes.filter((m) => m.includes("without Granite's logits_scaling"))).toHaveLength(1);
+  });
+});
+
+// The MoE families' KTO run (router aux loss, gradient checkpointing: the router logits leave each recomputed layer).
+describe.each(['mixtral', 'qwen3_moe'])('%s KTO matches TRL', (family) => {
+  it('KTO with gradient checkpointing and the router aux loss, 3 steps', async () => {
+    const run = recorded.families[family]!.kto!;
+    expect(run.config.gradient_checkpointing).toBe(true);
+    const dir = tempDir(`families-kto-${family}`);
+    const { logHistory, globalStep } = await train(ktoConfig(family, run, dir), { log: () => {} });
+    expect(globalStep).toBe(3);
+    expectStepsClose(logHistory, run);
+  });
+});
+
+// The MoE families' DPO with PEFT 0.21's all-linear LoRA: the attention, the router and the fused experts
+// (target_parameters), the reference being the policy with its adapters off.
+describe.each(['mixtral', 'qwen3_moe'])('%s DPO with all-linear LoRA matches TRL + PEFT', (family) => {
+  it('trains the experts as PEFT does, 3 steps', async () => {
+    const run = recorded.families[family]!.dpo_lora!;
+    expect(run.config.lora_target_modules).toEqual(['all-linear']);
+    const dir = tempDir(`families-dpo-lora-${family}`);
+    const { logHistory, globalStep } = await train(dpoConfig(family, run, dir), { log: () => {} });
+    expect(globalStep).toBe(3);
+    expectStepsClose(logHistory, run);
   });
 });

@@ -14,6 +14,7 @@ import { detectFormat } from '../readers/index.js';
 import { isSavedDataset } from '../readers/save-to-disk.js';
 import { locateSplit, type DatasetRef } from './locate-split.js';
 import { materialize, type SourceSplit } from './materialize.js';
+import { resolveHandbookMixer, type HandbookMixerKeys } from './handbook-mixer.js';
 import { mixtureSpec, type MixtureKeys, type MixtureSpec } from './mixture-config.js';
 import { mixtureRows, rowRange } from './mixture-rows.js';
 
@@ -156,6 +157,22 @@ async function mixturePaths(
  */
 export async function resolveDatasets<C extends DatasetKeys>(config: C, log: Log): Promise<C> {
   const evaluate = config.eval_strategy !== 'no';
+  // The old alignment-handbook's dataset_mixer (trainer orpo's schema has it): its own mixing and rendering.
+  const mixer = config as Partial<HandbookMixerKeys>;
+  if (mixer.dataset_mixer) {
+    const other = [
+      config.train_dataset && 'train_dataset',
+      config.dataset_name && 'dataset_name',
+      mixtureSpec(config)?.key,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    if (other)
+      throw new AlignkitError('ERR_INVALID_CONFIG', `dataset_mixer and ${other} both name the training rows; keep one`);
+    const wantTest = evaluate && !config.eval_dataset;
+    const paths = await resolveHandbookMixer(config as C & HandbookMixerKeys, wantTest, log);
+    return { ...config, train_dataset: paths.train, eval_dataset: wantTest ? paths.test : config.eval_dataset };
+  }
   const spec = mixtureSpec(config);
   if (spec) {
     if (config.train_dataset)

@@ -1,6 +1,7 @@
-// Unpaired preference data (KTO) from file to token table: read rows (streaming), normalise each to
+// Unpaired preference data (KTO, BCO) from file to token table: read rows (streaming), normalise each to
 // prompt/completion/label (unpairing chosen/rejected pairs), tokenize as TRL 1.13's KTOTrainer._prepare_dataset
-// does, add the KL completions of loss_type 'kto', and store untruncated ids and labels as an Arrow IPC file.
+// does (or BCOTrainer's _tokenize/_process_tokens, tokenize-bco.ts), add the KL completions of KTO's loss_type
+// 'kto', and store the ids (untruncated for KTO) and labels as an Arrow IPC file.
 // A table whose fingerprint (data, tokenizer files, settings) matches is reused instead of tokenized again.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { dataError, mapColumns } from '../row-context.js';
 import { MAP_BATCH_ROWS, mapBatches } from '../sft/pack-sft.js';
 import { buildTable, IdColumnBuilder, idColumn, readArrowFile, writeArrowFile } from '../token-table.js';
 import { labelColumn, labelVector } from './label-column.js';
+import { tokenizeBco } from './tokenize-bco.js';
 import { klCompletions, tokenizeUnpaired, type UnpairedIds, type UnpairedTokenizeStats } from './tokenize-unpaired.js';
 import { toUnpairedRow, unpairBatch, type UnpairedExample } from './unpaired-rows.js';
 
@@ -35,7 +37,7 @@ export interface UnpairedPreprocessSummary extends Omit<PreprocessSummary, 'leng
   lengths: { prompt: LengthStats; completion: LengthStats };
 }
 
-type PreprocessConfig = Pick<
+type KtoPreprocessConfig = Pick<
   KtoConfig,
   | 'model_name_or_path'
   | 'train_dataset'
@@ -54,6 +56,23 @@ type PreprocessConfig = Pick<
   | 'desirable_weight'
   | 'undesirable_weight'
 >;
+/** BCOTrainer's keys of the same (BCOConfig has no KL term, loss weights or sampling strategy). */
+type BcoPreprocessConfig = Pick<
+  KtoConfig,
+  | 'model_name_or_path'
+  | 'train_dataset'
+  | 'eval_dataset'
+  | 'output_dir'
+  | 'max_length'
+  | 'chat_template'
+  | 'dataset_columns'
+  | 'skip_invalid_rows'
+  | 'per_device_train_batch_size'
+  | 'dataset_num_proc'
+> & { trainer: 'bco' };
+type PreprocessConfig = KtoPreprocessConfig | BcoPreprocessConfig;
+const isBco = (config: PreprocessConfig): config is BcoPreprocessConfig =>
+  'trainer' in config && config.trainer === 'bco';
 
 /** The tokenizer folder, data file and output folder the split needs. */
 function locations(config: PreprocessConfig, split: PreprocessOptions['split']): [string, string, string] {
@@ -65,10 +84,11 @@ function locations(config: PreprocessConfig, split: PreprocessOptions['split']):
 
 /** Loss types that estimate the KL term need KL completions (all but apo_zero_unpaired, as TRL's calculate_KL). */
 export const usesKl = (config: Pick<KtoConfig, 'loss_type'>): boolean => config.loss_type !== 'apo_zero_unpaired';
+const klRows = (config: PreprocessConfig) => !isBco(config) && usesKl(config);
 
 /** The checks KTOTrainer.__init__ makes before it prepares the data. */
 function checkSettings(config: PreprocessConfig): void {
-  if (!usesKl(config)) return;
+  if (isBco(config) || !usesKl(config)) return;
   if (config.train_sampling_strategy !== 'sequential') {
     throw configError(
       `loss_type '${config.loss_type}' estimates the KL term from each row's neighbours in a batch and needs ` +
@@ -84,7 +104,7 @@ function checkSettings(config: PreprocessConfig): void {
 }
 
 /** TRL's warning when desirable_weight/undesirable_weight are outside the range Eq. (8) of the KTO paper suggests. */
-function balanceWarning(labels: Uint8Array, config: PreprocessConfig): string | undefined {
+function balanceWarning(labels: Uint8Array, config: KtoPreprocessConfig): string | undefined {
   const desirable = Math.max(
     labels.reduce((n, l) => n + l, 0),
     1,
@@ -126,13 +146,15 @@ export async function preprocessUnpaired(
   const log = options.log ?? (() => {});
   const [modelDir, dataPath, outputDir] = locations(config, options.split);
   checkSettings(config);
-  const kl = usesKl(config);
+  const kl = klRows(config);
+  const bco = isBco(config);
   const path = join(outputDir, `${options.split}.arrow`);
   const settings = {
     FORMAT_VERSION,
     max_length: config.max_length,
-    max_prompt_length: config.max_prompt_length,
-    max_completion_length: config.max_completion_length,
+    max_prompt_length: bco ? null : config.max_prompt_length,
+    max_completion_length: bco ? null : config.max_completion_length,
+    tokenization: bco ? 'bco' : 'kto',
     chat_template: config.chat_template,
     dataset_columns: config.dataset_columns,
     skip_invalid_rows: config.skip_invalid_rows,
@@ -182,7 +204,10 @@ export async function preprocessUnpaired(
   const kept: UnpairedIds[] = [];
   const tokenize = async (examples: UnpairedExample[]) => {
     for (let i = 0; i < examples.length; i += CHUNK_ROWS) {
-      const rows = await tokenizeUnpaired(examples.slice(i, i + CHUNK_ROWS), tokenizer, config, stats);
+      const chunk = examples.slice(i, i + CHUNK_ROWS);
+      const rows = bco
+        ? await tokenizeBco(chunk, tokenizer, config, stats)
+        : await tokenizeUnpaired(chunk, tokenizer, config, stats);
       if (!kl) {
         write(rows);
         continue;
@@ -247,7 +272,7 @@ export async function preprocessUnpaired(
 
   if (options.refuseEmpty) requireRows({ rows: labels.length, ...counts }, options.split, dataPath, droppedWhy);
   const table = buildTable(builders).assign(new Table({ label: labelVector(labels) }));
-  if (options.split === 'train') {
+  if (options.split === 'train' && !bco) {
     const warning = balanceWarning(labelColumn(table), config);
     if (warning) log(warning);
   }

@@ -11,6 +11,7 @@ import { collateSft, sftCollateOptions, sftColumns, type SftBatch } from '../../
 import { idColumn, readArrowFile } from '../../../src/data/token-table.js';
 import { Tokenizer } from '../../../src/tokenizer/index.js';
 import { fixturesDir, tempDir } from '../../helpers/fixtures.js';
+import { useTemplateClock } from '../../helpers/template-clock.js';
 
 type Rows = Record<string, unknown>[];
 type Columns = Record<string, number[][]>;
@@ -35,6 +36,8 @@ interface Case {
 }
 
 const repoRoot = join(fixturesDir, '..', '..');
+// smollm3_style.jinja prints the day.
+useTemplateClock();
 const { datasets, cases } = JSON.parse(readFileSync(join(fixturesDir, 'trl', 'sft-tokens.json'), 'utf8')) as {
   datasets: Record<string, Rows>;
   cases: Case[];
