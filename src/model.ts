@@ -56,6 +56,21 @@ import type {
  */
 export type DpoReference = Model | { chosen: Float32Array; rejected: Float32Array } | 'base';
 
+/** An unpaired batch's rows and masks (ktoStep, bcoStep), its labels and reference log-probs checked one per row. */
+function unpairedRows(step: string, batch: KtoBatch, refLogps: Float32Array) {
+  const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
+  const mask = matching('attentionMask', batch.attentionMask, ids);
+  const completion = matching('completionMask', batch.completionMask, ids)!;
+  for (const [name, values] of [
+    ['labels', batch.labels],
+    ['refLogps', refLogps],
+  ] as const) {
+    if (values.length !== ids.batch)
+      throw new AlignkitError('ERR_INVALID_ARG', `${step}: ${name} has ${values.length} values for ${ids.batch} rows`);
+  }
+  return { ids, mask, completion };
+}
+
 /** A causal language model loaded from a Hugging Face folder into libtorch. */
 export class Model {
   readonly #native: NativeModel;
@@ -198,19 +213,7 @@ export class Model {
    * `backward: false`); returns the loss, TRL's metrics and each row's reward and log-prob.
    */
   async ktoStep(batch: KtoBatch, refLogps: Float32Array, options: KtoStepOptions = {}): Promise<KtoStepResult> {
-    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
-    const mask = matching('attentionMask', batch.attentionMask, ids);
-    const completion = matching('completionMask', batch.completionMask, ids)!;
-    for (const [name, values] of [
-      ['labels', batch.labels],
-      ['refLogps', refLogps],
-    ] as const) {
-      if (values.length !== ids.batch)
-        throw new AlignkitError(
-          'ERR_INVALID_ARG',
-          `ktoStep: ${name} has ${values.length} values for ${ids.batch} rows`,
-        );
-    }
+    const { ids, mask, completion } = unpairedRows('ktoStep', batch, refLogps);
     const out = await this.#native
       .ktoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options)
       .catch(fromNative);
@@ -223,19 +226,7 @@ export class Model {
    * moments, which the step updates with this batch's rewards (unless `update: false`) before the loss reads δ.
    */
   async bcoStep(batch: BcoBatch, refLogps: Float32Array, options: BcoStepOptions = {}): Promise<BcoStepResult> {
-    const ids = toRows('inputIds', batch.inputIds, batch.seqLen) as Rows<Int32Array>;
-    const mask = matching('attentionMask', batch.attentionMask, ids);
-    const completion = matching('completionMask', batch.completionMask, ids)!;
-    for (const [name, values] of [
-      ['labels', batch.labels],
-      ['refLogps', refLogps],
-    ] as const) {
-      if (values.length !== ids.batch)
-        throw new AlignkitError(
-          'ERR_INVALID_ARG',
-          `bcoStep: ${name} has ${values.length} values for ${ids.batch} rows`,
-        );
-    }
+    const { ids, mask, completion } = unpairedRows('bcoStep', batch, refLogps);
     const out = await this.#native
       .bcoStep(ids.data, mask, completion, ids.batch, ids.seqLen, batch.labels, refLogps, options)
       .catch(fromNative);

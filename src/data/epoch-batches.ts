@@ -62,3 +62,24 @@ export class EpochBatches<Batch> {
     for (const indices of this.order(epoch)) yield this.collate(indices);
   }
 }
+
+/**
+ * A recipe's train and eval batches from its tokenized tables: train rows in `shuffle` order with the train batch
+ * size, eval rows in order with the eval batch size, and no eval batches (nor eval table read) unless it evaluates.
+ */
+export async function splitBatches<Table, Options, Batches>(
+  make: (table: Table, options: Options & Pick<EpochOptions, 'batchSize' | 'shuffle'>) => Batches,
+  table: (split: 'train' | 'eval') => Promise<Table>,
+  options: Options,
+  split: { trainBatchSize: number; evalBatchSize: number; shuffle: boolean; evaluates: boolean },
+): Promise<{ trainBatches: Batches; evalBatches: Batches | null }> {
+  const trainBatches = make(await table('train'), {
+    ...options,
+    batchSize: split.trainBatchSize,
+    shuffle: split.shuffle,
+  });
+  const evalBatches = split.evaluates
+    ? make(await table('eval'), { ...options, batchSize: split.evalBatchSize, shuffle: false })
+    : null;
+  return { trainBatches, evalBatches };
+}

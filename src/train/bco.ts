@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Table } from 'apache-arrow';
 import type { BcoConfig } from '../config/load-config.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { preprocessUnpaired } from '../data/unpaired/preprocess-unpaired.js';
 import { UnpairedBatches, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
@@ -76,8 +77,6 @@ export async function trainBco(config: BcoConfig, options: TrainOptions = {}): P
     padTokenId: tokenizer.padTokenId ?? tokenizer.eosTokenId,
     maxLength: null,
     padToMultipleOf: null,
-    // BCOTrainer._get_train_sampler: always a SequentialSampler.
-    shuffle: false,
   };
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
     readArrowFile(
@@ -87,13 +86,13 @@ export async function trainBco(config: BcoConfig, options: TrainOptions = {}): P
         )
       ).path,
     );
-  const trainBatches = new UnpairedBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new UnpairedBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
+    // BCOTrainer._get_train_sampler: always a SequentialSampler.
+    shuffle: false,
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new UnpairedBatches(await table('eval'), { ...batchOptions, batchSize: config.per_device_eval_batch_size })
-    : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // With LoRA adapters the reference is the policy with them off (TRL's null_ref_context), as in KTO.

@@ -5,6 +5,7 @@
 import type { Table } from 'apache-arrow';
 import type { DpoConfig } from '../config/load-config.js';
 import { lossCatalogue, lossOptions as lossOptionsOf } from '../config/loss-options.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { padTokenId } from '../data/pad-token.js';
 import { PreferenceBatches } from '../data/preference-batches.js';
 import { preprocessPreferences } from '../data/preprocess-preference.js';
@@ -135,18 +136,12 @@ export async function trainDpo(
     readArrowFile(
       (await dp.mainFirst(() => preprocessPreferences(config, { split, log: note, refuseEmpty: true }))).path,
     );
-  const trainBatches = new PreferenceBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new PreferenceBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
     shuffle: config.train_sampling_strategy !== 'sequential',
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new PreferenceBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
 
   const precompute = precomputeRefLogProbs(
     config,

@@ -7,6 +7,7 @@
 import type { Table } from 'apache-arrow';
 import type { KtoConfig } from '../config/load-config.js';
 import { lossCatalogue, lossOptions } from '../config/loss-options.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { preprocessUnpaired, usesKl } from '../data/unpaired/preprocess-unpaired.js';
 import { UnpairedBatches, type UnpairedBatch } from '../data/unpaired/unpaired-batches.js';
 import { readArrowFile } from '../data/token-table.js';
@@ -56,18 +57,12 @@ export async function trainKto(config: KtoConfig, options: TrainOptions = {}): P
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
     readArrowFile((await dp.mainFirst(() => preprocessUnpaired(config, { split, log: note, refuseEmpty: true }))).path);
-  const trainBatches = new UnpairedBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new UnpairedBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
     shuffle: config.train_sampling_strategy === 'random',
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new UnpairedBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
 
   // The KL rows pair each row with a neighbour in its batch (sequential order, which KL loss types require):
   // precomputed alike only from the same batches.

@@ -7,6 +7,7 @@ import type { Table } from 'apache-arrow';
 import type { DpoConfig } from '../config/load-config.js';
 import { dpoSchema } from '../config/trainer-fields.js';
 import { isDefault } from '../config/config-notes.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { padTokenId } from '../data/pad-token.js';
 import { preprocessRanked } from '../data/ranked/preprocess-ranked.js';
 import { RankedBatches, type RankedBatch } from '../data/ranked/ranked-batches.js';
@@ -89,18 +90,12 @@ export async function trainListwise(config: DpoConfig, options: TrainOptions = {
   };
   const table = async (split: 'train' | 'eval'): Promise<Table> =>
     readArrowFile((await dp.mainFirst(() => preprocessRanked(config, { split, log: note, refuseEmpty: true }))).path);
-  const trainBatches = new RankedBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new RankedBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
     shuffle: config.train_sampling_strategy !== 'sequential',
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new RankedBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // As DPO's: a frozen copy of the initial policy, or with LoRA the policy with its adapters off.

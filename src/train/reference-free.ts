@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CpoConfig, OrpoConfig } from '../config/load-config.js';
 import { lossCatalogue, lossOptions } from '../config/loss-options.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { preprocessReferenceFree } from '../data/reference-free/preprocess-reference-free.js';
 import { ReferenceFreeBatches } from '../data/reference-free/reference-free-batches.js';
 import { readArrowFile } from '../data/token-table.js';
@@ -87,18 +88,17 @@ export async function trainReferenceFree(
     readArrowFile(
       await dp.mainFirst(() => preprocessReferenceFree(config, tokenizer, { split, log: note, maxLength })),
     );
-  const trainBatches = new ReferenceFreeBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
-    shuffle: config.train_sampling_strategy !== 'sequential',
-  });
-  const evalBatches = evaluates
-    ? new ReferenceFreeBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
+  const { trainBatches, evalBatches } = await splitBatches(
+    (t, o) => new ReferenceFreeBatches(t, o),
+    table,
+    batchOptions,
+    {
+      trainBatchSize: config.per_device_train_batch_size,
+      evalBatchSize: config.per_device_eval_batch_size,
+      shuffle: config.train_sampling_strategy !== 'sequential',
+      evaluates,
+    },
+  );
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   const forward: StepHow = {

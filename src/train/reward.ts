@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RewardConfig } from '../config/load-config.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { chatTemplateOption } from '../data/sft/preprocess-sft.js';
 import { eosTokenOf } from '../data/sft/tokenize-sft.js';
 import { preprocessReward } from '../data/reward/preprocess-reward.js';
@@ -107,18 +108,12 @@ export async function trainReward(config: RewardConfig, options: TrainOptions = 
     padTokenId: pad.id,
     padToMultipleOf: config.pad_to_multiple_of,
   };
-  const trainBatches = new RewardBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new RewardBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
     shuffle: config.train_sampling_strategy === 'random',
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new RewardBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(
     { ...config, model_name_or_path: source.dir },

@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SftConfig } from '../config/load-config.js';
 import { lossCatalogue, lossOptions } from '../config/loss-options.js';
+import { splitBatches } from '../data/epoch-batches.js';
 import { chatTemplateOption, preprocessSft } from '../data/sft/preprocess-sft.js';
 import { SftBatches } from '../data/sft/sft-batches.js';
 import { sftCollateOptions, type SftBatch } from '../data/sft/sft-collator.js';
@@ -69,18 +70,12 @@ export async function trainSft(config: SftConfig, options: TrainOptions = {}): P
   // Rank 0 tokenizes into the cache first; the other ranks then read it.
   const table = async (split: 'train' | 'eval') =>
     readArrowFile((await dp.mainFirst(() => preprocessSft(config, { split, log: note, refuseEmpty: true }))).path);
-  const trainBatches = new SftBatches(await table('train'), {
-    ...batchOptions,
-    batchSize: config.per_device_train_batch_size,
+  const { trainBatches, evalBatches } = await splitBatches((t, o) => new SftBatches(t, o), table, batchOptions, {
+    trainBatchSize: config.per_device_train_batch_size,
+    evalBatchSize: config.per_device_eval_batch_size,
     shuffle: config.train_sampling_strategy !== 'sequential',
+    evaluates,
   });
-  const evalBatches = evaluates
-    ? new SftBatches(await table('eval'), {
-        ...batchOptions,
-        batchSize: config.per_device_eval_batch_size,
-        shuffle: false,
-      })
-    : null;
 
   const { resumeDir, policy, optimizer, resumed } = await setupPolicy(config, dp);
   // native/train/sft_loss.cpp (sftLogitsScaling) follows TRL here; said once, as it changes what Granite trains on.

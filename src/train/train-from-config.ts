@@ -1,7 +1,7 @@
-// train(): the recipe the config's `trainer` names (dpo.ts, sft.ts, kto.ts, orpo.ts, cpo.ts, bco.ts, reward.ts, online-dpo.ts), each on the shared loop
-// (trainer-loop.ts). A process started with torchrun's variables (by `alignkit train --nproc_per_node`, torchrun,
-// SLURM...) is one rank of a data-parallel job: it joins the group here, checks that every rank has the same
-// config, trains its shard, and leaves.
+// train(): the recipe the config's `trainer` names (dpo.ts or listwise.ts, sft.ts, kto.ts, orpo.ts, cpo.ts, bco.ts,
+// reward.ts, online-dpo.ts), each on the shared loop (trainer-loop.ts). A process started with torchrun's
+// variables (by `alignkit train --nproc_per_node`, torchrun, SLURM...) is one rank of a data-parallel job: it joins
+// the group here, checks that every rank has the same config, trains its shard, and leaves.
 import { configNotes } from '../config/config-notes.js';
 import { fsdpPlan, zeroStageNotes } from '../config/fsdp.js';
 import { loadConfig, resolveConfig, type TrainConfig as ResolvedConfig } from '../config/load-config.js';
