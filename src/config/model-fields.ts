@@ -60,7 +60,7 @@ export const peftFields = {
   ),
   lora_task_type: refused(
     str('CAUSAL_LM'),
-    'alignkit trains causal language models only (lora_task_type CAUSAL_LM); reward modelling (SEQ_CLS) is not implemented',
+    "this trainer trains a causal language model (lora_task_type CAUSAL_LM): SEQ_CLS is not implemented here; trainer: reward trains a sequence-classification model's LoRA with it",
   ),
   use_dora: refused(bool(false), 'DoRA (weight-decomposed LoRA) is not implemented; use plain LoRA (use_dora: false)'),
 } satisfies Schema;
